@@ -1,0 +1,146 @@
+/* lade — sha256 through OpenSSL EVP (see include/lade/digest.h). */
+#include <errno.h>
+#include <fcntl.h>
+#include <openssl/evp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lade/digest.h"
+#include "lade/util.h"
+
+struct lade_sha256 {
+	EVP_MD_CTX *ctx;
+};
+
+struct lade_sha256 *lade_sha256_new(void)
+{
+	struct lade_sha256 *h = xzalloc(sizeof(*h));
+	h->ctx = EVP_MD_CTX_new();
+	if (h->ctx == NULL || EVP_DigestInit_ex(h->ctx, EVP_sha256(), NULL) != 1) {
+		fprintf(stderr, "lade: cannot initialise sha256 (OpenSSL)\n");
+		abort();
+	}
+	return h;
+}
+
+void lade_sha256_free(struct lade_sha256 *h)
+{
+	if (h == NULL)
+		return;
+	EVP_MD_CTX_free(h->ctx);
+	free(h);
+}
+
+void lade_sha256_freep(struct lade_sha256 **h)
+{
+	lade_sha256_free(*h);
+	*h = NULL;
+}
+
+void lade_sha256_update(struct lade_sha256 *h, const void *data, size_t len)
+{
+	if (len > 0 && EVP_DigestUpdate(h->ctx, data, len) != 1)
+		abort(); /* cannot fail for sha256 with a valid context */
+}
+
+void lade_sha256_final(struct lade_sha256 *h, unsigned char raw[32], char out[LADE_DIGEST_STRLEN])
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int n = 0;
+	if (EVP_DigestFinal_ex(h->ctx, md, &n) != 1 || n != 32)
+		abort();
+	if (raw)
+		memcpy(raw, md, 32);
+	if (out) {
+		static const char hex[] = "0123456789abcdef";
+		memcpy(out, "sha256:", 7);
+		for (int i = 0; i < 32; i++) {
+			out[7 + 2 * i] = hex[md[i] >> 4];
+			out[8 + 2 * i] = hex[md[i] & 15];
+		}
+		out[LADE_DIGEST_STRLEN - 1] = '\0';
+	}
+}
+
+void lade_sha256_buf(const void *data, size_t len, char out[LADE_DIGEST_STRLEN])
+{
+	_cleanup_(lade_sha256_freep) struct lade_sha256 *h = lade_sha256_new();
+	lade_sha256_update(h, data, len);
+	lade_sha256_final(h, NULL, out);
+}
+
+int lade_sha256_file(const char *path, char out[LADE_DIGEST_STRLEN], uint64_t *size,
+		     struct lade_error **err)
+{
+	_cleanup_fd_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return lade_error_set(err, errno, "cannot open %s", path);
+	_cleanup_(lade_sha256_freep) struct lade_sha256 *h = lade_sha256_new();
+	_cleanup_free_ char *buf = xmalloc(1 << 20);
+	uint64_t total = 0;
+	for (;;) {
+		ssize_t n = read(fd, buf, 1 << 20);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return lade_error_set(err, errno, "cannot read %s", path);
+		}
+		if (n == 0)
+			break;
+		lade_sha256_update(h, buf, (size_t)n);
+		total += (uint64_t)n;
+	}
+	lade_sha256_final(h, NULL, out);
+	if (size)
+		*size = total;
+	return 0;
+}
+
+bool lade_digest_valid(const char *digest)
+{
+	if (digest == NULL || strncmp(digest, "sha256:", 7) != 0)
+		return false;
+	const char *p = digest + 7;
+	size_t n = 0;
+	for (; *p; p++, n++)
+		if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f')))
+			return false;
+	return n == LADE_DIGEST_HEX_LEN;
+}
+
+const char *lade_digest_hex(const char *digest)
+{
+	return digest + 7;
+}
+
+static int hash_stream_write(struct lade_stream *s, const void *buf, size_t len,
+			     struct lade_error **err)
+{
+	struct lade_hash_stream *hs = (struct lade_hash_stream *)s;
+	lade_sha256_update(hs->sha, buf, len);
+	hs->bytes += len;
+	if (hs->next)
+		return lade_stream_write(hs->next, buf, len, err);
+	return 0;
+}
+
+void lade_hash_stream_init(struct lade_hash_stream *hs, struct lade_stream *next)
+{
+	hs->stream.write = hash_stream_write;
+	hs->next = next;
+	hs->sha = lade_sha256_new();
+	hs->bytes = 0;
+}
+
+void lade_hash_stream_final(struct lade_hash_stream *hs, char out[LADE_DIGEST_STRLEN])
+{
+	lade_sha256_final(hs->sha, NULL, out);
+	lade_hash_stream_release(hs);
+}
+
+void lade_hash_stream_release(struct lade_hash_stream *hs)
+{
+	lade_sha256_free(hs->sha);
+	hs->sha = NULL;
+}

@@ -1,0 +1,530 @@
+/* lade — shared helpers (see include/lade/util.h). */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "lade/util.h"
+
+char lade_buf_empty_[1];
+
+static void __attribute__((noreturn)) die_oom(size_t n)
+{
+	fprintf(stderr, "lade: out of memory allocating %zu bytes\n", n);
+	abort();
+}
+
+void lade_freep(void *p)
+{
+	free(*(void **)p);
+}
+
+void lade_closep(int *fd)
+{
+	if (*fd >= 0) {
+		int saved = errno;
+		close(*fd);
+		errno = saved;
+		*fd = -1;
+	}
+}
+
+void lade_fclosep(FILE **f)
+{
+	if (*f != NULL) {
+		fclose(*f);
+		*f = NULL;
+	}
+}
+
+void *xmalloc(size_t n)
+{
+	void *p = malloc(n ? n : 1);
+	if (p == NULL)
+		die_oom(n);
+	return p;
+}
+
+void *xzalloc(size_t n)
+{
+	return xcalloc(1, n);
+}
+
+void *xcalloc(size_t nmemb, size_t size)
+{
+	void *p = calloc(nmemb ? nmemb : 1, size ? size : 1);
+	if (p == NULL)
+		die_oom(nmemb * size);
+	return p;
+}
+
+void *xrealloc(void *p, size_t n)
+{
+	void *r = realloc(p, n ? n : 1);
+	if (r == NULL)
+		die_oom(n);
+	return r;
+}
+
+char *xstrdup(const char *s)
+{
+	char *r = strdup(s);
+	if (r == NULL)
+		die_oom(strlen(s));
+	return r;
+}
+
+char *xstrndup(const char *s, size_t n)
+{
+	char *r = strndup(s, n);
+	if (r == NULL)
+		die_oom(n);
+	return r;
+}
+
+char *xasprintf(const char *fmt, ...)
+{
+	struct lade_buf b = LADE_BUF_INIT;
+	va_list ap;
+	va_start(ap, fmt);
+	lade_buf_vaddf(&b, fmt, ap);
+	va_end(ap);
+	return lade_buf_detach(&b, NULL);
+}
+
+void lade_grow(void *array_p, size_t elem_size, size_t need, size_t *alloc)
+{
+	void **array = array_p;
+	if (need <= *alloc)
+		return;
+	size_t n = *alloc ? *alloc : 8;
+	while (n < need) {
+		if (n > SIZE_MAX / 2 / elem_size)
+			die_oom(SIZE_MAX);
+		n *= 2;
+	}
+	*array = xrealloc(*array, n * elem_size);
+	*alloc = n;
+}
+
+void lade_strv_free(char **v)
+{
+	if (v == NULL)
+		return;
+	for (char **p = v; *p; p++)
+		free(*p);
+	free(v);
+}
+
+void lade_strv_freep(char ***v)
+{
+	lade_strv_free(*v);
+	*v = NULL;
+}
+
+size_t lade_strv_len(char *const *v)
+{
+	size_t n = 0;
+	if (v != NULL)
+		while (v[n])
+			n++;
+	return n;
+}
+
+char **lade_strv_copy(char *const *v)
+{
+	if (v == NULL)
+		return NULL;
+	size_t n = lade_strv_len(v);
+	char **r = xcalloc(n + 1, sizeof(char *));
+	for (size_t i = 0; i < n; i++)
+		r[i] = xstrdup(v[i]);
+	return r;
+}
+
+void lade_strv_push(char ***v, const char *s)
+{
+	size_t n = lade_strv_len(*v);
+	*v = xrealloc(*v, (n + 2) * sizeof(char *));
+	(*v)[n] = xstrdup(s);
+	(*v)[n + 1] = NULL;
+}
+
+/* ---- struct lade_buf ---- */
+
+void lade_buf_init(struct lade_buf *b)
+{
+	b->data = lade_buf_empty_;
+	b->len = 0;
+	b->alloc = 0;
+}
+
+void lade_buf_grow(struct lade_buf *b, size_t extra)
+{
+	if (extra > SIZE_MAX - b->len - 1)
+		die_oom(SIZE_MAX);
+	size_t need = b->len + extra + 1;
+	if (need <= b->alloc)
+		return;
+	size_t n = b->alloc ? b->alloc : 64;
+	while (n < need)
+		n = n < SIZE_MAX / 2 ? n * 2 : need;
+	if (b->alloc == 0) {
+		b->data = xmalloc(n);
+		b->data[0] = '\0';
+	} else {
+		b->data = xrealloc(b->data, n);
+	}
+	b->alloc = n;
+}
+
+void lade_buf_add(struct lade_buf *b, const void *data, size_t len)
+{
+	if (len == 0)
+		return;
+	lade_buf_grow(b, len);
+	memcpy(b->data + b->len, data, len);
+	b->len += len;
+	b->data[b->len] = '\0';
+}
+
+void lade_buf_adds(struct lade_buf *b, const char *s)
+{
+	lade_buf_add(b, s, strlen(s));
+}
+
+void lade_buf_addch(struct lade_buf *b, char c)
+{
+	lade_buf_add(b, &c, 1);
+}
+
+void lade_buf_vaddf(struct lade_buf *b, const char *fmt, va_list ap)
+{
+	va_list cp;
+	va_copy(cp, ap);
+	int n = vsnprintf(NULL, 0, fmt, cp);
+	va_end(cp);
+	if (n < 0)
+		return;
+	lade_buf_grow(b, (size_t)n);
+	vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
+	b->len += (size_t)n;
+}
+
+void lade_buf_addf(struct lade_buf *b, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	lade_buf_vaddf(b, fmt, ap);
+	va_end(ap);
+}
+
+void lade_buf_reset(struct lade_buf *b)
+{
+	b->len = 0;
+	if (b->alloc)
+		b->data[0] = '\0';
+}
+
+void lade_buf_release(struct lade_buf *b)
+{
+	if (b->alloc)
+		free(b->data);
+	lade_buf_init(b);
+}
+
+void lade_buf_releasep(struct lade_buf *b)
+{
+	lade_buf_release(b);
+}
+
+char *lade_buf_detach(struct lade_buf *b, size_t *len)
+{
+	char *r;
+	if (b->alloc == 0)
+		r = xstrdup("");
+	else
+		r = b->data;
+	if (len)
+		*len = b->len;
+	lade_buf_init(b);
+	return r;
+}
+
+int lade_read_file(const char *path, size_t max, struct lade_buf *out, struct lade_error **err)
+{
+	_cleanup_fd_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return lade_error_set(err, errno, "cannot open %s", path);
+	char tmp[65536];
+	for (;;) {
+		ssize_t n = read(fd, tmp, sizeof(tmp));
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return lade_error_set(err, errno, "cannot read %s", path);
+		}
+		if (n == 0)
+			break;
+		if (out->len + (size_t)n > max)
+			return lade_error_set(err, 0, "%s is larger than %zu bytes", path, max);
+		lade_buf_add(out, tmp, (size_t)n);
+	}
+	return 0;
+}
+
+/* ---- paths ---- */
+
+char *lade_path_normalize(const char *path, struct lade_error **err)
+{
+	struct lade_buf b = LADE_BUF_INIT;
+	const char *p = path;
+	while (*p) {
+		while (*p == '/')
+			p++;
+		if (!*p)
+			break;
+		const char *end = strchr(p, '/');
+		size_t n = end ? (size_t)(end - p) : strlen(p);
+		if (n == 1 && p[0] == '.') {
+			/* skip */
+		} else if (n == 2 && p[0] == '.' && p[1] == '.') {
+			if (b.len == 0) {
+				lade_buf_release(&b);
+				lade_error_set(err, 0, "path '%s' climbs above the root", path);
+				return NULL;
+			}
+			char *slash = strrchr(b.data, '/');
+			b.len = slash ? (size_t)(slash - b.data) : 0;
+			b.data[b.len] = '\0';
+		} else {
+			if (b.len)
+				lade_buf_addch(&b, '/');
+			lade_buf_add(&b, p, n);
+		}
+		p += n;
+	}
+	return lade_buf_detach(&b, NULL);
+}
+
+char *lade_path_join(const char *a, const char *b)
+{
+	size_t la = strlen(a);
+	while (la > 0 && a[la - 1] == '/')
+		la--;
+	while (*b == '/')
+		b++;
+	if (la == 0)
+		return *a == '/' ? xasprintf("/%s", b) : xstrdup(b);
+	if (*b == '\0')
+		return xstrndup(a, la);
+	return xasprintf("%.*s/%s", (int)la, a, b);
+}
+
+char *lade_path_dirname(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+	if (slash == NULL)
+		return xstrdup("");
+	return xstrndup(path, (size_t)(slash - path));
+}
+
+char *lade_path_absolute(const char *base, const char *path)
+{
+	_cleanup_free_ char *joined = NULL;
+	if (path[0] == '/') {
+		joined = xstrdup(path);
+	} else if (base && base[0] == '/') {
+		joined = lade_path_join(base, path);
+	} else {
+		char cwd[PATH_MAX];
+		if (getcwd(cwd, sizeof(cwd)) == NULL)
+			strcpy(cwd, "/");
+		_cleanup_free_ char *b = base ? lade_path_join(cwd, base) : xstrdup(cwd);
+		joined = lade_path_join(b, path);
+	}
+	/* Lexical clean-up; ".." above "/" stays at "/" for host paths. */
+	struct lade_buf out = LADE_BUF_INIT;
+	const char *p = joined;
+	while (*p) {
+		while (*p == '/')
+			p++;
+		if (!*p)
+			break;
+		const char *end = strchr(p, '/');
+		size_t n = end ? (size_t)(end - p) : strlen(p);
+		if (n == 1 && p[0] == '.') {
+		} else if (n == 2 && p[0] == '.' && p[1] == '.') {
+			char *slash = strrchr(out.data, '/');
+			out.len = slash ? (size_t)(slash - out.data) : 0;
+			if (out.alloc)
+				out.data[out.len] = '\0';
+		} else {
+			lade_buf_addch(&out, '/');
+			lade_buf_add(&out, p, n);
+		}
+		p += n;
+	}
+	if (out.len == 0)
+		lade_buf_addch(&out, '/');
+	return lade_buf_detach(&out, NULL);
+}
+
+char *lade_path_parent_dir(const char *path)
+{
+	_cleanup_free_ char *abs = lade_path_absolute(NULL, path);
+	char *slash = strrchr(abs, '/');
+	if (slash == abs)
+		return xstrdup("/");
+	return xstrndup(abs, (size_t)(slash - abs));
+}
+
+/* ---- file system ---- */
+
+int lade_mkdir_p(const char *path, struct lade_error **err)
+{
+	_cleanup_free_ char *p = xstrdup(path);
+	for (char *s = p + 1; *s; s++) {
+		if (*s != '/')
+			continue;
+		*s = '\0';
+		if (mkdir(p, 0755) < 0 && errno != EEXIST)
+			return lade_error_set(err, errno, "cannot create directory %s", p);
+		*s = '/';
+	}
+	if (mkdir(p, 0755) < 0) {
+		struct stat st;
+		if (errno != EEXIST)
+			return lade_error_set(err, errno, "cannot create directory %s", p);
+		if (stat(p, &st) < 0 || !S_ISDIR(st.st_mode))
+			return lade_error_set(err, ENOTDIR, "cannot create directory %s", p);
+	}
+	return 0;
+}
+
+int lade_fsync_dir(const char *dir, struct lade_error **err)
+{
+	_cleanup_fd_ int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0) {
+		_cleanup_free_ char *parent = lade_path_parent_dir(dir);
+		fd = open(parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (fd < 0)
+			return lade_error_set(err, errno, "cannot open directory %s", parent);
+	}
+	if (fsync(fd) < 0 && errno != EINVAL)
+		return lade_error_set(err, errno, "cannot sync directory %s", dir);
+	return 0;
+}
+
+static int write_all(int fd, const void *data, size_t len)
+{
+	const char *p = data;
+	while (len > 0) {
+		ssize_t n = write(fd, p, len);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+int lade_write_file_atomic(const char *path, const void *data, size_t len,
+			   struct lade_error **err)
+{
+	_cleanup_free_ char *dir = lade_path_parent_dir(path);
+	_cleanup_free_ char *tmpl = lade_path_join(dir, ".tmp-lade-XXXXXX");
+	_cleanup_fd_ int fd = mkostemp(tmpl, O_CLOEXEC);
+	if (fd < 0)
+		return lade_error_set(err, errno, "cannot create a temporary file in %s", dir);
+	if (write_all(fd, data, len) < 0 || fsync(fd) < 0 || fchmod(fd, 0644) < 0) {
+		int e = errno;
+		unlink(tmpl);
+		return lade_error_set(err, e, "cannot write %s", path);
+	}
+	if (rename(tmpl, path) < 0) {
+		int e = errno;
+		unlink(tmpl);
+		return lade_error_set(err, e, "cannot rename %s to %s", tmpl, path);
+	}
+	return lade_fsync_dir(dir, err);
+}
+
+int lade_parse_u32(const char *s, int base, uint32_t *out)
+{
+	if (s == NULL || *s == '\0' || *s == '-' || *s == '+' || *s == ' ')
+		return -1;
+	errno = 0;
+	char *end;
+	unsigned long long v = strtoull(s, &end, base);
+	if (errno || *end || v > UINT32_MAX)
+		return -1;
+	*out = (uint32_t)v;
+	return 0;
+}
+
+int lade_parse_size(const char *s, uint64_t *out)
+{
+	if (s == NULL || *s < '0' || *s > '9')
+		return -1;
+	errno = 0;
+	char *end;
+	unsigned long long v = strtoull(s, &end, 10);
+	if (errno)
+		return -1;
+	static const struct {
+		const char *suffix;
+		unsigned shift;
+	} units[] = {
+		{"", 0},   {"B", 0},   {"K", 10},  {"KiB", 10}, {"KB", 10}, {"M", 20},
+		{"MiB", 20}, {"MB", 20}, {"G", 30}, {"GiB", 30}, {"GB", 30}, {"T", 40},
+		{"TiB", 40}, {"TB", 40},
+	};
+	for (size_t i = 0; i < LADE_ARRAY_SIZE(units); i++) {
+		if (strcmp(end, units[i].suffix) == 0) {
+			if (units[i].shift && v > (UINT64_MAX >> units[i].shift))
+				return -1;
+			*out = (uint64_t)v << units[i].shift;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+const char *lade_human_size(uint64_t n, char *buf, size_t buflen)
+{
+	static const char *units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+	double v = (double)n;
+	size_t u = 0;
+	while (v >= 1024 && u + 1 < LADE_ARRAY_SIZE(units)) {
+		v /= 1024;
+		u++;
+	}
+	if (u == 0)
+		snprintf(buf, buflen, "%" PRIu64 " B", n);
+	else
+		snprintf(buf, buflen, "%.1f %s", v, units[u]);
+	return buf;
+}
+
+int lade_source_date_epoch(int64_t *out, struct lade_error **err)
+{
+	const char *s = getenv("SOURCE_DATE_EPOCH");
+	*out = 0;
+	if (s == NULL || *s == '\0')
+		return 0;
+	errno = 0;
+	char *end;
+	long long v = strtoll(s, &end, 10);
+	if (errno || *end || v < 0 || v > 253402300799LL)
+		return lade_error_set(err, 0,
+				      "SOURCE_DATE_EPOCH '%s' is not a number of seconds since 1970", s);
+	*out = v;
+	return 0;
+}

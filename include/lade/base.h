@@ -1,0 +1,52 @@
+/* lade — reading base images: an OCI image layout (DIR[:TAG], as written by `skopeo copy
+ * docker://… oci:DIR:TAG`), a docker-archive (`docker save` output, classic and Docker 25+
+ * OCI-style) or scratch. Every blob read is checked against its digest and size; base layer
+ * blobs are imported into the output store verbatim (same digest, never recompressed). */
+#ifndef LADE_BASE_H
+#define LADE_BASE_H
+
+#include <jansson.h>
+#include <stdint.h>
+#include "lade/error.h"
+#include "lade/recipe.h"
+#include "lade/store.h"
+#include "lade/tree.h"
+
+struct lade_descriptor {
+	char *media_type;
+	char *digest;
+	uint64_t size;
+};
+
+struct lade_base_layer {
+	struct lade_descriptor desc; /* as it will appear in the new manifest */
+	char *diff_id;               /* from the base config's rootfs.diff_ids */
+};
+
+struct lade_base_image {
+	char *name;            /* for messages and the base.name annotation: "DIR:TAG" etc. */
+	char *manifest_digest; /* digest of the base manifest (NULL for scratch) */
+	json_t *config;        /* owned; the base image config (NULL for scratch) */
+	struct lade_base_layer *layers;
+	size_t n_layers;
+};
+
+/* Resolve the base named by the recipe for `platform` ("linux/amd64", optional variant as
+ * "linux/arm64/v8"): follow index -> (nested index) -> manifest, pick by ref name (the tag;
+ * no tag: the only manifest) and platform, verify the manifest, config and every layer blob
+ * (digest and size), check diff_ids count == layers, and import the layer blobs into `store`.
+ * Docker media types are accepted and written out as their OCI equivalents only where the
+ * bytes are unchanged (the media type string of a layer is converted, the blob is not).
+ * Errors name the base ("base oci:/path:tag: …") and the blob. */
+int lade_base_load(const struct lade_recipe_base *spec, const char *platform,
+		   struct lade_store *store, struct lade_base_image **out,
+		   struct lade_error **err);
+void lade_base_image_free(struct lade_base_image *b);
+void lade_base_image_freep(struct lade_base_image **b);
+
+/* Read the headers of every base layer (from the store) and build the root file system index.
+ * Entries with absolute paths or ".." components are refused (hostile base). */
+int lade_base_read_tree(const struct lade_base_image *b, struct lade_store *store,
+			struct lade_tree *tree, struct lade_error **err);
+
+#endif

@@ -1,0 +1,106 @@
+/* lade — layers: a set of entries from any source (directory walk, zip members, generated
+ * bytes) written as one deterministic tar stream, compressed and digested in the same pass
+ * into the blob store.
+ *
+ * Determinism rules live here and only here: entries sorted bytewise by path with parents
+ * before children (a parent "a" sorts before "a/b" because the sort compares path components),
+ * implicit parent directories added (metadata from the base tree when the base has that
+ * directory, else 0755 0:0), mtime = the build epoch, no atime/ctime, empty uname/gname,
+ * numeric uid/gid as given, permission bits as given (sources normalise them), pax
+ * (restricted) headers only where ustar cannot hold a value. */
+#ifndef LADE_LAYER_H
+#define LADE_LAYER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include "lade/compress.h"
+#include "lade/digest.h"
+#include "lade/error.h"
+#include "lade/stream.h"
+#include "lade/store.h"
+#include "lade/tree.h"
+#include "lade/util.h"
+
+struct lade_entry;
+
+/* A source of file content that is not a host file or memory: a zip member, for example.
+ * emit() must write exactly e->size bytes to `out` (fewer or more is an error the layer writer
+ * reports). It is called once per entry, in layer order. */
+struct lade_source_ops {
+	int (*emit)(void *ctx, const struct lade_entry *e, struct lade_stream *out,
+		    struct lade_error **err);
+};
+
+struct lade_entry {
+	char *path; /* owned; normalised relative path, e.g. "opt/venv/bin/python" */
+	enum lade_entry_type type;
+	uint32_t mode; /* permission bits (07777) */
+	uint32_t uid, gid;
+	uint64_t size; /* LADE_ENTRY_FILE: content size */
+	char *link;    /* owned; SYMLINK: target as stored; HARDLINK: normalised target path */
+	/* Content of a FILE, exactly one of: */
+	char *src_path;                    /* owned: a host file, read at write time */
+	struct lade_buf data;              /* bytes in memory (used when src_path and ops are NULL) */
+	const struct lade_source_ops *ops; /* pushed by a source */
+	void *ops_ctx;                     /* not owned */
+	uint64_t ops_index;                /* for the source's own use (e.g. zip member index) */
+	/* Known sha256 of the content (e.g. from a wheel's RECORD): lets two sources that install
+	 * the same path with identical bytes collapse into one entry without reading either. */
+	bool has_sha256;
+	unsigned char sha256[32];
+	char *origin; /* owned; for messages: "wheel numpy-1.26.whl member numpy/__init__.py" */
+};
+
+/* A zeroed entry with data initialised; path, origin copied. Aborts on allocation failure. */
+struct lade_entry *lade_entry_new(const char *path, enum lade_entry_type type, const char *origin);
+void lade_entry_free(struct lade_entry *e);
+void lade_entry_freep(struct lade_entry **e);
+
+struct lade_layer; /* opaque */
+
+/* comment: what the layer holds, for the image history ("app files /app", "wheel numpy 1.26"). */
+struct lade_layer *lade_layer_new(const char *comment);
+void lade_layer_free(struct lade_layer *l);
+void lade_layer_freep(struct lade_layer **l);
+const char *lade_layer_comment(const struct lade_layer *l);
+size_t lade_layer_count(const struct lade_layer *l);
+
+/* Add an entry; the layer takes ownership of e in every case (freed on error).
+ * Same path added twice: two directories keep the first unless their metadata differ (error);
+ * two files with known, equal sha256, size and mode collapse into the first; anything else is
+ * an error naming both origins ("... conflicts with ..."). The entry's path must already be
+ * normalised and non-empty. */
+int lade_layer_add(struct lade_layer *l, struct lade_entry *e, struct lade_error **err);
+/* Find an added entry by path (NULL if none). */
+const struct lade_entry *lade_layer_lookup(const struct lade_layer *l, const char *path);
+
+struct lade_layer_options {
+	enum lade_compression compression;
+	int level;                    /* -1: default */
+	int jobs;                     /* compression threads, >= 1 */
+	int64_t mtime;                /* build epoch */
+	const struct lade_tree *base; /* may be NULL: metadata for implicit parents */
+};
+
+struct lade_layer_result {
+	char digest[LADE_DIGEST_STRLEN];  /* of the compressed blob */
+	char diff_id[LADE_DIGEST_STRLEN]; /* of the uncompressed tar */
+	uint64_t size;                    /* compressed blob bytes */
+	uint64_t tar_size;                /* uncompressed tar bytes */
+	uint64_t content_size;            /* sum of regular file sizes */
+	size_t entries;                   /* tar entries written, implicit parents included */
+	const char *media_type;           /* static string */
+};
+
+/* Write the layer: sort, add implicit parents, frame as tar (libarchive), compress, digest tar
+ * and blob in one pass, commit the blob to the store. Errors name the entry (origin) whose
+ * content failed. The layer's entries can be written again (the function does not consume). */
+int lade_layer_write(struct lade_layer *l, const struct lade_layer_options *opts,
+		     struct lade_store *store, struct lade_layer_result *res,
+		     struct lade_error **err);
+
+/* Write only the uncompressed tar stream to `out` (used by tests and by the cache). */
+int lade_layer_write_tar(struct lade_layer *l, const struct lade_layer_options *opts,
+			 struct lade_stream *out, struct lade_error **err);
+
+#endif

@@ -1,0 +1,56 @@
+/* lade — an index of a root file system (path -> type, mode, owner, link target), built from
+ * the base image's layers (whiteouts applied) and used to give implicit parent directories
+ * the base's metadata, to resolve destination paths through the base's symlinks, and to find
+ * files such as the interpreter or libc in the base. Paths are normalised relative paths
+ * (see lade_path_normalize); "" is the root. */
+#ifndef LADE_TREE_H
+#define LADE_TREE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include "lade/error.h"
+
+enum lade_entry_type {
+	LADE_ENTRY_DIR = 1,
+	LADE_ENTRY_FILE,
+	LADE_ENTRY_SYMLINK,
+	LADE_ENTRY_HARDLINK,
+	LADE_ENTRY_OTHER, /* device, fifo, socket (bases may have them; lade never writes them) */
+};
+
+struct lade_tree_node {
+	const char *path; /* owned by the tree */
+	enum lade_entry_type type;
+	uint32_t mode; /* permission bits, 07777 */
+	uint32_t uid, gid;
+	uint64_t size;
+	const char *link; /* symlink target / hard link target, owned by the tree, or NULL */
+};
+
+struct lade_tree; /* opaque */
+
+struct lade_tree *lade_tree_new(void);
+void lade_tree_free(struct lade_tree *t);
+void lade_tree_freep(struct lade_tree **t);
+
+/* Apply one tar entry of a layer, in layer order, with OCI whiteout semantics: a basename
+ * ".wh.NAME" deletes NAME (and everything below it); ".wh..wh..opq" empties its directory of
+ * what lower layers put there. `layer_begin` must be called before each layer so opaque
+ * whiteouts only hide lower layers. A non-directory replacing a directory removes the subtree.
+ * path is a normalised path; errors name the path. */
+void lade_tree_layer_begin(struct lade_tree *t);
+int lade_tree_apply(struct lade_tree *t, const char *path, enum lade_entry_type type,
+		    uint32_t mode, uint32_t uid, uint32_t gid, uint64_t size, const char *link,
+		    struct lade_error **err);
+
+const struct lade_tree_node *lade_tree_lookup(const struct lade_tree *t, const char *path);
+size_t lade_tree_count(const struct lade_tree *t);
+
+/* Resolve symlinks in `path` as the kernel would inside a chroot at the tree root (absolute
+ * targets are relative to the root, ".." stops at the root), following at most 40 links.
+ * With follow_last false the last component is not followed. Returns the resolved normalised
+ * path (new string); components that do not exist are kept as they are. */
+int lade_tree_resolve(const struct lade_tree *t, const char *path, bool follow_last,
+		      char **out, struct lade_error **err);
+
+#endif

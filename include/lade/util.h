@@ -1,0 +1,130 @@
+/* lade — small shared helpers: cleanup attributes, allocation, the growable buffer, paths,
+ * file-system helpers. Written once here and used everywhere (see docs/architecture.md). */
+#ifndef LADE_UTIL_H
+#define LADE_UTIL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/types.h>
+#include <unistd.h>
+
+#include "lade/error.h"
+
+#define _cleanup_(f)    __attribute__((cleanup(f)))
+#define _cleanup_free_  _cleanup_(lade_freep)
+#define _cleanup_fd_    _cleanup_(lade_closep)
+#define _cleanup_fclose_ _cleanup_(lade_fclosep)
+#define _cleanup_error_ _cleanup_(lade_error_freep)
+#define _cleanup_strv_  _cleanup_(lade_strv_freep)
+
+#define LADE_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+/* Hand ownership over: returns *pp and sets *pp to NULL so the cleanup attribute of the
+ * giving variable does nothing. */
+static inline void *lade_steal_pointer(void *pp)
+{
+	void **p = (void **)pp;
+	void *r = *p;
+	*p = NULL;
+	return r;
+}
+#define steal_pointer(pp) ((__typeof__(*(pp)))lade_steal_pointer(pp))
+
+/* Same for file descriptors: returns *fd and sets it to -1. */
+static inline int lade_steal_fd(int *fd)
+{
+	int r = *fd;
+	*fd = -1;
+	return r;
+}
+
+void lade_freep(void *p);  /* free(*(void **)p) */
+void lade_closep(int *fd); /* close(*fd) if >= 0, errno preserved */
+void lade_fclosep(FILE **f);
+
+/* Allocation failure is not an input error: like git's xmalloc these abort with a message. */
+void *xmalloc(size_t n);
+void *xzalloc(size_t n);
+void *xcalloc(size_t nmemb, size_t size);
+void *xrealloc(void *p, size_t n);
+char *xstrdup(const char *s);
+char *xstrndup(const char *s, size_t n);
+char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Grow *array (of elem_size items, *alloc allocated) so that it holds at least `need` items. */
+void lade_grow(void *array_p, size_t elem_size, size_t need, size_t *alloc);
+
+/* NULL-terminated string vectors. */
+void lade_strv_free(char **v);
+void lade_strv_freep(char ***v);
+size_t lade_strv_len(char *const *v);
+char **lade_strv_copy(char *const *v);
+/* Append a copy of s to the NULL-terminated *v (which may be NULL). */
+void lade_strv_push(char ***v, const char *s);
+
+/* The one growable buffer (like git's strbuf). data is never NULL after init and is always
+ * NUL-terminated (the NUL is not counted in len), so text and binary use the same type. */
+struct lade_buf {
+	char *data;
+	size_t len;
+	size_t alloc;
+};
+#define LADE_BUF_INIT {lade_buf_empty_, 0, 0}
+extern char lade_buf_empty_[];
+
+void lade_buf_init(struct lade_buf *b);
+void lade_buf_grow(struct lade_buf *b, size_t extra);
+void lade_buf_add(struct lade_buf *b, const void *data, size_t len);
+void lade_buf_adds(struct lade_buf *b, const char *s);
+void lade_buf_addch(struct lade_buf *b, char c);
+void lade_buf_addf(struct lade_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void lade_buf_vaddf(struct lade_buf *b, const char *fmt, va_list ap);
+void lade_buf_reset(struct lade_buf *b);          /* len = 0, keeps memory */
+void lade_buf_release(struct lade_buf *b);        /* frees, back to LADE_BUF_INIT */
+char *lade_buf_detach(struct lade_buf *b, size_t *len); /* caller owns result (never NULL) */
+void lade_buf_releasep(struct lade_buf *b);       /* cleanup helper */
+#define _cleanup_buf_ _cleanup_(lade_buf_releasep)
+
+/* Read a whole file (at most max bytes; larger is an error naming the file). */
+int lade_read_file(const char *path, size_t max, struct lade_buf *out, struct lade_error **err);
+
+/* Paths inside an image are kept "relative normalised": no leading '/', no "." or empty
+ * components, no trailing '/', "" for the root. lade_path_normalize() turns an image path such
+ * as "/opt//venv/./bin/" into "opt/venv/bin"; ".." components are resolved lexically and an
+ * attempt to climb above the root is an error. Returns a new string or NULL with *err set. */
+char *lade_path_normalize(const char *path, struct lade_error **err);
+/* Join two path pieces with one '/', either may be empty. Returns a new string. */
+char *lade_path_join(const char *a, const char *b);
+/* Directory part of a normalised image path ("a/b/c" -> "a/b", "a" -> ""). New string. */
+char *lade_path_dirname(const char *path);
+/* Host path helpers: absolute path of `path` relative to directory `base` (no symlink
+ * resolution, lexical clean-up only). New string. */
+char *lade_path_absolute(const char *base, const char *path);
+/* Directory containing the host file `path` (absolute). New string. */
+char *lade_path_parent_dir(const char *path);
+
+/* mkdir -p (mode 0755); existing directories are fine. */
+int lade_mkdir_p(const char *path, struct lade_error **err);
+/* Write data to path atomically: temp file in the same directory, fsync, rename, fsync dir. */
+int lade_write_file_atomic(const char *path, const void *data, size_t len, struct lade_error **err);
+/* fsync the directory that contains path (or path itself if it is a directory). */
+int lade_fsync_dir(const char *dir, struct lade_error **err);
+
+/* Parse "1234" / "0644" style numbers with bounds; return 0 or -1 (no error message). */
+int lade_parse_u32(const char *s, int base, uint32_t *out);
+/* Parse sizes like "64MiB", "4GiB", "100", "2G" (binary units). */
+int lade_parse_size(const char *s, uint64_t *out);
+/* Format a size in human units ("1.5 MiB") into buf. */
+const char *lade_human_size(uint64_t n, char *buf, size_t buflen);
+
+/* The build epoch: SOURCE_DATE_EPOCH if set and valid, else 0. Used for every timestamp. */
+int lade_source_date_epoch(int64_t *out, struct lade_error **err);
+
+/* Match a glob against a normalised relative path: '*' and '?' do not cross '/', "**" matches
+ * any number of components (including none), character classes [a-z] / [!a-z], backslash
+ * escapes. Used for recipe `exclude:`, .dockerignore and layer group patterns. */
+bool lade_glob_match(const char *pattern, const char *path);
+
+#endif
