@@ -382,6 +382,19 @@ char *lade_path_parent_dir(const char *path)
 	return xstrndup(abs, (size_t)(slash - abs));
 }
 
+int lade_path_compare(const char *a, const char *b)
+{
+	const unsigned char *x = (const unsigned char *)a, *y = (const unsigned char *)b;
+	while (*x && *x == *y) {
+		x++;
+		y++;
+	}
+	/* Map '/' below every other byte (but above the end of string). */
+	int cx = *x == '/' ? 1 : *x == 0 ? 0 : *x + 1;
+	int cy = *y == '/' ? 1 : *y == 0 ? 0 : *y + 1;
+	return cx - cy;
+}
+
 /* ---- file system ---- */
 
 int lade_mkdir_p(const char *path, struct lade_error **err)

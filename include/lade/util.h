@@ -105,6 +105,11 @@ char *lade_path_absolute(const char *base, const char *path);
 /* Directory containing the host file `path` (absolute). New string. */
 char *lade_path_parent_dir(const char *path);
 
+/* The canonical order of paths in a layer: component by component, bytewise ('/' sorts before
+ * every other byte), so a directory's whole subtree follows it directly, as with
+ * `tar --sort=name`. strcmp-like result. */
+int lade_path_compare(const char *a, const char *b);
+
 /* mkdir -p (mode 0755); existing directories are fine. */
 int lade_mkdir_p(const char *path, struct lade_error **err);
 /* Write data to path atomically: temp file in the same directory, fsync, rename, fsync dir. */

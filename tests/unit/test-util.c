@@ -54,6 +54,10 @@ static void test_paths(void)
 	is_str(d, "a/b", "dirname");
 	_cleanup_free_ char *a = lade_path_absolute("/x/y", "../z/./w");
 	is_str(a, "/x/z/w", "absolute resolves lexically against the base");
+	ok(lade_path_compare("a", "a/b") < 0, "parent sorts before child");
+	ok(lade_path_compare("a/b", "a.b") < 0, "subtree of a sorts before sibling a.b");
+	ok(lade_path_compare("a/z", "a-b") < 0, "'/' sorts before '-'");
+	ok(lade_path_compare("b", "a/b") > 0 && lade_path_compare("x", "x") == 0, "bytewise otherwise");
 	_cleanup_free_ char *p = lade_path_parent_dir("/x/y/file.yaml");
 	is_str(p, "/x/y", "parent dir of a host path");
 }
