@@ -1,1 +1,320 @@
-/* placeholder: being written */
+/* lade — the build orchestration (see include/lade/build.h).
+ *
+ * One direction of flow: recipe → base (verified, blobs imported) → base tree → layers (each
+ * written in one pass: tar → digest → compress → digest → store) → config → manifest → and,
+ * last, index.json. Nothing is referenced before it is complete on disk. */
+#include <errno.h>
+#include <string.h>
+
+#include "lade/base.h"
+#include "lade/build.h"
+#include "lade/compress.h"
+#include "lade/files.h"
+#include "lade/image.h"
+#include "lade/layer.h"
+#include "lade/recipe.h"
+#include "lade/store.h"
+#include "lade/tree.h"
+#include "lade/util.h"
+
+struct build_ctx {
+	const struct lade_build_options *o;
+	struct lade_store *store;
+	enum lade_compression compression;
+	int64_t epoch;
+};
+
+static void progress(const struct build_ctx *c, const char *fmt, ...)
+        __attribute__((format(printf, 2, 3)));
+
+static void progress(const struct build_ctx *c, const char *fmt, ...)
+{
+	if (c->o->progress == NULL)
+		return;
+	struct lade_buf b = LADE_BUF_INIT;
+	va_list ap;
+	va_start(ap, fmt);
+	lade_buf_vaddf(&b, fmt, ap);
+	va_end(ap);
+	c->o->progress(c->o->progress_ctx, b.data);
+	lade_buf_release(&b);
+}
+
+static void image_release(struct lade_build_image *im)
+{
+	free(im->ref);
+	free(im->variant);
+	free(im->platform);
+	for (size_t i = 0; i < im->n_layers; i++)
+		free(im->layers[i].comment);
+	free(im->layers);
+}
+
+void lade_build_report_free(struct lade_build_report *r)
+{
+	if (r == NULL)
+		return;
+	for (size_t i = 0; i < r->n_images; i++)
+		image_release(&r->images[i]);
+	free(r->images);
+	free(r->layout);
+	free(r);
+}
+
+void lade_build_report_freep(struct lade_build_report **r)
+{
+	lade_build_report_free(*r);
+	*r = NULL;
+}
+
+static struct lade_build_layer *image_add_layer(struct lade_build_image *im, size_t *alloc)
+{
+	lade_grow(&im->layers, sizeof(*im->layers), im->n_layers + 1, alloc);
+	struct lade_build_layer *l = &im->layers[im->n_layers++];
+	memset(l, 0, sizeof(*l));
+	return l;
+}
+
+/* Write one planned layer and record it in the image report and the config. */
+static int write_layer(struct build_ctx *c, struct lade_layer *layer, const char *created_by,
+                       const struct lade_tree *tree, struct lade_build_image *im, size_t *alloc,
+                       json_t *config, size_t index, size_t total, struct lade_error **err)
+{
+	struct lade_layer_options lo = {
+	        .compression = c->compression,
+	        .level = c->o->level,
+	        .jobs = c->o->jobs > 0 ? c->o->jobs : 1,
+	        .mtime = c->epoch,
+	        .base = tree,
+	};
+	struct lade_layer_result res;
+	if (lade_layer_write(layer, &lo, c->store, &res, err) < 0)
+		return lade_error_prefix(err, "layer '%s'", lade_layer_comment(layer));
+
+	char h1[32], h2[32];
+	progress(c, "layer %zu/%zu %s: %zu entries, %s -> %s %s", index, total,
+	         lade_layer_comment(layer), res.entries,
+	         lade_human_size(res.tar_size, h1, sizeof(h1)),
+	         lade_human_size(res.size, h2, sizeof(h2)), res.digest);
+
+	struct lade_build_layer *bl = image_add_layer(im, alloc);
+	memcpy(bl->digest, res.digest, sizeof(bl->digest));
+	memcpy(bl->diff_id, res.diff_id, sizeof(bl->diff_id));
+	bl->size = res.size;
+	bl->tar_size = res.tar_size;
+	bl->media_type = res.media_type;
+	bl->comment = xstrdup(lade_layer_comment(layer));
+	lade_config_add_layer(config, res.diff_id, created_by, lade_layer_comment(layer), c->epoch);
+	return 0;
+}
+
+static json_t *build_annotations(const struct lade_recipe *r, const struct lade_base_image *base,
+                                 int64_t epoch)
+{
+	json_t *a = json_object();
+	char created[32];
+	lade_format_time(epoch, created);
+	json_object_set_new(a, "org.opencontainers.image.created", json_string(created));
+	if (base->manifest_digest) {
+		json_object_set_new(a, "org.opencontainers.image.base.digest",
+		                    json_string(base->manifest_digest));
+		json_object_set_new(a, "org.opencontainers.image.base.name",
+		                    json_string(base->name));
+	}
+	for (size_t i = 0; i < r->n_annotations; i++)
+		json_object_set_new(a, r->annotations[i].key, json_string(r->annotations[i].value));
+	return a;
+}
+
+static int build_image(struct build_ctx *c, const struct lade_recipe *r, const char *ref,
+                       struct lade_build_image *im, struct lade_error **err)
+{
+	if (lade_strv_len(r->platforms) != 1)
+		return lade_error_set(
+		        err, 0,
+		        "%s: building more than one platform at once is not supported "
+		        "by this lade version",
+		        r->path);
+	const char *platform = r->platforms[0];
+	im->ref = xstrdup(ref);
+	im->variant = r->variant ? xstrdup(r->variant) : NULL;
+	im->platform = xstrdup(platform);
+	size_t alloc = 0;
+
+	if (r->python.present)
+		return lade_error_set(err, 0,
+		                      "%s:%d:%d: python: wheel installation is not part of "
+		                      "this lade version",
+		                      r->path, r->python.line, r->python.column);
+
+	_cleanup_(lade_base_image_freep) struct lade_base_image *base = NULL;
+	if (lade_base_load(&r->base, platform, c->store, &base, err) < 0)
+		return -1;
+	_cleanup_(lade_tree_freep) struct lade_tree *tree = lade_tree_new();
+	if (lade_base_read_tree(base, c->store, tree, err) < 0)
+		return -1;
+	if (base->n_layers)
+		progress(c, "base %s: %zu layers, %zu paths", base->name, base->n_layers,
+		         lade_tree_count(tree));
+
+	for (size_t i = 0; i < base->n_layers; i++) {
+		struct lade_build_layer *bl = image_add_layer(im, &alloc);
+		snprintf(bl->digest, sizeof(bl->digest), "%s", base->layers[i].desc.digest);
+		snprintf(bl->diff_id, sizeof(bl->diff_id), "%s", base->layers[i].diff_id);
+		bl->size = base->layers[i].desc.size;
+		bl->media_type = base->layers[i].desc.media_type;
+		bl->comment = xasprintf("base %s", base->name);
+		bl->from_base = true;
+	}
+
+	/* Config first, so each written layer appends its diff_id and history entry. */
+	_cleanup_(json_decrefp) json_t *config = NULL;
+	if (lade_config_new(base->config, &r->config, NULL, 0, platform, c->epoch, &config, err) <
+	    0)
+		return -1;
+
+	size_t total = r->n_files;
+	for (size_t i = 0; i < r->n_files; i++) {
+		const struct lade_recipe_files *f = &r->files[i];
+		_cleanup_free_ char *comment = xasprintf("files %s -> %s", f->src_text, f->dst);
+		_cleanup_(lade_layer_freep) struct lade_layer *layer = lade_layer_new(comment);
+		if (lade_files_add(f, tree, layer, err) < 0)
+			return -1;
+		_cleanup_free_ char *created_by = xasprintf("lade COPY %s %s", f->src_text, f->dst);
+		if (write_layer(c, layer, created_by, tree, im, &alloc, config, i + 1, total, err) <
+		    0)
+			return -1;
+	}
+
+	_cleanup_free_ struct lade_manifest_layer *ml = xcalloc(im->n_layers, sizeof(*ml));
+	for (size_t i = 0; i < im->n_layers; i++) {
+		ml[i].media_type = im->layers[i].media_type;
+		ml[i].digest = im->layers[i].digest;
+		ml[i].size = im->layers[i].size;
+	}
+	_cleanup_(json_decrefp) json_t *annotations = build_annotations(r, base, c->epoch);
+	if (lade_image_write(c->store, config, ml, im->n_layers, annotations, im->digest,
+	                     &im->manifest_size, err) < 0)
+		return -1;
+	/* The config digest is what `docker images` calls the image id; report it. */
+	_cleanup_free_ char *config_text = lade_json_dump(config);
+	lade_sha256_buf(config_text, strlen(config_text), im->config_digest);
+	return 0;
+}
+
+static bool wanted(const struct lade_build_options *o, const char *variant)
+{
+	if (o->variants == NULL)
+		return true;
+	for (char **v = o->variants; *v; v++)
+		if (strcmp(*v, variant) == 0)
+			return true;
+	return false;
+}
+
+int lade_build_run(const struct lade_build_options *o, struct lade_build_report **out,
+                   struct lade_error **err)
+{
+	struct build_ctx c = {.o = o};
+	if (lade_source_date_epoch(&c.epoch, err) < 0)
+		return -1;
+
+	_cleanup_strv_ char **variants = NULL;
+	_cleanup_free_ char *default_variant = NULL;
+	if (lade_recipe_variants(o->recipe_path, &variants, &default_variant, err) < 0)
+		return -1;
+	if (o->variants) {
+		for (char **v = o->variants; *v; v++) {
+			bool found = false;
+			for (char **d = variants; d && *d; d++)
+				found = found || strcmp(*d, *v) == 0;
+			if (!found)
+				return lade_error_set(err, 0, "%s: no variant '%s' in the recipe",
+				                      o->recipe_path, *v);
+		}
+	}
+
+	/* The first recipe load decides the output and compression (variants may not change
+	 * them: one layout, one store). */
+	_cleanup_(lade_recipe_freep) struct lade_recipe *first = NULL;
+	if (lade_recipe_load(o->recipe_path, variants ? variants[0] : NULL, &first, err) < 0)
+		return -1;
+	_cleanup_free_ char *outdir = NULL;
+	if (o->output_dir)
+		outdir = lade_path_absolute(NULL, o->output_dir);
+	else if (first->output.dir)
+		outdir = xstrdup(first->output.dir);
+	else
+		return lade_error_set(
+		        err, 0, "%s: no output directory: give -o DIR or output.dir in the recipe",
+		        o->recipe_path);
+	const char *comp = o->compression              ? o->compression
+	                   : first->output.compression ? first->output.compression
+	                                               : "gzip";
+	if (lade_compression_parse(comp, &c.compression) < 0)
+		return lade_error_set(err, 0, "unknown compression '%s' (gzip, zstd or none)",
+		                      comp);
+	if (first->output.format && strcmp(first->output.format, "oci") != 0)
+		return lade_error_set(err, 0,
+		                      "%s: output.format '%s' is not supported by this lade "
+		                      "version (oci only)",
+		                      o->recipe_path, first->output.format);
+
+	_cleanup_(lade_store_freep) struct lade_store *store = NULL;
+	if (lade_store_open(outdir, o->lock_timeout_s, &store, err) < 0)
+		return -1;
+	c.store = store;
+
+	_cleanup_(lade_build_report_freep) struct lade_build_report *rep = xzalloc(sizeof(*rep));
+	rep->layout = xstrdup(outdir);
+	size_t alloc = 0;
+	size_t n_variants = lade_strv_len(variants);
+	for (size_t vi = 0; vi < (n_variants ? n_variants : 1); vi++) {
+		const char *vname = n_variants ? variants[vi] : NULL;
+		if (vname && !wanted(o, vname))
+			continue;
+		_cleanup_(lade_recipe_freep) struct lade_recipe *r = NULL;
+		if (lade_recipe_load(o->recipe_path, vname, &r, err) < 0)
+			return -1;
+		const char *tag = o->tag ? o->tag : r->tag;
+		_cleanup_free_ char *ref = vname ? xasprintf("%s-%s", tag, vname) : xstrdup(tag);
+		if (vname)
+			progress(&c, "variant %s", vname);
+		lade_grow(&rep->images, sizeof(*rep->images), rep->n_images + 1, &alloc);
+		struct lade_build_image *im = &rep->images[rep->n_images++];
+		memset(im, 0, sizeof(*im));
+		if (build_image(&c, r, ref, im, err) < 0)
+			return -1;
+	}
+	if (rep->n_images == 0)
+		return lade_error_set(err, 0, "%s: nothing to build", o->recipe_path);
+
+	/* index.json last: every blob it names is already complete in the store. */
+	size_t n_entries = 0;
+	_cleanup_free_ struct lade_index_entry *entries =
+	        xcalloc(rep->n_images * 2, sizeof(*entries));
+	_cleanup_strv_ char **refs = NULL;
+	for (size_t i = 0; i < rep->n_images; i++) {
+		struct lade_build_image *im = &rep->images[i];
+		entries[n_entries++] = (struct lade_index_entry){
+		        .media_type = "application/vnd.oci.image.manifest.v1+json",
+		        .digest = im->digest,
+		        .size = im->manifest_size,
+		        .ref_name = im->ref,
+		};
+		if (im->variant && default_variant && strcmp(im->variant, default_variant) == 0) {
+			const char *tag = o->tag ? o->tag : first->tag;
+			lade_strv_push(&refs, tag);
+			entries[n_entries++] = (struct lade_index_entry){
+			        .media_type = "application/vnd.oci.image.manifest.v1+json",
+			        .digest = im->digest,
+			        .size = im->manifest_size,
+			        .ref_name = refs[lade_strv_len(refs) - 1],
+			};
+		}
+	}
+	if (lade_layout_update_index(store, entries, n_entries, err) < 0)
+		return -1;
+	*out = steal_pointer(&rep);
+	return 0;
+}

@@ -1,6 +1,227 @@
-/* placeholder: CLI being written */
+/* lade — command line: argument parsing, output and exit codes. The only place that prints
+ * or exits. */
+#include <errno.h>
+#include <getopt.h>
+#include <jansson.h>
 #include <stdio.h>
-int main(void)
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "lade/build.h"
+#include "lade/util.h"
+
+enum { EXIT_USAGE = 2 };
+
+static const char usage_main[] =
+        "usage: lade <command> [options]\n"
+        "\n"
+        "Assemble OCI images from a declarative recipe: no container, no daemon, no pip.\n"
+        "\n"
+        "commands:\n"
+        "  build RECIPE   build the image(s) a recipe describes into an OCI image layout\n"
+        "  help [CMD]     show help for lade or for a command\n"
+        "  version        print the version\n";
+
+static const char usage_build[] =
+        "usage: lade build RECIPE [options]\n"
+        "\n"
+        "Build every variant of RECIPE (or those given with --variant) into an OCI image layout.\n"
+        "Prints one line per image on stdout: \"<manifest digest> <layout>:<ref>\".\n"
+        "\n"
+        "options:\n"
+        "  -o, --output DIR        output OCI layout (default: the recipe's output.dir)\n"
+        "  -t, --tag TAG           tag (default: the recipe's tag)\n"
+        "      --variant NAME      build this variant (repeatable; default: all)\n"
+        "      --compression ALG   gzip, zstd or none (default: the recipe's, else gzip)\n"
+        "      --level N           compression level (gzip 0-3, zstd 1-19)\n"
+        "  -j, --jobs N            compression threads (default: number of CPUs)\n"
+        "      --lock-timeout S    wait S seconds for another lade using the layout (default 60)\n"
+        "      --json              print a JSON summary on stdout instead of the digest lines\n"
+        "  -q, --quiet             no progress on stderr\n"
+        "  -h, --help              this help\n"
+        "\n"
+        "Environment: SOURCE_DATE_EPOCH sets every timestamp (default 0).\n";
+
+static int die_usage(const char *usage, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static int die_usage(const char *usage, const char *fmt, ...)
 {
-	return 1;
+	va_list ap;
+	fputs("lade: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputs("\n", stderr);
+	fputs(usage, stderr);
+	return EXIT_USAGE;
+}
+
+static int report_error(struct lade_error *err)
+{
+	fprintf(stderr, "lade: error: %s\n", err ? err->msg : "unknown failure");
+	return EXIT_FAILURE;
+}
+
+static void progress_stderr(void *ctx, const char *line)
+{
+	(void)ctx;
+	fprintf(stderr, "lade: %s\n", line);
+}
+
+static json_t *report_json(const struct lade_build_report *r)
+{
+	json_t *images = json_array();
+	for (size_t i = 0; i < r->n_images; i++) {
+		const struct lade_build_image *im = &r->images[i];
+		json_t *layers = json_array();
+		for (size_t j = 0; j < im->n_layers; j++) {
+			const struct lade_build_layer *l = &im->layers[j];
+			json_t *o = json_pack("{s:s, s:s, s:I, s:s, s:s, s:b}", "digest", l->digest,
+			                      "diff_id", l->diff_id, "size", (json_int_t)l->size,
+			                      "media_type", l->media_type, "comment", l->comment,
+			                      "from_base", l->from_base);
+			json_array_append_new(layers, o);
+		}
+		json_t *o = json_pack(
+		        "{s:s, s:s, s:s, s:s, s:I, s:s, s:o}", "ref", im->ref, "layout", r->layout,
+		        "digest", im->digest, "config", im->config_digest, "manifest_size",
+		        (json_int_t)im->manifest_size, "platform", im->platform, "layers", layers);
+		if (im->variant)
+			json_object_set_new(o, "variant", json_string(im->variant));
+		json_array_append_new(images, o);
+	}
+	return json_pack("{s:o}", "images", images);
+}
+
+static int cmd_build(int argc, char **argv)
+{
+	enum { OPT_VARIANT = 256, OPT_COMPRESSION, OPT_LEVEL, OPT_JSON, OPT_LOCK_TIMEOUT };
+	static const struct option longopts[] = {
+	        {"output", required_argument, NULL, 'o'},
+	        {"tag", required_argument, NULL, 't'},
+	        {"variant", required_argument, NULL, OPT_VARIANT},
+	        {"compression", required_argument, NULL, OPT_COMPRESSION},
+	        {"level", required_argument, NULL, OPT_LEVEL},
+	        {"jobs", required_argument, NULL, 'j'},
+	        {"lock-timeout", required_argument, NULL, OPT_LOCK_TIMEOUT},
+	        {"json", no_argument, NULL, OPT_JSON},
+	        {"quiet", no_argument, NULL, 'q'},
+	        {"help", no_argument, NULL, 'h'},
+	        {NULL, 0, NULL, 0},
+	};
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	struct lade_build_options o = {
+	        .level = -1,
+	        .jobs = ncpu > 0 ? (int)ncpu : 1,
+	        .lock_timeout_s = 60,
+	        .progress = progress_stderr,
+	};
+	_cleanup_strv_ char **variants = NULL;
+	bool json = false;
+	uint32_t u;
+	int c;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "o:t:j:qh", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'o':
+			o.output_dir = optarg;
+			break;
+		case 't':
+			if (*optarg == '\0')
+				return die_usage(usage_build, "--tag must not be empty");
+			o.tag = optarg;
+			break;
+		case OPT_VARIANT:
+			lade_strv_push(&variants, optarg);
+			break;
+		case OPT_COMPRESSION:
+			o.compression = optarg;
+			break;
+		case OPT_LEVEL:
+			if (lade_parse_u32(optarg, 10, &u) < 0 || u > 22)
+				return die_usage(usage_build, "--level '%s' is not a level",
+				                 optarg);
+			o.level = (int)u;
+			break;
+		case 'j':
+			if (lade_parse_u32(optarg, 10, &u) < 0 || u < 1 || u > 1024)
+				return die_usage(usage_build, "--jobs '%s' is not a number 1-1024",
+				                 optarg);
+			o.jobs = (int)u;
+			break;
+		case OPT_LOCK_TIMEOUT:
+			if (lade_parse_u32(optarg, 10, &u) < 0)
+				return die_usage(usage_build, "--lock-timeout '%s' is not a number",
+				                 optarg);
+			o.lock_timeout_s = (int)u;
+			break;
+		case OPT_JSON:
+			json = true;
+			break;
+		case 'q':
+			o.progress = NULL;
+			break;
+		case 'h':
+			fputs(usage_build, stdout);
+			return 0;
+		default:
+			fputs(usage_build, stderr);
+			return EXIT_USAGE;
+		}
+	}
+	if (optind != argc - 1)
+		return die_usage(usage_build, optind >= argc ? "build needs a RECIPE"
+		                                             : "build takes one RECIPE");
+	o.recipe_path = argv[optind];
+	o.variants = variants;
+
+	_cleanup_error_ struct lade_error *err = NULL;
+	_cleanup_(lade_build_report_freep) struct lade_build_report *rep = NULL;
+	if (lade_build_run(&o, &rep, &err) < 0)
+		return report_error(err);
+
+	if (json) {
+		_cleanup_(json_decrefp) json_t *j = report_json(rep);
+		char *s = json_dumps(j, JSON_SORT_KEYS | JSON_INDENT(2));
+		puts(s);
+		free(s);
+	} else {
+		for (size_t i = 0; i < rep->n_images; i++)
+			printf("%s %s:%s\n", rep->images[i].digest, rep->layout,
+			       rep->images[i].ref);
+	}
+	if (fflush(stdout) != 0) {
+		fprintf(stderr, "lade: error: cannot write to standard output: %s\n",
+		        strerror(errno));
+		return EXIT_FAILURE;
+	}
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	/* lade deliberately never calls setlocale(): libarchive then runs in the "C" locale, so
+	 * tar headers do not depend on LANG/LC_ALL. */
+	if (argc < 2) {
+		fputs(usage_main, stderr);
+		return EXIT_USAGE;
+	}
+	const char *cmd = argv[1];
+	if (strcmp(cmd, "build") == 0)
+		return cmd_build(argc - 1, argv + 1);
+	if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
+		printf("lade %s\n", LADE_VERSION);
+		return 0;
+	}
+	if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {
+		if (argc > 2 && strcmp(argv[2], "build") == 0)
+			fputs(usage_build, stdout);
+		else if (argc > 2)
+			return die_usage(usage_main, "unknown command '%s'", argv[2]);
+		else
+			fputs(usage_main, stdout);
+		return 0;
+	}
+	return die_usage(usage_main, "unknown command '%s'", cmd);
 }

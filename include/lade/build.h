@@ -1,0 +1,61 @@
+/* lade — the build: recipe → plan → layers → config → manifest → index, for one recipe and
+ * each of the variants asked for. The only module that knows every stage; cli (main.c) calls
+ * it and prints what it returns. */
+#ifndef LADE_BUILD_H
+#define LADE_BUILD_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include "lade/digest.h"
+#include "lade/error.h"
+
+struct lade_build_options {
+	const char *recipe_path;
+	const char *output_dir;  /* -o; NULL: the recipe's output.dir */
+	const char *compression; /* NULL: the recipe's output.compression (default gzip) */
+	int level;               /* -1: the algorithm's default */
+	const char *tag;         /* NULL: the recipe's tag */
+	char **variants;         /* NULL-terminated names to build; NULL: all (or none declared) */
+	int jobs;                /* compression threads, >= 1 */
+	int lock_timeout_s;      /* wait for another lade on the same layout */
+	/* Progress notes ("layer 2/3 …"), may be NULL. Called from the building thread. */
+	void (*progress)(void *ctx, const char *line);
+	void *progress_ctx;
+};
+
+struct lade_build_layer {
+	char digest[LADE_DIGEST_STRLEN];
+	char diff_id[LADE_DIGEST_STRLEN];
+	uint64_t size;
+	uint64_t tar_size;      /* 0 for base layers (not decompressed for the report) */
+	const char *media_type; /* static or owned by the report */
+	char *comment;
+	bool from_base;
+};
+
+struct lade_build_image {
+	char *ref;     /* tag or tag-variant */
+	char *variant; /* NULL without variants */
+	char *platform;
+	char digest[LADE_DIGEST_STRLEN];
+	char config_digest[LADE_DIGEST_STRLEN];
+	uint64_t manifest_size;
+	struct lade_build_layer *layers;
+	size_t n_layers;
+};
+
+struct lade_build_report {
+	char *layout; /* absolute output directory */
+	struct lade_build_image *images;
+	size_t n_images;
+};
+
+/* Build. On success *out holds what was written (caller frees with lade_build_report_free).
+ * On failure the output layout's index.json is untouched (blobs already written are complete
+ * and unreferenced, never partial). */
+int lade_build_run(const struct lade_build_options *o, struct lade_build_report **out,
+                   struct lade_error **err);
+void lade_build_report_free(struct lade_build_report *r);
+void lade_build_report_freep(struct lade_build_report **r);
+
+#endif
