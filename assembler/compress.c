@@ -1,1 +1,606 @@
-/* placeholder: being written */
+/* lade — layer compression (see include/lade/compress.h).
+ *
+ * gzip: the input is cut into fixed GZIP_CHUNK_SIZE (1 MiB) chunks. Each chunk is compressed as
+ * raw deflate with a fresh ISA-L state; every chunk but the last ends with a FULL_FLUSH (byte
+ * aligned, no back-references into the previous chunk), the last one with end_of_stream. The
+ * deflate pieces are concatenated into ONE gzip member with a fixed 10-byte header, and the
+ * CRC-32 of the whole input is combined from the per-chunk CRCs (zlib crc32_combine). The chunk
+ * size is a constant of the format: changing it changes every layer digest. Because chunks are
+ * independent, `jobs` threads can compress them in parallel and the bytes are the same as with
+ * one thread.
+ *
+ * zstd: libzstd in multithreaded mode with a fixed job size. libzstd's multithreaded output
+ * does not depend on the number of workers, but it differs from single-threaded mode, so we
+ * always use at least one worker.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <isa-l/crc.h>
+#include <isa-l/igzip_lib.h>
+#include <zlib.h>
+#include <zstd.h>
+#if defined(__has_include)
+#if __has_include(<isa-l.h>)
+#include <isa-l.h>
+#endif
+#endif
+
+#include "lade/compress.h"
+#include "lade/util.h"
+
+#define GZIP_CHUNK_SIZE ((size_t)1 << 20)
+/* ISA-L level 1 is the default because layers are compressed at build time on every build:
+ * it runs several times faster than zlib -6 for a few percent larger output, and registries
+ * and runtimes only need a valid gzip stream. */
+#define GZIP_DEFAULT_LEVEL 1
+#define GZIP_MAX_LEVEL     3
+#define ZSTD_DEFAULT_LEVEL 3
+#define ZSTD_MIN_LEVEL     1
+#define ZSTD_MAX_LEVEL     19
+/* Fixed so that the frame layout never depends on the machine (libzstd would otherwise derive
+ * it from the window size only, but pinning it documents the format). */
+#define ZSTD_JOB_SIZE ((size_t)8 << 20)
+/* Memory grows with jobs (about 2 MiB per job): bound what a command line can ask for. */
+#define MAX_JOBS 64
+
+static const unsigned char gzip_header[10] = {0x1f, 0x8b, 0x08, 0x00, 0x00,
+                                              0x00, 0x00, 0x00, 0x00, 0xff};
+
+/* ---- names ---------------------------------------------------------------------------- */
+
+int lade_compression_parse(const char *name, enum lade_compression *out)
+{
+	if (name == NULL)
+		return -1;
+	if (strcmp(name, "none") == 0)
+		*out = LADE_COMPRESS_NONE;
+	else if (strcmp(name, "gzip") == 0)
+		*out = LADE_COMPRESS_GZIP;
+	else if (strcmp(name, "zstd") == 0)
+		*out = LADE_COMPRESS_ZSTD;
+	else
+		return -1;
+	return 0;
+}
+
+const char *lade_compression_name(enum lade_compression c)
+{
+	switch (c) {
+	case LADE_COMPRESS_GZIP:
+		return "gzip";
+	case LADE_COMPRESS_ZSTD:
+		return "zstd";
+	case LADE_COMPRESS_NONE:
+		break;
+	}
+	return "none";
+}
+
+const char *lade_compression_media_type(enum lade_compression c)
+{
+	switch (c) {
+	case LADE_COMPRESS_GZIP:
+		return "application/vnd.oci.image.layer.v1.tar+gzip";
+	case LADE_COMPRESS_ZSTD:
+		return "application/vnd.oci.image.layer.v1.tar+zstd";
+	case LADE_COMPRESS_NONE:
+		break;
+	}
+	return "application/vnd.oci.image.layer.v1.tar";
+}
+
+enum lade_compression lade_compression_sniff(const void *head, size_t len)
+{
+	const unsigned char *p = head;
+	if (len >= 2 && p[0] == 0x1f && p[1] == 0x8b)
+		return LADE_COMPRESS_GZIP;
+	if (len >= 4 && p[0] == 0x28 && p[1] == 0xb5 && p[2] == 0x2f && p[3] == 0xfd)
+		return LADE_COMPRESS_ZSTD;
+	return LADE_COMPRESS_NONE;
+}
+
+/* describe() hands out const strings: build them all once. */
+static char gzip_desc[GZIP_MAX_LEVEL + 1][128];
+static char gzip_desc_base[64];
+static char zstd_desc[ZSTD_MAX_LEVEL + 1][80];
+static char zstd_desc_base[48];
+static pthread_once_t desc_once = PTHREAD_ONCE_INIT;
+
+static void build_descriptions(void)
+{
+#ifdef ISAL_MAJOR_VERSION
+	snprintf(gzip_desc_base, sizeof(gzip_desc_base), "isa-l %d.%d.%d igzip", ISAL_MAJOR_VERSION,
+	         ISAL_MINOR_VERSION, ISAL_PATCH_VERSION);
+#else
+	snprintf(gzip_desc_base, sizeof(gzip_desc_base), "isa-l igzip");
+#endif
+	for (int l = 0; l <= GZIP_MAX_LEVEL; l++)
+		snprintf(gzip_desc[l], sizeof(gzip_desc[l]), "%s level %d chunk %zuMiB",
+		         gzip_desc_base, l, GZIP_CHUNK_SIZE >> 20);
+	snprintf(zstd_desc_base, sizeof(zstd_desc_base), "zstd %s", ZSTD_versionString());
+	for (int l = 0; l <= ZSTD_MAX_LEVEL; l++)
+		snprintf(zstd_desc[l], sizeof(zstd_desc[l]), "%s level %d", zstd_desc_base, l);
+}
+
+const char *lade_compression_describe(enum lade_compression c, int level)
+{
+	pthread_once(&desc_once, build_descriptions);
+	switch (c) {
+	case LADE_COMPRESS_GZIP:
+		if (level < 0)
+			level = GZIP_DEFAULT_LEVEL;
+		return level <= GZIP_MAX_LEVEL ? gzip_desc[level] : gzip_desc_base;
+	case LADE_COMPRESS_ZSTD:
+		if (level < 0)
+			level = ZSTD_DEFAULT_LEVEL;
+		return level >= ZSTD_MIN_LEVEL && level <= ZSTD_MAX_LEVEL ? zstd_desc[level]
+		                                                          : zstd_desc_base;
+	case LADE_COMPRESS_NONE:
+		break;
+	}
+	return "none";
+}
+
+/* ---- gzip chunks ---------------------------------------------------------------------- */
+
+/* One ISA-L deflate state with its level buffer; one per worker thread. */
+struct gz_state {
+	struct isal_zstream zs;
+	unsigned char *level_buf;
+	size_t level_buf_size;
+};
+
+struct gz_chunk {
+	unsigned char *in;
+	size_t in_len;
+	bool final;
+	unsigned char *out;
+	size_t out_len, out_alloc;
+	uint32_t crc;
+	int rc; /* isal_deflate() result */
+	bool done;
+};
+
+static size_t level_buf_size(int level)
+{
+	/* The size decides where ISA-L ends its internal blocks, so it is part of the format:
+	 * always the library's DEFAULT for the level, never derived from the machine. */
+	switch (level) {
+	case 1:
+		return ISAL_DEF_LVL1_DEFAULT;
+	case 2:
+		return ISAL_DEF_LVL2_DEFAULT;
+	case 3:
+		return ISAL_DEF_LVL3_DEFAULT;
+	default:
+		return 0;
+	}
+}
+
+static struct gz_state *gz_state_new(int level)
+{
+	struct gz_state *st = xzalloc(sizeof(*st));
+	st->level_buf_size = level_buf_size(level);
+	if (st->level_buf_size)
+		st->level_buf = xmalloc(st->level_buf_size);
+	return st;
+}
+
+static void gz_state_free(struct gz_state *st)
+{
+	if (st == NULL)
+		return;
+	free(st->level_buf);
+	free(st);
+}
+
+static void gz_compress_chunk(struct gz_state *st, int level, struct gz_chunk *ch)
+{
+	struct isal_zstream *zs = &st->zs;
+
+	/* A state reused across chunks must not carry anything over: the output of a chunk may
+	 * only depend on the chunk, whichever worker compresses it. */
+	if (st->level_buf)
+		memset(st->level_buf, 0, st->level_buf_size);
+	isal_deflate_init(zs);
+	zs->level = (uint32_t)level;
+	zs->level_buf = st->level_buf;
+	zs->level_buf_size = (uint32_t)st->level_buf_size;
+	zs->gzip_flag = IGZIP_DEFLATE;
+	zs->next_in = ch->in;
+	zs->avail_in = (uint32_t)ch->in_len;
+	zs->end_of_stream = ch->final ? 1 : 0;
+	zs->flush = ch->final ? NO_FLUSH : FULL_FLUSH;
+
+	ch->crc = crc32_gzip_refl(0, ch->in, ch->in_len);
+	ch->out_len = 0;
+	ch->rc = COMP_OK;
+	for (;;) {
+		if (ch->out_alloc - ch->out_len < 4096) {
+			size_t want = ch->out_alloc ? 2 * ch->out_alloc
+			                            : ch->in_len + ch->in_len / 8 + 65536;
+			ch->out = xrealloc(ch->out, want);
+			ch->out_alloc = want;
+		}
+		zs->next_out = ch->out + ch->out_len;
+		zs->avail_out = (uint32_t)(ch->out_alloc - ch->out_len);
+		uint32_t before = zs->avail_out;
+		ch->rc = isal_deflate(zs);
+		if (ch->rc != COMP_OK)
+			return;
+		ch->out_len += before - zs->avail_out;
+		/* Done when all input is in and the output buffer was not filled (a flush is
+		 * complete then), and for the last chunk when the final block was written. */
+		if (zs->avail_in == 0 && zs->avail_out > 0 &&
+		    (!ch->final || zs->internal_state.state == ZSTATE_END))
+			return;
+	}
+}
+
+/* ---- compressor ----------------------------------------------------------------------- */
+
+struct lade_compressor {
+	struct lade_stream stream; /* first member */
+	enum lade_compression kind;
+	struct lade_stream *out;
+	int level;
+	int jobs;
+	bool failed;
+	bool finished;
+
+	/* gzip */
+	unsigned char *cur; /* chunk being filled */
+	size_t cur_len;
+	bool header_written;
+	uint32_t crc;
+	uint64_t isize;
+	struct gz_state *inline_state; /* jobs == 1 */
+	struct gz_chunk inline_chunk;
+
+	/* gzip worker pool (jobs > 1): slots form a ring indexed by chunk sequence % jobs */
+	pthread_t *threads;
+	int nthreads;
+	pthread_mutex_t mu;
+	pthread_cond_t cond_work, cond_done;
+	struct gz_chunk *slots;
+	uint64_t nsubmitted, nstarted, nwritten;
+	bool shutdown;
+
+	/* zstd */
+	ZSTD_CCtx *zc;
+	unsigned char *zout;
+	size_t zout_size;
+};
+
+static void *gz_worker(void *arg)
+{
+	struct lade_compressor *c = arg;
+	struct gz_state *st = gz_state_new(c->level);
+
+	pthread_mutex_lock(&c->mu);
+	for (;;) {
+		while (!c->shutdown && c->nstarted == c->nsubmitted)
+			pthread_cond_wait(&c->cond_work, &c->mu);
+		if (c->shutdown)
+			break;
+		struct gz_chunk *ch = &c->slots[c->nstarted % (uint64_t)c->jobs];
+		c->nstarted++;
+		pthread_mutex_unlock(&c->mu);
+		gz_compress_chunk(st, c->level, ch);
+		pthread_mutex_lock(&c->mu);
+		ch->done = true;
+		pthread_cond_broadcast(&c->cond_done);
+	}
+	pthread_mutex_unlock(&c->mu);
+	gz_state_free(st);
+	return NULL;
+}
+
+static int fail(struct lade_compressor *c)
+{
+	c->failed = true;
+	return -1;
+}
+
+static int gz_emit(struct lade_compressor *c, struct gz_chunk *ch, struct lade_error **err)
+{
+	if (ch->rc != COMP_OK) {
+		lade_error_set(err, 0, "gzip compression failed (isa-l error %d)", ch->rc);
+		return fail(c);
+	}
+	if (!c->header_written) {
+		if (lade_stream_write(c->out, gzip_header, sizeof(gzip_header), err) < 0)
+			return fail(c);
+		c->header_written = true;
+	}
+	if (lade_stream_write(c->out, ch->out, ch->out_len, err) < 0)
+		return fail(c);
+	c->crc = (uint32_t)crc32_combine(c->crc, ch->crc, (z_off_t)ch->in_len);
+	c->isize += ch->in_len;
+	return 0;
+}
+
+/* Wait for the oldest chunk in flight and write it out. */
+static int gz_drain_one(struct lade_compressor *c, struct lade_error **err)
+{
+	struct gz_chunk *ch = &c->slots[c->nwritten % (uint64_t)c->jobs];
+	pthread_mutex_lock(&c->mu);
+	while (!ch->done)
+		pthread_cond_wait(&c->cond_done, &c->mu);
+	pthread_mutex_unlock(&c->mu);
+	c->nwritten++;
+	return gz_emit(c, ch, err);
+}
+
+/* Hand the filled chunk `cur` over for compression; output leaves strictly in chunk order. */
+static int gz_submit(struct lade_compressor *c, bool final, struct lade_error **err)
+{
+	struct gz_chunk *ch;
+	if (c->jobs == 1) {
+		ch = &c->inline_chunk;
+		ch->in = c->cur;
+		ch->in_len = c->cur_len;
+		ch->final = final;
+		gz_compress_chunk(c->inline_state, c->level, ch);
+		c->cur_len = 0;
+		return gz_emit(c, ch, err);
+	}
+
+	if (c->nsubmitted - c->nwritten == (uint64_t)c->jobs && gz_drain_one(c, err) < 0)
+		return -1;
+	ch = &c->slots[c->nsubmitted % (uint64_t)c->jobs];
+	/* Swap buffers so the next chunk fills the memory of the one just written. */
+	unsigned char *spare = ch->in;
+	ch->in = c->cur;
+	ch->in_len = c->cur_len;
+	ch->final = final;
+	ch->done = false;
+	c->cur = spare ? spare : xmalloc(GZIP_CHUNK_SIZE);
+	c->cur_len = 0;
+
+	pthread_mutex_lock(&c->mu);
+	c->nsubmitted++;
+	pthread_cond_signal(&c->cond_work);
+	pthread_mutex_unlock(&c->mu);
+	return 0;
+}
+
+static int gz_write(struct lade_compressor *c, const unsigned char *p, size_t len,
+                    struct lade_error **err)
+{
+	while (len > 0) {
+		/* Submit a full chunk only when more input arrives, so the last chunk (the one with
+		 * end_of_stream) is never an empty extra chunk unless the input is empty. */
+		if (c->cur_len == GZIP_CHUNK_SIZE && gz_submit(c, false, err) < 0)
+			return -1;
+		size_t n = GZIP_CHUNK_SIZE - c->cur_len;
+		if (n > len)
+			n = len;
+		memcpy(c->cur + c->cur_len, p, n);
+		c->cur_len += n;
+		p += n;
+		len -= n;
+	}
+	return 0;
+}
+
+static int gz_finish(struct lade_compressor *c, struct lade_error **err)
+{
+	if (gz_submit(c, true, err) < 0)
+		return -1;
+	while (c->jobs > 1 && c->nwritten < c->nsubmitted)
+		if (gz_drain_one(c, err) < 0)
+			return -1;
+	unsigned char trailer[8];
+	uint32_t isize = (uint32_t)(c->isize & 0xffffffffu);
+	for (int i = 0; i < 4; i++) {
+		trailer[i] = (unsigned char)(c->crc >> (8 * i));
+		trailer[4 + i] = (unsigned char)(isize >> (8 * i));
+	}
+	if (lade_stream_write(c->out, trailer, sizeof(trailer), err) < 0)
+		return fail(c);
+	return 0;
+}
+
+static int zstd_run(struct lade_compressor *c, const void *data, size_t len, ZSTD_EndDirective op,
+                    struct lade_error **err)
+{
+	ZSTD_inBuffer in = {data, len, 0};
+	for (;;) {
+		ZSTD_outBuffer o = {c->zout, c->zout_size, 0};
+		size_t r = ZSTD_compressStream2(c->zc, &o, &in, op);
+		if (ZSTD_isError(r)) {
+			lade_error_set(err, 0, "zstd compression failed: %s", ZSTD_getErrorName(r));
+			return fail(c);
+		}
+		if (o.pos > 0 && lade_stream_write(c->out, c->zout, o.pos, err) < 0)
+			return fail(c);
+		if (op == ZSTD_e_end ? r == 0 : in.pos == in.size)
+			return 0;
+	}
+}
+
+static int compressor_write(struct lade_stream *s, const void *buf, size_t len,
+                            struct lade_error **err)
+{
+	struct lade_compressor *c = (struct lade_compressor *)s;
+	if (c->failed)
+		return lade_error_set(err, 0, "%s compressor: an earlier write failed",
+		                      lade_compression_name(c->kind));
+	if (c->finished)
+		return lade_error_set(err, 0, "%s compressor: write after finish",
+		                      lade_compression_name(c->kind));
+	if (len == 0)
+		return 0;
+	switch (c->kind) {
+	case LADE_COMPRESS_GZIP:
+		return gz_write(c, buf, len, err);
+	case LADE_COMPRESS_ZSTD:
+		return zstd_run(c, buf, len, ZSTD_e_continue, err);
+	case LADE_COMPRESS_NONE:
+		break;
+	}
+	if (lade_stream_write(c->out, buf, len, err) < 0)
+		return fail(c);
+	return 0;
+}
+
+static int zstd_setup(struct lade_compressor *c, struct lade_error **err)
+{
+	c->zc = ZSTD_createCCtx();
+	if (c->zc == NULL)
+		return lade_error_set(err, ENOMEM, "cannot create a zstd context");
+	struct {
+		ZSTD_cParameter p;
+		int v;
+		const char *what;
+	} params[] = {
+	        {ZSTD_c_compressionLevel, c->level, "level"},
+	        {ZSTD_c_checksumFlag, 1, "checksum"},
+	        {ZSTD_c_contentSizeFlag, 0, "content size flag"},
+	        {ZSTD_c_nbWorkers, c->jobs, "worker count (libzstd built without threads?)"},
+	        {ZSTD_c_jobSize, (int)ZSTD_JOB_SIZE, "job size"},
+	};
+	for (size_t i = 0; i < LADE_ARRAY_SIZE(params); i++) {
+		size_t r = ZSTD_CCtx_setParameter(c->zc, params[i].p, params[i].v);
+		if (ZSTD_isError(r))
+			return lade_error_set(err, 0, "cannot set zstd %s %d: %s", params[i].what,
+			                      params[i].v, ZSTD_getErrorName(r));
+	}
+	c->zout_size = ZSTD_CStreamOutSize();
+	c->zout = xmalloc(c->zout_size);
+	return 0;
+}
+
+static int gz_setup(struct lade_compressor *c, struct lade_error **err)
+{
+	c->cur = xmalloc(GZIP_CHUNK_SIZE);
+	c->crc = 0;
+	if (c->jobs == 1) {
+		c->inline_state = gz_state_new(c->level);
+		return 0;
+	}
+	c->slots = xcalloc((size_t)c->jobs, sizeof(*c->slots));
+	c->threads = xcalloc((size_t)c->jobs, sizeof(*c->threads));
+	for (int i = 0; i < c->jobs; i++) {
+		int r = pthread_create(&c->threads[i], NULL, gz_worker, c);
+		if (r != 0)
+			return lade_error_set(err, r, "cannot start gzip compression thread");
+		c->nthreads++;
+	}
+	return 0;
+}
+
+int lade_compressor_new(enum lade_compression kind, int level, int jobs, struct lade_stream *out,
+                        struct lade_compressor **ret, struct lade_error **err)
+{
+	switch (kind) {
+	case LADE_COMPRESS_GZIP:
+		if (level < 0)
+			level = GZIP_DEFAULT_LEVEL;
+		if (level > GZIP_MAX_LEVEL)
+			return lade_error_set(err, 0, "gzip level %d not supported by ISA-L (0-%d)",
+			                      level, GZIP_MAX_LEVEL);
+		break;
+	case LADE_COMPRESS_ZSTD:
+		if (level < 0)
+			level = ZSTD_DEFAULT_LEVEL;
+		if (level < ZSTD_MIN_LEVEL || level > ZSTD_MAX_LEVEL)
+			return lade_error_set(err, 0, "zstd level %d not supported (%d-%d)", level,
+			                      ZSTD_MIN_LEVEL, ZSTD_MAX_LEVEL);
+		break;
+	case LADE_COMPRESS_NONE:
+		level = 0;
+		break;
+	default:
+		return lade_error_set(err, 0, "unknown compression %d", (int)kind);
+	}
+	if (jobs < 1)
+		jobs = 1;
+	if (jobs > MAX_JOBS)
+		jobs = MAX_JOBS;
+
+	_cleanup_(lade_compressor_freep) struct lade_compressor *c = xzalloc(sizeof(*c));
+	c->stream.write = compressor_write;
+	c->kind = kind;
+	c->out = out;
+	c->level = level;
+	c->jobs = jobs;
+	pthread_mutex_init(&c->mu, NULL);
+	pthread_cond_init(&c->cond_work, NULL);
+	pthread_cond_init(&c->cond_done, NULL);
+
+	if (kind == LADE_COMPRESS_GZIP && gz_setup(c, err) < 0)
+		return -1;
+	if (kind == LADE_COMPRESS_ZSTD && zstd_setup(c, err) < 0)
+		return -1;
+	*ret = steal_pointer(&c);
+	return 0;
+}
+
+struct lade_stream *lade_compressor_stream(struct lade_compressor *c)
+{
+	return &c->stream;
+}
+
+int lade_compressor_finish(struct lade_compressor *c, struct lade_error **err)
+{
+	if (c->failed)
+		return lade_error_set(err, 0, "%s compressor: an earlier write failed",
+		                      lade_compression_name(c->kind));
+	if (c->finished)
+		return lade_error_set(err, 0, "%s compressor: finished twice",
+		                      lade_compression_name(c->kind));
+	c->finished = true;
+	switch (c->kind) {
+	case LADE_COMPRESS_GZIP:
+		return gz_finish(c, err);
+	case LADE_COMPRESS_ZSTD:
+		return zstd_run(c, NULL, 0, ZSTD_e_end, err);
+	case LADE_COMPRESS_NONE:
+		break;
+	}
+	return 0;
+}
+
+void lade_compressor_free(struct lade_compressor *c)
+{
+	if (c == NULL)
+		return;
+	if (c->nthreads > 0) {
+		pthread_mutex_lock(&c->mu);
+		c->shutdown = true;
+		pthread_cond_broadcast(&c->cond_work);
+		pthread_mutex_unlock(&c->mu);
+		for (int i = 0; i < c->nthreads; i++)
+			pthread_join(c->threads[i], NULL);
+	}
+	if (c->slots) {
+		for (int i = 0; i < c->jobs; i++) {
+			free(c->slots[i].in);
+			free(c->slots[i].out);
+		}
+	}
+	free(c->slots);
+	free(c->threads);
+	free(c->inline_chunk.out);
+	gz_state_free(c->inline_state);
+	free(c->cur);
+	ZSTD_freeCCtx(c->zc);
+	free(c->zout);
+	pthread_cond_destroy(&c->cond_work);
+	pthread_cond_destroy(&c->cond_done);
+	pthread_mutex_destroy(&c->mu);
+	free(c);
+}
+
+void lade_compressor_freep(struct lade_compressor **c)
+{
+	lade_compressor_free(*c);
+	*c = NULL;
+}
