@@ -129,7 +129,15 @@ int lade_source_date_epoch(int64_t *out, struct lade_error **err);
 
 /* Match a glob against a normalised relative path: '*' and '?' do not cross '/', "**" matches
  * any number of components (including none), character classes [a-z] / [!a-z], backslash
- * escapes. Used for recipe `exclude:`, .dockerignore and layer group patterns. */
+ * escapes. Used for recipe `exclude:`, .dockerignore and layer group patterns.
+ * Details (Go's filepath.Match plus Docker's "**"): "**" is special only as a whole component
+ * ("**.py" is "*.py"); a trailing "**" needs at least one component (after "a" it matches
+ * "a/b" and deeper, not "a"), "**" alone matches everything; empty and "." pattern components
+ * are ignored, so a leading '/' is harmless; '?' and classes match one UTF-8 character; a
+ * class is [abc], [a-z], [!x] or [^x] and cannot contain '/'. A malformed pattern (unclosed
+ * or empty class, trailing '\') matches nothing. Time is O(len(pattern) x len(path)). */
 bool lade_glob_match(const char *pattern, const char *path);
+/* Is the pattern well-formed for lade_glob_match()? (For errors at parse time.) */
+bool lade_glob_valid(const char *pattern);
 
 #endif
