@@ -97,13 +97,19 @@ static char *clean_pattern(const char *p)
 
 void lade_ignore_add(struct lade_ignore *ig, const char *pattern)
 {
+	while (is_space(*pattern))
+		pattern++;
 	bool exception = pattern[0] == '!';
 	if (exception)
 		pattern++;
 	while (is_space(*pattern))
 		pattern++;
+	size_t n = strlen(pattern);
+	while (n > 0 && is_space(pattern[n - 1]))
+		n--;
+	_cleanup_free_ char *trimmed = xstrndup(pattern, n);
 	lade_grow(&ig->pats, sizeof(*ig->pats), ig->n + 1, &ig->alloc);
-	ig->pats[ig->n++] = (struct ignore_pattern){clean_pattern(pattern), exception};
+	ig->pats[ig->n++] = (struct ignore_pattern){clean_pattern(trimmed), exception};
 }
 
 int lade_ignore_parse(const char *text, const char *origin, struct lade_ignore **out,

@@ -1,1 +1,673 @@
-/* placeholder: being written */
+/* lade — layers: entries from every source written as one deterministic tar stream (see
+ * include/lade/layer.h).
+ *
+ * Framing choices, fixed here so that the same entries always give the same bytes:
+ *  - libarchive "pax restricted": plain ustar headers, a pax extended header only for what
+ *    ustar cannot hold (long or non-ASCII names, big sizes or ids);
+ *  - 512-byte records in 10240-byte blocks, but the last block is not padded
+ *    (bytes_in_last_block = 1): the stream ends right after the two zero records of the
+ *    end-of-archive marker, as Go's archive/tar (docker, buildah) writes layers;
+ *  - directories as libarchive writes them (a trailing '/' on the name), no uname/gname,
+ *    mtime = the build epoch with no sub-second part, no atime/ctime;
+ *  - names are UTF-8 and libarchive converts them through the thread's locale, so every
+ *    libarchive call that builds or writes a header runs under uselocale(C.UTF-8): the bytes
+ *    do not depend on LANG, nor on a setlocale() anywhere in the process (in the plain "C"
+ *    locale libarchive 3.6 cannot take UTF-8 names at all). */
+#include <archive.h>
+#include <archive_entry.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <locale.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "lade/hashmap.h"
+#include "lade/layer.h"
+
+#define READ_CHUNK      (1u << 20)
+#define IMPLICIT_ORIGIN "implicit parent directory"
+
+struct lade_layer {
+	char *comment;
+	struct lade_hashmap *by_path; /* path -> struct lade_entry (borrowed from entries) */
+	struct lade_entry **entries;  /* in the order added */
+	size_t n_entries, alloc_entries;
+};
+
+struct lade_entry *lade_entry_new(const char *path, enum lade_entry_type type, const char *origin)
+{
+	struct lade_entry *e = xzalloc(sizeof(*e));
+	e->path = xstrdup(path);
+	e->type = type;
+	lade_buf_init(&e->data);
+	e->origin = origin ? xstrdup(origin) : NULL;
+	return e;
+}
+
+void lade_entry_free(struct lade_entry *e)
+{
+	if (e == NULL)
+		return;
+	free(e->path);
+	free(e->link);
+	free(e->src_path);
+	lade_buf_release(&e->data);
+	free(e->origin);
+	free(e);
+}
+
+void lade_entry_freep(struct lade_entry **e)
+{
+	lade_entry_free(*e);
+	*e = NULL;
+}
+
+static const char *origin_of(const struct lade_entry *e)
+{
+	return e->origin ? e->origin : e->path;
+}
+
+static const char *type_name(enum lade_entry_type type)
+{
+	switch (type) {
+	case LADE_ENTRY_DIR:
+		return "a directory";
+	case LADE_ENTRY_FILE:
+		return "a file";
+	case LADE_ENTRY_SYMLINK:
+		return "a symlink";
+	case LADE_ENTRY_HARDLINK:
+		return "a hard link";
+	default:
+		return "a special file";
+	}
+}
+
+struct lade_layer *lade_layer_new(const char *comment)
+{
+	struct lade_layer *l = xzalloc(sizeof(*l));
+	l->comment = xstrdup(comment ? comment : "");
+	l->by_path = lade_hashmap_new();
+	return l;
+}
+
+void lade_layer_free(struct lade_layer *l)
+{
+	if (l == NULL)
+		return;
+	for (size_t i = 0; i < l->n_entries; i++)
+		lade_entry_free(l->entries[i]);
+	free(l->entries);
+	lade_hashmap_free(l->by_path, NULL);
+	free(l->comment);
+	free(l);
+}
+
+void lade_layer_freep(struct lade_layer **l)
+{
+	lade_layer_free(*l);
+	*l = NULL;
+}
+
+const char *lade_layer_comment(const struct lade_layer *l)
+{
+	return l->comment;
+}
+
+size_t lade_layer_count(const struct lade_layer *l)
+{
+	return l->n_entries;
+}
+
+const struct lade_entry *lade_layer_lookup(const struct lade_layer *l, const char *path)
+{
+	return lade_hashmap_get(l->by_path, path);
+}
+
+static bool path_is_normalised(const char *path)
+{
+	for (const char *p = path;;) {
+		const char *end = strchrnul(p, '/');
+		size_t n = (size_t)(end - p);
+		if (n == 0 || (n == 1 && p[0] == '.') || (n == 2 && p[0] == '.' && p[1] == '.'))
+			return false;
+		if (*end == '\0')
+			return true;
+		p = end + 1;
+	}
+}
+
+static int check_entry(const struct lade_entry *e, struct lade_error **err)
+{
+	if (e->path == NULL || !path_is_normalised(e->path))
+		return lade_error_set(err, 0, "invalid path '%s' from %s: not a normalised path",
+		                      e->path ? e->path : "", origin_of(e));
+	switch (e->type) {
+	case LADE_ENTRY_DIR:
+		return 0;
+	case LADE_ENTRY_FILE:
+		if (e->src_path && e->ops)
+			return lade_error_set(err, 0, "path %s from %s has two content sources",
+			                      e->path, origin_of(e));
+		if (e->ops && e->ops->emit == NULL)
+			return lade_error_set(err, 0, "path %s from %s has no emit function",
+			                      e->path, origin_of(e));
+		return 0;
+	case LADE_ENTRY_SYMLINK:
+	case LADE_ENTRY_HARDLINK:
+		if (e->link == NULL || e->link[0] == '\0')
+			return lade_error_set(err, 0, "path %s from %s: link without a target",
+			                      e->path, origin_of(e));
+		if (e->type == LADE_ENTRY_HARDLINK && !path_is_normalised(e->link))
+			return lade_error_set(err, 0,
+			                      "path %s from %s: hard link target '%s' is not a "
+			                      "normalised path",
+			                      e->path, origin_of(e), e->link);
+		return 0;
+	default:
+		return lade_error_set(err, 0, "path %s from %s: lade does not write special files",
+		                      e->path, origin_of(e));
+	}
+}
+
+int lade_layer_add(struct lade_layer *l, struct lade_entry *e, struct lade_error **err)
+{
+	_cleanup_(lade_entry_freep) struct lade_entry *entry = e;
+
+	if (check_entry(entry, err) < 0)
+		return -1;
+
+	const struct lade_entry *old = lade_hashmap_get(l->by_path, entry->path);
+	if (old != NULL) {
+		if (old->type == LADE_ENTRY_DIR && entry->type == LADE_ENTRY_DIR) {
+			if (old->mode == entry->mode && old->uid == entry->uid &&
+			    old->gid == entry->gid)
+				return 0;
+			return lade_error_set(
+			        err, 0,
+			        "path %s from %s conflicts with %s: directory %04o %" PRIu32
+			        ":%" PRIu32 " is already %04o %" PRIu32 ":%" PRIu32,
+			        entry->path, origin_of(entry), origin_of(old), entry->mode,
+			        entry->uid, entry->gid, old->mode, old->uid, old->gid);
+		}
+		if (old->type == LADE_ENTRY_FILE && entry->type == LADE_ENTRY_FILE) {
+			if (old->has_sha256 && entry->has_sha256 && old->size == entry->size &&
+			    old->mode == entry->mode &&
+			    memcmp(old->sha256, entry->sha256, sizeof(old->sha256)) == 0)
+				return 0;
+			return lade_error_set(err, 0, "path %s from %s conflicts with %s",
+			                      entry->path, origin_of(entry), origin_of(old));
+		}
+		if (old->type != entry->type)
+			return lade_error_set(err, 0,
+			                      "path %s from %s conflicts with %s: %s and %s",
+			                      entry->path, origin_of(entry), origin_of(old),
+			                      type_name(entry->type), type_name(old->type));
+		return lade_error_set(err, 0, "path %s from %s conflicts with %s", entry->path,
+		                      origin_of(entry), origin_of(old));
+	}
+
+	lade_grow(&l->entries, sizeof(*l->entries), l->n_entries + 1, &l->alloc_entries);
+	lade_hashmap_put(l->by_path, entry->path, entry);
+	l->entries[l->n_entries++] = steal_pointer(&entry);
+	return 0;
+}
+
+/* ---- writing ---- */
+
+/* The sorted view of a layer: its entries plus the implicit parents (owned here). */
+struct plan {
+	const struct lade_entry **list;
+	size_t n, alloc;
+	struct lade_hashmap *implicit; /* path -> owned struct lade_entry */
+};
+
+static void implicit_free(void *p)
+{
+	lade_entry_free(p);
+}
+
+static void plan_release(struct plan *p)
+{
+	free(p->list);
+	lade_hashmap_free(p->implicit, implicit_free);
+}
+
+static void plan_push(struct plan *p, const struct lade_entry *e)
+{
+	lade_grow(&p->list, sizeof(*p->list), p->n + 1, &p->alloc);
+	p->list[p->n++] = e;
+}
+
+static int compare_entries(const void *a, const void *b)
+{
+	const struct lade_entry *x = *(const struct lade_entry *const *)a;
+	const struct lade_entry *y = *(const struct lade_entry *const *)b;
+	return lade_path_compare(x->path, y->path);
+}
+
+/* Walk up from e's parent until an entry that exists (in the layer, or already implied)
+ * and imply every directory on the way. */
+static int add_parents(const struct lade_layer *l, const struct lade_layer_options *opts,
+                       const struct lade_entry *e, struct plan *p, struct lade_error **err)
+{
+	_cleanup_free_ char *dir = lade_path_dirname(e->path);
+	while (dir[0] != '\0') {
+		const struct lade_entry *have = lade_hashmap_get(l->by_path, dir);
+		if (have != NULL) {
+			if (have->type != LADE_ENTRY_DIR)
+				return lade_error_set(err, 0,
+				                      "cannot add %s from %s: its parent %s is %s "
+				                      "from %s",
+				                      e->path, origin_of(e), dir,
+				                      type_name(have->type), origin_of(have));
+			return 0;
+		}
+		if (lade_hashmap_get(p->implicit, dir) != NULL)
+			return 0;
+
+		struct lade_entry *imp = lade_entry_new(dir, LADE_ENTRY_DIR, IMPLICIT_ORIGIN);
+		imp->mode = 0755;
+		const struct lade_tree_node *node =
+		        opts->base ? lade_tree_lookup(opts->base, dir) : NULL;
+		if (node != NULL && node->type != LADE_ENTRY_DIR) {
+			lade_entry_free(imp);
+			return lade_error_set(
+			        err, 0, "cannot add %s: its parent %s is %s in the base image",
+			        e->path, dir, type_name(node->type));
+		}
+		if (node != NULL) {
+			imp->mode = node->mode & 07777;
+			imp->uid = node->uid;
+			imp->gid = node->gid;
+		}
+		lade_hashmap_put(p->implicit, dir, imp);
+		plan_push(p, imp);
+
+		char *up = lade_path_dirname(dir);
+		free(dir);
+		dir = up;
+	}
+	return 0;
+}
+
+static int plan_build(const struct lade_layer *l, const struct lade_layer_options *opts,
+                      struct plan *p, struct lade_error **err)
+{
+	p->implicit = lade_hashmap_new();
+	for (size_t i = 0; i < l->n_entries; i++) {
+		plan_push(p, l->entries[i]);
+		if (add_parents(l, opts, l->entries[i], p, err) < 0)
+			return -1;
+	}
+	/* Paths are unique (layer map + implied only where the layer has none), so the order
+	 * is total and does not depend on the order entries were added in. */
+	qsort(p->list, p->n, sizeof(*p->list), compare_entries);
+
+	for (size_t i = 0; i < p->n; i++) {
+		const struct lade_entry *e = p->list[i];
+		if (e->type != LADE_ENTRY_HARDLINK)
+			continue;
+		const struct lade_entry *target = lade_hashmap_get(l->by_path, e->link);
+		if (target == NULL || target->type != LADE_ENTRY_FILE ||
+		    lade_path_compare(target->path, e->path) >= 0)
+			return lade_error_set(err, 0,
+			                      "hard link %s from %s points to %s, which is not a "
+			                      "file written before it in this layer",
+			                      e->path, origin_of(e), e->link);
+	}
+	return 0;
+}
+
+struct tar_sink {
+	struct lade_stream *out;
+	struct lade_error *err; /* the output stream's failure, reported instead of libarchive's */
+	bool dead;              /* after a failure: swallow what libarchive still flushes */
+	uint64_t bytes;
+};
+
+static la_ssize_t sink_write(struct archive *a, void *ud, const void *buf, size_t len)
+{
+	struct tar_sink *s = ud;
+	if (s->dead)
+		return (la_ssize_t)len;
+	if (lade_stream_write(s->out, buf, len, &s->err) < 0) {
+		s->dead = true;
+		archive_set_error(a, EIO, "cannot write the tar stream");
+		return -1;
+	}
+	s->bytes += len;
+	return (la_ssize_t)len;
+}
+
+static void sink_release(struct tar_sink *s)
+{
+	lade_error_free(s->err);
+	s->err = NULL;
+}
+
+static void archive_write_freep(struct archive **a)
+{
+	if (*a)
+		archive_write_free(*a);
+	*a = NULL;
+}
+
+static void archive_entry_freep(struct archive_entry **ae)
+{
+	if (*ae)
+		archive_entry_free(*ae);
+	*ae = NULL;
+}
+
+/* Report a libarchive failure; the output stream's own error wins when it caused it. */
+static int archive_fail(struct archive *a, struct tar_sink *s, struct lade_error **err,
+                        const char *what)
+{
+	s->dead = true;
+	if (s->err != NULL) {
+		if (err != NULL && *err == NULL)
+			*err = steal_pointer(&s->err);
+		return lade_error_prefix(err, "%s", what);
+	}
+	int e = archive_errno(a);
+	return lade_error_set(err, 0, "%s: %s%s%s", what,
+	                      archive_error_string(a) ? archive_error_string(a)
+	                                              : "libarchive error",
+	                      e > 0 ? ": " : "", e > 0 ? strerror(e) : "");
+}
+
+static int put_data(struct archive *a, struct tar_sink *s, const struct lade_entry *e,
+                    const void *buf, size_t len, struct lade_error **err)
+{
+	const char *p = buf;
+	while (len > 0) {
+		la_ssize_t n = archive_write_data(a, p, len);
+		if (n <= 0) {
+			_cleanup_free_ char *what = xasprintf("cannot write %s", origin_of(e));
+			return archive_fail(a, s, err, what);
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+static int file_changed(const char *path, struct lade_error **err)
+{
+	return lade_error_set(err, 0, "%s changed while lade was reading it", path);
+}
+
+static int put_host_file(struct archive *a, struct tar_sink *s, const struct lade_entry *e,
+                         char *buf, struct lade_error **err)
+{
+	_cleanup_fd_ int fd = open(e->src_path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return lade_error_set(err, errno, "cannot open %s", e->src_path);
+	struct stat st;
+	if (fstat(fd, &st) < 0)
+		return lade_error_set(err, errno, "cannot stat %s", e->src_path);
+	if (!S_ISREG(st.st_mode))
+		return lade_error_set(err, 0, "%s is not a regular file", e->src_path);
+	if ((uint64_t)st.st_size != e->size)
+		return file_changed(e->src_path, err);
+
+	uint64_t left = e->size;
+	while (left > 0) {
+		size_t want = left < READ_CHUNK ? (size_t)left : READ_CHUNK;
+		ssize_t n = read(fd, buf, want);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return lade_error_set(err, errno, "cannot read %s", e->src_path);
+		}
+		if (n == 0)
+			return file_changed(e->src_path, err);
+		if (put_data(a, s, e, buf, (size_t)n, err) < 0)
+			return -1;
+		left -= (uint64_t)n;
+	}
+	/* Growth after the fstat: a byte past the expected end. */
+	ssize_t n;
+	do
+		n = read(fd, buf, 1);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return lade_error_set(err, errno, "cannot read %s", e->src_path);
+	if (n > 0)
+		return file_changed(e->src_path, err);
+	return 0;
+}
+
+/* What a source's emit() writes into: checks the count against the header's size. */
+struct emit_stream {
+	struct lade_stream stream; /* first member */
+	struct archive *a;
+	struct tar_sink *sink;
+	const struct lade_entry *e;
+	uint64_t written;
+};
+
+static int emit_write(struct lade_stream *st, const void *buf, size_t len, struct lade_error **err)
+{
+	struct emit_stream *es = (struct emit_stream *)st;
+	if (len > es->e->size - es->written)
+		return lade_error_set(err, 0, "%s gives more than the %" PRIu64 " bytes expected",
+		                      origin_of(es->e), es->e->size);
+	if (put_data(es->a, es->sink, es->e, buf, len, err) < 0)
+		return -1;
+	es->written += len;
+	return 0;
+}
+
+static int put_emitted(struct archive *a, struct tar_sink *s, const struct lade_entry *e,
+                       struct lade_error **err)
+{
+	struct emit_stream es = {.stream.write = emit_write, .a = a, .sink = s, .e = e};
+	if (e->ops->emit(e->ops_ctx, e, &es.stream, err) < 0) {
+		/* Name the entry unless the message already does. */
+		if (err && *err && strstr((*err)->msg, origin_of(e)) == NULL)
+			lade_error_prefix(err, "%s", origin_of(e));
+		return -1;
+	}
+	if (es.written != e->size)
+		return lade_error_set(err, 0, "%s gives %" PRIu64 " bytes, %" PRIu64 " expected",
+		                      origin_of(e), es.written, e->size);
+	return 0;
+}
+
+static void locale_restorep(locale_t *old)
+{
+	if (*old != (locale_t)0)
+		uselocale(*old);
+	*old = (locale_t)0;
+}
+
+static bool is_ascii(const char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s >= 0x80)
+			return false;
+	return true;
+}
+
+static int put_header(struct archive *a, struct tar_sink *s, const struct lade_entry *e,
+                      int64_t mtime, locale_t utf8, struct lade_error **err)
+{
+	if (e->type == LADE_ENTRY_FILE && e->src_path == NULL && e->ops == NULL &&
+	    e->data.len != e->size)
+		return lade_error_set(err, 0, "%s has %zu bytes of content, %" PRIu64 " expected",
+		                      origin_of(e), e->data.len, e->size);
+	/* libarchive 3.6 crashes on UTF-8 names in the "C" locale: refuse instead. */
+	if (utf8 == (locale_t)0 && (!is_ascii(e->path) || (e->link && !is_ascii(e->link))))
+		return lade_error_set(err, 0,
+		                      "cannot add %s from %s: non-ASCII names need the C.UTF-8 "
+		                      "locale, which this system lacks",
+		                      e->path, origin_of(e));
+
+	_cleanup_(locale_restorep) locale_t old = utf8 ? uselocale(utf8) : (locale_t)0;
+	_cleanup_(archive_entry_freep) struct archive_entry *ae = archive_entry_new();
+	if (ae == NULL)
+		return lade_error_set(err, ENOMEM, "cannot add %s", e->path);
+
+	archive_entry_update_pathname_utf8(ae, e->path);
+	archive_entry_set_perm(ae, e->mode & 07777);
+	archive_entry_set_uid(ae, e->uid);
+	archive_entry_set_gid(ae, e->gid);
+	archive_entry_set_mtime(ae, mtime, 0);
+	switch (e->type) {
+	case LADE_ENTRY_DIR:
+		archive_entry_set_filetype(ae, AE_IFDIR);
+		archive_entry_set_size(ae, 0);
+		break;
+	case LADE_ENTRY_FILE:
+		archive_entry_set_filetype(ae, AE_IFREG);
+		archive_entry_set_size(ae, (la_int64_t)e->size);
+		break;
+	case LADE_ENTRY_SYMLINK:
+		archive_entry_set_filetype(ae, AE_IFLNK);
+		archive_entry_update_symlink_utf8(ae, e->link);
+		archive_entry_set_size(ae, 0);
+		break;
+	case LADE_ENTRY_HARDLINK:
+		archive_entry_set_filetype(ae, AE_IFREG);
+		archive_entry_update_hardlink_utf8(ae, e->link);
+		archive_entry_set_size(ae, 0);
+		break;
+	default:
+		return lade_error_set(err, 0, "path %s from %s: lade does not write special files",
+		                      e->path, origin_of(e));
+	}
+
+	if (archive_write_header(a, ae) != ARCHIVE_OK) {
+		_cleanup_free_ char *what =
+		        xasprintf("cannot add %s from %s", e->path, origin_of(e));
+		return archive_fail(a, s, err, what);
+	}
+	return 0;
+}
+
+static int put_entry(struct archive *a, struct tar_sink *s, const struct lade_entry *e,
+                     int64_t mtime, locale_t utf8, char *buf, struct lade_error **err)
+{
+	if (put_header(a, s, e, mtime, utf8, err) < 0)
+		return -1;
+	if (e->type != LADE_ENTRY_FILE)
+		return 0;
+	/* Even an empty host file is opened: it must still be there, and still empty. */
+	if (e->src_path)
+		return put_host_file(a, s, e, buf, err);
+	if (e->size == 0)
+		return 0;
+	if (e->ops)
+		return put_emitted(a, s, e, err);
+	return put_data(a, s, e, e->data.data, e->data.len, err);
+}
+
+static void locale_freep(locale_t *loc)
+{
+	if (*loc != (locale_t)0)
+		freelocale(*loc);
+	*loc = (locale_t)0;
+}
+
+static int write_tar(struct lade_layer *l, const struct lade_layer_options *opts,
+                     struct lade_stream *out, size_t *n_entries, uint64_t *content_size,
+                     struct lade_error **err)
+{
+	_cleanup_(plan_release) struct plan plan = {0};
+	if (plan_build(l, opts, &plan, err) < 0)
+		return -1;
+
+	_cleanup_(locale_freep) locale_t utf8 = newlocale(LC_ALL_MASK, "C.UTF-8", (locale_t)0);
+	_cleanup_(locale_restorep) locale_t old = utf8 ? uselocale(utf8) : (locale_t)0;
+
+	/* Declared before the archive so it outlives archive_write_free()'s final flush. */
+	_cleanup_(sink_release) struct tar_sink sink = {.out = out};
+	_cleanup_(archive_write_freep) struct archive *a = archive_write_new();
+	if (a == NULL)
+		return lade_error_set(err, ENOMEM, "cannot create a tar writer");
+	if (archive_write_set_format_pax_restricted(a) != ARCHIVE_OK ||
+	    archive_write_add_filter_none(a) != ARCHIVE_OK ||
+	    archive_write_set_bytes_per_block(a, 10240) != ARCHIVE_OK ||
+	    archive_write_set_bytes_in_last_block(a, 1) != ARCHIVE_OK)
+		return archive_fail(a, &sink, err, "cannot set up the tar writer");
+	if (archive_write_open2(a, &sink, NULL, sink_write, NULL, NULL) != ARCHIVE_OK)
+		return archive_fail(a, &sink, err, "cannot start the tar stream");
+
+	/* Sources run in the caller's locale; headers switch to utf8 on their own. */
+	locale_restorep(&old);
+
+	_cleanup_free_ char *buf = xmalloc(READ_CHUNK);
+	uint64_t content = 0;
+	for (size_t i = 0; i < plan.n; i++) {
+		const struct lade_entry *e = plan.list[i];
+		if (put_entry(a, &sink, e, opts->mtime, utf8, buf, err) < 0) {
+			sink.dead = true;
+			return -1;
+		}
+		if (e->type == LADE_ENTRY_FILE)
+			content += e->size;
+	}
+	if (archive_write_close(a) != ARCHIVE_OK)
+		return archive_fail(a, &sink, err, "cannot finish the tar stream");
+
+	if (n_entries)
+		*n_entries = plan.n;
+	if (content_size)
+		*content_size = content;
+	return 0;
+}
+
+int lade_layer_write_tar(struct lade_layer *l, const struct lade_layer_options *opts,
+                         struct lade_stream *out, struct lade_error **err)
+{
+	return write_tar(l, opts, out, NULL, NULL, err);
+}
+
+static void hash_stream_releasep(struct lade_hash_stream *hs)
+{
+	if (hs->sha)
+		lade_hash_stream_release(hs);
+}
+
+int lade_layer_write(struct lade_layer *l, const struct lade_layer_options *opts,
+                     struct lade_store *store, struct lade_layer_result *res,
+                     struct lade_error **err)
+{
+	_cleanup_(lade_blob_writer_freep) struct lade_blob_writer *blob = NULL;
+	if (lade_store_blob_begin(store, &blob, err) < 0)
+		return lade_error_prefix(err, "layer %s", l->comment);
+
+	/* tar -> sha256 (diff_id) -> compressor -> blob writer, which hashes the blob itself:
+	 * the digest comes from the store's commit, so the compressed bytes are hashed once. */
+	_cleanup_(lade_compressor_freep) struct lade_compressor *comp = NULL;
+	struct lade_stream *next = lade_blob_writer_stream(blob);
+	if (opts->compression != LADE_COMPRESS_NONE) {
+		if (lade_compressor_new(opts->compression, opts->level,
+		                        opts->jobs > 0 ? opts->jobs : 1, next, &comp, err) < 0)
+			return lade_error_prefix(err, "layer %s", l->comment);
+		next = lade_compressor_stream(comp);
+	}
+	_cleanup_(hash_stream_releasep) struct lade_hash_stream tar_hash = {0};
+	lade_hash_stream_init(&tar_hash, next);
+
+	size_t n_entries = 0;
+	uint64_t content = 0;
+	if (write_tar(l, opts, &tar_hash.stream, &n_entries, &content, err) < 0)
+		return lade_error_prefix(err, "layer %s", l->comment);
+	if (comp && lade_compressor_finish(comp, err) < 0)
+		return lade_error_prefix(err, "layer %s", l->comment);
+
+	struct lade_layer_result r = {0};
+	r.tar_size = tar_hash.bytes;
+	lade_hash_stream_final(&tar_hash, r.diff_id);
+	if (lade_blob_writer_commit(steal_pointer(&blob), r.digest, &r.size, err) < 0)
+		return lade_error_prefix(err, "layer %s", l->comment);
+	r.content_size = content;
+	r.entries = n_entries;
+	r.media_type = lade_compression_media_type(opts->compression);
+	*res = r;
+	return 0;
+}

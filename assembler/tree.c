@@ -1,1 +1,317 @@
-/* placeholder: being written */
+/* lade — the root file system index of a base image (see include/lade/tree.h).
+ *
+ * Nodes live in one hash map keyed by their normalised path; the root "" is kept outside the
+ * map so that lade_tree_count() counts layer entries only. Every node remembers the layer
+ * generation that last wrote it: an opaque whiteout only hides what lower layers put in its
+ * directory, never what the current layer already added. */
+#include <string.h>
+
+#include "lade/hashmap.h"
+#include "lade/tree.h"
+#include "lade/util.h"
+
+#define WHITEOUT_PREFIX ".wh."
+#define WHITEOUT_OPAQUE ".wh..wh..opq"
+#define MAX_SYMLINKS    40
+
+struct node {
+	struct lade_tree_node pub; /* first: lookups hand out &pub */
+	char *path;
+	char *link;
+	unsigned gen; /* layer generation that last created or changed this node */
+};
+
+struct lade_tree {
+	struct lade_hashmap *nodes; /* path -> struct node */
+	struct node root;
+	unsigned gen;
+};
+
+static void node_free(void *p)
+{
+	struct node *n = p;
+	if (n == NULL)
+		return;
+	free(n->path);
+	free(n->link);
+	free(n);
+}
+
+struct lade_tree *lade_tree_new(void)
+{
+	struct lade_tree *t = xzalloc(sizeof(*t));
+	t->nodes = lade_hashmap_new();
+	t->root.path = xstrdup("");
+	t->root.pub.path = t->root.path;
+	t->root.pub.type = LADE_ENTRY_DIR;
+	t->root.pub.mode = 0755;
+	return t;
+}
+
+void lade_tree_free(struct lade_tree *t)
+{
+	if (t == NULL)
+		return;
+	lade_hashmap_free(t->nodes, node_free);
+	free(t->root.path);
+	free(t);
+}
+
+void lade_tree_freep(struct lade_tree **t)
+{
+	lade_tree_free(*t);
+	*t = NULL;
+}
+
+void lade_tree_layer_begin(struct lade_tree *t)
+{
+	t->gen++;
+}
+
+static struct node *get_node(const struct lade_tree *t, const char *path)
+{
+	if (path[0] == '\0')
+		return (struct node *)&t->root;
+	return lade_hashmap_get(t->nodes, path);
+}
+
+const struct lade_tree_node *lade_tree_lookup(const struct lade_tree *t, const char *path)
+{
+	struct node *n = get_node(t, path);
+	return n ? &n->pub : NULL;
+}
+
+size_t lade_tree_count(const struct lade_tree *t)
+{
+	return lade_hashmap_size(t->nodes);
+}
+
+static bool path_is_normalised(const char *path)
+{
+	if (path[0] == '\0')
+		return true;
+	for (const char *p = path;;) {
+		const char *end = strchrnul(p, '/');
+		size_t n = (size_t)(end - p);
+		if (n == 0 || (n == 1 && p[0] == '.') || (n == 2 && p[0] == '.' && p[1] == '.'))
+			return false;
+		if (*end == '\0')
+			return true;
+		p = end + 1;
+	}
+}
+
+/* Remove everything strictly below dir ("" is the root) whose generation is below max_gen. */
+static void remove_below(struct lade_tree *t, const char *dir, unsigned max_gen)
+{
+	size_t dlen = strlen(dir);
+	size_t pos = 0;
+	const char *key;
+	void *value;
+	while (lade_hashmap_next(t->nodes, &pos, &key, &value)) {
+		struct node *n = value;
+		if (dlen > 0 && (strncmp(key, dir, dlen) != 0 || key[dlen] != '/'))
+			continue;
+		if (n->gen >= max_gen)
+			continue;
+		node_free(lade_hashmap_remove(t->nodes, key));
+	}
+}
+
+static void remove_subtree(struct lade_tree *t, const char *path)
+{
+	remove_below(t, path, (unsigned)-1);
+	node_free(lade_hashmap_remove(t->nodes, path));
+}
+
+static void node_set(struct lade_tree *t, struct node *n, enum lade_entry_type type, uint32_t mode,
+                     uint32_t uid, uint32_t gid, uint64_t size, const char *link)
+{
+	free(n->link);
+	n->link = link ? xstrdup(link) : NULL;
+	n->pub.link = n->link;
+	n->pub.type = type;
+	n->pub.mode = mode & 07777;
+	n->pub.uid = uid;
+	n->pub.gid = gid;
+	n->pub.size = size;
+	n->gen = t->gen;
+}
+
+static struct node *node_add(struct lade_tree *t, const char *path)
+{
+	struct node *n = xzalloc(sizeof(*n));
+	n->path = xstrdup(path);
+	n->pub.path = n->path;
+	lade_hashmap_put(t->nodes, path, n);
+	return n;
+}
+
+static const char *type_name(enum lade_entry_type type)
+{
+	switch (type) {
+	case LADE_ENTRY_DIR:
+		return "a directory";
+	case LADE_ENTRY_FILE:
+		return "a file";
+	case LADE_ENTRY_SYMLINK:
+		return "a symlink";
+	case LADE_ENTRY_HARDLINK:
+		return "a hard link";
+	default:
+		return "a special file";
+	}
+}
+
+/* Make sure the directory `dir` (normalised, symlinks already resolved) exists, creating the
+ * missing directories with 0755 0:0 as tar extractors do for layers that omit parents. */
+static int ensure_dirs(struct lade_tree *t, const char *dir, const char *path,
+                       struct lade_error **err)
+{
+	if (dir[0] == '\0')
+		return 0;
+	_cleanup_free_ char *prefix = xstrdup(dir);
+	for (char *p = prefix;; p++) {
+		if (*p != '/' && *p != '\0')
+			continue;
+		char saved = *p;
+		*p = '\0';
+		struct node *n = get_node(t, prefix);
+		if (n == NULL)
+			node_set(t, node_add(t, prefix), LADE_ENTRY_DIR, 0755, 0, 0, 0, NULL);
+		else if (n->pub.type != LADE_ENTRY_DIR)
+			return lade_error_set(err, 0, "cannot apply %s: its parent %s is %s", path,
+			                      prefix, type_name(n->pub.type));
+		*p = saved;
+		if (saved == '\0')
+			return 0;
+	}
+}
+
+int lade_tree_apply(struct lade_tree *t, const char *path, enum lade_entry_type type, uint32_t mode,
+                    uint32_t uid, uint32_t gid, uint64_t size, const char *link,
+                    struct lade_error **err)
+{
+	if (!path_is_normalised(path))
+		return lade_error_set(err, 0, "cannot apply '%s': path is not normalised", path);
+	if ((type == LADE_ENTRY_SYMLINK || type == LADE_ENTRY_HARDLINK) && link == NULL)
+		return lade_error_set(err, 0, "cannot apply %s: link without a target", path);
+
+	if (path[0] == '\0') {
+		if (type != LADE_ENTRY_DIR)
+			return lade_error_set(err, 0, "cannot apply the root directory as %s",
+			                      type_name(type));
+		node_set(t, &t->root, type, mode, uid, gid, 0, NULL);
+		return 0;
+	}
+
+	const char *slash = strrchr(path, '/');
+	const char *base = slash ? slash + 1 : path;
+	_cleanup_free_ char *dir = lade_path_dirname(path);
+
+	/* Extractors (containerd, docker) follow symlinks in the parent directories of an
+	 * entry, within the root: do the same so the index matches the unpacked file system. */
+	_cleanup_free_ char *real_dir = NULL;
+	if (lade_tree_resolve(t, dir, true, &real_dir, err) < 0)
+		return lade_error_prefix(err, "cannot apply %s", path);
+	if (ensure_dirs(t, real_dir, path, err) < 0)
+		return -1;
+
+	if (strncmp(base, WHITEOUT_PREFIX, strlen(WHITEOUT_PREFIX)) == 0) {
+		const char *name = base + strlen(WHITEOUT_PREFIX);
+		if (strcmp(base, WHITEOUT_OPAQUE) == 0) {
+			remove_below(t, real_dir, t->gen);
+			return 0;
+		}
+		/* Other ".wh..wh." names are aufs bookkeeping (hard link stashes): not files. */
+		if (strncmp(name, WHITEOUT_PREFIX, strlen(WHITEOUT_PREFIX)) == 0)
+			return 0;
+		if (name[0] == '\0' || strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
+			return lade_error_set(err, 0, "cannot apply %s: whiteout without a name",
+			                      path);
+		_cleanup_free_ char *victim = lade_path_join(real_dir, name);
+		remove_subtree(t, victim);
+		return 0;
+	}
+
+	_cleanup_free_ char *real_path = lade_path_join(real_dir, base);
+	struct node *n = get_node(t, real_path);
+	if (n == NULL) {
+		n = node_add(t, real_path);
+	} else if (n->pub.type == LADE_ENTRY_DIR && type != LADE_ENTRY_DIR) {
+		remove_below(t, real_path, (unsigned)-1);
+	}
+	node_set(t, n, type, mode, uid, gid, type == LADE_ENTRY_FILE ? size : 0, link);
+	return 0;
+}
+
+/* Append one path component to a normalised path held in b. */
+static void push_component(struct lade_buf *b, const char *comp, size_t n)
+{
+	if (b->len)
+		lade_buf_addch(b, '/');
+	lade_buf_add(b, comp, n);
+}
+
+static void pop_component(struct lade_buf *b)
+{
+	char *slash = memrchr(b->data, '/', b->len);
+	b->len = slash ? (size_t)(slash - b->data) : 0;
+	if (b->alloc)
+		b->data[b->len] = '\0';
+}
+
+int lade_tree_resolve(const struct lade_tree *t, const char *path, bool follow_last, char **out,
+                      struct lade_error **err)
+{
+	_cleanup_buf_ struct lade_buf resolved = LADE_BUF_INIT;
+	_cleanup_free_ char *todo = xstrdup(path); /* what is left to walk */
+	const char *p = todo;
+	int links = 0;
+
+	for (;;) {
+		while (*p == '/')
+			p++;
+		if (*p == '\0')
+			break;
+		const char *end = strchrnul(p, '/');
+		size_t n = (size_t)(end - p);
+		/* A trailing slash or "." after a component asks for a directory: the kernel
+		 * follows the link then, so only a bare final name is "last". */
+		bool last = *end == '\0';
+
+		if (n == 1 && p[0] == '.') {
+			p = end;
+			continue;
+		}
+		if (n == 2 && p[0] == '.' && p[1] == '.') {
+			pop_component(&resolved);
+			p = end;
+			continue;
+		}
+
+		size_t before = resolved.len;
+		push_component(&resolved, p, n);
+		const struct node *node = get_node(t, resolved.data);
+		if (node == NULL || node->pub.type != LADE_ENTRY_SYMLINK ||
+		    (last && !follow_last) || node->link == NULL || node->link[0] == '\0') {
+			p = end;
+			continue;
+		}
+
+		if (++links > MAX_SYMLINKS)
+			return lade_error_set(
+			        err, 0, "too many levels of symbolic links resolving %s", path);
+		/* Undo the link's own name: its target is relative to its directory. */
+		resolved.len = before;
+		resolved.data[before] = '\0';
+		if (node->link[0] == '/')
+			lade_buf_reset(&resolved);
+		char *next = *end ? xasprintf("%s/%s", node->link, end + 1) : xstrdup(node->link);
+		free(todo);
+		todo = next;
+		p = todo;
+	}
+	*out = lade_buf_detach(&resolved, NULL);
+	return 0;
+}

@@ -203,14 +203,20 @@ void lade_buf_addch(struct lade_buf *b, char c)
 
 void lade_buf_vaddf(struct lade_buf *b, const char *fmt, va_list ap)
 {
+	/* Format into the spare room first; grow and format again only when it did not fit. */
+	lade_buf_grow(b, 64);
 	va_list cp;
 	va_copy(cp, ap);
-	int n = vsnprintf(NULL, 0, fmt, cp);
+	int n = vsnprintf(b->data + b->len, b->alloc - b->len, fmt, cp);
 	va_end(cp);
-	if (n < 0)
+	if (n < 0) {
+		b->data[b->len] = '\0';
 		return;
-	lade_buf_grow(b, (size_t)n);
-	vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
+	}
+	if ((size_t)n >= b->alloc - b->len) {
+		lade_buf_grow(b, (size_t)n);
+		vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
+	}
 	b->len += (size_t)n;
 }
 

@@ -151,7 +151,7 @@ static void test_ignore(void)
 	lade_ignore_add(ig2, "!*/x");
 	ok(lade_ignore_may_reinclude(ig2, "a") && !lade_ignore_may_reinclude(ig2, "a/b"),
 	   "a wildcard exception reaches exactly one level down");
-	lade_ignore_add(ig2, "!**/*.md");
+	lade_ignore_add(ig2, " ! **/*.md\t");
 	ok(lade_ignore_may_reinclude(ig2, "a/b/c"), "a ** exception may reach anything");
 	ok(!lade_ignore_match(ig2, "a/b/c/README.md") && lade_ignore_match(ig2, "a/b/c/x.c"),
 	   "** exception re-includes deep files only");
