@@ -475,6 +475,26 @@ static void test_write_errors(struct lade_tree *base)
 	}
 }
 
+static int utf8_child_write(int fd)
+{
+	_cleanup_(lade_layer_freep) struct lade_layer *l = lade_layer_new("utf8");
+	lade_layer_add(l, mem_file("app/caf\xc3\xa9.txt", "caf\xc3\xa9\n", "test"), NULL);
+	lade_layer_add(l,
+	               link_entry("app/\xc3\xa9t\xc3\xa9", LADE_ENTRY_SYMLINK, "caf\xc3\xa9.txt"),
+	               NULL);
+	struct lade_layer_options opts = {.mtime = 1};
+	_cleanup_buf_ struct lade_buf tar = LADE_BUF_INIT;
+	if (write_to(l, &opts, &tar, NULL) < 0)
+		return 1;
+	for (size_t off = 0; off < tar.len;) {
+		ssize_t n = write(fd, tar.data + off, tar.len - off);
+		if (n <= 0)
+			return 1;
+		off += (size_t)n;
+	}
+	return 0;
+}
+
 /* Write a layer with UTF-8 names in a child with the given locale environment, made the
  * process locale when use_env is set (as a caller that calls setlocale would); returns the
  * tar bytes through a pipe. */
@@ -483,6 +503,7 @@ static void utf8_tar_in_child(const char *lang, bool use_env, struct lade_buf *o
 	int fds[2];
 	if (pipe(fds) < 0)
 		return;
+	fflush(stdout); /* or the child's copy of the buffer may reach the TAP stream too */
 	pid_t pid = fork();
 	if (pid == 0) {
 		close(fds[0]);
@@ -490,25 +511,7 @@ static void utf8_tar_in_child(const char *lang, bool use_env, struct lade_buf *o
 		setenv("LC_ALL", lang, 1);
 		if (use_env)
 			setlocale(LC_ALL, "");
-		struct lade_layer *l = lade_layer_new("utf8");
-		struct lade_entry *e = mem_file("app/caf\xc3\xa9.txt", "caf\xc3\xa9\n", "test");
-		lade_layer_add(l, e, NULL);
-		lade_layer_add(
-		        l,
-		        link_entry("app/\xc3\xa9t\xc3\xa9", LADE_ENTRY_SYMLINK, "caf\xc3\xa9.txt"),
-		        NULL);
-		struct lade_layer_options opts = {.mtime = 1};
-		struct lade_buf tar;
-		if (write_to(l, &opts, &tar, NULL) < 0)
-			_exit(1);
-		size_t off = 0;
-		while (off < tar.len) {
-			ssize_t n = write(fds[1], tar.data + off, tar.len - off);
-			if (n <= 0)
-				_exit(1);
-			off += (size_t)n;
-		}
-		_exit(0);
+		_exit(utf8_child_write(fds[1]));
 	}
 	close(fds[1]);
 	char buf[4096];
