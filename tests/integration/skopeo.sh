@@ -1,0 +1,87 @@
+#!/bin/bash
+# lade's OCI output as skopeo sees it: recipes/hello on the Python base, digest, layers,
+# merged config, copies to oci: and docker-archive:, and a zstd build.
+source "${LADE_SRCDIR:-$(dirname "$0")/../..}/tests/lib.sh"
+need_cmd skopeo python3
+ensure_base
+
+R=$T/hello
+hello_recipe "$R"
+run_lade build "$R/recipe.yaml" -o "$T/out" -q
+is "$RC" 0 "lade build hello exits 0"
+[ "$RC" -eq 0 ] || { diag "$ERR"; done_testing; }
+digest=$(printed_digest "$OUT")
+like "$OUT" "^sha256:[0-9a-f]{64} $T/out:1\\.0\$" "stdout is '<digest> <layout>:<tag>'"
+
+check "skopeo inspect oci:out:1.0" skopeo inspect "oci:$T/out:1.0"
+is "$(skopeo inspect --format '{{.Digest}}' "oci:$T/out:1.0")" "$digest" \
+	"skopeo's manifest digest equals the one lade printed"
+base_layers=$(skopeo_layers "oci:$BASE_OCI:python3.11")
+is "$(skopeo_layers "oci:$T/out:1.0")" "$((base_layers + 1))" "layers = base layers + 1 (app files)"
+
+# Base layers are reused as they are: the same digests, first, in order.
+skopeo_layer_digests "oci:$BASE_OCI:python3.11" >"$T/base-layers"
+skopeo_layer_digests "oci:$T/out:1.0" | sed -n "1,${base_layers}p" >"$T/out-layers"
+like "$(cat "$T/base-layers")" '^sha256:[0-9a-f]{64}' "the base has layers"
+check "the base layers come first, unchanged" cmp "$T/base-layers" "$T/out-layers"
+
+skopeo inspect --config "oci:$T/out:1.0" >"$T/config.json"
+cfg() { python3 -c 'import json,sys; c=json.load(open(sys.argv[1])); print(json.dumps(eval(sys.argv[2], {"c": c}), sort_keys=True))' "$T/config.json" "$1"; }
+is "$(cfg 'c["config"]["Env"]')" \
+	'["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "LANG=C.UTF-8", "PYTHONUNBUFFERED=1"]' \
+	"Env: the base's PATH and LANG, then PYTHONUNBUFFERED"
+is "$(cfg 'c["config"]["Entrypoint"]')" '["/usr/bin/python3", "/app/hello.py"]' "Entrypoint"
+is "$(cfg 'c["config"]["Cmd"]')" '["--port", "8080"]' "Cmd replaces the base's python3"
+is "$(cfg 'c["config"]["User"]')" '"10001:10001"' "User"
+is "$(cfg 'c["config"]["WorkingDir"]')" '"/app"' "WorkingDir"
+is "$(cfg 'c["config"]["ExposedPorts"]')" '{"8080/tcp": {}}' "ExposedPorts"
+is "$(cfg '[c["architecture"], c["os"]]')" '["amd64", "linux"]' "platform linux/amd64"
+is "$(cfg 'len(c["rootfs"]["diff_ids"])')" "$((base_layers + 1))" "one diff_id per layer"
+
+# The layer blobs really are what the manifest says (skopeo verifies digests on copy).
+check "skopeo copy oci: -> oci:" skopeo copy --quiet "oci:$T/out:1.0" "oci:$T/copy:1.0"
+is "$(skopeo inspect --format '{{.Digest}}' "oci:$T/copy:1.0")" "$digest" \
+	"the copy keeps the manifest digest"
+check "skopeo copy oci: -> docker-archive:" \
+	skopeo copy --quiet "oci:$T/out:1.0" "docker-archive:$T/hello.tar:hello:1.0"
+is "$(skopeo_layers "docker-archive:$T/hello.tar")" "$((base_layers + 1))" \
+	"the docker-archive has every layer"
+
+# The app layer holds the app, owned by 10001, without what .dockerignore drops.
+# (A __pycache__ is put into the source first: .dockerignore must drop it.)
+mkdir -p "$R/app/__pycache__"
+printf 'junk' >"$R/app/__pycache__/hello.cpython-311.pyc"
+run_lade build "$R/recipe.yaml" -o "$T/out2" -q
+is "$RC" 0 "build with a __pycache__ in the source exits 0"
+app_layer=$(skopeo_layer_digests "oci:$T/out2:1.0" | tail -n1)
+tar --numeric-owner -tvzf "$T/out2/blobs/sha256/${app_layer#sha256:}" >"$T/app-layer.txt" 2>&1
+like "$(cat "$T/app-layer.txt")" ' 10001/10001 .* app/hello\.py$' "app/hello.py owned by 10001:10001 in the gzip layer"
+if ! grep -q 'app/hello\.py$' "$T/app-layer.txt" ||
+	grep -Eq '__pycache__|\.pyc$|\.dockerignore$' "$T/app-layer.txt"; then
+	not_ok ".dockerignore'd files are not in the layer"
+	diag "$(cat "$T/app-layer.txt")"
+else
+	ok ".dockerignore'd files are not in the layer"
+fi
+rm -rf "$R/app/__pycache__"
+
+# zstd: media type, magic, and skopeo can copy it (decompressing to check the digests).
+run_lade build "$R/recipe.yaml" -o "$T/zstd" --compression zstd -q
+is "$RC" 0 "zstd build exits 0"
+zdigest=$(printed_digest "$OUT")
+manifest=$T/zstd/blobs/sha256/${zdigest#sha256:}
+like "$(cat "$manifest" 2>/dev/null)" 'application/vnd\.oci\.image\.layer\.v1\.tar\+zstd' \
+	"the zstd manifest uses the tar+zstd media type"
+zlayer=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["layers"][-1]["digest"])' "$manifest" 2>/dev/null)
+is "$(head -c4 "$T/zstd/blobs/sha256/${zlayer#sha256:}" 2>/dev/null | od -An -tx1 | tr -d ' ')" "28b52ffd" \
+	"the app layer blob starts with the zstd magic"
+check "skopeo copy of the zstd image" skopeo copy --quiet "oci:$T/zstd:1.0" "oci:$T/zcopy:1.0"
+check "skopeo copy of the zstd image to docker-archive (decompresses)" \
+	skopeo copy --quiet "oci:$T/zstd:1.0" "docker-archive:$T/z.tar:hello:1.0"
+# Same files, same tar: the diff_ids do not depend on the compression.
+skopeo inspect --config "oci:$T/zstd:1.0" >"$T/zconfig.json"
+is "$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["rootfs"])' "$T/zconfig.json")" \
+	"$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["rootfs"])' "$T/config.json")" \
+	"zstd and gzip builds have the same diff_ids"
+
+done_testing

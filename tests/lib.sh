@@ -1,0 +1,217 @@
+# tests/lib.sh — sourced by every integration and e2e test (bash).
+#
+# TAP output: `ok DESC`, `not_ok DESC`, `check DESC CMD...` (ok when CMD succeeds),
+# `is GOT EXPECTED DESC`, `like GOT REGEX DESC`, `diag MSG`, then `done_testing` prints the plan
+# and exits 1 when any test failed. `skip_all REASON` exits 77 (meson: skipped).
+#
+# Environment (set by tests/meson.build): LADE (the binary), LADE_SRCDIR, LADE_BUILDDIR.
+# Every test gets a private temp dir $T, removed on exit (also after chmod games).
+# shellcheck disable=SC2034 # RC, OUT, ERR, BASE_* are for the tests that source this
+set -uo pipefail
+
+: "${LADE_SRCDIR:=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}"
+: "${LADE_BUILDDIR:=$LADE_SRCDIR/build}"
+: "${LADE:=$LADE_BUILDDIR/lade}"
+export LADE LADE_SRCDIR LADE_BUILDDIR
+
+_tap_n=0
+_tap_failed=0
+_tap_cleanups=()
+
+diag() {
+	local line
+	while IFS= read -r line; do
+		printf '# %s\n' "$line"
+	done <<<"$*"
+}
+
+ok() {
+	_tap_n=$((_tap_n + 1))
+	printf 'ok %d - %s\n' "$_tap_n" "$*"
+}
+
+not_ok() {
+	_tap_n=$((_tap_n + 1))
+	_tap_failed=$((_tap_failed + 1))
+	printf 'not ok %d - %s\n' "$_tap_n" "$*"
+}
+
+# check DESC CMD... — ok when CMD exits 0; its output is shown as diagnostics when it fails.
+check() {
+	local desc=$1 out
+	shift
+	if out=$("$@" 2>&1); then
+		ok "$desc"
+	else
+		not_ok "$desc"
+		diag "command: $*"
+		diag "$out"
+	fi
+}
+
+# is GOT EXPECTED DESC
+is() {
+	if [ "$1" == "$2" ]; then
+		ok "$3"
+	else
+		not_ok "$3"
+		diag "got:      '$1'"
+		diag "expected: '$2'"
+	fi
+}
+
+# like GOT EXTENDED-REGEX DESC
+like() {
+	if printf '%s' "$1" | grep -Eq -- "$2"; then
+		ok "$3"
+	else
+		not_ok "$3"
+		diag "got:           '$1'"
+		diag "does not match '$2'"
+	fi
+}
+
+skip_all() {
+	echo "1..0 # SKIP $*"
+	echo "skipped: $*" >&2
+	exit 77
+}
+
+bail_out() {
+	echo "Bail out! $*"
+	exit 1
+}
+
+done_testing() {
+	echo "1..$_tap_n"
+	if [ "$_tap_failed" -gt 0 ]; then
+		echo "# failed $_tap_failed of $_tap_n" >&2
+		exit 1
+	fi
+	exit 0
+}
+
+need_cmd() {
+	local c
+	for c in "$@"; do
+		command -v "$c" >/dev/null 2>&1 || skip_all "needs '$c' (not installed)"
+	done
+}
+
+need_root() {
+	[ "$(id -u)" -eq 0 ] || skip_all "needs root ($*)"
+}
+
+# Run CMD as the unprivileged user 65534 (nobody) with no supplementary groups.
+as_nobody() {
+	setpriv --reuid=65534 --regid=65534 --clear-groups -- "$@"
+}
+
+# Register a command to run at exit (before the temp dir goes away), last in first out.
+at_exit() {
+	_tap_cleanups=("$*" "${_tap_cleanups[@]}")
+}
+
+_tap_cleanup() {
+	local c
+	for c in "${_tap_cleanups[@]}"; do
+		eval "$c" >/dev/null 2>&1 || true
+	done
+	if [ -n "${T:-}" ] && [ -d "$T" ]; then
+		chmod -R u+rwx "$T" 2>/dev/null || true
+		rm -rf "$T"
+	fi
+}
+trap _tap_cleanup EXIT
+trap 'exit 130' INT TERM
+
+# The temp dir: world-traversable so tests can hand subdirectories to user 65534, and
+# lowercase because buildah derives an image name from an oci: path.
+_tap_mktemp() {
+	local d
+	for _ in 1 2 3 4 5 6 7 8; do
+		d=${TMPDIR:-/tmp}/lade-test.$(head -c6 /dev/urandom | od -An -tx1 | tr -d ' \n')
+		mkdir -m 0755 "$d" 2>/dev/null && { printf '%s' "$d"; return 0; }
+	done
+	return 1
+}
+T=$(_tap_mktemp) || bail_out "cannot create a temp dir under ${TMPDIR:-/tmp}"
+
+[ -x "$LADE" ] || skip_all "lade binary not found at $LADE (build it first)"
+
+# lade ARGS... — the binary under test.
+lade() {
+	"$LADE" "$@"
+}
+
+# run_lade ARGS... — runs lade, keeps stdout in $OUT, stderr in $ERR, exit status in $RC.
+run_lade() {
+	local o e
+	o=$(mktemp "$T/.out.XXXXXX")
+	e=$(mktemp "$T/.err.XXXXXX")
+	"$LADE" "$@" >"$o" 2>"$e"
+	RC=$?
+	OUT=$(cat "$o")
+	ERR=$(cat "$e")
+	rm -f "$o" "$e"
+}
+
+# Like run_lade, as user 65534.
+run_lade_as_nobody() {
+	local o e
+	o=$(mktemp "$T/.out.XXXXXX")
+	e=$(mktemp "$T/.err.XXXXXX")
+	chmod 0666 "$o" "$e"
+	as_nobody "$LADE" "$@" >"$o" 2>"$e"
+	RC=$?
+	OUT=$(cat "$o")
+	ERR=$(cat "$e")
+	rm -f "$o" "$e"
+}
+
+# The shared Python base image, made once per build dir by tests/fixtures/make-base.sh.
+# Sets BASE_DIR, BASE_OCI (the layout dir; tag python3.11) and BASE_ARCHIVE (docker-archive,
+# tag python:3.11). Skips the whole test when the base cannot be made here.
+ensure_base() {
+	BASE_DIR=$LADE_BUILDDIR/test-base
+	local rc=0 log
+	log=$(bash "$LADE_SRCDIR/tests/fixtures/make-base.sh" "$BASE_DIR" 2>&1) || rc=$?
+	case $rc in
+	0) ;;
+	77) skip_all "base image: $log" ;;
+	*) bail_out "make-base.sh failed ($rc): $log" ;;
+	esac
+	BASE_OCI=$BASE_DIR/oci
+	BASE_ARCHIVE=$BASE_DIR/docker-archive.tar
+}
+
+# hello_recipe DIR [BASE-YAML] — copy recipes/hello to DIR with its base replaced (default:
+# the shared OCI base) and no output dir, so tests choose one with -o.
+hello_recipe() {
+	local dir=$1 base=${2:-"{oci: \"$BASE_OCI:python3.11\"}"}
+	mkdir -p "$dir"
+	cp -a "$LADE_SRCDIR/recipes/hello/." "$dir/"
+	rm -rf "$dir/out"
+	sed -i -e "s|^base:.*|base: $base|" -e '/^output:/,$d' "$dir/recipe.yaml"
+	grep -q "^base: $base\$" "$dir/recipe.yaml" || bail_out "cannot rewrite the base of $dir/recipe.yaml"
+}
+
+# The digest lade printed for the first image ("<digest> <layout>:<ref>").
+printed_digest() {
+	local first=${1%%$'\n'*}
+	printf '%s' "${first%% *}"
+}
+
+# Number of layers of oci:DIR:TAG according to skopeo.
+skopeo_layers() {
+	skopeo inspect --format '{{len .Layers}}' "$1"
+}
+
+# The layer digests of an image (skopeo transport:ref), one per line, base first.
+skopeo_layer_digests() {
+	skopeo inspect "$1" | python3 -c 'import json,sys; print("\n".join(json.load(sys.stdin)["Layers"]))'
+}
+
+sha256_file() {
+	sha256sum "$1" | cut -d' ' -f1
+}
