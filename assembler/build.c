@@ -11,11 +11,19 @@
 #include "lade/compress.h"
 #include "lade/files.h"
 #include "lade/image.h"
+#include "lade/install.h"
 #include "lade/layer.h"
+#include "lade/libc.h"
+#include "lade/lock.h"
+#include "lade/pep508.h"
+#include "lade/select.h"
+#include "lade/tags.h"
 #include "lade/recipe.h"
 #include "lade/store.h"
 #include "lade/tree.h"
 #include "lade/util.h"
+#include "lade/venv.h"
+#include "lade/wheel.h"
 
 struct build_ctx {
 	const struct lade_build_options *o;
@@ -167,13 +175,32 @@ static int build_image(struct build_ctx *c, const struct lade_recipe *r, const c
 		bl->from_base = true;
 	}
 
-	/* Config first, so each written layer appends its diff_id and history entry. */
-	_cleanup_(json_decrefp) json_t *config = NULL;
-	if (lade_config_new(base->config, &r->config, NULL, 0, platform, c->epoch, &config, err) <
-	    0)
+	_cleanup_(py_plan_release) struct py_plan py = {0};
+	if (r->python.present && py_prepare(c, r, platform, base, tree, &py, err) < 0)
 		return -1;
 
-	size_t total = r->n_files;
+	/* Config first, so each written layer appends its diff_id and history entry. */
+	size_t n_env = lade_strv_len(py.env);
+	_cleanup_free_ struct lade_kv *env = xcalloc(n_env ? n_env : 1, sizeof(*env));
+	for (size_t i = 0; i < n_env; i++) {
+		const char *eq = strchr(py.env[i], '=');
+		env[i].key = xstrndup(py.env[i], (size_t)(eq - py.env[i]));
+		env[i].value = xstrdup(eq + 1);
+	}
+	_cleanup_(json_decrefp) json_t *config = NULL;
+	int rc = lade_config_new(base->config, &r->config, env, n_env, platform, c->epoch, &config,
+	                         err);
+	for (size_t i = 0; i < n_env; i++) {
+		free(env[i].key);
+		free(env[i].value);
+	}
+	if (rc < 0)
+		return -1;
+
+	size_t total = py_layer_count(r, &py) + r->n_files, index = 0;
+	if (r->python.present &&
+	    py_write_layers(c, r, &py, tree, im, &alloc, config, &index, total, err) < 0)
+		return -1;
 	for (size_t i = 0; i < r->n_files; i++) {
 		const struct lade_recipe_files *f = &r->files[i];
 		_cleanup_free_ char *comment = xasprintf("files %s -> %s", f->src_text, f->dst);
@@ -200,6 +227,191 @@ static int build_image(struct build_ctx *c, const struct lade_recipe *r, const c
 	_cleanup_free_ char *config_text = lade_json_dump(config);
 	lade_sha256_buf(config_text, strlen(config_text), im->config_digest);
 	return 0;
+}
+
+/* The Python part of an image: wheels selected from the lock, verified, opened and installed
+ * into layers. Big distributions get a layer each (stable digests shared between variants and
+ * rebuilds), the rest share one layer with the venv skeleton. */
+struct py_plan {
+	struct lade_lock *lock;
+	struct lade_selected *sel;
+	size_t n_sel;
+	struct lade_wheel **wheels; /* n_sel, kept open until the layers are written */
+	struct lade_install_scheme scheme;
+	bool has_scheme;
+	char **env; /* "KEY=value" for the config */
+};
+
+static void py_plan_release(struct py_plan *p)
+{
+	for (size_t i = 0; i < p->n_sel; i++)
+		if (p->wheels)
+			lade_wheel_free(p->wheels[i]);
+	free(p->wheels);
+	if (p->sel)
+		lade_selected_free(p->sel, p->n_sel);
+	lade_lock_free(p->lock);
+	if (p->has_scheme)
+		lade_install_scheme_release(&p->scheme);
+	lade_strv_free(p->env);
+}
+
+static const char *config_env_value(const json_t *config, const char *key)
+{
+	json_t *env = json_object_get(json_object_get(config, "config"), "Env");
+	size_t i, klen = strlen(key);
+	json_t *v;
+	json_array_foreach(env, i, v)
+	{
+		const char *s = json_string_value(v);
+		if (s && strncmp(s, key, klen) == 0 && s[klen] == '=')
+			return s + klen + 1;
+	}
+	return NULL;
+}
+
+static uint64_t wheel_installed_size(const struct lade_wheel *w)
+{
+	uint64_t n = 0;
+	for (size_t i = 0; i < lade_wheel_member_count(w); i++)
+		n += lade_wheel_member(w, i)->usize;
+	return n;
+}
+
+static int py_prepare(struct build_ctx *c, const struct lade_recipe *r, const char *platform,
+                      const struct lade_base_image *base, const struct lade_tree *tree,
+                      struct py_plan *p, struct lade_error **err)
+{
+	const struct lade_recipe_python *py = &r->python;
+
+	/* The interpreter must be there: a venv pointing at nothing fails only at run time. */
+	_cleanup_free_ char *interp = NULL;
+	_cleanup_free_ char *interp_rel = lade_path_normalize(py->interpreter, err);
+	if (interp_rel == NULL || lade_tree_resolve(tree, interp_rel, true, &interp, err) < 0)
+		return lade_error_prefix(err, "%s:%d:%d: python.interpreter", r->path, py->line,
+		                         py->column);
+	const struct lade_tree_node *node = lade_tree_lookup(tree, interp);
+	if (node == NULL || (node->type != LADE_ENTRY_FILE && node->type != LADE_ENTRY_HARDLINK))
+		return lade_error_set(err, 0,
+		                      "%s:%d:%d: python.interpreter %s does not exist in the base "
+		                      "image %s",
+		                      r->path, py->line, py->column, py->interpreter, base->name);
+
+	_cleanup_free_ char *libc = r->libc ? xstrdup(r->libc) : NULL;
+	if (libc == NULL && lade_base_detect_libc(base, c->store, tree, platform, &libc, err) < 0)
+		return lade_error_prefix(err, "%s: cannot tell the base image's libc (set libc:)",
+		                         r->path);
+	struct lade_target t;
+	if (lade_target_init(&t, platform, py->version, libc, err) < 0)
+		return lade_error_prefix(err, "%s:%d:%d: python", r->path, py->line, py->column);
+	char tdesc[128];
+	progress(c, "python target %s", lade_target_describe(&t, tdesc, sizeof(tdesc)));
+
+	if (lade_lock_parse_file(py->lock, &p->lock, err) < 0)
+		return -1;
+	if (lade_select_wheels(p->lock, py->wheelhouse, &t, &p->sel, &p->n_sel, err) < 0)
+		return -1;
+	p->wheels = xcalloc(p->n_sel ? p->n_sel : 1, sizeof(*p->wheels));
+	_cleanup_free_ struct lade_dist *dists = xcalloc(p->n_sel ? p->n_sel : 1, sizeof(*dists));
+	for (size_t i = 0; i < p->n_sel; i++) {
+		if (lade_wheel_open(p->sel[i].path, &p->wheels[i], err) < 0)
+			return -1;
+		dists[i] = (struct lade_dist){
+		        .name = lade_wheel_name(p->wheels[i]),
+		        .version = lade_wheel_version_normalized(p->wheels[i]),
+		        .requires_dist = lade_wheel_requires_dist(p->wheels[i]),
+		        .extras_requested = p->sel[i].req->extras,
+		};
+	}
+	if (lade_deps_check(dists, p->n_sel, &t, err) < 0)
+		return lade_error_prefix(err, "%s: the lock is not complete", py->lock);
+
+	if (py->site_packages_system)
+		return lade_error_set(err, 0,
+		                      "%s:%d:%d: python: site-packages: system is not supported by "
+		                      "this lade version (use venv:)",
+		                      r->path, py->line, py->column);
+	if (lade_install_scheme_venv(py->venv, py->version, &p->scheme, err) < 0)
+		return -1;
+	p->has_scheme = true;
+	free(p->scheme.interpreter);
+	p->scheme.interpreter = lade_path_join(py->venv, "bin/python");
+	p->scheme.exclude = lade_strv_copy(py->exclude);
+	p->env = lade_venv_env(py->venv, config_env_value(base->config, "PATH"));
+	return 0;
+}
+
+static int py_write_layers(struct build_ctx *c, const struct lade_recipe *r, struct py_plan *p,
+                           const struct lade_tree *tree, struct lade_build_image *im, size_t *alloc,
+                           json_t *config, size_t *index, size_t total, struct lade_error **err)
+{
+	const struct lade_recipe_python *py = &r->python;
+	/* Big distributions first, biggest first: they change least often. Ties by name keep
+	 * the plan independent of the lock's order. */
+	_cleanup_free_ size_t *order = xcalloc(p->n_sel ? p->n_sel : 1, sizeof(*order));
+	_cleanup_free_ uint64_t *sizes = xcalloc(p->n_sel ? p->n_sel : 1, sizeof(*sizes));
+	for (size_t i = 0; i < p->n_sel; i++) {
+		order[i] = i;
+		sizes[i] = wheel_installed_size(p->wheels[i]);
+	}
+	for (size_t i = 1; i < p->n_sel; i++)
+		for (size_t j = i; j > 0; j--) {
+			size_t a = order[j - 1], b = order[j];
+			bool swap =
+			        sizes[b] > sizes[a] || (sizes[b] == sizes[a] &&
+			                                strcmp(p->sel[b].name, p->sel[a].name) < 0);
+			if (!swap)
+				break;
+			order[j - 1] = b;
+			order[j] = a;
+		}
+	uint64_t threshold = r->layers.split_threshold ? r->layers.split_threshold : 64ull << 20;
+
+	for (size_t k = 0; k < p->n_sel; k++) {
+		size_t i = order[k];
+		if (sizes[i] < threshold)
+			continue;
+		_cleanup_free_ char *comment =
+		        xasprintf("wheel %s %s", lade_wheel_name(p->wheels[i]),
+		                  lade_wheel_version(p->wheels[i]));
+		_cleanup_(lade_layer_freep) struct lade_layer *layer = lade_layer_new(comment);
+		if (lade_wheel_install(p->wheels[i], &p->scheme, true, layer, NULL, err) < 0)
+			return -1;
+		_cleanup_free_ char *created_by = xasprintf("lade install %s", p->sel[i].filename);
+		if (write_layer(c, layer, created_by, tree, im, alloc, config, ++*index, total,
+		                err) < 0)
+			return -1;
+	}
+
+	_cleanup_(lade_layer_freep) struct lade_layer *rest = lade_layer_new("python venv");
+	if (lade_venv_add(rest, py->venv, py->interpreter, py->version, 0, 0, err) < 0)
+		return -1;
+	struct lade_buf names = LADE_BUF_INIT;
+	for (size_t k = 0; k < p->n_sel; k++) {
+		size_t i = order[k];
+		if (sizes[i] >= threshold)
+			continue;
+		if (lade_wheel_install(p->wheels[i], &p->scheme, true, rest, NULL, err) < 0) {
+			lade_buf_release(&names);
+			return -1;
+		}
+		lade_buf_addf(&names, "%s%s", names.len ? " " : "", p->sel[i].filename);
+	}
+	_cleanup_free_ char *created_by =
+	        xasprintf("lade venv %s%s%s", py->venv, names.len ? " + " : "", names.data);
+	lade_buf_release(&names);
+	return write_layer(c, rest, created_by, tree, im, alloc, config, ++*index, total, err);
+}
+
+static size_t py_layer_count(const struct lade_recipe *r, const struct py_plan *p)
+{
+	if (!r->python.present)
+		return 0;
+	uint64_t threshold = r->layers.split_threshold ? r->layers.split_threshold : 64ull << 20;
+	size_t n = 1;
+	for (size_t i = 0; i < p->n_sel; i++)
+		n += wheel_installed_size(p->wheels[i]) >= threshold;
+	return n;
 }
 
 static bool wanted(const struct lade_build_options *o, const char *variant)

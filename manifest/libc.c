@@ -1,0 +1,151 @@
+/* lade — base image libc detection (see include/lade/libc.h). */
+#include <archive.h>
+#include <archive_entry.h>
+#include <errno.h>
+#include <string.h>
+
+#include "lade/libc.h"
+#include "lade/util.h"
+
+static void archive_read_freep_(struct archive **a)
+{
+	if (*a)
+		archive_read_free(*a);
+}
+
+int lade_base_read_path(const struct lade_base_image *base, struct lade_store *store,
+                        const char *path, size_t max, struct lade_buf *out, bool *found,
+                        struct lade_error **err)
+{
+	*found = false;
+	for (size_t i = base->n_layers; i-- > 0;) {
+		const char *digest = base->layers[i].desc.digest;
+		_cleanup_free_ char *blob = lade_store_blob_path(store, digest);
+		_cleanup_(archive_read_freep_) struct archive *a = archive_read_new();
+		archive_read_support_filter_gzip(a);
+		archive_read_support_filter_zstd(a);
+		archive_read_support_format_tar(a);
+		if (archive_read_open_filename(a, blob, 1 << 20) != ARCHIVE_OK)
+			return lade_error_set(err, 0, "cannot read base layer %s: %s", digest,
+			                      archive_error_string(a));
+		struct archive_entry *e;
+		int r;
+		while ((r = archive_read_next_header(a, &e)) == ARCHIVE_OK) {
+			_cleanup_error_ struct lade_error *ignored = NULL;
+			_cleanup_free_ char *name =
+			        lade_path_normalize(archive_entry_pathname(e), &ignored);
+			if (name == NULL || strcmp(name, path) != 0)
+				continue;
+			if (archive_entry_filetype(e) != AE_IFREG)
+				return 0; /* a link or a directory: nothing to read here */
+			if (archive_entry_size(e) < 0 || (uint64_t)archive_entry_size(e) > max)
+				return lade_error_set(err, 0,
+				                      "base file /%s is larger than %zu bytes",
+				                      path, max);
+			char buf[65536];
+			la_ssize_t n;
+			while ((n = archive_read_data(a, buf, sizeof(buf))) > 0)
+				lade_buf_add(out, buf, (size_t)n);
+			if (n < 0)
+				return lade_error_set(err, 0,
+				                      "cannot read /%s from base layer %s: %s",
+				                      path, digest, archive_error_string(a));
+			*found = true;
+			return 0;
+		}
+		if (r != ARCHIVE_EOF)
+			return lade_error_set(err, 0, "cannot read base layer %s: %s", digest,
+			                      archive_error_string(a));
+	}
+	return 0;
+}
+
+static const char *multiarch(const char *platform)
+{
+	static const struct {
+		const char *platform, *triplet;
+	} map[] = {
+	        {"linux/amd64", "x86_64-linux-gnu"},     {"linux/arm64", "aarch64-linux-gnu"},
+	        {"linux/arm/v7", "arm-linux-gnueabihf"}, {"linux/ppc64le", "powerpc64le-linux-gnu"},
+	        {"linux/s390x", "s390x-linux-gnu"},      {"linux/386", "i386-linux-gnu"},
+	};
+	for (size_t i = 0; i < LADE_ARRAY_SIZE(map); i++)
+		if (strncmp(platform, map[i].platform, strlen(map[i].platform)) == 0)
+			return map[i].triplet;
+	return NULL;
+}
+
+static const char *musl_arch(const char *platform)
+{
+	if (strncmp(platform, "linux/amd64", 11) == 0)
+		return "x86_64";
+	if (strncmp(platform, "linux/arm64", 11) == 0)
+		return "aarch64";
+	if (strncmp(platform, "linux/arm/v7", 12) == 0)
+		return "armhf";
+	if (strncmp(platform, "linux/ppc64le", 13) == 0)
+		return "powerpc64le";
+	if (strncmp(platform, "linux/s390x", 11) == 0)
+		return "s390x";
+	if (strncmp(platform, "linux/386", 9) == 0)
+		return "i386";
+	return NULL;
+}
+
+/* Highest "GLIBC_2.N" symbol version in libc.so.6: the glibc release. */
+static int glibc_version(const struct lade_buf *b)
+{
+	int best = -1;
+	const char *p = b->data, *end = b->data + b->len;
+	while ((p = memmem(p, (size_t)(end - p), "GLIBC_2.", 8)) != NULL) {
+		p += 8;
+		int v = 0, digits = 0;
+		while (p < end && *p >= '0' && *p <= '9' && digits < 4) {
+			v = v * 10 + (*p++ - '0');
+			digits++;
+		}
+		if (digits > 0 && (p >= end || *p == '\0' || *p == '.') && v > best)
+			best = v;
+	}
+	return best;
+}
+
+int lade_base_detect_libc(const struct lade_base_image *base, struct lade_store *store,
+                          const struct lade_tree *tree, const char *platform, char **out,
+                          struct lade_error **err)
+{
+	const char *march = musl_arch(platform);
+	if (march) {
+		_cleanup_free_ char *ld = xasprintf("lib/ld-musl-%s.so.1", march);
+		if (lade_tree_lookup(tree, ld)) {
+			*out = xstrdup("musl-1.2");
+			return 0;
+		}
+	}
+	const char *triplet = multiarch(platform);
+	const char *dirs[] = {"lib/%s", "usr/lib/%s", "lib64", "usr/lib64", "lib", "usr/lib"};
+	for (size_t i = 0; i < LADE_ARRAY_SIZE(dirs); i++) {
+		if (strstr(dirs[i], "%s") && triplet == NULL)
+			continue;
+		_cleanup_free_ char *dir = xasprintf(dirs[i], triplet ? triplet : "");
+		_cleanup_free_ char *path = lade_path_join(dir, "libc.so.6");
+		_cleanup_free_ char *resolved = NULL;
+		if (lade_tree_resolve(tree, path, true, &resolved, err) < 0)
+			return -1;
+		const struct lade_tree_node *n = lade_tree_lookup(tree, resolved);
+		if (n == NULL || n->type != LADE_ENTRY_FILE)
+			continue;
+		_cleanup_buf_ struct lade_buf content = LADE_BUF_INIT;
+		bool found = false;
+		if (lade_base_read_path(base, store, resolved, 64u << 20, &content, &found, err) <
+		    0)
+			return -1;
+		int minor = found ? glibc_version(&content) : -1;
+		if (minor < 0)
+			continue;
+		*out = xasprintf("glibc-2.%d", minor);
+		return 0;
+	}
+	return lade_error_set(err, 0, "no glibc libc.so.6 or musl loader found in base image %s",
+	                      base->name ? base->name : "(scratch)");
+}
