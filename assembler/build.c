@@ -116,119 +116,6 @@ static int write_layer(struct build_ctx *c, struct lade_layer *layer, const char
 	return 0;
 }
 
-static json_t *build_annotations(const struct lade_recipe *r, const struct lade_base_image *base,
-                                 int64_t epoch)
-{
-	json_t *a = json_object();
-	char created[32];
-	lade_format_time(epoch, created);
-	json_object_set_new(a, "org.opencontainers.image.created", json_string(created));
-	if (base->manifest_digest) {
-		json_object_set_new(a, "org.opencontainers.image.base.digest",
-		                    json_string(base->manifest_digest));
-		json_object_set_new(a, "org.opencontainers.image.base.name",
-		                    json_string(base->name));
-	}
-	for (size_t i = 0; i < r->n_annotations; i++)
-		json_object_set_new(a, r->annotations[i].key, json_string(r->annotations[i].value));
-	return a;
-}
-
-static int build_image(struct build_ctx *c, const struct lade_recipe *r, const char *ref,
-                       struct lade_build_image *im, struct lade_error **err)
-{
-	if (lade_strv_len(r->platforms) != 1)
-		return lade_error_set(
-		        err, 0,
-		        "%s: building more than one platform at once is not supported "
-		        "by this lade version",
-		        r->path);
-	const char *platform = r->platforms[0];
-	im->ref = xstrdup(ref);
-	im->variant = r->variant ? xstrdup(r->variant) : NULL;
-	im->platform = xstrdup(platform);
-	size_t alloc = 0;
-
-	if (r->python.present)
-		return lade_error_set(err, 0,
-		                      "%s:%d:%d: python: wheel installation is not part of "
-		                      "this lade version",
-		                      r->path, r->python.line, r->python.column);
-
-	_cleanup_(lade_base_image_freep) struct lade_base_image *base = NULL;
-	if (lade_base_load(&r->base, platform, c->store, &base, err) < 0)
-		return -1;
-	_cleanup_(lade_tree_freep) struct lade_tree *tree = lade_tree_new();
-	if (lade_base_read_tree(base, c->store, tree, err) < 0)
-		return -1;
-	if (base->n_layers)
-		progress(c, "base %s: %zu layers, %zu paths", base->name, base->n_layers,
-		         lade_tree_count(tree));
-
-	for (size_t i = 0; i < base->n_layers; i++) {
-		struct lade_build_layer *bl = image_add_layer(im, &alloc);
-		snprintf(bl->digest, sizeof(bl->digest), "%s", base->layers[i].desc.digest);
-		snprintf(bl->diff_id, sizeof(bl->diff_id), "%s", base->layers[i].diff_id);
-		bl->size = base->layers[i].desc.size;
-		bl->media_type = base->layers[i].desc.media_type;
-		bl->comment = xasprintf("base %s", base->name);
-		bl->from_base = true;
-	}
-
-	_cleanup_(py_plan_release) struct py_plan py = {0};
-	if (r->python.present && py_prepare(c, r, platform, base, tree, &py, err) < 0)
-		return -1;
-
-	/* Config first, so each written layer appends its diff_id and history entry. */
-	size_t n_env = lade_strv_len(py.env);
-	_cleanup_free_ struct lade_kv *env = xcalloc(n_env ? n_env : 1, sizeof(*env));
-	for (size_t i = 0; i < n_env; i++) {
-		const char *eq = strchr(py.env[i], '=');
-		env[i].key = xstrndup(py.env[i], (size_t)(eq - py.env[i]));
-		env[i].value = xstrdup(eq + 1);
-	}
-	_cleanup_(json_decrefp) json_t *config = NULL;
-	int rc = lade_config_new(base->config, &r->config, env, n_env, platform, c->epoch, &config,
-	                         err);
-	for (size_t i = 0; i < n_env; i++) {
-		free(env[i].key);
-		free(env[i].value);
-	}
-	if (rc < 0)
-		return -1;
-
-	size_t total = py_layer_count(r, &py) + r->n_files, index = 0;
-	if (r->python.present &&
-	    py_write_layers(c, r, &py, tree, im, &alloc, config, &index, total, err) < 0)
-		return -1;
-	for (size_t i = 0; i < r->n_files; i++) {
-		const struct lade_recipe_files *f = &r->files[i];
-		_cleanup_free_ char *comment = xasprintf("files %s -> %s", f->src_text, f->dst);
-		_cleanup_(lade_layer_freep) struct lade_layer *layer = lade_layer_new(comment);
-		if (lade_files_add(f, tree, layer, err) < 0)
-			return -1;
-		_cleanup_free_ char *created_by = xasprintf("lade COPY %s %s", f->src_text, f->dst);
-		if (write_layer(c, layer, created_by, tree, im, &alloc, config, i + 1, total, err) <
-		    0)
-			return -1;
-	}
-
-	_cleanup_free_ struct lade_manifest_layer *ml = xcalloc(im->n_layers, sizeof(*ml));
-	for (size_t i = 0; i < im->n_layers; i++) {
-		ml[i].media_type = im->layers[i].media_type;
-		ml[i].digest = im->layers[i].digest;
-		ml[i].size = im->layers[i].size;
-	}
-	_cleanup_(json_decrefp) json_t *annotations = build_annotations(r, base, c->epoch);
-	if (lade_image_write(c->store, config, ml, im->n_layers, annotations, im->digest,
-	                     &im->manifest_size, err) < 0)
-		return -1;
-	/* The config digest is what `docker images` calls the image id; report it. */
-	_cleanup_free_ char *config_text = lade_json_dump(config);
-	lade_sha256_buf(config_text, strlen(config_text), im->config_digest);
-	return 0;
-}
-
 /* The Python part of an image: wheels selected from the lock, verified, opened and installed
  * into layers. Big distributions get a layer each (stable digests shared between variants and
  * rebuilds), the rest share one layer with the venv skeleton. */
@@ -412,6 +299,119 @@ static size_t py_layer_count(const struct lade_recipe *r, const struct py_plan *
 	for (size_t i = 0; i < p->n_sel; i++)
 		n += wheel_installed_size(p->wheels[i]) >= threshold;
 	return n;
+}
+
+static json_t *build_annotations(const struct lade_recipe *r, const struct lade_base_image *base,
+                                 int64_t epoch)
+{
+	json_t *a = json_object();
+	char created[32];
+	lade_format_time(epoch, created);
+	json_object_set_new(a, "org.opencontainers.image.created", json_string(created));
+	if (base->manifest_digest) {
+		json_object_set_new(a, "org.opencontainers.image.base.digest",
+		                    json_string(base->manifest_digest));
+		json_object_set_new(a, "org.opencontainers.image.base.name",
+		                    json_string(base->name));
+	}
+	for (size_t i = 0; i < r->n_annotations; i++)
+		json_object_set_new(a, r->annotations[i].key, json_string(r->annotations[i].value));
+	return a;
+}
+
+static int build_image(struct build_ctx *c, const struct lade_recipe *r, const char *ref,
+                       struct lade_build_image *im, struct lade_error **err)
+{
+	if (lade_strv_len(r->platforms) != 1)
+		return lade_error_set(
+		        err, 0,
+		        "%s: building more than one platform at once is not supported "
+		        "by this lade version",
+		        r->path);
+	const char *platform = r->platforms[0];
+	im->ref = xstrdup(ref);
+	im->variant = r->variant ? xstrdup(r->variant) : NULL;
+	im->platform = xstrdup(platform);
+	size_t alloc = 0;
+
+	if (r->python.present)
+		return lade_error_set(err, 0,
+		                      "%s:%d:%d: python: wheel installation is not part of "
+		                      "this lade version",
+		                      r->path, r->python.line, r->python.column);
+
+	_cleanup_(lade_base_image_freep) struct lade_base_image *base = NULL;
+	if (lade_base_load(&r->base, platform, c->store, &base, err) < 0)
+		return -1;
+	_cleanup_(lade_tree_freep) struct lade_tree *tree = lade_tree_new();
+	if (lade_base_read_tree(base, c->store, tree, err) < 0)
+		return -1;
+	if (base->n_layers)
+		progress(c, "base %s: %zu layers, %zu paths", base->name, base->n_layers,
+		         lade_tree_count(tree));
+
+	for (size_t i = 0; i < base->n_layers; i++) {
+		struct lade_build_layer *bl = image_add_layer(im, &alloc);
+		snprintf(bl->digest, sizeof(bl->digest), "%s", base->layers[i].desc.digest);
+		snprintf(bl->diff_id, sizeof(bl->diff_id), "%s", base->layers[i].diff_id);
+		bl->size = base->layers[i].desc.size;
+		bl->media_type = base->layers[i].desc.media_type;
+		bl->comment = xasprintf("base %s", base->name);
+		bl->from_base = true;
+	}
+
+	_cleanup_(py_plan_release) struct py_plan py = {0};
+	if (r->python.present && py_prepare(c, r, platform, base, tree, &py, err) < 0)
+		return -1;
+
+	/* Config first, so each written layer appends its diff_id and history entry. */
+	size_t n_env = lade_strv_len(py.env);
+	_cleanup_free_ struct lade_kv *env = xcalloc(n_env ? n_env : 1, sizeof(*env));
+	for (size_t i = 0; i < n_env; i++) {
+		const char *eq = strchr(py.env[i], '=');
+		env[i].key = xstrndup(py.env[i], (size_t)(eq - py.env[i]));
+		env[i].value = xstrdup(eq + 1);
+	}
+	_cleanup_(json_decrefp) json_t *config = NULL;
+	int rc = lade_config_new(base->config, &r->config, env, n_env, platform, c->epoch, &config,
+	                         err);
+	for (size_t i = 0; i < n_env; i++) {
+		free(env[i].key);
+		free(env[i].value);
+	}
+	if (rc < 0)
+		return -1;
+
+	size_t total = py_layer_count(r, &py) + r->n_files, index = 0;
+	if (r->python.present &&
+	    py_write_layers(c, r, &py, tree, im, &alloc, config, &index, total, err) < 0)
+		return -1;
+	for (size_t i = 0; i < r->n_files; i++) {
+		const struct lade_recipe_files *f = &r->files[i];
+		_cleanup_free_ char *comment = xasprintf("files %s -> %s", f->src_text, f->dst);
+		_cleanup_(lade_layer_freep) struct lade_layer *layer = lade_layer_new(comment);
+		if (lade_files_add(f, tree, layer, err) < 0)
+			return -1;
+		_cleanup_free_ char *created_by = xasprintf("lade COPY %s %s", f->src_text, f->dst);
+		if (write_layer(c, layer, created_by, tree, im, &alloc, config, i + 1, total, err) <
+		    0)
+			return -1;
+	}
+
+	_cleanup_free_ struct lade_manifest_layer *ml = xcalloc(im->n_layers, sizeof(*ml));
+	for (size_t i = 0; i < im->n_layers; i++) {
+		ml[i].media_type = im->layers[i].media_type;
+		ml[i].digest = im->layers[i].digest;
+		ml[i].size = im->layers[i].size;
+	}
+	_cleanup_(json_decrefp) json_t *annotations = build_annotations(r, base, c->epoch);
+	if (lade_image_write(c->store, config, ml, im->n_layers, annotations, im->digest,
+	                     &im->manifest_size, err) < 0)
+		return -1;
+	/* The config digest is what `docker images` calls the image id; report it. */
+	_cleanup_free_ char *config_text = lade_json_dump(config);
+	lade_sha256_buf(config_text, strlen(config_text), im->config_digest);
+	return 0;
 }
 
 static bool wanted(const struct lade_build_options *o, const char *variant)

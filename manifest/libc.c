@@ -123,11 +123,17 @@ int lade_base_detect_libc(const struct lade_base_image *base, struct lade_store 
 		}
 	}
 	const char *triplet = multiarch(platform);
-	const char *dirs[] = {"lib/%s", "usr/lib/%s", "lib64", "usr/lib64", "lib", "usr/lib"};
+	/* Debian/Ubuntu multiarch first, then Fedora/RHEL lib64, then plain lib. */
+	const struct {
+		const char *dir;
+		bool multiarch;
+	} dirs[] = {{"lib", true},        {"usr/lib", true}, {"lib64", false},
+	            {"usr/lib64", false}, {"lib", false},    {"usr/lib", false}};
 	for (size_t i = 0; i < LADE_ARRAY_SIZE(dirs); i++) {
-		if (strstr(dirs[i], "%s") && triplet == NULL)
+		if (dirs[i].multiarch && triplet == NULL)
 			continue;
-		_cleanup_free_ char *dir = xasprintf(dirs[i], triplet ? triplet : "");
+		_cleanup_free_ char *dir = dirs[i].multiarch ? lade_path_join(dirs[i].dir, triplet)
+		                                             : xstrdup(dirs[i].dir);
 		_cleanup_free_ char *path = lade_path_join(dir, "libc.so.6");
 		_cleanup_free_ char *resolved = NULL;
 		if (lade_tree_resolve(tree, path, true, &resolved, err) < 0)

@@ -9,6 +9,7 @@
 #include "lade/error.h"
 #include "lade/store.h"
 #include "lade/tree.h"
+#include "lade/util.h"
 
 /* Detect the libc of base for platform ("linux/amd64"): *out becomes "glibc-2.36" or
  * "musl-1.2" (musl has no version in its files: 1.2 is assumed, the only line still
