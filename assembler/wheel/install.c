@@ -1,1 +1,584 @@
-/* placeholder: being written */
+/* lade — installing a wheel into layer entries the way pip does (see include/lade/install.h).
+ *
+ * References for the pip behaviour reproduced here: pip/_internal/operations/install/wheel.py
+ * (_install_wheel, fix_script, get_csv_rows_for_installed, is_entrypoint_wrapper) and the
+ * vendored distlib/scripts.py (ScriptMaker: template and shebang rules). */
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "lade/digest.h"
+#include "lade/install.h"
+
+#define SCRIPT_MAX  (16u << 20) /* #!python scripts are rewritten in memory */
+#define SHEBANG_MAX 127         /* Linux BINPRM_BUF_SIZE - 1, distlib's limit */
+
+/* ---------------------------------------------------------------- scheme */
+
+void lade_install_scheme_release(struct lade_install_scheme *s)
+{
+	free(s->purelib);
+	free(s->platlib);
+	free(s->scripts);
+	free(s->headers);
+	free(s->data);
+	free(s->interpreter);
+	lade_strv_free(s->exclude);
+	memset(s, 0, sizeof(*s));
+}
+
+static bool py_version_ok(const char *v)
+{
+	size_t i = 0, dots = 0;
+	if (!isdigit((unsigned char)v[0]))
+		return false;
+	for (; v[i]; i++) {
+		if (v[i] == '.') {
+			if (++dots > 1 || !isdigit((unsigned char)v[i + 1]))
+				return false;
+		} else if (!isdigit((unsigned char)v[i])) {
+			return false;
+		}
+	}
+	return dots == 1;
+}
+
+int lade_install_scheme_venv(const char *venv, const char *py_version,
+                             struct lade_install_scheme *s, struct lade_error **err)
+{
+	memset(s, 0, sizeof(*s));
+	if (!py_version_ok(py_version))
+		return lade_error_set(err, 0, "python version '%s' is not of the form X.Y",
+		                      py_version);
+	_cleanup_free_ char *root = lade_path_normalize(venv, err);
+	if (root == NULL)
+		return lade_error_prefix(err, "venv path %s", venv);
+	if (*root == '\0')
+		return lade_error_set(err, 0, "venv path '%s' is the image root", venv);
+	s->purelib = xasprintf("%s/lib/python%s/site-packages", root, py_version);
+	s->platlib = xstrdup(s->purelib);
+	s->scripts = xasprintf("%s/bin", root);
+	s->headers = xasprintf("%s/include/site/python%s", root, py_version);
+	s->data = xstrdup(root);
+	s->interpreter = xasprintf("/%s/bin/python", root);
+	return 0;
+}
+
+void lade_install_info_release(struct lade_install_info *info)
+{
+	free(info->name);
+	free(info->version);
+	lade_strv_free(info->requires_dist);
+	free(info->license);
+	free(info->dist_info);
+	memset(info, 0, sizeof(*info));
+}
+
+/* ---------------------------------------------------------------- scripts */
+
+char *lade_install_script_text(const char *interpreter, const char *module, const char *attr)
+{
+	struct lade_buf b = LADE_BUF_INIT;
+	bool space = strchr(interpreter, ' ') != NULL;
+	_cleanup_free_ char *exe = space && interpreter[0] != '"' ? xasprintf("\"%s\"", interpreter)
+	                                                          : xstrdup(interpreter);
+	/* distlib: '#!' + executable + '\n' must fit in 127 bytes and contain no space */
+	if (!space && strlen(exe) + 3 <= SHEBANG_MAX)
+		lade_buf_addf(&b, "#!%s\n", exe);
+	else
+		lade_buf_addf(&b, "#!/bin/sh\n'''exec' %s \"$0\" \"$@\"\n' '''\n", exe);
+	size_t head = strcspn(attr, ".");
+	lade_buf_addf(&b,
+	              "# -*- coding: utf-8 -*-\n"
+	              "import re\n"
+	              "import sys\n"
+	              "from %s import %.*s\n"
+	              "if __name__ == '__main__':\n"
+	              "    sys.argv[0] = re.sub(r'(-script\\.pyw|\\.exe)?$', '', sys.argv[0])\n"
+	              "    sys.exit(%s())\n",
+	              module, (int)head, attr, attr);
+	return lade_buf_detach(&b, NULL);
+}
+
+/* pip drops scripts shipped in .data/scripts that are wrappers for one of the wheel's own
+ * entry points: it writes fresh ones. */
+static bool is_entrypoint_wrapper(const struct lade_wheel *w, const char *base)
+{
+	size_t n = strlen(base);
+	_cleanup_free_ char *lower = xstrdup(base);
+	for (char *p = lower; *p; p++)
+		*p = (char)tolower((unsigned char)*p);
+	if (n > 4 && strcmp(lower + n - 4, ".exe") == 0)
+		n -= 4;
+	else if (n > 10 && strcmp(lower + n - 10, "-script.py") == 0)
+		n -= 10;
+	else if (n > 4 && strcmp(lower + n - 4, ".pya") == 0)
+		n -= 4;
+	for (size_t i = 0; i < lade_wheel_entry_point_count(w); i++) {
+		const char *ep = lade_wheel_entry_point(w, i)->name;
+		if (strlen(ep) == n && strncmp(ep, base, n) == 0)
+			return true;
+	}
+	return false;
+}
+
+/* A stream that keeps the first 8 bytes of a member and then stops the decoder. */
+struct peek_stream {
+	struct lade_stream stream;
+	char buf[8];
+	size_t n;
+};
+
+static int peek_write(struct lade_stream *s, const void *buf, size_t len, struct lade_error **err)
+{
+	struct peek_stream *ps = (struct peek_stream *)s;
+	size_t take = sizeof(ps->buf) - ps->n < len ? sizeof(ps->buf) - ps->n : len;
+	memcpy(ps->buf + ps->n, buf, take);
+	ps->n += take;
+	if (ps->n == sizeof(ps->buf))
+		return lade_error_set(err, 0, "peek complete");
+	return 0;
+}
+
+static int starts_with_python(struct lade_wheel *w, size_t i, bool *yes, struct lade_error **err)
+{
+	struct peek_stream ps = {.stream = {peek_write}, .n = 0};
+	_cleanup_error_ struct lade_error *e = NULL;
+	if (lade_wheel_emit_member(w, i, &ps.stream, &e) < 0 && ps.n < sizeof(ps.buf)) {
+		if (err && *err == NULL)
+			*err = steal_pointer(&e);
+		return -1;
+	}
+	*yes = ps.n >= 8 && memcmp(ps.buf, "#!python", 8) == 0;
+	return 0;
+}
+
+/* ---------------------------------------------------------------- planned files */
+
+struct planned {
+	char *path; /* image path */
+	char *root; /* scheme directory it was installed under (explicit dirs below it) */
+	char *origin;
+	uint32_t mode;
+	ssize_t member;       /* verbatim member index, or -1 for generated content */
+	struct lade_buf data; /* generated content */
+	bool record_self;     /* the RECORD file: listed as ",," */
+	bool record_only;     /* not installed, only listed (see plan_member) */
+};
+
+struct plan {
+	struct planned *v;
+	size_t n, alloc;
+};
+
+static void plan_release(struct plan *p)
+{
+	for (size_t i = 0; i < p->n; i++) {
+		free(p->v[i].path);
+		free(p->v[i].root);
+		free(p->v[i].origin);
+		lade_buf_release(&p->v[i].data);
+	}
+	free(p->v);
+	memset(p, 0, sizeof(*p));
+}
+
+static struct planned *plan_add(struct plan *p, const char *root, char *path, char *origin)
+{
+	lade_grow(&p->v, sizeof(*p->v), p->n + 1, &p->alloc);
+	struct planned *f = &p->v[p->n++];
+	memset(f, 0, sizeof(*f));
+	f->path = path;
+	f->root = xstrdup(root);
+	f->origin = origin;
+	f->member = -1;
+	lade_buf_init(&f->data);
+	return f;
+}
+
+static bool under(const char *path, const char *dir, const char **rel)
+{
+	size_t n = strlen(dir);
+	if (strncmp(path, dir, n) != 0 || path[n] != '/')
+		return false;
+	if (rel)
+		*rel = path + n + 1;
+	return true;
+}
+
+static bool excluded(const struct lade_install_scheme *s, const char *path)
+{
+	if (s->exclude == NULL)
+		return false;
+	const char *rel = NULL;
+	if (!under(path, s->purelib, &rel))
+		under(path, s->platlib, &rel);
+	for (char **g = s->exclude; *g; g++) {
+		if (lade_glob_match(*g, path) || (rel && lade_glob_match(*g, rel)))
+			return true;
+	}
+	return false;
+}
+
+/* Path of `path` relative to directory `from` (both normalised image paths), like
+ * os.path.relpath: "../../../bin/foo". */
+static char *relpath(const char *from, const char *path)
+{
+	size_t common = 0, i = 0;
+	/* longest common prefix ending at a component boundary */
+	for (;; i++) {
+		bool fe = from[i] == '\0' || from[i] == '/';
+		bool pe = path[i] == '\0' || path[i] == '/';
+		if (fe && pe)
+			common = i;
+		if (from[i] == '\0' || path[i] == '\0' || from[i] != path[i])
+			break;
+	}
+	struct lade_buf b = LADE_BUF_INIT;
+	const char *rest = from + common;
+	while (*rest == '/')
+		rest++;
+	if (*rest) {
+		lade_buf_adds(&b, "..");
+		for (const char *p = rest; *p; p++)
+			if (*p == '/')
+				lade_buf_adds(&b, "/..");
+	}
+	const char *tail = path + common;
+	while (*tail == '/')
+		tail++;
+	if (*tail) {
+		if (b.len)
+			lade_buf_addch(&b, '/');
+		lade_buf_adds(&b, tail);
+	}
+	return lade_buf_detach(&b, NULL);
+}
+
+/* Python csv QUOTE_MINIMAL (excel dialect). */
+static void csv_field(struct lade_buf *b, const char *s)
+{
+	if (strpbrk(s, ",\"\r\n") == NULL) {
+		lade_buf_adds(b, s);
+		return;
+	}
+	lade_buf_addch(b, '"');
+	for (; *s; s++) {
+		if (*s == '"')
+			lade_buf_addch(b, '"');
+		lade_buf_addch(b, *s);
+	}
+	lade_buf_addch(b, '"');
+}
+
+struct record_row {
+	char *path, *hash, *size;
+};
+
+static int cmp_row(const void *a, const void *b)
+{
+	const struct record_row *x = a, *y = b;
+	int c = strcmp(x->path, y->path);
+	if (c == 0)
+		c = strcmp(x->hash, y->hash);
+	if (c == 0)
+		c = strcmp(x->size, y->size);
+	return c;
+}
+
+static void hash_field(const unsigned char sha[32], char out[52])
+{
+	char b64[44];
+	lade_wheel_hash_b64(sha, b64);
+	snprintf(out, 52, "sha256=%s", b64);
+}
+
+static char *record_text(const struct plan *p, const char *lib_dir, struct lade_wheel *w)
+{
+	_cleanup_free_ struct record_row *rows = xcalloc(p->n ? p->n : 1, sizeof(*rows));
+	for (size_t i = 0; i < p->n; i++) {
+		const struct planned *f = &p->v[i];
+		rows[i].path = relpath(lib_dir, f->path);
+		if (f->record_self) {
+			rows[i].hash = xstrdup("");
+			rows[i].size = xstrdup("");
+		} else if (f->member >= 0) {
+			const struct lade_wheel_member *m = lade_wheel_member(w, (size_t)f->member);
+			char h[52] = "";
+			if (m->has_sha256)
+				hash_field(m->sha256, h);
+			rows[i].hash = xstrdup(h);
+			rows[i].size = m->has_sha256
+			                       ? xasprintf("%llu", (unsigned long long)m->usize)
+			                       : xstrdup("");
+		} else {
+			unsigned char sha[32];
+			char h[52];
+			struct lade_sha256 *ctx = lade_sha256_new();
+			lade_sha256_update(ctx, f->data.data, f->data.len);
+			lade_sha256_final(ctx, sha, NULL);
+			lade_sha256_free(ctx);
+			hash_field(sha, h);
+			rows[i].hash = xstrdup(h);
+			rows[i].size = xasprintf("%zu", f->data.len);
+		}
+	}
+	qsort(rows, p->n, sizeof(*rows), cmp_row);
+	struct lade_buf b = LADE_BUF_INIT;
+	for (size_t i = 0; i < p->n; i++) {
+		csv_field(&b, rows[i].path);
+		lade_buf_addch(&b, ',');
+		csv_field(&b, rows[i].hash);
+		lade_buf_addch(&b, ',');
+		csv_field(&b, rows[i].size);
+		lade_buf_adds(&b, "\r\n"); /* csv.writer's default line terminator, as pip writes */
+		free(rows[i].path);
+		free(rows[i].hash);
+		free(rows[i].size);
+	}
+	return lade_buf_detach(&b, NULL);
+}
+
+/* ---------------------------------------------------------------- layer entries */
+
+static int member_emit(void *ctx, const struct lade_entry *e, struct lade_stream *out,
+                       struct lade_error **err)
+{
+	return lade_wheel_emit_member(ctx, (size_t)e->ops_index, out, err);
+}
+
+static const struct lade_source_ops wheel_member_ops = {.emit = member_emit};
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static int add_dirs(const struct plan *p, const struct lade_install_scheme *s,
+                    struct lade_layer *layer, const char *origin, struct lade_error **err)
+{
+	_cleanup_strv_ char **dirs = NULL;
+	for (size_t i = 0; i < p->n; i++) {
+		const char *rel;
+		if (p->v[i].record_only || !under(p->v[i].path, p->v[i].root, &rel))
+			continue;
+		for (const char *sl = strchr(rel, '/'); sl; sl = strchr(sl + 1, '/')) {
+			_cleanup_free_ char *d =
+			        xstrndup(p->v[i].path, (size_t)(sl - p->v[i].path));
+			lade_strv_push(&dirs, d);
+		}
+	}
+	size_t n = lade_strv_len(dirs);
+	if (n == 0)
+		return 0;
+	qsort(dirs, n, sizeof(char *), cmp_str);
+	for (size_t i = 0; i < n; i++) {
+		if (i > 0 && strcmp(dirs[i], dirs[i - 1]) == 0)
+			continue;
+		struct lade_entry *e = lade_entry_new(dirs[i], LADE_ENTRY_DIR, origin);
+		e->mode = 0755;
+		e->uid = s->uid;
+		e->gid = s->gid;
+		if (lade_layer_add(layer, e, err) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+static int add_files(struct plan *p, const struct lade_install_scheme *s, struct lade_wheel *w,
+                     struct lade_layer *layer, size_t *files, uint64_t *bytes,
+                     struct lade_error **err)
+{
+	for (size_t i = 0; i < p->n; i++) {
+		struct planned *f = &p->v[i];
+		if (f->record_only)
+			continue;
+		struct lade_entry *e = lade_entry_new(f->path, LADE_ENTRY_FILE, f->origin);
+		e->mode = f->mode;
+		e->uid = s->uid;
+		e->gid = s->gid;
+		if (f->member >= 0) {
+			const struct lade_wheel_member *m = lade_wheel_member(w, (size_t)f->member);
+			e->size = m->usize;
+			e->ops = &wheel_member_ops;
+			e->ops_ctx = w;
+			e->ops_index = (uint64_t)f->member;
+			e->has_sha256 = m->has_sha256;
+			memcpy(e->sha256, m->sha256, 32);
+		} else {
+			struct lade_sha256 *ctx = lade_sha256_new();
+			lade_sha256_update(ctx, f->data.data, f->data.len);
+			lade_sha256_final(ctx, e->sha256, NULL);
+			lade_sha256_free(ctx);
+			e->has_sha256 = true;
+			e->size = f->data.len;
+			lade_buf_release(&e->data);
+			e->data = f->data;
+			lade_buf_init(&f->data);
+		}
+		*files += 1;
+		*bytes += e->size;
+		if (lade_layer_add(layer, e, err) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* ---------------------------------------------------------------- install */
+
+static const char *scheme_dir(const struct lade_install_scheme *s, const char *key)
+{
+	if (strcmp(key, "purelib") == 0)
+		return s->purelib;
+	if (strcmp(key, "platlib") == 0)
+		return s->platlib;
+	if (strcmp(key, "scripts") == 0)
+		return s->scripts;
+	if (strcmp(key, "headers") == 0)
+		return s->headers;
+	if (strcmp(key, "data") == 0)
+		return s->data;
+	return NULL;
+}
+
+static int plan_member(struct lade_wheel *w, const struct lade_install_scheme *s,
+                       const char *lib_dir, size_t i, struct plan *p, struct lade_error **err)
+{
+	const struct lade_wheel_member *m = lade_wheel_member(w, i);
+	const char *fn = lade_wheel_filename(w);
+	const char *data_dir = lade_wheel_data_dir(w);
+	const char *rel;
+	_cleanup_free_ char *root = NULL;
+	_cleanup_free_ char *dest = NULL;
+	bool script = false;
+
+	if (under(m->name, data_dir, &rel)) {
+		const char *slash = strchr(rel, '/');
+		if (slash == NULL)
+			return lade_error_set(
+			        err, 0,
+			        "wheel %s: unexpected file %s: .data contents must be "
+			        "<scheme key>/<path>",
+			        fn, m->name);
+		_cleanup_free_ char *key = xstrndup(rel, (size_t)(slash - rel));
+		const char *dir = scheme_dir(s, key);
+		if (dir == NULL)
+			return lade_error_set(err, 0, "wheel %s: unknown .data directory '%s'", fn,
+			                      key);
+		if (strcmp(key, "headers") == 0)
+			root = xasprintf("%s/%s", dir, lade_wheel_name(w));
+		else
+			root = xstrdup(dir);
+		dest = lade_path_join(root, slash + 1);
+		script = strcmp(key, "scripts") == 0;
+		if (script && strchr(slash + 1, '/') == NULL &&
+		    is_entrypoint_wrapper(w, slash + 1)) {
+			/* pip skips the file but keeps the wheel's RECORD row for it, under the
+			 * member name (get_csv_rows_for_installed): reproduce that row */
+			struct planned *f = plan_add(p, lib_dir, lade_path_join(lib_dir, m->name),
+			                             xasprintf("wheel %s member %s", fn, m->name));
+			f->member = (ssize_t)i;
+			f->record_only = true;
+			return 0;
+		}
+	} else {
+		root = xstrdup(lib_dir);
+		dest = lade_path_join(lib_dir, m->name);
+	}
+	if (excluded(s, dest))
+		return 0;
+
+	bool rewrite = false;
+	if (script && starts_with_python(w, i, &rewrite, err) < 0)
+		return -1;
+	char *origin = xasprintf("wheel %s member %s", fn, m->name);
+	struct planned *f = plan_add(p, root, steal_pointer(&dest), origin);
+	if (rewrite) {
+		/* pip's fix_script: the whole first line becomes "#!" + interpreter (arguments
+		 * after #!python are dropped); the mode follows the zip like any other file */
+		_cleanup_buf_ struct lade_buf content = LADE_BUF_INIT;
+		if (m->usize > SCRIPT_MAX)
+			return lade_error_set(
+			        err, 0, "wheel %s member %s: #!python script larger than 16 MiB",
+			        fn, m->name);
+		if (lade_wheel_read_member(w, i, SCRIPT_MAX, &content, err) < 0)
+			return -1;
+		const char *nl = memchr(content.data, '\n', content.len);
+		size_t rest = nl ? (size_t)(nl + 1 - content.data) : content.len;
+		lade_buf_addf(&f->data, "#!%s\n", s->interpreter);
+		lade_buf_add(&f->data, content.data + rest, content.len - rest);
+	} else {
+		f->member = (ssize_t)i;
+	}
+	/* pip: 0755 when the zip mode is a regular file with any exec bit, else 0644 */
+	f->mode = S_ISREG(m->unix_mode) && (m->unix_mode & 0111) ? 0755 : 0644;
+	return 0;
+}
+
+int lade_wheel_install(struct lade_wheel *w, const struct lade_install_scheme *scheme,
+                       bool requested, struct lade_layer *layer, struct lade_install_info *info,
+                       struct lade_error **err)
+{
+	const char *fn = lade_wheel_filename(w);
+	const char *lib_dir = lade_wheel_root_is_purelib(w) ? scheme->purelib : scheme->platlib;
+	_cleanup_free_ char *record_name = xasprintf("%s/RECORD", lade_wheel_dist_info(w));
+	_cleanup_free_ char *dist_info = lade_path_join(lib_dir, lade_wheel_dist_info(w));
+	_cleanup_(plan_release) struct plan p = {NULL, 0, 0};
+
+	for (size_t i = 0; i < lade_wheel_member_count(w); i++) {
+		const struct lade_wheel_member *m = lade_wheel_member(w, i);
+		if (m->is_dir || strcmp(m->name, record_name) == 0)
+			continue;
+		if (plan_member(w, scheme, lib_dir, i, &p, err) < 0)
+			return -1;
+	}
+	for (size_t i = 0; i < lade_wheel_entry_point_count(w); i++) {
+		const struct lade_wheel_entry_point *ep = lade_wheel_entry_point(w, i);
+		char *dest = lade_path_join(scheme->scripts, ep->name);
+		if (excluded(scheme, dest)) {
+			free(dest);
+			continue;
+		}
+		struct planned *f = plan_add(&p, scheme->scripts, dest,
+		                             xasprintf("wheel %s entry point %s", fn, ep->name));
+		char *text = lade_install_script_text(scheme->interpreter, ep->module, ep->attr);
+		lade_buf_adds(&f->data, text);
+		free(text);
+		f->mode = 0755;
+	}
+	struct planned *f = plan_add(&p, lib_dir, lade_path_join(dist_info, "INSTALLER"),
+	                             xasprintf("wheel %s (INSTALLER)", fn));
+	lade_buf_adds(&f->data, "lade\n");
+	f->mode = 0644;
+	if (requested) {
+		f = plan_add(&p, lib_dir, lade_path_join(dist_info, "REQUESTED"),
+		             xasprintf("wheel %s (REQUESTED)", fn));
+		f->mode = 0644;
+	}
+	f = plan_add(&p, lib_dir, lade_path_join(dist_info, "RECORD"),
+	             xasprintf("wheel %s (RECORD)", fn));
+	f->mode = 0644;
+	f->record_self = true;
+	char *record = record_text(&p, lib_dir, w);
+	lade_buf_adds(&f->data, record);
+	free(record);
+
+	size_t files = 0;
+	uint64_t bytes = 0;
+	if (add_dirs(&p, scheme, layer, fn, err) < 0 ||
+	    add_files(&p, scheme, w, layer, &files, &bytes, err) < 0)
+		return -1;
+	if (info) {
+		memset(info, 0, sizeof(*info));
+		info->name = xstrdup(lade_wheel_name(w));
+		info->version = xstrdup(lade_wheel_version_normalized(w));
+		info->requires_dist = lade_strv_copy(lade_wheel_requires_dist(w));
+		info->license = lade_wheel_license(w) ? xstrdup(lade_wheel_license(w)) : NULL;
+		info->dist_info = steal_pointer(&dist_info);
+		info->files = files;
+		info->bytes = bytes;
+	}
+	return 0;
+}

@@ -16,18 +16,24 @@
 #include <zlib.h>
 
 #include "lade/digest.h"
+#include "lade/pep440.h"
 #include "lade/wheel.h"
 
-#define CHUNK          (64 * 1024)
-#define META_MAX       (64u << 20) /* WHEEL, METADATA, RECORD, entry_points.txt */
-#define CD_MAX         (1ULL << 30)
-#define EOCD_SIZE      22
-#define EOCD_MAX_BACK  (EOCD_SIZE + 65535)
-#define SIG_LOCAL      0x04034b50u
-#define SIG_CENTRAL    0x02014b50u
-#define SIG_EOCD       0x06054b50u
-#define SIG_Z64_LOC    0x07064b50u
-#define SIG_Z64_EOCD   0x06064b50u
+#define CHUNK         (64 * 1024)
+#define META_MAX      (64u << 20) /* WHEEL, METADATA, RECORD, entry_points.txt */
+#define CD_MAX        (1ULL << 30)
+#define EOCD_SIZE     22
+#define EOCD_MAX_BACK (EOCD_SIZE + 65535)
+#define SIG_LOCAL     0x04034b50u
+#define SIG_CENTRAL   0x02014b50u
+#define SIG_EOCD      0x06054b50u
+#define SIG_Z64_LOC   0x07064b50u
+#define SIG_Z64_EOCD  0x06064b50u
+
+struct name_index {
+	const char *name;
+	size_t idx;
+};
 
 struct lade_wheel {
 	char *path;
@@ -36,7 +42,7 @@ struct lade_wheel {
 	uint64_t file_size;
 	struct lade_wheel_member *members;
 	size_t n_members;
-	size_t *sorted; /* member indices sorted by name, for lookup and duplicate detection */
+	struct name_index *sorted; /* by name, for lookup and duplicate detection */
 
 	char *fn_name, *fn_version; /* from the file name */
 	char *dist_info, *data_dir;
@@ -168,160 +174,12 @@ static bool name_eq(const char *a, const char *b)
 	return strcmp(ca, cb) == 0;
 }
 
-/* ---------------------------------------------------------------- PEP 440 normalisation */
-
-static bool is_sep(char c)
-{
-	return c == '-' || c == '_' || c == '.';
-}
-
-static size_t digits(const char *s)
-{
-	size_t n = 0;
-	while (isdigit((unsigned char)s[n]))
-		n++;
-	return n;
-}
-
-/* Append the decimal number s[0..n) without leading zeros. */
-static void add_number(struct lade_buf *b, const char *s, size_t n)
-{
-	while (n > 1 && *s == '0') {
-		s++;
-		n--;
-	}
-	lade_buf_add(b, s, n);
-}
-
-/* Optional separator then one of words; returns chars consumed (0: no match). */
-static size_t match_word(const char *s, const char *const *words, const char **which)
-{
-	size_t off = is_sep(*s) ? 1 : 0;
-	for (size_t i = 0; words[i]; i++) {
-		size_t n = strlen(words[i]);
-		if (strncmp(s + off, words[i], n) == 0) {
-			*which = words[i];
-			return off + n;
-		}
-	}
-	return 0;
-}
-
-/* Optional separator then digits; appends the number (or "0"). Returns chars consumed. */
-static size_t opt_number(const char *s, struct lade_buf *b)
-{
-	size_t off = is_sep(*s) && isdigit((unsigned char)s[1]) ? 1 : 0;
-	size_t n = digits(s + off);
-	if (n == 0) {
-		lade_buf_addch(b, '0');
-		return 0;
-	}
-	add_number(b, s + off, n);
-	return off + n;
-}
-
-/* The string form packaging.version.Version gives, or NULL when v is not PEP 440. With
- * strip_zeros, trailing ".0" release components are dropped (canonicalize_version). */
-static char *pep440_normalize(const char *v, bool strip_zeros)
-{
-	_cleanup_free_ char *low = xstrdup(v);
-	_cleanup_buf_ struct lade_buf b = LADE_BUF_INIT;
-	char *s = low;
-	for (char *p = low; *p; p++)
-		*p = (char)tolower((unsigned char)*p);
-	while (isspace((unsigned char)*s))
-		s++;
-	size_t e = strlen(s);
-	while (e > 0 && isspace((unsigned char)s[e - 1]))
-		s[--e] = '\0';
-	if (*s == 'v')
-		s++;
-	size_t n = digits(s);
-	if (n == 0)
-		return NULL;
-	if (s[n] == '!') {
-		add_number(&b, s, n);
-		lade_buf_addch(&b, '!');
-		s += n + 1;
-		n = digits(s);
-		if (n == 0)
-			return NULL;
-	}
-	size_t rel_start = b.len, rel_keep;
-	add_number(&b, s, n);
-	s += n;
-	rel_keep = b.len;
-	while (*s == '.' && isdigit((unsigned char)s[1])) {
-		n = digits(s + 1);
-		lade_buf_addch(&b, '.');
-		add_number(&b, s + 1, n);
-		s += 1 + n;
-		if (strcmp(b.data + b.len - 2, ".0") != 0)
-			rel_keep = b.len;
-	}
-	if (strip_zeros) {
-		b.len = rel_keep > rel_start ? rel_keep : b.len;
-		b.data[b.len] = '\0';
-	}
-	static const char *const pre[] = {"alpha", "beta", "preview", "pre", "rc",
-					  "a",     "b",    "c",       NULL};
-	static const char *const post[] = {"post", "rev", "r", NULL};
-	static const char *const dev[] = {"dev", NULL};
-	const char *w = NULL;
-	size_t m = match_word(s, pre, &w);
-	if (m > 0) {
-		s += m;
-		lade_buf_adds(&b, w[0] == 'a' ? "a" : w[0] == 'b' ? "b" : "rc");
-		s += opt_number(s, &b);
-	}
-	if (*s == '-' && isdigit((unsigned char)s[1])) {
-		n = digits(s + 1);
-		lade_buf_adds(&b, ".post");
-		add_number(&b, s + 1, n);
-		s += 1 + n;
-	} else if ((m = match_word(s, post, &w)) > 0) {
-		s += m;
-		lade_buf_adds(&b, ".post");
-		s += opt_number(s, &b);
-	}
-	if ((m = match_word(s, dev, &w)) > 0) {
-		s += m;
-		lade_buf_adds(&b, ".dev");
-		s += opt_number(s, &b);
-	}
-	if (*s == '+') {
-		s++;
-		lade_buf_addch(&b, '+');
-		for (;;) {
-			size_t k = 0;
-			while (isalnum((unsigned char)s[k]))
-				k++;
-			if (k == 0)
-				return NULL;
-			if (digits(s) == k)
-				add_number(&b, s, k);
-			else
-				lade_buf_add(&b, s, k);
-			s += k;
-			if (*s == '\0')
-				break;
-			if (!is_sep(*s))
-				return NULL;
-			lade_buf_addch(&b, '.');
-			s++;
-		}
-	}
-	if (*s != '\0')
-		return NULL;
-	return lade_buf_detach(&b, NULL);
-}
-
 static bool version_eq(const char *a, const char *b)
 {
-	_cleanup_free_ char *na = pep440_normalize(a, true);
-	_cleanup_free_ char *nb = pep440_normalize(b, true);
-	if (na && nb)
-		return strcmp(na, nb) == 0;
+	_cleanup_(lade_version_freep) struct lade_version *va = NULL;
+	_cleanup_(lade_version_freep) struct lade_version *vb = NULL;
+	if (lade_version_parse(a, &va, NULL) == 0 && lade_version_parse(b, &vb, NULL) == 0)
+		return lade_version_cmp(va, vb) == 0;
 	return strcasecmp(a, b) == 0;
 }
 
@@ -441,12 +299,9 @@ const struct lade_wheel_member *lade_wheel_member(const struct lade_wheel *w, si
 	return i < w->n_members ? &w->members[i] : NULL;
 }
 
-static const struct lade_wheel *sort_ctx; /* qsort has no context argument in C11 */
-
-static int cmp_member_idx(const void *a, const void *b)
+static int cmp_name_index(const void *a, const void *b)
 {
-	const struct lade_wheel_member *m = sort_ctx->members;
-	return strcmp(m[*(const size_t *)a].name, m[*(const size_t *)b].name);
+	return strcmp(((const struct name_index *)a)->name, ((const struct name_index *)b)->name);
 }
 
 ssize_t lade_wheel_find_member(const struct lade_wheel *w, const char *name)
@@ -454,9 +309,9 @@ ssize_t lade_wheel_find_member(const struct lade_wheel *w, const char *name)
 	size_t lo = 0, hi = w->n_members;
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
-		int c = strcmp(w->members[w->sorted[mid]].name, name);
+		int c = strcmp(w->sorted[mid].name, name);
 		if (c == 0)
-			return (ssize_t)w->sorted[mid];
+			return (ssize_t)w->sorted[mid].idx;
 		if (c < 0)
 			lo = mid + 1;
 		else
@@ -470,7 +325,7 @@ ssize_t lade_wheel_find_member(const struct lade_wheel *w, const char *name)
 typedef int (*sink_fn)(void *ctx, const void *buf, size_t len, struct lade_error **err);
 
 static int member_error(const struct lade_wheel *w, const struct lade_wheel_member *m,
-			struct lade_error **err, const char *what)
+                        struct lade_error **err, const char *what)
 {
 	return lade_error_set(err, 0, "wheel %s member %s: %s", w->filename, m->name, what);
 }
@@ -481,7 +336,7 @@ static void inflate_endp(z_stream **z)
 }
 
 static int member_stream(struct lade_wheel *w, size_t i, sink_fn sink, void *ctx,
-			 struct lade_error **err)
+                         struct lade_error **err)
 {
 	const struct lade_wheel_member *m = &w->members[i];
 	_cleanup_free_ unsigned char *in = xmalloc(CHUNK);
@@ -493,12 +348,12 @@ static int member_stream(struct lade_wheel *w, size_t i, sink_fn sink, void *ctx
 	if (m->method == 0) {
 		if (m->csize != m->usize)
 			return member_error(w, m, err,
-					    "stored member with different compressed size");
+			                    "stored member with different compressed size");
 		while (in_left > 0) {
 			size_t n = in_left < CHUNK ? (size_t)in_left : CHUNK;
 			if (pread_full(w->fd, in, n, in_off) < 0)
 				return lade_error_set(err, errno, "wheel %s member %s: read error",
-						      w->filename, m->name);
+				                      w->filename, m->name);
 			crc = crc32(crc, in, (uInt)n);
 			lade_sha256_update(sha, in, n);
 			if (sink(ctx, in, n, err) < 0)
@@ -522,8 +377,8 @@ static int member_stream(struct lade_wheel *w, size_t i, sink_fn sink, void *ctx
 				size_t n = in_left < CHUNK ? (size_t)in_left : CHUNK;
 				if (pread_full(w->fd, in, n, in_off) < 0)
 					return lade_error_set(err, errno,
-							      "wheel %s member %s: read error",
-							      w->filename, m->name);
+					                      "wheel %s member %s: read error",
+					                      w->filename, m->name);
 				z.next_in = in;
 				z.avail_in = (uInt)n;
 				in_left -= n;
@@ -533,20 +388,21 @@ static int member_stream(struct lade_wheel *w, size_t i, sink_fn sink, void *ctx
 			z.avail_out = CHUNK;
 			zr = inflate(&z, Z_NO_FLUSH);
 			if (zr != Z_OK && zr != Z_STREAM_END && zr != Z_BUF_ERROR) {
-				return lade_error_set(err, 0,
-						      "wheel %s member %s: corrupt deflate data (%s)",
-						      w->filename, m->name, z.msg ? z.msg : "zlib error");
+				return lade_error_set(
+				        err, 0, "wheel %s member %s: corrupt deflate data (%s)",
+				        w->filename, m->name, z.msg ? z.msg : "zlib error");
 			}
 			size_t have = CHUNK - z.avail_out;
 			if (have == 0 && zr == Z_BUF_ERROR && z.avail_in != 0)
 				return member_error(w, m, err, "corrupt deflate data");
 			if (have > 0) {
 				if (total + have > m->usize)
-					return lade_error_set(
-						err, 0,
-						"wheel %s member %s: data exceeds the declared size "
-						"%llu",
-						w->filename, m->name, (unsigned long long)m->usize);
+					return lade_error_set(err, 0,
+					                      "wheel %s member %s: data exceeds "
+					                      "the declared size "
+					                      "%llu",
+					                      w->filename, m->name,
+					                      (unsigned long long)m->usize);
 				crc = crc32(crc, outb, (uInt)have);
 				lade_sha256_update(sha, outb, have);
 				if (sink(ctx, outb, have, err) < 0)
@@ -556,10 +412,10 @@ static int member_stream(struct lade_wheel *w, size_t i, sink_fn sink, void *ctx
 		}
 	}
 	if (total != m->usize)
-		return lade_error_set(err, 0,
-				      "wheel %s member %s: data has %llu bytes, the zip declares %llu",
-				      w->filename, m->name, (unsigned long long)total,
-				      (unsigned long long)m->usize);
+		return lade_error_set(
+		        err, 0, "wheel %s member %s: data has %llu bytes, the zip declares %llu",
+		        w->filename, m->name, (unsigned long long)total,
+		        (unsigned long long)m->usize);
 	if ((uint32_t)crc != m->crc32)
 		return member_error(w, m, err, "crc-32 mismatch");
 	unsigned char got[32];
@@ -569,10 +425,11 @@ static int member_stream(struct lade_wheel *w, size_t i, sink_fn sink, void *ctx
 		char want_s[44], got_s[44];
 		lade_wheel_hash_b64(m->sha256, want_s);
 		lade_wheel_hash_b64(got, got_s);
-		return lade_error_set(err, 0,
-				      "wheel %s member %s: sha256 mismatch with RECORD (expected %s, "
-				      "got %s)",
-				      w->filename, m->name, want_s, got_s);
+		return lade_error_set(
+		        err, 0,
+		        "wheel %s member %s: sha256 mismatch with RECORD (expected %s, "
+		        "got %s)",
+		        w->filename, m->name, want_s, got_s);
 	}
 	return 0;
 }
@@ -583,7 +440,7 @@ static int stream_sink(void *ctx, const void *buf, size_t len, struct lade_error
 }
 
 int lade_wheel_emit_member(struct lade_wheel *w, size_t i, struct lade_stream *out,
-			   struct lade_error **err)
+                           struct lade_error **err)
 {
 	if (i >= w->n_members || w->members[i].is_dir)
 		return lade_error_set(err, 0, "wheel %s: no member #%zu to read", w->filename, i);
@@ -598,14 +455,14 @@ static int buf_sink(void *ctx, const void *buf, size_t len, struct lade_error **
 }
 
 int lade_wheel_read_member(struct lade_wheel *w, size_t i, size_t max, struct lade_buf *out,
-			   struct lade_error **err)
+                           struct lade_error **err)
 {
 	if (i >= w->n_members || w->members[i].is_dir)
 		return lade_error_set(err, 0, "wheel %s: no member #%zu to read", w->filename, i);
 	const struct lade_wheel_member *m = &w->members[i];
 	if (m->usize > max)
 		return lade_error_set(err, 0, "wheel %s member %s: %llu bytes, more than %zu",
-				      w->filename, m->name, (unsigned long long)m->usize, max);
+		                      w->filename, m->name, (unsigned long long)m->usize, max);
 	lade_buf_grow(out, (size_t)m->usize);
 	return member_stream(w, i, buf_sink, out, err);
 }
@@ -614,20 +471,20 @@ int lade_wheel_read_member(struct lade_wheel *w, size_t i, size_t max, struct la
 
 /* Print a member name for messages: bytes up to the first NUL. */
 static int check_name(const struct lade_wheel *w, const char *raw, size_t len,
-		      struct lade_error **err)
+                      struct lade_error **err)
 {
 	_cleanup_free_ char *shown = xstrndup(raw, len);
 	if (memchr(raw, '\0', len))
 		return lade_error_set(err, 0, "wheel %s member %s: name contains a NUL byte",
-				      w->filename, shown);
+		                      w->filename, shown);
 	if (len == 0)
 		return lade_error_set(err, 0, "wheel %s: member with an empty name", w->filename);
 	if (memchr(raw, '\\', len))
 		return lade_error_set(err, 0, "wheel %s member %s: name contains a backslash",
-				      w->filename, shown);
+		                      w->filename, shown);
 	if (raw[0] == '/')
 		return lade_error_set(err, 0, "wheel %s member %s: absolute path", w->filename,
-				      shown);
+		                      shown);
 	size_t end = len;
 	if (raw[end - 1] == '/')
 		end--; /* directory entry */
@@ -638,74 +495,64 @@ static int check_name(const struct lade_wheel *w, const char *raw, size_t len,
 		size_t clen = i - start;
 		if (clen == 0)
 			return lade_error_set(err, 0,
-					      "wheel %s member %s: path has an empty component",
-					      w->filename, shown);
+			                      "wheel %s member %s: path has an empty component",
+			                      w->filename, shown);
 		if (clen == 2 && raw[start] == '.' && raw[start + 1] == '.')
 			return lade_error_set(err, 0,
-					      "wheel %s member %s: path has a '..' component",
-					      w->filename, shown);
+			                      "wheel %s member %s: path has a '..' component",
+			                      w->filename, shown);
 		if (clen == 1 && raw[start] == '.')
-			return lade_error_set(err, 0, "wheel %s member %s: path has a '.' component",
-					      w->filename, shown);
+			return lade_error_set(err, 0,
+			                      "wheel %s member %s: path has a '.' component",
+			                      w->filename, shown);
 		start = i + 1;
 	}
 	return 0;
 }
 
 /* ZIP64 extended information extra field: replaces the 0xffffffff header values, in order. */
-static int apply_zip64_extra(const struct lade_wheel *w, const char *name,
-			     const unsigned char *x, size_t xlen, bool need_u, bool need_c,
-			     bool need_o, uint64_t *usize, uint64_t *csize, uint64_t *off,
-			     struct lade_error **err)
+static int apply_zip64_extra(const struct lade_wheel *w, const char *name, const unsigned char *x,
+                             size_t xlen, bool need_u, bool need_c, bool need_o, uint64_t *usize,
+                             uint64_t *csize, uint64_t *off, struct lade_error **err)
 {
+	size_t need = 8 * ((size_t)need_u + (size_t)need_c + (size_t)need_o);
+	if (need == 0)
+		return 0;
 	while (xlen >= 4) {
 		uint16_t id = le16(x), sz = le16(x + 2);
 		if ((size_t)sz + 4 > xlen)
 			break;
-		if (id == 0x0001) {
+		if (id == 0x0001 && sz >= need) {
 			const unsigned char *p = x + 4;
-			size_t left = sz;
 			if (need_u) {
-				if (left < 8)
-					goto bad;
 				*usize = le64(p);
 				p += 8;
-				left -= 8;
 			}
 			if (need_c) {
-				if (left < 8)
-					goto bad;
 				*csize = le64(p);
 				p += 8;
-				left -= 8;
 			}
-			if (need_o) {
-				if (left < 8)
-					goto bad;
+			if (need_o)
 				*off = le64(p);
-			}
 			return 0;
 		}
 		x += 4 + sz;
 		xlen -= 4 + (size_t)sz;
 	}
-	if (!need_u && !need_c && !need_o)
-		return 0;
-bad:
 	return lade_error_set(err, 0, "wheel %s member %s: missing or short zip64 extra field",
-			      w->filename, name);
+	                      w->filename, name);
 }
 
-static int find_eocd(struct lade_wheel *w, uint64_t *cd_off, uint64_t *cd_size,
-		     uint64_t *n_entries, uint64_t *cd_end_limit, struct lade_error **err)
+static int find_eocd(struct lade_wheel *w, uint64_t *cd_off, uint64_t *cd_size, uint64_t *n_entries,
+                     uint64_t *cd_end_limit, struct lade_error **err)
 {
 	size_t back = w->file_size < EOCD_MAX_BACK ? (size_t)w->file_size : EOCD_MAX_BACK;
 	_cleanup_free_ unsigned char *tail = xmalloc(back > 0 ? back : 1);
 	uint64_t base = w->file_size - back;
 	if (back < EOCD_SIZE || pread_full(w->fd, tail, back, base) < 0)
-		return lade_error_set(err, 0,
-				      "wheel %s: not a zip file (no end of central directory record)",
-				      w->filename);
+		return lade_error_set(
+		        err, 0, "wheel %s: not a zip file (no end of central directory record)",
+		        w->filename);
 	ssize_t pos = -1;
 	for (ssize_t i = (ssize_t)back - EOCD_SIZE; i >= 0; i--) {
 		if (le32(tail + i) == SIG_EOCD &&
@@ -715,9 +562,9 @@ static int find_eocd(struct lade_wheel *w, uint64_t *cd_off, uint64_t *cd_size,
 		}
 	}
 	if (pos < 0)
-		return lade_error_set(err, 0,
-				      "wheel %s: not a zip file (no end of central directory record)",
-				      w->filename);
+		return lade_error_set(
+		        err, 0, "wheel %s: not a zip file (no end of central directory record)",
+		        w->filename);
 	const unsigned char *e = tail + pos;
 	uint64_t eocd_at = base + (uint64_t)pos;
 	uint16_t disk = le16(e + 4), cd_disk = le16(e + 6);
@@ -736,67 +583,71 @@ static int find_eocd(struct lade_wheel *w, uint64_t *cd_off, uint64_t *cd_size,
 		uint64_t rec_at = le64(loc + 8);
 		unsigned char rec[56];
 		if (le32(loc + 4) != 0 || le32(loc + 16) > 1)
-			return lade_error_set(err, 0, "wheel %s: multi-disk zip files are not supported",
-					      w->filename);
+			return lade_error_set(err, 0,
+			                      "wheel %s: multi-disk zip files are not supported",
+			                      w->filename);
 		if (rec_at + 56 > eocd_at - 20 || pread_full(w->fd, rec, 56, rec_at) < 0 ||
 		    le32(rec) != SIG_Z64_EOCD)
-			return lade_error_set(err, 0, "wheel %s: corrupt zip64 end of central directory",
-					      w->filename);
+			return lade_error_set(err, 0,
+			                      "wheel %s: corrupt zip64 end of central directory",
+			                      w->filename);
 		if (le32(rec + 16) != 0 || le32(rec + 20) != 0 || le64(rec + 24) != le64(rec + 32))
-			return lade_error_set(err, 0, "wheel %s: multi-disk zip files are not supported",
-					      w->filename);
+			return lade_error_set(err, 0,
+			                      "wheel %s: multi-disk zip files are not supported",
+			                      w->filename);
 		*n_entries = le64(rec + 32);
 		*cd_size = le64(rec + 40);
 		*cd_off = le64(rec + 48);
 		*cd_end_limit = rec_at;
 	} else if (disk != 0 || cd_disk != 0 || n_disk != n_total) {
 		return lade_error_set(err, 0, "wheel %s: multi-disk zip files are not supported",
-				      w->filename);
+		                      w->filename);
 	}
 	if (*cd_off > *cd_end_limit || *cd_size > *cd_end_limit - *cd_off)
-		return lade_error_set(err, 0,
-				      "wheel %s: central directory lies outside the file (truncated?)",
-				      w->filename);
+		return lade_error_set(
+		        err, 0, "wheel %s: central directory lies outside the file (truncated?)",
+		        w->filename);
 	if (*n_entries > LADE_WHEEL_MAX_MEMBERS)
 		return lade_error_set(err, 0, "wheel %s: too many members (%llu, limit %d)",
-				      w->filename, (unsigned long long)*n_entries,
-				      LADE_WHEEL_MAX_MEMBERS);
+		                      w->filename, (unsigned long long)*n_entries,
+		                      LADE_WHEEL_MAX_MEMBERS);
 	if (*cd_size > CD_MAX || *cd_size < *n_entries * 46)
 		return lade_error_set(err, 0, "wheel %s: corrupt central directory size",
-				      w->filename);
+		                      w->filename);
 	return 0;
 }
 
 static int read_local_header(struct lade_wheel *w, struct lade_wheel_member *m, uint64_t cd_off,
-			     struct lade_error **err)
+                             struct lade_error **err)
 {
 	unsigned char h[30];
 	if (m->offset >= w->file_size || w->file_size - m->offset < 30)
-		return lade_error_set(err, 0, "wheel %s member %s: local header lies outside the file",
-				      w->filename, m->name);
-	if (m->offset + 30 > cd_off)
 		return lade_error_set(err, 0,
-				      "wheel %s member %s: local header overlaps the central directory",
-				      w->filename, m->name);
+		                      "wheel %s member %s: local header lies outside the file",
+		                      w->filename, m->name);
+	if (m->offset + 30 > cd_off)
+		return lade_error_set(
+		        err, 0, "wheel %s member %s: local header overlaps the central directory",
+		        w->filename, m->name);
 	if (pread_full(w->fd, h, 30, m->offset) < 0 || le32(h) != SIG_LOCAL)
 		return lade_error_set(err, 0, "wheel %s member %s: bad local header", w->filename,
-				      m->name);
+		                      m->name);
 	uint16_t nlen = le16(h + 26), xlen = le16(h + 28);
 	size_t name_len = strlen(m->name);
 	m->data_start = m->offset + 30 + nlen + xlen;
 	if (m->data_start > cd_off || m->csize > cd_off - m->data_start)
 		return lade_error_set(err, 0,
-				      "wheel %s member %s: data overlaps the central directory",
-				      w->filename, m->name);
+		                      "wheel %s member %s: data overlaps the central directory",
+		                      w->filename, m->name);
 	/* A local name that differs from the central one is how zip confusion attacks show
 	 * different contents to different tools. */
 	_cleanup_free_ char *lname = xmalloc((size_t)nlen + 1);
 	if (nlen != name_len || pread_full(w->fd, lname, nlen, m->offset + 30) < 0 ||
 	    memcmp(lname, m->name, nlen) != 0)
 		return lade_error_set(err, 0,
-				      "wheel %s member %s: local header name differs from the "
-				      "central directory",
-				      w->filename, m->name);
+		                      "wheel %s member %s: local header name differs from the "
+		                      "central directory",
+		                      w->filename, m->name);
 	return 0;
 }
 
@@ -808,19 +659,21 @@ static int parse_central(struct lade_wheel *w, struct lade_error **err)
 	_cleanup_free_ unsigned char *cd = xmalloc(cd_size > 0 ? (size_t)cd_size : 1);
 	if (pread_full(w->fd, cd, (size_t)cd_size, cd_off) < 0)
 		return lade_error_set(err, errno, "wheel %s: cannot read the central directory",
-				      w->filename);
+		                      w->filename);
 	w->members = xcalloc(n > 0 ? (size_t)n : 1, sizeof(*w->members));
 	const unsigned char *p = cd, *end = cd + cd_size;
 	for (uint64_t i = 0; i < n; i++) {
 		if (end - p < 46 || le32(p) != SIG_CENTRAL)
-			return lade_error_set(err, 0, "wheel %s: corrupt central directory entry %llu",
-					      w->filename, (unsigned long long)i);
+			return lade_error_set(err, 0,
+			                      "wheel %s: corrupt central directory entry %llu",
+			                      w->filename, (unsigned long long)i);
 		uint16_t made_by = le16(p + 4), flags = le16(p + 8), method = le16(p + 10);
 		uint16_t nlen = le16(p + 28), xlen = le16(p + 30), clen = le16(p + 32);
 		uint32_t ext = le32(p + 38);
 		if ((size_t)(end - p) < 46u + nlen + xlen + clen)
-			return lade_error_set(err, 0, "wheel %s: corrupt central directory entry %llu",
-					      w->filename, (unsigned long long)i);
+			return lade_error_set(err, 0,
+			                      "wheel %s: corrupt central directory entry %llu",
+			                      w->filename, (unsigned long long)i);
 		if (check_name(w, (const char *)p + 46, nlen, err) < 0)
 			return -1;
 		struct lade_wheel_member *m = &w->members[w->n_members++];
@@ -833,80 +686,86 @@ static int parse_central(struct lade_wheel *w, struct lade_error **err)
 		m->usize = le32(p + 24);
 		m->offset = le32(p + 42);
 		if (apply_zip64_extra(w, m->name, p + 46 + nlen, xlen, m->usize == 0xffffffffu,
-				      m->csize == 0xffffffffu, m->offset == 0xffffffffu, &m->usize,
-				      &m->csize, &m->offset, err) < 0)
+		                      m->csize == 0xffffffffu, m->offset == 0xffffffffu, &m->usize,
+		                      &m->csize, &m->offset, err) < 0)
 			return -1;
 		if ((made_by >> 8) == 3)
 			m->unix_mode = ext >> 16;
 		p += 46 + nlen + xlen + clen;
 
 		if (flags & 0x41) /* traditional or strong encryption */
-			return lade_error_set(err, 0, "wheel %s member %s is encrypted", w->filename,
-					      m->name);
+			return lade_error_set(err, 0, "wheel %s member %s is encrypted",
+			                      w->filename, m->name);
 		if (S_ISLNK(m->unix_mode))
-			return lade_error_set(err, 0,
-					      "wheel %s member %s is a symlink: wheels cannot contain "
-					      "symlinks",
-					      w->filename, m->name);
+			return lade_error_set(
+			        err, 0,
+			        "wheel %s member %s is a symlink: wheels cannot contain "
+			        "symlinks",
+			        w->filename, m->name);
 		if (method != 0 && method != 8)
-			return lade_error_set(err, 0,
-					      "wheel %s member %s: unsupported compression method %u",
-					      w->filename, m->name, method);
+			return lade_error_set(
+			        err, 0, "wheel %s member %s: unsupported compression method %u",
+			        w->filename, m->name, method);
 		if (m->usize > LADE_WHEEL_MAX_MEMBER_SIZE)
-			return lade_error_set(err, 0,
-					      "wheel %s member %s: uncompressed size %llu exceeds the "
-					      "16 GiB limit",
-					      w->filename, m->name, (unsigned long long)m->usize);
+			return lade_error_set(
+			        err, 0,
+			        "wheel %s member %s: uncompressed size %llu exceeds the "
+			        "16 GiB limit",
+			        w->filename, m->name, (unsigned long long)m->usize);
 		if (m->usize > LADE_WHEEL_BOMB_MIN_SIZE &&
 		    m->usize / (m->csize ? m->csize : 1) > LADE_WHEEL_BOMB_MAX_RATIO)
 			return lade_error_set(err, 0,
-					      "wheel %s member %s: compression ratio over %d:1 for "
-					      "%llu bytes (decompression bomb)",
-					      w->filename, m->name, LADE_WHEEL_BOMB_MAX_RATIO,
-					      (unsigned long long)m->usize);
+			                      "wheel %s member %s: compression ratio over %d:1 for "
+			                      "%llu bytes (decompression bomb)",
+			                      w->filename, m->name, LADE_WHEEL_BOMB_MAX_RATIO,
+			                      (unsigned long long)m->usize);
 		if (read_local_header(w, m, cd_off, err) < 0)
 			return -1;
 	}
-	w->sorted = xcalloc(w->n_members ? w->n_members : 1, sizeof(size_t));
+	w->sorted = xcalloc(w->n_members ? w->n_members : 1, sizeof(*w->sorted));
 	for (size_t i = 0; i < w->n_members; i++)
-		w->sorted[i] = i;
-	sort_ctx = w;
-	qsort(w->sorted, w->n_members, sizeof(size_t), cmp_member_idx);
-	sort_ctx = NULL;
+		w->sorted[i] = (struct name_index){w->members[i].name, i};
+	qsort(w->sorted, w->n_members, sizeof(*w->sorted), cmp_name_index);
 	for (size_t i = 1; i < w->n_members; i++) {
-		const char *a = w->members[w->sorted[i - 1]].name;
-		const char *b = w->members[w->sorted[i]].name;
+		const char *a = w->sorted[i - 1].name;
+		const char *b = w->sorted[i].name;
 		if (strcmp(a, b) == 0)
 			return lade_error_set(err, 0, "wheel %s: duplicate member %s", w->filename,
-					      a);
+			                      a);
 	}
 	return 0;
 }
 
 /* ---------------------------------------------------------------- file name, dist-info */
 
-static int parse_filename(struct lade_wheel *w, struct lade_error **err)
+static int split_filename(const char *fn, char **name, char **version)
 {
-	size_t len = strlen(w->filename);
-	if (len < 5 || strcmp(w->filename + len - 4, ".whl") != 0)
-		goto bad;
-	_cleanup_free_ char *stem = xstrndup(w->filename, len - 4);
+	size_t len = strlen(fn);
+	if (len < 5 || strcmp(fn + len - 4, ".whl") != 0)
+		return -1;
+	_cleanup_free_ char *stem = xstrndup(fn, len - 4);
 	char *parts[7];
 	size_t n = 0;
 	for (char *s = stem, *tok; (tok = strsep(&s, "-")) != NULL;) {
 		if (n == 7 || *tok == '\0')
-			goto bad;
+			return -1;
 		parts[n++] = tok;
 	}
 	if (n != 5 && n != 6)
-		goto bad;
-	w->fn_name = xstrdup(parts[0]);
-	w->fn_version = xstrdup(parts[1]);
+		return -1;
+	*name = xstrdup(parts[0]);
+	*version = xstrdup(parts[1]);
 	return 0;
-bad:
-	return lade_error_set(err, 0,
-			      "wheel %s: not a wheel file name (NAME-VERSION-PYTHON-ABI-PLATFORM.whl)",
-			      w->filename);
+}
+
+static int parse_filename(struct lade_wheel *w, struct lade_error **err)
+{
+	if (split_filename(w->filename, &w->fn_name, &w->fn_version) < 0)
+		return lade_error_set(
+		        err, 0,
+		        "wheel %s: not a wheel file name (NAME-VERSION-PYTHON-ABI-PLATFORM.whl)",
+		        w->filename);
+	return 0;
 }
 
 static int find_dist_info(struct lade_wheel *w, struct lade_error **err)
@@ -922,8 +781,9 @@ static int find_dist_info(struct lade_wheel *w, struct lade_error **err)
 			_cleanup_free_ char *other = xstrndup(name, n);
 			const char *a = strcmp(found, other) < 0 ? found : other;
 			const char *b = a == found ? other : found;
-			lade_error_set(err, 0, "wheel %s: more than one .dist-info directory (%s, %s)",
-				       w->filename, a, b);
+			lade_error_set(err, 0,
+			               "wheel %s: more than one .dist-info directory (%s, %s)",
+			               w->filename, a, b);
 			free(found);
 			return -1;
 		}
@@ -937,19 +797,19 @@ static int find_dist_info(struct lade_wheel *w, struct lade_error **err)
 	char *dash = strrchr(stem, '-');
 	if (dash == NULL)
 		return lade_error_set(err, 0, "wheel %s: .dist-info directory %s has no version",
-				      w->filename, found);
+		                      w->filename, found);
 	*dash = '\0';
 	if (!name_eq(stem, w->fn_name) || !version_eq(dash + 1, w->fn_version))
-		return lade_error_set(err, 0,
-				      "wheel %s: .dist-info directory %s does not match the file name",
-				      w->filename, found);
+		return lade_error_set(
+		        err, 0, "wheel %s: .dist-info directory %s does not match the file name",
+		        w->filename, found);
 	*dash = '-';
 	w->data_dir = xasprintf("%s.data", stem);
 	return 0;
 }
 
 static int read_meta(struct lade_wheel *w, const char *file, bool required, struct lade_buf *out,
-		     struct lade_error **err)
+                     struct lade_error **err)
 {
 	_cleanup_free_ char *name = xasprintf("%s/%s", w->dist_info, file);
 	ssize_t i = lade_wheel_find_member(w, name);
@@ -961,8 +821,8 @@ static int read_meta(struct lade_wheel *w, const char *file, bool required, stru
 	if (lade_wheel_read_member(w, (size_t)i, META_MAX, out, err) < 0)
 		return -1;
 	if (memchr(out->data, '\0', out->len))
-		return lade_error_set(err, 0, "wheel %s member %s: contains a NUL byte", w->filename,
-				      name);
+		return lade_error_set(err, 0, "wheel %s member %s: contains a NUL byte",
+		                      w->filename, name);
 	return 1;
 }
 
@@ -998,7 +858,7 @@ static char *strip(char *s)
 /* RFC 822 style header block: calls fn for each (key, value) with folded lines joined by
  * "\n"; stops at the first empty line (the body). */
 static void parse_headers(char *text, void (*fn)(void *ctx, const char *key, const char *value),
-			  void *ctx)
+                          void *ctx)
 {
 	char *pos = text, *line;
 	_cleanup_free_ char *key = NULL;
@@ -1036,8 +896,8 @@ static void wheel_field(void *ctx, const char *key, const char *value)
 {
 	struct wheel_fields *f = ctx;
 	char **slot = strcasecmp(key, "Wheel-Version") == 0     ? &f->version
-		      : strcasecmp(key, "Root-Is-Purelib") == 0 ? &f->purelib
-								: NULL;
+	              : strcasecmp(key, "Root-Is-Purelib") == 0 ? &f->purelib
+	                                                        : NULL;
 	if (slot && *slot == NULL)
 		*slot = xstrdup(value);
 }
@@ -1052,15 +912,15 @@ static int parse_wheel_file(struct lade_wheel *w, struct lade_error **err)
 	_cleanup_free_ char *version = f.version;
 	_cleanup_free_ char *purelib = f.purelib;
 	if (version == NULL)
-		return lade_error_set(err, 0, "wheel %s: %s/WHEEL has no Wheel-Version", w->filename,
-				      w->dist_info);
+		return lade_error_set(err, 0, "wheel %s: %s/WHEEL has no Wheel-Version",
+		                      w->filename, w->dist_info);
 	char *endp;
 	errno = 0;
 	unsigned long major = strtoul(version, &endp, 10);
 	if (endp == version || (*endp != '.' && *endp != '\0') || major != 1)
-		return lade_error_set(err, 0,
-				      "wheel %s: unsupported Wheel-Version %s (only 1.x is supported)",
-				      w->filename, version);
+		return lade_error_set(
+		        err, 0, "wheel %s: unsupported Wheel-Version %s (only 1.x is supported)",
+		        w->filename, version);
 	w->root_is_purelib = purelib && strcasecmp(purelib, "true") == 0;
 	return 0;
 }
@@ -1095,19 +955,19 @@ static int parse_metadata(struct lade_wheel *w, struct lade_error **err)
 	parse_headers(b.data, metadata_field, w);
 	if (w->name == NULL || *w->name == '\0')
 		return lade_error_set(err, 0, "wheel %s: %s/METADATA has no Name", w->filename,
-				      w->dist_info);
+		                      w->dist_info);
 	if (w->version == NULL || *w->version == '\0')
 		return lade_error_set(err, 0, "wheel %s: %s/METADATA has no Version", w->filename,
-				      w->dist_info);
+		                      w->dist_info);
 	if (!name_eq(w->name, w->fn_name))
 		return lade_error_set(err, 0,
-				      "wheel %s: METADATA Name '%s' does not match the file name",
-				      w->filename, w->name);
+		                      "wheel %s: METADATA Name '%s' does not match the file name",
+		                      w->filename, w->name);
 	if (!version_eq(w->version, w->fn_version))
-		return lade_error_set(err, 0,
-				      "wheel %s: METADATA Version '%s' does not match the file name",
-				      w->filename, w->version);
-	w->version_norm = pep440_normalize(w->version, false);
+		return lade_error_set(
+		        err, 0, "wheel %s: METADATA Version '%s' does not match the file name",
+		        w->filename, w->version);
+	w->version_norm = lade_version_normalize(w->version);
 	if (w->version_norm == NULL)
 		w->version_norm = xstrdup(w->version);
 	return 0;
@@ -1188,41 +1048,45 @@ static int parse_record(struct lade_wheel *w, struct lade_error **err)
 			break;
 		if (r < 0)
 			return lade_error_set(err, 0, "wheel %s: %s line %zu: unterminated quote",
-					      w->filename, record, line);
+			                      w->filename, record, line);
 		size_t nf = lade_strv_len(f);
 		if (nf == 1 && f[0][0] == '\0')
 			continue; /* blank line */
 		if (nf != 3)
-			return lade_error_set(err, 0, "wheel %s: %s line %zu: expected 3 fields, got %zu",
-					      w->filename, record, line, nf);
+			return lade_error_set(err, 0,
+			                      "wheel %s: %s line %zu: expected 3 fields, got %zu",
+			                      w->filename, record, line, nf);
 		ssize_t i = lade_wheel_find_member(w, f[0]);
 		if (i < 0)
-			return lade_error_set(err, 0, "wheel %s: RECORD lists %s which is not in the wheel",
-					      w->filename, f[0]);
+			return lade_error_set(err, 0,
+			                      "wheel %s: RECORD lists %s which is not in the wheel",
+			                      w->filename, f[0]);
 		struct lade_wheel_member *m = &w->members[i];
 		if (f[1][0] == '\0') {
 			if (!is_record_file(w, m->name))
-				return lade_error_set(err, 0,
-						      "wheel %s member %s: RECORD has no sha256 hash",
-						      w->filename, m->name);
+				return lade_error_set(
+				        err, 0, "wheel %s member %s: RECORD has no sha256 hash",
+				        w->filename, m->name);
 		} else {
 			unsigned char h[32];
 			if (strncmp(f[1], "sha256=", 7) != 0)
-				return lade_error_set(err, 0,
-						      "wheel %s member %s: RECORD hash %s is not sha256",
-						      w->filename, m->name, f[1]);
+				return lade_error_set(
+				        err, 0, "wheel %s member %s: RECORD hash %s is not sha256",
+				        w->filename, m->name, f[1]);
 			if (!b64_decode_sha256(f[1] + 7, h))
-				return lade_error_set(err, 0,
-						      "wheel %s: %s line %zu: malformed sha256 for %s",
-						      w->filename, record, line, m->name);
+				return lade_error_set(
+				        err, 0, "wheel %s: %s line %zu: malformed sha256 for %s",
+				        w->filename, record, line, m->name);
 			if (listed[i] && (!m->has_sha256 || memcmp(h, m->sha256, 32) != 0))
-				return lade_error_set(err, 0,
-						      "wheel %s: RECORD lists %s twice with different "
-						      "hashes",
-						      w->filename, m->name);
+				return lade_error_set(
+				        err, 0,
+				        "wheel %s: RECORD lists %s twice with different "
+				        "hashes",
+				        w->filename, m->name);
 			if ((size_t)i == (size_t)ri)
-				return lade_error_set(err, 0, "wheel %s: RECORD lists a hash for itself",
-						      w->filename);
+				return lade_error_set(err, 0,
+				                      "wheel %s: RECORD lists a hash for itself",
+				                      w->filename);
 			memcpy(m->sha256, h, 32);
 			m->has_sha256 = true;
 		}
@@ -1232,11 +1096,11 @@ static int parse_record(struct lade_wheel *w, struct lade_error **err)
 			unsigned long long sz = strtoull(f[2], &endp, 10);
 			if (errno || *endp != '\0' || !isdigit((unsigned char)f[2][0]) ||
 			    sz != m->usize)
-				return lade_error_set(err, 0,
-						      "wheel %s member %s: RECORD size %s does not match "
-						      "the zip (%llu)",
-						      w->filename, m->name, f[2],
-						      (unsigned long long)m->usize);
+				return lade_error_set(
+				        err, 0,
+				        "wheel %s member %s: RECORD size %s does not match "
+				        "the zip (%llu)",
+				        w->filename, m->name, f[2], (unsigned long long)m->usize);
 		}
 		listed[i] = true;
 	}
@@ -1246,7 +1110,7 @@ static int parse_record(struct lade_wheel *w, struct lade_error **err)
 			continue;
 		if (!listed[i])
 			return lade_error_set(err, 0, "wheel %s member %s is not listed in RECORD",
-					      w->filename, m->name);
+			                      w->filename, m->name);
 	}
 	return 0;
 }
@@ -1302,8 +1166,8 @@ static int parse_entry_points(struct lade_wheel *w, struct lade_error **err)
 					*close = '\0';
 				s = strip(s + 1);
 				section = strcmp(s, "console_scripts") == 0 ? 1
-					  : strcmp(s, "gui_scripts") == 0   ? 2
-									    : 0;
+				          : strcmp(s, "gui_scripts") == 0   ? 2
+				                                            : 0;
 				continue;
 			}
 			if (section != pass)
@@ -1311,38 +1175,40 @@ static int parse_entry_points(struct lade_wheel *w, struct lade_error **err)
 			const char *sect = pass == 1 ? "console_scripts" : "gui_scripts";
 			char *eq = strchr(s, '=');
 			if (eq == NULL)
-				return lade_error_set(err, 0,
-						      "wheel %s: entry_points.txt [%s]: line '%s' has "
-						      "no '='",
-						      w->filename, sect, s);
+				return lade_error_set(
+				        err, 0,
+				        "wheel %s: entry_points.txt [%s]: line '%s' has "
+				        "no '='",
+				        w->filename, sect, s);
 			*eq = '\0';
 			char *name = strip(s), *value = strip(eq + 1);
 			char *extras = strchr(value, '[');
 			if (extras) {
 				if (strchr(extras, ']') == NULL)
 					return lade_error_set(err, 0,
-							      "wheel %s: entry point '%s' in [%s] "
-							      "has unterminated extras",
-							      w->filename, name, sect);
+					                      "wheel %s: entry point '%s' in [%s] "
+					                      "has unterminated extras",
+					                      w->filename, name, sect);
 				*extras = '\0';
 				value = strip(value);
 			}
 			if (!script_name_ok(name))
 				return lade_error_set(err, 0, "wheel %s: invalid %s name '%s'",
-						      w->filename, sect, name);
+				                      w->filename, sect, name);
 			char *colon = strchr(value, ':');
 			if (colon == NULL)
-				return lade_error_set(err, 0,
-						      "wheel %s: entry point '%s = %s' in [%s] has no "
-						      "callable (module:attr)",
-						      w->filename, name, value, sect);
+				return lade_error_set(
+				        err, 0,
+				        "wheel %s: entry point '%s = %s' in [%s] has no "
+				        "callable (module:attr)",
+				        w->filename, name, value, sect);
 			*colon = '\0';
 			char *mod = strip(value), *attr = strip(colon + 1);
 			if (!dotted_ident(mod) || !dotted_ident(attr))
 				return lade_error_set(err, 0,
-						      "wheel %s: entry point '%s' in [%s]: invalid "
-						      "reference '%s:%s'",
-						      w->filename, name, sect, mod, attr);
+				                      "wheel %s: entry point '%s' in [%s]: invalid "
+				                      "reference '%s:%s'",
+				                      w->filename, name, sect, mod, attr);
 			lade_grow(&w->eps, sizeof(*w->eps), w->n_eps + 1, &alloc);
 			struct lade_wheel_entry_point *ep = &w->eps[w->n_eps++];
 			ep->name = xstrdup(name);

@@ -1,0 +1,71 @@
+/* lade — installing an opened wheel into layer entries, producing the tree that
+ * `pip install --no-compile --no-deps --no-index` produces in a virtualenv: root members under
+ * purelib/platlib, NAME-VER.data/<key>/ under the scheme path of key, #!python scripts
+ * rewritten (first line replaced by "#!<interpreter>", mode from the zip as pip does), console/gui
+ * script wrappers written as pip's vendored distlib writes them, and a dist-info with INSTALLER,
+ * REQUESTED (when requested) and a regenerated RECORD.
+ *
+ * Verbatim members are not extracted: their entries carry the RECORD sha256 and stream the
+ * bytes out of the zip when the layer is written (the hash is checked then, a mismatch fails
+ * the write). Ownership: those entries point at the wheel (ops_ctx), so the caller must keep
+ * the struct lade_wheel open until every layer holding them has been written and freed. */
+#ifndef LADE_INSTALL_H
+#define LADE_INSTALL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "lade/error.h"
+#include "lade/layer.h"
+#include "lade/wheel.h"
+
+/* Where the parts of a wheel go. All paths are normalised image paths (no leading '/'). */
+struct lade_install_scheme {
+	char *purelib;     /* "opt/venv/lib/python3.11/site-packages" */
+	char *platlib;     /* same in a venv */
+	char *scripts;     /* "opt/venv/bin" */
+	char *headers;     /* "opt/venv/include/site/python3.11": the install appends "/<Name>" */
+	char *data;        /* "opt/venv" */
+	char *interpreter; /* absolute, for shebangs: "/opt/venv/bin/python" */
+	uint32_t uid, gid; /* owner of every installed entry */
+	/* NULL-terminated globs (lade_glob_match), may be NULL. An installed file is dropped
+	 * (and not listed in RECORD) when a glob matches its path relative to the site-packages
+	 * directory it lands in (e.g. "*.pyi", "pkg/tests")
+	 * or its whole image path (e.g. "opt/venv/bin/foo"). The generated INSTALLER, REQUESTED
+	 * and RECORD are never excluded. */
+	char **exclude;
+};
+
+/* Fill s for a venv at image path `venv` ("/opt/venv" or "opt/venv") and python "3.11".
+ * uid/gid 0, no excludes. Errors: invalid venv path or version. Release with
+ * lade_install_scheme_release. */
+int lade_install_scheme_venv(const char *venv, const char *py_version,
+                             struct lade_install_scheme *s, struct lade_error **err);
+void lade_install_scheme_release(struct lade_install_scheme *s);
+
+struct lade_install_info {
+	char *name;           /* METADATA Name */
+	char *version;        /* METADATA Version, PEP 440 normalised when it parses */
+	char **requires_dist; /* NULL-terminated copy */
+	char *license;        /* License-Expression, else License, else NULL */
+	char *dist_info;      /* installed dist-info path, e.g. "opt/venv/lib/.../x-1.dist-info" */
+	size_t files;         /* regular files installed (generated ones included) */
+	uint64_t bytes;       /* their total size */
+};
+void lade_install_info_release(struct lade_install_info *info);
+
+/* Add the entries of wheel w installed with scheme to layer. `requested` writes the empty
+ * REQUESTED file (pip marks every requirement named on the command line or in a -r file).
+ * info may be NULL. Errors name the wheel (and member): unknown .data keys ("wheel X: unknown
+ * .data directory 'foo'"), invalid entry points, oversized #!python scripts, member content
+ * read errors, and layer conflicts. On error the layer may hold some of the wheel's entries. */
+int lade_wheel_install(struct lade_wheel *w, const struct lade_install_scheme *scheme,
+                       bool requested, struct lade_layer *layer, struct lade_install_info *info,
+                       struct lade_error **err);
+
+/* The wrapper pip writes for an entry point (exposed for tests and `lade inspect`): shebang for
+ * interpreter (simple when "#!" + interpreter + "\n" fits in 127 bytes and has no space, else
+ * the /bin/sh trampoline), then distlib's script template. Returns a new string. */
+char *lade_install_script_text(const char *interpreter, const char *module, const char *attr);
+
+#endif
