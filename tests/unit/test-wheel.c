@@ -183,6 +183,8 @@ static void test_hostile(void)
 	check_refused("bomb", " member hostile/zeros.bin: compression ratio over 1000:1 for "
 	                      "209715200 bytes (decompression bomb)");
 	check_refused("encrypted", " member hostile/mod.py is encrypted");
+	check_refused("localheader", " member hostile/mod.py: local header lies outside the file");
+	check_refused("nul", " member hostile/nul: name contains a NUL byte");
 	check_refused("truncated", ": not a zip file (no end of central directory record)");
 
 	/* the bad hash is only seen when the member is read */
