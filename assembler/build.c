@@ -171,6 +171,11 @@ static int py_prepare(struct build_ctx *c, const struct lade_recipe *r, const ch
 {
 	const struct lade_recipe_python *py = &r->python;
 
+	if (py->interpreter == NULL || py->version == NULL)
+		return lade_error_set(err, 0,
+				      "%s:%d:%d: python: interpreter and version are required to "
+				      "install wheels",
+				      r->path, py->line, py->column);
 	/* The interpreter must be there: a venv pointing at nothing fails only at run time. */
 	_cleanup_free_ char *interp = NULL;
 	_cleanup_free_ char *interp_rel = lade_path_normalize(py->interpreter, err);
