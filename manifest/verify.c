@@ -1,1 +1,989 @@
-/* placeholder: being written */
+/* lade — `lade verify`: check an OCI image layout and list its problems (include/lade/verify.h).
+ *
+ * Layers are read once: a libarchive tar reader pulls from a callback that reads the blob,
+ * hashes the raw bytes (blob digest), decompresses them with zlib or libzstd according to the
+ * layer's media type and hashes the result (diff_id). After the tar reader stops (end marker or
+ * error) the rest of the stream is drained through the same path, so both digests always cover
+ * every byte. Decompressing ourselves rather than through libarchive's filters is what lets one
+ * pass see the decompressed stream; it also means a gzip media type on a zstd blob is reported
+ * instead of silently auto-detected. */
+#include <archive.h>
+#include <archive_entry.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <zlib.h>
+#include <zstd.h>
+
+#include "lade/digest.h"
+#include "lade/hashmap.h"
+#include "lade/verify.h"
+
+#define MT_OCI_INDEX       "application/vnd.oci.image.index.v1+json"
+#define MT_OCI_MANIFEST    "application/vnd.oci.image.manifest.v1+json"
+#define MT_OCI_CONFIG      "application/vnd.oci.image.config.v1+json"
+#define MT_OCI_LAYER       "application/vnd.oci.image.layer.v1.tar"
+#define MT_OCI_LAYER_GZIP  "application/vnd.oci.image.layer.v1.tar+gzip"
+#define MT_OCI_LAYER_ZSTD  "application/vnd.oci.image.layer.v1.tar+zstd"
+#define MT_DOCKER_LIST     "application/vnd.docker.distribution.manifest.list.v2+json"
+#define MT_DOCKER_MANIFEST "application/vnd.docker.distribution.manifest.v2+json"
+#define MT_DOCKER_CONFIG   "application/vnd.docker.container.image.v1+json"
+#define MT_DOCKER_LAYER    "application/vnd.docker.image.rootfs.diff.tar.gzip"
+#define REF_NAME           "org.opencontainers.image.ref.name"
+
+/* Manifests, configs and indexes are small; a larger blob is not one (registries cap
+ * manifests at 4 MiB). */
+#define JSON_BLOB_MAX (16u << 20)
+#define CHUNK         (1u << 20)
+/* Nested indexes cannot form a cycle once digests match, but a deep chain is still no image. */
+#define MAX_DEPTH 8
+/* Longest quoted string in a problem line. */
+#define QUOTE_MAX 200
+
+enum comp { COMP_UNKNOWN = -1, COMP_NONE, COMP_GZIP, COMP_ZSTD };
+
+/* What is known about one blob, shared by every descriptor that names it. */
+struct blob_info {
+	bool present; /* a regular file */
+	uint64_t size;
+	bool hashed; /* digest_ok is known */
+	bool digest_ok;
+	bool visited;      /* manifest/index content already checked */
+	bool layer_done;   /* layer content already checked */
+	bool have_diff_id; /* the whole stream decompressed */
+	char diff_id[LADE_DIGEST_STRLEN];
+};
+
+struct verifier {
+	int dfd;
+	size_t max;
+	bool check_layers;
+	const char *ref;
+	struct lade_buf *out;
+	size_t n;
+	struct lade_hashmap *blobs; /* digest -> struct blob_info */
+};
+
+struct desc {
+	const char *media_type; /* NULL when missing (already reported) */
+	const char *digest;     /* valid */
+	uint64_t size;
+	bool size_ok;
+};
+
+static char *quote(const char *s)
+{
+	struct lade_buf b = LADE_BUF_INIT;
+	size_t n = 0;
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++, n++) {
+		if (n == QUOTE_MAX) {
+			lade_buf_adds(&b, "...");
+			break;
+		}
+		if (*p < 0x20 || *p >= 0x7f || *p == '\'' || *p == '\\')
+			lade_buf_addf(&b, "\\x%02x", *p);
+		else
+			lade_buf_addch(&b, (char)*p);
+	}
+	return lade_buf_detach(&b, NULL);
+}
+
+static void problem(struct verifier *v, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void problem(struct verifier *v, const char *fmt, ...)
+{
+	v->n++;
+	if (v->n > v->max)
+		return;
+	va_list ap;
+	va_start(ap, fmt);
+	lade_buf_vaddf(v->out, fmt, ap);
+	va_end(ap);
+	lade_buf_addch(v->out, '\n');
+}
+
+static char *blob_path(const char *digest)
+{
+	return xasprintf("blobs/sha256/%s", lade_digest_hex(digest));
+}
+
+/* Read a file of the layout (relative to dfd) of at most max bytes; -1 with errno set
+ * (EFBIG when larger). */
+static int read_at(int dfd, const char *name, size_t max, struct lade_buf *out)
+{
+	_cleanup_fd_ int fd = openat(dfd, name, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	for (;;) {
+		lade_buf_grow(out, 65536);
+		ssize_t r = read(fd, out->data + out->len, out->alloc - out->len - 1);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			return -1;
+		if (r == 0)
+			break;
+		out->len += (size_t)r;
+		out->data[out->len] = '\0';
+		if (out->len > max) {
+			errno = EFBIG;
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static json_t *parse_json(struct verifier *v, const char *name, const struct lade_buf *b)
+{
+	json_error_t jerr;
+	json_t *j = json_loadb(b->data, b->len, JSON_REJECT_DUPLICATES, &jerr);
+	if (j == NULL) {
+		problem(v, "%s: not valid JSON: %s (line %d)", name, jerr.text, jerr.line);
+		return NULL;
+	}
+	if (!json_is_object(j)) {
+		problem(v, "%s: not a JSON object", name);
+		json_decref(j);
+		return NULL;
+	}
+	return j;
+}
+
+/* --- descriptors and blobs ------------------------------------------------------------ */
+
+static bool parse_descriptor(struct verifier *v, const char *where, const json_t *j, struct desc *d)
+{
+	*d = (struct desc){0};
+	if (!json_is_object(j)) {
+		problem(v, "%s is not an object", where);
+		return false;
+	}
+	const json_t *mt = json_object_get(j, "mediaType");
+	if (json_is_string(mt))
+		d->media_type = json_string_value(mt);
+	else
+		problem(v, "%s.mediaType is missing or not a string", where);
+
+	const json_t *size = json_object_get(j, "size");
+	if (json_is_integer(size) && json_integer_value(size) >= 0) {
+		d->size = (uint64_t)json_integer_value(size);
+		d->size_ok = true;
+	} else {
+		problem(v, "%s.size is missing or not a non-negative integer", where);
+	}
+
+	const json_t *digest = json_object_get(j, "digest");
+	if (!json_is_string(digest)) {
+		problem(v, "%s.digest is missing or not a string", where);
+		return false;
+	}
+	if (!lade_digest_valid(json_string_value(digest))) {
+		_cleanup_free_ char *q = quote(json_string_value(digest));
+		problem(v, "%s.digest '%s' is not a valid sha256 digest", where, q);
+		return false;
+	}
+	d->digest = json_string_value(digest);
+	return true;
+}
+
+static void blob_mismatch(struct verifier *v, const char *digest, const char *got)
+{
+	problem(v, "blob %s: digest mismatch (expected %s, got %s)", digest, digest, got);
+}
+
+/* Hash a whole blob that is neither JSON nor a layer we decompress. */
+static void hash_blob(struct verifier *v, const char *digest, struct blob_info *info)
+{
+	info->hashed = true;
+	_cleanup_free_ char *path = blob_path(digest);
+	_cleanup_fd_ int fd = openat(v->dfd, path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		problem(v, "blob %s: cannot open: %s", digest, strerror(errno));
+		return;
+	}
+	_cleanup_free_ char *buf = xmalloc(CHUNK);
+	_cleanup_(lade_sha256_freep) struct lade_sha256 *sha = lade_sha256_new();
+	for (;;) {
+		ssize_t r = read(fd, buf, CHUNK);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			problem(v, "blob %s: cannot read: %s", digest, strerror(errno));
+			return;
+		}
+		if (r == 0)
+			break;
+		lade_sha256_update(sha, buf, (size_t)r);
+	}
+	char got[LADE_DIGEST_STRLEN];
+	lade_sha256_final(sha, NULL, got);
+	info->digest_ok = strcmp(got, digest) == 0;
+	if (!info->digest_ok)
+		blob_mismatch(v, digest, got);
+}
+
+/* The blob a descriptor names: present, a regular file, the size the descriptor says. With
+ * `hash`, also its sha256 (each blob is hashed once). Returns NULL when there is no blob. */
+static struct blob_info *check_blob(struct verifier *v, const char *where, const struct desc *d,
+                                    bool hash)
+{
+	struct blob_info *info = lade_hashmap_get(v->blobs, d->digest);
+	if (info == NULL) {
+		info = xzalloc(sizeof(*info));
+		lade_hashmap_put(v->blobs, d->digest, info);
+		_cleanup_free_ char *path = blob_path(d->digest);
+		struct stat st;
+		if (fstatat(v->dfd, path, &st, 0) == 0 && S_ISREG(st.st_mode)) {
+			info->present = true;
+			info->size = (uint64_t)st.st_size;
+		}
+	}
+	if (!info->present) {
+		problem(v, "%s: blob %s is missing", where, d->digest);
+		return NULL;
+	}
+	if (d->size_ok && d->size != info->size)
+		problem(v, "%s.size %llu but blob is %llu bytes", where,
+		        (unsigned long long)d->size, (unsigned long long)info->size);
+	if (hash && !info->hashed)
+		hash_blob(v, d->digest, info);
+	return info;
+}
+
+/* Read, hash and parse a JSON blob (manifest, index, config). NULL when it is unusable; the
+ * reason has been reported (once per blob). */
+static json_t *load_json_blob(struct verifier *v, const char *where, const char *name,
+                              const struct desc *d, struct blob_info *info)
+{
+	if (info->hashed && !info->digest_ok)
+		return NULL;
+	if (info->size > JSON_BLOB_MAX) {
+		problem(v, "%s: blob %s is too large for a JSON document (%llu bytes)", where,
+		        d->digest, (unsigned long long)info->size);
+		return NULL;
+	}
+	_cleanup_free_ char *path = blob_path(d->digest);
+	_cleanup_buf_ struct lade_buf b = LADE_BUF_INIT;
+	if (read_at(v->dfd, path, JSON_BLOB_MAX, &b) < 0) {
+		problem(v, "blob %s: cannot read: %s", d->digest, strerror(errno));
+		info->hashed = true;
+		return NULL;
+	}
+	if (!info->hashed) {
+		char got[LADE_DIGEST_STRLEN];
+		lade_sha256_buf(b.data, b.len, got);
+		info->hashed = true;
+		info->digest_ok = strcmp(got, d->digest) == 0;
+		if (!info->digest_ok) {
+			blob_mismatch(v, d->digest, got);
+			return NULL;
+		}
+	}
+	return parse_json(v, name, &b);
+}
+
+static bool schema_version_2(const json_t *j)
+{
+	const json_t *sv = json_object_get(j, "schemaVersion");
+	return json_is_integer(sv) && json_integer_value(sv) == 2;
+}
+
+/* A document's own mediaType member is optional; when present it must be one of `allowed`
+ * (NULL-terminated) and agree with the descriptor that led here. */
+static void check_doc_media_type(struct verifier *v, const char *name, const json_t *j,
+                                 const char *desc_mt, const char *const *allowed, const char *what)
+{
+	const json_t *mt = json_object_get(j, "mediaType");
+	if (mt == NULL)
+		return;
+	if (!json_is_string(mt)) {
+		problem(v, "%s: mediaType is not a string", name);
+		return;
+	}
+	const char *s = json_string_value(mt);
+	bool known = false;
+	for (size_t i = 0; allowed[i]; i++)
+		known = known || strcmp(s, allowed[i]) == 0;
+	_cleanup_free_ char *q = quote(s);
+	if (!known)
+		problem(v, "%s: mediaType '%s' is not %s", name, q, what);
+	else if (desc_mt && strcmp(desc_mt, s) != 0) {
+		_cleanup_free_ char *qd = quote(desc_mt);
+		problem(v, "%s: mediaType '%s' but its descriptor says '%s'", name, q, qd);
+	}
+}
+
+/* --- layers -------------------------------------------------------------------------- */
+
+enum gz_state { GZ_START, GZ_MEMBER, GZ_BETWEEN };
+
+struct layer_reader {
+	int fd;
+	enum comp comp;
+	struct lade_sha256 *blob_sha;
+	struct lade_sha256 *tar_sha; /* NULL for COMP_NONE: the tar is the blob */
+	unsigned char *in;
+	size_t in_len, in_pos;
+	bool in_eof;
+	unsigned char *out;
+	z_stream z;
+	bool z_init;
+	enum gz_state gz;
+	ZSTD_DCtx *zd;
+	size_t zret;
+	bool zstarted;
+	char *error; /* first read/decompression failure */
+};
+
+static int fill_input(struct layer_reader *r)
+{
+	for (;;) {
+		ssize_t n = read(r->fd, r->in, CHUNK);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			r->error = xasprintf("cannot read blob: %s", strerror(errno));
+			return -1;
+		}
+		r->in_len = (size_t)n;
+		r->in_pos = 0;
+		r->in_eof = n == 0;
+		lade_sha256_update(r->blob_sha, r->in, (size_t)n);
+		return 0;
+	}
+}
+
+static ssize_t produce_gzip(struct layer_reader *r)
+{
+	for (;;) {
+		if (r->in_pos == r->in_len && !r->in_eof && fill_input(r) < 0)
+			return -1;
+		if (r->gz != GZ_MEMBER) {
+			if (r->in_pos == r->in_len) {
+				if (r->gz == GZ_START) {
+					r->error = xstrdup("empty gzip stream");
+					return -1;
+				}
+				return 0;
+			}
+			if (r->gz == GZ_BETWEEN)
+				inflateReset(&r->z);
+			r->gz = GZ_MEMBER;
+		}
+		r->z.next_in = r->in + r->in_pos;
+		r->z.avail_in = (uInt)(r->in_len - r->in_pos);
+		r->z.next_out = r->out;
+		r->z.avail_out = CHUNK;
+		int ret = inflate(&r->z, Z_NO_FLUSH);
+		r->in_pos = r->in_len - r->z.avail_in;
+		size_t produced = CHUNK - r->z.avail_out;
+		if (ret == Z_STREAM_END) {
+			r->gz = GZ_BETWEEN;
+		} else if (ret == Z_BUF_ERROR) {
+			if (produced == 0 && r->in_pos == r->in_len && r->in_eof) {
+				r->error = xstrdup("truncated gzip stream");
+				return -1;
+			}
+		} else if (ret != Z_OK) {
+			r->error = xasprintf("gzip: %s", r->z.msg ? r->z.msg : "corrupt data");
+			return -1;
+		}
+		if (produced > 0)
+			return (ssize_t)produced;
+	}
+}
+
+static ssize_t produce_zstd(struct layer_reader *r)
+{
+	for (;;) {
+		if (r->in_pos == r->in_len && !r->in_eof && fill_input(r) < 0)
+			return -1;
+		if (r->in_pos == r->in_len && r->in_eof) {
+			if (!r->zstarted) {
+				r->error = xstrdup("empty zstd stream");
+				return -1;
+			}
+			if (r->zret == 0)
+				return 0;
+		}
+		r->zstarted = true;
+		ZSTD_inBuffer ib = {r->in, r->in_len, r->in_pos};
+		ZSTD_outBuffer ob = {r->out, CHUNK, 0};
+		size_t ret = ZSTD_decompressStream(r->zd, &ob, &ib);
+		r->in_pos = ib.pos;
+		if (ZSTD_isError(ret)) {
+			r->error = xasprintf("zstd: %s", ZSTD_getErrorName(ret));
+			return -1;
+		}
+		r->zret = ret;
+		if (ob.pos > 0)
+			return (ssize_t)ob.pos;
+		if (r->in_pos == r->in_len && r->in_eof && ret != 0) {
+			r->error = xstrdup("truncated zstd stream");
+			return -1;
+		}
+	}
+}
+
+/* Next piece of the decompressed (tar) stream: > 0 bytes at r->out, 0 at the end, -1 with
+ * r->error set. Hashes as it goes. */
+static ssize_t produce(struct layer_reader *r)
+{
+	if (r->error)
+		return -1;
+	ssize_t n;
+	switch (r->comp) {
+	case COMP_GZIP:
+		n = produce_gzip(r);
+		break;
+	case COMP_ZSTD:
+		n = produce_zstd(r);
+		break;
+	default:
+		if (fill_input(r) < 0)
+			return -1;
+		memcpy(r->out, r->in, r->in_len);
+		r->in_pos = r->in_len;
+		n = (ssize_t)r->in_len;
+		break;
+	}
+	if (n > 0 && r->tar_sha)
+		lade_sha256_update(r->tar_sha, r->out, (size_t)n);
+	return n;
+}
+
+static la_ssize_t layer_read_cb(struct archive *a, void *data, const void **buf)
+{
+	struct layer_reader *r = data;
+	ssize_t n = produce(r);
+	if (n < 0) {
+		archive_set_error(a, EIO, "%s", r->error);
+		return -1;
+	}
+	*buf = r->out;
+	return n;
+}
+
+static void layer_reader_release(struct layer_reader *r)
+{
+	if (r->z_init)
+		inflateEnd(&r->z);
+	ZSTD_freeDCtx(r->zd);
+	lade_sha256_free(r->blob_sha);
+	lade_sha256_free(r->tar_sha);
+	free(r->in);
+	free(r->out);
+	free(r->error);
+}
+
+static void archive_read_freep_(struct archive **a)
+{
+	if (*a)
+		archive_read_free(*a);
+}
+
+/* Problems found inside one layer, committed only when the blob's digest matches (a corrupt
+ * blob is one problem, not a cascade). */
+struct layer_check {
+	char *name; /* "layer N (sha256:...)" */
+	char **lines;
+	size_t n_lines, n;
+	size_t max;
+	struct lade_hashmap *paths; /* normalised path -> (void *)1 */
+	bool stream_error_reported;
+};
+
+static void lprob(struct layer_check *lc, const char *fmt, ...)
+        __attribute__((format(printf, 2, 3)));
+static void lprob(struct layer_check *lc, const char *fmt, ...)
+{
+	lc->n++;
+	if (lc->n_lines >= lc->max)
+		return;
+	va_list ap;
+	va_start(ap, fmt);
+	_cleanup_free_ char *msg = NULL;
+	if (vasprintf(&msg, fmt, ap) < 0)
+		abort();
+	va_end(ap);
+	_cleanup_free_ char *line = xasprintf("%s: %s", lc->name, msg);
+	lade_strv_push(&lc->lines, line);
+	lc->n_lines++;
+}
+
+/* Normalise a tar path for comparisons: drop empty and "." components (so "./a/", "a" and
+ * "a//" are one path). *dotdot is set when a ".." component appears, *escapes when the path
+ * climbs above the root lexically. */
+static char *tar_path_normalize(const char *p, bool *dotdot, bool *escapes)
+{
+	struct lade_buf b = LADE_BUF_INIT;
+	long depth = 0;
+	*dotdot = *escapes = false;
+	while (*p) {
+		const char *end = strchrnul(p, '/');
+		size_t len = (size_t)(end - p);
+		if (len == 2 && p[0] == '.' && p[1] == '.') {
+			*dotdot = true;
+			if (--depth < 0)
+				*escapes = true;
+		} else if (len > 0 && !(len == 1 && p[0] == '.')) {
+			depth++;
+		}
+		if (len > 0 && !(len == 1 && p[0] == '.')) {
+			if (b.len)
+				lade_buf_addch(&b, '/');
+			lade_buf_add(&b, p, len);
+		}
+		p = *end ? end + 1 : end;
+	}
+	return lade_buf_detach(&b, NULL);
+}
+
+static void check_entry(struct layer_check *lc, struct archive_entry *e)
+{
+	const char *path = archive_entry_pathname(e);
+	if (path == NULL) {
+		lprob(lc, "entry without a readable path");
+		return;
+	}
+	_cleanup_free_ char *q = quote(path);
+	bool dotdot, escapes;
+	_cleanup_free_ char *norm = tar_path_normalize(path, &dotdot, &escapes);
+	if (path[0] == '/')
+		lprob(lc, "entry '%s' is an absolute path", q);
+	else if (escapes)
+		lprob(lc, "entry '%s' escapes the root", q);
+	else if (dotdot)
+		lprob(lc, "entry '%s' has a '..' component", q);
+
+	const char *base = strrchr(norm, '/');
+	base = base ? base + 1 : norm;
+	if (strcmp(base, ".wh.") == 0)
+		lprob(lc, "whiteout '%s' has an empty name", q);
+
+	const char *target = archive_entry_hardlink(e);
+	if (target) {
+		bool tdotdot, tescapes;
+		_cleanup_free_ char *tnorm = tar_path_normalize(target, &tdotdot, &tescapes);
+		if (lade_hashmap_get(lc->paths, tnorm) == NULL) {
+			_cleanup_free_ char *qt = quote(target);
+			lprob(lc,
+			      "hard link '%s' points to '%s', which is not earlier in the layer", q,
+			      qt);
+		}
+	}
+
+	if (lade_hashmap_put(lc->paths, norm, (void *)1) != NULL)
+		lprob(lc, "duplicate path '%s'", q);
+}
+
+static void report_archive_error(struct layer_check *lc, struct archive *a,
+                                 const struct layer_reader *r)
+{
+	if (r->error) {
+		lprob(lc, "%s", r->error);
+		lc->stream_error_reported = true;
+		return;
+	}
+	const char *msg = archive_error_string(a);
+	_cleanup_free_ char *m = xstrdup(msg ? msg : "unknown error");
+	if (m[0] >= 'A' && m[0] <= 'Z' && !(m[1] >= 'A' && m[1] <= 'Z'))
+		m[0] = (char)(m[0] - 'A' + 'a');
+	lprob(lc, "broken tar: %s", m);
+}
+
+static void walk_tar(struct layer_check *lc, struct layer_reader *r)
+{
+	_cleanup_(archive_read_freep_) struct archive *a = archive_read_new();
+	archive_read_support_format_tar(a);
+	archive_read_support_format_empty(a);
+	if (archive_read_open(a, r, NULL, layer_read_cb, NULL) != ARCHIVE_OK) {
+		report_archive_error(lc, a, r);
+		return;
+	}
+	for (;;) {
+		struct archive_entry *e;
+		int rc = archive_read_next_header(a, &e);
+		if (rc == ARCHIVE_EOF)
+			return;
+		if (rc < ARCHIVE_WARN) {
+			report_archive_error(lc, a, r);
+			return;
+		}
+		check_entry(lc, e);
+		if (archive_read_data_skip(a) < ARCHIVE_WARN) {
+			report_archive_error(lc, a, r);
+			return;
+		}
+	}
+}
+
+static enum comp layer_comp(const char *media_type)
+{
+	if (media_type == NULL)
+		return COMP_UNKNOWN;
+	if (strcmp(media_type, MT_OCI_LAYER) == 0)
+		return COMP_NONE;
+	if (strcmp(media_type, MT_OCI_LAYER_GZIP) == 0 || strcmp(media_type, MT_DOCKER_LAYER) == 0)
+		return COMP_GZIP;
+	if (strcmp(media_type, MT_OCI_LAYER_ZSTD) == 0)
+		return COMP_ZSTD;
+	return COMP_UNKNOWN;
+}
+
+/* One pass over a layer blob: blob digest, diff_id and the tar rules. */
+static void scan_layer(struct verifier *v, size_t number, const struct desc *d,
+                       struct blob_info *info, enum comp comp)
+{
+	info->layer_done = true;
+	if (info->hashed && !info->digest_ok)
+		return;
+	struct layer_check lc = {
+	        .name = xasprintf("layer %zu (%s)", number, d->digest),
+	        .max = v->max,
+	        .paths = lade_hashmap_new(),
+	};
+	struct layer_reader r = {
+	        .fd = -1,
+	        .comp = comp,
+	        .blob_sha = lade_sha256_new(),
+	        .tar_sha = comp == COMP_NONE ? NULL : lade_sha256_new(),
+	        .in = xmalloc(CHUNK),
+	        .out = xmalloc(CHUNK),
+	};
+	_cleanup_free_ char *path = blob_path(d->digest);
+	r.fd = openat(v->dfd, path, O_RDONLY | O_CLOEXEC);
+	if (r.fd < 0) {
+		r.error = xasprintf("cannot open blob: %s", strerror(errno));
+	} else if (comp == COMP_GZIP) {
+		if (inflateInit2(&r.z, 16 + MAX_WBITS) != Z_OK)
+			r.error = xstrdup("cannot initialise zlib");
+		else
+			r.z_init = true;
+	} else if (comp == COMP_ZSTD) {
+		r.zd = ZSTD_createDCtx();
+		if (r.zd == NULL)
+			r.error = xstrdup("cannot initialise zstd");
+	}
+
+	walk_tar(&lc, &r);
+	ssize_t n;
+	while ((n = produce(&r)) > 0)
+		;
+	bool stream_ok = n == 0;
+	if (!stream_ok && !lc.stream_error_reported)
+		lprob(&lc, "%s", r.error);
+	/* After a decompression error the rest of the blob still counts for its digest. */
+	while (r.fd >= 0 && !r.in_eof && fill_input(&r) == 0)
+		;
+
+	char blob_digest[LADE_DIGEST_STRLEN];
+	lade_sha256_final(r.blob_sha, NULL, blob_digest);
+	bool readable = r.fd >= 0 && r.in_eof;
+	if (!info->hashed && readable) {
+		info->hashed = true;
+		info->digest_ok = strcmp(blob_digest, d->digest) == 0;
+		if (!info->digest_ok)
+			blob_mismatch(v, d->digest, blob_digest);
+	}
+	if (info->digest_ok || !readable) {
+		for (size_t i = 0; i < lc.n_lines; i++) {
+			v->n++;
+			if (v->n <= v->max) {
+				lade_buf_adds(v->out, lc.lines[i]);
+				lade_buf_addch(v->out, '\n');
+			}
+		}
+		v->n += lc.n - lc.n_lines;
+	}
+	if (info->digest_ok && stream_ok) {
+		if (r.tar_sha) {
+			lade_sha256_final(r.tar_sha, NULL, info->diff_id);
+		} else {
+			memcpy(info->diff_id, blob_digest, sizeof(info->diff_id));
+		}
+		info->have_diff_id = true;
+	}
+
+	if (r.fd >= 0)
+		close(r.fd);
+	layer_reader_release(&r);
+	free(lc.name);
+	lade_strv_free(lc.lines);
+	lade_hashmap_free(lc.paths, NULL);
+}
+
+/* --- manifests, configs, indexes ------------------------------------------------------ */
+
+static size_t count_history_layers(const json_t *history)
+{
+	size_t n = 0, i;
+	const json_t *h;
+	json_array_foreach(history, i, h)
+	{
+		if (!json_is_true(json_object_get(h, "empty_layer")))
+			n++;
+	}
+	return n;
+}
+
+/* Check a config against the manifest that names it; returns its diff_ids array (borrowed
+ * from cfg) or NULL. */
+static const json_t *check_config(struct verifier *v, const char *name, const json_t *cfg,
+                                  const char *manifest_name, size_t n_layers)
+{
+	static const char *const required[] = {"architecture", "os"};
+	for (size_t i = 0; i < LADE_ARRAY_SIZE(required); i++) {
+		const json_t *s = json_object_get(cfg, required[i]);
+		if (!json_is_string(s) || json_string_length(s) == 0)
+			problem(v, "%s: %s is missing or not a string", name, required[i]);
+	}
+
+	const json_t *history = json_object_get(cfg, "history");
+	if (history && !json_is_array(history)) {
+		problem(v, "%s: history is not an array", name);
+	} else if (history) {
+		size_t nh = count_history_layers(history);
+		if (nh != n_layers)
+			problem(v, "%s: history has %zu non-empty layers but %s has %zu layers",
+			        name, nh, manifest_name, n_layers);
+	}
+
+	const json_t *rootfs = json_object_get(cfg, "rootfs");
+	if (!json_is_object(rootfs)) {
+		problem(v, "%s: rootfs is missing or not an object", name);
+		return NULL;
+	}
+	const json_t *type = json_object_get(rootfs, "type");
+	if (!json_is_string(type) || strcmp(json_string_value(type), "layers") != 0)
+		problem(v, "%s: rootfs.type is not 'layers'", name);
+	const json_t *diff_ids = json_object_get(rootfs, "diff_ids");
+	if (!json_is_array(diff_ids)) {
+		problem(v, "%s: rootfs.diff_ids is missing or not an array", name);
+		return NULL;
+	}
+	if (json_array_size(diff_ids) != n_layers)
+		problem(v, "%s: %zu diff_ids but %s has %zu layers", name,
+		        json_array_size(diff_ids), manifest_name, n_layers);
+	size_t i;
+	const json_t *id;
+	json_array_foreach(diff_ids, i, id)
+	{
+		if (!json_is_string(id) || !lade_digest_valid(json_string_value(id))) {
+			_cleanup_free_ char *q = quote(json_is_string(id) ? json_string_value(id)
+			                                                  : "(not a string)");
+			problem(v, "%s: rootfs.diff_ids[%zu] '%s' is not a valid sha256 digest",
+			        name, i, q);
+		}
+	}
+	return diff_ids;
+}
+
+static void check_manifest(struct verifier *v, const char *where, const struct desc *md,
+                           struct blob_info *minfo)
+{
+	_cleanup_free_ char *name = xasprintf("manifest %s", md->digest);
+	_cleanup_(json_decrefp) json_t *m = load_json_blob(v, where, name, md, minfo);
+	if (m == NULL)
+		return;
+	if (!schema_version_2(m))
+		problem(v, "%s: schemaVersion is not 2", name);
+	static const char *const manifest_types[] = {MT_OCI_MANIFEST, MT_DOCKER_MANIFEST, NULL};
+	check_doc_media_type(v, name, m, md->media_type, manifest_types, "an image manifest");
+
+	/* The config. */
+	_cleanup_(json_decrefp) json_t *cfg = NULL;
+	_cleanup_free_ char *cfg_name = NULL;
+	_cleanup_free_ char *cfg_where = xasprintf("%s: config", name);
+	struct desc cd;
+	const json_t *jc = json_object_get(m, "config");
+	if (jc == NULL) {
+		problem(v, "%s: config is missing", name);
+	} else if (parse_descriptor(v, cfg_where, jc, &cd)) {
+		if (cd.media_type && strcmp(cd.media_type, MT_OCI_CONFIG) != 0 &&
+		    strcmp(cd.media_type, MT_DOCKER_CONFIG) != 0) {
+			_cleanup_free_ char *q = quote(cd.media_type);
+			problem(v, "%s.mediaType '%s' is not an image config media type", cfg_where,
+			        q);
+		}
+		struct blob_info *ci = check_blob(v, cfg_where, &cd, false);
+		cfg_name = xasprintf("config %s", cd.digest);
+		if (ci)
+			cfg = load_json_blob(v, cfg_where, cfg_name, &cd, ci);
+	}
+
+	/* The layers: descriptors and blobs first, contents once the config is known. */
+	const json_t *jl = json_object_get(m, "layers");
+	if (!json_is_array(jl)) {
+		problem(v, "%s: layers is missing or not an array", name);
+		return;
+	}
+	size_t n_layers = json_array_size(jl);
+	_cleanup_free_ struct desc *lds = xcalloc(n_layers ? n_layers : 1, sizeof(*lds));
+	_cleanup_free_ struct blob_info **infos = xcalloc(n_layers ? n_layers : 1, sizeof(*infos));
+	_cleanup_free_ enum comp *comps = xcalloc(n_layers ? n_layers : 1, sizeof(*comps));
+	for (size_t i = 0; i < n_layers; i++) {
+		_cleanup_free_ char *lw = xasprintf("%s: layers[%zu]", name, i);
+		if (!parse_descriptor(v, lw, json_array_get(jl, i), &lds[i]))
+			continue;
+		comps[i] = layer_comp(lds[i].media_type);
+		if (comps[i] == COMP_UNKNOWN && lds[i].media_type) {
+			_cleanup_free_ char *q = quote(lds[i].media_type);
+			problem(v, "%s.mediaType '%s' is not a layer media type", lw, q);
+		}
+		bool scan = v->check_layers && comps[i] != COMP_UNKNOWN;
+		infos[i] = check_blob(v, lw, &lds[i], !scan);
+	}
+
+	const json_t *diff_ids = NULL;
+	if (cfg)
+		diff_ids = check_config(v, cfg_name, cfg, name, n_layers);
+	if (!v->check_layers)
+		return;
+	for (size_t i = 0; i < n_layers; i++) {
+		struct blob_info *info = infos[i];
+		if (info == NULL || comps[i] == COMP_UNKNOWN)
+			continue;
+		if (!info->layer_done)
+			scan_layer(v, i + 1, &lds[i], info, comps[i]);
+		const char *want = json_string_value(json_array_get(diff_ids, i));
+		if (info->have_diff_id && lade_digest_valid(want) &&
+		    strcmp(want, info->diff_id) != 0)
+			problem(v, "layer %zu (%s): diff_id mismatch: config says %s, tar is %s",
+			        i + 1, lds[i].digest, want, info->diff_id);
+	}
+}
+
+static void check_index(struct verifier *v, const char *name, const json_t *j, const char *desc_mt,
+                        int depth);
+
+/* Follow one descriptor of an index. */
+static void check_entry_descriptor(struct verifier *v, const char *where, const json_t *jd,
+                                   int depth)
+{
+	struct desc d;
+	if (!parse_descriptor(v, where, jd, &d))
+		return;
+	const char *mt = d.media_type ? d.media_type : "";
+	bool is_manifest = strcmp(mt, MT_OCI_MANIFEST) == 0 || strcmp(mt, MT_DOCKER_MANIFEST) == 0;
+	bool is_index = strcmp(mt, MT_OCI_INDEX) == 0 || strcmp(mt, MT_DOCKER_LIST) == 0;
+	/* Unknown media types (artifacts) are content we cannot judge: only the blob counts. */
+	struct blob_info *info = check_blob(v, where, &d, !is_manifest && !is_index);
+	if (info == NULL || (!is_manifest && !is_index) || info->visited)
+		return;
+	info->visited = true;
+	if (is_manifest) {
+		check_manifest(v, where, &d, info);
+		return;
+	}
+	if (depth >= MAX_DEPTH) {
+		problem(v, "%s: indexes nested more than %d deep", where, MAX_DEPTH);
+		return;
+	}
+	_cleanup_free_ char *name = xasprintf("index %s", d.digest);
+	_cleanup_(json_decrefp) json_t *sub = load_json_blob(v, where, name, &d, info);
+	if (sub)
+		check_index(v, name, sub, d.media_type, depth + 1);
+}
+
+static void check_index(struct verifier *v, const char *name, const json_t *j, const char *desc_mt,
+                        int depth)
+{
+	if (!schema_version_2(j))
+		problem(v, "%s: schemaVersion is not 2", name);
+	static const char *const index_types[] = {MT_OCI_INDEX, MT_DOCKER_LIST, NULL};
+	check_doc_media_type(v, name, j, desc_mt, index_types, "an image index");
+	const json_t *manifests = json_object_get(j, "manifests");
+	if (!json_is_array(manifests)) {
+		problem(v, "%s: manifests is missing or not an array", name);
+		return;
+	}
+	bool top = depth == 0;
+	size_t matched = 0, i;
+	const json_t *jd;
+	json_array_foreach(manifests, i, jd)
+	{
+		if (top && v->ref) {
+			const json_t *ann = json_object_get(jd, "annotations");
+			const char *ref = json_string_value(json_object_get(ann, REF_NAME));
+			if (ref == NULL || strcmp(ref, v->ref) != 0)
+				continue;
+		}
+		matched++;
+		_cleanup_free_ char *where = xasprintf("%s: manifests[%zu]", name, i);
+		check_entry_descriptor(v, where, jd, depth);
+	}
+	if (top && v->ref && matched == 0) {
+		_cleanup_free_ char *q = quote(v->ref);
+		problem(v, "%s: no manifest with ref name '%s'", name, q);
+	}
+}
+
+/* Read a top-level file of the layout as a JSON object; NULL when unusable (reported). */
+static json_t *load_layout_file(struct verifier *v, const char *name)
+{
+	_cleanup_buf_ struct lade_buf b = LADE_BUF_INIT;
+	if (read_at(v->dfd, name, JSON_BLOB_MAX, &b) < 0) {
+		if (errno == ENOENT)
+			problem(v, "%s: missing", name);
+		else if (errno == EFBIG)
+			problem(v, "%s: larger than %u bytes", name, JSON_BLOB_MAX);
+		else
+			problem(v, "%s: cannot read: %s", name, strerror(errno));
+		return NULL;
+	}
+	return parse_json(v, name, &b);
+}
+
+static void check_oci_layout(struct verifier *v)
+{
+	_cleanup_(json_decrefp) json_t *j = load_layout_file(v, "oci-layout");
+	if (j == NULL)
+		return;
+	const json_t *ver = json_object_get(j, "imageLayoutVersion");
+	if (!json_is_string(ver)) {
+		problem(v, "oci-layout: imageLayoutVersion is missing or not a string");
+	} else if (strcmp(json_string_value(ver), "1.0.0") != 0) {
+		_cleanup_free_ char *q = quote(json_string_value(ver));
+		problem(v, "oci-layout: unsupported imageLayoutVersion '%s'", q);
+	}
+}
+
+void lade_verify_options_init(struct lade_verify_options *o)
+{
+	*o = (struct lade_verify_options)LADE_VERIFY_OPTIONS_INIT;
+}
+
+static void free_blob_info(void *p)
+{
+	free(p);
+}
+
+int lade_verify_layout(const char *dir, const struct lade_verify_options *o,
+                       struct lade_buf *problems, size_t *n_problems, struct lade_error **err)
+{
+	struct lade_verify_options defaults = LADE_VERIFY_OPTIONS_INIT;
+	if (o == NULL)
+		o = &defaults;
+	_cleanup_fd_ int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0)
+		return lade_error_set(err, errno, "cannot open layout %s", dir);
+
+	struct verifier v = {
+	        .dfd = dfd,
+	        .max = o->max_problems ? o->max_problems : LADE_VERIFY_MAX_PROBLEMS,
+	        .check_layers = o->check_layers,
+	        .ref = o->ref,
+	        .out = problems,
+	        .blobs = lade_hashmap_new(),
+	};
+	check_oci_layout(&v);
+	_cleanup_(json_decrefp) json_t *index = load_layout_file(&v, "index.json");
+	if (index)
+		check_index(&v, "index.json", index, NULL, 0);
+	lade_hashmap_free(v.blobs, free_blob_info);
+	if (n_problems)
+		*n_problems = v.n;
+	return 0;
+}
