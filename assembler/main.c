@@ -10,6 +10,7 @@
 
 #include "lade/build.h"
 #include "lade/util.h"
+#include "lade/verify.h"
 
 enum { EXIT_USAGE = 2 };
 
@@ -42,6 +43,19 @@ static const char usage_build[] =
         "  -h, --help              this help\n"
         "\n"
         "Environment: SOURCE_DATE_EPOCH sets every timestamp (default 0).\n";
+
+static const char usage_verify[] =
+        "usage: lade verify DIR[:REF] [options]\n"
+        "\n"
+        "Check the OCI image layout DIR: layout files, every descriptor's blob (size and sha256),\n"
+        "manifests and configs, and every layer (diff_id, no absolute or '..' paths, no duplicate\n"
+        "paths, hard links to earlier entries, whiteouts). Exit status 1 when a problem is found.\n"
+        "\n"
+        "options:\n"
+        "      --max-problems N    list at most N problems (default 20)\n"
+        "      --no-layers         do not decompress layers (faster, fewer checks)\n"
+        "  -q, --quiet             print nothing, only set the exit status\n"
+        "  -h, --help              this help\n";
 
 static int die_usage(const char *usage, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
@@ -199,6 +213,73 @@ static int cmd_build(int argc, char **argv)
 	return 0;
 }
 
+static int cmd_verify(int argc, char **argv)
+{
+	enum { OPT_MAX = 256, OPT_NO_LAYERS };
+	static const struct option longopts[] = {
+	        {"max-problems", required_argument, NULL, OPT_MAX},
+	        {"no-layers", no_argument, NULL, OPT_NO_LAYERS},
+	        {"quiet", no_argument, NULL, 'q'},
+	        {"help", no_argument, NULL, 'h'},
+	        {NULL, 0, NULL, 0},
+	};
+	struct lade_verify_options vo;
+	lade_verify_options_init(&vo);
+	bool quiet = false;
+	uint32_t u;
+	int c;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "qh", longopts, NULL)) != -1) {
+		switch (c) {
+		case OPT_MAX:
+			if (lade_parse_u32(optarg, 10, &u) < 0 || u == 0)
+				return die_usage(usage_verify,
+				                 "--max-problems '%s' is not a number", optarg);
+			vo.max_problems = u;
+			break;
+		case OPT_NO_LAYERS:
+			vo.check_layers = false;
+			break;
+		case 'q':
+			quiet = true;
+			break;
+		case 'h':
+			fputs(usage_verify, stdout);
+			return 0;
+		default:
+			fputs(usage_verify, stderr);
+			return EXIT_USAGE;
+		}
+	}
+	if (optind != argc - 1)
+		return die_usage(usage_verify, "verify takes one layout DIR[:REF]");
+	_cleanup_free_ char *dir = xstrdup(argv[optind]);
+	/* DIR:REF as skopeo spells it; a ':' inside an existing directory name wins. */
+	char *colon = strrchr(dir, ':');
+	if (colon && access(dir, F_OK) != 0 && strchr(colon, '/') == NULL) {
+		*colon = '\0';
+		vo.ref = colon + 1;
+	}
+	_cleanup_error_ struct lade_error *err = NULL;
+	_cleanup_buf_ struct lade_buf problems = LADE_BUF_INIT;
+	size_t n = 0;
+	if (lade_verify_layout(dir, &vo, &problems, &n, &err) < 0)
+		return report_error(err);
+	if (quiet)
+		return n ? EXIT_FAILURE : 0;
+	if (n == 0) {
+		printf("%s: ok\n", argv[optind]);
+		return 0;
+	}
+	fputs(problems.data, stderr);
+	size_t max = vo.max_problems ? vo.max_problems : LADE_VERIFY_MAX_PROBLEMS;
+	if (n > max)
+		fprintf(stderr, "... and %zu more problems\n", n - max);
+	fprintf(stderr, "lade: error: %s: %zu problem%s found\n", argv[optind], n,
+	        n == 1 ? "" : "s");
+	return EXIT_FAILURE;
+}
+
 int main(int argc, char **argv)
 {
 	/* lade deliberately never calls setlocale(): libarchive then runs in the "C" locale, so
@@ -210,6 +291,8 @@ int main(int argc, char **argv)
 	const char *cmd = argv[1];
 	if (strcmp(cmd, "build") == 0)
 		return cmd_build(argc - 1, argv + 1);
+	if (strcmp(cmd, "verify") == 0)
+		return cmd_verify(argc - 1, argv + 1);
 	if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
 		printf("lade %s\n", LADE_VERSION);
 		return 0;
@@ -217,6 +300,8 @@ int main(int argc, char **argv)
 	if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {
 		if (argc > 2 && strcmp(argv[2], "build") == 0)
 			fputs(usage_build, stdout);
+		else if (argc > 2 && strcmp(argv[2], "verify") == 0)
+			fputs(usage_verify, stdout);
 		else if (argc > 2)
 			return die_usage(usage_main, "unknown command '%s'", argv[2]);
 		else
