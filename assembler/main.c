@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "lade/build.h"
+#include "lade/sandbox.h"
 #include "lade/util.h"
 #include "lade/verify.h"
 
@@ -73,8 +74,30 @@ static int die_usage(const char *usage, const char *fmt, ...)
 
 static int report_error(struct lade_error *err)
 {
-	fprintf(stderr, "lade: error: %s\n", err ? err->msg : "unknown failure");
+	const char *denied = lade_sandbox_last_denied();
+	fprintf(stderr, "lade: error: %s%s%s%s\n", err ? err->msg : "unknown failure",
+	        denied ? " (the sandbox refused the system call " : "", denied ? denied : "",
+	        denied ? "; see lade build --explain-sandbox)" : "");
 	return EXIT_FAILURE;
+}
+
+/* Enter the seccomp sandbox unless told not to: from here on lade cannot run programs, open
+ * sockets or change ownership, whatever a hostile wheel or base layer makes it do. */
+static int enter_sandbox(bool enabled)
+{
+	if (!enabled)
+		return 0;
+	if (!lade_sandbox_supported()) {
+		fprintf(stderr, "lade: error: this kernel has no seccomp filter support; run with "
+		                "--no-sandbox to build without the sandbox\n");
+		return -1;
+	}
+	_cleanup_error_ struct lade_error *err = NULL;
+	if (lade_sandbox_enter(LADE_SANDBOX_BUILD, &err) < 0) {
+		report_error(err);
+		return -1;
+	}
+	return 0;
 }
 
 static void progress_stderr(void *ctx, const char *line)
@@ -110,7 +133,15 @@ static json_t *report_json(const struct lade_build_report *r)
 
 static int cmd_build(int argc, char **argv)
 {
-	enum { OPT_VARIANT = 256, OPT_COMPRESSION, OPT_LEVEL, OPT_JSON, OPT_LOCK_TIMEOUT };
+	enum {
+		OPT_VARIANT = 256,
+		OPT_COMPRESSION,
+		OPT_LEVEL,
+		OPT_JSON,
+		OPT_LOCK_TIMEOUT,
+		OPT_NO_SANDBOX,
+		OPT_EXPLAIN_SANDBOX
+	};
 	static const struct option longopts[] = {
 	        {"output", required_argument, NULL, 'o'},
 	        {"tag", required_argument, NULL, 't'},
@@ -132,7 +163,7 @@ static int cmd_build(int argc, char **argv)
 	        .progress = progress_stderr,
 	};
 	_cleanup_strv_ char **variants = NULL;
-	bool json = false;
+	bool json = false, sandbox = true;
 	uint32_t u;
 	int c;
 	optind = 1;
@@ -173,6 +204,17 @@ static int cmd_build(int argc, char **argv)
 		case OPT_JSON:
 			json = true;
 			break;
+		case OPT_NO_SANDBOX:
+			sandbox = false;
+			break;
+		case OPT_EXPLAIN_SANDBOX: {
+			_cleanup_error_ struct lade_error *err = NULL;
+			_cleanup_buf_ struct lade_buf b = LADE_BUF_INIT;
+			if (lade_sandbox_explain(LADE_SANDBOX_BUILD, &b, &err) < 0)
+				return report_error(err);
+			fputs(b.data, stdout);
+			return 0;
+		}
 		case 'q':
 			o.progress = NULL;
 			break;
@@ -189,6 +231,8 @@ static int cmd_build(int argc, char **argv)
 		                                             : "build takes one RECIPE");
 	o.recipe_path = argv[optind];
 	o.variants = variants;
+	if (enter_sandbox(sandbox) < 0)
+		return EXIT_FAILURE;
 
 	_cleanup_error_ struct lade_error *err = NULL;
 	_cleanup_(lade_build_report_freep) struct lade_build_report *rep = NULL;
@@ -215,7 +259,7 @@ static int cmd_build(int argc, char **argv)
 
 static int cmd_verify(int argc, char **argv)
 {
-	enum { OPT_MAX = 256, OPT_NO_LAYERS };
+	enum { OPT_MAX = 256, OPT_NO_LAYERS, OPT_NO_SANDBOX };
 	static const struct option longopts[] = {
 	        {"max-problems", required_argument, NULL, OPT_MAX},
 	        {"no-layers", no_argument, NULL, OPT_NO_LAYERS},
@@ -225,7 +269,7 @@ static int cmd_verify(int argc, char **argv)
 	};
 	struct lade_verify_options vo;
 	lade_verify_options_init(&vo);
-	bool quiet = false;
+	bool quiet = false, sandbox = true;
 	uint32_t u;
 	int c;
 	optind = 1;
@@ -239,6 +283,9 @@ static int cmd_verify(int argc, char **argv)
 			break;
 		case OPT_NO_LAYERS:
 			vo.check_layers = false;
+			break;
+		case OPT_NO_SANDBOX:
+			sandbox = false;
 			break;
 		case 'q':
 			quiet = true;
@@ -260,6 +307,8 @@ static int cmd_verify(int argc, char **argv)
 		*colon = '\0';
 		vo.ref = colon + 1;
 	}
+	if (enter_sandbox(sandbox) < 0)
+		return EXIT_FAILURE;
 	_cleanup_error_ struct lade_error *err = NULL;
 	_cleanup_buf_ struct lade_buf problems = LADE_BUF_INIT;
 	size_t n = 0;
