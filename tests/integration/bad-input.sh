@@ -15,6 +15,7 @@ expect_error() {
 	else
 		run_lade "$@"
 	fi
+	diag "$name: stderr: $ERR"
 	is "$RC" 1 "$name: exit status 1"
 	is "$(printf '%s\n' "$ERR" | wc -l)" 1 "$name: one line on stderr"
 	like "$ERR" '^lade: error: ' "$name: the line starts with 'lade: error: '"

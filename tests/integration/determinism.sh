@@ -1,9 +1,8 @@
 #!/bin/bash
 # The same inputs give the same bytes: two copies of a recipe (and its base, named by a
-# relative path) in different directories, made
-# with different umask, TZ, locale, file mtimes and creation order, built with -j 1 and -j 2,
-# give identical index.json and blobs. SOURCE_DATE_EPOCH changes the digest and is the mtime
-# of every tar entry.
+# relative path) in different directories, made with different umask, TZ, locale, file
+# mtimes and creation order, built with -j 1 and -j 2, give identical index.json and blobs.
+# SOURCE_DATE_EPOCH changes the digest and is the mtime of every tar entry.
 source "${LADE_SRCDIR:-$(dirname "$0")/../..}/tests/lib.sh"
 need_cmd python3 tar
 ensure_base
@@ -87,6 +86,10 @@ is "$rcB" 0 "build B (umask 077, Asia/Tokyo, C.UTF-8, -j 2, relative paths)"
 dB=$(printed_digest "$(cat "$T/b.out")")
 
 is "$dB" "$dA" "the same manifest digest"
+if [ "$dA" != "$dB" ] && [ -n "$dA" ] && [ -n "$dB" ]; then
+	diag "manifest A: $(cat "$A/out/blobs/sha256/${dA#sha256:}" 2>/dev/null)"
+	diag "manifest B: $(cat "$B/out/blobs/sha256/${dB#sha256:}" 2>/dev/null)"
+fi
 check "index.json is byte-identical" cmp "$A/out/index.json" "$B/out/index.json"
 check "oci-layout is byte-identical" cmp "$A/out/oci-layout" "$B/out/oci-layout"
 check "the same set of blobs, each byte-identical" diff -r "$A/out/blobs" "$B/out/blobs"

@@ -76,8 +76,10 @@ zlayer=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["layers
 is "$(head -c4 "$T/zstd/blobs/sha256/${zlayer#sha256:}" 2>/dev/null | od -An -tx1 | tr -d ' ')" "28b52ffd" \
 	"the app layer blob starts with the zstd magic"
 check "skopeo copy of the zstd image" skopeo copy --quiet "oci:$T/zstd:1.0" "oci:$T/zcopy:1.0"
-check "skopeo copy of the zstd image to docker-archive (decompresses)" \
-	skopeo copy --quiet "oci:$T/zstd:1.0" "docker-archive:$T/z.tar:hello:1.0"
+check "skopeo recompresses the zstd layers to gzip (decodes every zstd blob)" \
+	skopeo copy --quiet --dest-compress-format gzip "oci:$T/zstd:1.0" "oci:$T/regz:1.0"
+like "$(skopeo inspect --raw "oci:$T/regz:1.0" 2>&1)" '"application/vnd\.oci\.image\.layer\.v1\.tar\+gzip","digest":"sha256:[0-9a-f]{64}","size":[0-9]+\}\]' \
+	"the recompressed image's last layer is gzip"
 # Same files, same tar: the diff_ids do not depend on the compression.
 skopeo inspect --config "oci:$T/zstd:1.0" >"$T/zconfig.json"
 is "$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["rootfs"])' "$T/zconfig.json")" \
