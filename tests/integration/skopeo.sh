@@ -65,6 +65,32 @@ else
 fi
 rm -rf "$R/app/__pycache__"
 
+# --json: the summary agrees with the manifest and config on disk, layer by layer.
+run_lade build "$R/recipe.yaml" -o "$T/out" --json -q
+is "$RC" 0 "--json build exits 0"
+printf '%s' "$OUT" >"$T/summary.json"
+is "$(python3 - "$T/summary.json" "$T/out" <<'PY' 2>&1
+import json, sys
+s = json.load(open(sys.argv[1]))
+layout = sys.argv[2]
+(im,) = s["images"]
+blob = lambda d: json.load(open(layout + "/blobs/sha256/" + d.split(":")[1]))
+m = blob(im["digest"])
+c = blob(im["config"])
+assert im["ref"] == "1.0", im["ref"]
+assert im["layout"] == layout, im["layout"]
+assert m["config"]["digest"] == im["config"], "config digest"
+assert len(im["layers"]) == len(m["layers"]) == len(c["rootfs"]["diff_ids"]), "layer count"
+for l, ml, d in zip(im["layers"], m["layers"], c["rootfs"]["diff_ids"]):
+    assert l["digest"] == ml["digest"], ("digest", l, ml)
+    assert l["size"] == ml["size"], ("size", l, ml)
+    assert l["media_type"] == ml["mediaType"], ("media_type", l["media_type"], ml["mediaType"])
+    assert l["diff_id"] == d, ("diff_id", l, d)
+    assert isinstance(l["comment"], str) and l["comment"], ("comment", l)
+print("consistent")
+PY
+)" "consistent" "--json: ref, layout, config and every layer's digest, size, media_type, diff_id match the files"
+
 # zstd: media type, magic, and skopeo can copy it (decompressing to check the digests).
 run_lade build "$R/recipe.yaml" -o "$T/zstd" --compression zstd -q
 is "$RC" 0 "zstd build exits 0"
