@@ -1,1 +1,288 @@
-/* placeholder: being written */
+/* Wheel selection. Like pip with --require-hashes and --no-index --find-links: the best
+ * candidate is chosen first and must then match a locked hash; a mismatch is an error, never a
+ * reason to fall back to a worse wheel. */
+#include <dirent.h>
+#include <errno.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "lade/digest.h"
+#include "lade/hashmap.h"
+#include "lade/pep440.h"
+#include "lade/pep508.h"
+#include "lade/select.h"
+#include "lade/util.h"
+
+#define MAX_PROBLEMS        20
+#define MAX_CANDIDATE_LINES 50
+
+struct cand {
+	size_t dir; /* wheelhouse index */
+	char *filename;
+	char *path;
+	struct lade_wheel_name wn;
+	struct lade_version *v;
+	long rank;
+};
+
+struct problems {
+	struct lade_buf buf;
+	size_t n;
+};
+
+static void problem(struct problems *pr, const char *fmt, ...)
+        __attribute__((format(printf, 2, 3)));
+static void problem(struct problems *pr, const char *fmt, ...)
+{
+	if (++pr->n > MAX_PROBLEMS)
+		return;
+	va_list ap;
+	va_start(ap, fmt);
+	if (pr->buf.len)
+		lade_buf_addch(&pr->buf, '\n');
+	lade_buf_vaddf(&pr->buf, fmt, ap);
+	va_end(ap);
+}
+
+static int cmp_strp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static void free_cands(struct cand *c, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(c[i].filename);
+		free(c[i].path);
+		lade_wheel_name_release(&c[i].wn);
+		lade_version_free(c[i].v);
+	}
+	free(c);
+}
+
+static void closedirp(DIR **d)
+{
+	if (*d)
+		closedir(*d);
+}
+
+/* All parseable *.whl regular files of the wheelhouses, in wheelhouse then byte order. */
+static int list_wheels(char *const *dirs, const struct lade_tags *tags, struct cand **out,
+                       size_t *n_out, struct lade_error **err)
+{
+	struct cand *c = NULL;
+	size_t n = 0, alloc = 0;
+
+	for (size_t di = 0; dirs && dirs[di]; di++) {
+		_cleanup_(closedirp) DIR *d = opendir(dirs[di]);
+		if (!d) {
+			free_cands(c, n);
+			return lade_error_set(err, errno, "cannot open wheelhouse %s", dirs[di]);
+		}
+		char **names = NULL;
+		size_t nn = 0, na = 0;
+		struct dirent *de;
+		errno = 0;
+		while ((de = readdir(d)) != NULL) {
+			size_t l = strlen(de->d_name);
+			if (l > 4 && strcmp(de->d_name + l - 4, ".whl") == 0) {
+				lade_grow(&names, sizeof(char *), nn + 1, &na);
+				names[nn++] = xstrdup(de->d_name);
+			}
+			errno = 0;
+		}
+		int rerr = errno;
+		qsort(names, nn, sizeof(char *), cmp_strp);
+		for (size_t i = 0; i < nn; i++) {
+			_cleanup_free_ char *name = names[i];
+			_cleanup_free_ char *path = lade_path_join(dirs[di], name);
+			struct stat st;
+			struct lade_wheel_name wn;
+			if (rerr || stat(path, &st) < 0 || !S_ISREG(st.st_mode) ||
+			    lade_wheel_name_parse(name, &wn, NULL) < 0)
+				continue;
+			lade_grow(&c, sizeof(*c), n + 1, &alloc);
+			c[n] = (struct cand){
+			        .dir = di, .wn = wn, .rank = lade_tags_rank(tags, wn.tag)};
+			c[n].filename = steal_pointer(&name);
+			c[n].path = steal_pointer(&path);
+			(void)lade_version_parse(wn.version, &c[n].v, NULL);
+			n++;
+		}
+		free(names);
+		if (rerr) {
+			free_cands(c, n);
+			return lade_error_set(err, rerr, "cannot read wheelhouse %s", dirs[di]);
+		}
+	}
+	*out = c;
+	*n_out = n;
+	return 0;
+}
+
+void lade_selected_free(struct lade_selected *s, size_t n)
+{
+	if (!s)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		free(s[i].path);
+		free(s[i].filename);
+		free(s[i].name);
+		free(s[i].version);
+	}
+	free(s);
+}
+
+/* Better candidate: the exact pinned version before a local variant admitted by "==V", then
+ * the tag rank; earlier wheelhouse and file name win ties by iteration order. */
+static bool better(const struct cand *a, bool a_exact, const struct cand *b, bool b_exact)
+{
+	if (a_exact != b_exact)
+		return a_exact;
+	return a->rank < b->rank;
+}
+
+static void select_one(const struct lade_lock *lock, const struct lade_lock_req *req,
+                       char *const *dirs, const struct cand *c, size_t nc, const char *desc,
+                       struct lade_selected *out, bool *selected, struct problems *pr)
+{
+	_cleanup_free_ char *spec_text = xasprintf("==%s", req->version);
+	_cleanup_(lade_specifier_freep) struct lade_specifier *spec = NULL;
+	_cleanup_(lade_version_freep) struct lade_version *pin = NULL;
+	*selected = false;
+	if (lade_specifier_parse(spec_text, &spec, NULL) < 0 ||
+	    lade_version_parse(req->version, &pin, NULL) < 0) {
+		problem(pr, "%s:%d: invalid pinned version '%s'", lock->path, req->line,
+		        req->version);
+		return;
+	}
+
+	const struct cand *best = NULL;
+	bool best_exact = false;
+	struct lade_buf why = LADE_BUF_INIT;
+	size_t named = 0;
+	for (size_t i = 0; i < nc; i++) {
+		const struct cand *k = &c[i];
+		if (strcmp(k->wn.name, req->name) != 0)
+			continue;
+		named++;
+		bool line = named <= MAX_CANDIDATE_LINES;
+		if (!k->v || !lade_specifier_contains(spec, k->v, LADE_SPEC_PRERELEASES)) {
+			if (line)
+				lade_buf_addf(&why, "\n  %s: version %s != %s", k->path,
+				              k->wn.version, req->version);
+			continue;
+		}
+		if (k->rank < 0) {
+			if (line)
+				lade_buf_addf(&why, "\n  %s: tag %s not supported by %s", k->path,
+				              k->wn.tag, desc);
+			continue;
+		}
+		bool exact = lade_version_cmp(k->v, pin) == 0;
+		if (!best || better(k, exact, best, best_exact)) {
+			best = k;
+			best_exact = exact;
+		}
+	}
+	if (named > MAX_CANDIDATE_LINES)
+		lade_buf_addf(&why, "\n  … and %zu more", named - MAX_CANDIDATE_LINES);
+
+	if (!named) {
+		struct lade_buf where = LADE_BUF_INIT;
+		for (size_t i = 0; dirs && dirs[i]; i++)
+			lade_buf_addf(&where, "%s%s", i ? ", " : "", dirs[i]);
+		problem(pr, "%s:%d: no wheel named %s in wheelhouse %s", lock->path, req->line,
+		        req->name_text, where.len ? where.data : "(none given)");
+		lade_buf_release(&where);
+	} else if (!best) {
+		problem(pr, "%s:%d: no compatible wheel for %s==%s:%s", lock->path, req->line,
+		        req->name_text, req->version, why.data);
+	}
+	lade_buf_release(&why);
+	if (!best)
+		return;
+
+	char digest[LADE_DIGEST_STRLEN];
+	_cleanup_error_ struct lade_error *herr = NULL;
+	if (lade_sha256_file(best->path, digest, NULL, &herr) < 0) {
+		problem(pr, "%s:%d: %s", lock->path, req->line, herr->msg);
+		return;
+	}
+	const char *hex = lade_digest_hex(digest);
+	bool found = false;
+	for (char **h = req->sha256; h && *h && !found; h++)
+		found = strcmp(*h, hex) == 0;
+	if (!found) {
+		problem(pr, "%s:%d: %s has %s which is not among the locked hashes", lock->path,
+		        req->line, best->filename, digest);
+		return;
+	}
+	out->path = xstrdup(best->path);
+	out->filename = xstrdup(best->filename);
+	out->name = xstrdup(best->wn.name);
+	out->version = xstrdup(best->wn.version);
+	snprintf(out->sha256_hex, sizeof(out->sha256_hex), "%s", hex);
+	out->req = req;
+	*selected = true;
+}
+
+int lade_select_wheels(const struct lade_lock *lock, char *const *wheelhouses,
+                       const struct lade_target *t, struct lade_selected **out, size_t *n,
+                       struct lade_error **err)
+{
+	_cleanup_(lade_tags_freep) struct lade_tags *tags = lade_tags_generate(t);
+	struct lade_marker_env env;
+	struct cand *c = NULL;
+	size_t nc = 0, ns = 0;
+	char desc[128];
+	struct problems pr = {LADE_BUF_INIT, 0};
+
+	lade_marker_env_init(&env, t);
+	lade_target_describe(t, desc, sizeof(desc));
+	if (list_wheels(wheelhouses, tags, &c, &nc, err) < 0)
+		return -1;
+
+	struct lade_selected *sel = xcalloc(lock->n_reqs + 1, sizeof(*sel));
+	struct lade_hashmap *active = lade_hashmap_new();
+	for (size_t i = 0; i < lock->n_reqs; i++) {
+		const struct lade_lock_req *req = &lock->reqs[i];
+		if (req->marker) {
+			bool on = false;
+			_cleanup_error_ struct lade_error *merr = NULL;
+			if (lade_marker_evaluate(req->marker, &env, NULL, &on, &merr) < 0) {
+				problem(&pr, "%s:%d: %s", lock->path, req->line, merr->msg);
+				continue;
+			}
+			if (!on)
+				continue;
+		}
+		const struct lade_lock_req *other = lade_hashmap_get(active, req->name);
+		if (other) {
+			problem(&pr,
+			        "%s:%d: %s is also required on line %d for %s (markers overlap)",
+			        lock->path, req->line, req->name_text, other->line, desc);
+			continue;
+		}
+		lade_hashmap_put(active, req->name, (void *)req);
+		bool selected;
+		select_one(lock, req, wheelhouses, c, nc, desc, &sel[ns], &selected, &pr);
+		if (selected)
+			ns++;
+	}
+	lade_hashmap_free(active, NULL);
+	free_cands(c, nc);
+
+	if (pr.n) {
+		if (pr.n > MAX_PROBLEMS)
+			lade_buf_addf(&pr.buf, "\n… and %zu more", pr.n - MAX_PROBLEMS);
+		lade_error_set(err, 0, "%s", pr.buf.data);
+		lade_buf_release(&pr.buf);
+		lade_selected_free(sel, ns);
+		return -1;
+	}
+	lade_buf_release(&pr.buf);
+	*out = sel;
+	*n = ns;
+	return 0;
+}
