@@ -144,7 +144,18 @@ lade() {
 	"$LADE" "$@"
 }
 
+# Under -Db_sanitize a report on stderr is a failure even when lade exits 0.
+_sanitizer_check() {
+	case $ERR in
+	*"ERROR: AddressSanitizer"* | *"ERROR: LeakSanitizer"* | *"runtime error:"*)
+		not_ok "no sanitizer report from: lade $*"
+		diag "$ERR"
+		;;
+	esac
+}
+
 # run_lade ARGS... — runs lade, keeps stdout in $OUT, stderr in $ERR, exit status in $RC.
+# A sanitizer report on stderr adds a failing test.
 run_lade() {
 	local o e
 	o=$(mktemp "$T/.out.XXXXXX")
@@ -154,6 +165,7 @@ run_lade() {
 	OUT=$(cat "$o")
 	ERR=$(cat "$e")
 	rm -f "$o" "$e"
+	_sanitizer_check "$@"
 }
 
 # Like run_lade, as user 65534.
@@ -167,6 +179,7 @@ run_lade_as_nobody() {
 	OUT=$(cat "$o")
 	ERR=$(cat "$e")
 	rm -f "$o" "$e"
+	_sanitizer_check "$@"
 }
 
 # The shared Python base image, made once per build dir by tests/fixtures/make-base.sh.

@@ -68,6 +68,7 @@ rm -rf "$R/app/__pycache__"
 # --json: the summary agrees with the manifest and config on disk, layer by layer.
 run_lade build "$R/recipe.yaml" -o "$T/out" --json -q
 is "$RC" 0 "--json build exits 0"
+[ "$RC" -eq 0 ] || diag "$ERR"
 printf '%s' "$OUT" >"$T/summary.json"
 is "$(python3 - "$T/summary.json" "$T/out" <<'PY' 2>&1
 import json, sys
