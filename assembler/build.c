@@ -53,8 +53,10 @@ static void image_release(struct lade_build_image *im)
 	free(im->ref);
 	free(im->variant);
 	free(im->platform);
-	for (size_t i = 0; i < im->n_layers; i++)
+	for (size_t i = 0; i < im->n_layers; i++) {
 		free(im->layers[i].comment);
+		free(im->layers[i].media_type);
+	}
 	free(im->layers);
 }
 
@@ -110,7 +112,7 @@ static int write_layer(struct build_ctx *c, struct lade_layer *layer, const char
 	memcpy(bl->diff_id, res.diff_id, sizeof(bl->diff_id));
 	bl->size = res.size;
 	bl->tar_size = res.tar_size;
-	bl->media_type = res.media_type;
+	bl->media_type = xstrdup(res.media_type);
 	bl->comment = xstrdup(lade_layer_comment(layer));
 	lade_config_add_layer(config, res.diff_id, created_by, lade_layer_comment(layer), c->epoch);
 	return 0;
@@ -173,9 +175,9 @@ static int py_prepare(struct build_ctx *c, const struct lade_recipe *r, const ch
 
 	if (py->interpreter == NULL || py->version == NULL)
 		return lade_error_set(err, 0,
-				      "%s:%d:%d: python: interpreter and version are required to "
-				      "install wheels",
-				      r->path, py->line, py->column);
+		                      "%s:%d:%d: python: interpreter and version are required to "
+		                      "install wheels",
+		                      r->path, py->line, py->column);
 	/* The interpreter must be there: a venv pointing at nothing fails only at run time. */
 	_cleanup_free_ char *interp = NULL;
 	_cleanup_free_ char *interp_rel = lade_path_normalize(py->interpreter, err);
@@ -360,7 +362,7 @@ static int build_image(struct build_ctx *c, const struct lade_recipe *r, const c
 		snprintf(bl->digest, sizeof(bl->digest), "%s", base->layers[i].desc.digest);
 		snprintf(bl->diff_id, sizeof(bl->diff_id), "%s", base->layers[i].diff_id);
 		bl->size = base->layers[i].desc.size;
-		bl->media_type = base->layers[i].desc.media_type;
+		bl->media_type = xstrdup(base->layers[i].desc.media_type);
 		bl->comment = xasprintf("base %s", base->name);
 		bl->from_base = true;
 	}

@@ -167,6 +167,7 @@ static int cmd_build(int argc, char **argv)
 	uint32_t u;
 	int c;
 	optind = 1;
+	argv[0] = (char *)"lade"; /* getopt's own messages start with argv[0] */
 	while ((c = getopt_long(argc, argv, "o:t:j:qh", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'o':
@@ -273,6 +274,7 @@ static int cmd_verify(int argc, char **argv)
 	uint32_t u;
 	int c;
 	optind = 1;
+	argv[0] = (char *)"lade"; /* getopt's own messages start with argv[0] */
 	while ((c = getopt_long(argc, argv, "qh", longopts, NULL)) != -1) {
 		switch (c) {
 		case OPT_MAX:

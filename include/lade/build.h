@@ -28,7 +28,7 @@ struct lade_build_layer {
 	char diff_id[LADE_DIGEST_STRLEN];
 	uint64_t size;
 	uint64_t tar_size;      /* 0 for base layers (not decompressed for the report) */
-	const char *media_type; /* static or owned by the report */
+	char *media_type; /* owned */
 	char *comment;
 	bool from_base;
 };
