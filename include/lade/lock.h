@@ -19,11 +19,11 @@ struct lade_lock_req {
 };
 
 struct lade_lock {
-	char *path;                /* the name used in messages */
+	char *path; /* the name used in messages */
 	struct lade_lock_req *reqs;
 	size_t n_reqs;
-	char **ignored;            /* "FILE:LINE: option --index-url ignored" notes, NULL-terminated,
-	                              never NULL: global options are meaningless air-gapped */
+	char **ignored; /* "FILE:LINE: option --index-url ignored" notes, NULL-terminated,
+	                   never NULL: global options are meaningless air-gapped */
 };
 
 /* Parse lock text; `path` is only used in messages ("requirements.lock:12: 'numpy>=1.2' is not
@@ -31,7 +31,7 @@ struct lade_lock {
  * names are refused when their markers can overlap (one missing or both equal); the final check
  * for the target is done by lade_select_wheels(). */
 int lade_lock_parse(const char *path, const char *data, size_t len, struct lade_lock **out,
-		    struct lade_error **err);
+                    struct lade_error **err);
 /* Read and parse a lock file (at most 64 MiB). */
 int lade_lock_parse_file(const char *path, struct lade_lock **out, struct lade_error **err);
 void lade_lock_free(struct lade_lock *lock);

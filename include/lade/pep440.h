@@ -54,7 +54,7 @@ enum {
 
 /* True when every specifier of the set admits v. */
 bool lade_specifier_contains(const struct lade_specifier *s, const struct lade_version *v,
-			     unsigned flags);
+                             unsigned flags);
 /* The set as text: specifiers sorted and joined by "," like packaging's str(SpecifierSet)
  * ("<3,>=1.21.1"); "" for the empty set. Owned by s. */
 const char *lade_specifier_str(const struct lade_specifier *s);

@@ -36,7 +36,7 @@ void lade_marker_env_init(struct lade_marker_env *env, const struct lade_target 
  * admitted), else string comparison; `in` / `not in` are substring tests. Nesting deeper than 64
  * is refused. Errors: "invalid marker 'TEXT': reason at column N", "… undefined comparison". */
 int lade_marker_evaluate(const char *marker, const struct lade_marker_env *env, const char *extra,
-			 bool *result, struct lade_error **err);
+                         bool *result, struct lade_error **err);
 
 /* A parsed requirement: name [extras] (specifier | @ url) ; marker */
 struct lade_requirement {
@@ -71,6 +71,6 @@ struct lade_dist {
  * urllib3 is not in the lock", "… but the lock has urllib3 3.0.0", with " via scipy[test]"
  * when reached through an extra. */
 int lade_deps_check(const struct lade_dist *d, size_t n, const struct lade_target *t,
-		    struct lade_error **err);
+                    struct lade_error **err);
 
 #endif

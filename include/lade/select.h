@@ -10,12 +10,12 @@
 #include "lade/tags.h"
 
 struct lade_selected {
-	char *path;                       /* wheelhouse/filename */
+	char *path; /* wheelhouse/filename */
 	char *filename;
-	char *name;                       /* normalised */
-	char *version;                    /* as in the file name */
+	char *name;    /* normalised */
+	char *version; /* as in the file name */
 	char sha256_hex[65];
-	const struct lade_lock_req *req;  /* borrowed from the lock */
+	const struct lade_lock_req *req; /* borrowed from the lock */
 };
 
 /* Select and verify wheels. wheelhouses is NULL-terminated, searched in order. On success
@@ -25,8 +25,8 @@ struct lade_selected {
  * "…: no wheel named torch in wheelhouse DIR1, DIR2", "…: no compatible wheel for torch==2.3.0:"
  * followed by one indented line per candidate and why it was rejected. */
 int lade_select_wheels(const struct lade_lock *lock, char *const *wheelhouses,
-		       const struct lade_target *t, struct lade_selected **out, size_t *n,
-		       struct lade_error **err);
+                       const struct lade_target *t, struct lade_selected **out, size_t *n,
+                       struct lade_error **err);
 void lade_selected_free(struct lade_selected *s, size_t n);
 
 #endif

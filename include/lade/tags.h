@@ -13,12 +13,12 @@ enum lade_libc {
 };
 
 struct lade_target {
-	int py_major, py_minor;    /* 3, 11 */
-	char python_version[16];   /* "3.11" */
-	char python_full[32];      /* "3.11.0" unless a micro version was given */
-	char impl[8];              /* "cp" */
-	char os[16];               /* "linux" */
-	char arch[16];             /* platform_machine: x86_64, aarch64, armv7l, ppc64le, s390x, i686 */
+	int py_major, py_minor;  /* 3, 11 */
+	char python_version[16]; /* "3.11" */
+	char python_full[32];    /* "3.11.0" unless a micro version was given */
+	char impl[8];            /* "cp" */
+	char os[16];             /* "linux" */
+	char arch[16]; /* platform_machine: x86_64, aarch64, armv7l, ppc64le, s390x, i686 */
 	enum lade_libc libc;
 	int libc_major, libc_minor; /* 2, 36 */
 };
@@ -28,7 +28,7 @@ struct lade_target {
  * ("glibc-2.36", "musl-1.2"). Errors name the offending argument: "unsupported platform
  * 'windows/amd64'", "invalid python version '3'", "invalid libc 'glibc'". */
 int lade_target_init(struct lade_target *t, const char *platform, const char *python_version,
-		     const char *libc, struct lade_error **err);
+                     const char *libc, struct lade_error **err);
 /* "cp311 linux x86_64 glibc 2.36" into buf (always NUL-terminated); returns buf. */
 const char *lade_target_describe(const struct lade_target *t, char *buf, size_t len);
 
@@ -58,7 +58,7 @@ struct lade_wheel_name {
 /* Parse a wheel file name (no directory part). Errors: "invalid wheel file name 'F': reason".
  * On success the caller releases out with lade_wheel_name_release(). */
 int lade_wheel_name_parse(const char *filename, struct lade_wheel_name *out,
-			  struct lade_error **err);
+                          struct lade_error **err);
 void lade_wheel_name_release(struct lade_wheel_name *wn);
 
 #endif
