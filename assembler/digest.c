@@ -71,7 +71,7 @@ void lade_sha256_buf(const void *data, size_t len, char out[LADE_DIGEST_STRLEN])
 }
 
 int lade_sha256_file(const char *path, char out[LADE_DIGEST_STRLEN], uint64_t *size,
-		     struct lade_error **err)
+                     struct lade_error **err)
 {
 	_cleanup_fd_ int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
@@ -115,7 +115,7 @@ const char *lade_digest_hex(const char *digest)
 }
 
 static int hash_stream_write(struct lade_stream *s, const void *buf, size_t len,
-			     struct lade_error **err)
+                             struct lade_error **err)
 {
 	struct lade_hash_stream *hs = (struct lade_hash_stream *)s;
 	lade_sha256_update(hs->sha, buf, len);

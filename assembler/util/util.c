@@ -454,8 +454,7 @@ static int write_all(int fd, const void *data, size_t len)
 	return 0;
 }
 
-int lade_write_file_atomic(const char *path, const void *data, size_t len,
-			   struct lade_error **err)
+int lade_write_file_atomic(const char *path, const void *data, size_t len, struct lade_error **err)
 {
 	_cleanup_free_ char *dir = lade_path_parent_dir(path);
 	_cleanup_free_ char *tmpl = lade_path_join(dir, ".tmp-lade-XXXXXX");
@@ -501,9 +500,9 @@ int lade_parse_size(const char *s, uint64_t *out)
 		const char *suffix;
 		unsigned shift;
 	} units[] = {
-		{"", 0},   {"B", 0},   {"K", 10},  {"KiB", 10}, {"KB", 10}, {"M", 20},
-		{"MiB", 20}, {"MB", 20}, {"G", 30}, {"GiB", 30}, {"GB", 30}, {"T", 40},
-		{"TiB", 40}, {"TB", 40},
+	        {"", 0},    {"B", 0},    {"K", 10},   {"KiB", 10}, {"KB", 10},
+	        {"M", 20},  {"MiB", 20}, {"MB", 20},  {"G", 30},   {"GiB", 30},
+	        {"GB", 30}, {"T", 40},   {"TiB", 40}, {"TB", 40},
 	};
 	for (size_t i = 0; i < LADE_ARRAY_SIZE(units); i++) {
 		if (strcmp(end, units[i].suffix) == 0) {
@@ -542,8 +541,8 @@ int lade_source_date_epoch(int64_t *out, struct lade_error **err)
 	char *end;
 	long long v = strtoll(s, &end, 10);
 	if (errno || *end || v < 0 || v > 253402300799LL)
-		return lade_error_set(err, 0,
-				      "SOURCE_DATE_EPOCH '%s' is not a number of seconds since 1970", s);
+		return lade_error_set(
+		        err, 0, "SOURCE_DATE_EPOCH '%s' is not a number of seconds since 1970", s);
 	*out = v;
 	return 0;
 }

@@ -39,14 +39,13 @@ struct lade_base_image {
  * bytes are unchanged (the media type string of a layer is converted, the blob is not).
  * Errors name the base ("base oci:/path:tag: …") and the blob. */
 int lade_base_load(const struct lade_recipe_base *spec, const char *platform,
-		   struct lade_store *store, struct lade_base_image **out,
-		   struct lade_error **err);
+                   struct lade_store *store, struct lade_base_image **out, struct lade_error **err);
 void lade_base_image_free(struct lade_base_image *b);
 void lade_base_image_freep(struct lade_base_image **b);
 
 /* Read the headers of every base layer (from the store) and build the root file system index.
  * Entries with absolute paths or ".." components are refused (hostile base). */
 int lade_base_read_tree(const struct lade_base_image *b, struct lade_store *store,
-			struct lade_tree *tree, struct lade_error **err);
+                        struct lade_tree *tree, struct lade_error **err);
 
 #endif

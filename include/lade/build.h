@@ -27,8 +27,8 @@ struct lade_build_layer {
 	char digest[LADE_DIGEST_STRLEN];
 	char diff_id[LADE_DIGEST_STRLEN];
 	uint64_t size;
-	uint64_t tar_size;      /* 0 for base layers (not decompressed for the report) */
-	char *media_type; /* owned */
+	uint64_t tar_size; /* 0 for base layers (not decompressed for the report) */
+	char *media_type;  /* owned */
 	char *comment;
 	bool from_base;
 };

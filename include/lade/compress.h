@@ -29,7 +29,7 @@ struct lade_compressor; /* opaque; also a lade_stream */
 /* level: -1 for the default of the algorithm (gzip: ISA-L level 1; zstd: 3).
  * jobs: worker threads (>= 1); never changes the output. `out` receives compressed bytes. */
 int lade_compressor_new(enum lade_compression c, int level, int jobs, struct lade_stream *out,
-			struct lade_compressor **ret, struct lade_error **err);
+                        struct lade_compressor **ret, struct lade_error **err);
 struct lade_stream *lade_compressor_stream(struct lade_compressor *c);
 /* Flush the end of the stream (trailer) into `out`. */
 int lade_compressor_finish(struct lade_compressor *c, struct lade_error **err);

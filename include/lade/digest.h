@@ -9,7 +9,7 @@
 #include "lade/stream.h"
 
 #define LADE_DIGEST_HEX_LEN 64
-#define LADE_DIGEST_STRLEN (7 + LADE_DIGEST_HEX_LEN + 1) /* "sha256:" + hex + NUL */
+#define LADE_DIGEST_STRLEN  (7 + LADE_DIGEST_HEX_LEN + 1) /* "sha256:" + hex + NUL */
 
 struct lade_sha256; /* opaque */
 
@@ -24,7 +24,7 @@ void lade_sha256_final(struct lade_sha256 *h, unsigned char raw[32], char out[LA
 /* One-shot helpers. */
 void lade_sha256_buf(const void *data, size_t len, char out[LADE_DIGEST_STRLEN]);
 int lade_sha256_file(const char *path, char out[LADE_DIGEST_STRLEN], uint64_t *size,
-		     struct lade_error **err);
+                     struct lade_error **err);
 
 /* Validate "sha256:<64 lowercase hex>"; returns true when well formed. */
 bool lade_digest_valid(const char *digest);
@@ -36,7 +36,7 @@ const char *lade_digest_hex(const char *digest);
 struct lade_hash_stream {
 	struct lade_stream stream; /* first member */
 	struct lade_stream *next;
-	struct lade_sha256 *sha;   /* owned */
+	struct lade_sha256 *sha; /* owned */
 	uint64_t bytes;
 };
 void lade_hash_stream_init(struct lade_hash_stream *hs, struct lade_stream *next);

@@ -18,12 +18,12 @@ struct lade_error {
  * If *err is already set it is kept (the first, innermost failure wins).
  * Always returns -1 so callers can `return lade_error_set(...)`. */
 int lade_error_set(struct lade_error **err, int sys_errno, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+        __attribute__((format(printf, 3, 4)));
 
 /* Prepend context: *err's message becomes "<formatted>: <old message>".
  * Does nothing when err or *err is NULL. Always returns -1. */
 int lade_error_prefix(struct lade_error **err, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+        __attribute__((format(printf, 2, 3)));
 
 void lade_error_free(struct lade_error *e);
 void lade_error_freep(struct lade_error **e);

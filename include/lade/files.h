@@ -21,13 +21,13 @@
 /* Add the entries of one recipe files item to `layer`. `base` may be NULL (scratch).
  * Errors name the recipe item (files[i] at line:column) and the host path. */
 int lade_files_add(const struct lade_recipe_files *item, const struct lade_tree *base,
-		   struct lade_layer *layer, struct lade_error **err);
+                   struct lade_layer *layer, struct lade_error **err);
 
 /* A parsed .dockerignore (or any list of such patterns). */
 struct lade_ignore;
 /* Parse patterns from text (one per line). `origin` names the file for messages. */
 int lade_ignore_parse(const char *text, const char *origin, struct lade_ignore **out,
-		      struct lade_error **err);
+                      struct lade_error **err);
 /* Add one pattern (may start with '!'). */
 void lade_ignore_add(struct lade_ignore *ig, const char *pattern);
 struct lade_ignore *lade_ignore_new(void);

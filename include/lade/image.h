@@ -22,13 +22,13 @@ char *lade_json_dump(const json_t *j);
  * extra_env: additional "KEY=VALUE" pairs applied before the recipe's env (e.g. the venv's
  * PATH and VIRTUAL_ENV), may be NULL. */
 int lade_config_new(const json_t *base_config, const struct lade_recipe_config *rc,
-		    const struct lade_kv *extra_env, size_t n_extra_env, const char *platform,
-		    int64_t epoch, json_t **out, struct lade_error **err);
+                    const struct lade_kv *extra_env, size_t n_extra_env, const char *platform,
+                    int64_t epoch, json_t **out, struct lade_error **err);
 
 /* Append a layer: diff_id to rootfs.diff_ids and a history entry {created, created_by,
  * comment}. */
 void lade_config_add_layer(json_t *config, const char *diff_id, const char *created_by,
-			   const char *comment, int64_t epoch);
+                           const char *comment, int64_t epoch);
 
 /* RFC 3339 UTC timestamp of epoch, e.g. "1970-01-01T00:00:00Z". */
 void lade_format_time(int64_t epoch, char buf[32]);
@@ -43,15 +43,15 @@ struct lade_manifest_layer {
 /* Write config and manifest blobs to the store; fills the manifest's digest and size.
  * annotations: borrowed object or NULL. */
 int lade_image_write(struct lade_store *store, const json_t *config,
-		     const struct lade_manifest_layer *layers, size_t n_layers,
-		     const json_t *annotations, char manifest_digest[LADE_DIGEST_STRLEN],
-		     uint64_t *manifest_size, struct lade_error **err);
+                     const struct lade_manifest_layer *layers, size_t n_layers,
+                     const json_t *annotations, char manifest_digest[LADE_DIGEST_STRLEN],
+                     uint64_t *manifest_size, struct lade_error **err);
 
 struct lade_index_entry {
 	const char *media_type; /* manifest or index media type */
 	const char *digest;
 	uint64_t size;
-	const char *ref_name; /* org.opencontainers.image.ref.name, may be NULL */
+	const char *ref_name;   /* org.opencontainers.image.ref.name, may be NULL */
 	const json_t *platform; /* borrowed, may be NULL */
 };
 
@@ -60,6 +60,6 @@ struct lade_index_entry {
  * last write of a build so index.json never names a missing blob. Every new entry's blob must
  * already be in the store (checked). */
 int lade_layout_update_index(struct lade_store *store, const struct lade_index_entry *entries,
-			     size_t n_entries, struct lade_error **err);
+                             size_t n_entries, struct lade_error **err);
 
 #endif

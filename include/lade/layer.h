@@ -28,7 +28,7 @@ struct lade_entry;
  * reports). It is called once per entry, in layer order. */
 struct lade_source_ops {
 	int (*emit)(void *ctx, const struct lade_entry *e, struct lade_stream *out,
-		    struct lade_error **err);
+	            struct lade_error **err);
 };
 
 struct lade_entry {
@@ -39,8 +39,8 @@ struct lade_entry {
 	uint64_t size; /* LADE_ENTRY_FILE: content size */
 	char *link;    /* owned; SYMLINK: target as stored; HARDLINK: normalised target path */
 	/* Content of a FILE, exactly one of: */
-	char *src_path;                    /* owned: a host file, read at write time */
-	struct lade_buf data;              /* bytes in memory (used when src_path and ops are NULL) */
+	char *src_path;       /* owned: a host file, read at write time */
+	struct lade_buf data; /* bytes in memory (used when src_path and ops are NULL) */
 	const struct lade_source_ops *ops; /* pushed by a source */
 	void *ops_ctx;                     /* not owned */
 	uint64_t ops_index;                /* for the source's own use (e.g. zip member index) */
@@ -96,11 +96,11 @@ struct lade_layer_result {
  * and blob in one pass, commit the blob to the store. Errors name the entry (origin) whose
  * content failed. The layer's entries can be written again (the function does not consume). */
 int lade_layer_write(struct lade_layer *l, const struct lade_layer_options *opts,
-		     struct lade_store *store, struct lade_layer_result *res,
-		     struct lade_error **err);
+                     struct lade_store *store, struct lade_layer_result *res,
+                     struct lade_error **err);
 
 /* Write only the uncompressed tar stream to `out` (used by tests and by the cache). */
 int lade_layer_write_tar(struct lade_layer *l, const struct lade_layer_options *opts,
-			 struct lade_stream *out, struct lade_error **err);
+                         struct lade_stream *out, struct lade_error **err);
 
 #endif

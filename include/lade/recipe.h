@@ -105,7 +105,7 @@ struct lade_recipe {
 	size_t n_annotations;
 	struct lade_recipe_output output;
 	/* variants declared in the file (names in file order), and which one is the default. */
-	char **variant_names; /* NULL-terminated or NULL */
+	char **variant_names;  /* NULL-terminated or NULL */
 	char *default_variant; /* NULL if none marked */
 };
 
@@ -115,13 +115,13 @@ struct lade_recipe {
  * recipe's directory; `files[].src` must exist. Limits against hostile input: file size
  * (1 MiB), nesting depth (32), aliases are refused. *out is owned by the caller. */
 int lade_recipe_load(const char *path, const char *variant, struct lade_recipe **out,
-		     struct lade_error **err);
+                     struct lade_error **err);
 void lade_recipe_free(struct lade_recipe *r);
 void lade_recipe_freep(struct lade_recipe **r);
 
 /* Only list the variants of the recipe at `path` (NULL-terminated, file order; NULL when
  * none) and the default one (NULL when none is marked). */
 int lade_recipe_variants(const char *path, char ***names, char **default_name,
-			 struct lade_error **err);
+                         struct lade_error **err);
 
 #endif

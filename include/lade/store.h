@@ -21,7 +21,7 @@ struct lade_blob_writer; /* opaque */
  * most `lock_timeout_s` seconds then fails with a clear error (0: fail at once).
  * Errors name the directory. */
 int lade_store_open(const char *dir, int lock_timeout_s, struct lade_store **out,
-		    struct lade_error **err);
+                    struct lade_error **err);
 void lade_store_free(struct lade_store *s);
 void lade_store_freep(struct lade_store **s);
 const char *lade_store_dir(const struct lade_store *s);
@@ -33,24 +33,24 @@ bool lade_store_has(const struct lade_store *s, const char *digest);
 /* Start a new blob. Bytes go through lade_blob_writer_stream(); the digest and size are
  * computed on the way. */
 int lade_store_blob_begin(struct lade_store *s, struct lade_blob_writer **out,
-			  struct lade_error **err);
+                          struct lade_error **err);
 struct lade_stream *lade_blob_writer_stream(struct lade_blob_writer *w);
 /* fsync + rename to blobs/sha256/<hex>; fills digest and size. If a blob with that digest is
  * already there the temp file is dropped. The writer is freed in all cases. */
 int lade_blob_writer_commit(struct lade_blob_writer *w, char digest[LADE_DIGEST_STRLEN],
-			    uint64_t *size, struct lade_error **err);
+                            uint64_t *size, struct lade_error **err);
 /* Abort (unlink the temp file) and free. NULL is fine. */
 void lade_blob_writer_free(struct lade_blob_writer *w);
 void lade_blob_writer_freep(struct lade_blob_writer **w);
 
 /* Store a blob from memory (JSON documents). */
 int lade_store_put(struct lade_store *s, const void *data, size_t len,
-		   char digest[LADE_DIGEST_STRLEN], struct lade_error **err);
+                   char digest[LADE_DIGEST_STRLEN], struct lade_error **err);
 
 /* Import an existing file as a blob that must have `digest` and `size` (size UINT64_MAX: not
  * checked): hard-links when possible, else copies; the content is hashed either way and a
  * mismatch is an error naming `src_path`, leaving nothing in the store. */
 int lade_store_import_file(struct lade_store *s, const char *src_path, const char *digest,
-			   uint64_t size, struct lade_error **err);
+                           uint64_t size, struct lade_error **err);
 
 #endif

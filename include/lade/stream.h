@@ -12,7 +12,7 @@ struct lade_stream {
 };
 
 static inline int lade_stream_write(struct lade_stream *s, const void *buf, size_t len,
-				    struct lade_error **err)
+                                    struct lade_error **err)
 {
 	return s->write(s, buf, len, err);
 }

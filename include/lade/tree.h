@@ -39,9 +39,9 @@ void lade_tree_freep(struct lade_tree **t);
  * whiteouts only hide lower layers. A non-directory replacing a directory removes the subtree.
  * path is a normalised path; errors name the path. */
 void lade_tree_layer_begin(struct lade_tree *t);
-int lade_tree_apply(struct lade_tree *t, const char *path, enum lade_entry_type type,
-		    uint32_t mode, uint32_t uid, uint32_t gid, uint64_t size, const char *link,
-		    struct lade_error **err);
+int lade_tree_apply(struct lade_tree *t, const char *path, enum lade_entry_type type, uint32_t mode,
+                    uint32_t uid, uint32_t gid, uint64_t size, const char *link,
+                    struct lade_error **err);
 
 const struct lade_tree_node *lade_tree_lookup(const struct lade_tree *t, const char *path);
 size_t lade_tree_count(const struct lade_tree *t);
@@ -50,7 +50,7 @@ size_t lade_tree_count(const struct lade_tree *t);
  * targets are relative to the root, ".." stops at the root), following at most 40 links.
  * With follow_last false the last component is not followed. Returns the resolved normalised
  * path (new string); components that do not exist are kept as they are. */
-int lade_tree_resolve(const struct lade_tree *t, const char *path, bool follow_last,
-		      char **out, struct lade_error **err);
+int lade_tree_resolve(const struct lade_tree *t, const char *path, bool follow_last, char **out,
+                      struct lade_error **err);
 
 #endif

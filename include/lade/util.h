@@ -13,12 +13,12 @@
 
 #include "lade/error.h"
 
-#define _cleanup_(f)    __attribute__((cleanup(f)))
-#define _cleanup_free_  _cleanup_(lade_freep)
-#define _cleanup_fd_    _cleanup_(lade_closep)
+#define _cleanup_(f)     __attribute__((cleanup(f)))
+#define _cleanup_free_   _cleanup_(lade_freep)
+#define _cleanup_fd_     _cleanup_(lade_closep)
 #define _cleanup_fclose_ _cleanup_(lade_fclosep)
-#define _cleanup_error_ _cleanup_(lade_error_freep)
-#define _cleanup_strv_  _cleanup_(lade_strv_freep)
+#define _cleanup_error_  _cleanup_(lade_error_freep)
+#define _cleanup_strv_   _cleanup_(lade_strv_freep)
 
 #define LADE_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -71,7 +71,10 @@ struct lade_buf {
 	size_t len;
 	size_t alloc;
 };
-#define LADE_BUF_INIT {lade_buf_empty_, 0, 0}
+#define LADE_BUF_INIT                                                                              \
+	{                                                                                          \
+		lade_buf_empty_, 0, 0                                                              \
+	}
 extern char lade_buf_empty_[];
 
 void lade_buf_init(struct lade_buf *b);
@@ -81,10 +84,10 @@ void lade_buf_adds(struct lade_buf *b, const char *s);
 void lade_buf_addch(struct lade_buf *b, char c);
 void lade_buf_addf(struct lade_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void lade_buf_vaddf(struct lade_buf *b, const char *fmt, va_list ap);
-void lade_buf_reset(struct lade_buf *b);          /* len = 0, keeps memory */
-void lade_buf_release(struct lade_buf *b);        /* frees, back to LADE_BUF_INIT */
+void lade_buf_reset(struct lade_buf *b);                /* len = 0, keeps memory */
+void lade_buf_release(struct lade_buf *b);              /* frees, back to LADE_BUF_INIT */
 char *lade_buf_detach(struct lade_buf *b, size_t *len); /* caller owns result (never NULL) */
-void lade_buf_releasep(struct lade_buf *b);       /* cleanup helper */
+void lade_buf_releasep(struct lade_buf *b);             /* cleanup helper */
 #define _cleanup_buf_ _cleanup_(lade_buf_releasep)
 
 /* Read a whole file (at most max bytes; larger is an error naming the file). */

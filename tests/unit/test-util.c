@@ -57,7 +57,8 @@ static void test_paths(void)
 	ok(lade_path_compare("a", "a/b") < 0, "parent sorts before child");
 	ok(lade_path_compare("a/b", "a.b") < 0, "subtree of a sorts before sibling a.b");
 	ok(lade_path_compare("a/z", "a-b") < 0, "'/' sorts before '-'");
-	ok(lade_path_compare("b", "a/b") > 0 && lade_path_compare("x", "x") == 0, "bytewise otherwise");
+	ok(lade_path_compare("b", "a/b") > 0 && lade_path_compare("x", "x") == 0,
+	   "bytewise otherwise");
 	_cleanup_free_ char *p = lade_path_parent_dir("/x/y/file.yaml");
 	is_str(p, "/x/y", "parent dir of a host path");
 }
@@ -85,7 +86,8 @@ static void test_digest(void)
 	       "sha256 of 'abc' (FIPS 180-2 vector)");
 	ok(lade_digest_valid(d), "digest string is valid");
 	ok(!lade_digest_valid("sha256:ABC"), "short/uppercase digest refused");
-	ok(!lade_digest_valid("sha512:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"),
+	ok(!lade_digest_valid(
+	           "sha512:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"),
 	   "other algorithm refused");
 
 	struct lade_hash_stream hs;
