@@ -315,12 +315,11 @@ static json_t *build_annotations(const struct lade_recipe *r, const struct lade_
 	char created[32];
 	lade_format_time(epoch, created);
 	json_object_set_new(a, "org.opencontainers.image.created", json_string(created));
-	if (base->manifest_digest) {
+	/* base.name is meant for a registry reference; a local layout's path would make the
+	 * digest depend on where the checkout lives, so only the digest is recorded. */
+	if (base->manifest_digest)
 		json_object_set_new(a, "org.opencontainers.image.base.digest",
 		                    json_string(base->manifest_digest));
-		json_object_set_new(a, "org.opencontainers.image.base.name",
-		                    json_string(base->name));
-	}
 	for (size_t i = 0; i < r->n_annotations; i++)
 		json_object_set_new(a, r->annotations[i].key, json_string(r->annotations[i].value));
 	return a;
@@ -341,12 +340,6 @@ static int build_image(struct build_ctx *c, const struct lade_recipe *r, const c
 	im->platform = xstrdup(platform);
 	size_t alloc = 0;
 
-	if (r->python.present)
-		return lade_error_set(err, 0,
-		                      "%s:%d:%d: python: wheel installation is not part of "
-		                      "this lade version",
-		                      r->path, r->python.line, r->python.column);
-
 	_cleanup_(lade_base_image_freep) struct lade_base_image *base = NULL;
 	if (lade_base_load(&r->base, platform, c->store, &base, err) < 0)
 		return -1;
@@ -354,8 +347,8 @@ static int build_image(struct build_ctx *c, const struct lade_recipe *r, const c
 	if (lade_base_read_tree(base, c->store, tree, err) < 0)
 		return -1;
 	if (base->n_layers)
-		progress(c, "base %s: %zu layers, %zu paths", base->name, base->n_layers,
-		         lade_tree_count(tree));
+		progress(c, "base %s: %zu layer%s, %zu paths", base->name, base->n_layers,
+		         base->n_layers == 1 ? "" : "s", lade_tree_count(tree));
 
 	for (size_t i = 0; i < base->n_layers; i++) {
 		struct lade_build_layer *bl = image_add_layer(im, &alloc);
