@@ -203,6 +203,8 @@ static int py_prepare(struct build_ctx *c, const struct lade_recipe *r, const ch
 
 	if (lade_lock_parse_file(py->lock, &p->lock, err) < 0)
 		return -1;
+	for (char **note = p->lock->ignored; note && *note; note++)
+		progress(c, "%s", *note);
 	if (lade_select_wheels(p->lock, py->wheelhouse, &t, &p->sel, &p->n_sel, err) < 0)
 		return -1;
 	p->wheels = xcalloc(p->n_sel ? p->n_sel : 1, sizeof(*p->wheels));
