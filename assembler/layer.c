@@ -68,22 +68,6 @@ static const char *origin_of(const struct lade_entry *e)
 	return e->origin ? e->origin : e->path;
 }
 
-static const char *type_name(enum lade_entry_type type)
-{
-	switch (type) {
-	case LADE_ENTRY_DIR:
-		return "a directory";
-	case LADE_ENTRY_FILE:
-		return "a file";
-	case LADE_ENTRY_SYMLINK:
-		return "a symlink";
-	case LADE_ENTRY_HARDLINK:
-		return "a hard link";
-	default:
-		return "a special file";
-	}
-}
-
 struct lade_layer *lade_layer_new(const char *comment)
 {
 	struct lade_layer *l = xzalloc(sizeof(*l));
@@ -125,22 +109,9 @@ const struct lade_entry *lade_layer_lookup(const struct lade_layer *l, const cha
 	return lade_hashmap_get(l->by_path, path);
 }
 
-static bool path_is_normalised(const char *path)
-{
-	for (const char *p = path;;) {
-		const char *end = strchrnul(p, '/');
-		size_t n = (size_t)(end - p);
-		if (n == 0 || (n == 1 && p[0] == '.') || (n == 2 && p[0] == '.' && p[1] == '.'))
-			return false;
-		if (*end == '\0')
-			return true;
-		p = end + 1;
-	}
-}
-
 static int check_entry(const struct lade_entry *e, struct lade_error **err)
 {
-	if (e->path == NULL || !path_is_normalised(e->path))
+	if (e->path == NULL || e->path[0] == '\0' || !lade_path_is_normalised(e->path))
 		return lade_error_set(err, 0, "invalid path '%s' from %s: not a normalised path",
 		                      e->path ? e->path : "", origin_of(e));
 	switch (e->type) {
@@ -159,7 +130,7 @@ static int check_entry(const struct lade_entry *e, struct lade_error **err)
 		if (e->link == NULL || e->link[0] == '\0')
 			return lade_error_set(err, 0, "path %s from %s: link without a target",
 			                      e->path, origin_of(e));
-		if (e->type == LADE_ENTRY_HARDLINK && !path_is_normalised(e->link))
+		if (e->type == LADE_ENTRY_HARDLINK && !lade_path_is_normalised(e->link))
 			return lade_error_set(err, 0,
 			                      "path %s from %s: hard link target '%s' is not a "
 			                      "normalised path",
@@ -200,10 +171,10 @@ int lade_layer_add(struct lade_layer *l, struct lade_entry *e, struct lade_error
 			                      entry->path, origin_of(entry), origin_of(old));
 		}
 		if (old->type != entry->type)
-			return lade_error_set(err, 0,
-			                      "path %s from %s conflicts with %s: %s and %s",
-			                      entry->path, origin_of(entry), origin_of(old),
-			                      type_name(entry->type), type_name(old->type));
+			return lade_error_set(
+			        err, 0, "path %s from %s conflicts with %s: %s and %s", entry->path,
+			        origin_of(entry), origin_of(old), lade_entry_type_name(entry->type),
+			        lade_entry_type_name(old->type));
 		return lade_error_set(err, 0, "path %s from %s conflicts with %s", entry->path,
 		                      origin_of(entry), origin_of(old));
 	}
@@ -261,7 +232,8 @@ static int add_parents(const struct lade_layer *l, const struct lade_layer_optio
 				                      "cannot add %s from %s: its parent %s is %s "
 				                      "from %s",
 				                      e->path, origin_of(e), dir,
-				                      type_name(have->type), origin_of(have));
+				                      lade_entry_type_name(have->type),
+				                      origin_of(have));
 			return 0;
 		}
 		if (lade_hashmap_get(p->implicit, dir) != NULL)
@@ -275,7 +247,7 @@ static int add_parents(const struct lade_layer *l, const struct lade_layer_optio
 			lade_entry_free(imp);
 			return lade_error_set(
 			        err, 0, "cannot add %s: its parent %s is %s in the base image",
-			        e->path, dir, type_name(node->type));
+			        e->path, dir, lade_entry_type_name(node->type));
 		}
 		if (node != NULL) {
 			imp->mode = node->mode & 07777;

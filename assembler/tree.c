@@ -86,21 +86,6 @@ size_t lade_tree_count(const struct lade_tree *t)
 	return lade_hashmap_size(t->nodes);
 }
 
-static bool path_is_normalised(const char *path)
-{
-	if (path[0] == '\0')
-		return true;
-	for (const char *p = path;;) {
-		const char *end = strchrnul(p, '/');
-		size_t n = (size_t)(end - p);
-		if (n == 0 || (n == 1 && p[0] == '.') || (n == 2 && p[0] == '.' && p[1] == '.'))
-			return false;
-		if (*end == '\0')
-			return true;
-		p = end + 1;
-	}
-}
-
 /* Remove everything strictly below dir ("" is the root) whose generation is below max_gen. */
 static void remove_below(struct lade_tree *t, const char *dir, unsigned max_gen)
 {
@@ -147,7 +132,7 @@ static struct node *node_add(struct lade_tree *t, const char *path)
 	return n;
 }
 
-static const char *type_name(enum lade_entry_type type)
+const char *lade_entry_type_name(enum lade_entry_type type)
 {
 	switch (type) {
 	case LADE_ENTRY_DIR:
@@ -181,7 +166,7 @@ static int ensure_dirs(struct lade_tree *t, const char *dir, const char *path,
 			node_set(t, node_add(t, prefix), LADE_ENTRY_DIR, 0755, 0, 0, 0, NULL);
 		else if (n->pub.type != LADE_ENTRY_DIR)
 			return lade_error_set(err, 0, "cannot apply %s: its parent %s is %s", path,
-			                      prefix, type_name(n->pub.type));
+			                      prefix, lade_entry_type_name(n->pub.type));
 		*p = saved;
 		if (saved == '\0')
 			return 0;
@@ -192,7 +177,7 @@ int lade_tree_apply(struct lade_tree *t, const char *path, enum lade_entry_type 
                     uint32_t uid, uint32_t gid, uint64_t size, const char *link,
                     struct lade_error **err)
 {
-	if (!path_is_normalised(path))
+	if (!lade_path_is_normalised(path))
 		return lade_error_set(err, 0, "cannot apply '%s': path is not normalised", path);
 	if ((type == LADE_ENTRY_SYMLINK || type == LADE_ENTRY_HARDLINK) && link == NULL)
 		return lade_error_set(err, 0, "cannot apply %s: link without a target", path);
@@ -200,7 +185,7 @@ int lade_tree_apply(struct lade_tree *t, const char *path, enum lade_entry_type 
 	if (path[0] == '\0') {
 		if (type != LADE_ENTRY_DIR)
 			return lade_error_set(err, 0, "cannot apply the root directory as %s",
-			                      type_name(type));
+			                      lade_entry_type_name(type));
 		node_set(t, &t->root, type, mode, uid, gid, 0, NULL);
 		return 0;
 	}

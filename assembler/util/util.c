@@ -316,6 +316,21 @@ char *lade_path_normalize(const char *path, struct lade_error **err)
 	return lade_buf_detach(&b, NULL);
 }
 
+bool lade_path_is_normalised(const char *path)
+{
+	if (path[0] == '\0')
+		return true;
+	for (const char *p = path;;) {
+		const char *end = strchrnul(p, '/');
+		size_t n = (size_t)(end - p);
+		if (n == 0 || (n == 1 && p[0] == '.') || (n == 2 && p[0] == '.' && p[1] == '.'))
+			return false;
+		if (*end == '\0')
+			return true;
+		p = end + 1;
+	}
+}
+
 char *lade_path_join(const char *a, const char *b)
 {
 	size_t la = strlen(a);

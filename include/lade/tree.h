@@ -18,6 +18,10 @@ enum lade_entry_type {
 	LADE_ENTRY_OTHER, /* device, fifo, socket (bases may have them; lade never writes them) */
 };
 
+/* "a directory", "a file", "a symlink", "a hard link" or "a special file", for messages
+ * ("... is a symlink"). Static string, never NULL. */
+const char *lade_entry_type_name(enum lade_entry_type type);
+
 struct lade_tree_node {
 	const char *path; /* owned by the tree */
 	enum lade_entry_type type;

@@ -98,6 +98,10 @@ int lade_read_file(const char *path, size_t max, struct lade_buf *out, struct la
  * as "/opt//venv/./bin/" into "opt/venv/bin"; ".." components are resolved lexically and an
  * attempt to climb above the root is an error. Returns a new string or NULL with *err set. */
 char *lade_path_normalize(const char *path, struct lade_error **err);
+/* Is path already in the relative normalised form above? True for "" (the root); false for
+ * a leading or trailing '/', "//", "." and ".." components. Callers that need a non-empty
+ * path check that themselves. */
+bool lade_path_is_normalised(const char *path);
 /* Join two path pieces with one '/', either may be empty. Returns a new string. */
 char *lade_path_join(const char *a, const char *b);
 /* Directory part of a normalised image path ("a/b/c" -> "a/b", "a" -> ""). New string. */
