@@ -99,7 +99,7 @@ static int write_layer(struct build_ctx *c, struct lade_layer *layer, const char
 	};
 	struct lade_layer_result res;
 	if (lade_layer_write(layer, &lo, c->store, &res, err) < 0)
-		return lade_error_prefix(err, "layer '%s'", lade_layer_comment(layer));
+		return -1; /* the layer writer names the layer */
 
 	char h1[32], h2[32];
 	progress(c, "layer %zu/%zu %s: %zu entries, %s -> %s %s", index, total,

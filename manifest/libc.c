@@ -30,7 +30,9 @@ int lade_base_read_path(const struct lade_base_image *base, struct lade_store *s
 			                      archive_error_string(a));
 		struct archive_entry *e;
 		int r;
-		while ((r = archive_read_next_header(a, &e)) == ARCHIVE_OK) {
+		/* ARCHIVE_WARN: a name libarchive cannot convert to the C locale (Debian's
+		 * ca-certificates has UTF-8 link names); the header is still usable. */
+		while ((r = archive_read_next_header(a, &e)) == ARCHIVE_OK || r == ARCHIVE_WARN) {
 			_cleanup_error_ struct lade_error *ignored = NULL;
 			_cleanup_free_ char *name =
 			        lade_path_normalize(archive_entry_pathname(e), &ignored);
