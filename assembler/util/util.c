@@ -284,9 +284,12 @@ int lade_read_file(const char *path, size_t max, struct lade_buf *out, struct la
 
 /* ---- paths ---- */
 
-char *lade_path_normalize(const char *path, struct lade_error **err)
+/* The lexical clean-up shared by image and host paths: empty and "." components go, ".."
+ * drops the last component written to out. rooted (host paths): every component is written
+ * as "/name" and ".." at the top stays there; otherwise components are joined with '/' and a
+ * ".." at the top returns -1. */
+static int add_clean_components(struct lade_buf *out, const char *path, bool rooted)
 {
-	struct lade_buf b = LADE_BUF_INIT;
 	const char *p = path;
 	while (*p) {
 		while (*p == '/')
@@ -298,20 +301,30 @@ char *lade_path_normalize(const char *path, struct lade_error **err)
 		if (n == 1 && p[0] == '.') {
 			/* skip */
 		} else if (n == 2 && p[0] == '.' && p[1] == '.') {
-			if (b.len == 0) {
-				lade_buf_release(&b);
-				lade_error_set(err, 0, "path '%s' climbs above the root", path);
-				return NULL;
-			}
-			char *slash = strrchr(b.data, '/');
-			b.len = slash ? (size_t)(slash - b.data) : 0;
-			b.data[b.len] = '\0';
+			if (out->len == 0 && !rooted)
+				return -1;
+			char *slash = strrchr(out->data, '/');
+			out->len = slash ? (size_t)(slash - out->data) : 0;
+			/* out->data is the shared empty string until something was added */
+			if (out->alloc)
+				out->data[out->len] = '\0';
 		} else {
-			if (b.len)
-				lade_buf_addch(&b, '/');
-			lade_buf_add(&b, p, n);
+			if (rooted || out->len)
+				lade_buf_addch(out, '/');
+			lade_buf_add(out, p, n);
 		}
 		p += n;
+	}
+	return 0;
+}
+
+char *lade_path_normalize(const char *path, struct lade_error **err)
+{
+	struct lade_buf b = LADE_BUF_INIT;
+	if (add_clean_components(&b, path, false) < 0) {
+		lade_buf_release(&b);
+		lade_error_set(err, 0, "path '%s' climbs above the root", path);
+		return NULL;
 	}
 	return lade_buf_detach(&b, NULL);
 }
@@ -369,26 +382,7 @@ char *lade_path_absolute(const char *base, const char *path)
 	}
 	/* Lexical clean-up; ".." above "/" stays at "/" for host paths. */
 	struct lade_buf out = LADE_BUF_INIT;
-	const char *p = joined;
-	while (*p) {
-		while (*p == '/')
-			p++;
-		if (!*p)
-			break;
-		const char *end = strchr(p, '/');
-		size_t n = end ? (size_t)(end - p) : strlen(p);
-		if (n == 1 && p[0] == '.') {
-		} else if (n == 2 && p[0] == '.' && p[1] == '.') {
-			char *slash = strrchr(out.data, '/');
-			out.len = slash ? (size_t)(slash - out.data) : 0;
-			if (out.alloc)
-				out.data[out.len] = '\0';
-		} else {
-			lade_buf_addch(&out, '/');
-			lade_buf_add(&out, p, n);
-		}
-		p += n;
-	}
+	(void)add_clean_components(&out, joined, true);
 	if (out.len == 0)
 		lade_buf_addch(&out, '/');
 	return lade_buf_detach(&out, NULL);
