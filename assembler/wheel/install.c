@@ -11,6 +11,7 @@
 
 #include "lade/digest.h"
 #include "lade/install.h"
+#include "lade/venv.h"
 
 #define SCRIPT_MAX  (16u << 20) /* #!python scripts are rewritten in memory */
 #define SHEBANG_MAX 127         /* Linux BINPRM_BUF_SIZE - 1, distlib's limit */
@@ -29,34 +30,13 @@ void lade_install_scheme_release(struct lade_install_scheme *s)
 	memset(s, 0, sizeof(*s));
 }
 
-static bool py_version_ok(const char *v)
-{
-	size_t i = 0, dots = 0;
-	if (!isdigit((unsigned char)v[0]))
-		return false;
-	for (; v[i]; i++) {
-		if (v[i] == '.') {
-			if (++dots > 1 || !isdigit((unsigned char)v[i + 1]))
-				return false;
-		} else if (!isdigit((unsigned char)v[i])) {
-			return false;
-		}
-	}
-	return dots == 1;
-}
-
 int lade_install_scheme_venv(const char *venv, const char *py_version,
                              struct lade_install_scheme *s, struct lade_error **err)
 {
 	memset(s, 0, sizeof(*s));
-	if (!py_version_ok(py_version))
-		return lade_error_set(err, 0, "python version '%s' is not of the form X.Y",
-		                      py_version);
-	_cleanup_free_ char *root = lade_path_normalize(venv, err);
+	_cleanup_free_ char *root = lade_venv_root(venv, py_version, err);
 	if (root == NULL)
-		return lade_error_prefix(err, "venv path %s", venv);
-	if (*root == '\0')
-		return lade_error_set(err, 0, "venv path '%s' is the image root", venv);
+		return -1;
 	s->purelib = xasprintf("%s/lib/python%s/site-packages", root, py_version);
 	s->platlib = xstrdup(s->purelib);
 	s->scripts = xasprintf("%s/bin", root);

@@ -35,6 +35,24 @@ static bool version_ok(const char *v)
 	return true;
 }
 
+char *lade_venv_root(const char *venv, const char *py_version, struct lade_error **err)
+{
+	if (!version_ok(py_version)) {
+		lade_error_set(err, 0, "python version '%s' is not of the form X.Y", py_version);
+		return NULL;
+	}
+	_cleanup_free_ char *root = lade_path_normalize(venv, err);
+	if (root == NULL) {
+		lade_error_prefix(err, "venv path %s", venv);
+		return NULL;
+	}
+	if (*root == '\0') {
+		lade_error_set(err, 0, "venv path '%s' is the image root", venv);
+		return NULL;
+	}
+	return steal_pointer(&root);
+}
+
 int lade_venv_add(struct lade_layer *layer, const char *venv, const char *interpreter,
                   const char *py_version, uint32_t uid, uint32_t gid, struct lade_error **err)
 {
@@ -43,14 +61,9 @@ int lade_venv_add(struct lade_layer *layer, const char *venv, const char *interp
 	if (interpreter == NULL || interpreter[0] != '/')
 		return lade_error_set(err, 0, "python interpreter '%s' is not an absolute path",
 		                      interpreter ? interpreter : "");
-	if (!version_ok(py_version))
-		return lade_error_set(err, 0, "python version '%s' is not of the form X.Y",
-		                      py_version);
-	_cleanup_free_ char *root = lade_path_normalize(venv, err);
+	_cleanup_free_ char *root = lade_venv_root(venv, py_version, err);
 	if (root == NULL)
-		return lade_error_prefix(err, "venv path %s", venv);
-	if (*root == '\0')
-		return lade_error_set(err, 0, "venv path '%s' is the image root", venv);
+		return -1;
 	_cleanup_free_ char *interp = lade_path_normalize(interpreter, err);
 	if (interp == NULL)
 		return lade_error_prefix(err, "python interpreter %s", interpreter);

@@ -32,6 +32,13 @@
 int lade_venv_add(struct lade_layer *layer, const char *venv, const char *interpreter,
                   const char *py_version, uint32_t uid, uint32_t gid, struct lade_error **err);
 
+/* The venv directory as a normalised image path ("/opt/venv/" -> "opt/venv"), after checking
+ * that py_version is "X.Y" (digits). Shared by lade_venv_add() and lade_install_scheme_venv()
+ * so both accept and refuse the same input with the same words. Returns a new string, or NULL
+ * with *err set: malformed version, a venv path that climbs above the root, or one that is
+ * the image root. */
+char *lade_venv_root(const char *venv, const char *py_version, struct lade_error **err);
+
 /* PATH for the image: "<venv>/bin:" + base_path (the base image's PATH, or the Docker default
  * "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin" when NULL or empty). The venv
  * bin directory is not added twice when base_path already starts with it. New string. */
