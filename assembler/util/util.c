@@ -260,6 +260,40 @@ char *lade_buf_detach(struct lade_buf *b, size_t *len)
 	return r;
 }
 
+/* ---- problem lists ---- */
+
+bool lade_problems_next(struct lade_problems *pr)
+{
+	if (++pr->n > LADE_PROBLEMS_MAX)
+		return false;
+	if (pr->buf.len)
+		lade_buf_addch(&pr->buf, '\n');
+	return true;
+}
+
+void lade_problems_add(struct lade_problems *pr, const char *fmt, ...)
+{
+	if (!lade_problems_next(pr))
+		return;
+	va_list ap;
+	va_start(ap, fmt);
+	lade_buf_vaddf(&pr->buf, fmt, ap);
+	va_end(ap);
+}
+
+int lade_problems_finish(struct lade_problems *pr, struct lade_error **err)
+{
+	int r = 0;
+	if (pr->n) {
+		if (pr->n > LADE_PROBLEMS_MAX)
+			lade_buf_addf(&pr->buf, "\n… and %zu more", pr->n - LADE_PROBLEMS_MAX);
+		r = lade_error_set(err, 0, "%s", pr->buf.data);
+	}
+	lade_buf_release(&pr->buf);
+	pr->n = 0;
+	return r;
+}
+
 int lade_read_file(const char *path, size_t max, struct lade_buf *out, struct lade_error **err)
 {
 	_cleanup_fd_ int fd = open(path, O_RDONLY | O_CLOEXEC);

@@ -8,14 +8,12 @@
 #include "lade/pep508.h"
 #include "lade/util.h"
 
-#define MAX_PROBLEMS  20
 #define LOCK_MAX_SIZE (64u << 20)
 
 struct lock_parser {
 	struct lade_lock *lock;
 	size_t alloc;
-	struct lade_buf problems;
-	size_t n_problems;
+	struct lade_problems problems;
 	struct lade_hashmap *byname; /* name -> index + 1 of its latest requirement */
 	size_t *prev;                /* per requirement: index + 1 of the previous one, or 0 */
 	size_t prev_alloc;
@@ -27,14 +25,12 @@ static void problem(struct lock_parser *lp, int line, const char *fmt, ...)
         __attribute__((format(printf, 3, 4)));
 static void problem(struct lock_parser *lp, int line, const char *fmt, ...)
 {
-	if (++lp->n_problems > MAX_PROBLEMS)
+	if (!lade_problems_next(&lp->problems))
 		return;
 	va_list ap;
 	va_start(ap, fmt);
-	if (lp->problems.len)
-		lade_buf_addch(&lp->problems, '\n');
-	lade_buf_addf(&lp->problems, "%s:%d: ", lp->lock->path, line);
-	lade_buf_vaddf(&lp->problems, fmt, ap);
+	lade_buf_addf(&lp->problems.buf, "%s:%d: ", lp->lock->path, line);
+	lade_buf_vaddf(&lp->problems.buf, fmt, ap);
 	va_end(ap);
 }
 
@@ -323,8 +319,7 @@ int lade_lock_parse(const char *path, const char *data, size_t len, struct lade_
                     struct lade_error **err)
 {
 	_cleanup_(lade_lock_freep) struct lade_lock *lock = xzalloc(sizeof(*lock));
-	struct lock_parser lp = {.lock = lock, .problems = LADE_BUF_INIT};
-	int r;
+	struct lock_parser lp = {.lock = lock, .problems = LADE_PROBLEMS_INIT};
 	struct lade_buf joined = LADE_BUF_INIT;
 	int primary = 0;
 
@@ -376,17 +371,10 @@ int lade_lock_parse(const char *path, const char *data, size_t len, struct lade_
 	lade_hashmap_free(lp.byname, NULL);
 	free(lp.prev);
 
-	if (lp.n_problems) {
-		if (lp.n_problems > MAX_PROBLEMS)
-			lade_buf_addf(&lp.problems, "\n… and %zu more",
-			              lp.n_problems - MAX_PROBLEMS);
-		r = lade_error_set(err, 0, "%s", lp.problems.data);
-	} else {
-		*out = steal_pointer(&lock);
-		r = 0;
-	}
-	lade_buf_release(&lp.problems);
-	return r;
+	if (lade_problems_finish(&lp.problems, err) < 0)
+		return -1;
+	*out = steal_pointer(&lock);
+	return 0;
 }
 
 int lade_lock_parse_file(const char *path, struct lade_lock **out, struct lade_error **err)

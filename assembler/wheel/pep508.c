@@ -7,7 +7,6 @@
 #include "lade/util.h"
 
 #define MARKER_MAX_DEPTH 64
-#define MAX_PROBLEMS     20
 
 static bool is_alnum(char c)
 {
@@ -549,26 +548,6 @@ struct dep_node {
 	size_t n_extras, alloc_extras;
 };
 
-struct problems {
-	struct lade_buf buf;
-	size_t n;
-};
-
-static void problem(struct problems *pr, const char *fmt, ...)
-        __attribute__((format(printf, 2, 3)));
-static void problem(struct problems *pr, const char *fmt, ...)
-{
-	pr->n++;
-	if (pr->n > MAX_PROBLEMS)
-		return;
-	va_list ap;
-	va_start(ap, fmt);
-	if (pr->buf.len)
-		lade_buf_addch(&pr->buf, '\n');
-	lade_buf_vaddf(&pr->buf, fmt, ap);
-	va_end(ap);
-}
-
 static bool node_has_extra(const struct dep_node *nd, const char *extra)
 {
 	for (size_t i = 0; i < nd->n_extras; i++)
@@ -629,7 +608,7 @@ int lade_deps_check(const struct lade_dist *d, size_t n, const struct lade_targe
                     struct lade_error **err)
 {
 	struct lade_marker_env env;
-	struct problems pr = {LADE_BUF_INIT, 0};
+	struct lade_problems pr = LADE_PROBLEMS_INIT;
 	struct dep_node *nodes = xcalloc(n ? n : 1, sizeof(*nodes));
 	struct lade_hashmap *byname = lade_hashmap_new();
 
@@ -649,8 +628,8 @@ int lade_deps_check(const struct lade_dist *d, size_t n, const struct lade_targe
 		for (size_t j = 0; j < nd->n_reqs; j++) {
 			_cleanup_error_ struct lade_error *e = NULL;
 			if (lade_requirement_parse(nd->d->requires_dist[j], &nd->reqs[j], &e) < 0)
-				problem(&pr, "%s %s has an invalid Requires-Dist: %s", nd->d->name,
-				        nd->d->version, e->msg);
+				lade_problems_add(&pr, "%s %s has an invalid Requires-Dist: %s",
+				                  nd->d->name, nd->d->version, e->msg);
 		}
 		for (char *const *x = nd->d->extras_requested; x && *x; x++) {
 			_cleanup_free_ char *norm = lade_name_normalize(*x);
@@ -696,7 +675,8 @@ int lade_deps_check(const struct lade_dist *d, size_t n, const struct lade_targe
 			_cleanup_error_ struct lade_error *merr = NULL;
 			int act = req_active(nd, r, &env, &merr);
 			if (act == -3) {
-				problem(&pr, "%s %s: %s", nd->d->name, nd->d->version, merr->msg);
+				lade_problems_add(&pr, "%s %s: %s", nd->d->name, nd->d->version,
+				                  merr->msg);
 				continue;
 			}
 			if (act == -2)
@@ -713,12 +693,13 @@ int lade_deps_check(const struct lade_dist *d, size_t n, const struct lade_targe
 			_cleanup_free_ char *via_text =
 			        via ? xasprintf(" via %s", via) : xstrdup("");
 			if (!target)
-				problem(&pr, "%s %s requires %s%s but %s is not in the lock",
+				lade_problems_add(
+				        &pr, "%s %s requires %s%s but %s is not in the lock",
 				        nd->d->name, nd->d->version, rs, via_text, r->name_text);
 			else
-				problem(&pr, "%s %s requires %s%s but the lock has %s %s",
-				        nd->d->name, nd->d->version, rs, via_text, target->d->name,
-				        target->d->version);
+				lade_problems_add(&pr, "%s %s requires %s%s but the lock has %s %s",
+				                  nd->d->name, nd->d->version, rs, via_text,
+				                  target->d->name, target->d->version);
 		}
 	}
 
@@ -737,13 +718,5 @@ int lade_deps_check(const struct lade_dist *d, size_t n, const struct lade_targe
 	free(nodes);
 	lade_hashmap_free(byname, NULL);
 
-	if (pr.n == 0) {
-		lade_buf_release(&pr.buf);
-		return 0;
-	}
-	if (pr.n > MAX_PROBLEMS)
-		lade_buf_addf(&pr.buf, "\n… and %zu more", pr.n - MAX_PROBLEMS);
-	lade_error_set(err, 0, "%s", pr.buf.data);
-	lade_buf_release(&pr.buf);
-	return -1;
+	return lade_problems_finish(&pr, err);
 }

@@ -13,7 +13,6 @@
 #include "lade/select.h"
 #include "lade/util.h"
 
-#define MAX_PROBLEMS        20
 #define MAX_CANDIDATE_LINES 50
 
 struct cand {
@@ -24,25 +23,6 @@ struct cand {
 	struct lade_version *v;
 	long rank;
 };
-
-struct problems {
-	struct lade_buf buf;
-	size_t n;
-};
-
-static void problem(struct problems *pr, const char *fmt, ...)
-        __attribute__((format(printf, 2, 3)));
-static void problem(struct problems *pr, const char *fmt, ...)
-{
-	if (++pr->n > MAX_PROBLEMS)
-		return;
-	va_list ap;
-	va_start(ap, fmt);
-	if (pr->buf.len)
-		lade_buf_addch(&pr->buf, '\n');
-	lade_buf_vaddf(&pr->buf, fmt, ap);
-	va_end(ap);
-}
 
 static int cmp_strp(const void *a, const void *b)
 {
@@ -144,7 +124,7 @@ static bool better(const struct cand *a, bool a_exact, const struct cand *b, boo
 
 static void select_one(const struct lade_lock *lock, const struct lade_lock_req *req,
                        char *const *dirs, const struct cand *c, size_t nc, const char *desc,
-                       struct lade_selected *out, bool *selected, struct problems *pr)
+                       struct lade_selected *out, bool *selected, struct lade_problems *pr)
 {
 	_cleanup_free_ char *spec_text = xasprintf("==%s", req->version);
 	_cleanup_(lade_specifier_freep) struct lade_specifier *spec = NULL;
@@ -152,8 +132,8 @@ static void select_one(const struct lade_lock *lock, const struct lade_lock_req 
 	*selected = false;
 	if (lade_specifier_parse(spec_text, &spec, NULL) < 0 ||
 	    lade_version_parse(req->version, &pin, NULL) < 0) {
-		problem(pr, "%s:%d: invalid pinned version '%s'", lock->path, req->line,
-		        req->version);
+		lade_problems_add(pr, "%s:%d: invalid pinned version '%s'", lock->path, req->line,
+		                  req->version);
 		return;
 	}
 
@@ -192,12 +172,13 @@ static void select_one(const struct lade_lock *lock, const struct lade_lock_req 
 		struct lade_buf where = LADE_BUF_INIT;
 		for (size_t i = 0; dirs && dirs[i]; i++)
 			lade_buf_addf(&where, "%s%s", i ? ", " : "", dirs[i]);
-		problem(pr, "%s:%d: no wheel named %s in wheelhouse %s", lock->path, req->line,
-		        req->name_text, where.len ? where.data : "(none given)");
+		lade_problems_add(pr, "%s:%d: no wheel named %s in wheelhouse %s", lock->path,
+		                  req->line, req->name_text,
+		                  where.len ? where.data : "(none given)");
 		lade_buf_release(&where);
 	} else if (!best) {
-		problem(pr, "%s:%d: no compatible wheel for %s==%s:%s", lock->path, req->line,
-		        req->name_text, req->version, why.data);
+		lade_problems_add(pr, "%s:%d: no compatible wheel for %s==%s:%s", lock->path,
+		                  req->line, req->name_text, req->version, why.data);
 	}
 	lade_buf_release(&why);
 	if (!best)
@@ -206,7 +187,7 @@ static void select_one(const struct lade_lock *lock, const struct lade_lock_req 
 	char digest[LADE_DIGEST_STRLEN];
 	_cleanup_error_ struct lade_error *herr = NULL;
 	if (lade_sha256_file(best->path, digest, NULL, &herr) < 0) {
-		problem(pr, "%s:%d: %s", lock->path, req->line, herr->msg);
+		lade_problems_add(pr, "%s:%d: %s", lock->path, req->line, herr->msg);
 		return;
 	}
 	const char *hex = lade_digest_hex(digest);
@@ -214,8 +195,8 @@ static void select_one(const struct lade_lock *lock, const struct lade_lock_req 
 	for (char **h = req->sha256; h && *h && !found; h++)
 		found = strcmp(*h, hex) == 0;
 	if (!found) {
-		problem(pr, "%s:%d: %s has %s which is not among the locked hashes", lock->path,
-		        req->line, best->filename, digest);
+		lade_problems_add(pr, "%s:%d: %s has %s which is not among the locked hashes",
+		                  lock->path, req->line, best->filename, digest);
 		return;
 	}
 	out->path = xstrdup(best->path);
@@ -236,7 +217,7 @@ int lade_select_wheels(const struct lade_lock *lock, char *const *wheelhouses,
 	struct cand *c = NULL;
 	size_t nc = 0, ns = 0;
 	char desc[128];
-	struct problems pr = {LADE_BUF_INIT, 0};
+	struct lade_problems pr = LADE_PROBLEMS_INIT;
 
 	lade_marker_env_init(&env, t);
 	lade_target_describe(t, desc, sizeof(desc));
@@ -251,7 +232,8 @@ int lade_select_wheels(const struct lade_lock *lock, char *const *wheelhouses,
 			bool on = false;
 			_cleanup_error_ struct lade_error *merr = NULL;
 			if (lade_marker_evaluate(req->marker, &env, NULL, &on, &merr) < 0) {
-				problem(&pr, "%s:%d: %s", lock->path, req->line, merr->msg);
+				lade_problems_add(&pr, "%s:%d: %s", lock->path, req->line,
+				                  merr->msg);
 				continue;
 			}
 			if (!on)
@@ -259,7 +241,8 @@ int lade_select_wheels(const struct lade_lock *lock, char *const *wheelhouses,
 		}
 		const struct lade_lock_req *other = lade_hashmap_get(active, req->name);
 		if (other) {
-			problem(&pr,
+			lade_problems_add(
+			        &pr,
 			        "%s:%d: %s is also required on line %d for %s (markers overlap)",
 			        lock->path, req->line, req->name_text, other->line, desc);
 			continue;
@@ -273,15 +256,10 @@ int lade_select_wheels(const struct lade_lock *lock, char *const *wheelhouses,
 	lade_hashmap_free(active, NULL);
 	free_cands(c, nc);
 
-	if (pr.n) {
-		if (pr.n > MAX_PROBLEMS)
-			lade_buf_addf(&pr.buf, "\n… and %zu more", pr.n - MAX_PROBLEMS);
-		lade_error_set(err, 0, "%s", pr.buf.data);
-		lade_buf_release(&pr.buf);
+	if (lade_problems_finish(&pr, err) < 0) {
 		lade_selected_free(sel, ns);
 		return -1;
 	}
-	lade_buf_release(&pr.buf);
 	*out = sel;
 	*n = ns;
 	return 0;

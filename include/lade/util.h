@@ -90,6 +90,29 @@ char *lade_buf_detach(struct lade_buf *b, size_t *len); /* caller owns result (n
 void lade_buf_releasep(struct lade_buf *b);             /* cleanup helper */
 #define _cleanup_buf_ _cleanup_(lade_buf_releasep)
 
+/* Input problems collected and reported together as one error, one line each, like pip's
+ * "ERROR: ..." lists: the first LADE_PROBLEMS_MAX lines are kept and the rest only counted
+ * ("\n… and N more"). Start from LADE_PROBLEMS_INIT. */
+#define LADE_PROBLEMS_MAX 20
+struct lade_problems {
+	struct lade_buf buf;
+	size_t n; /* problems counted, kept or not */
+};
+#define LADE_PROBLEMS_INIT                                                                         \
+	{                                                                                          \
+		LADE_BUF_INIT, 0                                                                   \
+	}
+/* Count one more problem. Returns true when it is one of the kept ones: then buf ends with
+ * the '\n' that separates it from the previous line (none before the first) and the caller
+ * appends its text to pr->buf. */
+bool lade_problems_next(struct lade_problems *pr);
+/* lade_problems_next() and, when kept, the formatted text. */
+void lade_problems_add(struct lade_problems *pr, const char *fmt, ...)
+        __attribute__((format(printf, 2, 3)));
+/* No problems: 0. Else -1 with *err set to all kept lines plus the "and N more" line. Either
+ * way pr is released (back to LADE_PROBLEMS_INIT). */
+int lade_problems_finish(struct lade_problems *pr, struct lade_error **err);
+
 /* Read a whole file (at most max bytes; larger is an error naming the file). */
 int lade_read_file(const char *path, size_t max, struct lade_buf *out, struct lade_error **err);
 
