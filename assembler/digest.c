@@ -80,12 +80,9 @@ int lade_sha256_file(const char *path, char out[LADE_DIGEST_STRLEN], uint64_t *s
 	_cleanup_free_ char *buf = xmalloc(1 << 20);
 	uint64_t total = 0;
 	for (;;) {
-		ssize_t n = read(fd, buf, 1 << 20);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
+		ssize_t n = lade_read_retry(fd, buf, 1 << 20);
+		if (n < 0)
 			return lade_error_set(err, errno, "cannot read %s", path);
-		}
 		if (n == 0)
 			break;
 		lade_sha256_update(h, buf, (size_t)n);

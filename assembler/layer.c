@@ -388,12 +388,9 @@ static int put_host_file(struct archive *a, struct tar_sink *s, const struct lad
 	uint64_t left = e->size;
 	while (left > 0) {
 		size_t want = left < READ_CHUNK ? (size_t)left : READ_CHUNK;
-		ssize_t n = read(fd, buf, want);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
+		ssize_t n = lade_read_retry(fd, buf, want);
+		if (n < 0)
 			return lade_error_set(err, errno, "cannot read %s", e->src_path);
-		}
 		if (n == 0)
 			return file_changed(e->src_path, err);
 		if (put_data(a, s, e, buf, (size_t)n, err) < 0)
@@ -401,10 +398,7 @@ static int put_host_file(struct archive *a, struct tar_sink *s, const struct lad
 		left -= (uint64_t)n;
 	}
 	/* Growth after the fstat: a byte past the expected end. */
-	ssize_t n;
-	do
-		n = read(fd, buf, 1);
-	while (n < 0 && errno == EINTR);
+	ssize_t n = lade_read_retry(fd, buf, 1);
 	if (n < 0)
 		return lade_error_set(err, errno, "cannot read %s", e->src_path);
 	if (n > 0)

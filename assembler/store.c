@@ -42,26 +42,6 @@ struct lade_blob_writer {
 	size_t len;
 };
 
-static int write_all(int fd, const void *data, size_t len)
-{
-	const unsigned char *p = data;
-	while (len > 0) {
-		ssize_t n = write(fd, p, len);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		if (n == 0) {
-			errno = ENOSPC;
-			return -1;
-		}
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 /* ---- store ---------------------------------------------------------------------------- */
 
 static int take_lock(struct lade_store *s, int timeout_s, struct lade_error **err)
@@ -216,7 +196,7 @@ static int writer_flush(struct lade_blob_writer *w, struct lade_error **err)
 {
 	if (w->len == 0)
 		return 0;
-	if (write_all(w->fd, w->buf, w->len) < 0) {
+	if (lade_write_all(w->fd, w->buf, w->len) < 0) {
 		int e = errno;
 		writer_fail(w);
 		return lade_error_set(err, e, "cannot write blob to %s", w->store->dir);
@@ -237,7 +217,7 @@ static int sink_write(struct lade_stream *stream, const void *data, size_t len,
 	if (w->len + len > WRITE_BUF_SIZE && writer_flush(w, err) < 0)
 		return -1;
 	if (len >= WRITE_BUF_SIZE) {
-		if (write_all(w->fd, data, len) < 0) {
+		if (lade_write_all(w->fd, data, len) < 0) {
 			int e = errno;
 			writer_fail(w);
 			return lade_error_set(err, e, "cannot write blob to %s", w->store->dir);
@@ -382,12 +362,9 @@ static int hash_fd(int fd, const char *src, char out[LADE_DIGEST_STRLEN], uint64
 	_cleanup_free_ unsigned char *buf = xmalloc(WRITE_BUF_SIZE);
 	uint64_t total = 0;
 	for (;;) {
-		ssize_t n = read(fd, buf, WRITE_BUF_SIZE);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
+		ssize_t n = lade_read_retry(fd, buf, WRITE_BUF_SIZE);
+		if (n < 0)
 			return lade_error_set(err, errno, "cannot read blob %s", src);
-		}
 		if (n == 0)
 			break;
 		if (copy_to && lade_stream_write(copy_to, buf, (size_t)n, err) < 0)

@@ -117,9 +117,7 @@ static int read_at(int dfd, const char *name, size_t max, struct lade_buf *out)
 		return -1;
 	for (;;) {
 		lade_buf_grow(out, 65536);
-		ssize_t r = read(fd, out->data + out->len, out->alloc - out->len - 1);
-		if (r < 0 && errno == EINTR)
-			continue;
+		ssize_t r = lade_read_retry(fd, out->data + out->len, out->alloc - out->len - 1);
 		if (r < 0)
 			return -1;
 		if (r == 0)
@@ -205,9 +203,7 @@ static void hash_blob(struct verifier *v, const char *digest, struct blob_info *
 	_cleanup_free_ char *buf = xmalloc(CHUNK);
 	_cleanup_(lade_sha256_freep) struct lade_sha256 *sha = lade_sha256_new();
 	for (;;) {
-		ssize_t r = read(fd, buf, CHUNK);
-		if (r < 0 && errno == EINTR)
-			continue;
+		ssize_t r = lade_read_retry(fd, buf, CHUNK);
 		if (r < 0) {
 			problem(v, "blob %s: cannot read: %s", digest, strerror(errno));
 			return;
@@ -338,20 +334,16 @@ struct layer_reader {
 
 static int fill_input(struct layer_reader *r)
 {
-	for (;;) {
-		ssize_t n = read(r->fd, r->in, CHUNK);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			r->error = xasprintf("cannot read blob: %s", strerror(errno));
-			return -1;
-		}
-		r->in_len = (size_t)n;
-		r->in_pos = 0;
-		r->in_eof = n == 0;
-		lade_sha256_update(r->blob_sha, r->in, (size_t)n);
-		return 0;
+	ssize_t n = lade_read_retry(r->fd, r->in, CHUNK);
+	if (n < 0) {
+		r->error = xasprintf("cannot read blob: %s", strerror(errno));
+		return -1;
 	}
+	r->in_len = (size_t)n;
+	r->in_pos = 0;
+	r->in_eof = n == 0;
+	lade_sha256_update(r->blob_sha, r->in, (size_t)n);
+	return 0;
 }
 
 static ssize_t produce_gzip(struct layer_reader *r)

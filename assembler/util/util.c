@@ -301,12 +301,9 @@ int lade_read_file(const char *path, size_t max, struct lade_buf *out, struct la
 		return lade_error_set(err, errno, "cannot open %s", path);
 	char tmp[65536];
 	for (;;) {
-		ssize_t n = read(fd, tmp, sizeof(tmp));
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
+		ssize_t n = lade_read_retry(fd, tmp, sizeof(tmp));
+		if (n < 0)
 			return lade_error_set(err, errno, "cannot read %s", path);
-		}
 		if (n == 0)
 			break;
 		if (out->len + (size_t)n > max)
@@ -481,14 +478,27 @@ int lade_fsync_dir(const char *dir, struct lade_error **err)
 	return 0;
 }
 
-static int write_all(int fd, const void *data, size_t len)
+ssize_t lade_read_retry(int fd, void *buf, size_t len)
 {
-	const char *p = data;
+	ssize_t n;
+	do
+		n = read(fd, buf, len);
+	while (n < 0 && errno == EINTR);
+	return n;
+}
+
+int lade_write_all(int fd, const void *data, size_t len)
+{
+	const unsigned char *p = data;
 	while (len > 0) {
 		ssize_t n = write(fd, p, len);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
+			return -1;
+		}
+		if (n == 0) {
+			errno = ENOSPC;
 			return -1;
 		}
 		p += n;
@@ -504,7 +514,7 @@ int lade_write_file_atomic(const char *path, const void *data, size_t len, struc
 	_cleanup_fd_ int fd = mkostemp(tmpl, O_CLOEXEC);
 	if (fd < 0)
 		return lade_error_set(err, errno, "cannot create a temporary file in %s", dir);
-	if (write_all(fd, data, len) < 0 || fsync(fd) < 0 || fchmod(fd, 0644) < 0) {
+	if (lade_write_all(fd, data, len) < 0 || fsync(fd) < 0 || fchmod(fd, 0644) < 0) {
 		int e = errno;
 		unlink(tmpl);
 		return lade_error_set(err, e, "cannot write %s", path);

@@ -140,6 +140,12 @@ char *lade_path_parent_dir(const char *path);
  * `tar --sort=name`. strcmp-like result. */
 int lade_path_compare(const char *a, const char *b);
 
+/* read() retried on EINTR: its result (bytes read, 0 at the end, -1 with errno set). */
+ssize_t lade_read_retry(int fd, void *buf, size_t len);
+/* Write all of data to fd, retrying on EINTR and short writes; a write() that makes no
+ * progress fails with ENOSPC. 0, or -1 with errno set (no message: the caller names the file). */
+int lade_write_all(int fd, const void *data, size_t len);
+
 /* mkdir -p (mode 0755); existing directories are fine. */
 int lade_mkdir_p(const char *path, struct lade_error **err);
 /* Write data to path atomically: temp file in the same directory, fsync, rename, fsync dir. */
