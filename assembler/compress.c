@@ -94,6 +94,25 @@ const char *lade_compression_media_type(enum lade_compression c)
 	return "application/vnd.oci.image.layer.v1.tar";
 }
 
+int lade_compression_from_media_type(const char *media_type, enum lade_compression *out)
+{
+	static const enum lade_compression all[] = {LADE_COMPRESS_NONE, LADE_COMPRESS_GZIP,
+	                                            LADE_COMPRESS_ZSTD};
+	if (media_type == NULL)
+		return -1;
+	for (size_t i = 0; i < LADE_ARRAY_SIZE(all); i++) {
+		if (strcmp(media_type, lade_compression_media_type(all[i])) == 0) {
+			*out = all[i];
+			return 0;
+		}
+	}
+	if (strcmp(media_type, "application/vnd.docker.image.rootfs.diff.tar.gzip") == 0) {
+		*out = LADE_COMPRESS_GZIP;
+		return 0;
+	}
+	return -1;
+}
+
 enum lade_compression lade_compression_sniff(const void *head, size_t len)
 {
 	const unsigned char *p = head;

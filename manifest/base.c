@@ -22,14 +22,10 @@
 #define MT_OCI_INDEX       "application/vnd.oci.image.index.v1+json"
 #define MT_OCI_MANIFEST    "application/vnd.oci.image.manifest.v1+json"
 #define MT_OCI_CONFIG      "application/vnd.oci.image.config.v1+json"
-#define MT_OCI_LAYER       "application/vnd.oci.image.layer.v1.tar"
-#define MT_OCI_LAYER_GZIP  "application/vnd.oci.image.layer.v1.tar+gzip"
-#define MT_OCI_LAYER_ZSTD  "application/vnd.oci.image.layer.v1.tar+zstd"
 #define MT_OCI_NONDIST     "application/vnd.oci.image.layer.nondistributable."
 #define MT_DOCKER_LIST     "application/vnd.docker.distribution.manifest.list.v2+json"
 #define MT_DOCKER_MANIFEST "application/vnd.docker.distribution.manifest.v2+json"
 #define MT_DOCKER_CONFIG   "application/vnd.docker.container.image.v1+json"
-#define MT_DOCKER_LAYER    "application/vnd.docker.image.rootfs.diff.tar.gzip"
 #define MT_DOCKER_FOREIGN  "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip"
 #define REF_NAME           "org.opencontainers.image.ref.name"
 
@@ -353,12 +349,9 @@ static const char *layer_media_type(const struct oci_ctx *c, const json_t *j, co
 		               c->name, d->digest, mt);
 		return NULL;
 	}
-	if (strcmp(mt, MT_OCI_LAYER) == 0)
-		return MT_OCI_LAYER;
-	if (strcmp(mt, MT_OCI_LAYER_GZIP) == 0 || strcmp(mt, MT_DOCKER_LAYER) == 0)
-		return MT_OCI_LAYER_GZIP;
-	if (strcmp(mt, MT_OCI_LAYER_ZSTD) == 0)
-		return MT_OCI_LAYER_ZSTD;
+	enum lade_compression comp;
+	if (lade_compression_from_media_type(mt, &comp) == 0)
+		return lade_compression_media_type(comp);
 	lade_error_set(err, 0, "base %s: layer %s: unsupported media type '%s'", c->name, d->digest,
 	               mt);
 	return NULL;
@@ -920,10 +913,7 @@ static int load_docker_archive(const struct lade_recipe_base *spec, struct lade_
 			        err, 0, "base %s: layer %s (%s) does not match its diff_id %s",
 			        d.name, bl->member, bl->digest, diff_id);
 		struct lade_base_layer *l = &b->layers[b->n_layers++];
-		l->desc.media_type =
-		        xstrdup(bl->compression == LADE_COMPRESS_GZIP   ? MT_OCI_LAYER_GZIP
-		                : bl->compression == LADE_COMPRESS_ZSTD ? MT_OCI_LAYER_ZSTD
-		                                                        : MT_OCI_LAYER);
+		l->desc.media_type = xstrdup(lade_compression_media_type(bl->compression));
 		l->desc.digest = xstrdup(bl->digest);
 		l->desc.size = bl->size;
 		l->diff_id = xstrdup(diff_id);

@@ -17,6 +17,7 @@
 #include <zlib.h>
 #include <zstd.h>
 
+#include "lade/compress.h"
 #include "lade/digest.h"
 #include "lade/hashmap.h"
 #include "lade/verify.h"
@@ -24,13 +25,9 @@
 #define MT_OCI_INDEX       "application/vnd.oci.image.index.v1+json"
 #define MT_OCI_MANIFEST    "application/vnd.oci.image.manifest.v1+json"
 #define MT_OCI_CONFIG      "application/vnd.oci.image.config.v1+json"
-#define MT_OCI_LAYER       "application/vnd.oci.image.layer.v1.tar"
-#define MT_OCI_LAYER_GZIP  "application/vnd.oci.image.layer.v1.tar+gzip"
-#define MT_OCI_LAYER_ZSTD  "application/vnd.oci.image.layer.v1.tar+zstd"
 #define MT_DOCKER_LIST     "application/vnd.docker.distribution.manifest.list.v2+json"
 #define MT_DOCKER_MANIFEST "application/vnd.docker.distribution.manifest.v2+json"
 #define MT_DOCKER_CONFIG   "application/vnd.docker.container.image.v1+json"
-#define MT_DOCKER_LAYER    "application/vnd.docker.image.rootfs.diff.tar.gzip"
 #define REF_NAME           "org.opencontainers.image.ref.name"
 
 /* Manifests, configs and indexes are small; a larger blob is not one (registries cap
@@ -41,8 +38,6 @@
 #define MAX_DEPTH 8
 /* Longest quoted string in a problem line. */
 #define QUOTE_MAX 200
-
-enum comp { COMP_UNKNOWN = -1, COMP_NONE, COMP_GZIP, COMP_ZSTD };
 
 /* What is known about one blob, shared by every descriptor that names it. */
 struct blob_info {
@@ -316,9 +311,9 @@ enum gz_state { GZ_START, GZ_MEMBER, GZ_BETWEEN };
 
 struct layer_reader {
 	int fd;
-	enum comp comp;
+	enum lade_compression comp;
 	struct lade_sha256 *blob_sha;
-	struct lade_sha256 *tar_sha; /* NULL for COMP_NONE: the tar is the blob */
+	struct lade_sha256 *tar_sha; /* NULL for LADE_COMPRESS_NONE: the tar is the blob */
 	unsigned char *in;
 	size_t in_len, in_pos;
 	bool in_eof;
@@ -426,10 +421,10 @@ static ssize_t produce(struct layer_reader *r)
 		return -1;
 	ssize_t n;
 	switch (r->comp) {
-	case COMP_GZIP:
+	case LADE_COMPRESS_GZIP:
 		n = produce_gzip(r);
 		break;
-	case COMP_ZSTD:
+	case LADE_COMPRESS_ZSTD:
 		n = produce_zstd(r);
 		break;
 	default:
@@ -611,22 +606,9 @@ static void walk_tar(struct layer_check *lc, struct layer_reader *r)
 	}
 }
 
-static enum comp layer_comp(const char *media_type)
-{
-	if (media_type == NULL)
-		return COMP_UNKNOWN;
-	if (strcmp(media_type, MT_OCI_LAYER) == 0)
-		return COMP_NONE;
-	if (strcmp(media_type, MT_OCI_LAYER_GZIP) == 0 || strcmp(media_type, MT_DOCKER_LAYER) == 0)
-		return COMP_GZIP;
-	if (strcmp(media_type, MT_OCI_LAYER_ZSTD) == 0)
-		return COMP_ZSTD;
-	return COMP_UNKNOWN;
-}
-
 /* One pass over a layer blob: blob digest, diff_id and the tar rules. */
 static void scan_layer(struct verifier *v, size_t number, const struct desc *d,
-                       struct blob_info *info, enum comp comp)
+                       struct blob_info *info, enum lade_compression comp)
 {
 	info->layer_done = true;
 	if (info->hashed && !info->digest_ok)
@@ -640,7 +622,7 @@ static void scan_layer(struct verifier *v, size_t number, const struct desc *d,
 	        .fd = -1,
 	        .comp = comp,
 	        .blob_sha = lade_sha256_new(),
-	        .tar_sha = comp == COMP_NONE ? NULL : lade_sha256_new(),
+	        .tar_sha = comp == LADE_COMPRESS_NONE ? NULL : lade_sha256_new(),
 	        .in = xmalloc(CHUNK),
 	        .out = xmalloc(CHUNK),
 	};
@@ -648,12 +630,12 @@ static void scan_layer(struct verifier *v, size_t number, const struct desc *d,
 	r.fd = openat(v->dfd, path, O_RDONLY | O_CLOEXEC);
 	if (r.fd < 0) {
 		r.error = xasprintf("cannot open blob: %s", strerror(errno));
-	} else if (comp == COMP_GZIP) {
+	} else if (comp == LADE_COMPRESS_GZIP) {
 		if (inflateInit2(&r.z, 16 + MAX_WBITS) != Z_OK)
 			r.error = xstrdup("cannot initialise zlib");
 		else
 			r.z_init = true;
-	} else if (comp == COMP_ZSTD) {
+	} else if (comp == LADE_COMPRESS_ZSTD) {
 		r.zd = ZSTD_createDCtx();
 		if (r.zd == NULL)
 			r.error = xstrdup("cannot initialise zstd");
@@ -814,17 +796,19 @@ static void check_manifest(struct verifier *v, const char *where, const struct d
 	size_t n_layers = json_array_size(jl);
 	_cleanup_free_ struct desc *lds = xcalloc(n_layers ? n_layers : 1, sizeof(*lds));
 	_cleanup_free_ struct blob_info **infos = xcalloc(n_layers ? n_layers : 1, sizeof(*infos));
-	_cleanup_free_ enum comp *comps = xcalloc(n_layers ? n_layers : 1, sizeof(*comps));
+	_cleanup_free_ enum lade_compression *comps =
+	        xcalloc(n_layers ? n_layers : 1, sizeof(*comps));
+	_cleanup_free_ bool *known = xcalloc(n_layers ? n_layers : 1, sizeof(*known));
 	for (size_t i = 0; i < n_layers; i++) {
 		_cleanup_free_ char *lw = xasprintf("%s: layers[%zu]", name, i);
 		if (!parse_descriptor(v, lw, json_array_get(jl, i), &lds[i]))
 			continue;
-		comps[i] = layer_comp(lds[i].media_type);
-		if (comps[i] == COMP_UNKNOWN && lds[i].media_type) {
+		known[i] = lade_compression_from_media_type(lds[i].media_type, &comps[i]) == 0;
+		if (!known[i] && lds[i].media_type) {
 			_cleanup_free_ char *q = quote(lds[i].media_type);
 			problem(v, "%s.mediaType '%s' is not a layer media type", lw, q);
 		}
-		bool scan = v->check_layers && comps[i] != COMP_UNKNOWN;
+		bool scan = v->check_layers && known[i];
 		infos[i] = check_blob(v, lw, &lds[i], !scan);
 	}
 
@@ -835,7 +819,7 @@ static void check_manifest(struct verifier *v, const char *where, const struct d
 		return;
 	for (size_t i = 0; i < n_layers; i++) {
 		struct blob_info *info = infos[i];
-		if (info == NULL || comps[i] == COMP_UNKNOWN)
+		if (info == NULL || !known[i])
 			continue;
 		if (!info->layer_done)
 			scan_layer(v, i + 1, &lds[i], info, comps[i]);

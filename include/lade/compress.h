@@ -19,6 +19,11 @@ int lade_compression_parse(const char *name, enum lade_compression *out);
 const char *lade_compression_name(enum lade_compression c);
 /* OCI layer media type: application/vnd.oci.image.layer.v1.tar[+gzip|+zstd]. */
 const char *lade_compression_media_type(enum lade_compression c);
+/* The reverse, for layers read from an image: the three OCI layer media types and Docker's
+ * "application/vnd.docker.image.rootfs.diff.tar.gzip" (gzip). media_type may be NULL.
+ * Returns 0, or -1 for anything else (foreign and non-distributable layers included; no
+ * error text: the caller names the layer). */
+int lade_compression_from_media_type(const char *media_type, enum lade_compression *out);
 /* Detect from the first bytes of a blob (gzip/zstd magic, else none). */
 enum lade_compression lade_compression_sniff(const void *head, size_t len);
 /* The compressor and its version for the layer annotation, e.g. "isa-l 2.30.0 level 1". */
