@@ -215,7 +215,8 @@ static void plan_dists(const struct lade_plan_unit *units, size_t n_units,
 		if (units[i].kind == LADE_UNIT_DIST)
 			dists[n_dists++] = i;
 	sort_units = units;
-	qsort(dists, n_dists, sizeof(*dists), by_name);
+	if (n_dists > 1)
+		qsort(dists, n_dists, sizeof(*dists), by_name);
 
 	size_t n_groups = cfg ? cfg->n_groups : 0;
 	_cleanup_free_ ssize_t *group_layer = xcalloc(n_groups ? n_groups : 1, sizeof(ssize_t));
@@ -252,7 +253,8 @@ static void plan_dists(const struct lade_plan_unit *units, size_t n_units,
 			work_add(&rest, units, u);
 		}
 	}
-	qsort(l->w, l->n, sizeof(*l->w), by_dist_order);
+	if (l->n > 1)
+		qsort(l->w, l->n, sizeof(*l->w), by_dist_order);
 
 	if (rest.n == 0) {
 		lade_buf_release(&rest.name);
