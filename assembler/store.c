@@ -90,20 +90,22 @@ static int ensure_oci_layout(struct lade_store *s, struct lade_error **err)
 	return lade_write_file_atomic(path, OCI_LAYOUT_CONTENT, strlen(OCI_LAYOUT_CONTENT), err);
 }
 
-/* Temp files of an interrupted run: nobody else can be writing them since we hold the lock. */
-static int remove_stale_temps(struct lade_store *s, struct lade_error **err)
+/* Temp files of an interrupted run: nobody else can be writing them since we hold the lock.
+ * Blob temps live in blobs/sha256; index.json and oci-layout are written through
+ * lade_write_file_atomic(), whose temps (".tmp-lade-*") live in the layout directory. */
+static int remove_stale_temps(const char *dir, const char *prefix, struct lade_error **err)
 {
-	DIR *d = opendir(s->blob_dir);
+	DIR *d = opendir(dir);
 	if (d == NULL)
-		return lade_error_set(err, errno, "cannot open directory %s", s->blob_dir);
+		return lade_error_set(err, errno, "cannot open directory %s", dir);
 	int rc = 0;
 	struct dirent *de;
 	while ((de = readdir(d)) != NULL) {
-		if (strncmp(de->d_name, TMP_PREFIX, strlen(TMP_PREFIX)) != 0)
+		if (strncmp(de->d_name, prefix, strlen(prefix)) != 0)
 			continue;
 		if (unlinkat(dirfd(d), de->d_name, 0) < 0 && errno != ENOENT) {
 			rc = lade_error_set(err, errno, "cannot remove stale temporary file %s/%s",
-			                    s->blob_dir, de->d_name);
+			                    dir, de->d_name);
 			break;
 		}
 	}
@@ -127,7 +129,8 @@ int lade_store_open(const char *dir, int lock_timeout_s, struct lade_store **out
 		return lade_error_prefix(err, "output layout %s", dir);
 	if (ensure_oci_layout(s, err) < 0)
 		return lade_error_prefix(err, "output layout %s", dir);
-	if (remove_stale_temps(s, err) < 0)
+	if (remove_stale_temps(s->blob_dir, TMP_PREFIX, err) < 0 ||
+	    remove_stale_temps(s->dir, TMP_PREFIX "lade-", err) < 0)
 		return lade_error_prefix(err, "output layout %s", dir);
 	*out = steal_pointer(&s);
 	return 0;

@@ -160,9 +160,17 @@ static void test_open_put(void)
 	ok(write_file(layout, "{}", 2), "damage oci-layout");
 	_cleanup_free_ char *stale = xasprintf("%s/.tmp-stale1", blobs);
 	ok(write_file(stale, "partial", 7), "plant a stale temp file");
+	/* the temp of an index.json write killed before its rename */
+	_cleanup_free_ char *stale_index = xasprintf("%s/.tmp-lade-AbC123", dir);
+	ok(write_file(stale_index, "{\"partial", 9), "plant a stale index temp file");
+	_cleanup_free_ char *not_ours = xasprintf("%s/.tmp-not-ours", dir);
+	ok(write_file(not_ours, "x", 1), "plant a file lade did not name");
 	ok(lade_store_open(dir, 0, &s, &err) == 0, "reopen");
 	ok(file_equals(layout, "{\"imageLayoutVersion\":\"1.0.0\"}", 30), "oci-layout rewritten");
 	ok(access(stale, F_OK) < 0 && errno == ENOENT, "stale temp file removed at open");
+	ok(access(stale_index, F_OK) < 0 && errno == ENOENT,
+	   "stale index temp file removed at open");
+	ok(access(not_ours, F_OK) == 0, "other files in the layout directory are kept");
 	ok(lade_store_has(s, want), "blobs survive reopen");
 	lade_store_free(s);
 	lade_error_free(err);
