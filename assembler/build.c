@@ -67,6 +67,11 @@ void lade_build_report_free(struct lade_build_report *r)
 	for (size_t i = 0; i < r->n_images; i++)
 		image_release(&r->images[i]);
 	free(r->images);
+	for (size_t i = 0; i < r->n_refs; i++) {
+		free(r->refs[i].name);
+		free(r->refs[i].variant);
+	}
+	free(r->refs);
 	free(r->layout);
 	free(r);
 }
@@ -327,23 +332,56 @@ static json_t *build_annotations(const struct lade_recipe *r, const struct lade_
 	return a;
 }
 
-static int build_image(struct build_ctx *c, const struct lade_recipe *r, const char *ref,
-                       struct lade_build_image *im, struct lade_error **err)
+/* Split "os/arch[/variant]" into an OCI platform object. */
+static json_t *platform_json(const char *platform)
 {
-	if (lade_strv_len(r->platforms) != 1)
-		return lade_error_set(
-		        err, 0,
-		        "%s: building more than one platform at once is not supported "
-		        "by this lade version",
-		        r->path);
-	const char *platform = r->platforms[0];
+	_cleanup_strv_ char **parts = NULL;
+	const char *p = platform;
+	while (p) {
+		const char *slash = strchr(p, '/');
+		_cleanup_free_ char *part = slash ? xstrndup(p, (size_t)(slash - p)) : xstrdup(p);
+		lade_strv_push(&parts, part);
+		p = slash ? slash + 1 : NULL;
+	}
+	json_t *o = json_object();
+	size_t n = lade_strv_len(parts);
+	json_object_set_new(o, "os", json_string(parts[0]));
+	if (n > 1)
+		json_object_set_new(o, "architecture", json_string(parts[1]));
+	if (n > 2)
+		json_object_set_new(o, "variant", json_string(parts[2]));
+	return o;
+}
+
+/* A single-platform base used for another platform would silently give a broken image. */
+static int check_base_platform(const struct lade_recipe *r, const struct lade_base_image *base,
+                               const char *platform, struct lade_error **err)
+{
+	if (base->config == NULL)
+		return 0;
+	_cleanup_(json_decrefp) json_t *want = platform_json(platform);
+	const char *arch = json_string_value(json_object_get(base->config, "architecture"));
+	const char *os = json_string_value(json_object_get(base->config, "os"));
+	const char *warch = json_string_value(json_object_get(want, "architecture"));
+	const char *wos = json_string_value(json_object_get(want, "os"));
+	if ((arch && warch && strcmp(arch, warch) != 0) || (os && wos && strcmp(os, wos) != 0))
+		return lade_error_set(err, 0, "%s:%d:%d: base %s is %s/%s, not %s", r->path,
+		                      r->base.line, r->base.column, base->name, os ? os : "?",
+		                      arch ? arch : "?", platform);
+	return 0;
+}
+
+static int build_image(struct build_ctx *c, const struct lade_recipe *r, const char *ref,
+                       const char *platform, struct lade_build_image *im, struct lade_error **err)
+{
 	im->ref = xstrdup(ref);
 	im->variant = r->variant ? xstrdup(r->variant) : NULL;
 	im->platform = xstrdup(platform);
 	size_t alloc = 0;
 
 	_cleanup_(lade_base_image_freep) struct lade_base_image *base = NULL;
-	if (lade_base_load(&r->base, platform, c->store, &base, err) < 0)
+	if (lade_base_load(&r->base, platform, c->store, &base, err) < 0 ||
+	    check_base_platform(r, base, platform, err) < 0)
 		return -1;
 	_cleanup_(lade_tree_freep) struct lade_tree *tree = lade_tree_new();
 	if (lade_base_read_tree(base, c->store, tree, err) < 0)
@@ -395,8 +433,8 @@ static int build_image(struct build_ctx *c, const struct lade_recipe *r, const c
 		if (lade_files_add(f, tree, layer, err) < 0)
 			return -1;
 		_cleanup_free_ char *created_by = xasprintf("lade COPY %s %s", f->src_text, f->dst);
-		if (write_layer(c, layer, created_by, tree, im, &alloc, config, i + 1, total, err) <
-		    0)
+		if (write_layer(c, layer, created_by, tree, im, &alloc, config, ++index, total,
+		                err) < 0)
 			return -1;
 	}
 
@@ -481,7 +519,7 @@ int lade_build_run(const struct lade_build_options *o, struct lade_build_report 
 
 	_cleanup_(lade_build_report_freep) struct lade_build_report *rep = xzalloc(sizeof(*rep));
 	rep->layout = xstrdup(outdir);
-	size_t alloc = 0;
+	size_t alloc = 0, refs_alloc = 0;
 	size_t n_variants = lade_strv_len(variants);
 	for (size_t vi = 0; vi < (n_variants ? n_variants : 1); vi++) {
 		const char *vname = n_variants ? variants[vi] : NULL;
@@ -494,39 +532,71 @@ int lade_build_run(const struct lade_build_options *o, struct lade_build_report 
 		_cleanup_free_ char *ref = vname ? xasprintf("%s-%s", tag, vname) : xstrdup(tag);
 		if (vname)
 			progress(&c, "variant %s", vname);
-		lade_grow(&rep->images, sizeof(*rep->images), rep->n_images + 1, &alloc);
-		struct lade_build_image *im = &rep->images[rep->n_images++];
-		memset(im, 0, sizeof(*im));
-		if (build_image(&c, r, ref, im, err) < 0)
-			return -1;
+		size_t first_image = rep->n_images;
+		for (char **pl = r->platforms; *pl; pl++) {
+			if (r->platforms[1])
+				progress(&c, "platform %s", *pl);
+			lade_grow(&rep->images, sizeof(*rep->images), rep->n_images + 1, &alloc);
+			struct lade_build_image *im = &rep->images[rep->n_images++];
+			memset(im, 0, sizeof(*im));
+			if (build_image(&c, r, ref, *pl, im, err) < 0)
+				return -1;
+		}
+
+		/* One platform: the manifest itself is the ref. Several: an image index whose
+		 * entries carry the platform objects, the way multi-arch images are published. */
+		struct lade_build_ref br = {.variant = vname ? xstrdup(vname) : NULL};
+		if (rep->n_images - first_image == 1) {
+			memcpy(br.digest, rep->images[first_image].digest, sizeof(br.digest));
+			br.size = rep->images[first_image].manifest_size;
+		} else {
+			_cleanup_(json_decrefp) json_t *manifests = json_array();
+			for (size_t i = first_image; i < rep->n_images; i++) {
+				struct lade_build_image *im = &rep->images[i];
+				json_array_append_new(
+				        manifests,
+				        json_pack("{s:s, s:s, s:I, s:o}", "mediaType",
+				                  "application/vnd.oci.image.manifest.v1+json",
+				                  "digest", im->digest, "size",
+				                  (json_int_t)im->manifest_size, "platform",
+				                  platform_json(im->platform)));
+			}
+			_cleanup_(json_decrefp) json_t *index = json_pack(
+			        "{s:i, s:s, s:O}", "schemaVersion", 2, "mediaType",
+			        "application/vnd.oci.image.index.v1+json", "manifests", manifests);
+			_cleanup_free_ char *text = lade_json_dump(index);
+			br.size = strlen(text);
+			if (lade_store_put(store, text, br.size, br.digest, err) < 0) {
+				free(br.variant);
+				return -1;
+			}
+			br.is_index = true;
+		}
+		bool is_default = vname && default_variant && strcmp(vname, default_variant) == 0;
+		for (int k = 0; k < (is_default ? 2 : 1); k++) {
+			lade_grow(&rep->refs, sizeof(*rep->refs), rep->n_refs + 1, &refs_alloc);
+			struct lade_build_ref *dst = &rep->refs[rep->n_refs++];
+			*dst = br;
+			dst->name = xstrdup(k == 0 ? ref : tag);
+			dst->variant =
+			        k == 0 ? br.variant : (br.variant ? xstrdup(br.variant) : NULL);
+		}
 	}
 	if (rep->n_images == 0)
 		return lade_error_set(err, 0, "%s: nothing to build", o->recipe_path);
 
 	/* index.json last: every blob it names is already complete in the store. */
-	size_t n_entries = 0;
-	_cleanup_free_ struct lade_index_entry *entries =
-	        xcalloc(rep->n_images * 2, sizeof(*entries));
-	_cleanup_strv_ char **refs = NULL;
-	for (size_t i = 0; i < rep->n_images; i++) {
-		struct lade_build_image *im = &rep->images[i];
-		entries[n_entries++] = (struct lade_index_entry){
-		        .media_type = "application/vnd.oci.image.manifest.v1+json",
-		        .digest = im->digest,
-		        .size = im->manifest_size,
-		        .ref_name = im->ref,
+	_cleanup_free_ struct lade_index_entry *entries = xcalloc(rep->n_refs, sizeof(*entries));
+	size_t n_entries = rep->n_refs;
+	for (size_t i = 0; i < rep->n_refs; i++)
+		entries[i] = (struct lade_index_entry){
+		        .media_type = rep->refs[i].is_index
+		                              ? "application/vnd.oci.image.index.v1+json"
+		                              : "application/vnd.oci.image.manifest.v1+json",
+		        .digest = rep->refs[i].digest,
+		        .size = rep->refs[i].size,
+		        .ref_name = rep->refs[i].name,
 		};
-		if (im->variant && default_variant && strcmp(im->variant, default_variant) == 0) {
-			const char *tag = o->tag ? o->tag : first->tag;
-			lade_strv_push(&refs, tag);
-			entries[n_entries++] = (struct lade_index_entry){
-			        .media_type = "application/vnd.oci.image.manifest.v1+json",
-			        .digest = im->digest,
-			        .size = im->manifest_size,
-			        .ref_name = refs[lade_strv_len(refs) - 1],
-			};
-		}
-	}
 	if (lade_layout_update_index(store, entries, n_entries, err) < 0)
 		return -1;
 	*out = steal_pointer(&rep);

@@ -128,7 +128,18 @@ static json_t *report_json(const struct lade_build_report *r)
 			json_object_set_new(o, "variant", json_string(im->variant));
 		json_array_append_new(images, o);
 	}
-	return json_pack("{s:o}", "images", images);
+	json_t *refs = json_array();
+	for (size_t i = 0; i < r->n_refs; i++) {
+		const struct lade_build_ref *br = &r->refs[i];
+		json_t *o = json_pack("{s:s, s:s, s:I, s:s}", "ref", br->name, "digest", br->digest,
+		                      "size", (json_int_t)br->size, "media_type",
+		                      br->is_index ? "application/vnd.oci.image.index.v1+json"
+		                                   : "application/vnd.oci.image.manifest.v1+json");
+		if (br->variant)
+			json_object_set_new(o, "variant", json_string(br->variant));
+		json_array_append_new(refs, o);
+	}
+	return json_pack("{s:o, s:o, s:s}", "images", images, "refs", refs, "layout", r->layout);
 }
 
 static int cmd_build(int argc, char **argv)
@@ -246,9 +257,8 @@ static int cmd_build(int argc, char **argv)
 		puts(s);
 		free(s);
 	} else {
-		for (size_t i = 0; i < rep->n_images; i++)
-			printf("%s %s:%s\n", rep->images[i].digest, rep->layout,
-			       rep->images[i].ref);
+		for (size_t i = 0; i < rep->n_refs; i++)
+			printf("%s %s:%s\n", rep->refs[i].digest, rep->layout, rep->refs[i].name);
 	}
 	if (fflush(stdout) != 0) {
 		fprintf(stderr, "lade: error: cannot write to standard output: %s\n",

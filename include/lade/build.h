@@ -44,10 +44,21 @@ struct lade_build_image {
 	size_t n_layers;
 };
 
+/* A name in index.json: a manifest (one platform) or an image index (several platforms). */
+struct lade_build_ref {
+	char *name;    /* org.opencontainers.image.ref.name: tag, tag-variant */
+	char *variant; /* NULL without variants */
+	char digest[LADE_DIGEST_STRLEN];
+	uint64_t size;
+	bool is_index;
+};
+
 struct lade_build_report {
-	char *layout; /* absolute output directory */
-	struct lade_build_image *images;
+	char *layout;                    /* absolute output directory */
+	struct lade_build_image *images; /* one per variant and platform */
 	size_t n_images;
+	struct lade_build_ref *refs; /* what index.json now names, in order */
+	size_t n_refs;
 };
 
 /* Build. On success *out holds what was written (caller frees with lade_build_report_free).
