@@ -357,11 +357,12 @@ static const char *layer_media_type(const struct oci_ctx *c, const json_t *j, co
 	return NULL;
 }
 
-/* rootfs.diff_ids of a base config, checked against the layer count. */
-static int config_diff_ids(const char *base_name, const json_t *config, size_t n_layers,
-                           const json_t **out, struct lade_error **err)
+/* The rootfs.diff_ids of b's config, checked against the layer count; then room in b->layers
+ * for that many layers, which add_layer() fills in order. */
+static int layers_init(struct lade_base_image *b, const char *base_name, size_t n_layers,
+                       const json_t **out, struct lade_error **err)
 {
-	const json_t *ids = json_object_get(json_object_get(config, "rootfs"), "diff_ids");
+	const json_t *ids = json_object_get(json_object_get(b->config, "rootfs"), "diff_ids");
 	if (n_layers == 0 && (ids == NULL || json_is_null(ids)))
 		ids = NULL;
 	else if (!json_is_array(ids))
@@ -379,7 +380,18 @@ static int config_diff_ids(const char *base_name, const json_t *config, size_t n
 			                      "sha256 digest",
 			                      base_name, i);
 	*out = ids;
+	b->layers = n_layers ? xcalloc(n_layers, sizeof(*b->layers)) : NULL;
 	return 0;
+}
+
+static void add_layer(struct lade_base_image *b, const char *media_type, const char *digest,
+                      uint64_t size, const char *diff_id)
+{
+	struct lade_base_layer *l = &b->layers[b->n_layers++];
+	l->desc.media_type = xstrdup(media_type);
+	l->desc.digest = xstrdup(digest);
+	l->desc.size = size;
+	l->diff_id = xstrdup(diff_id);
 }
 
 static int load_oci(const struct lade_recipe_base *spec, const struct platform *platform,
@@ -450,19 +462,15 @@ static int load_oci(const struct lade_recipe_base *spec, const struct platform *
 	if (read_json_blob(&c, &cd, "config", &b->config, err) < 0)
 		return -1;
 	const json_t *ids;
-	if (config_diff_ids(c.name, b->config, n, &ids, err) < 0)
+	if (layers_init(b, c.name, n, &ids, err) < 0)
 		return -1;
 
-	b->layers = n ? xcalloc(n, sizeof(*b->layers)) : NULL;
 	for (size_t i = 0; i < n; i++) {
 		_cleanup_free_ char *path = oci_blob_path(&c, lds[i].digest);
 		if (lade_store_import_file(store, path, lds[i].digest, lds[i].size, err) < 0)
 			return lade_error_prefix(err, "base %s: layer %s", c.name, lds[i].digest);
-		struct lade_base_layer *l = &b->layers[b->n_layers++];
-		l->desc.media_type = xstrdup(mts[i]);
-		l->desc.digest = xstrdup(lds[i].digest);
-		l->desc.size = lds[i].size;
-		l->diff_id = xstrdup(json_string_value(json_array_get(ids, i)));
+		add_layer(b, mts[i], lds[i].digest, lds[i].size,
+		          json_string_value(json_array_get(ids, i)));
 	}
 	return 0;
 }
@@ -897,10 +905,9 @@ static int load_docker_archive(const struct lade_recipe_base *spec, struct lade_
 	if (parse_json(cb.data, cb.len, d.name, cwhat, &b->config, err) < 0)
 		return -1;
 	const json_t *ids;
-	if (config_diff_ids(d.name, b->config, n, &ids, err) < 0)
+	if (layers_init(b, d.name, n, &ids, err) < 0)
 		return -1;
 
-	b->layers = n ? xcalloc(n, sizeof(*b->layers)) : NULL;
 	for (size_t i = 0; i < n; i++) {
 		const struct darchive_blob *bl = &bs.v[1 + i];
 		const char *diff_id = json_string_value(json_array_get(ids, i));
@@ -912,11 +919,8 @@ static int load_docker_archive(const struct lade_recipe_base *spec, struct lade_
 			return lade_error_set(
 			        err, 0, "base %s: layer %s (%s) does not match its diff_id %s",
 			        d.name, bl->member, bl->digest, diff_id);
-		struct lade_base_layer *l = &b->layers[b->n_layers++];
-		l->desc.media_type = xstrdup(lade_compression_media_type(bl->compression));
-		l->desc.digest = xstrdup(bl->digest);
-		l->desc.size = bl->size;
-		l->diff_id = xstrdup(diff_id);
+		add_layer(b, lade_compression_media_type(bl->compression), bl->digest, bl->size,
+		          diff_id);
 	}
 	return 0;
 }
