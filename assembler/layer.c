@@ -637,3 +637,127 @@ int lade_layer_write(struct lade_layer *l, const struct lade_layer_options *opts
 	*res = r;
 	return 0;
 }
+
+int lade_layer_walk(struct lade_layer *l, const struct lade_layer_options *opts,
+                    int (*fn)(void *ctx, const struct lade_entry *e, struct lade_error **err),
+                    void *ctx, struct lade_error **err)
+{
+	_cleanup_(plan_release) struct plan plan = {0};
+	if (plan_build(l, opts, &plan, err) < 0)
+		return -1;
+	for (size_t i = 0; i < plan.n; i++)
+		if (fn(ctx, plan.list[i], err) < 0)
+			return -1;
+	return 0;
+}
+
+/* ---- splitting ---- */
+
+static void layer_push(struct lade_layer *l, struct lade_entry *e)
+{
+	lade_grow(&l->entries, sizeof(*l->entries), l->n_entries + 1, &l->alloc_entries);
+	lade_hashmap_put(l->by_path, e->path, e);
+	l->entries[l->n_entries++] = e;
+}
+
+void lade_layer_parts_free(struct lade_layer **parts, size_t n_parts)
+{
+	if (parts == NULL)
+		return;
+	for (size_t i = 0; i < n_parts; i++)
+		lade_layer_free(parts[i]);
+	free(parts);
+}
+
+/* Copy the explicit directories above e that `part` lacks into it. */
+static void copy_explicit_parents(const struct lade_layer *l, struct lade_layer *part,
+                                  const struct lade_entry *e)
+{
+	_cleanup_free_ char *dir = lade_path_dirname(e->path);
+	while (dir[0] != '\0' && lade_hashmap_get(part->by_path, dir) == NULL) {
+		const struct lade_entry *orig = lade_hashmap_get(l->by_path, dir);
+		if (orig != NULL && orig->type == LADE_ENTRY_DIR) {
+			struct lade_entry *copy = lade_entry_new(dir, LADE_ENTRY_DIR, orig->origin);
+			copy->mode = orig->mode;
+			copy->uid = orig->uid;
+			copy->gid = orig->gid;
+			layer_push(part, copy);
+		}
+		char *up = lade_path_dirname(dir);
+		free(dir);
+		dir = up;
+	}
+}
+
+int lade_layer_split(struct lade_layer *l, uint64_t max_bytes, struct lade_layer ***parts,
+                     size_t *n_parts, struct lade_error **err)
+{
+	if (max_bytes == 0)
+		return lade_error_set(err, 0, "layer %s: cannot split into parts of 0 bytes",
+		                      l->comment);
+	size_t n = l->n_entries;
+	_cleanup_free_ struct lade_entry **sorted = xcalloc(n ? n : 1, sizeof(*sorted));
+	if (n > 0)
+		memcpy(sorted, l->entries, n * sizeof(*sorted));
+	if (n > 1)
+		qsort(sorted, n, sizeof(*sorted), compare_entries);
+
+	_cleanup_free_ size_t *part_of = xcalloc(n ? n : 1, sizeof(*part_of));
+	size_t cur = 0;
+	uint64_t used = 0;
+	for (size_t i = 0; i < n; i++) {
+		const struct lade_entry *e = sorted[i];
+		if (e->type == LADE_ENTRY_HARDLINK)
+			continue;
+		if (e->type == LADE_ENTRY_FILE) {
+			if (used > 0 &&
+			    e->size > max_bytes - (used < max_bytes ? used : max_bytes)) {
+				cur++;
+				used = 0;
+			}
+			used += e->size;
+		}
+		part_of[i] = cur;
+	}
+	/* Hard links follow their target: the index of each path, then a lookup. */
+	struct lade_hashmap *index = lade_hashmap_new();
+	for (size_t i = 0; i < n; i++)
+		lade_hashmap_put(index, sorted[i]->path, &part_of[i]);
+	for (size_t i = 0; i < n; i++) {
+		const struct lade_entry *e = sorted[i];
+		if (e->type != LADE_ENTRY_HARDLINK)
+			continue;
+		const struct lade_entry *target = lade_hashmap_get(l->by_path, e->link);
+		if (target == NULL || target->type != LADE_ENTRY_FILE) {
+			lade_hashmap_free(index, NULL);
+			return lade_error_set(
+			        err, 0,
+			        "layer %s: cannot split: hard link %s from %s points to "
+			        "%s, which is not a file of this layer",
+			        l->comment, e->path, origin_of(e), e->link);
+		}
+		part_of[i] = *(size_t *)lade_hashmap_get(index, target->path);
+	}
+	lade_hashmap_free(index, NULL);
+
+	size_t np = cur + 1;
+	struct lade_layer **out = xcalloc(np, sizeof(*out));
+	for (size_t k = 0; k < np; k++) {
+		_cleanup_free_ char *comment =
+		        np == 1 ? xstrdup(l->comment)
+		                : xasprintf("%s (part %zu/%zu)", l->comment, k + 1, np);
+		out[k] = lade_layer_new(comment);
+	}
+	for (size_t i = 0; i < n; i++)
+		layer_push(out[part_of[i]], sorted[i]);
+	for (size_t i = 0; i < n; i++)
+		copy_explicit_parents(l, out[part_of[i]], sorted[i]);
+
+	/* The entries now belong to the parts. */
+	l->n_entries = 0;
+	lade_hashmap_free(l->by_path, NULL);
+	l->by_path = lade_hashmap_new();
+	*parts = out;
+	*n_parts = np;
+	return 0;
+}

@@ -21,6 +21,10 @@
 #include "lade/tree.h"
 #include "lade/util.h"
 
+/* Bumped whenever the bytes lade writes for the same entries and options change (tar
+ * framing, ordering, implicit parents): part of every layer cache key. */
+#define LADE_LAYER_FORMAT_VERSION 1
+
 struct lade_entry;
 
 /* A source of file content that is not a host file or memory: a zip member, for example.
@@ -102,5 +106,28 @@ int lade_layer_write(struct lade_layer *l, const struct lade_layer_options *opts
 /* Write only the uncompressed tar stream to `out` (used by tests and by the cache). */
 int lade_layer_write_tar(struct lade_layer *l, const struct lade_layer_options *opts,
                          struct lade_stream *out, struct lade_error **err);
+
+/* Call fn for every entry the tar stream of l would hold, in that order: the layer's entries
+ * and the implicit parent directories, with the metadata lade_layer_write gives them (from
+ * opts->base when it has that directory). Used by the layer cache to key a layer without
+ * writing it. Stops at the first fn failure (its error is passed up); errors of an invalid
+ * layer are those of lade_layer_write, unprefixed. */
+int lade_layer_walk(struct lade_layer *l, const struct lade_layer_options *opts,
+                    int (*fn)(void *ctx, const struct lade_entry *e, struct lade_error **err),
+                    void *ctx, struct lade_error **err);
+
+/* Split a layer too big for one blob: move the entries of l, in canonical order, into
+ * consecutive new layers whose regular file contents sum to at most max_bytes each (a single
+ * file larger than max_bytes starts a part of its own). A hard link goes into the part of its
+ * target. A directory the layer holds explicitly is copied into every later part that has
+ * something below it, so its mode and owner are not reset by that part's implicit parents.
+ * Comments are "<comment> (part i/n)" (the comment unchanged when n is 1). The result only
+ * depends on the entries, never on the order they were added in.
+ * On success l is left empty and *parts (n_parts layers, at least one) belongs to the caller
+ * (lade_layer_parts_free); on error l is unchanged. Errors: max_bytes 0, a hard link whose
+ * target is not a file of the layer (both named). */
+int lade_layer_split(struct lade_layer *l, uint64_t max_bytes, struct lade_layer ***parts,
+                     size_t *n_parts, struct lade_error **err);
+void lade_layer_parts_free(struct lade_layer **parts, size_t n_parts);
 
 #endif

@@ -1,0 +1,64 @@
+/* lade — the layer cache: a layer whose every input byte is unchanged is not written again.
+ *
+ * Layout of the cache directory (an OCI-layout-shaped lade_store, so it gets the same lock and
+ * atomic, verified blobs):
+ *   DIR/blobs/sha256/<hex>        compressed layer blobs (hard links of the output's when possible)
+ *   DIR/layers/<key hex>.json     {"content_size","diff_id","digest","entries","media_type",
+ *                                  "size","tar_size"} of the layer written for that key
+ *   DIR/stat-cache.json           host file identity -> content sha256 (see below)
+ *
+ * The key is the sha256 of a canonical serialisation of: the cache format version, lade's
+ * layer format version (LADE_LAYER_FORMAT_VERSION), the compression, its level and compressor
+ * description (library version included), the mtime, then every tar entry in canonical order
+ * (implicit parents with the metadata the base gives them included): path, type, mode, uid,
+ * gid, size, link target and the content's sha256. The content hash is the entry's known
+ * sha256 (wheel RECORD), the sha256 of in-memory data, of what a source emits, or of a host
+ * file's content.
+ *
+ * Host files are hashed through a stat cache, as git's index does: a file whose (path, device,
+ * inode, size, mtime ns, ctime ns) are unchanged is taken to have the recorded content without
+ * being read. The trade-off is git's: a change that keeps all of those (a same-size rewrite
+ * within the file system's timestamp granularity, or a deliberate reset of the times, which
+ * cannot reset ctime) goes unnoticed. As in git, "racily clean" files — modified within 2
+ * seconds of being hashed — are never recorded, so they are hashed again next time. */
+#ifndef LADE_CACHE_H
+#define LADE_CACHE_H
+
+#include <stdbool.h>
+#include "lade/error.h"
+#include "lade/layer.h"
+#include "lade/store.h"
+
+struct lade_cache; /* opaque */
+
+/* Open (creating) the cache at `dir`; NULL means $XDG_CACHE_HOME/lade, else ~/.cache/lade.
+ * Takes the cache's lock (waits up to 10 minutes for another lade using it) until
+ * lade_cache_free(). Errors name the directory. */
+int lade_cache_open(const char *dir, struct lade_cache **out, struct lade_error **err);
+void lade_cache_free(struct lade_cache *c);
+void lade_cache_freep(struct lade_cache **c);
+const char *lade_cache_dir(const struct lade_cache *c);
+
+/* lade_layer_write() through the cache (c NULL: exactly lade_layer_write, *reused false).
+ * Hit: the blob is taken from the output store when it has it, else imported from the cache
+ * (digest verified); *reused is true and nothing is compressed. A cache entry that fails any
+ * check (unreadable JSON, missing or corrupted blob) is dropped and never used: the layer is
+ * written normally and lade_cache_warning() says what was dropped. Miss: the layer is written
+ * into `store`, then its blob and entry are added to the cache; a failure to add them only sets
+ * the warning. Errors are those of lade_layer_write and of reading the layer's inputs to key
+ * them. */
+int lade_layer_write_cached(struct lade_cache *c, struct lade_layer *l,
+                            const struct lade_layer_options *o, struct lade_store *store,
+                            struct lade_layer_result *res, bool *reused, struct lade_error **err);
+
+/* What the last lade_layer_write_cached() on c dropped or failed to record, for the build
+ * report ("layer cache: dropped entry …: …"), or NULL. Owned by the cache, valid until the
+ * next call. */
+const char *lade_cache_warning(const struct lade_cache *c);
+
+/* The key lade_layer_write_cached() would use for l, as 64 hex digits (out: 65 bytes), for
+ * reports and tests. */
+int lade_cache_key(struct lade_cache *c, struct lade_layer *l, const struct lade_layer_options *o,
+                   char out[65], struct lade_error **err);
+
+#endif
