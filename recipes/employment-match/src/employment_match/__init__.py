@@ -1,0 +1,3 @@
+"""employment-match: skill → occupation matching over ESCO-style embeddings (see README.md)."""
+
+__version__ = "1.0"
