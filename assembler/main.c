@@ -2,6 +2,7 @@
  * or exits. */
 #include <errno.h>
 #include <getopt.h>
+#include <sys/socket.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,6 +42,8 @@ static const char usage_build[] =
         "      --lock-timeout S    wait S seconds for another lade using the layout (default 60)\n"
         "      --json              print a JSON summary on stdout instead of the digest lines\n"
         "  -q, --quiet             no progress on stderr\n"
+        "      --no-sandbox        do not enter the seccomp sandbox\n"
+        "      --explain-sandbox   print the sandbox policy and exit\n"
         "  -h, --help              this help\n"
         "\n"
         "Environment: SOURCE_DATE_EPOCH sets every timestamp (default 0).\n";
@@ -55,6 +58,7 @@ static const char usage_verify[] =
         "options:\n"
         "      --max-problems N    list at most N problems (default 20)\n"
         "      --no-layers         do not decompress layers (faster, fewer checks)\n"
+        "      --no-sandbox        do not enter the seccomp sandbox\n"
         "  -q, --quiet             print nothing, only set the exit status\n"
         "  -h, --help              this help\n";
 
@@ -97,6 +101,29 @@ static int enter_sandbox(bool enabled)
 		report_error(err);
 		return -1;
 	}
+#ifdef LADE_TEST_HOOKS
+	/* Only in builds configured with -Dtest_hooks=true: prove the filter holds in the real
+	 * binary by attempting what a hostile input would want, right after entering it. */
+	const char *hook = getenv("LADE_TEST_HOOK");
+	if (hook && strcmp(hook, "execve") == 0) {
+		char *const argv[] = {(char *)"/bin/true", NULL};
+		execve("/bin/true", argv, environ);
+		lade_error_set(&err, errno, "test hook: execve /bin/true");
+		report_error(err);
+		return -1;
+	}
+	if (hook && strcmp(hook, "socket") == 0) {
+		int fd = socket(AF_INET, SOCK_STREAM, 0);
+		if (fd >= 0) {
+			close(fd);
+			fprintf(stderr, "lade: error: test hook: socket was allowed\n");
+			return -1;
+		}
+		lade_error_set(&err, errno, "test hook: socket");
+		report_error(err);
+		return -1;
+	}
+#endif
 	return 0;
 }
 
@@ -162,6 +189,8 @@ static int cmd_build(int argc, char **argv)
 	        {"jobs", required_argument, NULL, 'j'},
 	        {"lock-timeout", required_argument, NULL, OPT_LOCK_TIMEOUT},
 	        {"json", no_argument, NULL, OPT_JSON},
+	        {"no-sandbox", no_argument, NULL, OPT_NO_SANDBOX},
+	        {"explain-sandbox", no_argument, NULL, OPT_EXPLAIN_SANDBOX},
 	        {"quiet", no_argument, NULL, 'q'},
 	        {"help", no_argument, NULL, 'h'},
 	        {NULL, 0, NULL, 0},
@@ -274,6 +303,7 @@ static int cmd_verify(int argc, char **argv)
 	static const struct option longopts[] = {
 	        {"max-problems", required_argument, NULL, OPT_MAX},
 	        {"no-layers", no_argument, NULL, OPT_NO_LAYERS},
+	        {"no-sandbox", no_argument, NULL, OPT_NO_SANDBOX},
 	        {"quiet", no_argument, NULL, 'q'},
 	        {"help", no_argument, NULL, 'h'},
 	        {NULL, 0, NULL, 0},
@@ -356,6 +386,9 @@ int main(int argc, char **argv)
 		return cmd_verify(argc - 1, argv + 1);
 	if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
 		printf("lade %s\n", LADE_VERSION);
+#ifdef LADE_TEST_HOOKS
+		printf("test hooks: on (LADE_TEST_HOOK=execve|socket)\n");
+#endif
 		return 0;
 	}
 	if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {
