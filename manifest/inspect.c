@@ -699,6 +699,37 @@ struct layer_result {
 	uint64_t entries;
 };
 
+/* Every entry of the tar, then the rest of the stream (end blocks and padding count for the
+ * diff_id too). */
+static int walk_tar(struct archive *inner, struct archive *outer, struct tar_reader *tr,
+                    const char *where, struct fs *f, struct layer_result *res,
+                    unsigned char *databuf, struct lade_error **err)
+{
+	struct archive_entry *e;
+	res->entries = 0;
+	if (f)
+		lade_tree_layer_begin(f->tree);
+	for (;;) {
+		int rc = archive_read_next_header(inner, &e);
+		if (rc == ARCHIVE_EOF)
+			break;
+		if (rc < ARCHIVE_WARN)
+			return lade_error_set(err, 0, "%s: %s", where, archive_error_string(inner));
+		res->entries++;
+		if (f && fs_entry(f, inner, e, where, databuf, err) < 0)
+			return -1;
+		if (archive_read_data_skip(inner) < ARCHIVE_WARN)
+			return lade_error_set(err, 0, "%s: %s", where, archive_error_string(inner));
+	}
+	const void *dummy;
+	la_ssize_t n;
+	while ((n = tar_read_cb(inner, tr, &dummy)) > 0)
+		;
+	if (n < 0)
+		return lade_error_set(err, 0, "%s: %s", where, archive_error_string(outer));
+	return 0;
+}
+
 /* One pass over a layer blob: its digest, the tar stream's size and sha256 (diff_id) and,
  * with f, every entry applied to the merged file system. */
 static int stream_layer(const struct blob *b, const char *where, struct fs *f,
@@ -738,37 +769,25 @@ static int stream_layer(const struct blob *b, const char *where, struct fs *f,
 	archive_read_support_format_empty(inner);
 	if (archive_read_open(inner, &tr, NULL, tar_read_cb, NULL) != ARCHIVE_OK)
 		return lade_error_set(err, 0, "%s: %s", where, archive_error_string(inner));
-	res->entries = 0;
-	if (f)
-		lade_tree_layer_begin(f->tree);
-	for (;;) {
-		int rc = archive_read_next_header(inner, &e);
-		if (rc == ARCHIVE_EOF)
-			break;
-		if (rc < ARCHIVE_WARN)
-			return lade_error_set(err, 0, "%s: %s", where, archive_error_string(inner));
-		res->entries++;
-		if (f && fs_entry(f, inner, e, where, databuf, err) < 0)
-			return -1;
-		if (archive_read_data_skip(inner) < ARCHIVE_WARN)
-			return lade_error_set(err, 0, "%s: %s", where, archive_error_string(inner));
-	}
-	/* The tar end blocks and padding count for the diff_id too. */
-	const void *dummy;
+	int walked = walk_tar(inner, outer, &tr, where, f, res, databuf, err);
 	la_ssize_t n;
-	while ((n = tar_read_cb(inner, &tr, &dummy)) > 0)
-		;
-	if (n < 0)
-		return lade_error_set(err, 0, "%s: %s", where, archive_error_string(outer));
 	while ((n = lade_read_retry(fd, rawbuf, CHUNK)) > 0) {
 		lade_sha256_update(blob_sha, rawbuf, (size_t)n);
 		rr.bytes += (uint64_t)n;
 	}
 	char got[LADE_DIGEST_STRLEN];
 	lade_sha256_final(blob_sha, NULL, got);
-	if (strcmp(got, b->digest) != 0)
+	if (strcmp(got, b->digest) != 0) {
+		/* A broken tar in a tampered blob: the tampering is the news. */
+		if (err && *err) {
+			lade_error_free(*err);
+			*err = NULL;
+		}
 		return lade_error_set(err, 0, "%s: digest mismatch (expected %s, got %s)", where,
 		                      b->digest, got);
+	}
+	if (walked < 0)
+		return -1;
 	if (rr.bytes != b->size)
 		return lade_error_set(err, 0, "%s: size %" PRIu64 " but blob is %" PRIu64 " bytes",
 		                      where, b->size, rr.bytes);
