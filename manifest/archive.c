@@ -60,12 +60,14 @@ struct walk {
 	struct blob *blobs;
 	size_t n_blobs, alloc_blobs;
 	json_t *docker_manifests; /* manifest.json array (docker-archive) */
+	char *tagged_config;      /* config hex of the manifest last given a tag */
 };
 
 static void walk_release(struct walk *w)
 {
 	free(w->blobs);
 	json_decref(w->docker_manifests);
+	free(w->tagged_config);
 }
 
 static char *blob_path(const char *dir, const char *digest)
@@ -196,12 +198,29 @@ static int walk_manifest(struct walk *w, const char *digest, const json_t *manif
 
 	if (w->fmt == LADE_ARCHIVE_DOCKER && image) {
 		char buf[128];
-		json_t *e = json_object();
-		json_object_set_new(e, "Config", json_string(layer_name(config_digest, buf)));
-		json_object_set_new(e, "RepoTags",
-		                    repo_tags ? json_deep_copy(repo_tags) : json_array());
-		json_object_set(e, "Layers", names);
-		json_array_append_new(w->docker_manifests, e);
+		json_t *config = json_string(layer_name(config_digest, buf));
+		/* Two tags of one image: one entry with both tags, as `docker save` writes it. */
+		json_t *e = NULL, *x;
+		json_array_foreach(w->docker_manifests, i, x)
+		{
+			if (json_equal(json_object_get(x, "Config"), config) &&
+			    json_equal(json_object_get(x, "Layers"), names))
+				e = x;
+		}
+		if (e == NULL) {
+			e = json_object();
+			json_object_set_new(e, "Config", config);
+			json_object_set_new(e, "RepoTags", json_array());
+			json_object_set(e, "Layers", names);
+			json_array_append_new(w->docker_manifests, e);
+		} else {
+			json_decref(config);
+		}
+		if (json_array_size(repo_tags) > 0) {
+			json_array_extend(json_object_get(e, "RepoTags"), repo_tags);
+			free(w->tagged_config);
+			w->tagged_config = xstrdup(lade_digest_hex(config_digest));
+		}
 	}
 	return 0;
 }
@@ -664,19 +683,16 @@ static int docker_annotate(json_t *sel, const char *image_name, struct walk *w,
 			json_array_append_new(tags, json_sprintf("%s:%s", in.familiar, ref));
 		}
 		_cleanup_free_ char *what = xasprintf("index.json: manifests[%zu]", i);
-		size_t before = json_array_size(w->docker_manifests);
+		free(steal_pointer(&w->tagged_config));
 		if (walk_descriptor(w, m, what, 0, tags, err) < 0)
 			return -1;
-		if (named && ref && json_array_size(w->docker_manifests) > before) {
-			json_t *first = json_array_get(w->docker_manifests, before);
-			const char *config = json_string_value(json_object_get(first, "Config"));
+		if (w->tagged_config) {
 			json_t *repo = json_object_get(repositories, in.familiar);
 			if (repo == NULL) {
 				repo = json_object();
 				json_object_set_new(repositories, in.familiar, repo);
 			}
-			json_object_set_new(repo, ref,
-			                    json_string(config + strlen("blobs/sha256/")));
+			json_object_set_new(repo, ref, json_string(w->tagged_config));
 		}
 	}
 	return 0;

@@ -461,17 +461,32 @@ static void test_docker(const struct fx *fx, const char *tmp)
 	_cleanup_free_ char *untagged = xasprintf(
 	        "[{\"Config\":\"blobs/sha256/%s\",\"Layers\":[\"blobs/sha256/%s\",\"blobs/sha256/"
 	        "%s\"],\"RepoTags\":[]},{\"Config\":\"blobs/sha256/%s\",\"Layers\":[\"blobs/"
-	        "sha256/%s\",\"blobs/sha256/%s\"],\"RepoTags\":[]},{\"Config\":\"blobs/sha256/"
-	        "%s\",\"Layers\":[\"blobs/sha256/%s\",\"blobs/sha256/%s\"],\"RepoTags\":[]},{"
-	        "\"Config\":\"blobs/sha256/%s\",\"Layers\":[\"blobs/sha256/%s\",\"blobs/sha256/"
-	        "%s\"],\"RepoTags\":[]}]",
-	        h, a, b, h2, a, c, h, a, b, h2, a, c);
+	        "sha256/%s\",\"blobs/sha256/%s\"],\"RepoTags\":[]}]",
+	        h, a, b, h2, a, c);
 	is_str(member_text(&t, "manifest.json"), untagged,
-	       "no name: RepoTags empty, index manifests expanded, artifact not listed");
+	       "no name: RepoTags empty, one entry per image (the index's manifests are the same), "
+	       "artifact not listed");
 	is_str(member_text(&t, "repositories"), "{}", "no name: repositories is empty");
 	ok(member_text(&t, "index.json") &&
 	           strstr(member_text(&t, "index.json"), "io.containerd.image.name") == NULL,
 	   "no name: no io.containerd.image.name annotation");
+	tar_free(&t);
+
+	/* Two tags of one image (1.0 and the index's first platform): one entry, both tags. */
+	char *both[] = {"multi", "1.0", NULL};
+	ok(lade_archive_write(fx->dir, both, LADE_ARCHIVE_DOCKER, "hello", EPOCH, out, &err) == 0,
+	   "docker-archive of two tags of one image");
+	read_tar(out, &t);
+	_cleanup_free_ char *merged = xasprintf(
+	        "[{\"Config\":\"blobs/sha256/%s\",\"Layers\":[\"blobs/sha256/%s\",\"blobs/sha256/"
+	        "%s\"],\"RepoTags\":[\"hello:1.0\",\"hello:multi\"]},{\"Config\":\"blobs/sha256/"
+	        "%s\",\"Layers\":[\"blobs/sha256/%s\",\"blobs/sha256/%s\"],\"RepoTags\":[]}]",
+	        h, a, b, h2, a, c);
+	is_str(member_text(&t, "manifest.json"), merged,
+	       "one manifest.json entry carries both tags of the same image");
+	_cleanup_free_ char *brepos =
+	        xasprintf("{\"hello\":{\"1.0\":\"%s\",\"multi\":\"%s\"}}", h, h);
+	is_str(member_text(&t, "repositories"), brepos, "repositories lists both tags");
 	tar_free(&t);
 
 	/* The two-platform index by its tag: only its first manifest carries the tag. */
