@@ -16,11 +16,14 @@
 #define RACY_NS        (2ll * 1000000000ll)
 #define ENTRY_MAX      (64u << 10)
 #define STAT_MAX       (256u << 20)
+/* Past this many recorded files, only those seen by this run are kept. */
+#define STAT_KEEP 200000
 
 struct lade_cache {
 	char *dir;
 	struct lade_store *store;
 	json_t *stat; /* identity string -> "sha256:…" */
+	json_t *seen; /* the part of stat this run used */
 	bool stat_dirty;
 	char *warning;
 };
@@ -41,6 +44,7 @@ void lade_cache_free(struct lade_cache *c)
 		return;
 	lade_store_free(c->store);
 	json_decref(c->stat);
+	json_decref(c->seen);
 	free(c->warning);
 	free(c->dir);
 	free(c);
@@ -96,6 +100,7 @@ int lade_cache_open(const char *dir, struct lade_cache **out, struct lade_error 
 	if (lade_mkdir_p(layers, err) < 0)
 		return lade_error_prefix(err, "layer cache %s", c->dir);
 	c->stat = load_stat_cache(c->dir);
+	c->seen = json_object();
 	*out = steal_pointer(&c);
 	return 0;
 }
@@ -135,6 +140,7 @@ static int host_file_hash(struct lade_cache *c, const char *path, char out[LADE_
 	const char *known = json_string_value(json_object_get(c->stat, id));
 	if (known && lade_digest_valid(known)) {
 		snprintf(out, LADE_DIGEST_STRLEN, "%s", known);
+		json_object_set_new(c->seen, id, json_string(known));
 		return 0;
 	}
 	uint64_t size;
@@ -146,6 +152,7 @@ static int host_file_hash(struct lade_cache *c, const char *path, char out[LADE_
 	if (size == (uint64_t)st.st_size && ts_ns(&now) - ts_ns(&st.st_mtim) >= RACY_NS &&
 	    ts_ns(&now) - ts_ns(&st.st_ctim) >= RACY_NS) {
 		json_object_set_new(c->stat, id, json_string(out));
+		json_object_set_new(c->seen, id, json_string(out));
 		c->stat_dirty = true;
 	}
 	return 0;
@@ -310,6 +317,10 @@ static void save_stat_cache(struct lade_cache *c)
 {
 	if (!c->stat_dirty)
 		return;
+	if (json_object_size(c->stat) > STAT_KEEP) {
+		json_decref(c->stat);
+		c->stat = json_deep_copy(c->seen);
+	}
 	_cleanup_free_ char *path = lade_path_join(c->dir, STAT_FILE);
 	_cleanup_free_ char *text = json_dumps(c->stat, JSON_SORT_KEYS | JSON_COMPACT);
 	_cleanup_error_ struct lade_error *e = NULL;
