@@ -11,6 +11,7 @@
 #include "lade/base.h"
 #include "lade/compress.h"
 #include "lade/digest.h"
+#include "lade/hashmap.h"
 #include "lade/util.h"
 
 /* Manifests, indexes and configs are small; a larger "JSON" blob is not one. */
@@ -18,6 +19,13 @@
 #define INDEX_DEPTH  4
 #define LINK_DEPTH   16
 #define READ_BUFSIZE (1u << 20)
+/* Decompression bomb guard for base layers (read twice: diff_id and the tree walk). Real
+ * layers stay far below: 64 GiB uncompressed per layer, and over 100 MiB no more than 1000
+ * times the compressed size (gzip cannot exceed ~1032:1; zstd of zeros can reach 10^5:1). */
+#define LAYER_MAX_BYTES    (64ull << 30)
+#define LAYER_RATIO_MIN    (100ull << 20)
+#define LAYER_RATIO_MAX    1000ull
+#define SYMLINK_FOLLOW_MAX 40
 
 #define MT_OCI_INDEX       "application/vnd.oci.image.index.v1+json"
 #define MT_OCI_MANIFEST    "application/vnd.oci.image.manifest.v1+json"
@@ -998,12 +1006,35 @@ static int open_layer(const char *base_name, const char *digest, const char *pat
 	return 0;
 }
 
+/* Whether `total` uncompressed bytes of layer l break the bomb guard (fills err then). */
+static bool layer_too_big(const char *base_name, const struct lade_base_layer *l, uint64_t total,
+                          struct lade_error **err)
+{
+	if (total > LAYER_MAX_BYTES) {
+		lade_error_set(err, 0,
+		               "base %s: layer %s: more than %llu GiB uncompressed: refused as a "
+		               "decompression bomb",
+		               base_name, l->desc.digest, LAYER_MAX_BYTES >> 30);
+		return true;
+	}
+	if (total > LAYER_RATIO_MIN && total / LAYER_RATIO_MAX > l->desc.size) {
+		lade_error_set(err, 0,
+		               "base %s: layer %s: more than %llu times its compressed size "
+		               "(%" PRIu64 " bytes) uncompressed: refused as a decompression bomb",
+		               base_name, l->desc.digest, LAYER_RATIO_MAX, l->desc.size);
+		return true;
+	}
+	return false;
+}
+
 /* sha256 of the decompressed layer, to compare with its diff_id. This decompresses the
  * layer a second time (the tar walk is the first): acceptable for now, a single pass would
  * need our own gzip/zstd decoder in front of libarchive's tar reader. */
-static int layer_diff_id(const char *base_name, const char *digest, const char *path,
+static int layer_diff_id(const char *base_name, const struct lade_base_layer *l, const char *path,
                          char out[LADE_DIGEST_STRLEN], struct lade_error **err)
 {
+	const char *digest = l->desc.digest;
+	uint64_t total = 0;
 	_cleanup_(read_archive_freep) struct archive *a = NULL;
 	if (open_layer(base_name, digest, path, true, &a, err) < 0)
 		return -1;
@@ -1022,6 +1053,9 @@ static int layer_diff_id(const char *base_name, const char *digest, const char *
 				                      digest, archive_error_string(a));
 			if (n == 0)
 				break;
+			total += (uint64_t)n;
+			if (layer_too_big(base_name, l, total, err))
+				return -1;
 			lade_sha256_update(h, buf, (size_t)n);
 		}
 	}
@@ -1051,6 +1085,67 @@ static char *entry_path(const char *base_name, const char *digest, const char *r
 	return lade_path_normalize(raw, err);
 }
 
+/* Resolve the parent directory `dir` of an entry through the symlinks the tree has so far,
+ * the way lade_tree_resolve does, but report a relative link target whose ".." climbs above
+ * the root: lade_tree_resolve (like containerd) clamps it at the root, a naive extractor
+ * writes outside the image. Returns the path of the offending link (new string) or NULL. */
+static char *escaping_link(const struct lade_tree *t, const char *dir)
+{
+	_cleanup_buf_ struct lade_buf resolved = LADE_BUF_INIT;
+	_cleanup_free_ char *todo = xstrdup(dir);
+	_cleanup_free_ char *via = NULL; /* the link whose target is being walked */
+	const char *p = todo;
+	int links = 0;
+
+	for (;;) {
+		while (*p == '/')
+			p++;
+		if (*p == '\0')
+			return NULL;
+		const char *end = strchrnul(p, '/');
+		size_t n = (size_t)(end - p);
+		if (n == 1 && p[0] == '.') {
+			p = end;
+			continue;
+		}
+		if (n == 2 && p[0] == '.' && p[1] == '.') {
+			if (resolved.len == 0)
+				return via ? steal_pointer(&via) : xstrdup(dir);
+			char *slash = memrchr(resolved.data, '/', resolved.len);
+			resolved.len = slash ? (size_t)(slash - resolved.data) : 0;
+			if (resolved.alloc)
+				resolved.data[resolved.len] = '\0';
+			p = end;
+			continue;
+		}
+		size_t mark = resolved.len;
+		if (resolved.len)
+			lade_buf_addch(&resolved, '/');
+		lade_buf_add(&resolved, p, n);
+		const struct lade_tree_node *node = lade_tree_lookup(t, resolved.data);
+		if (node == NULL || node->type != LADE_ENTRY_SYMLINK || node->link == NULL) {
+			p = end;
+			continue;
+		}
+		if (++links > SYMLINK_FOLLOW_MAX)
+			return NULL; /* a loop: lade_tree_resolve reports it */
+		free(via);
+		via = xstrdup(resolved.data);
+		resolved.len = node->link[0] == '/' ? 0 : mark;
+		if (resolved.alloc)
+			resolved.data[resolved.len] = '\0';
+		char *next = xasprintf("%s/%s", node->link, end);
+		free(todo);
+		todo = next;
+		p = todo;
+	}
+}
+
+static void hashmap_freep(struct lade_hashmap **m)
+{
+	lade_hashmap_free(*m, NULL);
+}
+
 static int walk_layer(const char *base_name, const struct lade_base_layer *l, const char *path,
                       struct lade_tree *tree, struct lade_error **err)
 {
@@ -1058,6 +1153,7 @@ static int walk_layer(const char *base_name, const struct lade_base_layer *l, co
 	_cleanup_(read_archive_freep) struct archive *a = NULL;
 	if (open_layer(base_name, digest, path, false, &a, err) < 0)
 		return -1;
+	_cleanup_(hashmap_freep) struct lade_hashmap *seen = lade_hashmap_new();
 	lade_tree_layer_begin(tree);
 	for (;;) {
 		struct archive_entry *e;
@@ -1102,6 +1198,25 @@ static int walk_layer(const char *base_name, const struct lade_base_layer *l, co
 				break;
 			}
 		}
+		_cleanup_free_ char *dir = lade_path_dirname(p);
+		_cleanup_free_ char *via = escaping_link(tree, dir);
+		if (via)
+			return lade_error_set(err, 0,
+			                      "base %s: layer %s entry '%s': written through the "
+			                      "symlink '%s', whose target escapes the root",
+			                      base_name, digest, raw, via);
+		/* Same rules as lade verify (and the tar writers of docker and containerd): a
+		 * path once per layer, hard links only to what the layer wrote before. */
+		if (type == LADE_ENTRY_HARDLINK && lade_hashmap_get(seen, link) == NULL)
+			return lade_error_set(err, 0,
+			                      "base %s: layer %s entry '%s': hard link to '%s', "
+			                      "which is not earlier in the layer",
+			                      base_name, digest, raw, hl);
+		if (lade_hashmap_put(seen, p, (void *)1) != NULL)
+			return lade_error_set(err, 0,
+			                      "base %s: layer %s entry '%s': duplicate path in the "
+			                      "layer",
+			                      base_name, digest, raw);
 		la_int64_t size = archive_entry_size(e);
 		if (lade_tree_apply(tree, p, type, (uint32_t)archive_entry_perm(e) & 07777,
 		                    (uint32_t)archive_entry_uid(e), (uint32_t)archive_entry_gid(e),
@@ -1121,7 +1236,7 @@ int lade_base_read_tree(const struct lade_base_image *b, struct lade_store *stor
 		/* An uncompressed blob was verified against its digest on import. */
 		if (layer_compression(l->desc.media_type) == LADE_COMPRESS_NONE)
 			snprintf(got, sizeof(got), "%s", l->desc.digest);
-		else if (layer_diff_id(b->name, l->desc.digest, path, got, err) < 0)
+		else if (layer_diff_id(b->name, l, path, got, err) < 0)
 			return -1;
 		if (strcmp(got, l->diff_id) != 0)
 			return lade_error_set(

@@ -44,7 +44,12 @@ void lade_base_image_free(struct lade_base_image *b);
 void lade_base_image_freep(struct lade_base_image **b);
 
 /* Read the headers of every base layer (from the store) and build the root file system index.
- * Entries with absolute paths or ".." components are refused (hostile base). */
+ * Refused (hostile base), with an error naming the base, the layer and the entry: absolute
+ * paths, ".." components, entries written through a symlink whose relative target climbs
+ * above the root, a path twice in one layer, hard links to a path not earlier in the layer,
+ * and layers over 64 GiB uncompressed or, above 100 MiB, over 1000 times their compressed
+ * size. Device nodes, fifos and setuid/setgid files are kept: base layers are reused
+ * verbatim, never extracted. */
 int lade_base_read_tree(const struct lade_base_image *b, struct lade_store *store,
                         struct lade_tree *tree, struct lade_error **err);
 
