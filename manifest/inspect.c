@@ -281,6 +281,22 @@ static int load_index(struct source *s, const json_t *index, const char *where,
 	return 0;
 }
 
+/* Does a member or entry name have a ".." component (or is it absolute)? */
+static bool unsafe_name(const char *name)
+{
+	if (name[0] == '/')
+		return true;
+	for (const char *p = name; *p;) {
+		size_t n = strcspn(p, "/");
+		if (n == 2 && p[0] == '.' && p[1] == '.')
+			return true;
+		p += n;
+		while (*p == '/')
+			p++;
+	}
+	return false;
+}
+
 /* A RepoTag "docker.io/library/x:1" is named by itself, by "library/x:1", "x:1" or "1". */
 static bool docker_tag_matches(const char *repo_tag, const char *colon, const char *tag)
 {
@@ -332,14 +348,14 @@ static int load_docker_manifest(struct source *s, struct lade_error **err)
 		const char *ref = json_string_value(json_array_get(tags, 0));
 		im->ref = ref ? xstrdup(ref) : NULL;
 		im->layers = xcalloc(json_array_size(layers) + 1, sizeof(*im->layers));
-		const char *names[2] = {cfg, NULL};
 		size_t n = json_array_size(layers);
 		for (size_t k = 0; k <= n; k++) {
 			const char *name =
-			        k == 0 ? names[0]
-			               : json_string_value(json_array_get(layers, k - 1));
+			        k == 0 ? cfg : json_string_value(json_array_get(layers, k - 1));
 			_cleanup_error_ struct lade_error *nerr = NULL;
-			_cleanup_free_ char *norm = name ? lade_path_normalize(name, &nerr) : NULL;
+			_cleanup_free_ char *norm = name && !unsafe_name(name)
+			                                    ? lade_path_normalize(name, &nerr)
+			                                    : NULL;
 			if (norm == NULL || *norm == '\0')
 				return lade_error_set(err, 0,
 				                      "%s: manifest.json[%zu]: bad file name '%s'",
@@ -396,7 +412,7 @@ static int extract_archive(struct source *s, const char *file, struct lade_error
 		if (rc < ARCHIVE_WARN)
 			return lade_error_set(err, 0, "%s: %s", s->name, archive_error_string(a));
 		const char *name = archive_entry_pathname(e);
-		if (name == NULL || name[0] == '/' || strstr(name, "..") != NULL)
+		if (name == NULL || unsafe_name(name))
 			return lade_error_set(err, 0, "%s: unsafe member name '%s'", s->name,
 			                      name ? name : "(none)");
 		_cleanup_error_ struct lade_error *nerr = NULL;
@@ -618,9 +634,8 @@ static int fs_entry(struct fs *f, struct archive *a, struct archive_entry *e, co
 	if (name[0] == '/')
 		return lade_error_set(err, 0, "%s: entry '%s' is an absolute path", where, name);
 	_cleanup_error_ struct lade_error *nerr = NULL;
-	_cleanup_free_ char *path = lade_path_normalize(name, &nerr);
-	if (path == NULL || strstr(name, "../") || strcmp(name, "..") == 0 ||
-	    (strlen(name) >= 3 && strcmp(name + strlen(name) - 3, "/..") == 0))
+	_cleanup_free_ char *path = unsafe_name(name) ? NULL : lade_path_normalize(name, &nerr);
+	if (path == NULL)
 		return lade_error_set(err, 0, "%s: entry '%s' escapes the root", where, name);
 	if (*path == '\0')
 		return 0;
@@ -1524,7 +1539,9 @@ void lade_inspect_format(const json_t *report, struct lade_buf *out)
 			table_flush(&tt, "    ", out);
 		}
 		const json_t *pk = json_object_get(im, "packages");
-		if (pk) {
+		if (pk && json_array_size(pk) == 0)
+			lade_buf_adds(out, "  python packages: none (no *.dist-info/RECORD)\n");
+		if (pk && json_array_size(pk) > 0) {
 			lade_buf_addf(out, "  python packages (%zu):\n", json_array_size(pk));
 			struct table tp = {.cols = 5, .right = 0x0c};
 			table_row(&tp, "NAME", "VERSION", "SIZE", "FILES", "LOCATION");

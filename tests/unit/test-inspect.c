@@ -444,6 +444,27 @@ static void test_whiteouts(void)
 	   "added: the new file");
 	json_decref(d);
 
+	/* a layer entry that climbs out of the root */
+	static const struct ent climb[] = {{"a/../../evil", "x"}};
+	make_layout("esc", base_layer, LADE_ARRAY_SIZE(base_layer), climb, 1);
+	_cleanup_free_ char *esc = xasprintf("%s/esc", tmp);
+	_cleanup_free_ char *escmsg = NULL;
+	ok(inspect(esc, 1, false, &escmsg) == NULL, "an entry escaping the root fails");
+	ok(escmsg && strstr(escmsg, ": layer 2 (sha256:") &&
+	           strstr(escmsg, "): entry 'a/../../evil' escapes the root"),
+	   "the message names the layer and the entry: %s", escmsg ? escmsg : "");
+
+	/* --no-layers: nothing decompressed */
+	struct lade_inspect_options nl = {.layers = false};
+	json_t *jn = NULL;
+	_cleanup_error_ struct lade_error *nerr = NULL;
+	ok(lade_inspect(img, &nl, &jn, &nerr) == 0, "inspect without layers");
+	const json_t *nim = json_array_get(json_object_get(jn, "images"), 0);
+	ok(json_object_get(nim, "uncompressed_size") == NULL &&
+	           json_object_get(json_array_get(json_object_get(nim, "layers"), 0), "diff_id"),
+	   "no uncompressed size, diff_id from the config");
+	json_decref(jn);
+
 	/* a tampered layer blob */
 	_cleanup_free_ char *bad = xasprintf("%s/wh", tmp);
 	const char *l1 = jstr(json_array_get(json_object_get(im, "layers"), 0), "digest");
