@@ -51,6 +51,7 @@ void lade_install_info_release(struct lade_install_info *info)
 	free(info->name);
 	free(info->version);
 	lade_strv_free(info->requires_dist);
+	lade_strv_free(info->notes);
 	free(info->license);
 	free(info->dist_info);
 	memset(info, 0, sizeof(*info));
@@ -151,6 +152,7 @@ struct planned {
 struct plan {
 	struct planned *v;
 	size_t n, alloc;
+	char **notes; /* for lade_install_info.notes */
 };
 
 static void plan_release(struct plan *p)
@@ -162,6 +164,7 @@ static void plan_release(struct plan *p)
 		lade_buf_release(&p->v[i].data);
 	}
 	free(p->v);
+	lade_strv_free(p->notes);
 	memset(p, 0, sizeof(*p));
 }
 
@@ -492,8 +495,16 @@ static int plan_member(struct lade_wheel *w, const struct lade_install_scheme *s
 	} else {
 		f->member = (ssize_t)i;
 	}
-	/* pip: 0755 when the zip mode is a regular file with any exec bit, else 0644 */
+	/* pip: 0755 when the zip mode is a regular file with any exec bit, else 0644; setuid,
+	 * setgid and sticky bits never reach the image, and the user is told. */
 	f->mode = S_ISREG(m->unix_mode) && (m->unix_mode & 0111) ? 0755 : 0644;
+	if (m->unix_mode & (S_ISUID | S_ISGID)) {
+		_cleanup_free_ char *note = xasprintf(
+		        "wheel %s member %s: setuid/setgid bits dropped (mode %04o installed as "
+		        "%04o)",
+		        fn, m->name, (unsigned)(m->unix_mode & 07777), (unsigned)f->mode);
+		lade_strv_push(&p->notes, note);
+	}
 	return 0;
 }
 
@@ -505,7 +516,7 @@ int lade_wheel_install(struct lade_wheel *w, const struct lade_install_scheme *s
 	const char *lib_dir = lade_wheel_root_is_purelib(w) ? scheme->purelib : scheme->platlib;
 	_cleanup_free_ char *record_name = xasprintf("%s/RECORD", lade_wheel_dist_info(w));
 	_cleanup_free_ char *dist_info = lade_path_join(lib_dir, lade_wheel_dist_info(w));
-	_cleanup_(plan_release) struct plan p = {NULL, 0, 0};
+	_cleanup_(plan_release) struct plan p = {NULL, 0, 0, NULL};
 
 	for (size_t i = 0; i < lade_wheel_member_count(w); i++) {
 		const struct lade_wheel_member *m = lade_wheel_member(w, i);
@@ -559,6 +570,7 @@ int lade_wheel_install(struct lade_wheel *w, const struct lade_install_scheme *s
 		info->dist_info = steal_pointer(&dist_info);
 		info->files = files;
 		info->bytes = bytes;
+		info->notes = steal_pointer(&p.notes);
 	}
 	return 0;
 }

@@ -51,6 +51,8 @@ struct lade_install_info {
 	char *dist_info;      /* installed dist-info path, e.g. "opt/venv/lib/.../x-1.dist-info" */
 	size_t files;         /* regular files installed (generated ones included) */
 	uint64_t bytes;       /* their total size */
+	char **notes; /* NULL-terminated, or NULL: what was changed on the way, e.g. "wheel F
+	               * member M: setuid/setgid bits dropped (mode 04755 installed as 0755)" */
 };
 void lade_install_info_release(struct lade_install_info *info);
 

@@ -448,6 +448,66 @@ static void test_venv(void)
 	   "venv environment");
 }
 
+/* setuid/setgid bits of wheel members are dropped with a note; other members give none. */
+static void test_setuid(void)
+{
+	_cleanup_free_ char *cmd = xasprintf(
+	        "cd '%s/w' && /usr/bin/python3 -c 'import importlib.util as u, sys\n"
+	        "s = u.spec_from_file_location(\"mw\", sys.argv[1]); mw = u.module_from_spec(s)\n"
+	        "s.loader.exec_module(mw)\n"
+	        "mw.simple(\".\", \"suidpkg\", \"1.0\", {\"suidpkg/__init__.py\": b\"\",\n"
+	        "  \"suidpkg/tool\": (b\"#!/bin/sh\\n\", 0o4755),\n"
+	        "  \"suidpkg/shared\": (b\"x\", 0o2644)})' "
+	        "'%s/tests/fixtures/make-wheels.py'",
+	        tmpdir, getenv("LADE_TEST_SRCDIR"));
+	if (system(cmd) != 0) {
+		ok(0, "make the setuid wheel");
+		return;
+	}
+	_cleanup_(lade_wheel_freep) struct lade_wheel *w =
+	        open_wheel("suidpkg-1.0-py3-none-any.whl");
+	_cleanup_(lade_layer_freep) struct lade_layer *l = lade_layer_new("wheel suidpkg");
+	struct lade_install_scheme s;
+	struct lade_install_info info;
+	_cleanup_error_ struct lade_error *err = NULL;
+	if (!w || lade_install_scheme_venv("/opt/venv", "3.11", &s, &err) < 0) {
+		ok(0, "setup setuid");
+		return;
+	}
+	ok(lade_wheel_install(w, &s, false, l, &info, &err) == 0,
+	   "install a wheel with setuid members");
+	if (err)
+		printf("# %s\n", err->msg);
+	const struct lade_entry *e = lade_layer_lookup(l, SITE "/suidpkg/tool");
+	ok(e && e->mode == 0755, "setuid executable member installed as 0755");
+	e = lade_layer_lookup(l, SITE "/suidpkg/shared");
+	ok(e && e->mode == 0644, "setgid member installed as 0644");
+	ok(lade_strv_len(info.notes) == 2, "one note per member that had the bits");
+	is_str(info.notes ? info.notes[0] : NULL,
+	       "wheel suidpkg-1.0-py3-none-any.whl member suidpkg/shared: setuid/setgid bits "
+	       "dropped (mode 2644 installed as 0644)",
+	       "note for the setgid member");
+	is_str(info.notes && info.notes[0] ? info.notes[1] : NULL,
+	       "wheel suidpkg-1.0-py3-none-any.whl member suidpkg/tool: setuid/setgid bits "
+	       "dropped (mode 4755 installed as 0755)",
+	       "note for the setuid member");
+	lade_install_info_release(&info);
+	lade_install_scheme_release(&s);
+
+	/* A wheel without such bits has no notes. */
+	_cleanup_(lade_wheel_freep) struct lade_wheel *pw =
+	        open_wheel("purepkg-1.0-py3-none-any.whl");
+	_cleanup_(lade_layer_freep) struct lade_layer *l2 = lade_layer_new("wheel purepkg");
+	if (!pw || lade_install_scheme_venv("/opt/venv", "3.11", &s, &err) < 0) {
+		ok(0, "setup no notes");
+		return;
+	}
+	ok(lade_wheel_install(pw, &s, false, l2, &info, &err) == 0 && info.notes == NULL,
+	   "no notes for an ordinary wheel");
+	lade_install_info_release(&info);
+	lade_install_scheme_release(&s);
+}
+
 int main(void)
 {
 	if (make_fixtures() < 0) {
@@ -460,6 +520,7 @@ int main(void)
 	test_data();
 	test_platlib_and_collapse();
 	test_venv();
+	test_setuid();
 	rm_rf(tmpdir);
 	return tap_done();
 }
