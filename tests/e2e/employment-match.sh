@@ -33,8 +33,9 @@ at_exit "${BUILDAH[*]} rm --all; ${BUILDAH[*]} rmi --all --force"
 # The recipe as a checkout has it, plus the corpus link its README makes.
 R=$T/employment-match
 mkdir -p "$R"
-cp -a "$LADE_SRCDIR/recipes/employment-match/." "$R/"
-rm -rf "$R/out" "$R/corpus"
+# Not out/ (a developer's build may be gigabytes) nor a corpus link of the checkout.
+tar -C "$LADE_SRCDIR/recipes/employment-match" --exclude=./out --exclude=./corpus -cf - . | tar -C "$R" -xf - ||
+	bail_out "cannot copy recipes/employment-match"
 check "setup-corpus.sh links the corpus" env CORPUS_DIR="$CORPUS_DIR" "$R/setup-corpus.sh"
 is "$(readlink "$R/corpus")" "$(cd "$CORPUS_DIR" && pwd)" "corpus -> \$CORPUS_DIR"
 
