@@ -811,8 +811,12 @@ static int stream_layer(const struct blob *b, const char *where, struct fs *f,
 	return 0;
 }
 
+/* Stream every layer of im (into f when not NULL). Without f, a layer already streamed for
+ * another image of the layout is taken from `seen` (digest -> struct layer_result, may be
+ * NULL): variants share most of their bytes. */
 static int image_stream(const struct source *s, const struct img *im, struct fs *f,
-                        struct layer_result *results, struct lade_error **err)
+                        struct lade_hashmap *seen, struct layer_result *results,
+                        struct lade_error **err)
 {
 	const json_t *diff_ids = json_object_get(json_object_get(im->config, "rootfs"), "diff_ids");
 	if (json_array_size(diff_ids) != im->n_layers)
@@ -822,8 +826,19 @@ static int image_stream(const struct source *s, const struct img *im, struct fs 
 	for (size_t i = 0; i < im->n_layers; i++) {
 		_cleanup_free_ char *where =
 		        xasprintf("%s: layer %zu (%s)", s->name, i + 1, im->layers[i].digest);
-		if (stream_layer(&im->layers[i], where, f, &results[i], err) < 0)
-			return -1;
+		const struct layer_result *done =
+		        f == NULL && seen ? lade_hashmap_get(seen, im->layers[i].digest) : NULL;
+		if (done) {
+			results[i] = *done;
+		} else {
+			if (stream_layer(&im->layers[i], where, f, &results[i], err) < 0)
+				return -1;
+			if (seen) {
+				struct layer_result *copy = xmalloc(sizeof(*copy));
+				*copy = results[i];
+				free(lade_hashmap_put(seen, im->layers[i].digest, copy));
+			}
+		}
 		const char *want = json_string_value(json_array_get(diff_ids, i));
 		if (want == NULL || strcmp(want, results[i].diff_id) != 0)
 			return lade_error_set(err, 0,
@@ -1033,7 +1048,8 @@ static const json_t *history_for(const json_t *config, size_t layer)
 }
 
 static int inspect_img(const struct source *s, const struct img *im,
-                       const struct lade_inspect_options *o, json_t **out, struct lade_error **err)
+                       const struct lade_inspect_options *o, struct lade_hashmap *seen,
+                       json_t **out, struct lade_error **err)
 {
 	_cleanup_(json_decrefp) json_t *j = json_object();
 	set_str(j, "ref", im->ref);
@@ -1055,7 +1071,8 @@ static int inspect_img(const struct source *s, const struct img *im,
 	struct fs f;
 	fs_init(&f);
 	f.records = o->by_package;
-	int r = o->layers ? image_stream(s, im, &f, res, err) : 0;
+	bool need_fs = o->top || o->by_package;
+	int r = o->layers ? image_stream(s, im, need_fs ? &f : NULL, seen, res, err) : 0;
 	if (r < 0) {
 		fs_release(&f);
 		return -1;
@@ -1161,10 +1178,11 @@ int lade_inspect(const char *image, const struct lade_inspect_options *o, json_t
 			count_use(uses, im->layers[k].digest, im->layers[k].size, i);
 	}
 	_cleanup_(json_decrefp) json_t *imgs = json_array();
+	struct lade_hashmap *seen = lade_hashmap_new();
 	int r = 0;
 	for (size_t i = 0; i < s->n_imgs && r == 0; i++) {
 		json_t *j;
-		r = inspect_img(s, &s->imgs[i], o, &j, err);
+		r = inspect_img(s, &s->imgs[i], o, seen, &j, err);
 		if (r == 0) {
 			set_size(j, "unique_bytes", img_bytes(uses, &s->imgs[i], false));
 			set_size(j, "shared_bytes", img_bytes(uses, &s->imgs[i], true));
@@ -1182,6 +1200,7 @@ int lade_inspect(const char *image, const struct lade_inspect_options *o, json_t
 			shared += u->size;
 	}
 	lade_hashmap_free(uses, free);
+	lade_hashmap_free(seen, free);
 	if (r < 0)
 		return -1;
 	*out = json_pack("{s:s, s:O, s:I, s:I}", "image", image, "images", imgs, "total_bytes",
@@ -1294,8 +1313,8 @@ static int diff_files(const struct source *sa, const struct source *sb, json_t *
 	fa.hash = fb.hash = true;
 	_cleanup_free_ struct layer_result *ra = xcalloc(sa->imgs[0].n_layers + 1, sizeof(*ra));
 	_cleanup_free_ struct layer_result *rb = xcalloc(sb->imgs[0].n_layers + 1, sizeof(*rb));
-	if (image_stream(sa, &sa->imgs[0], &fa, ra, err) < 0 ||
-	    image_stream(sb, &sb->imgs[0], &fb, rb, err) < 0) {
+	if (image_stream(sa, &sa->imgs[0], &fa, NULL, ra, err) < 0 ||
+	    image_stream(sb, &sb->imgs[0], &fb, NULL, rb, err) < 0) {
 		fs_release(&fa);
 		fs_release(&fb);
 		return -1;

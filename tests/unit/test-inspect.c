@@ -230,6 +230,8 @@ static void test_inspect_build(void)
 	ok(json_array_size(imgs) == 2, "two images in the layout");
 	const json_t *i1 = json_array_get(imgs, 0), *i2 = json_array_get(imgs, 1);
 	ok(jint(j2, "shared_bytes") == sum, "shared bytes are the layers");
+	ok(jint(i1, "uncompressed_size") == usum && jint(i2, "uncompressed_size") == usum,
+	   "a layer streamed once counts for both images");
 	ok(jint(i1, "unique_bytes") == jint(i1, "size") - sum &&
 	           jint(i2, "unique_bytes") == jint(i2, "size") - sum,
 	   "unique bytes are each image's manifest and config");
