@@ -25,6 +25,8 @@
 #define MAX_RECORD       (64u << 20)
 #define MT_OCI_INDEX     "application/vnd.oci.image.index.v1+json"
 #define MT_DOCKER_LIST   "application/vnd.docker.distribution.manifest.list.v2+json"
+#define MT_OCI_CONFIG    "application/vnd.oci.image.config.v1+json"
+#define MT_DOCKER_CONFIG "application/vnd.docker.container.image.v1+json"
 #define ANN_REF          "org.opencontainers.image.ref.name"
 #define ANN_CONTAINERD   "io.containerd.image.name"
 #define DIST_INFO_RECORD ".dist-info/RECORD"
@@ -206,6 +208,12 @@ static int load_manifest(struct source *s, const struct blob *md, const char *re
 	_cleanup_(json_decrefp) json_t *m = NULL;
 	if (load_json(s, where, md->path, md->digest, md->size, &m, err) < 0)
 		return -1;
+	/* Artifacts (an SBOM referring to an image, signatures) are not images. */
+	const char *cmt =
+	        json_string_value(json_object_get(json_object_get(m, "config"), "mediaType"));
+	if (json_object_get(m, "artifactType") ||
+	    (cmt && strcmp(cmt, MT_OCI_CONFIG) != 0 && strcmp(cmt, MT_DOCKER_CONFIG) != 0))
+		return 0;
 	struct img *im = add_img(s);
 	im->ref = ref ? xstrdup(ref) : NULL;
 	im->digest = xstrdup(md->digest);

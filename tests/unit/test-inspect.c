@@ -446,6 +446,32 @@ static void test_whiteouts(void)
 	   "added: the new file");
 	json_decref(d);
 
+	/* an artifact (an SBOM) next to the image is not an image */
+	make_layout("art", base_layer, LADE_ARRAY_SIZE(base_layer), nothing, 1);
+	char de[LADE_DIGEST_STRLEN], da[LADE_DIGEST_STRLEN];
+	put_blob("art", "{}", 2, de);
+	_cleanup_free_ char *am = xasprintf(
+	        "{\"artifactType\":\"application/spdx+json\",\"config\":{\"digest\":\"%s\","
+	        "\"mediaType\":\"application/vnd.oci.empty.v1+json\",\"size\":2},\"layers\":[],"
+	        "\"mediaType\":\"application/vnd.oci.image.manifest.v1+json\",\"schemaVersion\":2}",
+	        de);
+	put_blob("art", am, strlen(am), da);
+	_cleanup_buf_ struct lade_buf ib = LADE_BUF_INIT;
+	lade_read_file("art/index.json", 1 << 20, &ib, NULL);
+	json_t *idx = json_loads(ib.data, 0, NULL);
+	json_array_append_new(json_object_get(idx, "manifests"),
+	                      json_pack("{s:s, s:s, s:I}", "mediaType",
+	                                "application/vnd.oci.image.manifest.v1+json", "digest", da,
+	                                "size", (json_int_t)strlen(am)));
+	char *is = json_dumps(idx, JSON_COMPACT);
+	write_str("art/index.json", is);
+	free(is);
+	json_decref(idx);
+	_cleanup_free_ char *art = xasprintf("%s/art", tmp);
+	_cleanup_(json_decrefp) json_t *ja = inspect(art, 0, false, NULL);
+	ok(ja && json_array_size(json_object_get(ja, "images")) == 1,
+	   "an artifact manifest in the index is not listed as an image");
+
 	/* a layer entry that climbs out of the root */
 	static const struct ent climb[] = {{"a/../../evil", "x"}};
 	make_layout("esc", base_layer, LADE_ARRAY_SIZE(base_layer), climb, 1);
