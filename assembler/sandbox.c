@@ -11,6 +11,7 @@
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <ucontext.h>
 #include <unistd.h>
 
@@ -507,8 +508,10 @@ bool lade_sandbox_supported(void)
 	if (prctl(PR_GET_SECCOMP, 0, 0, 0, 0) < 0)
 		return false;
 	/* With filters compiled in, a NULL program is rejected while being copied (EFAULT), or
-	 * for lack of no_new_privs (EACCES); without them the mode itself is unknown (EINVAL). */
-	if (prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, NULL, 0, 0) == 0)
+	 * for lack of no_new_privs (EACCES); without them the mode itself is unknown (EINVAL).
+	 * Probe seccomp(2), not prctl: the filter is loaded with TSYNC, which only the system call
+	 * has, and some environments (valgrind) pass prctl through but not seccomp(2). */
+	if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, NULL) == 0)
 		return true;
 	return errno == EFAULT || errno == EACCES;
 }
