@@ -55,6 +55,7 @@ static void image_release(struct lade_build_image *im)
 	free(im->platform);
 	for (size_t i = 0; i < im->n_layers; i++) {
 		free(im->layers[i].comment);
+		free(im->layers[i].compressor);
 		free(im->layers[i].media_type);
 	}
 	free(im->layers);
@@ -119,6 +120,7 @@ static int write_layer(struct build_ctx *c, struct lade_layer *layer, const char
 	bl->tar_size = res.tar_size;
 	bl->media_type = xstrdup(res.media_type);
 	bl->comment = xstrdup(lade_layer_comment(layer));
+	bl->compressor = xstrdup(lade_compression_describe(c->compression, c->o->level));
 	lade_config_add_layer(config, res.diff_id, created_by, lade_layer_comment(layer), c->epoch);
 	return 0;
 }
@@ -315,8 +317,8 @@ static size_t py_layer_count(const struct lade_recipe *r, const struct py_plan *
 	return n;
 }
 
-static json_t *build_annotations(const struct lade_recipe *r, const struct lade_base_image *base,
-                                 int64_t epoch)
+static json_t *build_annotations(const struct lade_build_options *o, const struct lade_recipe *r,
+                                 const struct lade_base_image *base, int64_t epoch)
 {
 	json_t *a = json_object();
 	char created[32];
@@ -329,6 +331,11 @@ static json_t *build_annotations(const struct lade_recipe *r, const struct lade_
 		                    json_string(base->manifest_digest));
 	for (size_t i = 0; i < r->n_annotations; i++)
 		json_object_set_new(a, r->annotations[i].key, json_string(r->annotations[i].value));
+	for (char **kv = o->annotations; kv && *kv; kv++) {
+		const char *eq = strchr(*kv, '=');
+		_cleanup_free_ char *key = xstrndup(*kv, (size_t)(eq - *kv));
+		json_object_set_new(a, key, json_string(eq + 1));
+	}
 	return a;
 }
 
@@ -443,10 +450,19 @@ static int build_image(struct build_ctx *c, const struct lade_recipe *r, const c
 		ml[i].media_type = im->layers[i].media_type;
 		ml[i].digest = im->layers[i].digest;
 		ml[i].size = im->layers[i].size;
+		/* Which compressor made the blob: diff_ids are stable across everything, blob
+		 * digests only for a given compressor and version, so say which one. */
+		if (im->layers[i].compressor) {
+			ml[i].annotations =
+			        json_pack("{s:s}", "dev.lade.compressor", im->layers[i].compressor);
+		}
 	}
-	_cleanup_(json_decrefp) json_t *annotations = build_annotations(r, base, c->epoch);
-	if (lade_image_write(c->store, config, ml, im->n_layers, annotations, im->digest,
-	                     &im->manifest_size, err) < 0)
+	_cleanup_(json_decrefp) json_t *annotations = build_annotations(c->o, r, base, c->epoch);
+	int written = lade_image_write(c->store, config, ml, im->n_layers, annotations, im->digest,
+	                               &im->manifest_size, err);
+	for (size_t i = 0; i < im->n_layers; i++)
+		json_decref(ml[i].annotations);
+	if (written < 0)
 		return -1;
 	/* The config digest is what `docker images` calls the image id; report it. */
 	_cleanup_free_ char *config_text = lade_json_dump(config);

@@ -37,7 +37,8 @@ static const char usage_build[] =
         "  -t, --tag TAG           tag (default: the recipe's tag)\n"
         "      --variant NAME      build this variant (repeatable; default: all)\n"
         "      --compression ALG   gzip, zstd or none (default: the recipe's, else gzip)\n"
-        "      --level N           compression level (gzip 0-3, zstd 1-19)\n"
+        "      --level N           compression level (gzip 0-3, zstd 1-19; --gzip-level too)\n"
+        "      --annotation K=V    manifest annotation (repeatable; over the recipe's)\n"
         "  -j, --jobs N            compression threads (default: number of CPUs)\n"
         "      --lock-timeout S    wait S seconds for another lade using the layout (default 60)\n"
         "      --json              print a JSON summary on stdout instead of the digest lines\n"
@@ -141,10 +142,11 @@ static json_t *report_json(const struct lade_build_report *r)
 		json_t *layers = json_array();
 		for (size_t j = 0; j < im->n_layers; j++) {
 			const struct lade_build_layer *l = &im->layers[j];
-			json_t *o = json_pack("{s:s, s:s, s:I, s:s, s:s, s:b}", "digest", l->digest,
-			                      "diff_id", l->diff_id, "size", (json_int_t)l->size,
-			                      "media_type", l->media_type, "comment", l->comment,
-			                      "from_base", l->from_base);
+			json_t *o = json_pack("{s:s, s:s, s:I, s:s, s:s, s:b, s:s?}", "digest",
+			                      l->digest, "diff_id", l->diff_id, "size",
+			                      (json_int_t)l->size, "media_type", l->media_type,
+			                      "comment", l->comment, "from_base", l->from_base,
+			                      "compressor", l->compressor);
 			json_array_append_new(layers, o);
 		}
 		json_t *o = json_pack(
@@ -178,7 +180,8 @@ static int cmd_build(int argc, char **argv)
 		OPT_JSON,
 		OPT_LOCK_TIMEOUT,
 		OPT_NO_SANDBOX,
-		OPT_EXPLAIN_SANDBOX
+		OPT_EXPLAIN_SANDBOX,
+		OPT_ANNOTATION,
 	};
 	static const struct option longopts[] = {
 	        {"output", required_argument, NULL, 'o'},
@@ -189,6 +192,8 @@ static int cmd_build(int argc, char **argv)
 	        {"jobs", required_argument, NULL, 'j'},
 	        {"lock-timeout", required_argument, NULL, OPT_LOCK_TIMEOUT},
 	        {"json", no_argument, NULL, OPT_JSON},
+	        {"annotation", required_argument, NULL, OPT_ANNOTATION},
+	        {"gzip-level", required_argument, NULL, OPT_LEVEL},
 	        {"no-sandbox", no_argument, NULL, OPT_NO_SANDBOX},
 	        {"explain-sandbox", no_argument, NULL, OPT_EXPLAIN_SANDBOX},
 	        {"quiet", no_argument, NULL, 'q'},
@@ -203,6 +208,7 @@ static int cmd_build(int argc, char **argv)
 	        .progress = progress_stderr,
 	};
 	_cleanup_strv_ char **variants = NULL;
+	_cleanup_strv_ char **annotations = NULL;
 	bool json = false, sandbox = true;
 	uint32_t u;
 	int c;
@@ -248,6 +254,12 @@ static int cmd_build(int argc, char **argv)
 		case OPT_NO_SANDBOX:
 			sandbox = false;
 			break;
+		case OPT_ANNOTATION:
+			if (strchr(optarg, '=') == NULL || optarg[0] == '=')
+				return die_usage(usage_build, "--annotation '%s' is not KEY=VALUE",
+				                 optarg);
+			lade_strv_push(&annotations, optarg);
+			break;
 		case OPT_EXPLAIN_SANDBOX: {
 			_cleanup_error_ struct lade_error *err = NULL;
 			_cleanup_buf_ struct lade_buf b = LADE_BUF_INIT;
@@ -272,6 +284,7 @@ static int cmd_build(int argc, char **argv)
 		                                             : "build takes one RECIPE");
 	o.recipe_path = argv[optind];
 	o.variants = variants;
+	o.annotations = annotations;
 	if (enter_sandbox(sandbox) < 0)
 		return EXIT_FAILURE;
 

@@ -18,6 +18,8 @@ struct lade_build_options {
 	char **variants;         /* NULL-terminated names to build; NULL: all (or none declared) */
 	int jobs;                /* compression threads, >= 1 */
 	int lock_timeout_s;      /* wait for another lade on the same layout */
+	char **annotations;      /* NULL-terminated "KEY=VALUE" from the command line, over the
+	                          * recipe's; may be NULL */
 	/* Progress notes ("layer 2/3 …"), may be NULL. Called from the building thread. */
 	void (*progress)(void *ctx, const char *line);
 	void *progress_ctx;
@@ -30,6 +32,7 @@ struct lade_build_layer {
 	uint64_t tar_size; /* 0 for base layers (not decompressed for the report) */
 	char *media_type;  /* owned */
 	char *comment;
+	char *compressor; /* "isa-l 2.30.0 igzip level 1 …"; NULL for base layers */
 	bool from_base;
 };
 
