@@ -198,33 +198,35 @@ static inline char *fuzz_make_layout(const char *layer, size_t layer_len, const 
 	return dir;
 }
 
-/* Load the layout as a base (tag "latest", linux/amd64), read its tree and resolve a few
- * paths through it, then verify the layout with layer checks. */
-static inline void fuzz_read_layout(const char *dir)
+/* Load a base, read its tree and resolve a few paths through it. */
+static inline void fuzz_load_base(const struct lade_recipe_base *spec)
 {
 	_cleanup_free_ char *store_dir = lade_path_join(fuzz_dir(), "store");
 	fuzz_rm_rf(store_dir);
 	_cleanup_error_ struct lade_error *err = NULL;
-	{
-		_cleanup_(lade_store_freep) struct lade_store *store = NULL;
-		if (lade_store_open(store_dir, 0, &store, &err) < 0)
-			abort(); /* the harness's own directory */
-		struct lade_recipe_base spec = {
-		        .kind = LADE_BASE_OCI, .ref = (char *)dir, .tag = (char *)"latest"};
-		_cleanup_(lade_base_image_freep) struct lade_base_image *b = NULL;
-		if (lade_base_load(&spec, "linux/amd64", store, &b, &err) == 0) {
-			_cleanup_(lade_tree_freep) struct lade_tree *tree = lade_tree_new();
-			if (lade_base_read_tree(b, store, tree, &err) == 0) {
-				static const char *const paths[] = {"usr/bin/python3", "lib/x/y",
-				                                    "etc/hosts", "a/b/c"};
-				for (size_t i = 0; i < LADE_ARRAY_SIZE(paths); i++) {
-					_cleanup_free_ char *res = NULL;
-					_cleanup_error_ struct lade_error *e = NULL;
-					(void)lade_tree_resolve(tree, paths[i], true, &res, &e);
-				}
-			}
-		}
+	_cleanup_(lade_store_freep) struct lade_store *store = NULL;
+	if (lade_store_open(store_dir, 0, &store, &err) < 0)
+		abort(); /* the harness's own directory */
+	_cleanup_(lade_base_image_freep) struct lade_base_image *b = NULL;
+	if (lade_base_load(spec, "linux/amd64", store, &b, &err) < 0)
+		return;
+	_cleanup_(lade_tree_freep) struct lade_tree *tree = lade_tree_new();
+	if (lade_base_read_tree(b, store, tree, &err) < 0)
+		return;
+	static const char *const paths[] = {"usr/bin/python3", "lib/x/y", "etc/hosts", "a/b/c"};
+	for (size_t i = 0; i < LADE_ARRAY_SIZE(paths); i++) {
+		_cleanup_free_ char *res = NULL;
+		_cleanup_error_ struct lade_error *e = NULL;
+		(void)lade_tree_resolve(tree, paths[i], true, &res, &e);
 	}
+}
+
+/* Load the layout as a base (tag "latest", linux/amd64), then verify it with layer checks. */
+static inline void fuzz_read_layout(const char *dir)
+{
+	struct lade_recipe_base spec = {
+	        .kind = LADE_BASE_OCI, .ref = (char *)dir, .tag = (char *)"latest"};
+	fuzz_load_base(&spec);
 	struct lade_verify_options o;
 	lade_verify_options_init(&o);
 	_cleanup_buf_ struct lade_buf problems = LADE_BUF_INIT;
