@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "lade/archive.h"
 #include "lade/base.h"
 #include "lade/build.h"
 #include "lade/compress.h"
@@ -480,6 +481,10 @@ static bool wanted(const struct lade_build_options *o, const char *variant)
 	return false;
 }
 
+static int build_into(struct build_ctx *cp, const struct lade_build_options *o, char **variants,
+                      const char *default_variant, const struct lade_recipe *first,
+                      const char *outdir, struct lade_build_report **out, struct lade_error **err);
+
 int lade_build_run(const struct lade_build_options *o, struct lade_build_report **out,
                    struct lade_error **err)
 {
@@ -522,12 +527,56 @@ int lade_build_run(const struct lade_build_options *o, struct lade_build_report 
 	if (lade_compression_parse(comp, &c.compression) < 0)
 		return lade_error_set(err, 0, "unknown compression '%s' (gzip, zstd or none)",
 		                      comp);
-	if (first->output.format && strcmp(first->output.format, "oci") != 0)
-		return lade_error_set(err, 0,
-		                      "%s: output.format '%s' is not supported by this lade "
-		                      "version (oci only)",
-		                      o->recipe_path, first->output.format);
+	const char *format = o->format              ? o->format
+	                     : first->output.format ? first->output.format
+	                                            : "oci";
+	bool to_archive = strcmp(format, "oci") != 0;
+	enum lade_archive_format archive_format = LADE_ARCHIVE_OCI;
+	if (to_archive && lade_archive_format_parse(format, &archive_format, err) < 0)
+		return -1;
 
+	/* An archive is assembled in a private layout next to it, then written in one piece
+	 * (temp, fsync, rename) by the archive writer; the layout is removed afterwards. */
+	_cleanup_free_ char *archive_path = NULL;
+	_cleanup_free_ char *staging = NULL;
+	if (to_archive) {
+		archive_path = steal_pointer(&outdir);
+		_cleanup_free_ char *parent = lade_path_parent_dir(archive_path);
+		staging = lade_path_join(parent, ".lade-layout-XXXXXX");
+		if (mkdtemp(staging) == NULL)
+			return lade_error_set(err, errno, "cannot create a staging layout in %s",
+			                      parent);
+		outdir = xstrdup(staging);
+	}
+	int rc = build_into(&c, o, variants, default_variant, first, outdir, out, err);
+	if (rc == 0 && to_archive) {
+		struct lade_build_report *rep = *out;
+		_cleanup_strv_ char **refs = NULL;
+		for (size_t i = 0; i < rep->n_refs; i++)
+			lade_strv_push(&refs, rep->refs[i].name);
+		rc = lade_archive_write(outdir, refs, archive_format, first->name, c.epoch,
+		                        archive_path, err);
+		free(rep->layout);
+		rep->layout = xstrdup(archive_path);
+		if (rc < 0) {
+			lade_build_report_free(rep);
+			*out = NULL;
+		}
+	}
+	if (staging) {
+		_cleanup_error_ struct lade_error *rm_err = NULL;
+		if (lade_remove_tree(staging, &rm_err) < 0 && rc == 0)
+			rc = lade_error_set(err, rm_err->sys_errno, "%s", rm_err->msg);
+	}
+	return rc;
+}
+
+/* Build every wanted variant into the layout at outdir; index.json last. */
+static int build_into(struct build_ctx *cp, const struct lade_build_options *o, char **variants,
+                      const char *default_variant, const struct lade_recipe *first,
+                      const char *outdir, struct lade_build_report **out, struct lade_error **err)
+{
+	struct build_ctx c = *cp;
 	_cleanup_(lade_store_freep) struct lade_store *store = NULL;
 	if (lade_store_open(outdir, o->lock_timeout_s, &store, err) < 0)
 		return -1;

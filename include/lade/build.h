@@ -13,6 +13,7 @@ struct lade_build_options {
 	const char *recipe_path;
 	const char *output_dir;  /* -o; NULL: the recipe's output.dir */
 	const char *compression; /* NULL: the recipe's output.compression (default gzip) */
+	const char *format;      /* oci | oci-archive | docker-archive; NULL: the recipe's */
 	int level;               /* -1: the algorithm's default */
 	const char *tag;         /* NULL: the recipe's tag */
 	char **variants;         /* NULL-terminated names to build; NULL: all (or none declared) */
