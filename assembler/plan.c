@@ -78,13 +78,12 @@ static int dist_order(const struct lade_plan_unit *a, const struct lade_plan_uni
 	return strcmp(a->name, b->name);
 }
 
-/* qsort has no context argument in C11: the unit array is passed through a file-local. */
-static const struct lade_plan_unit *sort_units;
-
-static int by_name(const void *a, const void *b)
+/* qsort_r (glibc, musl >= 1.2.3): the planner keeps no global state. */
+static int by_name(const void *a, const void *b, void *ctx)
 {
-	const struct lade_plan_unit *x = &sort_units[*(const size_t *)a];
-	const struct lade_plan_unit *y = &sort_units[*(const size_t *)b];
+	const struct lade_plan_unit *units = ctx;
+	const struct lade_plan_unit *x = &units[*(const size_t *)a];
+	const struct lade_plan_unit *y = &units[*(const size_t *)b];
 	int c = strcmp(x->name, y->name);
 	if (c != 0)
 		return c;
@@ -93,10 +92,11 @@ static int by_name(const void *a, const void *b)
 	return 0;
 }
 
-static int by_dist_order(const void *a, const void *b)
+static int by_dist_order(const void *a, const void *b, void *ctx)
 {
+	const struct lade_plan_unit *units = ctx;
 	const struct work *x = a, *y = b;
-	return dist_order(&sort_units[x->key], &sort_units[y->key]);
+	return dist_order(&units[x->key], &units[y->key]);
 }
 
 static ssize_t group_of_dist(const struct lade_recipe_layers *cfg, const char *name)
@@ -214,9 +214,8 @@ static void plan_dists(const struct lade_plan_unit *units, size_t n_units,
 	for (size_t i = 0; i < n_units; i++)
 		if (units[i].kind == LADE_UNIT_DIST)
 			dists[n_dists++] = i;
-	sort_units = units;
 	if (n_dists > 1)
-		qsort(dists, n_dists, sizeof(*dists), by_name);
+		qsort_r(dists, n_dists, sizeof(*dists), by_name, (void *)units);
 
 	size_t n_groups = cfg ? cfg->n_groups : 0;
 	_cleanup_free_ ssize_t *group_layer = xcalloc(n_groups ? n_groups : 1, sizeof(ssize_t));
@@ -254,7 +253,7 @@ static void plan_dists(const struct lade_plan_unit *units, size_t n_units,
 		}
 	}
 	if (l->n > 1)
-		qsort(l->w, l->n, sizeof(*l->w), by_dist_order);
+		qsort_r(l->w, l->n, sizeof(*l->w), by_dist_order, (void *)units);
 
 	if (rest.n == 0) {
 		lade_buf_release(&rest.name);
