@@ -482,8 +482,8 @@ static bool wanted(const struct lade_build_options *o, const char *variant)
 }
 
 static int build_into(struct build_ctx *cp, const struct lade_build_options *o, char **variants,
-                      const char *default_variant, const struct lade_recipe *first,
-                      const char *outdir, struct lade_build_report **out, struct lade_error **err);
+                      const char *default_variant, const char *outdir,
+                      struct lade_build_report **out, struct lade_error **err);
 
 int lade_build_run(const struct lade_build_options *o, struct lade_build_report **out,
                    struct lade_error **err)
@@ -548,7 +548,7 @@ int lade_build_run(const struct lade_build_options *o, struct lade_build_report 
 			                      parent);
 		outdir = xstrdup(staging);
 	}
-	int rc = build_into(&c, o, variants, default_variant, first, outdir, out, err);
+	int rc = build_into(&c, o, variants, default_variant, outdir, out, err);
 	if (rc == 0 && to_archive) {
 		struct lade_build_report *rep = *out;
 		_cleanup_strv_ char **refs = NULL;
@@ -573,8 +573,8 @@ int lade_build_run(const struct lade_build_options *o, struct lade_build_report 
 
 /* Build every wanted variant into the layout at outdir; index.json last. */
 static int build_into(struct build_ctx *cp, const struct lade_build_options *o, char **variants,
-                      const char *default_variant, const struct lade_recipe *first,
-                      const char *outdir, struct lade_build_report **out, struct lade_error **err)
+                      const char *default_variant, const char *outdir,
+                      struct lade_build_report **out, struct lade_error **err)
 {
 	struct build_ctx c = *cp;
 	_cleanup_(lade_store_freep) struct lade_store *store = NULL;

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "lade/build.h"
+#include "lade/inspect.h"
 #include "lade/sandbox.h"
 #include "lade/util.h"
 #include "lade/verify.h"
@@ -23,6 +24,9 @@ static const char usage_main[] =
         "\n"
         "commands:\n"
         "  build RECIPE   build the image(s) a recipe describes into an OCI image layout\n"
+        "  inspect IMAGE  sizes, layers, largest files, installed bytes per package\n"
+        "  diff A B       what differs between two images: layers and files\n"
+        "  verify DIR     check an OCI image layout: digests, sizes, diff_ids, tar rules\n"
         "  help [CMD]     show help for lade or for a command\n"
         "  version        print the version\n";
 
@@ -33,7 +37,9 @@ static const char usage_build[] =
         "Prints one line per image on stdout: \"<manifest digest> <layout>:<ref>\".\n"
         "\n"
         "options:\n"
-        "  -o, --output DIR        output OCI layout (default: the recipe's output.dir)\n"
+        "  -o, --output PATH       output OCI layout directory, or archive file with --format\n"
+        "                          oci-archive|docker-archive (default: the recipe's output.dir)\n"
+        "      --format FMT        oci (default), oci-archive or docker-archive\n"
         "  -t, --tag TAG           tag (default: the recipe's tag)\n"
         "      --variant NAME      build this variant (repeatable; default: all)\n"
         "      --compression ALG   gzip, zstd or none (default: the recipe's, else gzip)\n"
@@ -182,6 +188,7 @@ static int cmd_build(int argc, char **argv)
 		OPT_NO_SANDBOX,
 		OPT_EXPLAIN_SANDBOX,
 		OPT_ANNOTATION,
+		OPT_FORMAT,
 	};
 	static const struct option longopts[] = {
 	        {"output", required_argument, NULL, 'o'},
@@ -193,6 +200,7 @@ static int cmd_build(int argc, char **argv)
 	        {"lock-timeout", required_argument, NULL, OPT_LOCK_TIMEOUT},
 	        {"json", no_argument, NULL, OPT_JSON},
 	        {"annotation", required_argument, NULL, OPT_ANNOTATION},
+	        {"format", required_argument, NULL, OPT_FORMAT},
 	        {"gzip-level", required_argument, NULL, OPT_LEVEL},
 	        {"no-sandbox", no_argument, NULL, OPT_NO_SANDBOX},
 	        {"explain-sandbox", no_argument, NULL, OPT_EXPLAIN_SANDBOX},
@@ -253,6 +261,15 @@ static int cmd_build(int argc, char **argv)
 			break;
 		case OPT_NO_SANDBOX:
 			sandbox = false;
+			break;
+		case OPT_FORMAT:
+			if (strcmp(optarg, "oci") != 0 && strcmp(optarg, "oci-archive") != 0 &&
+			    strcmp(optarg, "docker-archive") != 0)
+				return die_usage(
+				        usage_build,
+				        "--format '%s' is not oci, oci-archive or docker-archive",
+				        optarg);
+			o.format = optarg;
 			break;
 		case OPT_ANNOTATION:
 			if (strchr(optarg, '=') == NULL || optarg[0] == '=')
@@ -395,6 +412,10 @@ int main(int argc, char **argv)
 	const char *cmd = argv[1];
 	if (strcmp(cmd, "build") == 0)
 		return cmd_build(argc - 1, argv + 1);
+	if (strcmp(cmd, "inspect") == 0)
+		return lade_cmd_inspect(argc - 1, argv + 1);
+	if (strcmp(cmd, "diff") == 0)
+		return lade_cmd_diff(argc - 1, argv + 1);
 	if (strcmp(cmd, "verify") == 0)
 		return cmd_verify(argc - 1, argv + 1);
 	if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
@@ -409,7 +430,13 @@ int main(int argc, char **argv)
 			fputs(usage_build, stdout);
 		else if (argc > 2 && strcmp(argv[2], "verify") == 0)
 			fputs(usage_verify, stdout);
-		else if (argc > 2)
+		else if (argc > 2 && strcmp(argv[2], "inspect") == 0) {
+			char *h[] = {(char *)"inspect", (char *)"--help", NULL};
+			return lade_cmd_inspect(2, h);
+		} else if (argc > 2 && strcmp(argv[2], "diff") == 0) {
+			char *h[] = {(char *)"diff", (char *)"--help", NULL};
+			return lade_cmd_diff(2, h);
+		} else if (argc > 2)
 			return die_usage(usage_main, "unknown command '%s'", argv[2]);
 		else
 			fputs(usage_main, stdout);

@@ -1,4 +1,5 @@
 /* lade — shared helpers (see include/lade/util.h). */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -442,6 +443,41 @@ int lade_path_compare(const char *a, const char *b)
 }
 
 /* ---- file system ---- */
+
+static int remove_at(int parent, const char *name, const char *path, struct lade_error **err)
+{
+	if (unlinkat(parent, name, 0) == 0 || errno == ENOENT)
+		return 0;
+	if (errno != EISDIR && errno != EPERM)
+		return lade_error_set(err, errno, "cannot remove %s", path);
+	int fd = openat(parent, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return lade_error_set(err, errno, "cannot open %s", path);
+	DIR *d = fdopendir(fd);
+	if (d == NULL) {
+		close(fd);
+		return lade_error_set(err, errno, "cannot read %s", path);
+	}
+	struct dirent *de;
+	int rc = 0;
+	while (rc == 0 && (de = readdir(d)) != NULL) {
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+			continue;
+		_cleanup_free_ char *child = lade_path_join(path, de->d_name);
+		rc = remove_at(dirfd(d), de->d_name, child, err);
+	}
+	closedir(d);
+	if (rc < 0)
+		return -1;
+	if (unlinkat(parent, name, AT_REMOVEDIR) < 0 && errno != ENOENT)
+		return lade_error_set(err, errno, "cannot remove %s", path);
+	return 0;
+}
+
+int lade_remove_tree(const char *path, struct lade_error **err)
+{
+	return remove_at(AT_FDCWD, path, path, err);
+}
 
 int lade_mkdir_p(const char *path, struct lade_error **err)
 {

@@ -146,6 +146,10 @@ ssize_t lade_read_retry(int fd, void *buf, size_t len);
  * progress fails with ENOSPC. 0, or -1 with errno set (no message: the caller names the file). */
 int lade_write_all(int fd, const void *data, size_t len);
 
+/* rm -rf: remove path and everything below it (symlinks are removed, never followed).
+ * A missing path is fine. Errors name the entry that could not be removed. */
+int lade_remove_tree(const char *path, struct lade_error **err);
+
 /* mkdir -p (mode 0755); existing directories are fine. */
 int lade_mkdir_p(const char *path, struct lade_error **err);
 /* Write data to path atomically: temp file in the same directory, fsync, rename, fsync dir. */
