@@ -86,9 +86,10 @@ def main():
 
     p = print
     p("## lade benchmark: set `%s`\n" % a.set)
-    with open(os.path.join(d, "machine.txt")) as f:
-        for line in f:
-            p("- " + line.rstrip())
+    if os.path.exists(os.path.join(d, "machine.txt")):
+        with open(os.path.join(d, "machine.txt")) as f:
+            for line in f:
+                p("- " + line.rstrip())
     p("")
     p("| row | what it measures | runs | wall s (median) | CPU s (user+sys) | peak RSS MiB | output MB |")
     p("|---|---|---|---|---|---|---|")
