@@ -23,14 +23,19 @@
 
 /* ---- input checks ---------------------------------------------------------------------- */
 
-static bool is_sha256_hex(const char *s)
+static bool is_lower_hex(const char *s, size_t len)
 {
-	if (s == NULL || strlen(s) != LADE_DIGEST_HEX_LEN)
+	if (s == NULL || strlen(s) != len)
 		return false;
 	for (const char *p = s; *p; p++)
 		if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f')))
 			return false;
 	return true;
+}
+
+static bool is_sha256_hex(const char *s)
+{
+	return is_lower_hex(s, LADE_DIGEST_HEX_LEN);
 }
 
 /* jansson refuses strings that are not UTF-8; check inputs first so a failure names them. */
@@ -542,6 +547,8 @@ static int model_init(struct model *m, const struct lade_sbom_input *in, struct 
 			bad = "the path is empty";
 		else if (!is_sha256_hex(f->sha256_hex))
 			bad = "the sha256 is not 64 lowercase hex digits";
+		else if (f->sha1_hex && !is_lower_hex(f->sha1_hex, 40))
+			bad = "the sha1 is not 40 lowercase hex digits";
 		if (bad) {
 			_cleanup_free_ char *what = f->path && is_utf8(f->path)
 			                                    ? xstrdup(f->path)
@@ -697,14 +704,20 @@ static json_t *spdx_document(const struct model *m)
 			/* Ids by position in path order: unique and stable for the same file set.
 			 */
 			_cleanup_free_ char *id = xasprintf("SPDXRef-File-%zu", i + 1);
-			_cleanup_free_ char *name = xasprintf("/%s", m->file_paths[i]);
+			_cleanup_free_ char *name = xasprintf("./%s", m->file_paths[i]);
 			json_t *f = json_pack("{s:s, s:s, s:s, s:s}", "SPDXID", id, "fileName",
 			                      name, "licenseConcluded", NOASSERTION,
 			                      "copyrightText", NOASSERTION);
-			json_object_set_new(f, "checksums", spdx_checksum(m->files[i]->sha256_hex));
+			json_t *sums = spdx_checksum(m->files[i]->sha256_hex);
+			if (m->files[i]->sha1_hex)
+				json_array_insert_new(sums, 0,
+				                      json_pack("{s:s, s:s}", "algorithm", "SHA1",
+				                                "checksumValue",
+				                                m->files[i]->sha1_hex));
+			json_object_set_new(f, "checksums", sums);
 			json_object_set_new(f, "fileTypes", json_pack("[s]", "OTHER"));
 			json_array_append_new(files, f);
-			spdx_rel(rels, "SPDXRef-Image", "CONTAINS", id);
+			spdx_rel(rels, "SPDXRef-DOCUMENT", "DESCRIBES", id);
 		}
 		json_object_set_new(doc, "files", files);
 	}

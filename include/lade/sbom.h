@@ -14,7 +14,9 @@
  * App files are listed one by one up to LADE_SBOM_MAX_FILES; above that only their count and
  * total size are recorded (SPDX: a comment on the image package; CycloneDX: properties
  * "lade:app-files:count" / "lade:app-files:bytes" on the image component), so a huge tree
- * does not make a huge SBOM. */
+ * does not make a huge SBOM. In SPDX the image is a package with filesAnalyzed false (its
+ * content is not enumerated), so app files are not CONTAINed by it: the document DESCRIBES the
+ * image and each listed app file; fileName is "./<image path>" as clause 8.1 asks. */
 #ifndef LADE_SBOM_H
 #define LADE_SBOM_H
 
@@ -42,11 +44,14 @@ struct lade_sbom_package {
 	const char *license;          /* may be NULL */
 };
 
-/* One application file in the image. */
+/* One application file in the image. SPDX 2.3 (clause 8.4) wants a SHA1 for every file next
+ * to other algorithms: pass sha1_hex when known (40 lowercase hex digits), else the SPDX file
+ * entry carries its SHA256 only. */
 struct lade_sbom_file {
 	const char *path; /* image path, normalised ("app/main.py") or with a leading '/' */
 	const char *sha256_hex;
 	uint64_t size;
+	const char *sha1_hex; /* may be NULL */
 };
 
 struct lade_sbom_input {

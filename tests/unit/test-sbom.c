@@ -18,6 +18,7 @@
 #define HEX_B    "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
 #define HEX_C    "cccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccc"
 #define HEX_D    "dddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddd"
+#define SHA1_X   "0123456789abcdef0123456789abcdef01234567"
 #define EMPTY_DG "sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a"
 
 static const struct lade_sbom_package pkgs[] = {
@@ -29,9 +30,9 @@ static const struct lade_sbom_package pkgs[] = {
 static const struct lade_sbom_package pkgs_reordered[] = {pkgs[2], pkgs[0], pkgs[1]};
 
 static const struct lade_sbom_file files[] = {
-        {"/app/z.py", HEX_D, 10},
-        {"app/main.py", HEX_A, 20},
-        {"app/lib/x.py", HEX_B, 30},
+        {"/app/z.py", HEX_D, 10, NULL},
+        {"app/main.py", HEX_A, 20, NULL},
+        {"app/lib/x.py", HEX_B, 30, SHA1_X},
 };
 static const struct lade_sbom_file files_reordered[] = {files[1], files[2], files[0]};
 
@@ -86,8 +87,8 @@ static const char *spdx_purl(const json_t *p)
 
 static const char *sha256_of(const json_t *checksums)
 {
-	const json_t *c = json_array_get(checksums, 0);
-	if (!c || json_array_size(checksums) != 1)
+	const json_t *c = json_array_get(checksums, json_array_size(checksums) - 1);
+	if (!c || json_array_size(checksums) > 2)
 		return NULL;
 	const char *alg = jstr(c, "algorithm") ? jstr(c, "algorithm") : jstr(c, "alg");
 	if (!alg || (strcmp(alg, "SHA256") != 0 && strcmp(alg, "SHA-256") != 0))
@@ -194,7 +195,7 @@ static void test_spdx(void)
 
 	json_t *fs = json_object_get(d, "files");
 	ok(json_array_size(fs) == 3, "spdx: 3 files");
-	const char *want_fn[] = {"/app/lib/x.py", "/app/main.py", "/app/z.py"};
+	const char *want_fn[] = {"./app/lib/x.py", "./app/main.py", "./app/z.py"};
 	const char *want_fsha[] = {HEX_B, HEX_A, HEX_D};
 	for (size_t i = 0; i < 3; i++) {
 		json_t *f = json_array_get(fs, i);
@@ -202,9 +203,16 @@ static void test_spdx(void)
 		       i);
 		is_str(sha256_of(json_object_get(f, "checksums")), want_fsha[i],
 		       "spdx: file %zu sha256", i);
-		ok(has_rel(rels, "SPDXRef-Image", "CONTAINS", jstr(f, "SPDXID")),
-		   "spdx: image CONTAINS file %zu", i);
+		ok(has_rel(rels, "SPDXRef-DOCUMENT", "DESCRIBES", jstr(f, "SPDXID")),
+		   "spdx: document DESCRIBES file %zu", i);
+		ok(!has_rel(rels, "SPDXRef-Image", "CONTAINS", jstr(f, "SPDXID")),
+		   "spdx: the filesAnalyzed=false image does not CONTAIN file %zu", i);
 	}
+	json_t *sums = json_object_get(json_array_get(fs, 0), "checksums");
+	is_str(jstr(json_array_get(sums, 0), "algorithm"), "SHA1", "spdx: SHA1 first when given");
+	is_str(jstr(json_array_get(sums, 0), "checksumValue"), SHA1_X, "spdx: SHA1 value");
+	ok(json_array_size(json_object_get(json_array_get(fs, 1), "checksums")) == 1,
+	   "spdx: SHA256 only without a SHA1");
 	json_decref(d);
 }
 
@@ -349,7 +357,7 @@ static void test_minimal_and_many_files(void)
 	char **paths = xcalloc(n, sizeof(*paths));
 	for (size_t i = 0; i < n; i++) {
 		paths[i] = xasprintf("app/f%06zu", i);
-		many[i] = (struct lade_sbom_file){paths[i], HEX_A, 3};
+		many[i] = (struct lade_sbom_file){paths[i], HEX_A, 3, NULL};
 	}
 	in.files = many;
 	in.n_files = n;
@@ -489,6 +497,10 @@ static void test_errors(void)
 	badf[1].sha256_hex = HEX_A "0";
 	expect_error(&in, "sbom: file app/main.py: the sha256 is not 64 lowercase hex digits",
 	             "file sha");
+	badf[1] = files[1];
+	badf[1].sha1_hex = HEX_A;
+	expect_error(&in, "sbom: file app/main.py: the sha1 is not 40 lowercase hex digits",
+	             "file sha1");
 	badf[1] = files[0];
 	badf[1].path = "app//z.py";
 	expect_error(&in, "sbom: file app/z.py: listed twice", "duplicate file");
