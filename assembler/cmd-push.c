@@ -1,1 +1,276 @@
-/* placeholder: being written */
+/* lade — the `push` and `pull` commands: arguments, output and exit codes (like main.c, a place
+ * that prints). The work is in manifest/registry.c. */
+#include <curl/curl.h>
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lade/registry.h"
+#include "lade/sandbox.h"
+#include "lade/util.h"
+
+static const char usage_push[] =
+        "usage: lade push IMAGE REF [options]\n"
+        "\n"
+        "Push the image IMAGE (DIR[:TAG] or oci:DIR[:TAG], an OCI layout) to REF\n"
+        "(registry/repo:tag or registry/repo@sha256:…) over the OCI distribution API. Blobs\n"
+        "the registry has are skipped; manifests are pushed with their exact bytes, the tag\n"
+        "last. Prints the pushed digest (the local one).\n"
+        "\n"
+        "options:\n"
+        "      --creds USER:PASS       credentials (else REGISTRY_AUTH_FILE,\n"
+        "                              $XDG_RUNTIME_DIR/containers/auth.json,\n"
+        "                              ~/.docker/config.json)\n"
+        "      --tls-verify=BOOL       verify TLS certificates and require https (default\n"
+        "                              true; http is always allowed for loopback registries)\n"
+        "      --cert-dir DIR          ca.crt (and client.cert, client.key) for the registry\n"
+        "      --mount-from REPO       mount blobs from REPO on the same registry\n"
+        "      --digestfile FILE       also write the digest to FILE\n"
+        "  -q, --quiet                 no summary on stderr\n"
+        "      --no-sandbox            do not enter the seccomp sandbox\n"
+        "  -h, --help                  this help\n";
+
+static const char usage_pull[] =
+        "usage: lade pull REF [-o DIR] [options]\n"
+        "\n"
+        "Pull REF (registry/repo[:tag][@sha256:…]) into the OCI layout DIR (default: the\n"
+        "content store $XDG_CACHE_HOME/lade/images or ~/.cache/lade/images), verifying every\n"
+        "digest, and name it there by its full reference. Blobs already in DIR are not\n"
+        "fetched again. Prints the digest of the manifest (or index) it named.\n"
+        "\n"
+        "options:\n"
+        "  -o, --output DIR            the layout to write\n"
+        "      --platform OS/ARCH[/V]  only this platform of an index (default: all)\n"
+        "      --offline               no network: only what DIR already holds\n"
+        "      --creds USER:PASS       credentials (else the auth files, as for push)\n"
+        "      --tls-verify=BOOL       as for push\n"
+        "      --cert-dir DIR          as for push\n"
+        "  -q, --quiet                 no summary on stderr\n"
+        "      --no-sandbox            do not enter the seccomp sandbox\n"
+        "  -h, --help                  this help\n";
+
+enum {
+	OPT_CREDS = 256,
+	OPT_TLS_VERIFY,
+	OPT_CERT_DIR,
+	OPT_MOUNT_FROM,
+	OPT_DIGESTFILE,
+	OPT_NO_SANDBOX,
+	OPT_PLATFORM,
+	OPT_OFFLINE,
+};
+
+static int usage_error(const char *usage, const char *fmt, ...)
+        __attribute__((format(printf, 2, 3)));
+
+static int usage_error(const char *usage, const char *fmt, ...)
+{
+	va_list ap;
+	fputs("lade: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputs("\n", stderr);
+	fputs(usage, stderr);
+	return 2;
+}
+
+static int fail(struct lade_error *err)
+{
+	const char *denied = lade_sandbox_last_denied();
+	fprintf(stderr, "lade: error: %s%s%s%s\n", err ? err->msg : "unknown failure",
+	        denied ? " (the sandbox refused the system call " : "", denied ? denied : "",
+	        denied ? "; see lade build --explain-sandbox)" : "");
+	return 1;
+}
+
+/* libcurl initialises OpenSSL (which reads its configuration) before the filter is loaded;
+ * after it, only files, memory, threads and client sockets remain. */
+static int prepare(bool sandbox)
+{
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+		fprintf(stderr, "lade: error: cannot initialise libcurl\n");
+		return -1;
+	}
+	if (!sandbox || !lade_sandbox_supported())
+		return 0;
+	_cleanup_error_ struct lade_error *err = NULL;
+	if (lade_sandbox_enter(LADE_SANDBOX_NETWORK, &err) < 0) {
+		fail(err);
+		return -1;
+	}
+	return 0;
+}
+
+static int parse_bool(const char *s, bool *out)
+{
+	if (!s || strcmp(s, "true") == 0 || strcmp(s, "1") == 0 || strcmp(s, "yes") == 0)
+		*out = true;
+	else if (strcmp(s, "false") == 0 || strcmp(s, "0") == 0 || strcmp(s, "no") == 0)
+		*out = false;
+	else
+		return -1;
+	return 0;
+}
+
+/* Options shared by push and pull; 1 when handled, -1 on a bad value, 0 when not ours. */
+static int common_option(int c, struct lade_registry_options *o, bool *sandbox)
+{
+	switch (c) {
+	case OPT_CREDS:
+		o->creds = optarg;
+		return 1;
+	case OPT_TLS_VERIFY:
+		return parse_bool(optarg, &o->tls_verify) < 0 ? -1 : 1;
+	case OPT_CERT_DIR:
+		o->cert_dir = optarg;
+		return 1;
+	case OPT_NO_SANDBOX:
+		*sandbox = false;
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+#define COMMON_OPTIONS                                                                             \
+	{"creds", required_argument, NULL, OPT_CREDS},                                             \
+	        {"tls-verify", optional_argument, NULL, OPT_TLS_VERIFY},                           \
+	        {"cert-dir", required_argument, NULL, OPT_CERT_DIR},                               \
+	        {"no-sandbox", no_argument, NULL, OPT_NO_SANDBOX},                                 \
+	        {"quiet", no_argument, NULL, 'q'},                                                 \
+	{                                                                                          \
+		"help", no_argument, NULL, 'h'                                                     \
+	}
+
+int lade_cmd_push(int argc, char **argv)
+{
+	static const struct option opts[] = {
+	        COMMON_OPTIONS,
+	        {"mount-from", required_argument, NULL, OPT_MOUNT_FROM},
+	        {"digestfile", required_argument, NULL, OPT_DIGESTFILE},
+	        {"jobs", required_argument, NULL, 'j'},
+	        {NULL, 0, NULL, 0},
+	};
+	struct lade_registry_options o = LADE_REGISTRY_OPTIONS_INIT;
+	bool sandbox = true, quiet = false;
+	const char *digestfile = NULL;
+	int c;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "qhj:", opts, NULL)) != -1) {
+		int r = common_option(c, &o, &sandbox);
+		if (r < 0)
+			return usage_error(usage_push, "--tls-verify takes true or false");
+		if (r > 0)
+			continue;
+		switch (c) {
+		case OPT_MOUNT_FROM:
+			o.mount_from = optarg;
+			break;
+		case OPT_DIGESTFILE:
+			digestfile = optarg;
+			break;
+		case 'j': {
+			uint32_t j;
+			if (lade_parse_u32(optarg, 10, &j) < 0 || j == 0 || j > 64)
+				return usage_error(usage_push, "-j takes a number from 1 to 64");
+			o.jobs = j;
+			break;
+		}
+		case 'q':
+			quiet = true;
+			break;
+		case 'h':
+			fputs(usage_push, stdout);
+			return 0;
+		default:
+			return usage_error(usage_push, "unknown option");
+		}
+	}
+	if (argc - optind != 2)
+		return usage_error(usage_push, "push needs IMAGE and REF");
+	const char *image = argv[optind], *ref = argv[optind + 1];
+	if (prepare(sandbox) < 0)
+		return 1;
+	_cleanup_error_ struct lade_error *err = NULL;
+	char digest[LADE_DIGEST_STRLEN];
+	struct lade_push_stats st;
+	if (lade_registry_push(image, ref, &o, digest, &st, &err) < 0)
+		return fail(err);
+	if (digestfile) {
+		_cleanup_free_ char *line = xasprintf("%s\n", digest);
+		if (lade_write_file_atomic(digestfile, line, strlen(line), &err) < 0)
+			return fail(err);
+	}
+	if (!quiet) {
+		char hs[32];
+		fprintf(stderr,
+		        "lade: pushed %s: %zu blobs uploaded (%s), %zu already present, %zu "
+		        "mounted, "
+		        "%zu manifests\n",
+		        ref, st.blobs_uploaded, lade_human_size(st.bytes_uploaded, hs, sizeof(hs)),
+		        st.blobs_present, st.blobs_mounted, st.manifests);
+	}
+	printf("%s\n", digest);
+	return fflush(stdout) == 0 ? 0 : 1;
+}
+
+int lade_cmd_pull(int argc, char **argv)
+{
+	static const struct option opts[] = {
+	        COMMON_OPTIONS,
+	        {"output", required_argument, NULL, 'o'},
+	        {"platform", required_argument, NULL, OPT_PLATFORM},
+	        {"offline", no_argument, NULL, OPT_OFFLINE},
+	        {NULL, 0, NULL, 0},
+	};
+	struct lade_registry_options o = LADE_REGISTRY_OPTIONS_INIT;
+	bool sandbox = true, quiet = false;
+	const char *out = NULL, *platform = NULL;
+	int c;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "qho:", opts, NULL)) != -1) {
+		int r = common_option(c, &o, &sandbox);
+		if (r < 0)
+			return usage_error(usage_pull, "--tls-verify takes true or false");
+		if (r > 0)
+			continue;
+		switch (c) {
+		case 'o':
+			out = optarg;
+			break;
+		case OPT_PLATFORM:
+			platform = optarg;
+			break;
+		case OPT_OFFLINE:
+			o.offline = true;
+			break;
+		case 'q':
+			quiet = true;
+			break;
+		case 'h':
+			fputs(usage_pull, stdout);
+			return 0;
+		default:
+			return usage_error(usage_pull, "unknown option");
+		}
+	}
+	if (argc - optind != 1)
+		return usage_error(usage_pull, "pull needs REF");
+	const char *ref = argv[optind];
+	if (prepare(sandbox) < 0)
+		return 1;
+	_cleanup_error_ struct lade_error *err = NULL;
+	_cleanup_free_ char *dir = out ? xstrdup(out) : lade_registry_default_store(&err);
+	if (!dir)
+		return fail(err);
+	char digest[LADE_DIGEST_STRLEN];
+	if (lade_registry_pull_ex(ref, platform, dir, true, &o, digest, &err) < 0)
+		return fail(err);
+	if (!quiet)
+		fprintf(stderr, "lade: pulled %s into %s\n", ref, dir);
+	printf("%s\n", digest);
+	return fflush(stdout) == 0 ? 0 : 1;
+}

@@ -1,1 +1,1526 @@
-/* placeholder: being written */
+/* lade — the OCI distribution API client: push of a local layout, pull into a content store.
+ * See include/lade/registry.h for the contracts. One libcurl easy handle per client (the
+ * connection is reused across requests); every request goes through request(), which handles
+ * auth challenges and retries, so the push and pull logic only speaks the API. */
+#include <curl/curl.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <openssl/evp.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "lade/digest.h"
+#include "lade/image.h"
+#include "lade/registry.h"
+#include "lade/store.h"
+#include "lade/util.h"
+
+#define MT_OCI_MANIFEST    "application/vnd.oci.image.manifest.v1+json"
+#define MT_OCI_INDEX       "application/vnd.oci.image.index.v1+json"
+#define MT_DOCKER_MANIFEST "application/vnd.docker.distribution.manifest.v2+json"
+#define MT_DOCKER_LIST     "application/vnd.docker.distribution.manifest.list.v2+json"
+#define MANIFEST_MAX       (8u << 20)
+#define ACCEPT_MANIFESTS                                                                           \
+	"Accept: " MT_OCI_MANIFEST ", " MT_OCI_INDEX ", " MT_DOCKER_MANIFEST ", " MT_DOCKER_LIST
+
+/* ---------------------------------------------------------------- references */
+
+void lade_registry_ref_free(struct lade_registry_ref *r)
+{
+	if (!r)
+		return;
+	free(r->registry);
+	free(r->repository);
+	free(r->tag);
+	free(r->digest);
+	free(r);
+}
+
+void lade_registry_ref_freep(struct lade_registry_ref **r)
+{
+	lade_registry_ref_free(*r);
+}
+
+static bool repo_component_valid(const char *s, size_t n)
+{
+	if (n == 0)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		char c = s[i];
+		if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'))
+			continue;
+		if ((c == '.' || c == '_' || c == '-') && i > 0 && i + 1 < n)
+			continue;
+		return false;
+	}
+	return true;
+}
+
+static bool tag_valid(const char *t)
+{
+	size_t n = strlen(t);
+	if (n == 0 || n > 128 || t[0] == '.' || t[0] == '-')
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		char c = t[i];
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		      c == '_' || c == '.' || c == '-'))
+			return false;
+	}
+	return true;
+}
+
+int lade_registry_ref_parse(const char *s, struct lade_registry_ref **out, struct lade_error **err)
+{
+	_cleanup_(lade_registry_ref_freep) struct lade_registry_ref *r =
+	        xzalloc(sizeof(struct lade_registry_ref));
+	_cleanup_free_ char *name = xstrdup(s);
+
+	if (!*s)
+		return lade_error_set(err, 0, "invalid reference \"\": empty");
+	char *at = strchr(name, '@');
+	if (at) {
+		*at = '\0';
+		if (!lade_digest_valid(at + 1))
+			return lade_error_set(
+			        err, 0, "invalid reference %s: digest %s is not sha256:<64 hex>", s,
+			        at + 1);
+		r->digest = xstrdup(at + 1);
+	}
+	/* The registry is the first component when it looks like a host. */
+	char *slash = strchr(name, '/');
+	char *path = name;
+	if (slash && (memchr(name, '.', slash - name) || memchr(name, ':', slash - name) ||
+	              (slash - name == 9 && strncmp(name, "localhost", 9) == 0))) {
+		r->registry = xstrndup(name, slash - name);
+		path = slash + 1;
+	} else {
+		r->registry = xstrdup("docker.io");
+	}
+	if (strcmp(r->registry, "index.docker.io") == 0 ||
+	    strcmp(r->registry, "registry-1.docker.io") == 0) {
+		free(r->registry);
+		r->registry = xstrdup("docker.io");
+	}
+	char *colon = strrchr(path, ':');
+	if (colon && !strchr(colon, '/')) {
+		*colon = '\0';
+		if (!tag_valid(colon + 1))
+			return lade_error_set(err, 0, "invalid reference %s: bad tag \"%s\"", s,
+			                      colon + 1);
+		r->tag = xstrdup(colon + 1);
+	}
+	if (!*path)
+		return lade_error_set(err, 0, "invalid reference %s: no repository", s);
+	for (const char *p = path;;) {
+		const char *e = strchr(p, '/');
+		size_t n = e ? (size_t)(e - p) : strlen(p);
+		if (!repo_component_valid(p, n))
+			return lade_error_set(
+			        err, 0,
+			        "invalid reference %s: bad repository component \"%.*s\" "
+			        "(lowercase letters, digits and . _ - inside)",
+			        s, (int)n, p);
+		if (!e)
+			break;
+		p = e + 1;
+	}
+	if (strcmp(r->registry, "docker.io") == 0 && !strchr(path, '/'))
+		r->repository = xasprintf("library/%s", path);
+	else
+		r->repository = xstrdup(path);
+	if (!r->tag && !r->digest)
+		r->tag = xstrdup("latest");
+	*out = steal_pointer(&r);
+	return 0;
+}
+
+char *lade_registry_ref_canonical(const struct lade_registry_ref *r)
+{
+	return xasprintf("%s/%s%s%s%s%s", r->registry, r->repository, r->tag ? ":" : "",
+	                 r->tag ? r->tag : "", r->digest ? "@" : "", r->digest ? r->digest : "");
+}
+
+bool lade_registry_host_is_loopback(const char *host)
+{
+	_cleanup_free_ char *h = NULL;
+	if (host[0] == '[') {
+		const char *e = strchr(host, ']');
+		if (!e)
+			return false;
+		h = xstrndup(host + 1, e - host - 1);
+		return strcmp(h, "::1") == 0;
+	}
+	const char *colon = strchr(host, ':');
+	h = colon ? xstrndup(host, colon - host) : xstrdup(host);
+	if (strcmp(h, "localhost") == 0)
+		return true;
+	unsigned a, b, c, d;
+	char extra;
+	if (sscanf(h, "%u.%u.%u.%u%c", &a, &b, &c, &d, &extra) == 4)
+		return a == 127 && b < 256 && c < 256 && d < 256;
+	return false;
+}
+
+/* ---------------------------------------------------------------- WWW-Authenticate */
+
+void lade_auth_challenge_release(struct lade_auth_challenge *c)
+{
+	free(c->scheme);
+	free(c->realm);
+	free(c->service);
+	free(c->scope);
+	free(c->error);
+	memset(c, 0, sizeof(*c));
+}
+
+int lade_auth_challenge_parse(const char *header, struct lade_auth_challenge *out,
+                              struct lade_error **err)
+{
+	struct lade_auth_challenge c = {0};
+	const char *p = header;
+	while (*p == ' ' || *p == '\t')
+		p++;
+	size_t n = strcspn(p, " \t");
+	if (n == 0)
+		return lade_error_set(err, 0, "invalid WWW-Authenticate header: no scheme");
+	c.scheme = xstrndup(p, n);
+	p += n;
+	for (;;) {
+		while (*p == ' ' || *p == '\t' || *p == ',')
+			p++;
+		if (!*p)
+			break;
+		size_t kn = strcspn(p, "= \t,");
+		if (kn == 0 || p[kn] != '=') {
+			lade_auth_challenge_release(&c);
+			return lade_error_set(
+			        err, 0,
+			        "invalid WWW-Authenticate header: expected key=value at "
+			        "\"%s\"",
+			        p);
+		}
+		_cleanup_free_ char *key = xstrndup(p, kn);
+		p += kn + 1;
+		struct lade_buf v = LADE_BUF_INIT;
+		if (*p == '"') {
+			p++;
+			while (*p && *p != '"') {
+				if (*p == '\\' && p[1])
+					p++;
+				lade_buf_addch(&v, *p++);
+			}
+			if (*p != '"') {
+				lade_buf_release(&v);
+				lade_auth_challenge_release(&c);
+				return lade_error_set(
+				        err, 0,
+				        "invalid WWW-Authenticate header: unterminated "
+				        "quoted value of %s",
+				        key);
+			}
+			p++;
+		} else {
+			size_t vn = strcspn(p, ", \t");
+			lade_buf_add(&v, p, vn);
+			p += vn;
+		}
+		char **slot = NULL;
+		if (strcasecmp(key, "realm") == 0)
+			slot = &c.realm;
+		else if (strcasecmp(key, "service") == 0)
+			slot = &c.service;
+		else if (strcasecmp(key, "scope") == 0)
+			slot = &c.scope;
+		else if (strcasecmp(key, "error") == 0)
+			slot = &c.error;
+		if (slot) {
+			free(*slot);
+			*slot = lade_buf_detach(&v, NULL);
+		} else {
+			lade_buf_release(&v);
+		}
+	}
+	*out = c;
+	return 0;
+}
+
+/* ---------------------------------------------------------------- base64 and auth files */
+
+int lade_base64_decode(const char *in, struct lade_buf *out)
+{
+	static const char alphabet[] =
+	        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	uint32_t acc = 0;
+	int bits = 0;
+	size_t i = 0, n = strlen(in);
+	while (n > 0 && in[n - 1] == '=')
+		n--;
+	if (strlen(in) - n > 2)
+		return -1;
+	for (; i < n; i++) {
+		const char *pos = in[i] ? strchr(alphabet, in[i]) : NULL;
+		if (!pos)
+			return -1;
+		acc = (acc << 6) | (uint32_t)(pos - alphabet);
+		bits += 6;
+		if (bits >= 8) {
+			bits -= 8;
+			lade_buf_addch(out, (char)((acc >> bits) & 0xff));
+		}
+	}
+	if (bits >= 6) /* one leftover character cannot encode a byte */
+		return -1;
+	return 0;
+}
+
+static char *base64_encode(const char *s)
+{
+	size_t n = strlen(s);
+	char *o = xmalloc(4 * ((n + 2) / 3) + 1);
+	EVP_EncodeBlock((unsigned char *)o, (const unsigned char *)s, (int)n);
+	return o;
+}
+
+static int split_creds(const char *creds, char **user, char **pass)
+{
+	const char *colon = strchr(creds, ':');
+	if (!colon)
+		return -1;
+	*user = xstrndup(creds, colon - creds);
+	*pass = xstrdup(colon + 1);
+	return 0;
+}
+
+int lade_auth_file_lookup(const char *path, const char *registry, const char *repository,
+                          char **user, char **pass, struct lade_error **err)
+{
+	struct stat st;
+	if (stat(path, &st) < 0) {
+		if (errno == ENOENT || errno == ENOTDIR)
+			return 0;
+		return lade_error_set(err, errno, "cannot read auth file %s", path);
+	}
+	json_error_t je;
+	json_auto_t *root = json_load_file(path, 0, &je);
+	if (!root)
+		return lade_error_set(err, 0, "auth file %s:%d: invalid JSON: %s", path, je.line,
+		                      je.text);
+	json_t *auths = json_object_get(root, "auths");
+	if (!auths)
+		return 0;
+	if (!json_is_object(auths))
+		return lade_error_set(err, 0, "auth file %s: \"auths\" is not an object", path);
+
+	/* Candidate keys, most specific first: host/repo/prefixes…, host, URL forms. */
+	_cleanup_strv_ char **keys = NULL;
+	_cleanup_free_ char *rp = xstrdup(repository ? repository : "");
+	while (*rp) {
+		_cleanup_free_ char *k = xasprintf("%s/%s", registry, rp);
+		lade_strv_push(&keys, k);
+		char *s = strrchr(rp, '/');
+		if (!s)
+			break;
+		*s = '\0';
+	}
+	lade_strv_push(&keys, registry);
+	_cleanup_free_ char *https = xasprintf("https://%s", registry);
+	_cleanup_free_ char *http = xasprintf("http://%s", registry);
+	lade_strv_push(&keys, https);
+	lade_strv_push(&keys, http);
+	if (strcmp(registry, "docker.io") == 0) {
+		lade_strv_push(&keys, "https://index.docker.io/v1/");
+		lade_strv_push(&keys, "index.docker.io");
+		lade_strv_push(&keys, "registry-1.docker.io");
+	}
+	for (char **k = keys; *k; k++) {
+		json_t *e = json_object_get(auths, *k);
+		if (!e) {
+			/* "https://host/v1/" style keys: compare the host part */
+			const char *key;
+			json_t *v;
+			json_object_foreach(auths, key, v)
+			{
+				if (strncmp(key, "https://", 8) == 0 &&
+				    strncmp(key + 8, *k, strlen(*k)) == 0 &&
+				    key[8 + strlen(*k)] == '/' && strcmp(*k, registry) == 0) {
+					e = v;
+					break;
+				}
+			}
+		}
+		if (!e)
+			continue;
+		const char *auth = json_string_value(json_object_get(e, "auth"));
+		if (!auth || !*auth)
+			continue;
+		_cleanup_buf_ struct lade_buf dec = LADE_BUF_INIT;
+		if (lade_base64_decode(auth, &dec) < 0 || memchr(dec.data, '\0', dec.len))
+			return lade_error_set(
+			        err, 0, "auth file %s: the \"auth\" of %s is not valid base64",
+			        path, *k);
+		if (split_creds(dec.data, user, pass) < 0)
+			return lade_error_set(err, 0,
+			                      "auth file %s: the \"auth\" of %s is not base64 of "
+			                      "user:password",
+			                      path, *k);
+		return 1;
+	}
+	return 0;
+}
+
+int lade_auth_lookup(const char *registry, const char *repository, char **user, char **pass,
+                     struct lade_error **err)
+{
+	const char *f = getenv("REGISTRY_AUTH_FILE");
+	if (f && *f)
+		return lade_auth_file_lookup(f, registry, repository, user, pass, err);
+	const char *xdg = getenv("XDG_RUNTIME_DIR");
+	if (xdg && *xdg) {
+		_cleanup_free_ char *p = xasprintf("%s/containers/auth.json", xdg);
+		int r = lade_auth_file_lookup(p, registry, repository, user, pass, err);
+		if (r != 0)
+			return r;
+	}
+	const char *home = getenv("HOME");
+	if (home && *home) {
+		_cleanup_free_ char *p = xasprintf("%s/.docker/config.json", home);
+		return lade_auth_file_lookup(p, registry, repository, user, pass, err);
+	}
+	return 0;
+}
+
+/* ---------------------------------------------------------------- retry policy */
+
+bool lade_registry_should_retry(long status, unsigned attempt)
+{
+	if (attempt >= LADE_REGISTRY_TRIES)
+		return false;
+	return status == 0 || status == 429 || (status >= 500 && status <= 599);
+}
+
+unsigned lade_registry_retry_delay_ms(unsigned attempt)
+{
+	unsigned d = 250;
+	for (unsigned i = 1; i < attempt && d < 4000; i++)
+		d *= 2;
+	return d > 4000 ? 4000 : d;
+}
+
+/* ---------------------------------------------------------------- HTTP client */
+
+struct client {
+	CURL *curl;
+	char *registry; /* as in the reference, for messages */
+	char *base;     /* "https://host" or "http://host" once known */
+	char *repo;
+	char *user, *pass;
+	char *authorization; /* full header value, or NULL */
+	bool basic_sent;
+	const struct lade_registry_options *o;
+};
+
+struct response {
+	long status;
+	char *location;
+	char *docker_digest;
+	char *content_type;
+	char *www_authenticate;
+	struct lade_buf body; /* when no sink */
+	size_t body_max;
+	struct lade_stream *sink; /* download target (status 200 only) */
+	struct lade_error *sink_err;
+	uint64_t received;
+	CURL *h;
+	CURLcode curl_rc;
+};
+
+struct request {
+	const char *method; /* "GET", "HEAD", "POST", "PUT" */
+	const char *url;    /* absolute */
+	const char *accept; /* full header or NULL */
+	const char *content_type;
+	const void *data; /* PUT/POST body in memory */
+	size_t data_len;
+	int fd; /* PUT body streamed from fd (from offset 0) when >= 0 */
+	uint64_t fd_size;
+};
+
+static void response_reset(struct response *r)
+{
+	free(r->location);
+	free(r->docker_digest);
+	free(r->content_type);
+	free(r->www_authenticate);
+	r->location = r->docker_digest = r->content_type = r->www_authenticate = NULL;
+	lade_buf_reset(&r->body);
+	r->status = 0;
+	r->received = 0;
+	lade_error_free(r->sink_err);
+	r->sink_err = NULL;
+}
+
+static void response_release(struct response *r)
+{
+	response_reset(r);
+	lade_buf_release(&r->body);
+}
+
+static void client_free(struct client *c)
+{
+	if (!c)
+		return;
+	if (c->curl)
+		curl_easy_cleanup(c->curl);
+	free(c->registry);
+	free(c->base);
+	free(c->repo);
+	free(c->user);
+	if (c->pass)
+		explicit_bzero(c->pass, strlen(c->pass));
+	free(c->pass);
+	free(c->authorization);
+	free(c);
+}
+
+static void client_freep(struct client **c)
+{
+	client_free(*c);
+}
+
+static size_t on_header(char *buf, size_t size, size_t n, void *ud)
+{
+	struct response *r = ud;
+	size_t len = size * n;
+	const char *colon = memchr(buf, ':', len);
+	if (!colon)
+		return len;
+	size_t kn = colon - buf;
+	const char *v = colon + 1;
+	size_t vn = len - kn - 1;
+	while (vn && (*v == ' ' || *v == '\t'))
+		v++, vn--;
+	while (vn && (v[vn - 1] == '\r' || v[vn - 1] == '\n' || v[vn - 1] == ' '))
+		vn--;
+	char **slot = NULL;
+	if (kn == 8 && strncasecmp(buf, "location", 8) == 0)
+		slot = &r->location;
+	else if (kn == 21 && strncasecmp(buf, "docker-content-digest", 21) == 0)
+		slot = &r->docker_digest;
+	else if (kn == 12 && strncasecmp(buf, "content-type", 12) == 0)
+		slot = &r->content_type;
+	else if (kn == 16 && strncasecmp(buf, "www-authenticate", 16) == 0)
+		slot = &r->www_authenticate;
+	if (slot) {
+		free(*slot);
+		*slot = xstrndup(v, vn);
+	}
+	return len;
+}
+
+static size_t on_body(char *buf, size_t size, size_t n, void *ud)
+{
+	struct response *r = ud;
+	size_t len = size * n;
+	if (!r->status)
+		curl_easy_getinfo(r->h, CURLINFO_RESPONSE_CODE, &r->status);
+	/* only a 200 goes to the download sink; error bodies are kept for the message */
+	if (r->sink && r->status == 200) {
+		r->received += len;
+		if (lade_stream_write(r->sink, buf, len, &r->sink_err) < 0)
+			return 0;
+		return len;
+	}
+	if (r->body.len + len > r->body_max)
+		return 0;
+	lade_buf_add(&r->body, buf, len);
+	return len;
+}
+
+struct upload {
+	int fd;
+	const char *data;
+	size_t len, pos;
+};
+
+static size_t on_read(char *buf, size_t size, size_t n, void *ud)
+{
+	struct upload *u = ud;
+	size_t want = size * n;
+	if (u->fd >= 0) {
+		ssize_t r = lade_read_retry(u->fd, buf, want);
+		return r < 0 ? CURL_READFUNC_ABORT : (size_t)r;
+	}
+	size_t k = u->len - u->pos < want ? u->len - u->pos : want;
+	memcpy(buf, u->data + u->pos, k);
+	u->pos += k;
+	return k;
+}
+
+static void sleep_ms(unsigned ms)
+{
+	struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+}
+
+static bool curl_retryable(CURLcode rc)
+{
+	switch (rc) {
+	case CURLE_COULDNT_CONNECT:
+	case CURLE_SEND_ERROR:
+	case CURLE_RECV_ERROR:
+	case CURLE_GOT_NOTHING:
+	case CURLE_PARTIAL_FILE:
+	case CURLE_OPERATION_TIMEDOUT:
+	case CURLE_HTTP2:
+	case CURLE_HTTP2_STREAM:
+		return true;
+	default:
+		return false;
+	}
+}
+
+/* One HTTP exchange, no auth handling, no retries. -1 with *err only for transport errors;
+ * an HTTP error status is left to the caller. */
+static int perform(struct client *c, const struct request *q, struct response *r,
+                   const char *authorization, struct lade_error **err)
+{
+	CURL *h = c->curl;
+	curl_easy_reset(h);
+	response_reset(r);
+	r->h = h;
+	char errbuf[CURL_ERROR_SIZE] = "";
+	struct curl_slist *hdrs = NULL;
+	_cleanup_free_ char *auth_h = NULL, *ct_h = NULL;
+	if (q->accept)
+		hdrs = curl_slist_append(hdrs, q->accept);
+	if (authorization) {
+		auth_h = xasprintf("Authorization: %s", authorization);
+		hdrs = curl_slist_append(hdrs, auth_h);
+	}
+	if (q->content_type) {
+		ct_h = xasprintf("Content-Type: %s", q->content_type);
+		hdrs = curl_slist_append(hdrs, ct_h);
+	}
+	hdrs = curl_slist_append(hdrs, "Expect:");
+	struct upload up = {q->fd, q->data, q->data_len, 0};
+	if (q->fd >= 0 && lseek(q->fd, 0, SEEK_SET) < 0) {
+		curl_slist_free_all(hdrs);
+		return lade_error_set(err, errno, "cannot rewind the blob");
+	}
+	curl_easy_setopt(h, CURLOPT_URL, q->url);
+	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
+	curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
+	curl_easy_setopt(h, CURLOPT_USERAGENT, "lade");
+	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, 30L);
+	curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
+	curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, 60L);
+	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
+	curl_easy_setopt(h, CURLOPT_HEADERDATA, r);
+	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
+	curl_easy_setopt(h, CURLOPT_WRITEDATA, r);
+	if (!c->o->tls_verify) {
+		curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 0L);
+		curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 0L);
+	}
+	_cleanup_free_ char *ca = NULL, *cert = NULL, *key = NULL;
+	if (c->o->cert_dir) {
+		ca = xasprintf("%s/ca.crt", c->o->cert_dir);
+		cert = xasprintf("%s/client.cert", c->o->cert_dir);
+		key = xasprintf("%s/client.key", c->o->cert_dir);
+		if (access(ca, R_OK) == 0)
+			curl_easy_setopt(h, CURLOPT_CAINFO, ca);
+		if (access(cert, R_OK) == 0 && access(key, R_OK) == 0) {
+			curl_easy_setopt(h, CURLOPT_SSLCERT, cert);
+			curl_easy_setopt(h, CURLOPT_SSLKEY, key);
+		}
+	}
+	bool get = strcmp(q->method, "GET") == 0;
+	if (get) {
+		/* blob GETs are redirected to storage; curl drops Authorization on a new host */
+		curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 1L);
+		curl_easy_setopt(h, CURLOPT_MAXREDIRS, 5L);
+	} else if (strcmp(q->method, "HEAD") == 0) {
+		curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
+	} else if (strcmp(q->method, "PUT") == 0) {
+		curl_easy_setopt(h, CURLOPT_UPLOAD, 1L);
+		curl_easy_setopt(h, CURLOPT_READFUNCTION, on_read);
+		curl_easy_setopt(h, CURLOPT_READDATA, &up);
+		curl_easy_setopt(h, CURLOPT_INFILESIZE_LARGE,
+		                 (curl_off_t)(q->fd >= 0 ? q->fd_size : q->data_len));
+	} else if (strcmp(q->method, "POST") == 0) {
+		curl_easy_setopt(h, CURLOPT_POST, 1L);
+		curl_easy_setopt(h, CURLOPT_POSTFIELDS, q->data ? q->data : "");
+		curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)q->data_len);
+	} else {
+		curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, q->method);
+	}
+	CURLcode rc = curl_easy_perform(h);
+	r->curl_rc = rc;
+	curl_slist_free_all(hdrs);
+	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &r->status);
+	if (rc != CURLE_OK) {
+		if (r->sink_err) {
+			struct lade_error *e = steal_pointer(&r->sink_err);
+			lade_error_set(err, e->sys_errno, "%s", e->msg);
+			lade_error_free(e);
+			return -1;
+		}
+		if (rc == CURLE_WRITE_ERROR && !r->sink)
+			return lade_error_set(err, 0, "%s %s: response larger than %zu bytes",
+			                      q->method, q->url, r->body_max);
+		r->status = 0;
+		return lade_error_set(err, 0, "%s %s: %s", q->method, q->url,
+		                      errbuf[0] ? errbuf : curl_easy_strerror(rc));
+	}
+	return 0;
+}
+
+/* The registry's error message from a JSON error body, for the user. */
+static char *registry_message(const struct response *r)
+{
+	if (r->body.len == 0)
+		return xasprintf("HTTP %ld", r->status);
+	json_auto_t *j = json_loadb(r->body.data, r->body.len, 0, NULL);
+	json_t *e0 = json_array_get(json_object_get(j, "errors"), 0);
+	const char *code = json_string_value(json_object_get(e0, "code"));
+	const char *msg = json_string_value(json_object_get(e0, "message"));
+	if (code || msg)
+		return xasprintf("HTTP %ld %s%s%s", r->status, code ? code : "",
+		                 code && msg ? ": " : "", msg ? msg : "");
+	return xasprintf("HTTP %ld", r->status);
+}
+
+static int fetch_token(struct client *c, const struct lade_auth_challenge *ch, const char *scope,
+                       struct lade_error **err)
+{
+	if (!ch->realm)
+		return lade_error_set(err, 0, "registry %s: Bearer challenge without a realm",
+		                      c->registry);
+	CURLU *u = curl_url();
+	if (curl_url_set(u, CURLUPART_URL, ch->realm, 0) != CURLUE_OK) {
+		curl_url_cleanup(u);
+		return lade_error_set(err, 0, "registry %s: invalid token realm %s", c->registry,
+		                      ch->realm);
+	}
+	if (ch->service) {
+		_cleanup_free_ char *q = xasprintf("service=%s", ch->service);
+		curl_url_set(u, CURLUPART_QUERY, q, CURLU_APPENDQUERY | CURLU_URLENCODE);
+	}
+	/* scope may list several, space-separated */
+	if (scope) {
+		_cleanup_free_ char *s = xstrdup(scope);
+		char *save = NULL;
+		for (char *t = strtok_r(s, " ", &save); t; t = strtok_r(NULL, " ", &save)) {
+			_cleanup_free_ char *q = xasprintf("scope=%s", t);
+			curl_url_set(u, CURLUPART_QUERY, q, CURLU_APPENDQUERY | CURLU_URLENCODE);
+		}
+	}
+	char *url_c = NULL;
+	curl_url_get(u, CURLUPART_URL, &url_c, 0);
+	curl_url_cleanup(u);
+	_cleanup_free_ char *url = xstrdup(url_c);
+	curl_free(url_c);
+
+	_cleanup_free_ char *basic = NULL;
+	if (c->user) {
+		_cleanup_free_ char *up = xasprintf("%s:%s", c->user, c->pass);
+		_cleanup_free_ char *b64 = base64_encode(up);
+		basic = xasprintf("Basic %s", b64);
+		explicit_bzero(up, strlen(up));
+	}
+	struct request q = {.method = "GET", .url = url, .fd = -1};
+	struct response r = {.body_max = 1 << 20};
+	for (unsigned attempt = 1;; attempt++) {
+		_cleanup_error_ struct lade_error *e = NULL;
+		int rc = perform(c, &q, &r, basic, &e);
+		long st = rc < 0 ? 0 : r.status;
+		if (rc == 0 && st == 200)
+			break;
+		if (lade_registry_should_retry(st, attempt)) {
+			sleep_ms(lade_registry_retry_delay_ms(attempt));
+			continue;
+		}
+		if (rc < 0) {
+			response_release(&r);
+			lade_error_set(err, 0, "registry %s: token service: %s", c->registry,
+			               e->msg);
+			return -1;
+		}
+		_cleanup_free_ char *m = registry_message(&r);
+		response_release(&r);
+		if (st == 401 || st == 403)
+			return lade_error_set(
+			        err, 0, "registry %s: the token service %s refused %s (%s)",
+			        c->registry, ch->realm,
+			        c->user ? "the credentials of user" : "anonymous access", m);
+		return lade_error_set(err, 0, "registry %s: token service %s: %s", c->registry,
+		                      ch->realm, m);
+	}
+	json_auto_t *j = json_loadb(r.body.data, r.body.len, 0, NULL);
+	response_release(&r);
+	const char *tok = json_string_value(json_object_get(j, "token"));
+	if (!tok)
+		tok = json_string_value(json_object_get(j, "access_token"));
+	if (!tok || !*tok)
+		return lade_error_set(err, 0, "registry %s: the token service %s sent no token",
+		                      c->registry, ch->realm);
+	free(c->authorization);
+	c->authorization = xasprintf("Bearer %s", tok);
+	return 0;
+}
+
+/* On 401: answer the challenge. 0 when the request should be tried again. */
+static int handle_challenge(struct client *c, const struct response *r, const char *scope,
+                            struct lade_error **err)
+{
+	if (!r->www_authenticate)
+		return lade_error_set(err, 0, "registry %s: 401 without a WWW-Authenticate header",
+		                      c->registry);
+	struct lade_auth_challenge ch;
+	if (lade_auth_challenge_parse(r->www_authenticate, &ch, err) < 0)
+		return lade_error_prefix(err, "registry %s", c->registry);
+	int ret;
+	if (strcasecmp(ch.scheme, "Basic") == 0) {
+		if (!c->user)
+			ret = lade_error_set(
+			        err, 0,
+			        "registry %s: authentication required (give --creds or log "
+			        "in with an auth file)",
+			        c->registry);
+		else if (c->basic_sent)
+			ret = lade_error_set(
+			        err, 0,
+			        "registry %s: authentication failed for user %s (wrong "
+			        "user name or password)",
+			        c->registry, c->user);
+		else {
+			_cleanup_free_ char *up = xasprintf("%s:%s", c->user, c->pass);
+			_cleanup_free_ char *b64 = base64_encode(up);
+			explicit_bzero(up, strlen(up));
+			free(c->authorization);
+			c->authorization = xasprintf("Basic %s", b64);
+			c->basic_sent = true;
+			ret = 0;
+		}
+	} else if (strcasecmp(ch.scheme, "Bearer") == 0) {
+		_cleanup_free_ char *sc = NULL;
+		if (ch.scope && scope && !strstr(scope, ch.scope))
+			sc = xasprintf("%s %s", ch.scope, scope);
+		else
+			sc = xstrdup(scope ? scope : (ch.scope ? ch.scope : ""));
+		ret = fetch_token(c, &ch, *sc ? sc : NULL, err);
+	} else {
+		ret = lade_error_set(err, 0, "registry %s: unsupported authentication scheme %s",
+		                     c->registry, ch.scheme);
+	}
+	lade_auth_challenge_release(&ch);
+	return ret;
+}
+
+/* Issue a request with auth and retries. Returns 0 with r->status set (any status except an
+ * unanswerable 401), -1 on transport errors after the retries. scope: the Bearer scope this
+ * request needs. */
+static int request(struct client *c, const struct request *q, struct response *r, const char *scope,
+                   struct lade_error **err)
+{
+	bool auth_retried = false;
+	for (unsigned attempt = 1;; attempt++) {
+		_cleanup_error_ struct lade_error *e = NULL;
+		int rc = perform(c, q, r, c->authorization, &e);
+		if (rc < 0 && r->received && r->sink)
+			return lade_error_set(err, e->sys_errno, "%s", e->msg); /* no resume */
+		long st = rc < 0 ? 0 : r->status;
+		if (rc == 0 && st == 401 && !auth_retried) {
+			if (handle_challenge(c, r, scope, err) < 0)
+				return -1;
+			auth_retried = true;
+			attempt--;
+			continue;
+		}
+		if (lade_registry_should_retry(st, attempt) &&
+		    (rc == 0 || curl_retryable(r->curl_rc))) {
+			sleep_ms(lade_registry_retry_delay_ms(attempt));
+			continue;
+		}
+		if (rc < 0) {
+			lade_error_set(err, e->sys_errno, "registry %s: %s (after %u tries)",
+			               c->registry, e->msg, attempt);
+			return -1;
+		}
+		if (st == 401) {
+			_cleanup_free_ char *m = registry_message(r);
+			return lade_error_set(err, 0, "registry %s: access to %s denied%s%s (%s)",
+			                      c->registry, c->repo, c->user ? " for user " : "",
+			                      c->user ? c->user : "", m);
+		}
+		return 0;
+	}
+}
+
+/* Find the scheme: https first, then http where allowed (loopback, or TLS verification off). */
+static int client_connect(struct client *c, struct lade_error **err)
+{
+	const char *host =
+	        strcmp(c->registry, "docker.io") == 0 ? "registry-1.docker.io" : c->registry;
+	bool http_ok = lade_registry_host_is_loopback(c->registry) || !c->o->tls_verify;
+	const char *schemes[] = {"https", "http"};
+	_cleanup_error_ struct lade_error *first = NULL;
+	for (size_t i = 0; i < (http_ok ? 2u : 1u); i++) {
+		_cleanup_free_ char *base = xasprintf("%s://%s", schemes[i], host);
+		_cleanup_free_ char *url = xasprintf("%s/v2/", base);
+		struct request q = {.method = "GET", .url = url, .fd = -1};
+		struct response r = {.body_max = 1 << 20};
+		_cleanup_error_ struct lade_error *e = NULL;
+		int rc = -1;
+		for (unsigned attempt = 1;; attempt++) {
+			lade_error_free(e);
+			e = NULL;
+			rc = perform(c, &q, &r, NULL, &e);
+			long st = rc < 0 ? 0 : r.status;
+			/* an https attempt against a plain-http port fails at once: do not retry it
+			 */
+			if (rc < 0 && i == 0 && http_ok)
+				break;
+			if (!lade_registry_should_retry(st, attempt))
+				break;
+			sleep_ms(lade_registry_retry_delay_ms(attempt));
+		}
+		response_release(&r);
+		if (rc == 0) {
+			c->base = steal_pointer(&base);
+			return 0;
+		}
+		if (!first)
+			first = steal_pointer(&e);
+	}
+	return lade_error_set(err, 0, "registry %s: cannot connect: %s", c->registry,
+	                      first ? first->msg : "unknown error");
+}
+
+static int client_new(const struct lade_registry_ref *ref, const struct lade_registry_options *o,
+                      struct client **out, struct lade_error **err)
+{
+	_cleanup_(client_freep) struct client *c = xzalloc(sizeof(*c));
+	c->o = o;
+	c->registry = xstrdup(ref->registry);
+	c->repo = xstrdup(ref->repository);
+	c->curl = curl_easy_init();
+	if (!c->curl)
+		return lade_error_set(err, 0, "cannot initialise libcurl");
+	if (o->creds) {
+		if (split_creds(o->creds, &c->user, &c->pass) < 0)
+			return lade_error_set(err, 0, "--creds must be USER:PASSWORD");
+	} else if (lade_auth_lookup(c->registry, c->repo, &c->user, &c->pass, err) < 0) {
+		return -1;
+	}
+	*out = steal_pointer(&c);
+	return 0;
+}
+
+static char *scope_for(const char *repo, const char *actions)
+{
+	return xasprintf("repository:%s:%s", repo, actions);
+}
+
+/* ---------------------------------------------------------------- local layout */
+
+struct layout {
+	char *dir;
+	json_t *index;
+};
+
+static int read_blob(const char *dir, const char *digest, struct lade_buf *out,
+                     struct lade_error **err)
+{
+	if (!lade_digest_valid(digest))
+		return lade_error_set(err, 0, "invalid digest %s", digest);
+	_cleanup_free_ char *p = xasprintf("%s/blobs/sha256/%s", dir, lade_digest_hex(digest));
+	if (lade_read_file(p, MANIFEST_MAX, out, err) < 0)
+		return -1;
+	char got[LADE_DIGEST_STRLEN];
+	lade_sha256_buf(out->data, out->len, got);
+	if (strcmp(got, digest) != 0)
+		return lade_error_set(err, 0, "blob %s has digest %s", p, got);
+	return 0;
+}
+
+/* Resolve IMAGE ("[oci:]DIR[:TAG]") to its top descriptor. */
+static int layout_resolve(const char *image, char **dir_out, json_t **desc_out,
+                          struct lade_error **err)
+{
+	const char *s = image;
+	if (strncmp(s, "oci:", 4) == 0)
+		s += 4;
+	_cleanup_free_ char *dir = xstrdup(s);
+	_cleanup_free_ char *tag = NULL;
+	/* DIR:TAG unless DIR itself exists with that colon in it */
+	char *colon = strrchr(dir, ':');
+	struct stat st;
+	if (colon && !strchr(colon, '/') && stat(dir, &st) < 0) {
+		tag = xstrdup(colon + 1);
+		*colon = '\0';
+	}
+	_cleanup_free_ char *ip = xasprintf("%s/index.json", dir);
+	json_error_t je;
+	json_auto_t *idx = json_load_file(ip, 0, &je);
+	if (!idx)
+		return lade_error_set(err, 0, "image %s: cannot read %s: %s", image, ip, je.text);
+	json_t *ms = json_object_get(idx, "manifests");
+	json_t *found = NULL, *d;
+	size_t i, n = 0;
+	json_array_foreach(ms, i, d)
+	{
+		const char *rn = json_string_value(json_object_get(
+		        json_object_get(d, "annotations"), "org.opencontainers.image.ref.name"));
+		if (tag && (!rn || strcmp(rn, tag) != 0))
+			continue;
+		found = d;
+		n++;
+	}
+	if (n == 0)
+		return lade_error_set(err, 0, "image %s: no image %s%s in %s", image,
+		                      tag ? "tagged " : "", tag ? tag : "", ip);
+	if (n > 1)
+		return lade_error_set(err, 0,
+		                      "image %s: %s names %zu images; name one with DIR:TAG", image,
+		                      ip, n);
+	*desc_out = json_incref(found);
+	*dir_out = steal_pointer(&dir);
+	return 0;
+}
+
+/* ---------------------------------------------------------------- push */
+
+struct push {
+	struct client *c;
+	const char *dir;
+	struct lade_push_stats *stats;
+	char *mount_scope;
+};
+
+static char *blob_context(struct push *p, const char *digest)
+{
+	return xasprintf("registry %s, repository %s, blob %s", p->c->registry, p->c->repo, digest);
+}
+
+static char *absolute_location(struct client *c, const char *loc)
+{
+	if (strncmp(loc, "http://", 7) == 0 || strncmp(loc, "https://", 8) == 0)
+		return xstrdup(loc);
+	return xasprintf("%s%s%s", c->base, loc[0] == '/' ? "" : "/", loc);
+}
+
+static int push_blob(struct push *p, const char *digest, uint64_t size, struct lade_error **err)
+{
+	struct client *c = p->c;
+	_cleanup_free_ char *ctx = blob_context(p, digest);
+	_cleanup_free_ char *push_scope = scope_for(c->repo, "pull,push");
+	_cleanup_(response_release) struct response r = {.body_max = 1 << 20};
+
+	_cleanup_free_ char *head_url = xasprintf("%s/v2/%s/blobs/%s", c->base, c->repo, digest);
+	struct request head = {.method = "HEAD", .url = head_url, .fd = -1};
+	if (request(c, &head, &r, push_scope, err) < 0)
+		return lade_error_prefix(err, "%s", ctx);
+	if (r.status == 200) {
+		p->stats->blobs_present++;
+		return 0;
+	}
+
+	_cleanup_free_ char *path =
+	        xasprintf("%s/blobs/sha256/%s", p->dir, lade_digest_hex(digest));
+	_cleanup_fd_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return lade_error_set(err, errno, "%s: cannot open %s", ctx, path);
+	struct stat st;
+	if (fstat(fd, &st) < 0)
+		return lade_error_set(err, errno, "%s: cannot stat %s", ctx, path);
+	if ((uint64_t)st.st_size != size)
+		return lade_error_set(err, 0, "%s: %s has %jd bytes, the manifest says %ju", ctx,
+		                      path, (intmax_t)st.st_size, (uintmax_t)size);
+
+	const char *mount = c->o->mount_from;
+	_cleanup_free_ char *post_url = NULL;
+	if (mount) {
+		char *e = curl_easy_escape(c->curl, mount, 0);
+		post_url = xasprintf("%s/v2/%s/blobs/uploads/?mount=%s&from=%s", c->base, c->repo,
+		                     digest, e);
+		curl_free(e);
+	} else {
+		post_url = xasprintf("%s/v2/%s/blobs/uploads/", c->base, c->repo);
+	}
+	struct request post = {.method = "POST", .url = post_url, .fd = -1};
+	if (request(c, &post, &r, mount ? p->mount_scope : push_scope, err) < 0)
+		return lade_error_prefix(err, "%s: starting the upload", ctx);
+	if (mount && r.status == 201) {
+		p->stats->blobs_mounted++;
+		return 0;
+	}
+	if (r.status != 202 || !r.location) {
+		_cleanup_free_ char *m = registry_message(&r);
+		return lade_error_set(err, 0, "%s: starting the upload: %s", ctx, m);
+	}
+	_cleanup_free_ char *loc = absolute_location(c, r.location);
+	_cleanup_free_ char *put_url =
+	        xasprintf("%s%cdigest=sha256%%3A%s", loc, strchr(loc, '?') ? '&' : '?',
+	                  lade_digest_hex(digest));
+	struct request put = {.method = "PUT",
+	                      .url = put_url,
+	                      .content_type = "application/octet-stream",
+	                      .fd = fd,
+	                      .fd_size = size};
+	if (request(c, &put, &r, push_scope, err) < 0)
+		return lade_error_prefix(err, "%s: uploading", ctx);
+	if (r.status != 201) {
+		_cleanup_free_ char *m = registry_message(&r);
+		return lade_error_set(err, 0, "%s: uploading: %s", ctx, m);
+	}
+	if (r.docker_digest && strcmp(r.docker_digest, digest) != 0)
+		return lade_error_set(err, 0, "%s: the registry stored it as %s", ctx,
+		                      r.docker_digest);
+	p->stats->blobs_uploaded++;
+	p->stats->bytes_uploaded += size;
+	return 0;
+}
+
+static int put_manifest(struct push *p, const char *reference, const struct lade_buf *bytes,
+                        const char *media_type, const char *digest, struct lade_error **err)
+{
+	struct client *c = p->c;
+	_cleanup_free_ char *url = xasprintf("%s/v2/%s/manifests/%s", c->base, c->repo, reference);
+	_cleanup_free_ char *scope = scope_for(c->repo, "pull,push");
+	struct request q = {.method = "PUT",
+	                    .url = url,
+	                    .content_type = media_type,
+	                    .data = bytes->data,
+	                    .data_len = bytes->len,
+	                    .fd = -1};
+	struct response r = {.body_max = 1 << 20};
+	int rc = request(c, &q, &r, scope, err);
+	if (rc == 0 && r.status != 201) {
+		_cleanup_free_ char *m = registry_message(&r);
+		rc = lade_error_set(err, 0, "%s", m);
+	} else if (rc == 0 && r.docker_digest && strcmp(r.docker_digest, digest) != 0) {
+		rc = lade_error_set(err, 0, "the registry stored it as %s", r.docker_digest);
+	}
+	response_release(&r);
+	if (rc < 0)
+		return lade_error_prefix(err, "registry %s, repository %s, manifest %s (%s)",
+		                         c->registry, c->repo, digest, reference);
+	p->stats->manifests++;
+	return 0;
+}
+
+static const char *json_str(const json_t *o, const char *k)
+{
+	return json_string_value(json_object_get(o, k));
+}
+
+static int desc_fields(const json_t *d, const char **mt, const char **digest, uint64_t *size,
+                       const char *where, struct lade_error **err)
+{
+	*mt = json_str(d, "mediaType");
+	*digest = json_str(d, "digest");
+	json_t *sz = json_object_get(d, "size");
+	if (!*digest || !lade_digest_valid(*digest) || !json_is_integer(sz) ||
+	    json_integer_value(sz) < 0)
+		return lade_error_set(err, 0, "%s: invalid descriptor", where);
+	*size = (uint64_t)json_integer_value(sz);
+	return 0;
+}
+
+/* Push everything a manifest or index names, then (unless top) the manifest by digest. */
+static int push_manifest(struct push *p, const char *digest, const char *media_type, bool top,
+                         struct lade_buf *bytes_out, struct lade_error **err)
+{
+	_cleanup_buf_ struct lade_buf b = LADE_BUF_INIT;
+	if (read_blob(p->dir, digest, &b, err) < 0)
+		return -1;
+	json_error_t je;
+	json_auto_t *m = json_loadb(b.data, b.len, 0, &je);
+	if (!m)
+		return lade_error_set(err, 0, "manifest %s: invalid JSON: %s", digest, je.text);
+	const char *mt = json_str(m, "mediaType");
+	if (!mt)
+		mt = media_type;
+	if (!mt)
+		return lade_error_set(err, 0, "manifest %s: no media type", digest);
+	bool index = strcmp(mt, MT_OCI_INDEX) == 0 || strcmp(mt, MT_DOCKER_LIST) == 0;
+	size_t i;
+	json_t *d;
+	if (index) {
+		json_array_foreach(json_object_get(m, "manifests"), i, d)
+		{
+			const char *cmt, *cd;
+			uint64_t cs;
+			if (desc_fields(d, &cmt, &cd, &cs, digest, err) < 0)
+				return -1;
+			if (push_manifest(p, cd, cmt, false, NULL, err) < 0)
+				return -1;
+		}
+	} else {
+		json_t *cfg = json_object_get(m, "config");
+		const char *bmt, *bd;
+		uint64_t bs;
+		if (desc_fields(cfg, &bmt, &bd, &bs, digest, err) < 0 ||
+		    push_blob(p, bd, bs, err) < 0)
+			return -1;
+		json_array_foreach(json_object_get(m, "layers"), i, d)
+		{
+			if (desc_fields(d, &bmt, &bd, &bs, digest, err) < 0 ||
+			    push_blob(p, bd, bs, err) < 0)
+				return -1;
+		}
+	}
+	if (top) {
+		*bytes_out = b;
+		lade_buf_init(&b);
+		return 0;
+	}
+	return put_manifest(p, digest, &b, mt, digest, err);
+}
+
+int lade_registry_push(const char *image, const char *ref_s, const struct lade_registry_options *o,
+                       char digest[LADE_DIGEST_STRLEN], struct lade_push_stats *stats,
+                       struct lade_error **err)
+{
+	static const struct lade_registry_options defaults = LADE_REGISTRY_OPTIONS_INIT;
+	struct lade_push_stats dummy;
+	if (!o)
+		o = &defaults;
+	if (!stats)
+		stats = &dummy;
+	memset(stats, 0, sizeof(*stats));
+	_cleanup_(lade_registry_ref_freep) struct lade_registry_ref *ref = NULL;
+	if (lade_registry_ref_parse(ref_s, &ref, err) < 0)
+		return -1;
+	_cleanup_free_ char *dir = NULL;
+	json_auto_t *top = NULL;
+	if (layout_resolve(image, &dir, &top, err) < 0)
+		return -1;
+	const char *mt, *d;
+	uint64_t size;
+	if (desc_fields(top, &mt, &d, &size, image, err) < 0)
+		return -1;
+	if (ref->digest && strcmp(ref->digest, d) != 0)
+		return lade_error_set(err, 0, "image %s has digest %s, not the %s named by %s",
+		                      image, d, ref->digest, ref_s);
+	_cleanup_(client_freep) struct client *c = NULL;
+	if (client_new(ref, o, &c, err) < 0 || client_connect(c, err) < 0)
+		return -1;
+	struct push p = {.c = c, .dir = dir, .stats = stats};
+	_cleanup_free_ char *mount_scope = NULL;
+	if (o->mount_from)
+		mount_scope = p.mount_scope = xasprintf(
+		        "repository:%s:pull,push repository:%s:pull", c->repo, o->mount_from);
+	_cleanup_buf_ struct lade_buf bytes = LADE_BUF_INIT;
+	if (push_manifest(&p, d, mt, true, &bytes, err) < 0)
+		return -1;
+	json_auto_t *m = json_loadb(bytes.data, bytes.len, 0, NULL);
+	const char *real_mt = json_str(m, "mediaType");
+	if (!real_mt)
+		real_mt = mt;
+	/* The tag is the very last write: everything it names is in the registry by now. */
+	if (put_manifest(&p, ref->tag ? ref->tag : d, &bytes, real_mt, d, err) < 0)
+		return -1;
+	memcpy(digest, d, LADE_DIGEST_STRLEN);
+	return 0;
+}
+
+/* ---------------------------------------------------------------- pull */
+
+struct pull {
+	const struct lade_registry_ref *ref;
+	const struct lade_registry_options *o;
+	struct lade_store *store;
+	struct client *c; /* created at the first network access */
+	const char *name; /* canonical reference, for messages */
+};
+
+static int pull_client(struct pull *p, const char *what, struct lade_error **err)
+{
+	if (p->c)
+		return 0;
+	if (p->o->offline)
+		return lade_error_set(err, 0, "image %s: %s is not in the store %s (offline)",
+		                      p->name, what, lade_store_dir(p->store));
+	if (client_new(p->ref, p->o, &p->c, err) < 0 || client_connect(p->c, err) < 0)
+		return -1;
+	return 0;
+}
+
+/* A manifest or index by digest (or tag: then *digest_out tells which), from the store when
+ * there, else from the registry; verified, and stored. */
+static int pull_manifest(struct pull *p, const char *reference, struct lade_buf *out,
+                         char digest_out[LADE_DIGEST_STRLEN], struct lade_error **err)
+{
+	bool by_digest = lade_digest_valid(reference);
+	if (by_digest && lade_store_has(p->store, reference)) {
+		if (read_blob(lade_store_dir(p->store), reference, out, err) == 0) {
+			memcpy(digest_out, reference, LADE_DIGEST_STRLEN);
+			return 0;
+		}
+		return lade_error_prefix(err, "image %s: manifest in the store", p->name);
+	}
+	_cleanup_free_ char *what = xasprintf("manifest %s", reference);
+	if (pull_client(p, what, err) < 0)
+		return -1;
+	struct client *c = p->c;
+	_cleanup_free_ char *url = xasprintf("%s/v2/%s/manifests/%s", c->base, c->repo, reference);
+	_cleanup_free_ char *scope = scope_for(c->repo, "pull");
+	struct request q = {.method = "GET", .url = url, .accept = ACCEPT_MANIFESTS, .fd = -1};
+	_cleanup_(response_release) struct response r = {.body_max = MANIFEST_MAX};
+	if (request(c, &q, &r, scope, err) < 0)
+		return lade_error_prefix(err, "repository %s, manifest %s", c->repo, reference);
+	if (r.status != 200) {
+		_cleanup_free_ char *m = registry_message(&r);
+		return lade_error_set(err, 0, "registry %s, repository %s, manifest %s: %s",
+		                      c->registry, c->repo, reference, m);
+	}
+	char got[LADE_DIGEST_STRLEN];
+	lade_sha256_buf(r.body.data, r.body.len, got);
+	const char *want = by_digest ? reference : r.docker_digest;
+	if (want && strcmp(got, want) != 0)
+		return lade_error_set(err, 0,
+		                      "registry %s, repository %s, manifest %s: the registry sent "
+		                      "content with digest %s, expected %s",
+		                      c->registry, c->repo, reference, got, want);
+	char stored[LADE_DIGEST_STRLEN];
+	if (lade_store_put(p->store, r.body.data, r.body.len, stored, err) < 0)
+		return -1;
+	memcpy(digest_out, got, LADE_DIGEST_STRLEN);
+	lade_buf_add(out, r.body.data, r.body.len);
+	return 0;
+}
+
+static int pull_blob(struct pull *p, const char *digest, uint64_t size, struct lade_error **err)
+{
+	if (lade_store_has(p->store, digest))
+		return 0;
+	_cleanup_free_ char *what = xasprintf("blob %s", digest);
+	if (pull_client(p, what, err) < 0)
+		return -1;
+	struct client *c = p->c;
+	_cleanup_free_ char *ctx =
+	        xasprintf("registry %s, repository %s, blob %s", c->registry, c->repo, digest);
+	_cleanup_free_ char *url = xasprintf("%s/v2/%s/blobs/%s", c->base, c->repo, digest);
+	_cleanup_free_ char *scope = scope_for(c->repo, "pull");
+	for (unsigned attempt = 1;; attempt++) {
+		_cleanup_(lade_blob_writer_freep) struct lade_blob_writer *w = NULL;
+		if (lade_store_blob_begin(p->store, &w, err) < 0)
+			return -1;
+		struct request q = {.method = "GET", .url = url, .fd = -1};
+		_cleanup_(response_release) struct response r = {.body_max = 1 << 20};
+		r.sink = lade_blob_writer_stream(w);
+		_cleanup_error_ struct lade_error *e = NULL;
+		int rc = request(c, &q, &r, scope, &e);
+		if (rc < 0) {
+			/* a download cut in the middle starts again from zero (bounded) */
+			if (r.received && attempt < LADE_REGISTRY_TRIES) {
+				sleep_ms(lade_registry_retry_delay_ms(attempt));
+				continue;
+			}
+			lade_error_set(err, e->sys_errno, "%s: %s", ctx, e->msg);
+			return -1;
+		}
+		if (r.status != 200) {
+			_cleanup_free_ char *m = registry_message(&r);
+			return lade_error_set(err, 0, "%s: %s", ctx, m);
+		}
+		char got[LADE_DIGEST_STRLEN];
+		uint64_t got_size;
+		if (lade_blob_writer_commit(steal_pointer(&w), got, &got_size, err) < 0)
+			return lade_error_prefix(err, "%s", ctx);
+		if (strcmp(got, digest) != 0)
+			return lade_error_set(
+			        err, 0, "%s: the registry sent content with digest %s", ctx, got);
+		if (got_size != size)
+			return lade_error_set(err, 0,
+			                      "%s: %ju bytes received, the manifest says %ju", ctx,
+			                      (uintmax_t)got_size, (uintmax_t)size);
+		return 0;
+	}
+}
+
+static bool platform_matches(const json_t *pl, const char *platform)
+{
+	_cleanup_free_ char *s = xstrdup(platform);
+	char *save = NULL;
+	const char *os = strtok_r(s, "/", &save);
+	const char *arch = strtok_r(NULL, "/", &save);
+	const char *variant = strtok_r(NULL, "/", &save);
+	const char *pos = json_str(pl, "os"), *parch = json_str(pl, "architecture");
+	const char *pvar = json_str(pl, "variant");
+	if (!os || !arch || !pos || !parch || strcmp(os, pos) != 0 || strcmp(arch, parch) != 0)
+		return false;
+	return !variant || (pvar && strcmp(variant, pvar) == 0);
+}
+
+/* Fetch what a manifest/index names. Fills *named with the descriptor to name in index.json
+ * (for an index resolved to a platform: the child's). */
+static int pull_tree(struct pull *p, const char *reference, const char *platform,
+                     const char *media_type, json_t **named, struct lade_error **err)
+{
+	_cleanup_buf_ struct lade_buf b = LADE_BUF_INIT;
+	char digest[LADE_DIGEST_STRLEN];
+	if (pull_manifest(p, reference, &b, digest, err) < 0)
+		return -1;
+	json_error_t je;
+	json_auto_t *m = json_loadb(b.data, b.len, 0, &je);
+	if (!m)
+		return lade_error_set(err, 0, "image %s: manifest %s: invalid JSON: %s", p->name,
+		                      digest, je.text);
+	const char *mt = json_str(m, "mediaType");
+	if (!mt)
+		mt = media_type;
+	if (!mt)
+		mt = json_object_get(m, "manifests") ? MT_OCI_INDEX : MT_OCI_MANIFEST;
+	bool index = strcmp(mt, MT_OCI_INDEX) == 0 || strcmp(mt, MT_DOCKER_LIST) == 0;
+	size_t i;
+	json_t *d;
+	if (index) {
+		json_t *chosen = NULL;
+		json_array_foreach(json_object_get(m, "manifests"), i, d)
+		{
+			const char *cmt, *cd;
+			uint64_t cs;
+			if (desc_fields(d, &cmt, &cd, &cs, digest, err) < 0)
+				return lade_error_prefix(err, "image %s", p->name);
+			if (platform) {
+				if (!chosen &&
+				    platform_matches(json_object_get(d, "platform"), platform))
+					chosen = d;
+				continue;
+			}
+			json_auto_t *ignored = NULL;
+			if (pull_tree(p, cd, NULL, cmt, &ignored, err) < 0)
+				return -1;
+		}
+		if (platform) {
+			if (!chosen)
+				return lade_error_set(err, 0,
+				                      "image %s: no manifest for platform %s in "
+				                      "index %s",
+				                      p->name, platform, digest);
+			const char *cmt, *cd;
+			uint64_t cs;
+			desc_fields(chosen, &cmt, &cd, &cs, digest, err);
+			json_auto_t *child = NULL;
+			if (pull_tree(p, cd, NULL, cmt, &child, err) < 0)
+				return -1;
+			json_object_set(child, "platform", json_object_get(chosen, "platform"));
+			*named = steal_pointer(&child);
+			return 0;
+		}
+	} else {
+		json_t *cfg = json_object_get(m, "config");
+		const char *bmt, *bd;
+		uint64_t bs;
+		if (desc_fields(cfg, &bmt, &bd, &bs, digest, err) < 0)
+			return lade_error_prefix(err, "image %s", p->name);
+		if (pull_blob(p, bd, bs, err) < 0)
+			return -1;
+		json_array_foreach(json_object_get(m, "layers"), i, d)
+		{
+			if (desc_fields(d, &bmt, &bd, &bs, digest, err) < 0)
+				return lade_error_prefix(err, "image %s", p->name);
+			if (pull_blob(p, bd, bs, err) < 0)
+				return -1;
+		}
+	}
+	*named = json_pack("{s:s, s:s, s:I}", "mediaType", mt, "digest", digest, "size",
+	                   (json_int_t)b.len);
+	return 0;
+}
+
+char *lade_registry_default_store(struct lade_error **err)
+{
+	const char *x = getenv("XDG_CACHE_HOME");
+	if (x && *x)
+		return xasprintf("%s/lade/images", x);
+	const char *home = getenv("HOME");
+	if (home && *home)
+		return xasprintf("%s/.cache/lade/images", home);
+	lade_error_set(err, 0, "neither XDG_CACHE_HOME nor HOME is set: give a store directory");
+	return NULL;
+}
+
+/* Offline and unpinned: the store's index.json may name the reference already. */
+static char *store_lookup(struct lade_store *s, const char *name)
+{
+	_cleanup_free_ char *ip = xasprintf("%s/index.json", lade_store_dir(s));
+	json_auto_t *idx = json_load_file(ip, 0, NULL);
+	size_t i;
+	json_t *d;
+	json_array_foreach(json_object_get(idx, "manifests"), i, d)
+	{
+		const char *rn = json_str(json_object_get(d, "annotations"),
+		                          "org.opencontainers.image.ref.name");
+		const char *dg = json_str(d, "digest");
+		if (rn && dg && strcmp(rn, name) == 0 && lade_digest_valid(dg))
+			return xstrdup(dg);
+	}
+	return NULL;
+}
+
+int lade_registry_pull_ex(const char *ref_s, const char *platform, const char *layout_dir,
+                          bool allow_unpinned, const struct lade_registry_options *o,
+                          char manifest_digest[LADE_DIGEST_STRLEN], struct lade_error **err)
+{
+	static const struct lade_registry_options defaults = LADE_REGISTRY_OPTIONS_INIT;
+	if (!o)
+		o = &defaults;
+	_cleanup_(lade_registry_ref_freep) struct lade_registry_ref *ref = NULL;
+	if (lade_registry_ref_parse(ref_s, &ref, err) < 0)
+		return -1;
+	_cleanup_free_ char *name = lade_registry_ref_canonical(ref);
+	if (!ref->digest && !allow_unpinned)
+		return lade_error_set(
+		        err, 0,
+		        "image %s is not pinned: add @sha256:… (or allow unpinned base "
+		        "images)",
+		        name);
+	_cleanup_free_ char *dir =
+	        layout_dir ? xstrdup(layout_dir) : lade_registry_default_store(err);
+	if (!dir || lade_mkdir_p(dir, err) < 0)
+		return -1;
+	_cleanup_(lade_store_freep) struct lade_store *store = NULL;
+	if (lade_store_open(dir, 600, &store, err) < 0)
+		return -1;
+	struct pull p = {.ref = ref, .o = o, .store = store, .name = name};
+	_cleanup_free_ char *known = NULL;
+	const char *reference = ref->digest;
+	if (!reference && o->offline)
+		reference = known = store_lookup(store, name);
+	if (!reference)
+		reference = ref->tag;
+	json_auto_t *named = NULL;
+	int rc = pull_tree(&p, reference, platform, NULL, &named, err);
+	client_free(p.c);
+	if (rc < 0)
+		return -1;
+	struct lade_index_entry e = {
+	        .media_type = json_str(named, "mediaType"),
+	        .digest = json_str(named, "digest"),
+	        .size = (uint64_t)json_integer_value(json_object_get(named, "size")),
+	        .ref_name = name,
+	        .platform = json_object_get(named, "platform"),
+	};
+	if (lade_layout_update_index(store, &e, 1, err) < 0)
+		return -1;
+	if (manifest_digest)
+		snprintf(manifest_digest, LADE_DIGEST_STRLEN, "%s", e.digest);
+	return 0;
+}
+
+int lade_registry_pull(const char *ref, const char *platform, const char *layout_dir,
+                       bool allow_unpinned, struct lade_error **err)
+{
+	return lade_registry_pull_ex(ref, platform, layout_dir, allow_unpinned, NULL, NULL, err);
+}

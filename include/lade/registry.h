@@ -1,0 +1,142 @@
+/* lade — registries: push images and pull base images over the OCI distribution API (libcurl).
+ *
+ * References are "[REGISTRY/]REPO[:TAG][@sha256:HEX]" as docker writes them: the first
+ * component is a registry when it holds a '.' or a ':' or is "localhost"; otherwise the
+ * registry is docker.io (API host registry-1.docker.io) and a one-component repository gets the
+ * "library/" prefix. No tag and no digest means ":latest".
+ *
+ * Transport: https with certificate verification by default. Plain http is used only for
+ * loopback registries (127.0.0.0/8, localhost, [::1]) or with tls_verify false (as skopeo's
+ * --tls-verify=false), and only after https failed to connect. cert_dir (skopeo's --cert-dir)
+ * holds ca.crt (trusted CA), and optionally client.cert / client.key.
+ *
+ * Credentials, first found wins: o->creds ("user:pass"); REGISTRY_AUTH_FILE when set (only
+ * that file); $XDG_RUNTIME_DIR/containers/auth.json; ~/.docker/config.json. In an auth file
+ * "auths" maps "host[/repo…]" (also "https://host" and, for docker.io,
+ * "https://index.docker.io/v1/") to {"auth": base64("user:pass")}; the longest repository
+ * prefix wins. Auth: Basic, and the Bearer token flow (anonymous when there are no
+ * credentials).
+ *
+ * Every request is retried on 429, 5xx and connection failures: at most LADE_REGISTRY_TRIES
+ * tries, with the delays of lade_registry_retry_delay_ms().
+ *
+ * The content store of pulled images: lade_registry_default_store() =
+ * $XDG_CACHE_HOME/lade/images, else ~/.cache/lade/images: an OCI layout (lade_store) whose
+ * index.json names every pulled image by its canonical reference
+ * (lade_registry_ref_canonical()), so manifest/base.c reads it as "DIR" with TAG = that
+ * reference. It is kept apart from the layer cache (~/.cache/lade) because each store holds
+ * its own lock during a build.
+ */
+#ifndef LADE_REGISTRY_H
+#define LADE_REGISTRY_H
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "lade/digest.h"
+#include "lade/error.h"
+#include "lade/util.h"
+
+#define LADE_REGISTRY_TRIES 4
+
+struct lade_registry_ref {
+	char *registry;   /* "docker.io", "127.0.0.1:5000", "[::1]:5000" */
+	char *repository; /* "library/python" */
+	char *tag;        /* NULL when only a digest was given */
+	char *digest;     /* NULL when not pinned */
+};
+
+/* Parse a reference (see above). Errors: "invalid reference S: …" naming what is wrong. */
+int lade_registry_ref_parse(const char *s, struct lade_registry_ref **out, struct lade_error **err);
+void lade_registry_ref_free(struct lade_registry_ref *r);
+void lade_registry_ref_freep(struct lade_registry_ref **r);
+/* "registry/repo[:tag][@digest]" (always with the registry). New string. */
+char *lade_registry_ref_canonical(const struct lade_registry_ref *r);
+/* Is host ("127.0.0.1:5000", "localhost", "[::1]:80") a loopback registry? */
+bool lade_registry_host_is_loopback(const char *host);
+
+/* One WWW-Authenticate challenge: scheme ("Basic"/"Bearer", as sent) and its parameters, NULL
+ * when absent. */
+struct lade_auth_challenge {
+	char *scheme;
+	char *realm;
+	char *service;
+	char *scope;
+	char *error;
+};
+/* Parse `Bearer realm="…",service="…",scope="…"` (quoted or token values, any order, unknown
+ * parameters ignored). Errors: "invalid WWW-Authenticate header: …". */
+int lade_auth_challenge_parse(const char *header, struct lade_auth_challenge *out,
+                              struct lade_error **err);
+void lade_auth_challenge_release(struct lade_auth_challenge *c);
+
+/* Look registry (host) / repository up in the auth file `path` (docker config.json or
+ * containers auth.json format). 1 with *user and *pass set (new strings) when found, 0 when
+ * the file or the entry does not exist, -1 with *err naming the file on malformed JSON or a bad
+ * "auth" value. */
+int lade_auth_file_lookup(const char *path, const char *registry, const char *repository,
+                          char **user, char **pass, struct lade_error **err);
+/* The credentials for registry/repository from the auth files in the order above (the
+ * environment is read here). Same results as lade_auth_file_lookup(). */
+int lade_auth_lookup(const char *registry, const char *repository, char **user, char **pass,
+                     struct lade_error **err);
+/* Decode standard base64 (padding optional, no whitespace). 0, or -1 without a message. */
+int lade_base64_decode(const char *in, struct lade_buf *out);
+
+/* Retry policy: should a request that ended with HTTP `status` (0: no response, i.e. a
+ * connection failure or reset) be tried again after try number `attempt` (1-based)? */
+bool lade_registry_should_retry(long status, unsigned attempt);
+/* Delay before try attempt+1: 250 ms doubled at each try, at most 4 s. */
+unsigned lade_registry_retry_delay_ms(unsigned attempt);
+
+struct lade_registry_options {
+	const char *creds;      /* "user:pass" or NULL */
+	bool tls_verify;        /* default true */
+	const char *cert_dir;   /* NULL: system CAs */
+	const char *mount_from; /* push: repository on the same registry to mount blobs from */
+	bool offline;           /* pull: use only the store, never the network */
+	unsigned jobs;          /* push: blobs uploaded in parallel (0 or 1: one at a time) */
+};
+#define LADE_REGISTRY_OPTIONS_INIT                                                                 \
+	{                                                                                          \
+		NULL, true, NULL, NULL, false, 1                                                   \
+	}
+
+struct lade_push_stats {
+	size_t blobs_uploaded, blobs_present, blobs_mounted, manifests;
+	uint64_t bytes_uploaded;
+};
+
+/* Push the image IMAGE ("DIR[:TAG]" or "oci:DIR[:TAG]": a layout; without TAG the layout must
+ * name exactly one image) to ref: each blob checked with HEAD and uploaded (POST then one
+ * streamed PUT) only when missing, mounted from o->mount_from when possible; then the child
+ * manifests of an index by digest, then the top manifest by the ref's tag (or digest), with
+ * their exact bytes and media types, so a failed push never leaves the tag on a partial image.
+ * Every blob read is verified against its digest first. digest: the pushed top manifest's
+ * digest (== the local one). Errors name the registry, the repository and the blob. */
+int lade_registry_push(const char *image, const char *ref, const struct lade_registry_options *o,
+                       char digest[LADE_DIGEST_STRLEN], struct lade_push_stats *stats,
+                       struct lade_error **err);
+
+/* Pull ref into the OCI layout layout_dir (created; NULL: lade_registry_default_store()),
+ * verifying every digest, and name it in index.json by lade_registry_ref_canonical(). With
+ * platform ("linux/amd64[/variant]") an index is resolved to that platform's manifest and only
+ * that one is stored and named; with NULL the whole index (all children) is stored.
+ * A ref without a digest is refused unless allow_unpinned ("base image R is not pinned …").
+ * Blobs already in the store are not fetched again; a pinned image whose blobs are all in the
+ * store needs no network. o may be NULL (defaults); o->offline: use only the store (error
+ * "… is not in the store DIR (offline)"). manifest_digest (may be NULL): what was named. */
+int lade_registry_pull_ex(const char *ref, const char *platform, const char *layout_dir,
+                          bool allow_unpinned, const struct lade_registry_options *o,
+                          char manifest_digest[LADE_DIGEST_STRLEN], struct lade_error **err);
+/* lade_registry_pull_ex() with default options. */
+int lade_registry_pull(const char *ref, const char *platform, const char *layout_dir,
+                       bool allow_unpinned, struct lade_error **err);
+/* $XDG_CACHE_HOME/lade/images or ~/.cache/lade/images. New string. Errors when neither
+ * XDG_CACHE_HOME nor HOME is set. */
+char *lade_registry_default_store(struct lade_error **err);
+
+/* The CLI commands (argv[0] is the command name); they print and return the exit status
+ * (0, 1 on error, 2 on usage errors). */
+int lade_cmd_push(int argc, char **argv);
+int lade_cmd_pull(int argc, char **argv);
+#endif
