@@ -71,7 +71,8 @@ int main(int argc, char **argv)
 				bytes += (unsigned long long)n;
 			}
 			if (n < 0) {
-				fprintf(stderr, "floor: %s: %s\n", argv[i], archive_error_string(a));
+				fprintf(stderr, "floor: %s: %s\n", argv[i],
+				        archive_error_string(a));
 				return 1;
 			}
 		}
