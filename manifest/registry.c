@@ -757,9 +757,10 @@ static int fetch_token(struct client *c, const struct lade_auth_challenge *ch, c
 		response_release(&r);
 		if (st == 401 || st == 403)
 			return lade_error_set(
-			        err, 0, "registry %s: the token service %s refused %s (%s)",
+			        err, 0, "registry %s: the token service %s refused %s%s (%s)",
 			        c->registry, ch->realm,
-			        c->user ? "the credentials of user" : "anonymous access", m);
+			        c->user ? "the credentials of user " : "anonymous access",
+			        c->user ? c->user : "", m);
 		return lade_error_set(err, 0, "registry %s: token service %s: %s", c->registry,
 		                      ch->realm, m);
 	}
@@ -776,6 +777,19 @@ static int fetch_token(struct client *c, const struct lade_auth_challenge *ch, c
 	return 0;
 }
 
+static int auth_failed(struct client *c, struct lade_error **err)
+{
+	if (c->user)
+		return lade_error_set(err, 0,
+		                      "registry %s: authentication failed for user %s (wrong user "
+		                      "name or password, or no access to repository %s)",
+		                      c->registry, c->user, c->repo);
+	return lade_error_set(err, 0,
+	                      "registry %s: authentication required for repository %s (give "
+	                      "--creds or log in with an auth file)",
+	                      c->registry, c->repo);
+}
+
 /* On 401: answer the challenge. 0 when the request should be tried again. */
 static int handle_challenge(struct client *c, const struct response *r, const char *scope,
                             struct lade_error **err)
@@ -788,18 +802,8 @@ static int handle_challenge(struct client *c, const struct response *r, const ch
 		return lade_error_prefix(err, "registry %s", c->registry);
 	int ret;
 	if (strcasecmp(ch.scheme, "Basic") == 0) {
-		if (!c->user)
-			ret = lade_error_set(
-			        err, 0,
-			        "registry %s: authentication required (give --creds or log "
-			        "in with an auth file)",
-			        c->registry);
-		else if (c->basic_sent)
-			ret = lade_error_set(
-			        err, 0,
-			        "registry %s: authentication failed for user %s (wrong "
-			        "user name or password)",
-			        c->registry, c->user);
+		if (!c->user || c->basic_sent)
+			ret = auth_failed(c, err);
 		else {
 			_cleanup_free_ char *up = xasprintf("%s:%s", c->user, c->pass);
 			_cleanup_free_ char *b64 = base64_encode(up);
@@ -854,18 +858,14 @@ static int request(struct client *c, const struct request *q, struct response *r
 			               c->registry, e->msg, attempt);
 			return -1;
 		}
-		if (st == 401) {
-			_cleanup_free_ char *m = registry_message(r);
-			return lade_error_set(err, 0, "registry %s: access to %s denied%s%s (%s)",
-			                      c->registry, c->repo, c->user ? " for user " : "",
-			                      c->user ? c->user : "", m);
-		}
+		if (st == 401)
+			return auth_failed(c, err);
 		return 0;
 	}
 }
 
 /* Find the scheme: https first, then http where allowed (loopback, or TLS verification off). */
-static int client_connect(struct client *c, struct lade_error **err)
+static int client_connect(struct client *c, const char *scope, struct lade_error **err)
 {
 	const char *host =
 	        strcmp(c->registry, "docker.io") == 0 ? "registry-1.docker.io" : c->registry;
@@ -892,11 +892,19 @@ static int client_connect(struct client *c, struct lade_error **err)
 				break;
 			sleep_ms(lade_registry_retry_delay_ms(attempt));
 		}
-		response_release(&r);
 		if (rc == 0) {
 			c->base = steal_pointer(&base);
-			return 0;
+			/* authenticate once here, so a wrong password is reported before any upload
+			 */
+			if (r.status == 401) {
+				_cleanup_free_ char *u2 = xasprintf("%s/v2/", c->base);
+				struct request q2 = {.method = "GET", .url = u2, .fd = -1};
+				rc = request(c, &q2, &r, scope, err);
+			}
+			response_release(&r);
+			return rc;
 		}
+		response_release(&r);
 		if (!first)
 			first = steal_pointer(&e);
 	}
@@ -1212,7 +1220,8 @@ int lade_registry_push(const char *image, const char *ref_s, const struct lade_r
 		return lade_error_set(err, 0, "image %s has digest %s, not the %s named by %s",
 		                      image, d, ref->digest, ref_s);
 	_cleanup_(client_freep) struct client *c = NULL;
-	if (client_new(ref, o, &c, err) < 0 || client_connect(c, err) < 0)
+	_cleanup_free_ char *push_scope = xasprintf("repository:%s:pull,push", ref->repository);
+	if (client_new(ref, o, &c, err) < 0 || client_connect(c, push_scope, err) < 0)
 		return -1;
 	struct push p = {.c = c, .dir = dir, .stats = stats};
 	_cleanup_free_ char *mount_scope = NULL;
@@ -1250,7 +1259,8 @@ static int pull_client(struct pull *p, const char *what, struct lade_error **err
 	if (p->o->offline)
 		return lade_error_set(err, 0, "image %s: %s is not in the store %s (offline)",
 		                      p->name, what, lade_store_dir(p->store));
-	if (client_new(p->ref, p->o, &p->c, err) < 0 || client_connect(p->c, err) < 0)
+	_cleanup_free_ char *scope = xasprintf("repository:%s:pull", p->ref->repository);
+	if (client_new(p->ref, p->o, &p->c, err) < 0 || client_connect(p->c, scope, err) < 0)
 		return -1;
 	return 0;
 }
