@@ -892,6 +892,11 @@ static int client_connect(struct client *c, const char *scope, struct lade_error
 				break;
 			sleep_ms(lade_registry_retry_delay_ms(attempt));
 		}
+		if (rc == 0 && r.status != 200 && r.status != 401) {
+			lade_error_set(&e, 0, "GET %s: HTTP %ld (not an OCI registry there)", url,
+			               r.status);
+			rc = -1;
+		}
 		if (rc == 0) {
 			c->base = steal_pointer(&base);
 			/* authenticate once here, so a wrong password is reported before any upload
@@ -904,9 +909,13 @@ static int client_connect(struct client *c, const char *scope, struct lade_error
 			response_release(&r);
 			return rc;
 		}
+		bool cert_failed = r.curl_rc == CURLE_PEER_FAILED_VERIFICATION;
 		response_release(&r);
 		if (!first)
 			first = steal_pointer(&e);
+		/* a certificate that does not verify is an answer: never fall back to http then */
+		if (cert_failed)
+			break;
 	}
 	return lade_error_set(err, 0, "registry %s: cannot connect: %s", c->registry,
 	                      first ? first->msg : "unknown error");

@@ -1,0 +1,188 @@
+#!/bin/bash
+# lade push / lade pull against the Debian docker-registry (CNCF distribution 2.8) on 127.0.0.1:
+# digests as skopeo sees them, a second push uploads nothing, mount-from, pull + verify,
+# --offline, htpasswd Basic auth from --creds and each auth file format, TLS with a
+# self-signed certificate (--cert-dir, --tls-verify=false).
+source "${LADE_SRCDIR:-$(dirname "$0")/../..}/tests/lib.sh"
+need_cmd skopeo python3 curl openssl
+command -v docker-registry >/dev/null 2>&1 ||
+	skip_all "docker-registry not installed (apt-get install docker-registry)"
+command -v htpasswd >/dev/null 2>&1 || skip_all "htpasswd not installed (apt-get install apache2-utils)"
+"$LADE" push --help >/dev/null 2>&1 || skip_all "this lade has no push command"
+ensure_base
+
+free_port() {
+	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# start_registry NAME [EXTRA-YAML] — a registry with its own storage and log; sets PORT_<NAME>.
+start_registry() {
+	local name=$1 extra=${2:-} port
+	port=$(free_port)
+	mkdir -p "$T/reg-$name/data"
+	cat >"$T/reg-$name/config.yml" <<-EOF
+		version: 0.1
+		log:
+		  level: info
+		  accesslog:
+		    disabled: false
+		storage:
+		  filesystem:
+		    rootdirectory: $T/reg-$name/data
+		http:
+		  addr: 127.0.0.1:$port
+		$extra
+	EOF
+	docker-registry serve "$T/reg-$name/config.yml" >"$T/reg-$name/log" 2>&1 &
+	echo $! >"$T/reg-$name/pid"
+	at_exit "kill $(cat "$T/reg-$name/pid")"
+	for _ in $(seq 1 100); do
+		curl -sk -o /dev/null "http://127.0.0.1:$port/v2/" && break
+		curl -sk -o /dev/null "https://127.0.0.1:$port/v2/" && break
+		sleep 0.1
+	done
+	printf -v "PORT_$name" '%s' "$port"
+}
+
+stop_registry() {
+	kill "$(cat "$T/reg-$1/pid")" 2>/dev/null
+	wait "$(cat "$T/reg-$1/pid")" 2>/dev/null
+}
+
+# Blob upload requests (POST/PUT on blobs/uploads) in a registry log since line $2.
+uploads_since() {
+	tail -n +"$2" "$T/reg-$1/log" | grep -cE '"(POST|PUT|PATCH) /v2/[^ ]*/blobs/uploads/[^ ]* HTTP' || true
+}
+
+R=$T/hello
+hello_recipe "$R"
+run_lade build "$R/recipe.yaml" -o "$T/out" -q
+is "$RC" 0 "lade build hello exits 0"
+[ "$RC" -eq 0 ] || { diag "$ERR"; done_testing; }
+local_digest=$(printed_digest "$OUT")
+
+start_registry plain
+P=$PORT_plain
+REG=127.0.0.1:$P
+
+# --- push ---------------------------------------------------------------------------------
+run_lade push "$T/out:1.0" "$REG/hello:1.0"
+is "$RC" 0 "push to $REG/hello:1.0 exits 0"
+[ "$RC" -eq 0 ] || diag "$ERR"
+is "$OUT" "$local_digest" "push prints the local digest"
+like "$ERR" "3 blobs uploaded" "config and two layers uploaded"
+is "$(skopeo inspect --tls-verify=false --format '{{.Digest}}' "docker://$REG/hello:1.0")" \
+	"$local_digest" "skopeo inspect: the registry's digest is the local one"
+skopeo inspect --tls-verify=false --raw "docker://$REG/hello:1.0" >"$T/raw.json"
+is "$(sha256_file "$T/raw.json")" "${local_digest#sha256:}" "skopeo inspect --raw: same manifest bytes"
+check "skopeo copy docker:// to oci:" skopeo copy --quiet --src-tls-verify=false --preserve-digests \
+	"docker://$REG/hello:1.0" "oci:$T/copy:1.0"
+is "$(skopeo inspect --format '{{.Digest}}' "oci:$T/copy:1.0")" "$local_digest" \
+	"the copy back to oci: has the same digest"
+is "$(skopeo_layer_digests "oci:$T/copy:1.0")" "$(skopeo_layer_digests "oci:$T/out:1.0")" \
+	"the copy has the same layer digests"
+
+mark=$(($(wc -l <"$T/reg-plain/log") + 1))
+run_lade push "$T/out:1.0" "$REG/hello:1.0"
+is "$RC" 0 "second push exits 0"
+like "$ERR" "0 blobs uploaded .* 3 already present" "second push: every blob already present"
+is "$(uploads_since plain "$mark")" 0 "second push: no upload request in the registry log"
+
+mark=$(($(wc -l <"$T/reg-plain/log") + 1))
+run_lade push --mount-from hello "$T/out" "localhost:$P/other/app:2"
+is "$RC" 0 "push with --mount-from to another repo (via localhost) exits 0"
+[ "$RC" -eq 0 ] || diag "$ERR"
+like "$ERR" "3 mounted" "all three blobs mounted"
+is "$(tail -n +"$mark" "$T/reg-plain/log" | grep -cE '"PUT /v2/other/app/blobs/uploads')" 0 \
+	"mount-from: no blob bytes uploaded"
+is "$(skopeo inspect --tls-verify=false --format '{{.Digest}}' "docker://$REG/other/app:2")" \
+	"$local_digest" "the mounted image has the same digest"
+
+run_lade push "$T/out:1.0" "$REG/bydigest@$local_digest"
+is "$RC" 0 "push by digest exits 0"
+skopeo inspect --tls-verify=false --raw "docker://$REG/bydigest@$local_digest" >"$T/raw2.json"
+is "$(sha256_file "$T/raw2.json")" "${local_digest#sha256:}" "the image is there by digest"
+run_lade push "$T/out:1.0" "$REG/bydigest@sha256:$(printf '%064d' 0)"
+is "$RC" 1 "push to a different digest fails"
+like "$ERR" "has digest $local_digest, not the sha256:0+ named by" "the digest mismatch is named"
+run_lade push "$T/out:nosuchtag" "$REG/x:1"
+is "$RC" 1 "push of a missing tag fails"
+like "$ERR" "no image tagged nosuchtag in $T/out/index.json" "the missing tag is named"
+
+# --- pull ---------------------------------------------------------------------------------
+run_lade pull "$REG/hello:1.0" -o "$T/pulled"
+is "$RC" 0 "pull exits 0"
+[ "$RC" -eq 0 ] || diag "$ERR"
+is "$OUT" "$local_digest" "pull prints the digest"
+check "lade verify on the pulled layout" "$LADE" verify "$T/pulled"
+is "$(skopeo inspect --format '{{.Digest}}' "oci:$T/pulled:$REG/hello:1.0")" "$local_digest" \
+	"the pulled layout names the image by its full reference"
+run_lade pull "$REG/hello@$local_digest" -o "$T/pulled"
+is "$RC" 0 "pull by digest into the same layout exits 0"
+is "$(find "$T/pulled/blobs/sha256" -type f | wc -l)" 4 "blobs are stored once"
+
+run_lade pull --offline "$REG/hello@$local_digest" -o "$T/empty"
+is "$RC" 1 "offline pull with an empty store fails"
+like "$ERR" "is not in the store $T/empty \\(offline\\)" "offline: the store is named"
+
+stop_registry plain
+run_lade pull --offline "$REG/hello@$local_digest" -o "$T/pulled"
+is "$RC" 0 "offline pull from a filled store works with the registry stopped"
+run_lade pull "$REG/hello@$local_digest" -o "$T/pulled"
+is "$RC" 0 "a pinned image in the store needs no network"
+run_lade pull "$REG/hello:1.0" -o "$T/nothing"
+is "$RC" 1 "pull from a stopped registry fails"
+like "$ERR" "registry $REG: cannot connect" "the unreachable registry is named"
+
+# --- htpasswd Basic auth ---------------------------------------------------------------------
+htpasswd -Bbn alice 's3cret!' >"$T/htpasswd"
+start_registry auth "auth:
+  htpasswd:
+    realm: lade-test
+    path: $T/htpasswd"
+AREG=127.0.0.1:$PORT_auth
+run_lade push "$T/out:1.0" "$AREG/hello:1.0"
+is "$RC" 1 "push without credentials fails"
+like "$ERR" "registry $AREG: authentication required for repository hello" \
+	"missing credentials: clear error"
+run_lade push --creds alice:wrong "$T/out:1.0" "$AREG/hello:1.0"
+is "$RC" 1 "push with a wrong password fails"
+like "$ERR" "registry $AREG: authentication failed for user alice \\(wrong user name or password" \
+	"wrong password: clear error"
+run_lade push --creds 'alice:s3cret!' "$T/out:1.0" "$AREG/hello:1.0"
+is "$RC" 0 "push with --creds exits 0"
+[ "$RC" -eq 0 ] || diag "$ERR"
+auth=$(printf '%s' 'alice:s3cret!' | base64)
+printf '{"auths": {"%s": {"auth": "%s"}}}' "$AREG" "$auth" >"$T/auth.json"
+REGISTRY_AUTH_FILE=$T/auth.json run_lade pull "$AREG/hello:1.0" -o "$T/p-authfile"
+is "$RC" 0 "pull with REGISTRY_AUTH_FILE"
+mkdir -p "$T/xdg/containers" "$T/home/.docker"
+cp "$T/auth.json" "$T/xdg/containers/auth.json"
+XDG_RUNTIME_DIR=$T/xdg HOME=$T/nohome run_lade push "$T/out:1.0" "$AREG/xdg:1"
+is "$RC" 0 "push with \$XDG_RUNTIME_DIR/containers/auth.json"
+printf '{"auths": {"https://%s": {"auth": "%s"}}}' "$AREG" "$auth" >"$T/home/.docker/config.json"
+XDG_RUNTIME_DIR=$T/nothing HOME=$T/home run_lade push "$T/out:1.0" "$AREG/docker:1"
+is "$RC" 0 "push with ~/.docker/config.json (https:// key)"
+[ "$RC" -eq 0 ] || diag "$ERR"
+stop_registry auth
+
+# --- TLS with a self-signed certificate -------------------------------------------------------
+mkdir -p "$T/certs"
+openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=localhost" \
+	-addext "subjectAltName=IP:127.0.0.1,DNS:localhost" \
+	-keyout "$T/certs/key.pem" -out "$T/certs/ca.crt" >/dev/null 2>&1
+start_registry tls "  tls:
+    certificate: $T/certs/ca.crt
+    key: $T/certs/key.pem"
+TREG=127.0.0.1:$PORT_tls
+run_lade push "$T/out:1.0" "$TREG/hello:1.0"
+is "$RC" 1 "https with an unknown CA fails"
+like "$ERR" "registry $TREG: cannot connect: .*(certificate|SSL)" "the certificate problem is named"
+run_lade push --cert-dir "$T/certs" "$T/out:1.0" "$TREG/hello:1.0"
+is "$RC" 0 "push over https with --cert-dir"
+[ "$RC" -eq 0 ] || diag "$ERR"
+run_lade pull --tls-verify=false "$TREG/hello:1.0" -o "$T/p-tls"
+is "$RC" 0 "pull with --tls-verify=false"
+is "$OUT" "$local_digest" "same digest over https"
+
+done_testing
