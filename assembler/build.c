@@ -8,6 +8,7 @@
 
 #include "lade/archive.h"
 #include "lade/base.h"
+#include "lade/cache.h"
 #include "lade/build.h"
 #include "lade/compress.h"
 #include "lade/files.h"
@@ -17,6 +18,7 @@
 #include "lade/libc.h"
 #include "lade/lock.h"
 #include "lade/pep508.h"
+#include "lade/plan.h"
 #include "lade/select.h"
 #include "lade/tags.h"
 #include "lade/recipe.h"
@@ -31,6 +33,7 @@ struct build_ctx {
 	struct lade_store *store;
 	enum lade_compression compression;
 	int64_t epoch;
+	struct lade_cache *cache; /* NULL: --no-cache */
 };
 
 static void progress(const struct build_ctx *c, const char *fmt, ...)
@@ -105,14 +108,18 @@ static int write_layer(struct build_ctx *c, struct lade_layer *layer, const char
 	        .base = tree,
 	};
 	struct lade_layer_result res;
-	if (lade_layer_write(layer, &lo, c->store, &res, err) < 0)
+	bool reused = false;
+	if (lade_layer_write_cached(c->cache, layer, &lo, c->store, &res, &reused, err) < 0)
 		return -1; /* the layer writer names the layer */
+	if (c->cache && lade_cache_warning(c->cache))
+		progress(c, "cache: %s", lade_cache_warning(c->cache));
 
 	char h1[32], h2[32];
-	progress(c, "layer %zu/%zu %s: %zu entries, %s -> %s %s", index, total,
+	progress(c, "layer %zu/%zu %s: %zu entries, %s -> %s %s%s", index, total,
 	         lade_layer_comment(layer), res.entries,
 	         lade_human_size(res.tar_size, h1, sizeof(h1)),
-	         lade_human_size(res.size, h2, sizeof(h2)), res.digest);
+	         lade_human_size(res.size, h2, sizeof(h2)), res.digest,
+	         reused ? " (reused from the cache)" : "");
 
 	struct lade_build_layer *bl = image_add_layer(im, alloc);
 	memcpy(bl->digest, res.digest, sizeof(bl->digest));
@@ -122,6 +129,7 @@ static int write_layer(struct build_ctx *c, struct lade_layer *layer, const char
 	bl->media_type = xstrdup(res.media_type);
 	bl->comment = xstrdup(lade_layer_comment(layer));
 	bl->compressor = xstrdup(lade_compression_describe(c->compression, c->o->level));
+	bl->reused = reused;
 	lade_config_add_layer(config, res.diff_id, created_by, lade_layer_comment(layer), c->epoch);
 	return 0;
 }
@@ -245,77 +253,96 @@ static int py_prepare(struct build_ctx *c, const struct lade_recipe *r, const ch
 	return 0;
 }
 
-static int py_write_layers(struct build_ctx *c, const struct lade_recipe *r, struct py_plan *p,
-                           const struct lade_tree *tree, struct lade_build_image *im, size_t *alloc,
-                           json_t *config, size_t *index, size_t total, struct lade_error **err)
+/* Write the layers the planner asks for: distributions (big and stable ones first, each in a
+ * layer of its own so variants and rebuilds share it), the venv skeleton with the small ones,
+ * then each files item, app code last. A layer over max-layer-size is split by files. */
+static int write_planned_layers(struct build_ctx *c, const struct lade_recipe *r, struct py_plan *p,
+                                const struct lade_base_image *base, const struct lade_tree *tree,
+                                struct lade_build_image *im, size_t *alloc, json_t *config,
+                                struct lade_error **err)
 {
-	const struct lade_recipe_python *py = &r->python;
-	/* Big distributions first, biggest first: they change least often. Ties by name keep
-	 * the plan independent of the lock's order. */
-	_cleanup_free_ size_t *order = xcalloc(p->n_sel ? p->n_sel : 1, sizeof(*order));
-	_cleanup_free_ uint64_t *sizes = xcalloc(p->n_sel ? p->n_sel : 1, sizeof(*sizes));
-	for (size_t i = 0; i < p->n_sel; i++) {
-		order[i] = i;
-		sizes[i] = wheel_installed_size(p->wheels[i]);
-	}
-	for (size_t i = 1; i < p->n_sel; i++)
-		for (size_t j = i; j > 0; j--) {
-			size_t a = order[j - 1], b = order[j];
-			bool swap =
-			        sizes[b] > sizes[a] || (sizes[b] == sizes[a] &&
-			                                strcmp(p->sel[b].name, p->sel[a].name) < 0);
-			if (!swap)
-				break;
-			order[j - 1] = b;
-			order[j] = a;
-		}
-	uint64_t threshold = r->layers.split_threshold ? r->layers.split_threshold : 64ull << 20;
-
-	for (size_t k = 0; k < p->n_sel; k++) {
-		size_t i = order[k];
-		if (sizes[i] < threshold)
-			continue;
-		_cleanup_free_ char *comment =
-		        xasprintf("wheel %s %s", lade_wheel_name(p->wheels[i]),
-		                  lade_wheel_version(p->wheels[i]));
-		_cleanup_(lade_layer_freep) struct lade_layer *layer = lade_layer_new(comment);
-		if (lade_wheel_install(p->wheels[i], &p->scheme, true, layer, NULL, err) < 0)
-			return -1;
-		_cleanup_free_ char *created_by = xasprintf("lade install %s", p->sel[i].filename);
-		if (write_layer(c, layer, created_by, tree, im, alloc, config, ++*index, total,
-		                err) < 0)
-			return -1;
-	}
-
-	_cleanup_(lade_layer_freep) struct lade_layer *rest = lade_layer_new("python venv");
-	if (lade_venv_add(rest, py->venv, py->interpreter, py->version, 0, 0, err) < 0)
-		return -1;
-	struct lade_buf names = LADE_BUF_INIT;
-	for (size_t k = 0; k < p->n_sel; k++) {
-		size_t i = order[k];
-		if (sizes[i] >= threshold)
-			continue;
-		if (lade_wheel_install(p->wheels[i], &p->scheme, true, rest, NULL, err) < 0) {
-			lade_buf_release(&names);
-			return -1;
-		}
-		lade_buf_addf(&names, "%s%s", names.len ? " " : "", p->sel[i].filename);
-	}
-	_cleanup_free_ char *created_by =
-	        xasprintf("lade venv %s%s%s", py->venv, names.len ? " + " : "", names.data);
-	lade_buf_release(&names);
-	return write_layer(c, rest, created_by, tree, im, alloc, config, ++*index, total, err);
-}
-
-static size_t py_layer_count(const struct lade_recipe *r, const struct py_plan *p)
-{
-	if (!r->python.present)
+	size_t n_dist = p->n_sel, has_skel = r->python.present ? 1 : 0;
+	size_t n_units = n_dist + has_skel + r->n_files;
+	if (n_units == 0)
 		return 0;
-	uint64_t threshold = r->layers.split_threshold ? r->layers.split_threshold : 64ull << 20;
-	size_t n = 1;
-	for (size_t i = 0; i < p->n_sel; i++)
-		n += wheel_installed_size(p->wheels[i]) >= threshold;
-	return n;
+	_cleanup_free_ struct lade_plan_unit *units = xcalloc(n_units, sizeof(*units));
+	_cleanup_strv_ char **names = NULL;
+	for (size_t i = 0; i < n_dist; i++)
+		units[i] = (struct lade_plan_unit){.name = p->sel[i].name,
+		                                   .kind = LADE_UNIT_DIST,
+		                                   .size = wheel_installed_size(p->wheels[i])};
+	if (has_skel)
+		units[n_dist] = (struct lade_plan_unit){.name = "venv", .kind = LADE_UNIT_SKELETON};
+	for (size_t i = 0; i < r->n_files; i++) {
+		_cleanup_free_ char *name = xasprintf("files:%s", r->files[i].dst);
+		lade_strv_push(&names, name);
+	}
+	for (size_t i = 0; i < r->n_files; i++)
+		units[n_dist + has_skel + i] = (struct lade_plan_unit){
+		        .name = names[i], .kind = LADE_UNIT_FILES, .files_dst = r->files[i].dst};
+
+	_cleanup_(lade_plan_freep) struct lade_plan *plan = NULL;
+	if (lade_plan_layers(units, n_units, &r->layers, base->n_layers, &plan, err) < 0)
+		return lade_error_prefix(err, "%s: layers", r->path);
+	size_t total = 0, index = 0;
+	for (size_t i = 0; i < plan->n_layers; i++)
+		total += lade_plan_layer_parts(plan, &plan->layers[i]);
+
+	for (size_t li = 0; li < plan->n_layers; li++) {
+		const struct lade_planned_layer *pl = &plan->layers[li];
+		_cleanup_(lade_layer_freep) struct lade_layer *layer = lade_layer_new(pl->name);
+		struct lade_buf created_by = LADE_BUF_INIT;
+		int rc = 0;
+		for (size_t k = 0; k < pl->n_units && rc == 0; k++) {
+			size_t u = pl->units[k];
+			if (created_by.len)
+				lade_buf_adds(&created_by, "; ");
+			if (u < n_dist) {
+				lade_buf_addf(&created_by, "lade install %s", p->sel[u].filename);
+				rc = lade_wheel_install(p->wheels[u], &p->scheme, true, layer, NULL,
+				                        err);
+			} else if (u < n_dist + has_skel) {
+				lade_buf_addf(&created_by, "lade venv %s", r->python.venv);
+				rc = lade_venv_add(layer, r->python.venv, r->python.interpreter,
+				                   r->python.version, 0, 0, err);
+			} else {
+				const struct lade_recipe_files *f =
+				        &r->files[u - n_dist - has_skel];
+				lade_buf_addf(&created_by, "lade COPY %s %s", f->src_text, f->dst);
+				rc = lade_files_add(f, tree, layer, err);
+			}
+		}
+		if (rc < 0) {
+			lade_buf_release(&created_by);
+			return -1;
+		}
+		if (!pl->split) {
+			rc = write_layer(c, layer, created_by.data, tree, im, alloc, config,
+			                 ++index, total, err);
+			lade_buf_release(&created_by);
+			if (rc < 0)
+				return -1;
+			continue;
+		}
+		struct lade_layer **parts = NULL;
+		size_t n_parts = 0;
+		if (lade_layer_split(layer, plan->max_layer_size, &parts, &n_parts, err) < 0) {
+			lade_buf_release(&created_by);
+			return -1;
+		}
+		/* The planner's part count is an estimate; the split is what counts. */
+		total += n_parts - lade_plan_layer_parts(plan, pl);
+		for (size_t k = 0; k < n_parts && rc == 0; k++) {
+			index++;
+			rc = write_layer(c, parts[k], created_by.data, tree, im, alloc, config,
+			                 index, total, err);
+		}
+		lade_layer_parts_free(parts, n_parts);
+		lade_buf_release(&created_by);
+		if (rc < 0)
+			return -1;
+	}
+	return 0;
 }
 
 static json_t *build_annotations(const struct lade_build_options *o, const struct lade_recipe *r,
@@ -430,22 +457,8 @@ static int build_image(struct build_ctx *c, const struct lade_recipe *r, const c
 	if (rc < 0)
 		return -1;
 
-	size_t total = py_layer_count(r, &py) + r->n_files, index = 0;
-	if (r->python.present &&
-	    py_write_layers(c, r, &py, tree, im, &alloc, config, &index, total, err) < 0)
+	if (write_planned_layers(c, r, &py, base, tree, im, &alloc, config, err) < 0)
 		return -1;
-	for (size_t i = 0; i < r->n_files; i++) {
-		const struct lade_recipe_files *f = &r->files[i];
-		_cleanup_free_ char *comment = xasprintf("files %s -> %s", f->src_text, f->dst);
-		_cleanup_(lade_layer_freep) struct lade_layer *layer = lade_layer_new(comment);
-		if (lade_files_add(f, tree, layer, err) < 0)
-			return -1;
-		_cleanup_free_ char *created_by = xasprintf("lade COPY %s %s", f->src_text, f->dst);
-		if (write_layer(c, layer, created_by, tree, im, &alloc, config, ++index, total,
-		                err) < 0)
-			return -1;
-	}
-
 	_cleanup_free_ struct lade_manifest_layer *ml = xcalloc(im->n_layers, sizeof(*ml));
 	for (size_t i = 0; i < im->n_layers; i++) {
 		ml[i].media_type = im->layers[i].media_type;
@@ -581,6 +594,17 @@ static int build_into(struct build_ctx *cp, const struct lade_build_options *o, 
 	if (lade_store_open(outdir, o->lock_timeout_s, &store, err) < 0)
 		return -1;
 	c.store = store;
+	/* The layer cache: content-keyed, so a rebuild after an app change compresses the app
+	 * layer only. Tests and one-off builds turn it off with LADE_NO_CACHE=1. */
+	const char *no_cache_env = getenv("LADE_NO_CACHE");
+	bool use_cache = !o->no_cache && (o->cache_dir || !(no_cache_env && *no_cache_env));
+	_cleanup_(lade_cache_freep) struct lade_cache *cache = NULL;
+	if (use_cache) {
+		const char *dir = o->cache_dir ? o->cache_dir : getenv("LADE_CACHE_DIR");
+		if (lade_cache_open(dir && *dir ? dir : NULL, &cache, err) < 0)
+			return -1;
+		c.cache = cache;
+	}
 
 	_cleanup_(lade_build_report_freep) struct lade_build_report *rep = xzalloc(sizeof(*rep));
 	rep->layout = xstrdup(outdir);

@@ -13,6 +13,9 @@ set -uo pipefail
 : "${LADE_BUILDDIR:=$LADE_SRCDIR/build}"
 : "${LADE:=$LADE_BUILDDIR/lade}"
 export LADE LADE_SRCDIR LADE_BUILDDIR
+# Builds in tests never share a layer cache (it would hide non-determinism); tests of the
+# cache give --cache DIR explicitly.
+export LADE_NO_CACHE=1
 
 _tap_n=0
 _tap_failed=0

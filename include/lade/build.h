@@ -19,8 +19,10 @@ struct lade_build_options {
 	char **variants;         /* NULL-terminated names to build; NULL: all (or none declared) */
 	int jobs;                /* compression threads, >= 1 */
 	int lock_timeout_s;      /* wait for another lade on the same layout */
-	char **annotations;      /* NULL-terminated "KEY=VALUE" from the command line, over the
-	                          * recipe's; may be NULL */
+	const char *cache_dir;   /* layer cache; NULL: $LADE_CACHE_DIR, else ~/.cache/lade */
+	bool no_cache;      /* no layer cache; LADE_NO_CACHE=1 too, unless cache_dir is given */
+	char **annotations; /* NULL-terminated "KEY=VALUE" from the command line, over the
+	                     * recipe's; may be NULL */
 	/* Progress notes ("layer 2/3 …"), may be NULL. Called from the building thread. */
 	void (*progress)(void *ctx, const char *line);
 	void *progress_ctx;
@@ -35,6 +37,7 @@ struct lade_build_layer {
 	char *comment;
 	char *compressor; /* "isa-l 2.30.0 igzip level 1 …"; NULL for base layers */
 	bool from_base;
+	bool reused; /* taken from the layer cache, not compressed again */
 };
 
 struct lade_build_image {
