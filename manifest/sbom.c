@@ -406,12 +406,25 @@ static int cmp_file_ref(const void *a, const void *b)
 	return lade_path_compare(x->path, y->path);
 }
 
+/* A fully qualified registry reference: its first component names a registry host
+ * ("docker.io/…", "localhost:5000/…", "ghcr.io/…"). Local layouts ("base:tag", "/srv/oci:1")
+ * and short Docker Hub names are not, and get no purl: a wrong repository_url is worse than
+ * none. */
+static bool is_registry_ref(const char *ref)
+{
+	const char *slash = strchr(ref, '/');
+	if (slash == NULL || slash == ref)
+		return false;
+	size_t n = (size_t)(slash - ref);
+	return memchr(ref, '.', n) || memchr(ref, ':', n) ||
+	       (n == 9 && strncmp(ref, "localhost", 9) == 0);
+}
+
 /* purl for an OCI image (purl spec "oci" type): the name is the last path component of the
- * repository, lowercased; the version the digest; repository_url and tag as qualifiers.
- * Only for registry-like references: a host path ("/…", "./…") is not a name. */
+ * repository, lowercased; the version the digest; repository_url and tag as qualifiers. */
 static char *oci_purl(const char *ref, const char *digest)
 {
-	if (ref == NULL || digest == NULL || ref[0] == '/' || ref[0] == '.' || ref[0] == '\0')
+	if (ref == NULL || digest == NULL || !is_registry_ref(ref))
 		return NULL;
 	_cleanup_free_ char *repo = xstrdup(ref);
 	char *at = strchr(repo, '@');

@@ -59,7 +59,10 @@ struct lade_sbom_input {
 	const char *ref;             /* tag, e.g. "latest"; may be NULL */
 	const char *manifest_digest; /* the image manifest, the SBOM's subject */
 	uint64_t manifest_size;
-	const char *base_name;   /* registry reference of the base; NULL: none (scratch) */
+	/* The base as a name that does not depend on where lade runs: a registry reference
+	 * ("docker.io/library/python:3.11", which also gets a pkg:oci purl) or for a local layout
+	 * or archive something like "python:3.11" (no purl), never a host path. NULL: scratch. */
+	const char *base_name;
 	const char *base_digest; /* base manifest digest; may be NULL */
 	const struct lade_sbom_package *packages;
 	size_t n_packages;

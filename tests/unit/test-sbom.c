@@ -351,6 +351,27 @@ static void test_minimal_and_many_files(void)
 	ok(base && jstr(base, "purl") == NULL && strcmp(jstr(base, "name"), in.base_name) == 0,
 	   "cdx: path base named, without purl");
 	json_decref(d);
+	static const struct {
+		const char *name, *purl;
+	} bases[] = {
+	        {"python:3.11", NULL},
+	        {"library/python:3.11", NULL},
+	        {"localhost:5000/team/app:1@" BASE_DG,
+	         "pkg:oci/app@"
+	         "sha256%3A2222222222222222222222222222222222222222222222222222222222222222"
+	         "?repository_url=localhost%3A5000%2Fteam%2Fapp&tag=1"},
+	        {"ghcr.io/o/img",
+	         "pkg:oci/img@"
+	         "sha256%3A2222222222222222222222222222222222222222222222222222222222222222"
+	         "?repository_url=ghcr.io%2Fo%2Fimg"},
+	};
+	for (size_t i = 0; i < LADE_ARRAY_SIZE(bases); i++) {
+		in.base_name = bases[i].name;
+		d = gen(LADE_SBOM_CYCLONEDX, &in, NULL);
+		base = json_array_get(json_object_get(d, "components"), 0);
+		is_str(jstr(base, "purl"), bases[i].purl, "cdx: base %s purl", bases[i].name);
+		json_decref(d);
+	}
 
 	size_t n = LADE_SBOM_MAX_FILES + 1;
 	struct lade_sbom_file *many = xcalloc(n, sizeof(*many));
