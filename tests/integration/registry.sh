@@ -125,6 +125,30 @@ run_lade pull --offline "$REG/hello@$local_digest" -o "$T/empty"
 is "$RC" 1 "offline pull with an empty store fails"
 like "$ERR" "is not in the store $T/empty \\(offline\\)" "offline: the store is named"
 
+# --- multi-platform index ----------------------------------------------------------------------
+MB=$T/multibase
+python3 "$LADE_SRCDIR/tests/fixtures/make-multiarch-base.py" "$BASE_OCI" python3.11 "$MB" ||
+	bail_out "cannot make the two-platform base"
+index_digest=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["manifests"][0]["digest"])' "$MB/index.json")
+run_lade push "$MB" "$REG/multi:1"
+is "$RC" 0 "push of a two-platform index exits 0"
+[ "$RC" -eq 0 ] || diag "$ERR"
+is "$OUT" "$index_digest" "push prints the index digest"
+like "$ERR" "3 manifests" "two child manifests and the index"
+skopeo inspect --tls-verify=false --raw "docker://$REG/multi:1" >"$T/raw3.json"
+is "sha256:$(sha256_file "$T/raw3.json")" "$index_digest" "skopeo inspect --raw: the index bytes"
+check "skopeo copy --all from the registry" skopeo copy --quiet --all --preserve-digests \
+	--src-tls-verify=false "docker://$REG/multi:1" "oci:$T/multicopy:1"
+is "$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["manifests"][0]["digest"])' "$T/multicopy/index.json")" \
+	"$index_digest" "skopeo copy --all: same index digest"
+run_lade pull --platform linux/arm64 "$REG/multi:1" -o "$T/arm"
+is "$RC" 0 "pull --platform linux/arm64 exits 0"
+like "$(cat "$T/arm/index.json")" '"architecture":"arm64"' "the arm64 manifest is named, with its platform"
+check "lade verify on the arm64 pull" "$LADE" verify "$T/arm"
+run_lade pull --platform linux/s390x "$REG/multi:1" -o "$T/s390x"
+is "$RC" 1 "pull of a platform the index lacks fails"
+like "$ERR" "no manifest for platform linux/s390x in index $index_digest" "the platform is named"
+
 stop_registry plain
 run_lade pull --offline "$REG/hello@$local_digest" -o "$T/pulled"
 is "$RC" 0 "offline pull from a filled store works with the registry stopped"
