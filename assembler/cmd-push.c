@@ -80,6 +80,10 @@ static int usage_error(const char *usage, const char *fmt, ...)
 static int fail(struct lade_error *err)
 {
 	const char *denied = lade_sandbox_last_denied();
+	/* libcurl's multi handle asks for a socketpair to be woken up with and does without it
+	 * when refused: that refusal never explains a failure */
+	if (denied && strcmp(denied, "socketpair") == 0)
+		denied = NULL;
 	fprintf(stderr, "lade: error: %s%s%s%s\n", err ? err->msg : "unknown failure",
 	        denied ? " (the sandbox refused the system call " : "", denied ? denied : "",
 	        denied ? "; see lade build --explain-sandbox)" : "");

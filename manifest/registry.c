@@ -1318,6 +1318,23 @@ static int pull_manifest(struct pull *p, const char *reference, struct lade_buf 
 	return 0;
 }
 
+/* Refuses more bytes than the descriptor announced (a hostile registry cannot fill the disk). */
+struct limit_stream {
+	struct lade_stream stream;
+	struct lade_stream *next;
+	uint64_t limit, bytes;
+};
+
+static int limit_write(struct lade_stream *st, const void *buf, size_t len, struct lade_error **err)
+{
+	struct limit_stream *ls = (struct limit_stream *)st;
+	ls->bytes += len;
+	if (ls->bytes > ls->limit)
+		return lade_error_set(err, 0, "more than the %ju bytes the manifest says",
+		                      (uintmax_t)ls->limit);
+	return lade_stream_write(ls->next, buf, len, err);
+}
+
 static int pull_blob(struct pull *p, const char *digest, uint64_t size, struct lade_error **err)
 {
 	if (lade_store_has(p->store, digest))
@@ -1336,12 +1353,17 @@ static int pull_blob(struct pull *p, const char *digest, uint64_t size, struct l
 			return -1;
 		struct request q = {.method = "GET", .url = url, .fd = -1};
 		_cleanup_(response_release) struct response r = {.body_max = 1 << 20};
-		r.sink = lade_blob_writer_stream(w);
+		struct lade_hash_stream hs;
+		lade_hash_stream_init(&hs, lade_blob_writer_stream(w));
+		struct limit_stream ls = {{limit_write}, &hs.stream, size, 0};
+		r.sink = &ls.stream;
 		_cleanup_error_ struct lade_error *e = NULL;
 		int rc = request(c, &q, &r, scope, &e);
+		char got[LADE_DIGEST_STRLEN];
+		lade_hash_stream_final(&hs, got);
 		if (rc < 0) {
 			/* a download cut in the middle starts again from zero (bounded) */
-			if (r.received && attempt < LADE_REGISTRY_TRIES) {
+			if (r.received && attempt < LADE_REGISTRY_TRIES && ls.bytes <= size) {
 				sleep_ms(lade_registry_retry_delay_ms(attempt));
 				continue;
 			}
@@ -1352,17 +1374,18 @@ static int pull_blob(struct pull *p, const char *digest, uint64_t size, struct l
 			_cleanup_free_ char *m = registry_message(&r);
 			return lade_error_set(err, 0, "%s: %s", ctx, m);
 		}
-		char got[LADE_DIGEST_STRLEN];
-		uint64_t got_size;
-		if (lade_blob_writer_commit(steal_pointer(&w), got, &got_size, err) < 0)
-			return lade_error_prefix(err, "%s", ctx);
+		/* checked before the commit, so nothing unexpected lands in the store */
 		if (strcmp(got, digest) != 0)
 			return lade_error_set(
 			        err, 0, "%s: the registry sent content with digest %s", ctx, got);
-		if (got_size != size)
+		if (ls.bytes != size)
 			return lade_error_set(err, 0,
 			                      "%s: %ju bytes received, the manifest says %ju", ctx,
-			                      (uintmax_t)got_size, (uintmax_t)size);
+			                      (uintmax_t)ls.bytes, (uintmax_t)size);
+		char stored[LADE_DIGEST_STRLEN];
+		uint64_t stored_size;
+		if (lade_blob_writer_commit(steal_pointer(&w), stored, &stored_size, err) < 0)
+			return lade_error_prefix(err, "%s", ctx);
 		return 0;
 	}
 }
