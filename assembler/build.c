@@ -299,8 +299,12 @@ static int write_planned_layers(struct build_ctx *c, const struct lade_recipe *r
 				lade_buf_adds(&created_by, "; ");
 			if (u < n_dist) {
 				lade_buf_addf(&created_by, "lade install %s", p->sel[u].filename);
-				rc = lade_wheel_install(p->wheels[u], &p->scheme, true, layer, NULL,
-				                        err);
+				struct lade_install_info info = {0};
+				rc = lade_wheel_install(p->wheels[u], &p->scheme, true, layer,
+				                        &info, err);
+				for (char **n = info.notes; rc == 0 && n && *n; n++)
+					progress(c, "%s", *n);
+				lade_install_info_release(&info);
 			} else if (u < n_dist + has_skel) {
 				lade_buf_addf(&created_by, "lade venv %s", r->python.venv);
 				rc = lade_venv_add(layer, r->python.venv, r->python.interpreter,

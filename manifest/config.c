@@ -238,6 +238,29 @@ int lade_config_new(const json_t *base_config, const struct lade_recipe_config *
 	else if (history && !json_is_array(history))
 		return lade_error_set(err, 0, "base config: history is not a list");
 
+	/* Bases without history (or with less than their layers) exist (e.g. `buildah commit` of
+	 * an imported tar, hand-made ones): give each base layer without an entry one, so the
+	 * non-empty history entries keep matching the layers once lade appends its own. */
+	size_t n_layers = json_array_size(json_object_get(rootfs, "diff_ids"));
+	size_t n_nonempty = 0, i;
+	json_t *h;
+	json_array_foreach(json_object_get(c, "history"), i, h)
+	{
+		if (!json_is_true(json_object_get(h, "empty_layer")))
+			n_nonempty++;
+	}
+	if (n_nonempty < n_layers) {
+		json_t *hist = json_object_get(c, "history");
+		if (hist == NULL) {
+			hist = json_array();
+			json_object_set_new(c, "history", hist);
+		}
+		for (; n_nonempty < n_layers; n_nonempty++)
+			json_array_append_new(
+			        hist, json_pack("{s:s}", "comment",
+			                        "base layer (no history in the base image)"));
+	}
+
 	*out = steal_pointer(&c);
 	return 0;
 }

@@ -370,6 +370,28 @@ static void test_layout(const char *tmp)
 	   "invalid JSON index message: %s", err ? err->msg : "");
 }
 
+/* A base without history gets one entry per base layer, so lade's own entries line up. */
+static void test_history_synthesised(void)
+{
+	_cleanup_error_ struct lade_error *err = NULL;
+	json_t *base =
+	        json_pack("{s:s, s:s, s:{s:s, s:[s, s]}}", "architecture", "amd64", "os", "linux",
+	                  "rootfs", "type", "layers", "diff_ids", "sha256:aa", "sha256:bb");
+	struct lade_recipe_config rc = {0};
+	json_t *c = NULL;
+	ok(lade_config_new(base, &rc, NULL, 0, "linux/amd64", 0, &c, &err) == 0,
+	   "config over a base without history");
+	json_t *h = json_object_get(c, "history");
+	ok(json_array_size(h) == 2, "one history entry per base layer (got %zu)",
+	   json_array_size(h));
+	lade_config_add_layer(c, "sha256:cc", "lade COPY a /a", "files", 0);
+	ok(json_array_size(json_object_get(c, "history")) == 3 &&
+	           json_array_size(json_object_get(json_object_get(c, "rootfs"), "diff_ids")) == 3,
+	   "history and diff_ids stay in step after a new layer");
+	json_decref(c);
+	json_decref(base);
+}
+
 int main(void)
 {
 	const char *t = getenv("TMPDIR");
@@ -384,6 +406,7 @@ int main(void)
 	test_errors();
 	test_exact();
 	test_layout(tmp);
+	test_history_synthesised();
 	rm_rf(tmp);
 	return tap_done();
 }
