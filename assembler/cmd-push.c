@@ -28,6 +28,7 @@ static const char usage_push[] =
         "      --cert-dir DIR          ca.crt (and client.cert, client.key) for the registry\n"
         "      --mount-from REPO       mount blobs from REPO on the same registry\n"
         "      --digestfile FILE       also write the digest to FILE\n"
+        "  -j, --jobs N                blobs uploaded in parallel (default 4)\n"
         "  -q, --quiet                 no summary on stderr\n"
         "      --no-sandbox            do not enter the seccomp sandbox\n"
         "  -h, --help                  this help\n";
@@ -159,6 +160,7 @@ int lade_cmd_push(int argc, char **argv)
 	        {NULL, 0, NULL, 0},
 	};
 	struct lade_registry_options o = LADE_REGISTRY_OPTIONS_INIT;
+	o.jobs = 4;
 	bool sandbox = true, quiet = false;
 	const char *digestfile = NULL;
 	int c;

@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <jansson.h>
 #include <openssl/evp.h>
+#include <pthread.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -968,6 +969,8 @@ static int read_blob(const char *dir, const char *digest, struct lade_buf *out,
 	return 0;
 }
 
+static bool is_referrer(const char *dir, const json_t *desc);
+
 /* Resolve IMAGE ("[oci:]DIR[:TAG]") to its top descriptor. */
 static int layout_resolve(const char *image, char **dir_out, json_t **desc_out,
                           struct lade_error **err)
@@ -997,6 +1000,8 @@ static int layout_resolve(const char *image, char **dir_out, json_t **desc_out,
 		const char *rn = json_string_value(json_object_get(
 		        json_object_get(d, "annotations"), "org.opencontainers.image.ref.name"));
 		if (tag && (!rn || strcmp(rn, tag) != 0))
+			continue;
+		if (!tag && !rn && is_referrer(dir, d))
 			continue;
 		found = d;
 		n++;
@@ -1152,55 +1157,254 @@ static int desc_fields(const json_t *d, const char **mt, const char **digest, ui
 	return 0;
 }
 
-/* Push everything a manifest or index names, then (unless top) the manifest by digest. */
-static int push_manifest(struct push *p, const char *digest, const char *media_type, bool top,
-                         struct lade_buf *bytes_out, struct lade_error **err)
+struct blob_item {
+	char *digest;
+	uint64_t size;
+};
+
+struct manifest_item {
+	char *digest;
+	char *media_type;
+	struct lade_buf bytes;
+};
+
+/* What a push sends: blobs (once each) and manifests in the order they must be PUT. */
+struct push_plan {
+	struct blob_item *blobs;
+	size_t n_blobs, a_blobs;
+	struct manifest_item *manifests;
+	size_t n_manifests, a_manifests;
+};
+
+static void push_plan_release(struct push_plan *pl)
 {
-	_cleanup_buf_ struct lade_buf b = LADE_BUF_INIT;
-	if (read_blob(p->dir, digest, &b, err) < 0)
+	for (size_t i = 0; i < pl->n_blobs; i++)
+		free(pl->blobs[i].digest);
+	for (size_t i = 0; i < pl->n_manifests; i++) {
+		free(pl->manifests[i].digest);
+		free(pl->manifests[i].media_type);
+		lade_buf_release(&pl->manifests[i].bytes);
+	}
+	free(pl->blobs);
+	free(pl->manifests);
+}
+
+static bool plan_has_manifest(const struct push_plan *pl, const char *digest)
+{
+	for (size_t i = 0; i < pl->n_manifests; i++)
+		if (strcmp(pl->manifests[i].digest, digest) == 0)
+			return true;
+	return false;
+}
+
+static void plan_add_blob(struct push_plan *pl, const char *digest, uint64_t size)
+{
+	for (size_t i = 0; i < pl->n_blobs; i++)
+		if (strcmp(pl->blobs[i].digest, digest) == 0)
+			return;
+	lade_grow(&pl->blobs, sizeof(*pl->blobs), pl->n_blobs + 1, &pl->a_blobs);
+	pl->blobs[pl->n_blobs++] = (struct blob_item){xstrdup(digest), size};
+}
+
+/* Walk a manifest or index: its blobs, its children (before it), then itself. */
+static int plan_manifest(struct push_plan *pl, const char *dir, const char *digest,
+                         const char *media_type, struct lade_error **err)
+{
+	if (plan_has_manifest(pl, digest))
+		return 0;
+	struct lade_buf b = LADE_BUF_INIT;
+	if (read_blob(dir, digest, &b, err) < 0) {
+		lade_buf_release(&b);
 		return -1;
+	}
 	json_error_t je;
 	json_auto_t *m = json_loadb(b.data, b.len, 0, &je);
-	if (!m)
+	if (!m) {
+		lade_buf_release(&b);
 		return lade_error_set(err, 0, "manifest %s: invalid JSON: %s", digest, je.text);
+	}
 	const char *mt = json_str(m, "mediaType");
 	if (!mt)
 		mt = media_type;
 	if (!mt)
-		return lade_error_set(err, 0, "manifest %s: no media type", digest);
+		mt = json_object_get(m, "manifests") ? MT_OCI_INDEX : MT_OCI_MANIFEST;
 	bool index = strcmp(mt, MT_OCI_INDEX) == 0 || strcmp(mt, MT_DOCKER_LIST) == 0;
 	size_t i;
 	json_t *d;
+	int rc = 0;
+	const char *bmt, *bd;
+	uint64_t bs;
 	if (index) {
 		json_array_foreach(json_object_get(m, "manifests"), i, d)
 		{
-			const char *cmt, *cd;
-			uint64_t cs;
-			if (desc_fields(d, &cmt, &cd, &cs, digest, err) < 0)
-				return -1;
-			if (push_manifest(p, cd, cmt, false, NULL, err) < 0)
-				return -1;
+			if (desc_fields(d, &bmt, &bd, &bs, digest, err) < 0 ||
+			    plan_manifest(pl, dir, bd, bmt, err) < 0) {
+				rc = -1;
+				break;
+			}
 		}
 	} else {
 		json_t *cfg = json_object_get(m, "config");
-		const char *bmt, *bd;
-		uint64_t bs;
-		if (desc_fields(cfg, &bmt, &bd, &bs, digest, err) < 0 ||
-		    push_blob(p, bd, bs, err) < 0)
-			return -1;
+		if (desc_fields(cfg, &bmt, &bd, &bs, digest, err) < 0)
+			rc = -1;
+		else
+			plan_add_blob(pl, bd, bs);
 		json_array_foreach(json_object_get(m, "layers"), i, d)
 		{
-			if (desc_fields(d, &bmt, &bd, &bs, digest, err) < 0 ||
-			    push_blob(p, bd, bs, err) < 0)
-				return -1;
+			if (rc < 0)
+				break;
+			if (desc_fields(d, &bmt, &bd, &bs, digest, err) < 0)
+				rc = -1;
+			else
+				plan_add_blob(pl, bd, bs);
 		}
 	}
-	if (top) {
-		*bytes_out = b;
-		lade_buf_init(&b);
+	if (rc < 0) {
+		lade_buf_release(&b);
+		return -1;
+	}
+	lade_grow(&pl->manifests, sizeof(*pl->manifests), pl->n_manifests + 1, &pl->a_manifests);
+	pl->manifests[pl->n_manifests++] = (struct manifest_item){xstrdup(digest), xstrdup(mt), b};
+	return 0;
+}
+
+/* Referrers (an SBOM artifact whose subject is one of the pushed manifests) in the layout's
+ * index.json go along, before the tag. */
+static int plan_referrers(struct push_plan *pl, const char *dir, struct lade_error **err)
+{
+	_cleanup_free_ char *ip = xasprintf("%s/index.json", dir);
+	json_auto_t *idx = json_load_file(ip, 0, NULL);
+	size_t i;
+	json_t *d;
+	json_array_foreach(json_object_get(idx, "manifests"), i, d)
+	{
+		const char *mt, *dg;
+		uint64_t sz;
+		if (desc_fields(d, &mt, &dg, &sz, ip, err) < 0)
+			return -1;
+		if (plan_has_manifest(pl, dg))
+			continue;
+		_cleanup_buf_ struct lade_buf b = LADE_BUF_INIT;
+		_cleanup_error_ struct lade_error *ignored = NULL;
+		if (read_blob(dir, dg, &b, &ignored) < 0)
+			continue; /* not ours to judge: only referrers matter here */
+		json_auto_t *m = json_loadb(b.data, b.len, 0, NULL);
+		const char *subject = json_str(json_object_get(m, "subject"), "digest");
+		if (subject && plan_has_manifest(pl, subject) &&
+		    plan_manifest(pl, dir, dg, mt, err) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+struct workers {
+	struct push *p;
+	const struct push_plan *plan;
+	pthread_mutex_t lock;
+	size_t next;
+	struct lade_error *err; /* the first failure */
+};
+
+static struct client *client_clone(const struct client *c)
+{
+	struct client *n = xzalloc(sizeof(*n));
+	n->curl = curl_easy_init();
+	if (!n->curl)
+		abort(); /* allocation failure, as xmalloc */
+	n->registry = xstrdup(c->registry);
+	n->base = xstrdup(c->base);
+	n->repo = xstrdup(c->repo);
+	n->user = c->user ? xstrdup(c->user) : NULL;
+	n->pass = c->pass ? xstrdup(c->pass) : NULL;
+	n->authorization = c->authorization ? xstrdup(c->authorization) : NULL;
+	n->basic_sent = c->basic_sent;
+	n->o = c->o;
+	return n;
+}
+
+static void *blob_worker(void *arg)
+{
+	struct workers *w = arg;
+	_cleanup_(client_freep) struct client *c = client_clone(w->p->c);
+	struct lade_push_stats st = {0};
+	struct push p = *w->p;
+	p.c = c;
+	p.stats = &st;
+	for (;;) {
+		pthread_mutex_lock(&w->lock);
+		size_t i = w->err ? w->plan->n_blobs : w->next++;
+		pthread_mutex_unlock(&w->lock);
+		if (i >= w->plan->n_blobs)
+			break;
+		struct lade_error *e = NULL;
+		if (push_blob(&p, w->plan->blobs[i].digest, w->plan->blobs[i].size, &e) < 0) {
+			pthread_mutex_lock(&w->lock);
+			if (!w->err)
+				w->err = steal_pointer(&e);
+			pthread_mutex_unlock(&w->lock);
+			lade_error_free(e);
+			break;
+		}
+	}
+	pthread_mutex_lock(&w->lock);
+	w->p->stats->blobs_uploaded += st.blobs_uploaded;
+	w->p->stats->blobs_present += st.blobs_present;
+	w->p->stats->blobs_mounted += st.blobs_mounted;
+	w->p->stats->bytes_uploaded += st.bytes_uploaded;
+	pthread_mutex_unlock(&w->lock);
+	return NULL;
+}
+
+static int push_blobs(struct push *p, const struct push_plan *pl, unsigned jobs,
+                      struct lade_error **err)
+{
+	if (jobs > pl->n_blobs)
+		jobs = (unsigned)pl->n_blobs;
+	if (jobs <= 1) {
+		for (size_t i = 0; i < pl->n_blobs; i++)
+			if (push_blob(p, pl->blobs[i].digest, pl->blobs[i].size, err) < 0)
+				return -1;
 		return 0;
 	}
-	return put_manifest(p, digest, &b, mt, digest, err);
+	struct workers w = {.p = p, .plan = pl};
+	pthread_mutex_init(&w.lock, NULL);
+	pthread_t tids[64];
+	unsigned started = 0;
+	for (; started < jobs && started < LADE_ARRAY_SIZE(tids); started++) {
+		int e = pthread_create(&tids[started], NULL, blob_worker, &w);
+		if (e != 0) {
+			if (started == 0) {
+				pthread_mutex_destroy(&w.lock);
+				return lade_error_set(err, e, "cannot start an upload thread");
+			}
+			break; /* fewer workers still finish the job */
+		}
+	}
+	for (unsigned i = 0; i < started; i++)
+		pthread_join(tids[i], NULL);
+	pthread_mutex_destroy(&w.lock);
+	if (w.err) {
+		lade_error_set(err, w.err->sys_errno, "%s", w.err->msg);
+		lade_error_free(w.err);
+		return -1;
+	}
+	return 0;
+}
+
+/* A layout entry without a tag that is a referrer (has a subject) is not an image to push. */
+static bool is_referrer(const char *dir, const json_t *desc)
+{
+	if (json_object_get(desc, "artifactType"))
+		return true;
+	const char *dg = json_str(desc, "digest");
+	if (!dg)
+		return false;
+	_cleanup_buf_ struct lade_buf b = LADE_BUF_INIT;
+	_cleanup_error_ struct lade_error *ignored = NULL;
+	if (read_blob(dir, dg, &b, &ignored) < 0)
+		return false;
+	json_auto_t *m = json_loadb(b.data, b.len, 0, NULL);
+	return json_object_get(m, "subject") != NULL;
 }
 
 int lade_registry_push(const char *image, const char *ref_s, const struct lade_registry_options *o,
@@ -1228,6 +1432,10 @@ int lade_registry_push(const char *image, const char *ref_s, const struct lade_r
 	if (ref->digest && strcmp(ref->digest, d) != 0)
 		return lade_error_set(err, 0, "image %s has digest %s, not the %s named by %s",
 		                      image, d, ref->digest, ref_s);
+	_cleanup_(push_plan_release) struct push_plan plan = {0};
+	if (plan_manifest(&plan, dir, d, mt, err) < 0 || plan_referrers(&plan, dir, err) < 0)
+		return lade_error_prefix(err, "image %s", image);
+
 	_cleanup_(client_freep) struct client *c = NULL;
 	_cleanup_free_ char *push_scope = xasprintf("repository:%s:pull,push", ref->repository);
 	if (client_new(ref, o, &c, err) < 0 || client_connect(c, push_scope, err) < 0)
@@ -1237,15 +1445,24 @@ int lade_registry_push(const char *image, const char *ref_s, const struct lade_r
 	if (o->mount_from)
 		mount_scope = p.mount_scope = xasprintf(
 		        "repository:%s:pull,push repository:%s:pull", c->repo, o->mount_from);
-	_cleanup_buf_ struct lade_buf bytes = LADE_BUF_INIT;
-	if (push_manifest(&p, d, mt, true, &bytes, err) < 0)
+	if (push_blobs(&p, &plan, o->jobs, err) < 0)
 		return -1;
-	json_auto_t *m = json_loadb(bytes.data, bytes.len, 0, NULL);
-	const char *real_mt = json_str(m, "mediaType");
-	if (!real_mt)
-		real_mt = mt;
-	/* The tag is the very last write: everything it names is in the registry by now. */
-	if (put_manifest(&p, ref->tag ? ref->tag : d, &bytes, real_mt, d, err) < 0)
+	/* Children first, the image itself last and by its tag: a tag never names a partial
+	 * image. Referrers need their subject, so they follow it (all by digest). */
+	const struct manifest_item *top_item = NULL;
+	for (size_t i = 0; i < plan.n_manifests; i++) {
+		const struct manifest_item *mi = &plan.manifests[i];
+		if (strcmp(mi->digest, d) == 0) {
+			top_item = mi;
+			/* by digest too only when referrers follow and need their subject */
+			if (!ref->tag || i + 1 == plan.n_manifests)
+				continue;
+		}
+		if (put_manifest(&p, mi->digest, &mi->bytes, mi->media_type, mi->digest, err) < 0)
+			return -1;
+	}
+	if (put_manifest(&p, ref->tag ? ref->tag : d, &top_item->bytes, top_item->media_type, d,
+	                 err) < 0)
 		return -1;
 	memcpy(digest, d, LADE_DIGEST_STRLEN);
 	return 0;
