@@ -1135,7 +1135,6 @@ static int put_manifest(struct push *p, const char *reference, const struct lade
 	if (rc < 0)
 		return lade_error_prefix(err, "registry %s, repository %s, manifest %s (%s)",
 		                         c->registry, c->repo, digest, reference);
-	p->stats->manifests++;
 	return 0;
 }
 
@@ -1464,6 +1463,7 @@ int lade_registry_push(const char *image, const char *ref_s, const struct lade_r
 	if (put_manifest(&p, ref->tag ? ref->tag : d, &top_item->bytes, top_item->media_type, d,
 	                 err) < 0)
 		return -1;
+	stats->manifests = plan.n_manifests;
 	memcpy(digest, d, LADE_DIGEST_STRLEN);
 	return 0;
 }

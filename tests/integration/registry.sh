@@ -109,6 +109,40 @@ run_lade push "$T/out:nosuchtag" "$REG/x:1"
 is "$RC" 1 "push of a missing tag fails"
 like "$ERR" "no image tagged nosuchtag in $T/out/index.json" "the missing tag is named"
 
+# A referrer (an SBOM-like artifact whose subject is the image) in the layout goes along.
+cp -a "$T/out" "$T/withref"
+python3 - "$T/withref" "$local_digest" <<'PY' >"$T/referrer-digest"
+import hashlib, json, os, sys
+d, subject = sys.argv[1], sys.argv[2]
+def put(b):
+    h = hashlib.sha256(b).hexdigest()
+    open(os.path.join(d, "blobs/sha256", h), "wb").write(b)
+    return {"digest": "sha256:" + h, "size": len(b)}
+sm = open(os.path.join(d, "blobs/sha256", subject[7:]), "rb").read()
+empty = put(b"{}")
+doc = put(b'{"spdxVersion":"SPDX-2.3"}')
+m = {"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+     "artifactType": "application/spdx+json",
+     "config": dict(mediaType="application/vnd.oci.empty.v1+json", **empty),
+     "layers": [dict(mediaType="application/spdx+json", **doc)],
+     "subject": {"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": subject,
+                 "size": len(sm)}}
+md = put(json.dumps(m, sort_keys=True, separators=(",", ":")).encode())
+idx = json.load(open(os.path.join(d, "index.json")))
+idx["manifests"].append(dict(mediaType="application/vnd.oci.image.manifest.v1+json",
+                             artifactType="application/spdx+json", **md))
+json.dump(idx, open(os.path.join(d, "index.json"), "w"))
+print(md["digest"])
+PY
+ref_digest=$(cat "$T/referrer-digest")
+run_lade push -j 1 "$T/withref" "$REG/withref:1"
+is "$RC" 0 "push of a layout with a referrer, no tag given, -j 1"
+[ "$RC" -eq 0 ] || diag "$ERR"
+is "$OUT" "$local_digest" "the image, not the referrer, is what IMAGE names"
+like "$ERR" "2 manifests" "the image manifest and the referrer"
+skopeo inspect --tls-verify=false --raw "docker://$REG/withref@$ref_digest" >"$T/raw-ref.json"
+is "sha256:$(sha256_file "$T/raw-ref.json")" "$ref_digest" "the referrer is in the registry by digest"
+
 # --- pull ---------------------------------------------------------------------------------
 run_lade pull "$REG/hello:1.0" -o "$T/pulled"
 is "$RC" 0 "pull exits 0"
