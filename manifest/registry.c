@@ -980,12 +980,27 @@ static int layout_resolve(const char *image, char **dir_out, json_t **desc_out,
 		s += 4;
 	_cleanup_free_ char *dir = xstrdup(s);
 	_cleanup_free_ char *tag = NULL;
-	/* DIR:TAG unless DIR itself exists with that colon in it */
-	char *colon = strrchr(dir, ':');
+	/* DIR:TAG, where TAG may itself hold ':' and '/' (pulled images are named by their full
+	 * reference, "127.0.0.1:5000/repo:1.0"): the first prefix that is a layout is DIR. */
+	_cleanup_free_ char *whole = xasprintf("%s/index.json", dir);
 	struct stat st;
-	if (colon && !strchr(colon, '/') && stat(dir, &st) < 0) {
-		tag = xstrdup(colon + 1);
-		*colon = '\0';
+	if (stat(whole, &st) < 0) {
+		for (char *colon = strchr(dir, ':'); colon; colon = strchr(colon + 1, ':')) {
+			*colon = '\0';
+			_cleanup_free_ char *ip = xasprintf("%s/index.json", dir);
+			if (stat(ip, &st) == 0) {
+				tag = xstrdup(colon + 1);
+				break;
+			}
+			*colon = ':';
+		}
+		if (!tag) { /* nothing there: report DIR as it would be read without the tag */
+			char *last = strrchr(dir, ':');
+			if (last && !strchr(last, '/')) {
+				tag = xstrdup(last + 1);
+				*last = '\0';
+			}
+		}
 	}
 	_cleanup_free_ char *ip = xasprintf("%s/index.json", dir);
 	json_error_t je;

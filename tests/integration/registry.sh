@@ -155,6 +155,19 @@ run_lade pull "$REG/hello@$local_digest" -o "$T/pulled"
 is "$RC" 0 "pull by digest into the same layout exits 0"
 is "$(find "$T/pulled/blobs/sha256" -type f | wc -l)" 4 "blobs are stored once"
 
+
+check "skopeo pushes the base in Docker v2s2 format" skopeo copy --quiet --format v2s2 \
+	--dest-tls-verify=false "oci:$BASE_OCI:python3.11" "docker://$REG/base:3.11"
+run_lade pull "$REG/base:3.11" -o "$T/pulled"
+is "$RC" 0 "pull of a Docker-format image pushed by skopeo"
+[ "$RC" -eq 0 ] || diag "$ERR"
+like "$(cat "$T/pulled/index.json")" "vnd.docker.distribution.manifest.v2" "its media type is kept"
+check "lade verify with both images pulled" "$LADE" verify "$T/pulled"
+run_lade push "$T/pulled:$REG/base:3.11" "$REG/base-again:1"
+is "$RC" 0 "push DIR:TAG where TAG is a full reference with a port"
+is "$OUT" "$(skopeo inspect --tls-verify=false --format '{{.Digest}}' "docker://$REG/base:3.11")" \
+	"pushed back with the same digest"
+
 run_lade pull --offline "$REG/hello@$local_digest" -o "$T/empty"
 is "$RC" 1 "offline pull with an empty store fails"
 like "$ERR" "is not in the store $T/empty \\(offline\\)" "offline: the store is named"
