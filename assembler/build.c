@@ -185,7 +185,7 @@ static uint64_t wheel_installed_size(const struct lade_wheel *w)
 
 static int py_prepare(struct build_ctx *c, const struct lade_recipe *r, const char *platform,
                       const struct lade_base_image *base, const struct lade_tree *tree,
-                      struct py_plan *p, struct lade_error **err)
+                      const char *base_libc, struct py_plan *p, struct lade_error **err)
 {
 	const struct lade_recipe_python *py = &r->python;
 
@@ -207,7 +207,9 @@ static int py_prepare(struct build_ctx *c, const struct lade_recipe *r, const ch
 		                      "image %s",
 		                      r->path, py->line, py->column, py->interpreter, base->name);
 
-	_cleanup_free_ char *libc = r->libc ? xstrdup(r->libc) : NULL;
+	_cleanup_free_ char *libc = r->libc     ? xstrdup(r->libc)
+	                            : base_libc ? xstrdup(base_libc)
+	                                        : NULL;
 	if (libc == NULL && lade_base_detect_libc(base, c->store, tree, platform, &libc, err) < 0)
 		return lade_error_prefix(err, "%s: cannot tell the base image's libc (set libc:)",
 		                         r->path);
@@ -371,6 +373,59 @@ static json_t *build_annotations(const struct lade_build_options *o, const struc
 	return a;
 }
 
+/* The base image's file index (and libc, when wheels need it) come from decompressing every
+ * base layer, which dominates a rebuild. With a layer cache they are kept in it under the base
+ * manifest digest: the layers behind that digest were verified (digest and diff_id) when the
+ * entry was made, and the blobs themselves are verified again on every import. */
+static int base_facts(struct build_ctx *c, const struct lade_recipe *r,
+                      const struct lade_base_image *base, const char *platform,
+                      struct lade_tree **tree_out, char **libc_out, struct lade_error **err)
+{
+	bool need_libc = r->python.present && r->libc == NULL;
+	_cleanup_free_ char *path = NULL;
+	if (c->cache && base->manifest_digest) {
+		char key[LADE_DIGEST_STRLEN];
+		_cleanup_free_ char *k =
+		        xasprintf("lade base index v1\n%s\n%s\n", base->manifest_digest, platform);
+		lade_sha256_buf(k, strlen(k), key);
+		path = xasprintf("%s/bases/%s.json", lade_cache_dir(c->cache),
+		                 lade_digest_hex(key));
+		_cleanup_(json_decrefp) json_t *j = json_load_file(path, 0, NULL);
+		const char *libc = json_string_value(json_object_get(j, "libc"));
+		_cleanup_(lade_tree_freep) struct lade_tree *t = lade_tree_new();
+		_cleanup_error_ struct lade_error *ignored = NULL;
+		if (j && (!need_libc || libc) &&
+		    lade_tree_from_json(t, json_object_get(j, "tree"), &ignored) == 0) {
+			*tree_out = steal_pointer(&t);
+			*libc_out = libc ? xstrdup(libc) : NULL;
+			return 0;
+		}
+		if (j && ignored)
+			progress(c, "cache: base index %s not used: %s", path, ignored->msg);
+	}
+
+	_cleanup_(lade_tree_freep) struct lade_tree *t = lade_tree_new();
+	if (lade_base_read_tree(base, c->store, t, err) < 0)
+		return -1;
+	_cleanup_free_ char *libc = NULL;
+	if (need_libc && lade_base_detect_libc(base, c->store, t, platform, &libc, err) < 0)
+		return lade_error_prefix(err, "%s: cannot tell the base image's libc (set libc:)",
+		                         r->path);
+	if (path) {
+		_cleanup_(json_decrefp) json_t *j =
+		        json_pack("{s:o, s:s?}", "tree", lade_tree_to_json(t), "libc", libc);
+		_cleanup_free_ char *text = lade_json_dump(j);
+		_cleanup_free_ char *dir = lade_path_parent_dir(path);
+		_cleanup_error_ struct lade_error *werr = NULL;
+		if (lade_mkdir_p(dir, &werr) < 0 ||
+		    lade_write_file_atomic(path, text, strlen(text), &werr) < 0)
+			progress(c, "cache: %s (the base index is not cached)", werr->msg);
+	}
+	*tree_out = steal_pointer(&t);
+	*libc_out = steal_pointer(&libc);
+	return 0;
+}
+
 /* Split "os/arch[/variant]" into an OCI platform object. */
 static json_t *platform_json(const char *platform)
 {
@@ -422,8 +477,9 @@ static int build_image(struct build_ctx *c, const struct lade_recipe *r, const c
 	if (lade_base_load(&r->base, platform, c->store, &base, err) < 0 ||
 	    check_base_platform(r, base, platform, err) < 0)
 		return -1;
-	_cleanup_(lade_tree_freep) struct lade_tree *tree = lade_tree_new();
-	if (lade_base_read_tree(base, c->store, tree, err) < 0)
+	_cleanup_(lade_tree_freep) struct lade_tree *tree = NULL;
+	_cleanup_free_ char *base_libc = NULL;
+	if (base_facts(c, r, base, platform, &tree, &base_libc, err) < 0)
 		return -1;
 	if (base->n_layers)
 		progress(c, "base %s: %zu layer%s, %zu paths", base->name, base->n_layers,
@@ -440,7 +496,7 @@ static int build_image(struct build_ctx *c, const struct lade_recipe *r, const c
 	}
 
 	_cleanup_(py_plan_release) struct py_plan py = {0};
-	if (r->python.present && py_prepare(c, r, platform, base, tree, &py, err) < 0)
+	if (r->python.present && py_prepare(c, r, platform, base, tree, base_libc, &py, err) < 0)
 		return -1;
 
 	/* Config first, so each written layer appends its diff_id and history entry. */

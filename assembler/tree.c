@@ -300,3 +300,59 @@ int lade_tree_resolve(const struct lade_tree *t, const char *path, bool follow_l
 	*out = lade_buf_detach(&resolved, NULL);
 	return 0;
 }
+
+static int node_cmp(const void *a, const void *b)
+{
+	const struct node *x = *(const struct node *const *)a, *y = *(const struct node *const *)b;
+	return lade_path_compare(x->path, y->path);
+}
+
+json_t *lade_tree_to_json(const struct lade_tree *t)
+{
+	size_t n = lade_hashmap_size(t->nodes), i = 0, pos = 0;
+	_cleanup_free_ struct node **all = xcalloc(n ? n : 1, sizeof(*all));
+	const char *key;
+	void *value;
+	while (lade_hashmap_next(t->nodes, &pos, &key, &value) && i < n)
+		all[i++] = value;
+	qsort(all, i, sizeof(*all), node_cmp);
+	json_t *arr = json_array();
+	for (size_t k = 0; k < i; k++) {
+		const struct node *nd = all[k];
+		json_array_append_new(arr,
+		                      json_pack("[s, i, I, I, I, I, s?]", nd->path,
+		                                (int)nd->pub.type, (json_int_t)nd->pub.mode,
+		                                (json_int_t)nd->pub.uid, (json_int_t)nd->pub.gid,
+		                                (json_int_t)nd->pub.size, nd->link));
+	}
+	return arr;
+}
+
+int lade_tree_from_json(struct lade_tree *t, const json_t *j, struct lade_error **err)
+{
+	if (!json_is_array(j))
+		return lade_error_set(err, 0, "tree index: not a list");
+	lade_tree_layer_begin(t);
+	size_t i;
+	json_t *e;
+	json_array_foreach(j, i, e)
+	{
+		const char *path = NULL, *link = NULL;
+		int type = 0;
+		json_int_t mode = 0, uid = 0, gid = 0, size = 0;
+		json_t *jlink = NULL;
+		json_error_t jerr;
+		/* jansson's unpack has no optional string: take the link as a value. */
+		if (json_unpack_ex((json_t *)e, &jerr, JSON_STRICT, "[s, i, I, I, I, I, o]", &path,
+		                   &type, &mode, &uid, &gid, &size, &jlink) < 0 ||
+		    !(json_is_null(jlink) || json_is_string(jlink)) || type < LADE_ENTRY_DIR ||
+		    type > LADE_ENTRY_OTHER || mode < 0 || mode > 07777 || uid < 0 ||
+		    uid > UINT32_MAX || gid < 0 || gid > UINT32_MAX || size < 0)
+			return lade_error_set(err, 0, "tree index: entry %zu is malformed", i);
+		link = json_string_value(jlink);
+		if (lade_tree_apply(t, path, (enum lade_entry_type)type, (uint32_t)mode,
+		                    (uint32_t)uid, (uint32_t)gid, (uint64_t)size, link, err) < 0)
+			return lade_error_prefix(err, "tree index: entry %zu", i);
+	}
+	return 0;
+}

@@ -8,6 +8,8 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <jansson.h>
+
 #include "lade/error.h"
 
 enum lade_entry_type {
@@ -48,6 +50,13 @@ int lade_tree_apply(struct lade_tree *t, const char *path, enum lade_entry_type 
                     struct lade_error **err);
 
 const struct lade_tree_node *lade_tree_lookup(const struct lade_tree *t, const char *path);
+
+/* Serialise the tree as a JSON array of [path, type, mode, uid, gid, size, link|null], sorted
+ * with lade_path_compare (parents first), and load it back into an empty tree. Used to cache a
+ * base image's index next to the layer cache, so rebuilds do not decompress the base again.
+ * Load errors (malformed JSON shape, bad paths) are reported, never half-applied silently. */
+json_t *lade_tree_to_json(const struct lade_tree *t);
+int lade_tree_from_json(struct lade_tree *t, const json_t *j, struct lade_error **err);
 size_t lade_tree_count(const struct lade_tree *t);
 
 /* Resolve symlinks in `path` as the kernel would inside a chroot at the tree root (absolute
