@@ -216,8 +216,46 @@ static void test_resolve(void)
 	   "apply follows symlinks in parent directories");
 }
 
+static void test_json_roundtrip(void)
+{
+	_cleanup_error_ struct lade_error *err = NULL;
+	_cleanup_(lade_tree_freep) struct lade_tree *t = lade_tree_new();
+	lade_tree_layer_begin(t);
+	lade_tree_apply(t, "usr", LADE_ENTRY_DIR, 0755, 0, 0, 0, NULL, &err);
+	lade_tree_apply(t, "usr/bin", LADE_ENTRY_DIR, 0755, 0, 0, 0, NULL, &err);
+	lade_tree_apply(t, "bin", LADE_ENTRY_SYMLINK, 0777, 0, 0, 0, "usr/bin", &err);
+	lade_tree_apply(t, "usr/bin/python3.11", LADE_ENTRY_FILE, 0755, 0, 0, 123, NULL, &err);
+	lade_tree_apply(t, "tmp", LADE_ENTRY_DIR, 01777, 0, 0, 0, NULL, &err);
+	lade_tree_apply(t, "etc/shadow", LADE_ENTRY_FILE, 0640, 0, 42, 7, NULL, &err);
+	ok(err == NULL, "tree built");
+	json_t *j = lade_tree_to_json(t);
+	_cleanup_(lade_tree_freep) struct lade_tree *u = lade_tree_new();
+	ok(lade_tree_from_json(u, j, &err) == 0, "tree loads back from its JSON");
+	ok(lade_tree_count(u) == lade_tree_count(t), "same number of paths (%zu)",
+	   lade_tree_count(u));
+	const struct lade_tree_node *n = lade_tree_lookup(u, "bin");
+	ok(n && n->type == LADE_ENTRY_SYMLINK && n->link && strcmp(n->link, "usr/bin") == 0,
+	   "symlink and its target survive");
+	n = lade_tree_lookup(u, "tmp");
+	ok(n && n->type == LADE_ENTRY_DIR && n->mode == 01777, "sticky directory mode survives");
+	n = lade_tree_lookup(u, "etc/shadow");
+	ok(n && n->gid == 42 && n->mode == 0640 && n->size == 7, "owner, mode and size survive");
+	json_t *j2 = lade_tree_to_json(u);
+	ok(json_equal(j, j2), "serialising the loaded tree gives the same JSON (sorted)");
+	json_decref(j2);
+	json_decref(j);
+
+	_cleanup_(lade_tree_freep) struct lade_tree *v = lade_tree_new();
+	json_t *bad = json_pack("[[s, i, I, I, I, I, n]]", "x", 99, (json_int_t)0644, (json_int_t)0,
+	                        (json_int_t)0, (json_int_t)0);
+	ok(lade_tree_from_json(v, bad, &err) < 0 && err && strstr(err->msg, "entry 0 is malformed"),
+	   "a malformed entry is refused with its index");
+	json_decref(bad);
+}
+
 int main(void)
 {
+	test_json_roundtrip();
 	test_hashmap();
 	test_apply();
 	test_whiteouts();
