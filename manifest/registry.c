@@ -560,6 +560,21 @@ static size_t on_read(char *buf, size_t size, size_t n, void *ud)
 	return k;
 }
 
+/* curl rewinds the body itself when a reused connection turns out dead */
+static int on_seek(void *ud, curl_off_t offset, int origin)
+{
+	struct upload *u = ud;
+	if (origin != SEEK_SET || offset < 0)
+		return CURL_SEEKFUNC_CANTSEEK;
+	if (u->fd >= 0)
+		return lseek(u->fd, (off_t)offset, SEEK_SET) < 0 ? CURL_SEEKFUNC_FAIL
+		                                                 : CURL_SEEKFUNC_OK;
+	if ((size_t)offset > u->len)
+		return CURL_SEEKFUNC_FAIL;
+	u->pos = (size_t)offset;
+	return CURL_SEEKFUNC_OK;
+}
+
 static void sleep_ms(unsigned ms)
 {
 	struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
@@ -575,6 +590,7 @@ static bool curl_retryable(CURLcode rc)
 	case CURLE_RECV_ERROR:
 	case CURLE_GOT_NOTHING:
 	case CURLE_PARTIAL_FILE:
+	case CURLE_SEND_FAIL_REWIND:
 	case CURLE_OPERATION_TIMEDOUT:
 	case CURLE_HTTP2:
 	case CURLE_HTTP2_STREAM:
@@ -653,6 +669,8 @@ static int perform(struct client *c, const struct request *q, struct response *r
 		curl_easy_setopt(h, CURLOPT_UPLOAD, 1L);
 		curl_easy_setopt(h, CURLOPT_READFUNCTION, on_read);
 		curl_easy_setopt(h, CURLOPT_READDATA, &up);
+		curl_easy_setopt(h, CURLOPT_SEEKFUNCTION, on_seek);
+		curl_easy_setopt(h, CURLOPT_SEEKDATA, &up);
 		curl_easy_setopt(h, CURLOPT_INFILESIZE_LARGE,
 		                 (curl_off_t)(q->fd >= 0 ? q->fd_size : q->data_len));
 	} else if (strcmp(q->method, "POST") == 0) {

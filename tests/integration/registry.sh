@@ -208,8 +208,9 @@ like "$ERR" "registry $REG: cannot connect" "the unreachable registry is named"
 # --- Bearer tokens, retries, a lying registry: a small front written here -----------------------
 cat >"$T/front.py" <<'PY'
 # A test front for the registry: Bearer token auth (its own token endpoint), and faults.
-# usage: proxy.py PORT UPSTREAM_PORT MODE...   modes: bearer, flaky (first try of each request
-# answers 503), corrupt (blob GETs answered with one byte changed)
+# usage: front.py PORT UPSTREAM_PORT MODE...   modes: bearer, flaky (first try of each request
+# answers 503), corrupt (blob GETs answered with one byte changed), broken (blob PUTs always
+# answer 500), reset (the first PUT of each upload: connection closed without an answer)
 import base64, re, http.client, http.server, json, sys, threading, urllib.parse
 port, upstream, modes = int(sys.argv[1]), int(sys.argv[2]), set(sys.argv[3:])
 seen, lock = set(), threading.Lock()
@@ -260,6 +261,17 @@ class H(http.server.BaseHTTPRequestHandler):
                 ch = 'Bearer realm="http://127.0.0.1:%d/token",service="fake-registry"' % port
                 if repo: ch += ',scope="repository:%s:pull,push"' % repo
                 return self.reply(401, b'{"errors":[{"code":"UNAUTHORIZED","message":"token"}]}', [("WWW-Authenticate", ch)])
+        if "broken" in modes and self.command == "PUT" and "/blobs/uploads/" in u.path:
+            return self.reply(500, b'{"errors":[{"code":"UNKNOWN","message":"disk on fire"}]}')
+        if "reset" in modes and self.command == "PUT" and "/blobs/uploads/" in u.path:
+            with lock:
+                first = ("reset", u.path) not in seen
+                seen.add(("reset", u.path))
+            if first:
+                sys.stderr.write("RESET %s\n" % u.path); sys.stderr.flush()
+                self.close_connection = True
+                self.connection.shutdown(2)
+                return
         if "flaky" in modes and u.path != "/v2/":
             key = (self.command, u.path)
             with lock:
@@ -330,6 +342,21 @@ is "$(skopeo inspect --tls-verify=false --format '{{.Digest}}' "docker://127.0.0
 run_lade pull "$FRONT/flaky:1" -o "$T/p-flaky"
 is "$RC" 0 "pull succeeds by retrying"
 check "lade verify after the retried pull" "$LADE" verify "$T/p-flaky"
+
+start_front reset reset
+run_lade push "$T/out:1.0" "$FRONT/reset:1"
+is "$RC" 0 "connections reset during the blob PUTs: push succeeds by retrying"
+[ "$RC" -eq 0 ] || diag "$ERR"
+like "$(grep -ac '^RESET' "$T/front-reset.log")" "^[1-9][0-9]*$" "the front did reset connections"
+
+start_front broken broken
+run_lade push "$T/out:1.0" "$FRONT/broken:1"
+is "$RC" 1 "a registry failing every blob upload: push fails"
+like "$ERR" "repository broken, blob sha256:[0-9a-f]{64}: uploading: HTTP 500 UNKNOWN: disk on fire" \
+	"the failing blob is named with the registry's message"
+like "$(grep -ac '"PUT /v2/broken/blobs/uploads/[^ ]* HTTP/1.1" 500' "$T/front-broken.log")" "^([4-9]|[1-9][0-9]+)$" \
+	"the upload was retried (bounded)"
+check "no tag left after the failed push" bash -c "! skopeo inspect --tls-verify=false --raw docker://127.0.0.1:$PORT_back/broken:1 >/dev/null 2>&1"
 
 start_front corrupt corrupt
 run_lade pull "$FRONT/flaky:1" -o "$T/p-corrupt"
