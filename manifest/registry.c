@@ -1527,7 +1527,8 @@ static int pull_client(struct pull *p, const char *what, struct lade_error **err
 /* A manifest or index by digest (or tag: then *digest_out tells which), from the store when
  * there, else from the registry; verified, and stored. */
 static int pull_manifest(struct pull *p, const char *reference, struct lade_buf *out,
-                         char digest_out[LADE_DIGEST_STRLEN], struct lade_error **err)
+                         char digest_out[LADE_DIGEST_STRLEN], char **media_type_out,
+                         struct lade_error **err)
 {
 	bool by_digest = lade_digest_valid(reference);
 	if (by_digest && lade_store_has(p->store, reference)) {
@@ -1565,6 +1566,10 @@ static int pull_manifest(struct pull *p, const char *reference, struct lade_buf 
 		return -1;
 	memcpy(digest_out, got, LADE_DIGEST_STRLEN);
 	lade_buf_add(out, r.body.data, r.body.len);
+	if (media_type_out && r.content_type && !*media_type_out) {
+		size_t n = strcspn(r.content_type, "; ");
+		*media_type_out = xstrndup(r.content_type, n);
+	}
 	return 0;
 }
 
@@ -1661,16 +1666,21 @@ static int pull_tree(struct pull *p, const char *reference, const char *platform
 {
 	_cleanup_buf_ struct lade_buf b = LADE_BUF_INIT;
 	char digest[LADE_DIGEST_STRLEN];
-	if (pull_manifest(p, reference, &b, digest, err) < 0)
+	_cleanup_free_ char *served_mt = NULL;
+	if (pull_manifest(p, reference, &b, digest, &served_mt, err) < 0)
 		return -1;
 	json_error_t je;
 	json_auto_t *m = json_loadb(b.data, b.len, 0, &je);
 	if (!m)
 		return lade_error_set(err, 0, "image %s: manifest %s: invalid JSON: %s", p->name,
 		                      digest, je.text);
+	/* the document's own mediaType, else the descriptor's, else what the registry served */
 	const char *mt = json_str(m, "mediaType");
 	if (!mt)
 		mt = media_type;
+	if (!mt && served_mt &&
+	    (strcmp(served_mt, MT_OCI_INDEX) == 0 || strcmp(served_mt, MT_OCI_MANIFEST) == 0))
+		mt = served_mt;
 	if (!mt)
 		mt = json_object_get(m, "manifests") ? MT_OCI_INDEX : MT_OCI_MANIFEST;
 	bool index = strcmp(mt, MT_OCI_INDEX) == 0 || strcmp(mt, MT_DOCKER_LIST) == 0;

@@ -111,8 +111,12 @@ struct lade_push_stats {
  * streamed PUT) only when missing, mounted from o->mount_from when possible; then the child
  * manifests of an index by digest, then the top manifest by the ref's tag (or digest), with
  * their exact bytes and media types, so a failed push never leaves the tag on a partial image.
- * Every blob read is verified against its digest first. digest: the pushed top manifest's
- * digest (== the local one). Errors name the registry, the repository and the blob. */
+ * Manifests are read and verified against their digests first; a layer or config blob is
+ * checked for its size and streamed (the registry checks the digest the PUT names, and any
+ * Docker-Content-Digest it answers must match). Referrers in the layout's index.json whose
+ * subject is one of the pushed manifests go along, by digest. o->jobs blobs are uploaded in
+ * parallel. digest: the pushed top manifest's digest (== the local one). Errors name the registry,
+ * the repository and the blob. */
 int lade_registry_push(const char *image, const char *ref, const struct lade_registry_options *o,
                        char digest[LADE_DIGEST_STRLEN], struct lade_push_stats *stats,
                        struct lade_error **err);
