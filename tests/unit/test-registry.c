@@ -5,6 +5,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "lade/digest.h"
 #include "lade/registry.h"
 #include "lade/util.h"
 #include "tap.h"
@@ -291,6 +292,114 @@ static void test_offline(void)
 	   "missing layout message: %s", err ? err->msg : "");
 }
 
+/* A blob in layout dir; returns its digest (static buffer per call site is not needed: caller's) */
+static void put_blob(const char *dir, const char *data, char digest[LADE_DIGEST_STRLEN])
+{
+	lade_sha256_buf(data, strlen(data), digest);
+	_cleanup_free_ char *p = xasprintf("%s/blobs/sha256/%s", dir, lade_digest_hex(digest));
+	FILE *f = fopen(p, "w");
+	fputs(data, f);
+	fclose(f);
+}
+
+static void write_index(const char *dir, const char *entries)
+{
+	_cleanup_free_ char *p = xasprintf("%s/index.json", dir);
+	FILE *f = fopen(p, "w");
+	fprintf(f, "{\"schemaVersion\":2,\"manifests\":[%s]}", entries);
+	fclose(f);
+}
+
+static void check_push_error(const char *image, const char *ref, const char *creds,
+                             const char *want, const char *what)
+{
+	_cleanup_error_ struct lade_error *err = NULL;
+	struct lade_registry_options o = LADE_REGISTRY_OPTIONS_INIT;
+	o.creds = creds;
+	char digest[LADE_DIGEST_STRLEN];
+	ok(lade_registry_push(image, ref, &o, digest, NULL, &err) < 0, "%s: push fails", what);
+	is_str(err ? err->msg : "", want, "%s: message", what);
+}
+
+/* Every local problem is found before any connection (the registry 127.0.0.1:1 is never
+ * contacted: a connection attempt would give another message). */
+static void test_push_local_errors(void)
+{
+	_cleanup_error_ struct lade_error *err = NULL;
+	_cleanup_free_ char *dir = xasprintf("%s/layout", tmpdir);
+	_cleanup_free_ char *blobs = xasprintf("%s/blobs/sha256", dir);
+	lade_mkdir_p(blobs, &err);
+	char cfg[LADE_DIGEST_STRLEN], man[LADE_DIGEST_STRLEN], bad[LADE_DIGEST_STRLEN];
+	put_blob(dir, "{}", cfg);
+	_cleanup_free_ char *m = xasprintf(
+	        "{\"schemaVersion\":2,\"mediaType\":\"application/vnd.oci.image.manifest.v1+json\","
+	        "\"config\":{\"mediaType\":\"application/vnd.oci.image.config.v1+json\","
+	        "\"digest\":\"%s\",\"size\":2},\"layers\":[]}",
+	        cfg);
+	put_blob(dir, m, man);
+	_cleanup_free_ char *e1 = xasprintf(
+	        "{\"mediaType\":\"application/vnd.oci.image.manifest.v1+json\",\"digest\":\"%s\","
+	        "\"size\":%zu,\"annotations\":{\"org.opencontainers.image.ref.name\":\"a\"}}",
+	        man, strlen(m));
+	_cleanup_free_ char *e2 = xasprintf(
+	        "{\"mediaType\":\"application/vnd.oci.image.manifest.v1+json\",\"digest\":\"%s\","
+	        "\"size\":%zu,\"annotations\":{\"org.opencontainers.image.ref.name\":\"b\"}}",
+	        man, strlen(m));
+	_cleanup_free_ char *both = xasprintf("%s,%s", e1, e2);
+	write_index(dir, both);
+
+	_cleanup_free_ char *want = xasprintf(
+	        "image %s: %s/index.json names 2 images; name one with DIR:TAG", dir, dir);
+	check_push_error(dir, "127.0.0.1:1/x:1", NULL, want, "two images, no tag");
+
+	_cleanup_free_ char *img = xasprintf("%s:a", dir);
+	check_push_error(img, "127.0.0.1:1/x:1", "nocolon", "--creds must be USER:PASSWORD",
+	                 "--creds without a colon");
+	check_push_error(img, "127.0.0.1:1/X:1", NULL,
+	                 "invalid reference 127.0.0.1:1/X:1: bad repository component \"X\" "
+	                 "(lowercase letters, digits and . _ - inside)",
+	                 "bad reference");
+
+	/* a manifest whose bytes do not match its name */
+	_cleanup_free_ char *mp = xasprintf("%s/%s", blobs, lade_digest_hex(man));
+	FILE *f = fopen(mp, "a");
+	fputs(" ", f);
+	fclose(f);
+	char now[LADE_DIGEST_STRLEN];
+	_cleanup_buf_ struct lade_buf mb = LADE_BUF_INIT;
+	lade_read_file(mp, 1 << 20, &mb, &err);
+	lade_sha256_buf(mb.data, mb.len, now);
+	_cleanup_free_ char *want2 = xasprintf("image %s: blob %s has digest %s", img, mp, now);
+	check_push_error(img, "127.0.0.1:1/x:1", NULL, want2, "corrupted manifest blob");
+
+	/* a manifest with a broken descriptor */
+	put_blob(dir, "{\"schemaVersion\":2,\"config\":{\"digest\":\"sha256:nope\",\"size\":2}}",
+	         bad);
+	_cleanup_free_ char *e3 = xasprintf(
+	        "{\"mediaType\":\"application/vnd.oci.image.manifest.v1+json\",\"digest\":\"%s\","
+	        "\"size\":10,\"annotations\":{\"org.opencontainers.image.ref.name\":\"c\"}}",
+	        bad);
+	write_index(dir, e3);
+	_cleanup_free_ char *img3 = xasprintf("%s:c", dir);
+	_cleanup_free_ char *want3 = xasprintf("image %s: %s: invalid descriptor", img3, bad);
+	check_push_error(img3, "127.0.0.1:1/x:1", NULL, want3, "invalid descriptor");
+
+	/* not JSON */
+	put_blob(dir, "not json", bad);
+	_cleanup_free_ char *e4 = xasprintf(
+	        "{\"mediaType\":\"application/vnd.oci.image.manifest.v1+json\",\"digest\":\"%s\","
+	        "\"size\":8}",
+	        bad);
+	write_index(dir, e4);
+	_cleanup_error_ struct lade_error *e = NULL;
+	char digest[LADE_DIGEST_STRLEN];
+	ok(lade_registry_push(dir, "127.0.0.1:1/x:1", NULL, digest, NULL, &e) < 0,
+	   "not JSON fails");
+	_cleanup_free_ char *want4 = xasprintf("image %s: manifest %s: invalid JSON: ", dir, bad);
+	ok(e && strncmp(e->msg, want4, strlen(want4)) == 0, "not JSON: message %s",
+	   e ? e->msg : "");
+}
+
 int main(void)
 {
 	const char *t = getenv("TMPDIR");
@@ -306,6 +415,7 @@ int main(void)
 	test_auth_files();
 	test_retry();
 	test_offline();
+	test_push_local_errors();
 	_cleanup_error_ struct lade_error *err = NULL;
 	lade_remove_tree(tmpdir, &err);
 	free(tmpdir);
