@@ -2,76 +2,29 @@
  * or exits. */
 #include <errno.h>
 #include <getopt.h>
-#include <sys/socket.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
+
+#include "cli-usage.h"
 
 #include "lade/build.h"
 #include "lade/inspect.h"
+#include "lade/registry.h"
 #include "lade/sandbox.h"
 #include "lade/util.h"
 #include "lade/verify.h"
 
 enum { EXIT_USAGE = 2 };
 
-static const char usage_main[] =
-        "usage: lade <command> [options]\n"
-        "\n"
-        "Assemble OCI images from a declarative recipe: no container, no daemon, no pip.\n"
-        "\n"
-        "commands:\n"
-        "  build RECIPE   build the image(s) a recipe describes into an OCI image layout\n"
-        "  inspect IMAGE  sizes, layers, largest files, installed bytes per package\n"
-        "  diff A B       what differs between two images: layers and files\n"
-        "  verify DIR     check an OCI image layout: digests, sizes, diff_ids, tar rules\n"
-        "  help [CMD]     show help for lade or for a command\n"
-        "  version        print the version\n";
+static int die_usage(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-static const char usage_build[] =
-        "usage: lade build RECIPE [options]\n"
-        "\n"
-        "Build every variant of RECIPE (or those given with --variant) into an OCI image layout.\n"
-        "Prints one line per image on stdout: \"<manifest digest> <layout>:<ref>\".\n"
-        "\n"
-        "options:\n"
-        "  -o, --output PATH       output OCI layout directory, or archive file with --format\n"
-        "                          oci-archive|docker-archive (default: the recipe's output.dir)\n"
-        "      --format FMT        oci (default), oci-archive or docker-archive\n"
-        "  -t, --tag TAG           tag (default: the recipe's tag)\n"
-        "      --variant NAME      build this variant (repeatable; default: all)\n"
-        "      --compression ALG   gzip, zstd or none (default: the recipe's, else gzip)\n"
-        "      --level N           compression level (gzip 0-3, zstd 1-19; --gzip-level too)\n"
-        "      --annotation K=V    manifest annotation (repeatable; over the recipe's)\n"
-        "  -j, --jobs N            compression threads (default: number of CPUs)\n"
-        "      --lock-timeout S    wait S seconds for another lade using the layout (default 60)\n"
-        "      --json              print a JSON summary on stdout instead of the digest lines\n"
-        "  -q, --quiet             no progress on stderr\n"
-        "      --no-sandbox        do not enter the seccomp sandbox\n"
-        "      --explain-sandbox   print the sandbox policy and exit\n"
-        "  -h, --help              this help\n"
-        "\n"
-        "Environment: SOURCE_DATE_EPOCH sets every timestamp (default 0).\n";
-
-static const char usage_verify[] =
-        "usage: lade verify DIR[:REF] [options]\n"
-        "\n"
-        "Check the OCI image layout DIR: layout files, every descriptor's blob (size and sha256),\n"
-        "manifests and configs, and every layer (diff_id, no absolute or '..' paths, no duplicate\n"
-        "paths, hard links to earlier entries, whiteouts). Exit status 1 when a problem is found.\n"
-        "\n"
-        "options:\n"
-        "      --max-problems N    list at most N problems (default 20)\n"
-        "      --no-layers         do not decompress layers (faster, fewer checks)\n"
-        "      --no-sandbox        do not enter the seccomp sandbox\n"
-        "  -q, --quiet             print nothing, only set the exit status\n"
-        "  -h, --help              this help\n";
-
-static int die_usage(const char *usage, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static int die_usage(const char *usage, const char *fmt, ...)
+/* A usage error: the message, then the help of CMD (NULL: the command list), exit status 2. */
+static int die_usage(const char *cmd, const char *fmt, ...)
 {
 	va_list ap;
 	fputs("lade: ", stderr);
@@ -79,8 +32,13 @@ static int die_usage(const char *usage, const char *fmt, ...)
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
 	fputs("\n", stderr);
-	fputs(usage, stderr);
+	lade_cli_usage(stderr, cmd ? lade_cli_command_find(cmd) : NULL);
 	return EXIT_USAGE;
+}
+
+static void usage(FILE *f, const char *cmd)
+{
+	lade_cli_usage(f, lade_cli_command_find(cmd));
 }
 
 static int report_error(struct lade_error *err)
@@ -134,10 +92,92 @@ static int enter_sandbox(bool enabled)
 	return 0;
 }
 
+/* What the build's progress lines become on stderr. The routine lines (layers, bases,
+ * variants, platforms, the python target) are for a person watching: shown on a terminal or
+ * with --progress, with the time each step took and the rate a layer was written at. Anything
+ * else is a note about the input (an ignored lock file option) and is always shown, -q aside. */
+struct progress {
+	bool routine;
+	bool tty;
+	struct timespec start, last;
+};
+
+static double seconds_since(const struct timespec *t0, const struct timespec *t1)
+{
+	return (double)(t1->tv_sec - t0->tv_sec) + (double)(t1->tv_nsec - t0->tv_nsec) / 1e9;
+}
+
+static bool is_routine(const char *line)
+{
+	static const char *const prefixes[] = {"layer ", "base ", "variant ", "platform ",
+	                                       "python target "};
+	for (size_t i = 0; i < LADE_ARRAY_SIZE(prefixes); i++)
+		if (strncmp(line, prefixes[i], strlen(prefixes[i])) == 0)
+			return true;
+	return false;
+}
+
+/* The uncompressed size in a "layer i/n NAME: N entries, 1.5 MiB -> 0.4 MiB sha256:…" line, as
+ * lade_human_size() wrote it; false when the line does not have that shape. */
+static bool layer_tar_size(const char *line, double *bytes)
+{
+	static const char *const units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+	/* The last arrow: a layer's name may hold one too ("files app/ -> /app"). */
+	const char *arrow = NULL;
+	for (const char *a = strstr(line, " -> "); a; a = strstr(a + 1, " -> "))
+		arrow = a;
+	const char *p = arrow;
+	if (arrow == NULL)
+		return false;
+	while (p > line && p[-1] != ',')
+		p--;
+	if (p == line)
+		return false;
+	char num[32], unit[8];
+	if (arrow - p >= 32 || sscanf(p, " %31[0-9.] %7[A-Za-z]", num, unit) != 2)
+		return false;
+	double v = strtod(num, NULL);
+	for (size_t i = 0; i < LADE_ARRAY_SIZE(units); i++, v *= 1024)
+		if (strcmp(unit, units[i]) == 0) {
+			*bytes = v;
+			return true;
+		}
+	return false;
+}
+
 static void progress_stderr(void *ctx, const char *line)
 {
-	(void)ctx;
-	fprintf(stderr, "lade: %s\n", line);
+	struct progress *pr = ctx;
+	if (!is_routine(line)) {
+		fprintf(stderr, "lade: note: %s\n", line);
+		return;
+	}
+	if (!pr->routine)
+		return;
+	struct timespec now;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	double dt = seconds_since(&pr->last, &now);
+	pr->last = now;
+	double bytes;
+	if (strncmp(line, "layer ", 6) != 0 || !layer_tar_size(line, &bytes)) {
+		fprintf(stderr, "lade: %s\n", line);
+		return;
+	}
+	/* A terminal line stays short: the whole digest is in the output and in --json. */
+	int head = (int)strlen(line);
+	const char *tail = "";
+	const char *digest = strstr(line, " sha256:");
+	bool shortened = pr->tty && digest && strspn(digest + 8, "0123456789abcdef") == 64;
+	if (shortened) {
+		head = (int)(digest - line) + 8 + 12;
+		tail = digest + 8 + 64;
+	}
+	/* A layer taken from the cache was not written: no rate. */
+	char rate[32] = "";
+	if (dt > 0.0005 && strstr(line, "reused from the cache") == NULL)
+		lade_human_size((uint64_t)(bytes / dt), rate, sizeof(rate));
+	fprintf(stderr, "lade: %.*s%s%s in %.1fs%s%s%s\n", head, line, shortened ? "…" : "", tail,
+	        dt, *rate ? " (" : "", rate, *rate ? "/s)" : "");
 }
 
 static json_t *report_json(const struct lade_build_report *r)
@@ -189,6 +229,7 @@ static int cmd_build(int argc, char **argv)
 		OPT_EXPLAIN_SANDBOX,
 		OPT_ANNOTATION,
 		OPT_FORMAT,
+		OPT_PROGRESS,
 	};
 	static const struct option longopts[] = {
 	        {"output", required_argument, NULL, 'o'},
@@ -204,16 +245,22 @@ static int cmd_build(int argc, char **argv)
 	        {"gzip-level", required_argument, NULL, OPT_LEVEL},
 	        {"no-sandbox", no_argument, NULL, OPT_NO_SANDBOX},
 	        {"explain-sandbox", no_argument, NULL, OPT_EXPLAIN_SANDBOX},
+	        {"progress", no_argument, NULL, OPT_PROGRESS},
 	        {"quiet", no_argument, NULL, 'q'},
 	        {"help", no_argument, NULL, 'h'},
 	        {NULL, 0, NULL, 0},
 	};
 	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	struct progress pr = {.tty = isatty(STDERR_FILENO) == 1};
+	pr.routine = pr.tty;
+	clock_gettime(CLOCK_MONOTONIC, &pr.start);
+	pr.last = pr.start;
 	struct lade_build_options o = {
 	        .level = -1,
 	        .jobs = ncpu > 0 ? (int)ncpu : 1,
 	        .lock_timeout_s = 60,
 	        .progress = progress_stderr,
+	        .progress_ctx = &pr,
 	};
 	_cleanup_strv_ char **variants = NULL;
 	_cleanup_strv_ char **annotations = NULL;
@@ -229,7 +276,7 @@ static int cmd_build(int argc, char **argv)
 			break;
 		case 't':
 			if (*optarg == '\0')
-				return die_usage(usage_build, "--tag must not be empty");
+				return die_usage("build", "--tag must not be empty");
 			o.tag = optarg;
 			break;
 		case OPT_VARIANT:
@@ -240,19 +287,18 @@ static int cmd_build(int argc, char **argv)
 			break;
 		case OPT_LEVEL:
 			if (lade_parse_u32(optarg, 10, &u) < 0 || u > 22)
-				return die_usage(usage_build, "--level '%s' is not a level",
-				                 optarg);
+				return die_usage("build", "--level '%s' is not a level", optarg);
 			o.level = (int)u;
 			break;
 		case 'j':
 			if (lade_parse_u32(optarg, 10, &u) < 0 || u < 1 || u > 1024)
-				return die_usage(usage_build, "--jobs '%s' is not a number 1-1024",
+				return die_usage("build", "--jobs '%s' is not a number 1-1024",
 				                 optarg);
 			o.jobs = (int)u;
 			break;
 		case OPT_LOCK_TIMEOUT:
 			if (lade_parse_u32(optarg, 10, &u) < 0)
-				return die_usage(usage_build, "--lock-timeout '%s' is not a number",
+				return die_usage("build", "--lock-timeout '%s' is not a number",
 				                 optarg);
 			o.lock_timeout_s = (int)u;
 			break;
@@ -266,14 +312,14 @@ static int cmd_build(int argc, char **argv)
 			if (strcmp(optarg, "oci") != 0 && strcmp(optarg, "oci-archive") != 0 &&
 			    strcmp(optarg, "docker-archive") != 0)
 				return die_usage(
-				        usage_build,
+				        "build",
 				        "--format '%s' is not oci, oci-archive or docker-archive",
 				        optarg);
 			o.format = optarg;
 			break;
 		case OPT_ANNOTATION:
 			if (strchr(optarg, '=') == NULL || optarg[0] == '=')
-				return die_usage(usage_build, "--annotation '%s' is not KEY=VALUE",
+				return die_usage("build", "--annotation '%s' is not KEY=VALUE",
 				                 optarg);
 			lade_strv_push(&annotations, optarg);
 			break;
@@ -285,20 +331,23 @@ static int cmd_build(int argc, char **argv)
 			fputs(b.data, stdout);
 			return 0;
 		}
+		case OPT_PROGRESS:
+			pr.routine = true;
+			break;
 		case 'q':
 			o.progress = NULL;
 			break;
 		case 'h':
-			fputs(usage_build, stdout);
+			usage(stdout, "build");
 			return 0;
 		default:
-			fputs(usage_build, stderr);
+			usage(stderr, "build");
 			return EXIT_USAGE;
 		}
 	}
 	if (optind != argc - 1)
-		return die_usage(usage_build, optind >= argc ? "build needs a RECIPE"
-		                                             : "build takes one RECIPE");
+		return die_usage("build", optind >= argc ? "build needs a RECIPE"
+		                                         : "build takes one RECIPE");
 	o.recipe_path = argv[optind];
 	o.variants = variants;
 	o.annotations = annotations;
@@ -310,6 +359,12 @@ static int cmd_build(int argc, char **argv)
 	if (lade_build_run(&o, &rep, &err) < 0)
 		return report_error(err);
 
+	if (o.progress && pr.routine) {
+		struct timespec now;
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		fprintf(stderr, "lade: %zu image%s in %.1fs\n", rep->n_images,
+		        rep->n_images == 1 ? "" : "s", seconds_since(&pr.start, &now));
+	}
 	if (json) {
 		_cleanup_(json_decrefp) json_t *j = report_json(rep);
 		char *s = json_dumps(j, JSON_SORT_KEYS | JSON_INDENT(2));
@@ -349,8 +404,8 @@ static int cmd_verify(int argc, char **argv)
 		switch (c) {
 		case OPT_MAX:
 			if (lade_parse_u32(optarg, 10, &u) < 0 || u == 0)
-				return die_usage(usage_verify,
-				                 "--max-problems '%s' is not a number", optarg);
+				return die_usage("verify", "--max-problems '%s' is not a number",
+				                 optarg);
 			vo.max_problems = u;
 			break;
 		case OPT_NO_LAYERS:
@@ -363,15 +418,15 @@ static int cmd_verify(int argc, char **argv)
 			quiet = true;
 			break;
 		case 'h':
-			fputs(usage_verify, stdout);
+			usage(stdout, "verify");
 			return 0;
 		default:
-			fputs(usage_verify, stderr);
+			usage(stderr, "verify");
 			return EXIT_USAGE;
 		}
 	}
 	if (optind != argc - 1)
-		return die_usage(usage_verify, "verify takes one layout DIR[:REF]");
+		return die_usage("verify", "verify takes one layout DIR[:REF]");
 	_cleanup_free_ char *dir = xstrdup(argv[optind]);
 	/* DIR:REF as skopeo spells it; a ':' inside an existing directory name wins. */
 	char *colon = strrchr(dir, ':');
@@ -401,23 +456,62 @@ static int cmd_verify(int argc, char **argv)
 	return EXIT_FAILURE;
 }
 
+/* The command's own --help, when ARGV asks for it before a "--". */
+static bool wants_help(int argc, char **argv)
+{
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--") == 0)
+			return false;
+		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
+			return true;
+	}
+	return false;
+}
+
+static int cmd_help(int argc, char **argv)
+{
+	if (argc > 2)
+		return die_usage("help", "help takes at most one COMMAND");
+	if (argc < 2) {
+		lade_cli_usage(stdout, NULL);
+		return 0;
+	}
+	const struct lade_cli_command *c = lade_cli_command_find(argv[1]);
+	if (c == NULL)
+		return die_usage(NULL, "unknown command '%s'", argv[1]);
+	lade_cli_usage(stdout, c);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	/* lade deliberately never calls setlocale(): libarchive then runs in the "C" locale, so
 	 * tar headers do not depend on LANG/LC_ALL. */
 	if (argc < 2) {
-		fputs(usage_main, stderr);
+		lade_cli_usage(stderr, NULL);
 		return EXIT_USAGE;
 	}
 	const char *cmd = argv[1];
 	if (strcmp(cmd, "build") == 0)
 		return cmd_build(argc - 1, argv + 1);
+	/* inspect, diff, push and pull parse their own options, but their --help comes from the
+	 * table the man page is generated from, like every other command's. */
+	if ((strcmp(cmd, "inspect") == 0 || strcmp(cmd, "diff") == 0 || strcmp(cmd, "push") == 0 ||
+	     strcmp(cmd, "pull") == 0) &&
+	    wants_help(argc - 1, argv + 1)) {
+		usage(stdout, cmd);
+		return 0;
+	}
 	if (strcmp(cmd, "inspect") == 0)
 		return lade_cmd_inspect(argc - 1, argv + 1);
 	if (strcmp(cmd, "diff") == 0)
 		return lade_cmd_diff(argc - 1, argv + 1);
 	if (strcmp(cmd, "verify") == 0)
 		return cmd_verify(argc - 1, argv + 1);
+	if (strcmp(cmd, "push") == 0)
+		return lade_cmd_push(argc - 1, argv + 1);
+	if (strcmp(cmd, "pull") == 0)
+		return lade_cmd_pull(argc - 1, argv + 1);
 	if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
 		printf("lade %s\n", LADE_VERSION);
 #ifdef LADE_TEST_HOOKS
@@ -425,22 +519,7 @@ int main(int argc, char **argv)
 #endif
 		return 0;
 	}
-	if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {
-		if (argc > 2 && strcmp(argv[2], "build") == 0)
-			fputs(usage_build, stdout);
-		else if (argc > 2 && strcmp(argv[2], "verify") == 0)
-			fputs(usage_verify, stdout);
-		else if (argc > 2 && strcmp(argv[2], "inspect") == 0) {
-			char *h[] = {(char *)"inspect", (char *)"--help", NULL};
-			return lade_cmd_inspect(2, h);
-		} else if (argc > 2 && strcmp(argv[2], "diff") == 0) {
-			char *h[] = {(char *)"diff", (char *)"--help", NULL};
-			return lade_cmd_diff(2, h);
-		} else if (argc > 2)
-			return die_usage(usage_main, "unknown command '%s'", argv[2]);
-		else
-			fputs(usage_main, stdout);
-		return 0;
-	}
-	return die_usage(usage_main, "unknown command '%s'", cmd);
+	if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0)
+		return cmd_help(argc - 1, argv + 1);
+	return die_usage(NULL, "unknown command '%s'", cmd);
 }
