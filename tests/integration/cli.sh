@@ -56,6 +56,19 @@ for c in $COMMANDS; do
 	done <"$T/$c.opts"
 done
 
+# And the other way round: every long option a parser knows (the struct option tables in the
+# sources) is in the help of the commands that source file implements.
+parser_options() {
+	grep -oE '\{"[a-z][a-z-]*", *(no|required|optional)_argument' "$@" |
+		sed -E 's/^.*\{"([^"]*)".*/--\1/' | sort -u
+}
+for pair in "main.c:build verify" "cmd-inspect.c:inspect diff" "cmd-push.c:push pull"; do
+	src=$LADE_SRCDIR/assembler/${pair%%:*}
+	documented=$(for c in ${pair#*:}; do cat "$T/$c.opts"; done | sort -u)
+	missing=$(comm -23 <(parser_options "$src") <(printf '%s\n' "$documented") | tr '\n' ' ')
+	is "$missing" "" "every option parsed in ${pair%%:*} is in the help of ${pair#*:}"
+done
+
 run_lade help nope
 is "$RC" 2 "lade help nope exits 2"
 like "$ERR" "^lade: unknown command 'nope'" "lade help nope names the command"
