@@ -22,6 +22,7 @@
 #include "lade/select.h"
 #include "lade/tags.h"
 #include "lade/recipe.h"
+#include "lade/sbom.h"
 #include "lade/store.h"
 #include "lade/tree.h"
 #include "lade/util.h"
@@ -34,7 +35,41 @@ struct build_ctx {
 	enum lade_compression compression;
 	int64_t epoch;
 	struct lade_cache *cache; /* NULL: --no-cache */
+	/* --sbom: the app files of the image being built (reset per image) */
+	struct lade_sbom_file *sbom_files;
+	char **sbom_strs;
+	size_t n_sbom_files, sbom_files_alloc;
+	char *sbom_json; /* the last image's document, for --sbom-out */
 };
+
+static void sbom_ctx_release(struct build_ctx *c)
+{
+	free(c->sbom_files);
+	lade_strv_free(c->sbom_strs);
+	free(c->sbom_json);
+}
+
+static int sbom_collect_file(void *ctx, const struct lade_entry *e, struct lade_error **err)
+{
+	struct build_ctx *c = ctx;
+	if (e->type != LADE_ENTRY_FILE)
+		return 0;
+	char d[LADE_DIGEST_STRLEN];
+	if (e->src_path) {
+		if (lade_sha256_file(e->src_path, d, NULL, err) < 0)
+			return -1;
+	} else {
+		lade_sha256_buf(e->data.data, e->data.len, d);
+	}
+	lade_grow(&c->sbom_files, sizeof(*c->sbom_files), c->n_sbom_files + 1,
+	          &c->sbom_files_alloc);
+	lade_strv_push(&c->sbom_strs, e->path);
+	lade_strv_push(&c->sbom_strs, lade_digest_hex(d));
+	size_t n = lade_strv_len(c->sbom_strs);
+	c->sbom_files[c->n_sbom_files++] = (struct lade_sbom_file){
+	        .path = c->sbom_strs[n - 2], .sha256_hex = c->sbom_strs[n - 1], .size = e->size};
+	return 0;
+}
 
 static void progress(const struct build_ctx *c, const char *fmt, ...)
         __attribute__((format(printf, 2, 3)));
@@ -316,6 +351,22 @@ static int write_planned_layers(struct build_ctx *c, const struct lade_recipe *r
 				        &r->files[u - n_dist - has_skel];
 				lade_buf_addf(&created_by, "lade COPY %s %s", f->src_text, f->dst);
 				rc = lade_files_add(f, tree, layer, err);
+				/* The app files for the SBOM: the same item added to a scratch
+				 * layer, walked for its regular files. */
+				if (rc == 0 && c->o->sbom) {
+					_cleanup_(lade_layer_freep) struct lade_layer *scratch =
+					        lade_layer_new("sbom");
+					struct lade_layer_options lo = {.compression =
+					                                        c->compression,
+					                                .level = -1,
+					                                .jobs = 1,
+					                                .mtime = c->epoch,
+					                                .base = tree};
+					rc = lade_files_add(f, tree, scratch, err);
+					if (rc == 0)
+						rc = lade_layer_walk(scratch, &lo,
+						                     sbom_collect_file, c, err);
+				}
 			}
 		}
 		if (rc < 0) {
@@ -541,6 +592,51 @@ static int build_image(struct build_ctx *c, const struct lade_recipe *r, const c
 	/* The config digest is what `docker images` calls the image id; report it. */
 	_cleanup_free_ char *config_text = lade_json_dump(config);
 	lade_sha256_buf(config_text, strlen(config_text), im->config_digest);
+	if (c->o->sbom) {
+		enum lade_sbom_format fmt;
+		if (lade_sbom_parse_format(c->o->sbom, &fmt, err) < 0)
+			return -1;
+		_cleanup_free_ struct lade_sbom_package *pk =
+		        xcalloc(py.n_sel ? py.n_sel : 1, sizeof(*pk));
+		for (size_t i = 0; i < py.n_sel; i++)
+			pk[i] = (struct lade_sbom_package){
+			        .name = lade_wheel_name(py.wheels[i]),
+			        .version = lade_wheel_version(py.wheels[i]),
+			        .wheel_filename = py.sel[i].filename,
+			        .wheel_sha256_hex = py.sel[i].sha256_hex,
+			        .license = lade_wheel_license(py.wheels[i])};
+		/* Never a host path: the document must not depend on where the checkout is. */
+		_cleanup_free_ char *base_name = NULL;
+		if (r->base.kind == LADE_BASE_IMAGE)
+			base_name = xstrdup(base->name);
+		else if (r->base.kind != LADE_BASE_SCRATCH)
+			base_name = xstrdup(r->base.tag ? r->base.tag : "latest");
+		struct lade_sbom_input in = {.image_name = r->name,
+		                             .ref = ref,
+		                             .manifest_digest = im->digest,
+		                             .manifest_size = im->manifest_size,
+		                             .base_name = base_name,
+		                             .base_digest = base->manifest_digest,
+		                             .packages = pk,
+		                             .n_packages = py.n_sel,
+		                             .files = c->sbom_files,
+		                             .n_files = c->n_sbom_files,
+		                             .epoch = c->epoch};
+		char *json = NULL;
+		int src = lade_sbom_generate(fmt, &in, &json, err);
+		free(c->sbom_files);
+		lade_strv_free(c->sbom_strs);
+		c->sbom_files = NULL;
+		c->sbom_strs = NULL;
+		c->n_sbom_files = c->sbom_files_alloc = 0;
+		if (src < 0)
+			return -1;
+		free(c->sbom_json);
+		c->sbom_json = json;
+		if (lade_sbom_attach(c->store, fmt, json, im->digest, im->manifest_size,
+		                     im->sbom_digest, &im->sbom_size, err) < 0)
+			return -1;
+	}
 	return 0;
 }
 
@@ -585,6 +681,12 @@ int lade_build_run(const struct lade_build_options *o, struct lade_build_report 
 	_cleanup_(lade_recipe_freep) struct lade_recipe *first = NULL;
 	if (lade_recipe_load(o->recipe_path, variants ? variants[0] : NULL, &first, err) < 0)
 		return -1;
+	/* The recipe's output.sbom unless the command line says otherwise. */
+	struct lade_build_options eff = *o;
+	if (eff.sbom == NULL && first->output.sbom && strcmp(first->output.sbom, "none") != 0)
+		eff.sbom = first->output.sbom;
+	o = &eff;
+	c.o = o;
 	_cleanup_free_ char *outdir = NULL;
 	if (o->output_dir)
 		outdir = lade_path_absolute(NULL, o->output_dir);
@@ -649,7 +751,7 @@ static int build_into(struct build_ctx *cp, const struct lade_build_options *o, 
                       const char *default_variant, const char *outdir,
                       struct lade_build_report **out, struct lade_error **err)
 {
-	struct build_ctx c = *cp;
+	_cleanup_(sbom_ctx_release) struct build_ctx c = *cp;
 	_cleanup_(lade_store_freep) struct lade_store *store = NULL;
 	if (lade_store_open(outdir, o->lock_timeout_s, &store, err) < 0)
 		return -1;
@@ -735,7 +837,8 @@ static int build_into(struct build_ctx *cp, const struct lade_build_options *o, 
 		return lade_error_set(err, 0, "%s: nothing to build", o->recipe_path);
 
 	/* index.json last: every blob it names is already complete in the store. */
-	_cleanup_free_ struct lade_index_entry *entries = xcalloc(rep->n_refs, sizeof(*entries));
+	_cleanup_free_ struct lade_index_entry *entries =
+	        xcalloc(rep->n_refs + rep->n_images, sizeof(*entries));
 	size_t n_entries = rep->n_refs;
 	for (size_t i = 0; i < rep->n_refs; i++)
 		entries[i] = (struct lade_index_entry){
@@ -746,6 +849,21 @@ static int build_into(struct build_ctx *cp, const struct lade_build_options *o, 
 		        .size = rep->refs[i].size,
 		        .ref_name = rep->refs[i].name,
 		};
+	/* SBOM artifacts: listed without a ref name, found through their subject. */
+	for (size_t i = 0; i < rep->n_images; i++)
+		if (rep->images[i].sbom_digest[0])
+			entries[n_entries++] = (struct lade_index_entry){
+			        .media_type = "application/vnd.oci.image.manifest.v1+json",
+			        .digest = rep->images[i].sbom_digest,
+			        .size = rep->images[i].sbom_size};
+	if (o->sbom_out) {
+		if (rep->n_images != 1)
+			return lade_error_set(
+			        err, 0, "--sbom-out needs exactly one image, this build makes %zu",
+			        rep->n_images);
+		if (lade_write_file_atomic(o->sbom_out, c.sbom_json, strlen(c.sbom_json), err) < 0)
+			return -1;
+	}
 	if (lade_layout_update_index(store, entries, n_entries, err) < 0)
 		return -1;
 	*out = steal_pointer(&rep);

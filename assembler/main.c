@@ -16,6 +16,7 @@
 #include "lade/inspect.h"
 #include "lade/registry.h"
 #include "lade/sandbox.h"
+#include "lade/sbom.h"
 #include "lade/util.h"
 #include "lade/verify.h"
 
@@ -230,6 +231,8 @@ static int cmd_build(int argc, char **argv)
 		OPT_ANNOTATION,
 		OPT_FORMAT,
 		OPT_PROGRESS,
+		OPT_SBOM,
+		OPT_SBOM_OUT,
 	};
 	static const struct option longopts[] = {
 	        {"output", required_argument, NULL, 'o'},
@@ -246,6 +249,8 @@ static int cmd_build(int argc, char **argv)
 	        {"no-sandbox", no_argument, NULL, OPT_NO_SANDBOX},
 	        {"explain-sandbox", no_argument, NULL, OPT_EXPLAIN_SANDBOX},
 	        {"progress", no_argument, NULL, OPT_PROGRESS},
+	        {"sbom", required_argument, NULL, OPT_SBOM},
+	        {"sbom-out", required_argument, NULL, OPT_SBOM_OUT},
 	        {"quiet", no_argument, NULL, 'q'},
 	        {"help", no_argument, NULL, 'h'},
 	        {NULL, 0, NULL, 0},
@@ -334,6 +339,17 @@ static int cmd_build(int argc, char **argv)
 		case OPT_PROGRESS:
 			pr.routine = true;
 			break;
+		case OPT_SBOM: {
+			enum lade_sbom_format f;
+			if (lade_sbom_parse_format(optarg, &f, NULL) < 0)
+				return die_usage("build", "--sbom '%s' is not spdx or cyclonedx",
+				                 optarg);
+			o.sbom = optarg;
+			break;
+		}
+		case OPT_SBOM_OUT:
+			o.sbom_out = optarg;
+			break;
 		case 'q':
 			o.progress = NULL;
 			break;
@@ -351,6 +367,8 @@ static int cmd_build(int argc, char **argv)
 	o.recipe_path = argv[optind];
 	o.variants = variants;
 	o.annotations = annotations;
+	if (o.sbom_out && !o.sbom)
+		return die_usage("build", "--sbom-out needs --sbom spdx|cyclonedx");
 	if (enter_sandbox(sandbox) < 0)
 		return EXIT_FAILURE;
 

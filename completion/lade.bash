@@ -40,7 +40,7 @@ _lade() {
 	build)
 		opts="--output --format --tag --variant --compression --level --gzip-level
 		      --annotation --jobs --lock-timeout --json --progress --quiet --no-sandbox
-		      --explain-sandbox --help"
+		      --explain-sandbox --sbom --sbom-out --help"
 		case $prev in
 		-o | --output)
 			# A layout directory or, with --format *-archive, a file.
@@ -54,6 +54,15 @@ _lade() {
 			;;
 		--compression)
 			_lade_reply -W "gzip zstd none" -- "$cur"
+			return 0
+			;;
+		--sbom)
+			_lade_reply -W "spdx cyclonedx none" -- "$cur"
+			return 0
+			;;
+		--sbom-out)
+			_lade_reply -f -- "$cur"
+			compopt -o filenames 2>/dev/null
 			return 0
 			;;
 		-t | --tag | --variant | --level | --gzip-level | --annotation | -j | --jobs | \

@@ -21,6 +21,8 @@ struct lade_build_options {
 	int lock_timeout_s;      /* wait for another lade on the same layout */
 	const char *cache_dir;   /* layer cache; NULL: $LADE_CACHE_DIR, else ~/.cache/lade */
 	bool no_cache;      /* no layer cache; LADE_NO_CACHE=1 too, unless cache_dir is given */
+	const char *sbom;     /* "spdx" | "cyclonedx" | NULL: attach an SBOM to every image */
+	const char *sbom_out; /* also write the (single) image's SBOM to this file; NULL: no */
 	char **annotations; /* NULL-terminated "KEY=VALUE" from the command line, over the
 	                     * recipe's; may be NULL */
 	/* Progress notes ("layer 2/3 …"), may be NULL. Called from the building thread. */
@@ -47,6 +49,8 @@ struct lade_build_image {
 	char digest[LADE_DIGEST_STRLEN];
 	char config_digest[LADE_DIGEST_STRLEN];
 	uint64_t manifest_size;
+	char sbom_digest[LADE_DIGEST_STRLEN]; /* the SBOM artifact manifest, "" without --sbom */
+	uint64_t sbom_size;
 	struct lade_build_layer *layers;
 	size_t n_layers;
 };
