@@ -429,7 +429,8 @@ struct response {
 	char *docker_digest;
 	char *content_type;
 	char *www_authenticate;
-	struct lade_buf body; /* when no sink */
+	unsigned retry_after_s; /* Retry-After in seconds, 0 when absent */
+	struct lade_buf body;   /* when no sink */
 	size_t body_max;
 	struct lade_stream *sink; /* download target (status 200 only) */
 	struct lade_error *sink_err;
@@ -458,6 +459,7 @@ static void response_reset(struct response *r)
 	r->location = r->docker_digest = r->content_type = r->www_authenticate = NULL;
 	lade_buf_reset(&r->body);
 	r->status = 0;
+	r->retry_after_s = 0;
 	r->received = 0;
 	lade_error_free(r->sink_err);
 	r->sink_err = NULL;
@@ -517,6 +519,14 @@ static size_t on_header(char *buf, size_t size, size_t n, void *ud)
 	if (slot) {
 		free(*slot);
 		*slot = xstrndup(v, vn);
+	}
+	if (kn == 11 && strncasecmp(buf, "retry-after", 11) == 0 && vn > 0 && vn < 6) {
+		unsigned secs = 0;
+		size_t k = 0;
+		for (; k < vn && v[k] >= '0' && v[k] <= '9'; k++)
+			secs = secs * 10 + (unsigned)(v[k] - '0');
+		if (k == vn)
+			r->retry_after_s = secs;
 	}
 	return len;
 }
@@ -869,7 +879,11 @@ static int request(struct client *c, const struct request *q, struct response *r
 		}
 		if (lade_registry_should_retry(st, attempt) &&
 		    (rc == 0 || curl_retryable(r->curl_rc))) {
-			sleep_ms(lade_registry_retry_delay_ms(attempt));
+			/* a registry's Retry-After is honoured up to 10 s, never below our delay */
+			unsigned ms = lade_registry_retry_delay_ms(attempt);
+			if (r->retry_after_s && r->retry_after_s * 1000u > ms)
+				ms = r->retry_after_s > 10 ? 10000u : r->retry_after_s * 1000u;
+			sleep_ms(ms);
 			continue;
 		}
 		if (rc < 0) {

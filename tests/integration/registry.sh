@@ -109,6 +109,18 @@ run_lade push "$T/out:nosuchtag" "$REG/x:1"
 is "$RC" 1 "push of a missing tag fails"
 like "$ERR" "no image tagged nosuchtag in $T/out/index.json" "the missing tag is named"
 
+# A layer blob cut short in the layout is refused before any byte is sent.
+cp -a "$T/out" "$T/short"
+layer=$(python3 -c 'import json,sys; d=sys.argv[1]; i=json.load(open(d+"/index.json")); m=json.load(open(d+"/blobs/sha256/"+i["manifests"][0]["digest"][7:])); print(m["layers"][-1]["digest"], m["layers"][-1]["size"])' "$T/short")
+set -- $layer
+rm "$T/short/blobs/sha256/${1#sha256:}"
+head -c 100 "$T/out/blobs/sha256/${1#sha256:}" >"$T/short/blobs/sha256/${1#sha256:}"
+run_lade push "$T/short:1.0" "$REG/short:1"
+is "$RC" 1 "push of a layout with a truncated layer fails"
+like "$ERR" "repository short, blob $1: .* has 100 bytes, the manifest says $2" \
+	"the truncated blob is named with both sizes"
+check "no tag for the failed push" bash -c "! skopeo inspect --tls-verify=false --raw docker://$REG/short:1 >/dev/null 2>&1"
+
 # A referrer (an SBOM-like artifact whose subject is the image) in the layout goes along.
 cp -a "$T/out" "$T/withref"
 python3 - "$T/withref" "$local_digest" <<'PY' >"$T/referrer-digest"
