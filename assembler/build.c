@@ -22,6 +22,7 @@
 #include "lade/select.h"
 #include "lade/tags.h"
 #include "lade/recipe.h"
+#include "lade/registry.h"
 #include "lade/sbom.h"
 #include "lade/store.h"
 #include "lade/tree.h"
@@ -477,6 +478,70 @@ static int base_facts(struct build_ctx *c, const struct lade_recipe *r,
 	return 0;
 }
 
+/* "host/repo:tag" or "…@sha256:…" (a ':' after the last '/', or an '@'), not "host:5000/repo". */
+static bool push_names_tag(const char *ref)
+{
+	const char *slash = strrchr(ref, '/');
+	return strchr(ref, '@') != NULL || strchr(slash ? slash : ref, ':') != NULL;
+}
+
+static struct lade_registry_options registry_options(const struct lade_build_options *o)
+{
+	struct lade_registry_options ro = LADE_REGISTRY_OPTIONS_INIT;
+	ro.offline = o->offline;
+	ro.creds = o->creds;
+	ro.tls_verify = !o->tls_verify_off;
+	ro.jobs = 4;
+	return ro;
+}
+
+/* A base from a registry is pulled into lade's image store (verified, pinned by digest unless
+ * told otherwise; --offline uses the store only) and read from there as an OCI layout. */
+static int load_base(struct build_ctx *c, const struct lade_recipe *r, const char *platform,
+                     struct lade_base_image **out, struct lade_error **err)
+{
+	if (r->base.kind != LADE_BASE_IMAGE)
+		return lade_base_load(&r->base, platform, c->store, out, err);
+	_cleanup_free_ char *dir = lade_registry_default_store(err);
+	if (dir == NULL)
+		return -1;
+	struct lade_registry_options ro = registry_options(c->o);
+	if (lade_registry_pull_ex(r->base.ref, platform, dir, c->o->allow_unpinned_base, &ro, NULL,
+	                          err) < 0)
+		return lade_error_prefix(err, "%s:%d:%d: base image", r->path, r->base.line,
+		                         r->base.column);
+	_cleanup_(lade_registry_ref_freep) struct lade_registry_ref *ref = NULL;
+	if (lade_registry_ref_parse(r->base.ref, &ref, err) < 0)
+		return -1;
+	_cleanup_free_ char *canonical = lade_registry_ref_canonical(ref);
+	struct lade_recipe_base oci = {.kind = LADE_BASE_OCI,
+	                               .ref = dir,
+	                               .tag = canonical,
+	                               .line = r->base.line,
+	                               .column = r->base.column};
+	return lade_base_load(&oci, platform, c->store, out, err);
+}
+
+int lade_build_needs_network(const struct lade_build_options *o, bool *needs,
+                             struct lade_error **err)
+{
+	*needs = o->push != NULL;
+	if (o->offline)
+		return 0;
+	_cleanup_strv_ char **variants = NULL;
+	_cleanup_free_ char *def = NULL;
+	if (lade_recipe_variants(o->recipe_path, &variants, &def, err) < 0)
+		return -1;
+	size_t n = lade_strv_len(variants);
+	for (size_t i = 0; i < (n ? n : 1) && !*needs; i++) {
+		_cleanup_(lade_recipe_freep) struct lade_recipe *r = NULL;
+		if (lade_recipe_load(o->recipe_path, n ? variants[i] : NULL, &r, err) < 0)
+			return -1;
+		*needs = r->base.kind == LADE_BASE_IMAGE;
+	}
+	return 0;
+}
+
 /* Split "os/arch[/variant]" into an OCI platform object. */
 static json_t *platform_json(const char *platform)
 {
@@ -525,7 +590,7 @@ static int build_image(struct build_ctx *c, const struct lade_recipe *r, const c
 	size_t alloc = 0;
 
 	_cleanup_(lade_base_image_freep) struct lade_base_image *base = NULL;
-	if (lade_base_load(&r->base, platform, c->store, &base, err) < 0 ||
+	if (load_base(c, r, platform, &base, err) < 0 ||
 	    check_base_platform(r, base, platform, err) < 0)
 		return -1;
 	_cleanup_(lade_tree_freep) struct lade_tree *tree = NULL;
@@ -866,6 +931,38 @@ static int build_into(struct build_ctx *cp, const struct lade_build_options *o, 
 	}
 	if (lade_layout_update_index(store, entries, n_entries, err) < 0)
 		return -1;
+
+	/* Push last: the layout is complete and verified by construction. One ref: to PUSH as
+	 * given; several (variants): PUSH names the repository and each ref is its tag. */
+	if (o->push) {
+		_cleanup_(lade_registry_ref_freep) struct lade_registry_ref *pr = NULL;
+		if (lade_registry_ref_parse(o->push, &pr, err) < 0)
+			return lade_error_prefix(err, "--push");
+		struct lade_registry_options ro = registry_options(o);
+		for (size_t i = 0; i < rep->n_refs; i++) {
+			_cleanup_free_ char *image = xasprintf("%s:%s", outdir, rep->refs[i].name);
+			_cleanup_free_ char *dest = NULL;
+			if (rep->n_refs == 1)
+				dest = xstrdup(o->push);
+			else if (!push_names_tag(o->push))
+				dest = xasprintf("%s:%s", o->push, rep->refs[i].name);
+			else
+				return lade_error_set(
+				        err, 0,
+				        "--push %s names a tag but the build made %zu refs: "
+				        "give the repository only",
+				        o->push, rep->n_refs);
+			char digest[LADE_DIGEST_STRLEN];
+			struct lade_push_stats stats = {0};
+			if (lade_registry_push(image, dest, &ro, digest, &stats, err) < 0)
+				return -1;
+			char h[32];
+			progress(&c, "pushed %s %s (%zu blobs uploaded, %s; %zu already there)",
+			         dest, digest, stats.blobs_uploaded,
+			         lade_human_size(stats.bytes_uploaded, h, sizeof(h)),
+			         stats.blobs_present);
+		}
+	}
 	*out = steal_pointer(&rep);
 	return 0;
 }

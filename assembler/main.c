@@ -1,6 +1,7 @@
 /* lade — command line: argument parsing, output and exit codes. The only place that prints
  * or exits. */
 #include <errno.h>
+#include <curl/curl.h>
 #include <getopt.h>
 #include <jansson.h>
 #include <stdio.h>
@@ -53,7 +54,7 @@ static int report_error(struct lade_error *err)
 
 /* Enter the seccomp sandbox unless told not to: from here on lade cannot run programs, open
  * sockets or change ownership, whatever a hostile wheel or base layer makes it do. */
-static int enter_sandbox(bool enabled)
+static int enter_sandbox(bool enabled, enum lade_sandbox_phase phase)
 {
 	if (!enabled)
 		return 0;
@@ -63,7 +64,7 @@ static int enter_sandbox(bool enabled)
 		return -1;
 	}
 	_cleanup_error_ struct lade_error *err = NULL;
-	if (lade_sandbox_enter(LADE_SANDBOX_BUILD, &err) < 0) {
+	if (lade_sandbox_enter(phase, &err) < 0) {
 		report_error(err);
 		return -1;
 	}
@@ -189,11 +190,11 @@ static json_t *report_json(const struct lade_build_report *r)
 		json_t *layers = json_array();
 		for (size_t j = 0; j < im->n_layers; j++) {
 			const struct lade_build_layer *l = &im->layers[j];
-			json_t *o = json_pack("{s:s, s:s, s:I, s:s, s:s, s:b, s:s?}", "digest",
+			json_t *o = json_pack("{s:s, s:s, s:I, s:s, s:s, s:b, s:b, s:s?}", "digest",
 			                      l->digest, "diff_id", l->diff_id, "size",
 			                      (json_int_t)l->size, "media_type", l->media_type,
 			                      "comment", l->comment, "from_base", l->from_base,
-			                      "compressor", l->compressor);
+			                      "reused", l->reused, "compressor", l->compressor);
 			json_array_append_new(layers, o);
 		}
 		json_t *o = json_pack(
@@ -233,6 +234,11 @@ static int cmd_build(int argc, char **argv)
 		OPT_PROGRESS,
 		OPT_SBOM,
 		OPT_SBOM_OUT,
+		OPT_PUSH,
+		OPT_OFFLINE,
+		OPT_ALLOW_UNPINNED,
+		OPT_CREDS,
+		OPT_TLS_VERIFY,
 	};
 	static const struct option longopts[] = {
 	        {"output", required_argument, NULL, 'o'},
@@ -251,6 +257,11 @@ static int cmd_build(int argc, char **argv)
 	        {"progress", no_argument, NULL, OPT_PROGRESS},
 	        {"sbom", required_argument, NULL, OPT_SBOM},
 	        {"sbom-out", required_argument, NULL, OPT_SBOM_OUT},
+	        {"push", required_argument, NULL, OPT_PUSH},
+	        {"offline", no_argument, NULL, OPT_OFFLINE},
+	        {"allow-unpinned-base", no_argument, NULL, OPT_ALLOW_UNPINNED},
+	        {"creds", required_argument, NULL, OPT_CREDS},
+	        {"tls-verify", required_argument, NULL, OPT_TLS_VERIFY},
 	        {"quiet", no_argument, NULL, 'q'},
 	        {"help", no_argument, NULL, 'h'},
 	        {NULL, 0, NULL, 0},
@@ -350,6 +361,25 @@ static int cmd_build(int argc, char **argv)
 		case OPT_SBOM_OUT:
 			o.sbom_out = optarg;
 			break;
+		case OPT_PUSH:
+			o.push = optarg;
+			break;
+		case OPT_OFFLINE:
+			o.offline = true;
+			break;
+		case OPT_ALLOW_UNPINNED:
+			o.allow_unpinned_base = true;
+			break;
+		case OPT_CREDS:
+			if (strchr(optarg, ':') == NULL)
+				return die_usage("build", "--creds must be USER:PASS");
+			o.creds = optarg;
+			break;
+		case OPT_TLS_VERIFY:
+			if (strcmp(optarg, "true") != 0 && strcmp(optarg, "false") != 0)
+				return die_usage("build", "--tls-verify takes true or false");
+			o.tls_verify_off = strcmp(optarg, "false") == 0;
+			break;
 		case 'q':
 			o.progress = NULL;
 			break;
@@ -369,7 +399,19 @@ static int cmd_build(int argc, char **argv)
 	o.annotations = annotations;
 	if (o.sbom_out && !o.sbom)
 		return die_usage("build", "--sbom-out needs --sbom spdx|cyclonedx");
-	if (enter_sandbox(sandbox) < 0)
+	/* Sockets only when this build needs them (a registry base or --push); libcurl is
+	 * initialised before the filter, as it reads its configuration then. */
+	bool network = false;
+	{
+		_cleanup_error_ struct lade_error *nerr = NULL;
+		if (lade_build_needs_network(&o, &network, &nerr) < 0)
+			return report_error(nerr);
+	}
+	if (network && curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+		fprintf(stderr, "lade: error: cannot initialise libcurl\n");
+		return EXIT_FAILURE;
+	}
+	if (enter_sandbox(sandbox, network ? LADE_SANDBOX_NETWORK : LADE_SANDBOX_BUILD) < 0)
 		return EXIT_FAILURE;
 
 	_cleanup_error_ struct lade_error *err = NULL;
@@ -452,7 +494,7 @@ static int cmd_verify(int argc, char **argv)
 		*colon = '\0';
 		vo.ref = colon + 1;
 	}
-	if (enter_sandbox(sandbox) < 0)
+	if (enter_sandbox(sandbox, LADE_SANDBOX_BUILD) < 0)
 		return EXIT_FAILURE;
 	_cleanup_error_ struct lade_error *err = NULL;
 	_cleanup_buf_ struct lade_buf problems = LADE_BUF_INIT;

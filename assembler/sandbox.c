@@ -62,6 +62,7 @@ enum cond {
 	COND_NOT_SIGSYS,    /* arg 0 != SIGSYS */
 	COND_OWN_PROCESS,   /* arg 0 (tgid) == our pid */
 	COND_SOCKET_FAMILY, /* arg 0: AF_UNIX, AF_INET, AF_INET6 */
+	COND_SOCKET_UNIX,   /* arg 0: AF_UNIX (libcurl's multi handle wakes itself this way) */
 	COND_ENOSYS,        /* refused with ENOSYS instead of EPERM */
 };
 
@@ -171,6 +172,7 @@ static const struct rule rules[] = {
         {"ioctl", COND_IOCTL_TTY, PHASE_ALL},
         /* registry clients and the DNS resolver */
         {"socket", COND_SOCKET_FAMILY, PHASE_NETWORK},
+        {"socketpair", COND_SOCKET_UNIX, PHASE_NETWORK},
         {"connect", COND_NONE, PHASE_NETWORK},
         {"getsockname", COND_NONE, PHASE_NETWORK},
         {"getpeername", COND_NONE, PHASE_NETWORK},
@@ -216,6 +218,8 @@ static const char *cond_text(enum cond c)
 		return "if tgid is lade's own process";
 	case COND_SOCKET_FAMILY:
 		return "if domain is AF_UNIX, AF_INET or AF_INET6";
+	case COND_SOCKET_UNIX:
+		return "if domain is AF_UNIX";
 	case COND_ENOSYS:
 		return "glibc falls back to clone, whose flags the filter can check";
 	}
@@ -337,6 +341,10 @@ static int add_rule(scmp_filter_ctx ctx, const struct rule *r, int nr, struct la
 		for (size_t i = 0; rc == 0 && i < LADE_ARRAY_SIZE(families); i++)
 			rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, nr, 1,
 			                      SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)families[i], 0));
+		break;
+	case COND_SOCKET_UNIX:
+		rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, nr, 1,
+		                      SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)AF_UNIX, 0));
 		break;
 	case COND_ENOSYS:
 		rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS), nr, 0);

@@ -40,7 +40,8 @@ _lade() {
 	build)
 		opts="--output --format --tag --variant --compression --level --gzip-level
 		      --annotation --jobs --lock-timeout --json --progress --quiet --no-sandbox
-		      --explain-sandbox --sbom --sbom-out --help"
+		      --explain-sandbox --sbom --sbom-out --push --offline --allow-unpinned-base
+		      --creds --tls-verify --help"
 		case $prev in
 		-o | --output)
 			# A layout directory or, with --format *-archive, a file.
@@ -58,6 +59,13 @@ _lade() {
 			;;
 		--sbom)
 			_lade_reply -W "spdx cyclonedx none" -- "$cur"
+			return 0
+			;;
+		--tls-verify)
+			_lade_reply -W "true false" -- "$cur"
+			return 0
+			;;
+		--push | --creds)
 			return 0
 			;;
 		--sbom-out)

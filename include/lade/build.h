@@ -20,11 +20,16 @@ struct lade_build_options {
 	int jobs;                /* compression threads, >= 1 */
 	int lock_timeout_s;      /* wait for another lade on the same layout */
 	const char *cache_dir;   /* layer cache; NULL: $LADE_CACHE_DIR, else ~/.cache/lade */
-	bool no_cache;      /* no layer cache; LADE_NO_CACHE=1 too, unless cache_dir is given */
+	bool no_cache;        /* no layer cache; LADE_NO_CACHE=1 too, unless cache_dir is given */
 	const char *sbom;     /* "spdx" | "cyclonedx" | NULL: attach an SBOM to every image */
 	const char *sbom_out; /* also write the (single) image's SBOM to this file; NULL: no */
-	char **annotations; /* NULL-terminated "KEY=VALUE" from the command line, over the
-	                     * recipe's; may be NULL */
+	bool offline;         /* base images from a registry: the local store only */
+	bool allow_unpinned_base; /* accept `base: {image: …}` without @sha256: */
+	const char *push;         /* push every ref to PUSH (registry/repo[:tag]) after the build */
+	const char *creds;        /* registry "user:pass" (else the auth files) */
+	bool tls_verify_off;      /* --tls-verify=false */
+	char **annotations;       /* NULL-terminated "KEY=VALUE" from the command line, over the
+	                           * recipe's; may be NULL */
 	/* Progress notes ("layer 2/3 …"), may be NULL. Called from the building thread. */
 	void (*progress)(void *ctx, const char *line);
 	void *progress_ctx;
@@ -63,6 +68,11 @@ struct lade_build_ref {
 	uint64_t size;
 	bool is_index;
 };
+
+/* Does building the recipe need the network (a registry base, unless offline)? The CLI asks
+ * before it enters the sandbox, which allows sockets only when they are needed. */
+int lade_build_needs_network(const struct lade_build_options *o, bool *needs,
+                             struct lade_error **err);
 
 struct lade_build_report {
 	char *layout;                    /* absolute output directory */

@@ -1,0 +1,72 @@
+#!/bin/bash
+# Registries in `lade build`: a base image pulled from a registry by digest (pinned, verified,
+# kept in lade's image store), the same build --offline with the registry stopped, --offline with
+# an empty store failing clearly, an unpinned base refused unless allowed, and --push of the
+# result whose digest skopeo sees unchanged.
+source "${LADE_SRCDIR:-$(dirname "$0")/../..}/tests/lib.sh"
+need_cmd skopeo python3 curl
+command -v docker-registry >/dev/null 2>&1 ||
+	skip_all "docker-registry not installed (apt-get install docker-registry)"
+ensure_base
+export LC_ALL=C XDG_CACHE_HOME=$T/xdg
+
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+mkdir -p "$T/reg/data"
+cat >"$T/reg/config.yml" <<EOF
+version: 0.1
+log: {level: info}
+storage: {filesystem: {rootdirectory: $T/reg/data}}
+http: {addr: 127.0.0.1:$port}
+EOF
+start_reg() {
+	docker-registry serve "$T/reg/config.yml" >>"$T/reg/log" 2>&1 &
+	reg_pid=$!
+	at_exit "kill $reg_pid 2>/dev/null"
+	for _ in $(seq 1 100); do curl -s -o /dev/null "http://127.0.0.1:$port/v2/" && break; sleep 0.1; done
+}
+start_reg
+REG=127.0.0.1:$port
+
+check "skopeo pushes the test base to the registry" \
+	skopeo copy --quiet --dest-tls-verify=false "oci:$BASE_OCI:python3.11" "docker://$REG/base:3.11"
+base_digest=$(skopeo inspect --tls-verify=false --format '{{.Digest}}' "docker://$REG/base:3.11")
+like "$base_digest" '^sha256:[0-9a-f]{64}$' "the registry names the base by digest"
+
+R=$T/recipe
+hello_recipe "$R" "{image: \"$REG/base:3.11@$base_digest\"}"
+run_lade build "$R/recipe.yaml" -o "$T/out" -q
+is "$RC" 0 "a build on a pinned registry base exits 0"
+[ "$RC" -eq 0 ] || { diag "$ERR"; done_testing; }
+d1=$(printed_digest "$OUT")
+hello_recipe "$T/local"
+run_lade build "$T/local/recipe.yaml" -o "$T/out-local" -q
+is "$(skopeo inspect --format '{{.Layers}}' "oci:$T/out:1.0")" \
+	"$(skopeo inspect --format '{{.Layers}}' "oci:$T/out-local:1.0")" \
+	"the same layers as the build on the local copy of the base"
+check "lade verify passes" "$LADE" verify "$T/out"
+
+# Offline: the registry is gone, the store has everything.
+kill "$reg_pid"
+wait "$reg_pid" 2>/dev/null
+run_lade build "$R/recipe.yaml" -o "$T/out2" --offline -q
+is "$RC" 0 "--offline with the base in the store builds with the registry stopped"
+is "$(printed_digest "$OUT")" "$d1" "and gives the same digest"
+XDG_CACHE_HOME=$T/empty run_lade build "$R/recipe.yaml" -o "$T/out3" --offline -q
+is "$RC" 1 "--offline with an empty store fails"
+like "$ERR" "offline" "the error says the image is not in the store (offline)"
+check "no index.json after the offline failure" test ! -e "$T/out3/index.json"
+
+# Unpinned: refused unless allowed.
+hello_recipe "$T/unpinned" "{image: \"$REG/base:3.11\"}"
+run_lade build "$T/unpinned/recipe.yaml" -o "$T/out4" --offline -q
+is "$RC" 1 "an unpinned registry base is refused"
+like "$ERR" "not pinned" "the error says it is not pinned"
+
+# --push: the registry again, on the same storage.
+start_reg
+run_lade build "$R/recipe.yaml" -o "$T/out5" --push "$REG/hello:1.0" -q
+is "$RC" 0 "build --push exits 0"
+[ "$RC" -eq 0 ] || diag "$ERR"
+is "$(skopeo inspect --tls-verify=false --format '{{.Digest}}' "docker://$REG/hello:1.0")" "$d1" \
+	"the registry has the image under the local digest"
+done_testing
