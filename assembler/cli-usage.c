@@ -34,6 +34,9 @@ static const struct lade_cli_option build_options[] = {
          "push every built ref to REF (registry/repo[:tag]; with several refs the repository, each "
          "ref as its tag)",
          NULL},
+        {0, "cache", "DIR", "layer cache directory (default: $LADE_CACHE_DIR, else ~/.cache/lade)",
+         NULL},
+        {0, "no-cache", NULL, "no layer cache (also LADE_NO_CACHE=1)", NULL},
         {0, "offline", NULL, "registry base images from lade's local image store only", NULL},
         {0, "allow-unpinned-base", NULL,
          "accept a registry base image that is not pinned by a @sha256: digest", NULL},

@@ -239,6 +239,8 @@ static int cmd_build(int argc, char **argv)
 		OPT_ALLOW_UNPINNED,
 		OPT_CREDS,
 		OPT_TLS_VERIFY,
+		OPT_CACHE,
+		OPT_NO_CACHE,
 	};
 	static const struct option longopts[] = {
 	        {"output", required_argument, NULL, 'o'},
@@ -262,6 +264,8 @@ static int cmd_build(int argc, char **argv)
 	        {"allow-unpinned-base", no_argument, NULL, OPT_ALLOW_UNPINNED},
 	        {"creds", required_argument, NULL, OPT_CREDS},
 	        {"tls-verify", required_argument, NULL, OPT_TLS_VERIFY},
+	        {"cache", required_argument, NULL, OPT_CACHE},
+	        {"no-cache", no_argument, NULL, OPT_NO_CACHE},
 	        {"quiet", no_argument, NULL, 'q'},
 	        {"help", no_argument, NULL, 'h'},
 	        {NULL, 0, NULL, 0},
@@ -363,6 +367,12 @@ static int cmd_build(int argc, char **argv)
 			break;
 		case OPT_PUSH:
 			o.push = optarg;
+			break;
+		case OPT_CACHE:
+			o.cache_dir = optarg;
+			break;
+		case OPT_NO_CACHE:
+			o.no_cache = true;
 			break;
 		case OPT_OFFLINE:
 			o.offline = true;

@@ -41,7 +41,7 @@ _lade() {
 		opts="--output --format --tag --variant --compression --level --gzip-level
 		      --annotation --jobs --lock-timeout --json --progress --quiet --no-sandbox
 		      --explain-sandbox --sbom --sbom-out --push --offline --allow-unpinned-base
-		      --creds --tls-verify --help"
+		      --creds --tls-verify --cache --no-cache --help"
 		case $prev in
 		-o | --output)
 			# A layout directory or, with --format *-archive, a file.
@@ -63,6 +63,11 @@ _lade() {
 			;;
 		--tls-verify)
 			_lade_reply -W "true false" -- "$cur"
+			return 0
+			;;
+		--cache)
+			_lade_reply -d -- "$cur"
+			compopt -o filenames 2>/dev/null
 			return 0
 			;;
 		--push | --creds)
