@@ -83,7 +83,8 @@ void lade_buf_add(struct lade_buf *b, const void *data, size_t len);
 void lade_buf_adds(struct lade_buf *b, const char *s);
 void lade_buf_addch(struct lade_buf *b, char c);
 void lade_buf_addf(struct lade_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-void lade_buf_vaddf(struct lade_buf *b, const char *fmt, va_list ap);
+void lade_buf_vaddf(struct lade_buf *b, const char *fmt, va_list ap)
+        __attribute__((format(printf, 2, 0)));
 void lade_buf_reset(struct lade_buf *b);                /* len = 0, keeps memory */
 void lade_buf_release(struct lade_buf *b);              /* frees, back to LADE_BUF_INIT */
 char *lade_buf_detach(struct lade_buf *b, size_t *len); /* caller owns result (never NULL) */
