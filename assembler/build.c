@@ -415,6 +415,15 @@ static json_t *build_annotations(const struct lade_build_options *o, const struc
 	if (base->manifest_digest)
 		json_object_set_new(a, "org.opencontainers.image.base.digest",
 		                    json_string(base->manifest_digest));
+	if (r->base.kind == LADE_BASE_IMAGE) {
+		/* A registry reference is what base.name is for; drop the digest part, which
+		 * base.digest already carries. */
+		_cleanup_free_ char *name = xstrdup(r->base.ref);
+		char *at = strchr(name, '@');
+		if (at)
+			*at = '\0';
+		json_object_set_new(a, "org.opencontainers.image.base.name", json_string(name));
+	}
 	for (size_t i = 0; i < r->n_annotations; i++)
 		json_object_set_new(a, r->annotations[i].key, json_string(r->annotations[i].value));
 	for (char **kv = o->annotations; kv && *kv; kv++) {

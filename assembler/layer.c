@@ -109,11 +109,91 @@ const struct lade_entry *lade_layer_lookup(const struct lade_layer *l, const cha
 	return lade_hashmap_get(l->by_path, path);
 }
 
+/* The path rules every source's entries meet, checked here once for all of them: what a tar
+ * reader or a container runtime could misread is refused, whoever produced it. */
+/* A printable, one-line copy of a hostile name for messages. */
+static char *escaped(const char *name)
+{
+	struct lade_buf b = LADE_BUF_INIT;
+	bool utf8 = lade_utf8_valid(name);
+	for (const unsigned char *p = (const unsigned char *)name; *p; p++) {
+		if (*p < 0x20 || *p == 0x7f || (*p >= 0x80 && !utf8) || *p == '\\')
+			lade_buf_addf(&b, "\\x%02x", *p);
+		else
+			lade_buf_addch(&b, (char)*p);
+	}
+	return lade_buf_detach(&b, NULL);
+}
+
+static int check_name(const struct lade_entry *e, const char *what, const char *name,
+                      struct lade_error **err)
+{
+	_cleanup_free_ char *path_text = escaped(e->path);
+	if (strlen(name) > LADE_MAX_PATH)
+		return lade_error_set(err, 0, "%s of %s from %s is longer than %d bytes", what,
+		                      path_text, origin_of(e), LADE_MAX_PATH);
+	if (!lade_utf8_valid(name))
+		return lade_error_set(err, 0, "%s of %s from %s is not valid UTF-8", what,
+		                      path_text, origin_of(e));
+	for (const unsigned char *p = (const unsigned char *)name; *p; p++)
+		if (*p < 0x20 || *p == 0x7f)
+			return lade_error_set(err, 0,
+			                      "%s of %s from %s has a control character (0x%02x)",
+			                      what, path_text, origin_of(e), *p);
+	size_t comp = 0;
+	for (const char *p = name;; p++) {
+		if (*p == '/' || *p == '\0') {
+			if (comp > LADE_MAX_NAME)
+				return lade_error_set(
+				        err, 0,
+				        "%s of %s from %s has a component longer than %d "
+				        "bytes",
+				        what, path_text, origin_of(e), LADE_MAX_NAME);
+			comp = 0;
+			if (*p == '\0')
+				break;
+		} else {
+			comp++;
+		}
+	}
+	return 0;
+}
+
+/* A relative symlink target resolved from the link's directory must stay inside the image
+ * root: "../../../etc/passwd" from "app/x" escapes, and a naive extractor (or a tool
+ * following it on the host) would leave the image. Absolute targets are resolved inside the
+ * container's root by the kernel, so they cannot escape. */
+static bool symlink_escapes(const char *path, const char *target)
+{
+	if (target[0] == '/')
+		return false;
+	long depth = 0;
+	for (const char *p = path; *p; p++)
+		depth += *p == '/';
+	const char *t = target;
+	while (*t) {
+		const char *end = strchr(t, '/');
+		size_t n = end ? (size_t)(end - t) : strlen(t);
+		if (n == 2 && t[0] == '.' && t[1] == '.') {
+			if (--depth < 0)
+				return true;
+		} else if (n > 0 && !(n == 1 && t[0] == '.')) {
+			depth++;
+		}
+		t += n;
+		while (*t == '/')
+			t++;
+	}
+	return false;
+}
+
 static int check_entry(const struct lade_entry *e, struct lade_error **err)
 {
 	if (e->path == NULL || e->path[0] == '\0' || !lade_path_is_normalised(e->path))
 		return lade_error_set(err, 0, "invalid path '%s' from %s: not a normalised path",
 		                      e->path ? e->path : "", origin_of(e));
+	if (check_name(e, "path", e->path, err) < 0)
+		return -1;
 	switch (e->type) {
 	case LADE_ENTRY_DIR:
 		return 0;
@@ -135,6 +215,14 @@ static int check_entry(const struct lade_entry *e, struct lade_error **err)
 			                      "path %s from %s: hard link target '%s' is not a "
 			                      "normalised path",
 			                      e->path, origin_of(e), e->link);
+		if (check_name(e, "link target", e->link, err) < 0)
+			return -1;
+		if (e->type == LADE_ENTRY_SYMLINK && symlink_escapes(e->path, e->link))
+			return lade_error_set(
+			        err, 0,
+			        "symlink %s from %s points to '%s', outside the image "
+			        "root",
+			        e->path, origin_of(e), e->link);
 		return 0;
 	default:
 		return lade_error_set(err, 0, "path %s from %s: lade does not write special files",

@@ -27,6 +27,12 @@
 
 struct lade_entry;
 
+/* Limits every entry meets (checked by lade_layer_add for all sources): whole path and link
+ * target length, and one component's length. Paths and targets must also be valid UTF-8
+ * without control characters, and a relative symlink must not climb above the image root. */
+#define LADE_MAX_PATH 4095
+#define LADE_MAX_NAME 255
+
 /* A source of file content that is not a host file or memory: a zip member, for example.
  * emit() must write exactly e->size bytes to `out` (fewer or more is an error the layer writer
  * reports). It is called once per entry, in layer order. */

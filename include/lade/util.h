@@ -151,6 +151,9 @@ int lade_write_all(int fd, const void *data, size_t len);
  * A missing path is fine. Errors name the entry that could not be removed. */
 int lade_remove_tree(const char *path, struct lade_error **err);
 
+/* Is s well-formed UTF-8 (no overlong forms, no surrogates, nothing above U+10FFFF)? */
+bool lade_utf8_valid(const char *s);
+
 /* mkdir -p (mode 0755); existing directories are fine. */
 int lade_mkdir_p(const char *path, struct lade_error **err);
 /* Write data to path atomically: temp file in the same directory, fsync, rename, fsync dir. */

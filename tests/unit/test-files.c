@@ -509,8 +509,9 @@ static void test_files_errors(void)
 
 	struct lade_buf longdst = LADE_BUF_INIT;
 	lade_buf_addch(&longdst, '/');
+	/* Components of 200 bytes: the whole path, not one component, is too long. */
 	for (int i = 0; i < 4090; i++)
-		lade_buf_addch(&longdst, 'd');
+		lade_buf_addch(&longdst, i % 201 == 200 ? '/' : 'd');
 	struct lade_recipe_files lg = item_for(bad, "bad", longdst.data);
 	lg.exclude = (char *[]){"pipe", NULL};
 	_cleanup_(lade_layer_freep) struct lade_layer *l4 = lade_layer_new("t");

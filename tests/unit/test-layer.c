@@ -612,8 +612,46 @@ static void test_layer_write(void)
 	is_str(gz.media_type, "application/vnd.oci.image.layer.v1.tar+gzip", "gzip media type");
 }
 
+static void expect_refused(struct lade_entry *e, const char *want, const char *desc)
+{
+	_cleanup_(lade_layer_freep) struct lade_layer *l = lade_layer_new("rules");
+	_cleanup_error_ struct lade_error *err = NULL;
+	int r = lade_layer_add(l, e, &err);
+	ok(r < 0 && err && strstr(err->msg, want), "%s (%s)", desc, err ? err->msg : "accepted");
+}
+
+static void test_path_rules(void)
+{
+	expect_refused(lade_entry_new("bad\xff\xfename", LADE_ENTRY_FILE, "t1"),
+	               "is not valid UTF-8", "a path that is not UTF-8 is refused");
+	expect_refused(lade_entry_new("a/new\nline", LADE_ENTRY_FILE, "t2"),
+	               "has a control character (0x0a)", "a control character is refused");
+	char longname[300];
+	memset(longname, 'n', sizeof(longname) - 1);
+	longname[sizeof(longname) - 1] = '\0';
+	expect_refused(lade_entry_new(longname, LADE_ENTRY_FILE, "t3"),
+	               "has a component longer than 255 bytes", "a 299-byte component is refused");
+
+	struct lade_entry *esc = lade_entry_new("app/link", LADE_ENTRY_SYMLINK, "t4");
+	esc->link = xstrdup("../../etc/passwd");
+	expect_refused(esc, "outside the image root",
+	               "a symlink climbing above the root is refused");
+
+	_cleanup_(lade_layer_freep) struct lade_layer *l = lade_layer_new("ok");
+	_cleanup_error_ struct lade_error *err = NULL;
+	struct lade_entry *abs = lade_entry_new("app/abs", LADE_ENTRY_SYMLINK, "t5");
+	abs->link = xstrdup("/etc/passwd");
+	struct lade_entry *up = lade_entry_new("app/sub/up", LADE_ENTRY_SYMLINK, "t6");
+	up->link = xstrdup("../../etc/hosts");
+	struct lade_entry *utf = lade_entry_new("app/caf\xc3\xa9.txt", LADE_ENTRY_FILE, "t7");
+	ok(lade_layer_add(l, abs, &err) == 0 && lade_layer_add(l, up, &err) == 0 &&
+	           lade_layer_add(l, utf, &err) == 0,
+	   "absolute targets, '..' that stays inside, and UTF-8 names are accepted");
+}
+
 int main(void)
 {
+	test_path_rules();
 	const char *t = getenv("TMPDIR");
 	snprintf(tmpdir, sizeof(tmpdir), "%s/lade-layer-XXXXXX", t && *t ? t : "/tmp");
 	if (mkdtemp(tmpdir) == NULL) {
