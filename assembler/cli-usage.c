@@ -77,6 +77,7 @@ static const struct lade_cli_option diff_options[] = {
 static const struct lade_cli_option verify_options[] = {
         {0, "max-problems", "N", "list at most N problems (default 20)", NULL},
         {0, "no-layers", NULL, "do not decompress layers (faster, fewer checks)", NULL},
+        {0, "json", NULL, "print {layout, ok, count, problems} as JSON on stdout", NULL},
         {0, "no-sandbox", NULL, "do not enter the seccomp sandbox", NULL},
         {'q', "quiet", NULL, "print nothing, only set the exit status", NULL},
         {'h', "help", NULL, "this help", NULL},

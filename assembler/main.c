@@ -454,18 +454,19 @@ static int cmd_build(int argc, char **argv)
 
 static int cmd_verify(int argc, char **argv)
 {
-	enum { OPT_MAX = 256, OPT_NO_LAYERS, OPT_NO_SANDBOX };
+	enum { OPT_MAX = 256, OPT_NO_LAYERS, OPT_NO_SANDBOX, OPT_JSON_V };
 	static const struct option longopts[] = {
 	        {"max-problems", required_argument, NULL, OPT_MAX},
 	        {"no-layers", no_argument, NULL, OPT_NO_LAYERS},
 	        {"no-sandbox", no_argument, NULL, OPT_NO_SANDBOX},
+	        {"json", no_argument, NULL, OPT_JSON_V},
 	        {"quiet", no_argument, NULL, 'q'},
 	        {"help", no_argument, NULL, 'h'},
 	        {NULL, 0, NULL, 0},
 	};
 	struct lade_verify_options vo;
 	lade_verify_options_init(&vo);
-	bool quiet = false, sandbox = true;
+	bool quiet = false, sandbox = true, json = false;
 	uint32_t u;
 	int c;
 	optind = 1;
@@ -483,6 +484,9 @@ static int cmd_verify(int argc, char **argv)
 			break;
 		case OPT_NO_SANDBOX:
 			sandbox = false;
+			break;
+		case OPT_JSON_V:
+			json = true;
 			break;
 		case 'q':
 			quiet = true;
@@ -513,6 +517,23 @@ static int cmd_verify(int argc, char **argv)
 		return report_error(err);
 	if (quiet)
 		return n ? EXIT_FAILURE : 0;
+	if (json) {
+		/* {"layout", "ok", "problems": [listed lines], "count": all found} */
+		json_t *list = json_array();
+		for (char *line = problems.data, *nl; *line; line = nl + 1) {
+			nl = strchr(line, '\n');
+			if (nl == NULL)
+				nl = line + strlen(line) - 1;
+			json_array_append_new(list, json_stringn(line, (size_t)(nl - line)));
+		}
+		_cleanup_(json_decrefp) json_t *j =
+		        json_pack("{s:s, s:b, s:I, s:o}", "layout", argv[optind], "ok", n == 0,
+		                  "count", (json_int_t)n, "problems", list);
+		char *s = json_dumps(j, JSON_SORT_KEYS | JSON_INDENT(2));
+		puts(s);
+		free(s);
+		return n ? EXIT_FAILURE : 0;
+	}
 	if (n == 0) {
 		printf("%s: ok\n", argv[optind]);
 		return 0;

@@ -100,7 +100,7 @@ _lade() {
 		opts="--json --no-sandbox --help"
 		;;
 	verify)
-		opts="--max-problems --no-layers --no-sandbox --quiet --help"
+		opts="--max-problems --no-layers --no-sandbox --json --quiet --help"
 		case $prev in
 		--max-problems)
 			return 0

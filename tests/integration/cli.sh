@@ -182,4 +182,17 @@ if command -v script >/dev/null 2>&1; then
 else
 	ok "# SKIP script(1) is not installed: no terminal test"
 fi
+
+# verify --json: machine-readable, and the exit status still says whether problems were found.
+run_lade verify --json "$T/out4"
+is "$RC" 0 "verify --json on a good layout exits 0"
+is "$(python3 -c 'import json,sys; d=json.loads(sys.argv[1]); print(d["ok"], d["count"], d["problems"])' "$OUT")" \
+	"True 0 []" "verify --json reports ok, no problems"
+cp -a "$T/out4" "$T/out4-bad"
+blob=$(find "$T/out4-bad/blobs/sha256" -type f | sort | head -1)
+printf 'X' | dd of="$blob" bs=1 seek=10 conv=notrunc status=none
+run_lade verify --json "$T/out4-bad"
+is "$RC" 1 "verify --json on a tampered layout exits 1"
+like "$(python3 -c 'import json,sys; d=json.loads(sys.argv[1]); print(d["ok"], d["count"], d["problems"][0])' "$OUT")" \
+	"^False 1 blob sha256:[0-9a-f]{64}: digest mismatch" "verify --json names the tampered blob"
 done_testing
