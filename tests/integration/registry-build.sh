@@ -44,6 +44,16 @@ is "$(skopeo inspect --format '{{.Layers}}' "oci:$T/out:1.0")" \
 	"$(skopeo inspect --format '{{.Layers}}' "oci:$T/out-local:1.0")" \
 	"the same layers as the build on the local copy of the base"
 check "lade verify passes" "$LADE" verify "$T/out"
+if command -v buildah >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+	export STORAGE_DRIVER=vfs BUILDAH_ISOLATION=chroot
+	BUILDAH=(buildah --root "$T/containers/root" --runroot "$T/containers/run" --storage-driver vfs)
+	at_exit "${BUILDAH[*]} rm --all >/dev/null 2>&1; ${BUILDAH[*]} rmi --all --force >/dev/null 2>&1"
+	ctr=$("${BUILDAH[@]}" from --quiet "oci:$T/out:1.0")
+	is "$("${BUILDAH[@]}" run "$ctr" -- /usr/bin/python3 -c 'import hello' 2>&1; echo "rc=$?")" "rc=0" \
+		"the image built on the pulled base runs under buildah (python imports the app)"
+else
+	ok "# SKIP buildah run needs root and buildah"
+fi
 
 # Offline: the registry is gone, the store has everything.
 kill "$reg_pid"
