@@ -3,6 +3,7 @@
  * completion (completion/lade.bash) is checked against `lade help CMD` by tests/integration/
  * cli.sh. */
 #include <stdbool.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -470,4 +471,16 @@ int lade_cli_man(FILE *f, const char *version)
 	roff_line(f, man_see_also, strlen(man_see_also));
 	fflush(f);
 	return ferror(f) ? -1 : 0;
+}
+
+int lade_cli_usage_error(const char *name, const char *fmt, ...)
+{
+	va_list ap;
+	fputs("lade: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputs("\n", stderr);
+	lade_cli_usage(stderr, name ? lade_cli_command_find(name) : NULL);
+	return 2;
 }

@@ -33,6 +33,12 @@ const struct lade_cli_command *lade_cli_command_find(const char *name);
 /* Print the help of CMD (NULL: the command list of `lade help`) to F, wrapped to 79 columns. */
 void lade_cli_usage(FILE *f, const struct lade_cli_command *cmd);
 
+/* A usage error of command NAME (NULL: of lade itself): "lade: MESSAGE" then that command's
+ * help, on stderr. Returns 2, the exit status of usage errors, for `return
+ * lade_cli_usage_error(…)`. */
+int lade_cli_usage_error(const char *name, const char *fmt, ...)
+        __attribute__((format(printf, 2, 3)));
+
 /* Print the lade(1) man page (roff, man macros) to F. VERSION goes into the footer; the page
  * holds no date, so the same sources give the same bytes. Returns 0, or -1 when F fails. */
 int lade_cli_man(FILE *f, const char *version);

@@ -7,54 +7,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli-usage.h"
 #include "lade/inspect.h"
 #include "lade/sandbox.h"
 #include "lade/util.h"
 
-static const char usage_inspect[] =
-        "usage: lade inspect IMAGE [options]\n"
-        "\n"
-        "Show what each image IMAGE names holds: digest, platform, entrypoint, every layer with\n"
-        "its compressed and uncompressed size, diff_id and history, the total size, and across\n"
-        "several images of one layout the bytes they share and the bytes unique to each.\n"
-        "IMAGE: DIR[:TAG], oci:DIR[:TAG], oci-archive:FILE[:TAG], docker-archive:FILE[:TAG].\n"
-        "\n"
-        "options:\n"
-        "      --top N             the N largest files of the merged file system\n"
-        "      --by package        installed bytes per Python distribution (from RECORD)\n"
-        "      --no-layers         do not decompress layers (no uncompressed sizes)\n"
-        "      --json              JSON on stdout (sorted keys)\n"
-        "  -h, --help              this help\n";
-
-static const char usage_diff[] =
-        "usage: lade diff IMAGE_A IMAGE_B [options]\n"
-        "\n"
-        "Compare two images: config, layers (by diff_id, position by position and as sets) and,\n"
-        "when layers differ, the files added, removed and modified in the merged file systems\n"
-        "(path, type, mode, size, sha256). Exit status 0 when identical, 1 when different, 2 on\n"
-        "error. IMAGE: DIR[:TAG], oci:DIR[:TAG], oci-archive:FILE[:TAG], "
-        "docker-archive:FILE[:TAG].\n"
-        "\n"
-        "options:\n"
-        "      --json              JSON on stdout (sorted keys)\n"
-        "  -h, --help              this help\n";
-
 enum { OPT_JSON = 256, OPT_TOP, OPT_BY, OPT_NO_LAYERS, OPT_NO_SANDBOX };
-
-static int usage_error(const char *usage, int status, const char *fmt, ...)
-        __attribute__((format(printf, 3, 4)));
-
-static int usage_error(const char *usage, int status, const char *fmt, ...)
-{
-	va_list ap;
-	fputs("lade: ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputs("\n", stderr);
-	fputs(usage, stderr);
-	return status;
-}
 
 static int fail(struct lade_error *err, int status)
 {
@@ -117,14 +75,14 @@ int lade_cmd_inspect(int argc, char **argv)
 		switch (c) {
 		case OPT_TOP:
 			if (lade_parse_u32(optarg, 10, &u) < 0 || u == 0)
-				return usage_error(usage_inspect, 2,
-				                   "--top '%s' is not a number > 0", optarg);
+				return lade_cli_usage_error(
+				        "inspect", "--top '%s' is not a number > 0", optarg);
 			o.top = u;
 			break;
 		case OPT_BY:
 			if (strcmp(optarg, "package") != 0)
-				return usage_error(usage_inspect, 2,
-				                   "--by '%s': only 'package' is known", optarg);
+				return lade_cli_usage_error(
+				        "inspect", "--by '%s': only 'package' is known", optarg);
 			o.by_package = true;
 			break;
 		case OPT_NO_LAYERS:
@@ -137,18 +95,18 @@ int lade_cmd_inspect(int argc, char **argv)
 			sb = false;
 			break;
 		case 'h':
-			fputs(usage_inspect, stdout);
+			lade_cli_usage(stdout, lade_cli_command_find("inspect"));
 			return 0;
 		default:
-			fputs(usage_inspect, stderr);
+			lade_cli_usage(stderr, lade_cli_command_find("inspect"));
 			return 2;
 		}
 	}
 	if (optind != argc - 1)
-		return usage_error(usage_inspect, 2, "inspect takes one IMAGE");
+		return lade_cli_usage_error("inspect", "inspect takes one IMAGE");
 	if (!o.layers && (o.top || o.by_package))
-		return usage_error(usage_inspect, 2,
-		                   "--no-layers cannot be used with --top or --by");
+		return lade_cli_usage_error("inspect",
+		                            "--no-layers cannot be used with --top or --by");
 	if (sandbox(sb, 1) < 0)
 		return 1;
 	_cleanup_error_ struct lade_error *err = NULL;
@@ -179,15 +137,15 @@ int lade_cmd_diff(int argc, char **argv)
 			sb = false;
 			break;
 		case 'h':
-			fputs(usage_diff, stdout);
+			lade_cli_usage(stdout, lade_cli_command_find("diff"));
 			return 0;
 		default:
-			fputs(usage_diff, stderr);
+			lade_cli_usage(stderr, lade_cli_command_find("diff"));
 			return 2;
 		}
 	}
 	if (optind != argc - 2)
-		return usage_error(usage_diff, 2, "diff takes two images IMAGE_A IMAGE_B");
+		return lade_cli_usage_error("diff", "diff takes two images IMAGE_A IMAGE_B");
 	if (sandbox(sb, 2) < 0)
 		return 2;
 	_cleanup_error_ struct lade_error *err = NULL;

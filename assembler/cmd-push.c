@@ -7,50 +7,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli-usage.h"
 #include "lade/registry.h"
 #include "lade/sandbox.h"
 #include "lade/util.h"
-
-static const char usage_push[] =
-        "usage: lade push IMAGE REF [options]\n"
-        "\n"
-        "Push the image IMAGE (DIR[:TAG] or oci:DIR[:TAG], an OCI layout) to REF\n"
-        "(registry/repo:tag or registry/repo@sha256:…) over the OCI distribution API. Blobs\n"
-        "the registry has are skipped; manifests are pushed with their exact bytes, the tag\n"
-        "last. Prints the pushed digest (the local one).\n"
-        "\n"
-        "options:\n"
-        "      --creds USER:PASS       credentials (else REGISTRY_AUTH_FILE,\n"
-        "                              $XDG_RUNTIME_DIR/containers/auth.json,\n"
-        "                              ~/.docker/config.json)\n"
-        "      --tls-verify=BOOL       verify TLS certificates and require https (default\n"
-        "                              true; http is always allowed for loopback registries)\n"
-        "      --cert-dir DIR          ca.crt (and client.cert, client.key) for the registry\n"
-        "      --mount-from REPO       mount blobs from REPO on the same registry\n"
-        "      --digestfile FILE       also write the digest to FILE\n"
-        "  -j, --jobs N                blobs uploaded in parallel (default 4)\n"
-        "  -q, --quiet                 no summary on stderr\n"
-        "      --no-sandbox            do not enter the seccomp sandbox\n"
-        "  -h, --help                  this help\n";
-
-static const char usage_pull[] =
-        "usage: lade pull REF [-o DIR] [options]\n"
-        "\n"
-        "Pull REF (registry/repo[:tag][@sha256:…]) into the OCI layout DIR (default: the\n"
-        "content store $XDG_CACHE_HOME/lade/images or ~/.cache/lade/images), verifying every\n"
-        "digest, and name it there by its full reference. Blobs already in DIR are not\n"
-        "fetched again. Prints the digest of the manifest (or index) it named.\n"
-        "\n"
-        "options:\n"
-        "  -o, --output DIR            the layout to write\n"
-        "      --platform OS/ARCH[/V]  only this platform of an index (default: all)\n"
-        "      --offline               no network: only what DIR already holds\n"
-        "      --creds USER:PASS       credentials (else the auth files, as for push)\n"
-        "      --tls-verify=BOOL       as for push\n"
-        "      --cert-dir DIR          as for push\n"
-        "  -q, --quiet                 no summary on stderr\n"
-        "      --no-sandbox            do not enter the seccomp sandbox\n"
-        "  -h, --help                  this help\n";
 
 enum {
 	OPT_CREDS = 256,
@@ -62,21 +22,6 @@ enum {
 	OPT_PLATFORM,
 	OPT_OFFLINE,
 };
-
-static int usage_error(const char *usage, const char *fmt, ...)
-        __attribute__((format(printf, 2, 3)));
-
-static int usage_error(const char *usage, const char *fmt, ...)
-{
-	va_list ap;
-	fputs("lade: ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputs("\n", stderr);
-	fputs(usage, stderr);
-	return 2;
-}
 
 static int fail(struct lade_error *err)
 {
@@ -168,7 +113,7 @@ int lade_cmd_push(int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "qhj:", opts, NULL)) != -1) {
 		int r = common_option(c, &o, &sandbox);
 		if (r < 0)
-			return usage_error(usage_push, "--tls-verify takes true or false");
+			return lade_cli_usage_error("push", "--tls-verify takes true or false");
 		if (r > 0)
 			continue;
 		switch (c) {
@@ -181,7 +126,8 @@ int lade_cmd_push(int argc, char **argv)
 		case 'j': {
 			uint32_t j;
 			if (lade_parse_u32(optarg, 10, &j) < 0 || j == 0 || j > 64)
-				return usage_error(usage_push, "-j takes a number from 1 to 64");
+				return lade_cli_usage_error("push",
+				                            "-j takes a number from 1 to 64");
 			o.jobs = j;
 			break;
 		}
@@ -189,14 +135,14 @@ int lade_cmd_push(int argc, char **argv)
 			quiet = true;
 			break;
 		case 'h':
-			fputs(usage_push, stdout);
+			lade_cli_usage(stdout, lade_cli_command_find("push"));
 			return 0;
 		default:
-			return usage_error(usage_push, "unknown option");
+			return lade_cli_usage_error("push", "unknown option");
 		}
 	}
 	if (argc - optind != 2)
-		return usage_error(usage_push, "push needs IMAGE and REF");
+		return lade_cli_usage_error("push", "push needs IMAGE and REF");
 	const char *image = argv[optind], *ref = argv[optind + 1];
 	if (prepare(sandbox) < 0)
 		return 1;
@@ -240,7 +186,7 @@ int lade_cmd_pull(int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "qho:", opts, NULL)) != -1) {
 		int r = common_option(c, &o, &sandbox);
 		if (r < 0)
-			return usage_error(usage_pull, "--tls-verify takes true or false");
+			return lade_cli_usage_error("pull", "--tls-verify takes true or false");
 		if (r > 0)
 			continue;
 		switch (c) {
@@ -257,14 +203,14 @@ int lade_cmd_pull(int argc, char **argv)
 			quiet = true;
 			break;
 		case 'h':
-			fputs(usage_pull, stdout);
+			lade_cli_usage(stdout, lade_cli_command_find("pull"));
 			return 0;
 		default:
-			return usage_error(usage_pull, "unknown option");
+			return lade_cli_usage_error("pull", "unknown option");
 		}
 	}
 	if (argc - optind != 1)
-		return usage_error(usage_pull, "pull needs REF");
+		return lade_cli_usage_error("pull", "pull needs REF");
 	const char *ref = argv[optind];
 	if (prepare(sandbox) < 0)
 		return 1;

@@ -23,21 +23,6 @@
 
 enum { EXIT_USAGE = 2 };
 
-static int die_usage(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-/* A usage error: the message, then the help of CMD (NULL: the command list), exit status 2. */
-static int die_usage(const char *cmd, const char *fmt, ...)
-{
-	va_list ap;
-	fputs("lade: ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputs("\n", stderr);
-	lade_cli_usage(stderr, cmd ? lade_cli_command_find(cmd) : NULL);
-	return EXIT_USAGE;
-}
-
 static void usage(FILE *f, const char *cmd)
 {
 	lade_cli_usage(f, lade_cli_command_find(cmd));
@@ -296,7 +281,7 @@ static int cmd_build(int argc, char **argv)
 			break;
 		case 't':
 			if (*optarg == '\0')
-				return die_usage("build", "--tag must not be empty");
+				return lade_cli_usage_error("build", "--tag must not be empty");
 			o.tag = optarg;
 			break;
 		case OPT_VARIANT:
@@ -307,19 +292,20 @@ static int cmd_build(int argc, char **argv)
 			break;
 		case OPT_LEVEL:
 			if (lade_parse_u32(optarg, 10, &u) < 0 || u > 22)
-				return die_usage("build", "--level '%s' is not a level", optarg);
+				return lade_cli_usage_error("build", "--level '%s' is not a level",
+				                            optarg);
 			o.level = (int)u;
 			break;
 		case 'j':
 			if (lade_parse_u32(optarg, 10, &u) < 0 || u < 1 || u > 1024)
-				return die_usage("build", "--jobs '%s' is not a number 1-1024",
-				                 optarg);
+				return lade_cli_usage_error(
+				        "build", "--jobs '%s' is not a number 1-1024", optarg);
 			o.jobs = (int)u;
 			break;
 		case OPT_LOCK_TIMEOUT:
 			if (lade_parse_u32(optarg, 10, &u) < 0)
-				return die_usage("build", "--lock-timeout '%s' is not a number",
-				                 optarg);
+				return lade_cli_usage_error(
+				        "build", "--lock-timeout '%s' is not a number", optarg);
 			o.lock_timeout_s = (int)u;
 			break;
 		case OPT_JSON:
@@ -331,7 +317,7 @@ static int cmd_build(int argc, char **argv)
 		case OPT_FORMAT:
 			if (strcmp(optarg, "oci") != 0 && strcmp(optarg, "oci-archive") != 0 &&
 			    strcmp(optarg, "docker-archive") != 0)
-				return die_usage(
+				return lade_cli_usage_error(
 				        "build",
 				        "--format '%s' is not oci, oci-archive or docker-archive",
 				        optarg);
@@ -339,8 +325,8 @@ static int cmd_build(int argc, char **argv)
 			break;
 		case OPT_ANNOTATION:
 			if (strchr(optarg, '=') == NULL || optarg[0] == '=')
-				return die_usage("build", "--annotation '%s' is not KEY=VALUE",
-				                 optarg);
+				return lade_cli_usage_error(
+				        "build", "--annotation '%s' is not KEY=VALUE", optarg);
 			lade_strv_push(&annotations, optarg);
 			break;
 		case OPT_EXPLAIN_SANDBOX: {
@@ -357,8 +343,8 @@ static int cmd_build(int argc, char **argv)
 		case OPT_SBOM: {
 			enum lade_sbom_format f;
 			if (lade_sbom_parse_format(optarg, &f, NULL) < 0)
-				return die_usage("build", "--sbom '%s' is not spdx or cyclonedx",
-				                 optarg);
+				return lade_cli_usage_error(
+				        "build", "--sbom '%s' is not spdx or cyclonedx", optarg);
 			o.sbom = optarg;
 			break;
 		}
@@ -382,12 +368,13 @@ static int cmd_build(int argc, char **argv)
 			break;
 		case OPT_CREDS:
 			if (strchr(optarg, ':') == NULL)
-				return die_usage("build", "--creds must be USER:PASS");
+				return lade_cli_usage_error("build", "--creds must be USER:PASS");
 			o.creds = optarg;
 			break;
 		case OPT_TLS_VERIFY:
 			if (strcmp(optarg, "true") != 0 && strcmp(optarg, "false") != 0)
-				return die_usage("build", "--tls-verify takes true or false");
+				return lade_cli_usage_error("build",
+				                            "--tls-verify takes true or false");
 			o.tls_verify_off = strcmp(optarg, "false") == 0;
 			break;
 		case 'q':
@@ -402,13 +389,13 @@ static int cmd_build(int argc, char **argv)
 		}
 	}
 	if (optind != argc - 1)
-		return die_usage("build", optind >= argc ? "build needs a RECIPE"
-		                                         : "build takes one RECIPE");
+		return lade_cli_usage_error("build", optind >= argc ? "build needs a RECIPE"
+		                                                    : "build takes one RECIPE");
 	o.recipe_path = argv[optind];
 	o.variants = variants;
 	o.annotations = annotations;
 	if (o.sbom_out && !o.sbom)
-		return die_usage("build", "--sbom-out needs --sbom spdx|cyclonedx");
+		return lade_cli_usage_error("build", "--sbom-out needs --sbom spdx|cyclonedx");
 	/* Sockets only when this build needs them (a registry base or --push); libcurl is
 	 * initialised before the filter, as it reads its configuration then. */
 	bool network = false;
@@ -475,8 +462,8 @@ static int cmd_verify(int argc, char **argv)
 		switch (c) {
 		case OPT_MAX:
 			if (lade_parse_u32(optarg, 10, &u) < 0 || u == 0)
-				return die_usage("verify", "--max-problems '%s' is not a number",
-				                 optarg);
+				return lade_cli_usage_error(
+				        "verify", "--max-problems '%s' is not a number", optarg);
 			vo.max_problems = u;
 			break;
 		case OPT_NO_LAYERS:
@@ -500,7 +487,7 @@ static int cmd_verify(int argc, char **argv)
 		}
 	}
 	if (optind != argc - 1)
-		return die_usage("verify", "verify takes one layout DIR[:REF]");
+		return lade_cli_usage_error("verify", "verify takes one layout DIR[:REF]");
 	_cleanup_free_ char *dir = xstrdup(argv[optind]);
 	/* DIR:REF as skopeo spells it; a ':' inside an existing directory name wins. */
 	char *colon = strrchr(dir, ':');
@@ -562,14 +549,14 @@ static bool wants_help(int argc, char **argv)
 static int cmd_help(int argc, char **argv)
 {
 	if (argc > 2)
-		return die_usage("help", "help takes at most one COMMAND");
+		return lade_cli_usage_error("help", "help takes at most one COMMAND");
 	if (argc < 2) {
 		lade_cli_usage(stdout, NULL);
 		return 0;
 	}
 	const struct lade_cli_command *c = lade_cli_command_find(argv[1]);
 	if (c == NULL)
-		return die_usage(NULL, "unknown command '%s'", argv[1]);
+		return lade_cli_usage_error(NULL, "unknown command '%s'", argv[1]);
 	lade_cli_usage(stdout, c);
 	return 0;
 }
@@ -612,5 +599,5 @@ int main(int argc, char **argv)
 	}
 	if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0)
 		return cmd_help(argc - 1, argv + 1);
-	return die_usage(NULL, "unknown command '%s'", cmd);
+	return lade_cli_usage_error(NULL, "unknown command '%s'", cmd);
 }
