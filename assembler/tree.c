@@ -249,10 +249,19 @@ static void pop_component(struct lade_buf *b)
 int lade_tree_resolve(const struct lade_tree *t, const char *path, bool follow_last, char **out,
                       struct lade_error **err)
 {
+	return lade_tree_resolve_escape(t, path, follow_last, out, NULL, err);
+}
+
+int lade_tree_resolve_escape(const struct lade_tree *t, const char *path, bool follow_last,
+                             char **out, char **escape, struct lade_error **err)
+{
 	_cleanup_buf_ struct lade_buf resolved = LADE_BUF_INIT;
-	_cleanup_free_ char *todo = xstrdup(path); /* what is left to walk */
-	const char *p = todo;
+	_cleanup_free_ char *rest = xstrdup(path); /* what is left to walk */
+	_cleanup_free_ char *via = NULL;           /* the link whose target is being walked */
+	const char *p = rest;
 	int links = 0;
+	if (escape)
+		*escape = NULL;
 
 	for (;;) {
 		while (*p == '/')
@@ -270,6 +279,8 @@ int lade_tree_resolve(const struct lade_tree *t, const char *path, bool follow_l
 			continue;
 		}
 		if (n == 2 && p[0] == '.' && p[1] == '.') {
+			if (resolved.len == 0 && escape && *escape == NULL)
+				*escape = xstrdup(via ? via : path);
 			pop_component(&resolved);
 			p = end;
 			continue;
@@ -287,15 +298,19 @@ int lade_tree_resolve(const struct lade_tree *t, const char *path, bool follow_l
 		if (++links > MAX_SYMLINKS)
 			return lade_error_set(
 			        err, 0, "too many levels of symbolic links resolving %s", path);
+		if (escape) {
+			free(via);
+			via = xstrdup(resolved.data);
+		}
 		/* Undo the link's own name: its target is relative to its directory. */
 		resolved.len = before;
 		resolved.data[before] = '\0';
 		if (node->link[0] == '/')
 			lade_buf_reset(&resolved);
 		char *next = *end ? xasprintf("%s/%s", node->link, end + 1) : xstrdup(node->link);
-		free(todo);
-		todo = next;
-		p = todo;
+		free(rest);
+		rest = next;
+		p = rest;
 	}
 	*out = lade_buf_detach(&resolved, NULL);
 	return 0;

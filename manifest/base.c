@@ -25,7 +25,6 @@
 #define LAYER_MAX_BYTES    (64ull << 30)
 #define LAYER_RATIO_MIN    (100ull << 20)
 #define LAYER_RATIO_MAX    1000ull
-#define SYMLINK_FOLLOW_MAX 40
 
 #define MT_OCI_INDEX       "application/vnd.oci.image.index.v1+json"
 #define MT_OCI_MANIFEST    "application/vnd.oci.image.manifest.v1+json"
@@ -1085,60 +1084,16 @@ static char *entry_path(const char *base_name, const char *digest, const char *r
 	return lade_path_normalize(raw, err);
 }
 
-/* Resolve the parent directory `dir` of an entry through the symlinks the tree has so far,
- * the way lade_tree_resolve does, but report a relative link target whose ".." climbs above
- * the root: lade_tree_resolve (like containerd) clamps it at the root, a naive extractor
- * writes outside the image. Returns the path of the offending link (new string) or NULL. */
+/* The symlink through which an entry in directory `dir` would be written, when that link's
+ * target climbs above the root (new string), else NULL. A loop is not reported here:
+ * lade_tree_apply reports it. */
 static char *escaping_link(const struct lade_tree *t, const char *dir)
 {
-	_cleanup_buf_ struct lade_buf resolved = LADE_BUF_INIT;
-	_cleanup_free_ char *todo = xstrdup(dir);
-	_cleanup_free_ char *via = NULL; /* the link whose target is being walked */
-	const char *p = todo;
-	int links = 0;
-
-	for (;;) {
-		while (*p == '/')
-			p++;
-		if (*p == '\0')
-			return NULL;
-		const char *end = strchrnul(p, '/');
-		size_t n = (size_t)(end - p);
-		if (n == 1 && p[0] == '.') {
-			p = end;
-			continue;
-		}
-		if (n == 2 && p[0] == '.' && p[1] == '.') {
-			if (resolved.len == 0)
-				return via ? steal_pointer(&via) : xstrdup(dir);
-			char *slash = memrchr(resolved.data, '/', resolved.len);
-			resolved.len = slash ? (size_t)(slash - resolved.data) : 0;
-			if (resolved.alloc)
-				resolved.data[resolved.len] = '\0';
-			p = end;
-			continue;
-		}
-		size_t mark = resolved.len;
-		if (resolved.len)
-			lade_buf_addch(&resolved, '/');
-		lade_buf_add(&resolved, p, n);
-		const struct lade_tree_node *node = lade_tree_lookup(t, resolved.data);
-		if (node == NULL || node->type != LADE_ENTRY_SYMLINK || node->link == NULL) {
-			p = end;
-			continue;
-		}
-		if (++links > SYMLINK_FOLLOW_MAX)
-			return NULL; /* a loop: lade_tree_resolve reports it */
-		free(via);
-		via = xstrdup(resolved.data);
-		resolved.len = node->link[0] == '/' ? 0 : mark;
-		if (resolved.alloc)
-			resolved.data[resolved.len] = '\0';
-		char *next = xasprintf("%s/%s", node->link, end);
-		free(todo);
-		todo = next;
-		p = todo;
-	}
+	_cleanup_free_ char *resolved = NULL;
+	_cleanup_error_ struct lade_error *loop = NULL;
+	char *via = NULL;
+	lade_tree_resolve_escape(t, dir, true, &resolved, &via, &loop);
+	return via;
 }
 
 static void hashmap_freep(struct lade_hashmap **m)

@@ -66,4 +66,12 @@ size_t lade_tree_count(const struct lade_tree *t);
 int lade_tree_resolve(const struct lade_tree *t, const char *path, bool follow_last, char **out,
                       struct lade_error **err);
 
+/* lade_tree_resolve that also says when a relative link target's ".." climbs above the root:
+ * lade_tree_resolve clamps that at the root (as the kernel and containerd do), a naive
+ * extractor writes outside the image. *escape (not NULL) receives the path of the link whose
+ * target climbed (new string, owned by the caller; set even when -1 is returned for a later
+ * loop) or NULL when nothing climbed. */
+int lade_tree_resolve_escape(const struct lade_tree *t, const char *path, bool follow_last,
+                             char **out, char **escape, struct lade_error **err);
+
 #endif

@@ -253,8 +253,32 @@ static void test_json_roundtrip(void)
 	json_decref(bad);
 }
 
+static void test_resolve_escape(void)
+{
+	_cleanup_error_ struct lade_error *err = NULL;
+	_cleanup_(lade_tree_freep) struct lade_tree *t = lade_tree_new();
+	lade_tree_layer_begin(t);
+	lade_tree_apply(t, "a", LADE_ENTRY_DIR, 0755, 0, 0, 0, NULL, &err);
+	lade_tree_apply(t, "a/out", LADE_ENTRY_SYMLINK, 0777, 0, 0, 0, "../../etc", &err);
+	lade_tree_apply(t, "a/in", LADE_ENTRY_SYMLINK, 0777, 0, 0, 0, "../etc", &err);
+	char *out = NULL, *esc = NULL;
+	ok(lade_tree_resolve_escape(t, "a/out/x", true, &out, &esc, &err) == 0 && out &&
+	           strcmp(out, "etc/x") == 0 && esc && strcmp(esc, "a/out") == 0,
+	   "a link climbing above the root is clamped and named (%s via %s)", out ? out : "-",
+	   esc ? esc : "-");
+	free(out);
+	free(esc);
+	out = esc = NULL;
+	ok(lade_tree_resolve_escape(t, "a/in/x", true, &out, &esc, &err) == 0 && out &&
+	           strcmp(out, "etc/x") == 0 && esc == NULL,
+	   "a link staying inside is not named");
+	free(out);
+	ok(err == NULL, "no error");
+}
+
 int main(void)
 {
+	test_resolve_escape();
 	test_json_roundtrip();
 	test_hashmap();
 	test_apply();
