@@ -881,14 +881,13 @@ static int build_into(struct build_ctx *cp, const struct lade_build_options *o, 
 				json_array_append_new(
 				        manifests,
 				        json_pack("{s:s, s:s, s:I, s:o}", "mediaType",
-				                  "application/vnd.oci.image.manifest.v1+json",
-				                  "digest", im->digest, "size",
-				                  (json_int_t)im->manifest_size, "platform",
+				                  LADE_MT_OCI_MANIFEST, "digest", im->digest,
+				                  "size", (json_int_t)im->manifest_size, "platform",
 				                  platform_json(im->platform)));
 			}
-			_cleanup_(json_decrefp) json_t *index = json_pack(
-			        "{s:i, s:s, s:O}", "schemaVersion", 2, "mediaType",
-			        "application/vnd.oci.image.index.v1+json", "manifests", manifests);
+			_cleanup_(json_decrefp) json_t *index =
+			        json_pack("{s:i, s:s, s:O}", "schemaVersion", 2, "mediaType",
+			                  LADE_MT_OCI_INDEX, "manifests", manifests);
 			_cleanup_free_ char *text = lade_json_dump(index);
 			br.size = strlen(text);
 			if (lade_store_put(store, text, br.size, br.digest, err) < 0) {
@@ -916,9 +915,8 @@ static int build_into(struct build_ctx *cp, const struct lade_build_options *o, 
 	size_t n_entries = rep->n_refs;
 	for (size_t i = 0; i < rep->n_refs; i++)
 		entries[i] = (struct lade_index_entry){
-		        .media_type = rep->refs[i].is_index
-		                              ? "application/vnd.oci.image.index.v1+json"
-		                              : "application/vnd.oci.image.manifest.v1+json",
+		        .media_type =
+		                rep->refs[i].is_index ? LADE_MT_OCI_INDEX : LADE_MT_OCI_MANIFEST,
 		        .digest = rep->refs[i].digest,
 		        .size = rep->refs[i].size,
 		        .ref_name = rep->refs[i].name,
@@ -926,10 +924,10 @@ static int build_into(struct build_ctx *cp, const struct lade_build_options *o, 
 	/* SBOM artifacts: listed without a ref name, found through their subject. */
 	for (size_t i = 0; i < rep->n_images; i++)
 		if (rep->images[i].sbom_digest[0])
-			entries[n_entries++] = (struct lade_index_entry){
-			        .media_type = "application/vnd.oci.image.manifest.v1+json",
-			        .digest = rep->images[i].sbom_digest,
-			        .size = rep->images[i].sbom_size};
+			entries[n_entries++] =
+			        (struct lade_index_entry){.media_type = LADE_MT_OCI_MANIFEST,
+			                                  .digest = rep->images[i].sbom_digest,
+			                                  .size = rep->images[i].sbom_size};
 	if (o->sbom_out) {
 		if (rep->n_images != 1)
 			return lade_error_set(

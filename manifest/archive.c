@@ -20,14 +20,7 @@
 #include "lade/image.h"
 #include "lade/util.h"
 
-#define MT_OCI_INDEX       "application/vnd.oci.image.index.v1+json"
-#define MT_OCI_MANIFEST    "application/vnd.oci.image.manifest.v1+json"
-#define MT_OCI_CONFIG      "application/vnd.oci.image.config.v1+json"
-#define MT_DOCKER_LIST     "application/vnd.docker.distribution.manifest.list.v2+json"
-#define MT_DOCKER_MANIFEST "application/vnd.docker.distribution.manifest.v2+json"
-#define MT_DOCKER_CONFIG   "application/vnd.docker.container.image.v1+json"
-#define REF_NAME           "org.opencontainers.image.ref.name"
-#define CONTAINERD_NAME    "io.containerd.image.name"
+#define CONTAINERD_NAME "io.containerd.image.name"
 /* Manifests and indexes are small; anything larger is not one we should parse. */
 #define JSON_BLOB_MAX (16u << 20)
 #define INDEX_MAX     (64u << 20)
@@ -175,7 +168,7 @@ static int walk_manifest(struct walk *w, const char *digest, const json_t *manif
 	                      err) < 0)
 		return -1;
 	add_blob(w, config_digest, size);
-	bool image = strcmp(mt, MT_OCI_CONFIG) == 0 || strcmp(mt, MT_DOCKER_CONFIG) == 0;
+	bool image = strcmp(mt, LADE_MT_OCI_CONFIG) == 0 || strcmp(mt, LADE_MT_DOCKER_CONFIG) == 0;
 
 	json_t *layers = json_object_get(manifest, "layers");
 	if (layers && !json_is_array(layers))
@@ -233,8 +226,9 @@ static int walk_descriptor(struct walk *w, const json_t *d, const char *what, in
 	if (descriptor_fields(d, what, &mt, &digest, &size, err) < 0)
 		return -1;
 	add_blob(w, digest, size);
-	bool is_index = strcmp(mt, MT_OCI_INDEX) == 0 || strcmp(mt, MT_DOCKER_LIST) == 0;
-	bool is_manifest = strcmp(mt, MT_OCI_MANIFEST) == 0 || strcmp(mt, MT_DOCKER_MANIFEST) == 0;
+	bool is_index = strcmp(mt, LADE_MT_OCI_INDEX) == 0 || strcmp(mt, LADE_MT_DOCKER_LIST) == 0;
+	bool is_manifest =
+	        strcmp(mt, LADE_MT_OCI_MANIFEST) == 0 || strcmp(mt, LADE_MT_DOCKER_MANIFEST) == 0;
 	if (!is_index && !is_manifest)
 		return 0; /* opaque content: archived, not followed */
 	if (depth > MAX_DEPTH)
@@ -383,7 +377,8 @@ static bool tag_valid(const char *t)
 
 static const char *ref_name_of(const json_t *desc)
 {
-	return json_string_value(json_object_get(json_object_get(desc, "annotations"), REF_NAME));
+	return json_string_value(
+	        json_object_get(json_object_get(desc, "annotations"), LADE_REF_NAME));
 }
 
 static bool strv_has(char *const *v, const char *s)
@@ -732,7 +727,7 @@ int lade_archive_write(const char *layout_dir, char *const *refs, enum lade_arch
 
 	_cleanup_(json_decrefp) json_t *out_index = json_object();
 	json_object_set_new(out_index, "schemaVersion", json_integer(2));
-	json_object_set_new(out_index, "mediaType", json_string(MT_OCI_INDEX));
+	json_object_set_new(out_index, "mediaType", json_string(LADE_MT_OCI_INDEX));
 	json_object_set(out_index, "manifests", sel);
 
 	size_t n_mem = 0, cap = w.n_blobs + 8;

@@ -12,6 +12,7 @@
 #include "lade/compress.h"
 #include "lade/digest.h"
 #include "lade/hashmap.h"
+#include "lade/image.h"
 #include "lade/util.h"
 
 /* Manifests, indexes and configs are small; a larger "JSON" blob is not one. */
@@ -22,19 +23,9 @@
 /* Decompression bomb guard for base layers (read twice: diff_id and the tree walk). Real
  * layers stay far below: 64 GiB uncompressed per layer, and over 100 MiB no more than 1000
  * times the compressed size (gzip cannot exceed ~1032:1; zstd of zeros can reach 10^5:1). */
-#define LAYER_MAX_BYTES    (64ull << 30)
-#define LAYER_RATIO_MIN    (100ull << 20)
-#define LAYER_RATIO_MAX    1000ull
-
-#define MT_OCI_INDEX       "application/vnd.oci.image.index.v1+json"
-#define MT_OCI_MANIFEST    "application/vnd.oci.image.manifest.v1+json"
-#define MT_OCI_CONFIG      "application/vnd.oci.image.config.v1+json"
-#define MT_OCI_NONDIST     "application/vnd.oci.image.layer.nondistributable."
-#define MT_DOCKER_LIST     "application/vnd.docker.distribution.manifest.list.v2+json"
-#define MT_DOCKER_MANIFEST "application/vnd.docker.distribution.manifest.v2+json"
-#define MT_DOCKER_CONFIG   "application/vnd.docker.container.image.v1+json"
-#define MT_DOCKER_FOREIGN  "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip"
-#define REF_NAME           "org.opencontainers.image.ref.name"
+#define LAYER_MAX_BYTES (64ull << 30)
+#define LAYER_RATIO_MIN (100ull << 20)
+#define LAYER_RATIO_MAX 1000ull
 
 static void read_archive_freep(struct archive **a)
 {
@@ -220,12 +211,12 @@ static int read_json_blob(const struct oci_ctx *c, const struct desc *d, const c
 
 static bool is_index_type(const char *mt)
 {
-	return strcmp(mt, MT_OCI_INDEX) == 0 || strcmp(mt, MT_DOCKER_LIST) == 0;
+	return strcmp(mt, LADE_MT_OCI_INDEX) == 0 || strcmp(mt, LADE_MT_DOCKER_LIST) == 0;
 }
 
 static bool is_manifest_type(const char *mt)
 {
-	return strcmp(mt, MT_OCI_MANIFEST) == 0 || strcmp(mt, MT_DOCKER_MANIFEST) == 0;
+	return strcmp(mt, LADE_MT_OCI_MANIFEST) == 0 || strcmp(mt, LADE_MT_DOCKER_MANIFEST) == 0;
 }
 
 /* The media type of a blob: its descriptor's, else its own mediaType member, else guessed
@@ -237,7 +228,7 @@ static const char *doc_media_type(const struct desc *d, const json_t *doc)
 	const char *mt = json_string_value(json_object_get(doc, "mediaType"));
 	if (mt)
 		return mt;
-	return json_object_get(doc, "manifests") ? MT_OCI_INDEX : MT_OCI_MANIFEST;
+	return json_object_get(doc, "manifests") ? LADE_MT_OCI_INDEX : LADE_MT_OCI_MANIFEST;
 }
 
 /* Follow d (an index or a manifest) to the manifest for the platform. */
@@ -315,7 +306,7 @@ static int select_from_layout(const struct oci_ctx *c, const json_t *index, cons
 	json_array_foreach(ms, i, m)
 	{
 		const char *ref = json_string_value(
-		        json_object_get(json_object_get(m, "annotations"), REF_NAME));
+		        json_object_get(json_object_get(m, "annotations"), LADE_REF_NAME));
 		if (ref) {
 			if (tags.len)
 				lade_buf_adds(&tags, ", ");
@@ -348,8 +339,8 @@ static const char *layer_media_type(const struct oci_ctx *c, const json_t *j, co
                                     struct lade_error **err)
 {
 	const char *mt = d->media_type ? d->media_type : "(none)";
-	if (strncmp(mt, MT_OCI_NONDIST, strlen(MT_OCI_NONDIST)) == 0 ||
-	    strcmp(mt, MT_DOCKER_FOREIGN) == 0 || json_object_get(j, "urls")) {
+	if (strncmp(mt, LADE_MT_OCI_NONDIST, strlen(LADE_MT_OCI_NONDIST)) == 0 ||
+	    strcmp(mt, LADE_MT_DOCKER_FOREIGN) == 0 || json_object_get(j, "urls")) {
 		lade_error_set(err, 0,
 		               "base %s: layer %s is a foreign (non-distributable) layer (%s): not "
 		               "supported",
@@ -438,8 +429,8 @@ static int load_oci(const struct lade_recipe_base *spec, const struct platform *
 	struct desc cd;
 	if (parse_desc(&c, json_object_get(manifest, "config"), mwhat, &cd, err) < 0)
 		return -1;
-	if (cd.media_type == NULL || (strcmp(cd.media_type, MT_OCI_CONFIG) != 0 &&
-	                              strcmp(cd.media_type, MT_DOCKER_CONFIG) != 0))
+	if (cd.media_type == NULL || (strcmp(cd.media_type, LADE_MT_OCI_CONFIG) != 0 &&
+	                              strcmp(cd.media_type, LADE_MT_DOCKER_CONFIG) != 0))
 		return lade_error_set(err, 0,
 		                      "base %s: manifest %s: config media type '%s' is not an "
 		                      "image config",

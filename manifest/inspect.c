@@ -23,10 +23,6 @@
 #define CHUNK            (256 * 1024)
 #define MAX_JSON         (16u << 20)
 #define MAX_RECORD       (64u << 20)
-#define MT_OCI_INDEX     "application/vnd.oci.image.index.v1+json"
-#define MT_DOCKER_LIST   "application/vnd.docker.distribution.manifest.list.v2+json"
-#define MT_OCI_CONFIG    "application/vnd.oci.image.config.v1+json"
-#define MT_DOCKER_CONFIG "application/vnd.docker.container.image.v1+json"
 #define ANN_REF          "org.opencontainers.image.ref.name"
 #define ANN_CONTAINERD   "io.containerd.image.name"
 #define DIST_INFO_RECORD ".dist-info/RECORD"
@@ -211,8 +207,8 @@ static int load_manifest(struct source *s, const struct blob *md, const char *re
 	/* Artifacts (an SBOM referring to an image, signatures) are not images. */
 	const char *cmt =
 	        json_string_value(json_object_get(json_object_get(m, "config"), "mediaType"));
-	if (json_object_get(m, "artifactType") ||
-	    (cmt && strcmp(cmt, MT_OCI_CONFIG) != 0 && strcmp(cmt, MT_DOCKER_CONFIG) != 0))
+	if (json_object_get(m, "artifactType") || (cmt && strcmp(cmt, LADE_MT_OCI_CONFIG) != 0 &&
+	                                           strcmp(cmt, LADE_MT_DOCKER_CONFIG) != 0))
 		return 0;
 	struct img *im = add_img(s);
 	im->ref = ref ? xstrdup(ref) : NULL;
@@ -272,8 +268,8 @@ static int load_index(struct source *s, const json_t *index, const char *where,
 			return -1;
 		}
 		int r;
-		if (b.media_type && (strcmp(b.media_type, MT_OCI_INDEX) == 0 ||
-		                     strcmp(b.media_type, MT_DOCKER_LIST) == 0)) {
+		if (b.media_type && (strcmp(b.media_type, LADE_MT_OCI_INDEX) == 0 ||
+		                     strcmp(b.media_type, LADE_MT_DOCKER_LIST) == 0)) {
 			_cleanup_(json_decrefp) json_t *sub = NULL;
 			_cleanup_free_ char *iw = xasprintf("index %s", b.digest);
 			r = load_json(s, iw, b.path, b.digest, b.size, &sub, err);

@@ -8,7 +8,6 @@
 #define MEDIA_TYPE_MANIFEST "application/vnd.oci.image.manifest.v1+json"
 #define MEDIA_TYPE_INDEX    "application/vnd.oci.image.index.v1+json"
 #define MEDIA_TYPE_CONFIG   "application/vnd.oci.image.config.v1+json"
-#define REF_NAME            "org.opencontainers.image.ref.name"
 /* index.json lists manifests, not content: anything this large is not one lade wrote. */
 #define INDEX_MAX (64u << 20)
 
@@ -82,7 +81,8 @@ int lade_image_write(struct lade_store *store, const json_t *config,
 
 static const char *ref_name_of(const json_t *desc)
 {
-	return json_string_value(json_object_get(json_object_get(desc, "annotations"), REF_NAME));
+	return json_string_value(
+	        json_object_get(json_object_get(desc, "annotations"), LADE_REF_NAME));
 }
 
 /* The existing index.json, or a new empty one when there is none. */
@@ -182,7 +182,7 @@ int lade_layout_update_index(struct lade_store *store, const struct lade_index_e
 			json_object_set_new(nd, "platform", json_deep_copy(e->platform));
 		if (e->ref_name) {
 			json_t *a = json_object();
-			json_object_set_new(a, REF_NAME, json_string(e->ref_name));
+			json_object_set_new(a, LADE_REF_NAME, json_string(e->ref_name));
 			json_object_set_new(nd, "annotations", a);
 		}
 		json_array_append_new(manifests, nd);

@@ -18,13 +18,10 @@
 #include "lade/store.h"
 #include "lade/util.h"
 
-#define MT_OCI_MANIFEST    "application/vnd.oci.image.manifest.v1+json"
-#define MT_OCI_INDEX       "application/vnd.oci.image.index.v1+json"
-#define MT_DOCKER_MANIFEST "application/vnd.docker.distribution.manifest.v2+json"
-#define MT_DOCKER_LIST     "application/vnd.docker.distribution.manifest.list.v2+json"
-#define MANIFEST_MAX       (8u << 20)
+#define MANIFEST_MAX (8u << 20)
 #define ACCEPT_MANIFESTS                                                                           \
-	"Accept: " MT_OCI_MANIFEST ", " MT_OCI_INDEX ", " MT_DOCKER_MANIFEST ", " MT_DOCKER_LIST
+	"Accept: " LADE_MT_OCI_MANIFEST ", " LADE_MT_OCI_INDEX ", " LADE_MT_DOCKER_MANIFEST        \
+	", " LADE_MT_DOCKER_LIST
 
 /* ---------------------------------------------------------------- references */
 
@@ -1273,8 +1270,8 @@ static int plan_manifest(struct push_plan *pl, const char *dir, const char *dige
 	if (!mt)
 		mt = media_type;
 	if (!mt)
-		mt = json_object_get(m, "manifests") ? MT_OCI_INDEX : MT_OCI_MANIFEST;
-	bool index = strcmp(mt, MT_OCI_INDEX) == 0 || strcmp(mt, MT_DOCKER_LIST) == 0;
+		mt = json_object_get(m, "manifests") ? LADE_MT_OCI_INDEX : LADE_MT_OCI_MANIFEST;
+	bool index = strcmp(mt, LADE_MT_OCI_INDEX) == 0 || strcmp(mt, LADE_MT_DOCKER_LIST) == 0;
 	size_t i;
 	json_t *d;
 	int rc = 0;
@@ -1693,11 +1690,12 @@ static int pull_tree(struct pull *p, const char *reference, const char *platform
 	if (!mt)
 		mt = media_type;
 	if (!mt && served_mt &&
-	    (strcmp(served_mt, MT_OCI_INDEX) == 0 || strcmp(served_mt, MT_OCI_MANIFEST) == 0))
+	    (strcmp(served_mt, LADE_MT_OCI_INDEX) == 0 ||
+	     strcmp(served_mt, LADE_MT_OCI_MANIFEST) == 0))
 		mt = served_mt;
 	if (!mt)
-		mt = json_object_get(m, "manifests") ? MT_OCI_INDEX : MT_OCI_MANIFEST;
-	bool index = strcmp(mt, MT_OCI_INDEX) == 0 || strcmp(mt, MT_DOCKER_LIST) == 0;
+		mt = json_object_get(m, "manifests") ? LADE_MT_OCI_INDEX : LADE_MT_OCI_MANIFEST;
+	bool index = strcmp(mt, LADE_MT_OCI_INDEX) == 0 || strcmp(mt, LADE_MT_DOCKER_LIST) == 0;
 	size_t i;
 	json_t *d;
 	if (index) {

@@ -18,17 +18,10 @@
 #include <zstd.h>
 
 #include "lade/compress.h"
+#include "lade/image.h"
 #include "lade/digest.h"
 #include "lade/hashmap.h"
 #include "lade/verify.h"
-
-#define MT_OCI_INDEX       "application/vnd.oci.image.index.v1+json"
-#define MT_OCI_MANIFEST    "application/vnd.oci.image.manifest.v1+json"
-#define MT_OCI_CONFIG      "application/vnd.oci.image.config.v1+json"
-#define MT_DOCKER_LIST     "application/vnd.docker.distribution.manifest.list.v2+json"
-#define MT_DOCKER_MANIFEST "application/vnd.docker.distribution.manifest.v2+json"
-#define MT_DOCKER_CONFIG   "application/vnd.docker.container.image.v1+json"
-#define REF_NAME           "org.opencontainers.image.ref.name"
 
 /* Manifests, configs and indexes are small; a larger blob is not one (registries cap
  * manifests at 4 MiB). */
@@ -763,7 +756,8 @@ static void check_manifest(struct verifier *v, const char *where, const struct d
 		return;
 	if (!schema_version_2(m))
 		problem(v, "%s: schemaVersion is not 2", name);
-	static const char *const manifest_types[] = {MT_OCI_MANIFEST, MT_DOCKER_MANIFEST, NULL};
+	static const char *const manifest_types[] = {LADE_MT_OCI_MANIFEST, LADE_MT_DOCKER_MANIFEST,
+	                                             NULL};
 	check_doc_media_type(v, name, m, md->media_type, manifest_types, "an image manifest");
 
 	/* The config. */
@@ -775,8 +769,8 @@ static void check_manifest(struct verifier *v, const char *where, const struct d
 	if (jc == NULL) {
 		problem(v, "%s: config is missing", name);
 	} else if (parse_descriptor(v, cfg_where, jc, &cd)) {
-		if (cd.media_type && strcmp(cd.media_type, MT_OCI_CONFIG) != 0 &&
-		    strcmp(cd.media_type, MT_DOCKER_CONFIG) != 0) {
+		if (cd.media_type && strcmp(cd.media_type, LADE_MT_OCI_CONFIG) != 0 &&
+		    strcmp(cd.media_type, LADE_MT_DOCKER_CONFIG) != 0) {
 			_cleanup_free_ char *q = quote(cd.media_type);
 			problem(v, "%s.mediaType '%s' is not an image config media type", cfg_where,
 			        q);
@@ -842,8 +836,9 @@ static void check_entry_descriptor(struct verifier *v, const char *where, const 
 	if (!parse_descriptor(v, where, jd, &d))
 		return;
 	const char *mt = d.media_type ? d.media_type : "";
-	bool is_manifest = strcmp(mt, MT_OCI_MANIFEST) == 0 || strcmp(mt, MT_DOCKER_MANIFEST) == 0;
-	bool is_index = strcmp(mt, MT_OCI_INDEX) == 0 || strcmp(mt, MT_DOCKER_LIST) == 0;
+	bool is_manifest =
+	        strcmp(mt, LADE_MT_OCI_MANIFEST) == 0 || strcmp(mt, LADE_MT_DOCKER_MANIFEST) == 0;
+	bool is_index = strcmp(mt, LADE_MT_OCI_INDEX) == 0 || strcmp(mt, LADE_MT_DOCKER_LIST) == 0;
 	/* Unknown media types (artifacts) are content we cannot judge: only the blob counts. */
 	struct blob_info *info = check_blob(v, where, &d, !is_manifest && !is_index);
 	if (info == NULL || (!is_manifest && !is_index) || info->visited)
@@ -868,7 +863,7 @@ static void check_index(struct verifier *v, const char *name, const json_t *j, c
 {
 	if (!schema_version_2(j))
 		problem(v, "%s: schemaVersion is not 2", name);
-	static const char *const index_types[] = {MT_OCI_INDEX, MT_DOCKER_LIST, NULL};
+	static const char *const index_types[] = {LADE_MT_OCI_INDEX, LADE_MT_DOCKER_LIST, NULL};
 	check_doc_media_type(v, name, j, desc_mt, index_types, "an image index");
 	const json_t *manifests = json_object_get(j, "manifests");
 	if (!json_is_array(manifests)) {
@@ -882,7 +877,7 @@ static void check_index(struct verifier *v, const char *name, const json_t *j, c
 	{
 		if (top && v->ref) {
 			const json_t *ann = json_object_get(jd, "annotations");
-			const char *ref = json_string_value(json_object_get(ann, REF_NAME));
+			const char *ref = json_string_value(json_object_get(ann, LADE_REF_NAME));
 			if (ref == NULL || strcmp(ref, v->ref) != 0)
 				continue;
 		}
