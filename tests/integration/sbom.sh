@@ -4,8 +4,9 @@
 #   - validate: CycloneDX against the official 1.5 JSON schema (shipped by the npm package
 #     @cyclonedx/cyclonedx-library, fetched once into $LADE_BUILDDIR/sbom-schemas and never
 #     copied into the repo; python3-jsonschema validates). No npm package ships the SPDX 2.3
-#     JSON schema, so SPDX gets a structural check written here from the spec's required
-#     fields, enums and id rules (clauses 6-11) instead;
+#     JSON schema (@cyclonedx/cdxgen ships SPDX 3.0.1 only; the others ship license lists), so
+#     SPDX gets a structural check written here from the spec's required fields, enums and id
+#     rules (clauses 6-11) instead, which must reject copies lacking a required field;
 #   - list exactly the Python distributions whose .dist-info the image layers hold, with the
 #     wheel's sha256 and the pypi purl; the base image digest; every app file with its sha256;
 #   - be attached: index.json has an artifact manifest (no ref name) whose subject is the
@@ -108,7 +109,7 @@ PY
 
 # validate_spdx DOC FACTS BASE_DIGEST — the SPDX 2.3 structural check.
 cat >"$T/check-spdx.py" <<'PY'
-import json, re, sys, urllib.parse
+import copy, json, re, sys, urllib.parse
 doc = json.load(open(sys.argv[1])); facts = json.load(open(sys.argv[2])); base = sys.argv[3]
 errors = []
 def need(cond, msg):
@@ -119,62 +120,74 @@ ID = re.compile(r"^SPDXRef-[A-Za-z0-9.-]+$")
 TOP = {"SPDXID", "spdxVersion", "dataLicense", "name", "documentNamespace", "creationInfo",
        "packages", "files", "relationships", "comment", "externalDocumentRefs",
        "hasExtractedLicensingInfos", "annotations", "documentDescribes", "snippets"}
-for k in ("SPDXID", "creationInfo", "dataLicense", "name", "spdxVersion", "documentNamespace"):
-    need(k in doc, f"missing {k}")
-need(not set(doc) - TOP, f"unknown top-level keys {set(doc) - TOP}")
-need(doc.get("spdxVersion") == "SPDX-2.3", "spdxVersion")
-need(doc.get("dataLicense") == "CC0-1.0", "dataLicense")
-need(doc.get("SPDXID") == "SPDXRef-DOCUMENT", "document SPDXID")
-need(re.match(r"^[a-z]+://[^#\s]+$", doc.get("documentNamespace", "")), "namespace is a URI without #")
-ci = doc.get("creationInfo", {})
-need(DATE.match(ci.get("created", "")), "created date")
-need(ci.get("creators") and all(re.match(r"^(Tool|Person|Organization): .+", c) for c in ci["creators"]),
-     "creators")
-ids = {"SPDXRef-DOCUMENT"}
-PKG = {"SPDXID", "name", "downloadLocation", "versionInfo", "filesAnalyzed", "checksums",
-       "externalRefs", "licenseConcluded", "licenseDeclared", "licenseComments", "copyrightText",
-       "packageFileName", "primaryPackagePurpose", "comment", "supplier", "originator",
-       "homepage", "summary", "description", "sourceInfo", "packageVerificationCode"}
-ALGS = {"SHA1", "SHA224", "SHA256", "SHA384", "SHA512", "MD5", "SHA3-256", "BLAKE2b-256"}
-def checksums(cs, where, need_one):
-    need(isinstance(cs, list) and (cs or not need_one), f"{where}: checksums")
-    for c in cs or []:
-        need(set(c) == {"algorithm", "checksumValue"} and c["algorithm"] in ALGS and
-             re.match(r"^[0-9a-f]+$", c["checksumValue"]), f"{where}: checksum {c}")
-for p in doc.get("packages", []):
-    w = f"package {p.get('name')}"
-    for k in ("SPDXID", "name", "downloadLocation"):
-        need(k in p, f"{w}: missing {k}")
-    need(not set(p) - PKG, f"{w}: unknown keys {set(p) - PKG}")
-    need(ID.match(p.get("SPDXID", "")) and p["SPDXID"] not in ids, f"{w}: SPDXID")
-    ids.add(p.get("SPDXID"))
-    if p.get("filesAnalyzed", True):
-        need("packageVerificationCode" in p, f"{w}: filesAnalyzed needs a verification code")
-    checksums(p.get("checksums", []), w, False)
-    for r in p.get("externalRefs", []):
-        need(set(r) <= {"referenceCategory", "referenceType", "referenceLocator", "comment"} and
-             r["referenceCategory"] in ("PACKAGE-MANAGER", "SECURITY", "PERSISTENT-ID", "OTHER") and
-             " " not in r["referenceLocator"], f"{w}: externalRef {r}")
-    need(p.get("primaryPackagePurpose", "OTHER") in
-         ("APPLICATION", "FRAMEWORK", "LIBRARY", "CONTAINER", "OPERATING-SYSTEM", "DEVICE",
-          "FIRMWARE", "SOURCE", "ARCHIVE", "FILE", "INSTALL", "OTHER"), f"{w}: purpose")
-for f in doc.get("files", []):
-    w = f"file {f.get('fileName')}"
-    need(set(f) <= {"SPDXID", "fileName", "checksums", "licenseConcluded", "copyrightText",
-                    "fileTypes", "comment", "licenseInfoInFiles", "noticeText"}, f"{w}: keys")
-    need(ID.match(f.get("SPDXID", "")) and f["SPDXID"] not in ids, f"{w}: SPDXID")
-    ids.add(f.get("SPDXID"))
-    need(f.get("fileName", "").startswith("./"), f"{w}: fileName relative (./)")
-    checksums(f.get("checksums"), w, True)
-TYPES = {"DESCRIBES", "CONTAINS", "DESCENDANT_OF", "DEPENDS_ON", "OTHER", "ANCESTOR_OF"}
-for r in doc.get("relationships", []):
-    need(set(r) <= {"spdxElementId", "relationshipType", "relatedSpdxElement", "comment"} and
-         r["relationshipType"] in TYPES and r["spdxElementId"] in ids and
-         r["relatedSpdxElement"] in ids, f"relationship {r}")
-rels = {(r["spdxElementId"], r["relationshipType"], r["relatedSpdxElement"])
-        for r in doc.get("relationships", [])}
-described = [b for a, t, b in rels if a == "SPDXRef-DOCUMENT" and t == "DESCRIBES"]
-need(described, "the document DESCRIBES something")
+def structure(doc, need):
+    for k in ("SPDXID", "creationInfo", "dataLicense", "name", "spdxVersion", "documentNamespace"):
+        need(k in doc, f"missing {k}")
+    need(not set(doc) - TOP, f"unknown top-level keys {set(doc) - TOP}")
+    need(doc.get("spdxVersion") == "SPDX-2.3", "spdxVersion")
+    need(doc.get("dataLicense") == "CC0-1.0", "dataLicense")
+    need(doc.get("SPDXID") == "SPDXRef-DOCUMENT", "document SPDXID")
+    need(re.match(r"^[a-z]+://[^#\s]+$", doc.get("documentNamespace", "")), "namespace is a URI without #")
+    ci = doc.get("creationInfo", {})
+    need(DATE.match(ci.get("created", "")), "created date")
+    need(ci.get("creators") and all(re.match(r"^(Tool|Person|Organization): .+", c) for c in ci["creators"]),
+         "creators")
+    ids = {"SPDXRef-DOCUMENT"}
+    PKG = {"SPDXID", "name", "downloadLocation", "versionInfo", "filesAnalyzed", "checksums",
+           "externalRefs", "licenseConcluded", "licenseDeclared", "licenseComments", "copyrightText",
+           "packageFileName", "primaryPackagePurpose", "comment", "supplier", "originator",
+           "homepage", "summary", "description", "sourceInfo", "packageVerificationCode"}
+    ALGS = {"SHA1", "SHA224", "SHA256", "SHA384", "SHA512", "MD5", "SHA3-256", "BLAKE2b-256"}
+    def checksums(cs, where, need_one):
+        need(isinstance(cs, list) and (cs or not need_one), f"{where}: checksums")
+        for c in cs or []:
+            need(set(c) == {"algorithm", "checksumValue"} and c["algorithm"] in ALGS and
+                 re.match(r"^[0-9a-f]+$", c["checksumValue"]), f"{where}: checksum {c}")
+    for p in doc.get("packages", []):
+        w = f"package {p.get('name')}"
+        for k in ("SPDXID", "name", "downloadLocation"):
+            need(k in p, f"{w}: missing {k}")
+        need(not set(p) - PKG, f"{w}: unknown keys {set(p) - PKG}")
+        need(ID.match(p.get("SPDXID", "")) and p["SPDXID"] not in ids, f"{w}: SPDXID")
+        ids.add(p.get("SPDXID"))
+        if p.get("filesAnalyzed", True):
+            need("packageVerificationCode" in p, f"{w}: filesAnalyzed needs a verification code")
+        checksums(p.get("checksums", []), w, False)
+        for r in p.get("externalRefs", []):
+            need(set(r) <= {"referenceCategory", "referenceType", "referenceLocator", "comment"} and
+                 r["referenceCategory"] in ("PACKAGE-MANAGER", "SECURITY", "PERSISTENT-ID", "OTHER") and
+                 " " not in r["referenceLocator"], f"{w}: externalRef {r}")
+        need(p.get("primaryPackagePurpose", "OTHER") in
+             ("APPLICATION", "FRAMEWORK", "LIBRARY", "CONTAINER", "OPERATING-SYSTEM", "DEVICE",
+              "FIRMWARE", "SOURCE", "ARCHIVE", "FILE", "INSTALL", "OTHER"), f"{w}: purpose")
+    for f in doc.get("files", []):
+        w = f"file {f.get('fileName')}"
+        need(set(f) <= {"SPDXID", "fileName", "checksums", "licenseConcluded", "copyrightText",
+                        "fileTypes", "comment", "licenseInfoInFiles", "noticeText"}, f"{w}: keys")
+        need(ID.match(f.get("SPDXID", "")) and f["SPDXID"] not in ids, f"{w}: SPDXID")
+        ids.add(f.get("SPDXID"))
+        need(f.get("fileName", "").startswith("./"), f"{w}: fileName relative (./)")
+        checksums(f.get("checksums"), w, True)
+    TYPES = {"DESCRIBES", "CONTAINS", "DESCENDANT_OF", "DEPENDS_ON", "OTHER", "ANCESTOR_OF"}
+    for r in doc.get("relationships", []):
+        need(set(r) <= {"spdxElementId", "relationshipType", "relatedSpdxElement", "comment"} and
+             r["relationshipType"] in TYPES and r["spdxElementId"] in ids and
+             r["relatedSpdxElement"] in ids, f"relationship {r}")
+    rels = {(r["spdxElementId"], r["relationshipType"], r["relatedSpdxElement"])
+            for r in doc.get("relationships", [])}
+    described = [b for a, t, b in rels if a == "SPDXRef-DOCUMENT" and t == "DESCRIBES"]
+    need(described, "the document DESCRIBES something")
+    return described, rels
+described, rels = structure(doc, need)
+# The checker must be able to fail: copies lacking a required field are rejected.
+for what, drop in (("documentNamespace", lambda d: d.pop("documentNamespace", 0)),
+                   ("creationInfo.created", lambda d: d.get("creationInfo", {}).pop("created", 0)),
+                   ("a package's downloadLocation",
+                    lambda d: (d.get("packages") or [{}])[0].pop("downloadLocation", 0)),
+                   ("a file's checksums", lambda d: (d.get("files") or [{}])[0].pop("checksums", 0))):
+    bad = copy.deepcopy(doc); drop(bad); found = []
+    structure(bad, lambda cond, msg: cond or found.append(msg))
+    need(found, f"self-check: a copy without {what} must fail the structural check")
 # Content
 pk = {p["SPDXID"]: p for p in doc["packages"]}
 pypi = {}
@@ -304,9 +317,9 @@ for fmt in spdx cyclonedx; do
 	like "$(python3 -c 'import json,sys; print(" ".join(sorted(json.load(open(sys.argv[1]))["dists"])))' "$T/facts-$fmt.json")" \
 		"datapkg" "$fmt: the image holds the fixture distributions"
 	if [ $fmt = spdx ]; then
-		check "spdx: SPDX 2.3 structure (required fields, ids, enums) and content" \
+		check "spdx: SPDX 2.3 structure (required fields, ids, enums; copies lacking one fail) and content" \
 			python3 "$T/check-spdx.py" "$T/$fmt.json" "$T/facts-$fmt.json" "$BASE_DIGEST"
-		echo "ok $((_tap_n + 1)) - spdx: JSON schema validation # SKIP no npm package ships the SPDX 2.3 schema; structural check above"
+		echo "ok $((_tap_n + 1)) - spdx: JSON schema validation # SKIP no npm package ships the official SPDX 2.3 JSON schema (cdxgen has 3.0.1 only); structural check above"
 		_tap_n=$((_tap_n + 1))
 	else
 		if [ -n "$CDX_SCHEMA" ]; then
