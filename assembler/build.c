@@ -504,19 +504,37 @@ static struct lade_registry_options registry_options(const struct lade_build_opt
 	return ro;
 }
 
-/* A base from a registry is pulled into lade's image store (verified, pinned by digest unless
- * told otherwise; --offline uses the store only) and read from there as an OCI layout. */
+/* --cache DIR, else $LADE_CACHE_DIR, else NULL (the default store). */
+static const char *cache_dir_option(const struct lade_build_options *o)
+{
+	const char *dir = o->cache_dir ? o->cache_dir : getenv("LADE_CACHE_DIR");
+	return dir && *dir ? dir : NULL;
+}
+
+/* A base from a registry is pulled into lade's content store — the layer cache's, so the blobs
+ * are kept once (verified, pinned by digest unless told otherwise; --offline uses the store
+ * only) — and read from there as an OCI layout. */
 static int load_base(struct build_ctx *c, const struct lade_recipe *r, const char *platform,
                      struct lade_base_image **out, struct lade_error **err)
 {
 	if (r->base.kind != LADE_BASE_IMAGE)
 		return lade_base_load(&r->base, platform, c->store, out, err);
-	_cleanup_free_ char *dir = lade_registry_default_store(err);
-	if (dir == NULL)
-		return -1;
 	struct lade_registry_options ro = registry_options(c->o);
-	if (lade_registry_pull_ex(r->base.ref, platform, dir, c->o->allow_unpinned_base, &ro, NULL,
-	                          err) < 0)
+	_cleanup_free_ char *dir = NULL;
+	int rc;
+	if (c->cache) {
+		dir = xstrdup(lade_cache_dir(c->cache));
+		rc = lade_registry_pull_into(r->base.ref, platform, lade_cache_store(c->cache),
+		                             c->o->allow_unpinned_base, &ro, NULL, err);
+	} else {
+		const char *opt = cache_dir_option(c->o);
+		dir = opt ? xstrdup(opt) : lade_store_default_dir(err);
+		if (dir == NULL)
+			return -1;
+		rc = lade_registry_pull_ex(r->base.ref, platform, dir, c->o->allow_unpinned_base,
+		                           &ro, NULL, err);
+	}
+	if (rc < 0)
 		return lade_error_prefix(err, "%s:%d:%d: base image", r->path, r->base.line,
 		                         r->base.column);
 	_cleanup_(lade_registry_ref_freep) struct lade_registry_ref *ref = NULL;
@@ -836,8 +854,7 @@ static int build_into(struct build_ctx *cp, const struct lade_build_options *o, 
 	bool use_cache = !o->no_cache && (o->cache_dir || !(no_cache_env && *no_cache_env));
 	_cleanup_(lade_cache_freep) struct lade_cache *cache = NULL;
 	if (use_cache) {
-		const char *dir = o->cache_dir ? o->cache_dir : getenv("LADE_CACHE_DIR");
-		if (lade_cache_open(dir && *dir ? dir : NULL, &cache, err) < 0)
+		if (lade_cache_open(cache_dir_option(o), &cache, err) < 0)
 			return -1;
 		c.cache = cache;
 	}

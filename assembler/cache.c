@@ -33,6 +33,11 @@ const char *lade_cache_dir(const struct lade_cache *c)
 	return c->dir;
 }
 
+struct lade_store *lade_cache_store(struct lade_cache *c)
+{
+	return c->store;
+}
+
 const char *lade_cache_warning(const struct lade_cache *c)
 {
 	return c ? c->warning : NULL;
@@ -56,20 +61,6 @@ void lade_cache_freep(struct lade_cache **c)
 	*c = NULL;
 }
 
-static char *default_dir(struct lade_error **err)
-{
-	const char *xdg = getenv("XDG_CACHE_HOME");
-	if (xdg && xdg[0] == '/')
-		return lade_path_join(xdg, "lade");
-	const char *home = getenv("HOME");
-	if (home && home[0] == '/')
-		return lade_path_join(home, ".cache/lade");
-	lade_error_set(err, 0,
-	               "no layer cache directory: XDG_CACHE_HOME and HOME are unset or relative "
-	               "(give a cache directory or disable the cache)");
-	return NULL;
-}
-
 /* A stat cache that cannot be read is only a slower build: start empty. */
 static json_t *load_stat_cache(const char *dir)
 {
@@ -88,7 +79,7 @@ static json_t *load_stat_cache(const char *dir)
 
 int lade_cache_open(const char *dir, struct lade_cache **out, struct lade_error **err)
 {
-	_cleanup_free_ char *d = dir ? xstrdup(dir) : default_dir(err);
+	_cleanup_free_ char *d = dir ? xstrdup(dir) : lade_store_default_dir(err);
 	if (d == NULL)
 		return -1;
 	_cleanup_(lade_cache_freep) struct lade_cache *c = xzalloc(sizeof(*c));

@@ -97,7 +97,10 @@ static const struct lade_cli_option push_options[] = {
         {0, "cert-dir", "DIR", "ca.crt (and client.cert, client.key) for the registry", NULL},
         {0, "mount-from", "REPO", "mount blobs from REPO on the same registry", NULL},
         {0, "digestfile", "FILE", "also write the digest to FILE", NULL},
-        {'j', "jobs", "N", "blobs uploaded in parallel, 1-64 (default: one at a time)", NULL},
+        {'j', "jobs", "N", "blobs uploaded in parallel, 1-64 (default 4)", NULL},
+        {0, "chunk-size", "SIZE",
+         "blobs larger than SIZE go in resumable chunks of SIZE (default 64M; K, M, G suffixes)",
+         NULL},
         {'q', "quiet", NULL, "no summary on stderr", NULL},
         {0, "no-sandbox", NULL, "do not enter the seccomp sandbox", NULL},
         {'h', "help", NULL, "this help", NULL},
@@ -108,6 +111,7 @@ static const struct lade_cli_option pull_options[] = {
         {'o', "output", "DIR", "the layout to write", NULL},
         {0, "platform", "OS/ARCH[/V]", "only this platform of an index (default: all)", NULL},
         {0, "offline", NULL, "no network: only what DIR already holds", NULL},
+        {'j', "jobs", "N", "blobs downloaded in parallel, 1-64 (default 4)", NULL},
         {0, "creds", "USER:PASS", "credentials (else the auth files, as for push)", NULL},
         {0, "tls-verify", "=BOOL", "as for push", "true false"},
         {0, "cert-dir", "DIR", "as for push", NULL},
@@ -156,8 +160,9 @@ const struct lade_cli_command lade_cli_commands[] = {
          "last. Prints the pushed digest (the local one).",
          push_options, NULL},
         {"pull", "REF [-o DIR] [options]", "pull an image from a registry into a layout",
-         "Pull REF (registry/repo[:tag][@sha256:...]) into the OCI layout DIR (default: the "
-         "content store $XDG_CACHE_HOME/lade/images or ~/.cache/lade/images), verifying every "
+         "Pull REF (registry/repo[:tag][@sha256:...]) into the OCI layout DIR (default: lade's "
+         "content store $XDG_CACHE_HOME/lade or ~/.cache/lade, shared with the layer cache), "
+         "verifying every "
          "digest, and name it there by its full reference. Blobs already in DIR are not "
          "fetched again. Prints the digest of the manifest (or index) it named.",
          pull_options, NULL},
@@ -194,8 +199,8 @@ static const struct man_item man_environment[] = {
          "annotation. Default 0."},
         {"TMPDIR", "Where lade inspect and lade diff unpack archive images (default /tmp)."},
         {"XDG_CACHE_HOME, HOME",
-         "lade pull without -o writes into $XDG_CACHE_HOME/lade/images, else "
-         "~/.cache/lade/images."},
+         "lade's content store (the layer cache and pulled base images): $XDG_CACHE_HOME/lade, "
+         "else ~/.cache/lade."},
         {"REGISTRY_AUTH_FILE, XDG_RUNTIME_DIR",
          "Where lade push and lade pull look for registry credentials when --creds is not "
          "given (see FILES)."},

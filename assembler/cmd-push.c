@@ -21,6 +21,7 @@ enum {
 	OPT_NO_SANDBOX,
 	OPT_PLATFORM,
 	OPT_OFFLINE,
+	OPT_CHUNK_SIZE,
 };
 
 static int fail(struct lade_error *err)
@@ -65,6 +66,15 @@ static int parse_bool(const char *s, bool *out)
 	return 0;
 }
 
+static int parse_jobs(const char *s, unsigned *out)
+{
+	uint32_t j;
+	if (lade_parse_u32(s, 10, &j) < 0 || j == 0 || j > 64)
+		return -1;
+	*out = j;
+	return 0;
+}
+
 /* Options shared by push and pull; 1 when handled, -1 on a bad value, 0 when not ours. */
 static int common_option(int c, struct lade_registry_options *o, bool *sandbox)
 {
@@ -102,6 +112,7 @@ int lade_cmd_push(int argc, char **argv)
 	        {"mount-from", required_argument, NULL, OPT_MOUNT_FROM},
 	        {"digestfile", required_argument, NULL, OPT_DIGESTFILE},
 	        {"jobs", required_argument, NULL, 'j'},
+	        {"chunk-size", required_argument, NULL, OPT_CHUNK_SIZE},
 	        {NULL, 0, NULL, 0},
 	};
 	struct lade_registry_options o = LADE_REGISTRY_OPTIONS_INIT;
@@ -123,14 +134,17 @@ int lade_cmd_push(int argc, char **argv)
 		case OPT_DIGESTFILE:
 			digestfile = optarg;
 			break;
-		case 'j': {
-			uint32_t j;
-			if (lade_parse_u32(optarg, 10, &j) < 0 || j == 0 || j > 64)
+		case OPT_CHUNK_SIZE:
+			if (lade_parse_size(optarg, &o.chunk_size) < 0 || o.chunk_size < 4096)
+				return lade_cli_usage_error(
+				        "push",
+				        "--chunk-size takes a size of at least 4K (e.g. 16M)");
+			break;
+		case 'j':
+			if (parse_jobs(optarg, &o.jobs) < 0)
 				return lade_cli_usage_error("push",
 				                            "-j takes a number from 1 to 64");
-			o.jobs = j;
 			break;
-		}
 		case 'q':
 			quiet = true;
 			break;
@@ -164,6 +178,15 @@ int lade_cmd_push(int argc, char **argv)
 		        "%zu manifests\n",
 		        ref, st.blobs_uploaded, lade_human_size(st.bytes_uploaded, hs, sizeof(hs)),
 		        st.blobs_present, st.blobs_mounted, st.manifests);
+		if (st.chunks_resumed || st.uploads_restarted)
+			fprintf(stderr,
+			        "lade: after failures: %zu uploads resumed where the registry "
+			        "stood, "
+			        "%zu started again\n",
+			        st.chunks_resumed, st.uploads_restarted);
+		if (st.referrers_tagged)
+			fprintf(stderr, "lade: the registry has no referrers API: referrers listed "
+			                "under the sha256-<digest> tag\n");
 	}
 	printf("%s\n", digest);
 	return fflush(stdout) == 0 ? 0 : 1;
@@ -176,14 +199,16 @@ int lade_cmd_pull(int argc, char **argv)
 	        {"output", required_argument, NULL, 'o'},
 	        {"platform", required_argument, NULL, OPT_PLATFORM},
 	        {"offline", no_argument, NULL, OPT_OFFLINE},
+	        {"jobs", required_argument, NULL, 'j'},
 	        {NULL, 0, NULL, 0},
 	};
 	struct lade_registry_options o = LADE_REGISTRY_OPTIONS_INIT;
+	o.jobs = 4;
 	bool sandbox = true, quiet = false;
 	const char *out = NULL, *platform = NULL;
 	int c;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "qho:", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "qho:j:", opts, NULL)) != -1) {
 		int r = common_option(c, &o, &sandbox);
 		if (r < 0)
 			return lade_cli_usage_error("pull", "--tls-verify takes true or false");
@@ -198,6 +223,11 @@ int lade_cmd_pull(int argc, char **argv)
 			break;
 		case OPT_OFFLINE:
 			o.offline = true;
+			break;
+		case 'j':
+			if (parse_jobs(optarg, &o.jobs) < 0)
+				return lade_cli_usage_error("pull",
+				                            "-j takes a number from 1 to 64");
 			break;
 		case 'q':
 			quiet = true;

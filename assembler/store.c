@@ -136,6 +136,20 @@ int lade_store_open(const char *dir, int lock_timeout_s, struct lade_store **out
 	return 0;
 }
 
+char *lade_store_default_dir(struct lade_error **err)
+{
+	const char *xdg = getenv("XDG_CACHE_HOME");
+	if (xdg && xdg[0] == '/')
+		return lade_path_join(xdg, "lade");
+	const char *home = getenv("HOME");
+	if (home && home[0] == '/')
+		return lade_path_join(home, ".cache/lade");
+	lade_error_set(err, 0,
+	               "no content store directory: XDG_CACHE_HOME and HOME are unset or relative "
+	               "(give a directory, or disable the cache)");
+	return NULL;
+}
+
 void lade_store_free(struct lade_store *s)
 {
 	if (s == NULL)

@@ -4,6 +4,7 @@
  * auth challenges and retries, so the push and pull logic only speaks the API. */
 #include <curl/curl.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <fcntl.h>
 #include <jansson.h>
 #include <openssl/evp.h>
@@ -426,6 +427,8 @@ struct response {
 	char *docker_digest;
 	char *content_type;
 	char *www_authenticate;
+	char *range;            /* upload status: "0-N", the bytes the registry holds */
+	char *oci_subject;      /* set when the registry indexed a referrer itself */
 	unsigned retry_after_s; /* Retry-After in seconds, 0 when absent */
 	struct lade_buf body;   /* when no sink */
 	size_t body_max;
@@ -437,14 +440,18 @@ struct response {
 };
 
 struct request {
-	const char *method; /* "GET", "HEAD", "POST", "PUT" */
+	const char *method; /* "GET", "HEAD", "POST", "PUT", "PATCH" */
 	const char *url;    /* absolute */
 	const char *accept; /* full header or NULL */
 	const char *content_type;
-	const void *data; /* PUT/POST body in memory */
+	const char *header; /* one more full header, or NULL */
+	const void *data;   /* PUT/POST body in memory */
 	size_t data_len;
-	int fd; /* PUT body streamed from fd (from offset 0) when >= 0 */
-	uint64_t fd_size;
+	int fd; /* PUT/PATCH body: fd_size bytes streamed from fd_offset when fd >= 0 */
+	uint64_t fd_offset, fd_size;
+	/* No transport retry: a PATCH that failed half-way may have left bytes in the upload,
+	 * so its caller asks the registry where the upload stands instead. */
+	bool once;
 };
 
 static void response_reset(struct response *r)
@@ -453,7 +460,10 @@ static void response_reset(struct response *r)
 	free(r->docker_digest);
 	free(r->content_type);
 	free(r->www_authenticate);
+	free(r->range);
+	free(r->oci_subject);
 	r->location = r->docker_digest = r->content_type = r->www_authenticate = NULL;
+	r->range = r->oci_subject = NULL;
 	lade_buf_reset(&r->body);
 	r->status = 0;
 	r->retry_after_s = 0;
@@ -513,6 +523,10 @@ static size_t on_header(char *buf, size_t size, size_t n, void *ud)
 		slot = &r->content_type;
 	else if (kn == 16 && strncasecmp(buf, "www-authenticate", 16) == 0)
 		slot = &r->www_authenticate;
+	else if (kn == 5 && strncasecmp(buf, "range", 5) == 0)
+		slot = &r->range;
+	else if (kn == 11 && strncasecmp(buf, "oci-subject", 11) == 0)
+		slot = &r->oci_subject;
 	if (slot) {
 		free(*slot);
 		*slot = xstrndup(v, vn);
@@ -549,6 +563,8 @@ static size_t on_body(char *buf, size_t size, size_t n, void *ud)
 
 struct upload {
 	int fd;
+	uint64_t fd_offset, fd_left; /* fd: where the body starts, what is left to send */
+	uint64_t fd_size;
 	const char *data;
 	size_t len, pos;
 };
@@ -558,8 +574,15 @@ static size_t on_read(char *buf, size_t size, size_t n, void *ud)
 	struct upload *u = ud;
 	size_t want = size * n;
 	if (u->fd >= 0) {
+		if (want > u->fd_left)
+			want = (size_t)u->fd_left;
+		if (want == 0)
+			return 0;
 		ssize_t r = lade_read_retry(u->fd, buf, want);
-		return r < 0 ? CURL_READFUNC_ABORT : (size_t)r;
+		if (r <= 0) /* the file shrank under us: never send a short body as complete */
+			return CURL_READFUNC_ABORT;
+		u->fd_left -= (uint64_t)r;
+		return (size_t)r;
 	}
 	size_t k = u->len - u->pos < want ? u->len - u->pos : want;
 	memcpy(buf, u->data + u->pos, k);
@@ -573,9 +596,13 @@ static int on_seek(void *ud, curl_off_t offset, int origin)
 	struct upload *u = ud;
 	if (origin != SEEK_SET || offset < 0)
 		return CURL_SEEKFUNC_CANTSEEK;
-	if (u->fd >= 0)
-		return lseek(u->fd, (off_t)offset, SEEK_SET) < 0 ? CURL_SEEKFUNC_FAIL
-		                                                 : CURL_SEEKFUNC_OK;
+	if (u->fd >= 0) {
+		if ((uint64_t)offset > u->fd_size ||
+		    lseek(u->fd, (off_t)(u->fd_offset + (uint64_t)offset), SEEK_SET) < 0)
+			return CURL_SEEKFUNC_FAIL;
+		u->fd_left = u->fd_size - (uint64_t)offset;
+		return CURL_SEEKFUNC_OK;
+	}
 	if ((size_t)offset > u->len)
 		return CURL_SEEKFUNC_FAIL;
 	u->pos = (size_t)offset;
@@ -619,6 +646,8 @@ static int perform(struct client *c, const struct request *q, struct response *r
 	char errbuf[CURL_ERROR_SIZE] = "";
 	struct curl_slist *hdrs = NULL;
 	_cleanup_free_ char *auth_h = NULL, *ct_h = NULL;
+	if (q->header)
+		hdrs = curl_slist_append(hdrs, q->header);
 	if (q->accept)
 		hdrs = curl_slist_append(hdrs, q->accept);
 	if (authorization) {
@@ -630,8 +659,8 @@ static int perform(struct client *c, const struct request *q, struct response *r
 		hdrs = curl_slist_append(hdrs, ct_h);
 	}
 	hdrs = curl_slist_append(hdrs, "Expect:");
-	struct upload up = {q->fd, q->data, q->data_len, 0};
-	if (q->fd >= 0 && lseek(q->fd, 0, SEEK_SET) < 0) {
+	struct upload up = {q->fd, q->fd_offset, q->fd_size, q->fd_size, q->data, q->data_len, 0};
+	if (q->fd >= 0 && lseek(q->fd, (off_t)q->fd_offset, SEEK_SET) < 0) {
 		curl_slist_free_all(hdrs);
 		return lade_error_set(err, errno, "cannot rewind the blob");
 	}
@@ -672,8 +701,10 @@ static int perform(struct client *c, const struct request *q, struct response *r
 		curl_easy_setopt(h, CURLOPT_MAXREDIRS, 5L);
 	} else if (strcmp(q->method, "HEAD") == 0) {
 		curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
-	} else if (strcmp(q->method, "PUT") == 0) {
+	} else if (strcmp(q->method, "PUT") == 0 || strcmp(q->method, "PATCH") == 0) {
 		curl_easy_setopt(h, CURLOPT_UPLOAD, 1L);
+		if (strcmp(q->method, "PATCH") == 0)
+			curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, "PATCH");
 		curl_easy_setopt(h, CURLOPT_READFUNCTION, on_read);
 		curl_easy_setopt(h, CURLOPT_READDATA, &up);
 		curl_easy_setopt(h, CURLOPT_SEEKFUNCTION, on_seek);
@@ -816,6 +847,31 @@ static int auth_failed(struct client *c, struct lade_error **err)
 	                      c->registry, c->repo);
 }
 
+/* A 401 to a request that carried a fresh token: a registry that refuses the token itself (a
+ * signature by a key it does not trust, a wrong issuer or audience, expired) says
+ * error="invalid_token", and that is no password problem. -1 with *err set then, else 0. */
+static int token_refused(struct client *c, const struct response *r, struct lade_error **err)
+{
+	if (!c->authorization || strncmp(c->authorization, "Bearer ", 7) != 0 ||
+	    !r->www_authenticate)
+		return 0;
+	struct lade_auth_challenge ch;
+	_cleanup_error_ struct lade_error *e = NULL;
+	if (lade_auth_challenge_parse(r->www_authenticate, &ch, &e) < 0)
+		return 0;
+	int ret = 0;
+	if (ch.error && strcmp(ch.error, "invalid_token") == 0)
+		ret = lade_error_set(err, 0,
+		                     "registry %s: refused the token that %s issued %s%s "
+		                     "(invalid_token: the signing key, issuer, audience or expiry "
+		                     "does not match the registry's token configuration)",
+		                     c->registry, ch.realm ? ch.realm : "the token service",
+		                     c->user ? "for user " : "for anonymous access",
+		                     c->user ? c->user : "");
+	lade_auth_challenge_release(&ch);
+	return ret;
+}
+
 /* On 401: answer the challenge. 0 when the request should be tried again. */
 static int handle_challenge(struct client *c, const struct response *r, const char *scope,
                             struct lade_error **err)
@@ -874,7 +930,7 @@ static int request(struct client *c, const struct request *q, struct response *r
 			attempt--;
 			continue;
 		}
-		if (lade_registry_should_retry(st, attempt) &&
+		if (!q->once && lade_registry_should_retry(st, attempt) &&
 		    (rc == 0 || curl_retryable(r->curl_rc))) {
 			/* a registry's Retry-After is honoured up to 10 s, never below our delay */
 			unsigned ms = lade_registry_retry_delay_ms(attempt);
@@ -889,7 +945,7 @@ static int request(struct client *c, const struct request *q, struct response *r
 			return -1;
 		}
 		if (st == 401)
-			return auth_failed(c, err);
+			return token_refused(c, r, err) < 0 ? -1 : auth_failed(c, err);
 		return 0;
 	}
 }
@@ -1069,6 +1125,7 @@ struct push {
 	const char *dir;
 	struct lade_push_stats *stats;
 	char *mount_scope;
+	uint64_t chunk; /* blobs larger than this go in PATCH chunks of this size */
 };
 
 static char *blob_context(struct push *p, const char *digest)
@@ -1081,6 +1138,178 @@ static char *absolute_location(struct client *c, const char *loc)
 	if (strncmp(loc, "http://", 7) == 0 || strncmp(loc, "https://", 8) == 0)
 		return xstrdup(loc);
 	return xasprintf("%s%s%s", c->base, loc[0] == '/' ? "" : "/", loc);
+}
+
+/* Where an upload stands after a failed PATCH: 0 with *held (bytes the registry holds) and
+ * *loc updated, 1 when the registry no longer knows the upload (start it again), -1 on error. */
+static int upload_status(struct push *p, const char *ctx, char **loc, uint64_t *held,
+                         struct lade_error **err)
+{
+	struct client *c = p->c;
+	_cleanup_free_ char *scope = scope_for(c->repo, "pull,push");
+	struct request q = {.method = "GET", .url = *loc, .fd = -1};
+	_cleanup_(response_release) struct response r = {.body_max = 1 << 20};
+	_cleanup_error_ struct lade_error *e = NULL;
+	if (request(c, &q, &r, scope, &e) < 0)
+		return lade_error_set(err, e->sys_errno, "%s: asking where the upload stands: %s",
+		                      ctx, e->msg);
+	if (r.status != 204 && r.status != 200)
+		return 1; /* 404 BLOB_UPLOAD_UNKNOWN, 400 BLOB_UPLOAD_INVALID: gone */
+	*held = 0;
+	if (r.range) {
+		/* "0-N": the registry holds bytes 0..N; "0-0" is sent for an empty upload too, so
+		 * it counts as nothing held (sending byte 0 again is what every client does) */
+		const char *v = strncmp(r.range, "bytes=", 6) == 0 ? r.range + 6 : r.range;
+		uint64_t a, b;
+		int n = 0;
+		if (sscanf(v, "%" SCNu64 "-%" SCNu64 "%n", &a, &b, &n) != 2 || a != 0 || v[n])
+			return lade_error_set(err, 0,
+			                      "%s: the registry sent an invalid upload Range: %s",
+			                      ctx, r.range);
+		*held = b ? b + 1 : 0;
+	}
+	if (r.location) {
+		char *n = absolute_location(c, r.location);
+		free(*loc);
+		*loc = n;
+	}
+	return 0;
+}
+
+/* Send the blob in PATCH chunks of p->chunk bytes with Content-Range. After a failed chunk the
+ * registry is asked where the upload stands (GET on the upload URL) and the upload goes on from
+ * there; consecutive failures without progress are bounded by LADE_REGISTRY_TRIES. 1 when the
+ * registry lost the upload (the caller starts a new one). */
+static int upload_chunks(struct push *p, const char *ctx, char **loc, int fd, uint64_t size,
+                         struct lade_error **err)
+{
+	struct client *c = p->c;
+	_cleanup_free_ char *scope = scope_for(c->repo, "pull,push");
+	uint64_t off = 0;
+	unsigned failures = 0;
+	while (off < size) {
+		uint64_t n = size - off < p->chunk ? size - off : p->chunk;
+		_cleanup_free_ char *range =
+		        xasprintf("Content-Range: %" PRIu64 "-%" PRIu64, off, off + n - 1);
+		struct request q = {.method = "PATCH",
+		                    .url = *loc,
+		                    .content_type = "application/octet-stream",
+		                    .header = range,
+		                    .fd = fd,
+		                    .fd_offset = off,
+		                    .fd_size = n,
+		                    .once = true};
+		_cleanup_(response_release) struct response r = {.body_max = 1 << 20};
+		_cleanup_error_ struct lade_error *e = NULL;
+		int rc = request(c, &q, &r, scope, &e);
+		if (rc == 0 && r.status == 202 && r.location) {
+			char *nl = absolute_location(c, r.location);
+			free(*loc);
+			*loc = nl;
+			off += n;
+			failures = 0;
+			continue;
+		}
+		long st = rc < 0 ? 0 : r.status;
+		if (rc == 0 && !lade_registry_should_retry(st, 1)) {
+			if (st == 404 || st == 400 || st == 416)
+				return 1;
+			_cleanup_free_ char *m = registry_message(&r);
+			return lade_error_set(err, 0,
+			                      "%s: uploading bytes %" PRIu64 "-%" PRIu64 ": %s",
+			                      ctx, off, off + n - 1, m);
+		}
+		if (++failures >= LADE_REGISTRY_TRIES) {
+			_cleanup_free_ char *m = rc < 0 ? xstrdup(e->msg) : registry_message(&r);
+			return lade_error_set(err, 0,
+			                      "%s: uploading bytes %" PRIu64 "-%" PRIu64
+			                      ": %s (after %u tries)",
+			                      ctx, off, off + n - 1, m, failures);
+		}
+		sleep_ms(lade_registry_retry_delay_ms(failures));
+		uint64_t held = 0;
+		int s = upload_status(p, ctx, loc, &held, err);
+		if (s != 0)
+			return s;
+		if (held > size)
+			return lade_error_set(err, 0,
+			                      "%s: the registry holds %" PRIu64
+			                      " bytes of a %" PRIu64 "-byte blob",
+			                      ctx, held, size);
+		if (held > off)
+			failures = 0; /* the chunk got through after all */
+		off = held;
+		p->stats->chunks_resumed++;
+	}
+	return 0;
+}
+
+/* One upload session: POST (or a mount), then the bytes (one PUT, or PATCH chunks then a PUT
+ * naming the digest). 1 when the registry lost the session and a new one may succeed. */
+static int upload_session(struct push *p, const char *ctx, const char *digest, int fd,
+                          uint64_t size, struct lade_error **err)
+{
+	struct client *c = p->c;
+	_cleanup_free_ char *push_scope = scope_for(c->repo, "pull,push");
+	_cleanup_(response_release) struct response r = {.body_max = 1 << 20};
+	const char *mount = c->o->mount_from;
+	_cleanup_free_ char *post_url = NULL;
+	if (mount) {
+		char *e = curl_easy_escape(c->curl, mount, 0);
+		post_url = xasprintf("%s/v2/%s/blobs/uploads/?mount=%s&from=%s", c->base, c->repo,
+		                     digest, e);
+		curl_free(e);
+	} else {
+		post_url = xasprintf("%s/v2/%s/blobs/uploads/", c->base, c->repo);
+	}
+	struct request post = {.method = "POST", .url = post_url, .fd = -1};
+	if (request(c, &post, &r, mount ? p->mount_scope : push_scope, err) < 0)
+		return lade_error_prefix(err, "%s: starting the upload", ctx);
+	if (mount && r.status == 201) {
+		p->stats->blobs_mounted++;
+		return 0;
+	}
+	if (r.status != 202 || !r.location) {
+		_cleanup_free_ char *m = registry_message(&r);
+		return lade_error_set(err, 0, "%s: starting the upload: %s", ctx, m);
+	}
+	_cleanup_free_ char *loc = absolute_location(c, r.location);
+	/* Small blobs go in one PUT (one round trip); large ones in chunks, so a failure costs a
+	 * chunk and not the whole blob. */
+	bool chunked = size > p->chunk;
+	if (chunked) {
+		int rc = upload_chunks(p, ctx, &loc, fd, size, err);
+		if (rc != 0)
+			return rc;
+	}
+	_cleanup_free_ char *put_url =
+	        xasprintf("%s%cdigest=sha256%%3A%s", loc, strchr(loc, '?') ? '&' : '?',
+	                  lade_digest_hex(digest));
+	struct request put = {.method = "PUT",
+	                      .url = put_url,
+	                      .content_type = "application/octet-stream",
+	                      .fd = chunked ? -1 : fd,
+	                      .fd_size = chunked ? 0 : size,
+	                      .data = "",
+	                      .data_len = 0};
+	if (request(c, &put, &r, push_scope, err) < 0)
+		return lade_error_prefix(err, "%s: uploading", ctx);
+	/* a retried PUT can find the session already consumed or spoilt by a half-sent body */
+	if (r.status == 404 || (r.status == 400 && !chunked)) {
+		_cleanup_free_ char *m = registry_message(&r);
+		if (strstr(m, "BLOB_UPLOAD_UNKNOWN") || strstr(m, "BLOB_UPLOAD_INVALID"))
+			return 1;
+	}
+	if (r.status != 201) {
+		_cleanup_free_ char *m = registry_message(&r);
+		return lade_error_set(err, 0, "%s: uploading: %s", ctx, m);
+	}
+	if (r.docker_digest && strcmp(r.docker_digest, digest) != 0)
+		return lade_error_set(err, 0, "%s: the registry stored it as %s", ctx,
+		                      r.docker_digest);
+	p->stats->blobs_uploaded++;
+	p->stats->bytes_uploaded += size;
+	return 0;
 }
 
 static int push_blob(struct push *p, const char *digest, uint64_t size, struct lade_error **err)
@@ -1110,53 +1339,22 @@ static int push_blob(struct push *p, const char *digest, uint64_t size, struct l
 	if ((uint64_t)st.st_size != size)
 		return lade_error_set(err, 0, "%s: %s has %jd bytes, the manifest says %ju", ctx,
 		                      path, (intmax_t)st.st_size, (uintmax_t)size);
-
-	const char *mount = c->o->mount_from;
-	_cleanup_free_ char *post_url = NULL;
-	if (mount) {
-		char *e = curl_easy_escape(c->curl, mount, 0);
-		post_url = xasprintf("%s/v2/%s/blobs/uploads/?mount=%s&from=%s", c->base, c->repo,
-		                     digest, e);
-		curl_free(e);
-	} else {
-		post_url = xasprintf("%s/v2/%s/blobs/uploads/", c->base, c->repo);
+	for (unsigned session = 1;; session++) {
+		int rc = upload_session(p, ctx, digest, fd, size, err);
+		if (rc <= 0)
+			return rc;
+		if (session >= LADE_REGISTRY_TRIES)
+			return lade_error_set(
+			        err, 0, "%s: the registry lost the upload %u times; giving up", ctx,
+			        session);
+		p->stats->uploads_restarted++;
+		sleep_ms(lade_registry_retry_delay_ms(session));
 	}
-	struct request post = {.method = "POST", .url = post_url, .fd = -1};
-	if (request(c, &post, &r, mount ? p->mount_scope : push_scope, err) < 0)
-		return lade_error_prefix(err, "%s: starting the upload", ctx);
-	if (mount && r.status == 201) {
-		p->stats->blobs_mounted++;
-		return 0;
-	}
-	if (r.status != 202 || !r.location) {
-		_cleanup_free_ char *m = registry_message(&r);
-		return lade_error_set(err, 0, "%s: starting the upload: %s", ctx, m);
-	}
-	_cleanup_free_ char *loc = absolute_location(c, r.location);
-	_cleanup_free_ char *put_url =
-	        xasprintf("%s%cdigest=sha256%%3A%s", loc, strchr(loc, '?') ? '&' : '?',
-	                  lade_digest_hex(digest));
-	struct request put = {.method = "PUT",
-	                      .url = put_url,
-	                      .content_type = "application/octet-stream",
-	                      .fd = fd,
-	                      .fd_size = size};
-	if (request(c, &put, &r, push_scope, err) < 0)
-		return lade_error_prefix(err, "%s: uploading", ctx);
-	if (r.status != 201) {
-		_cleanup_free_ char *m = registry_message(&r);
-		return lade_error_set(err, 0, "%s: uploading: %s", ctx, m);
-	}
-	if (r.docker_digest && strcmp(r.docker_digest, digest) != 0)
-		return lade_error_set(err, 0, "%s: the registry stored it as %s", ctx,
-		                      r.docker_digest);
-	p->stats->blobs_uploaded++;
-	p->stats->bytes_uploaded += size;
-	return 0;
 }
 
 static int put_manifest(struct push *p, const char *reference, const struct lade_buf *bytes,
-                        const char *media_type, const char *digest, struct lade_error **err)
+                        const char *media_type, const char *digest, bool *indexed_subject,
+                        struct lade_error **err)
 {
 	struct client *c = p->c;
 	_cleanup_free_ char *url = xasprintf("%s/v2/%s/manifests/%s", c->base, c->repo, reference);
@@ -1175,6 +1373,8 @@ static int put_manifest(struct push *p, const char *reference, const struct lade
 	} else if (rc == 0 && r.docker_digest && strcmp(r.docker_digest, digest) != 0) {
 		rc = lade_error_set(err, 0, "the registry stored it as %s", r.docker_digest);
 	}
+	if (indexed_subject)
+		*indexed_subject = r.oci_subject != NULL;
 	response_release(&r);
 	if (rc < 0)
 		return lade_error_prefix(err, "registry %s, repository %s, manifest %s (%s)",
@@ -1340,9 +1540,15 @@ static int plan_referrers(struct push_plan *pl, const char *dir, struct lade_err
 	return 0;
 }
 
-struct workers {
-	struct push *p;
-	const struct push_plan *plan;
+/* Blobs move in parallel, one libcurl handle (and connection) per thread; the first failure
+ * stops the others from taking new items and is the one reported. */
+typedef int (*blob_job_fn)(void *ctx, struct client *c, size_t item, struct lade_error **err);
+
+struct pool {
+	const struct client *proto;
+	blob_job_fn fn;
+	void *ctx;
+	size_t n;
 	pthread_mutex_t lock;
 	size_t next;
 	struct lade_error *err; /* the first failure */
@@ -1365,22 +1571,18 @@ static struct client *client_clone(const struct client *c)
 	return n;
 }
 
-static void *blob_worker(void *arg)
+static void *pool_worker(void *arg)
 {
-	struct workers *w = arg;
-	_cleanup_(client_freep) struct client *c = client_clone(w->p->c);
-	struct lade_push_stats st = {0};
-	struct push p = *w->p;
-	p.c = c;
-	p.stats = &st;
+	struct pool *w = arg;
+	_cleanup_(client_freep) struct client *c = client_clone(w->proto);
 	for (;;) {
 		pthread_mutex_lock(&w->lock);
-		size_t i = w->err ? w->plan->n_blobs : w->next++;
+		size_t i = w->err ? w->n : w->next++;
 		pthread_mutex_unlock(&w->lock);
-		if (i >= w->plan->n_blobs)
+		if (i >= w->n)
 			break;
 		struct lade_error *e = NULL;
-		if (push_blob(&p, w->plan->blobs[i].digest, w->plan->blobs[i].size, &e) < 0) {
+		if (w->fn(w->ctx, c, i, &e) < 0) {
 			pthread_mutex_lock(&w->lock);
 			if (!w->err)
 				w->err = steal_pointer(&e);
@@ -1389,36 +1591,32 @@ static void *blob_worker(void *arg)
 			break;
 		}
 	}
-	pthread_mutex_lock(&w->lock);
-	w->p->stats->blobs_uploaded += st.blobs_uploaded;
-	w->p->stats->blobs_present += st.blobs_present;
-	w->p->stats->blobs_mounted += st.blobs_mounted;
-	w->p->stats->bytes_uploaded += st.bytes_uploaded;
-	pthread_mutex_unlock(&w->lock);
 	return NULL;
 }
 
-static int push_blobs(struct push *p, const struct push_plan *pl, unsigned jobs,
-                      struct lade_error **err)
+/* fn(ctx, client, i) for i in [0, n): in order on c itself when jobs <= 1, else on `jobs`
+ * threads with clones of c (auth tokens included). */
+static int run_pool(struct client *c, size_t n, unsigned jobs, blob_job_fn fn, void *ctx,
+                    struct lade_error **err)
 {
-	if (jobs > pl->n_blobs)
-		jobs = (unsigned)pl->n_blobs;
+	if (jobs > n)
+		jobs = (unsigned)n;
 	if (jobs <= 1) {
-		for (size_t i = 0; i < pl->n_blobs; i++)
-			if (push_blob(p, pl->blobs[i].digest, pl->blobs[i].size, err) < 0)
+		for (size_t i = 0; i < n; i++)
+			if (fn(ctx, c, i, err) < 0)
 				return -1;
 		return 0;
 	}
-	struct workers w = {.p = p, .plan = pl};
+	struct pool w = {.proto = c, .fn = fn, .ctx = ctx, .n = n};
 	pthread_mutex_init(&w.lock, NULL);
 	pthread_t tids[64];
 	unsigned started = 0;
 	for (; started < jobs && started < LADE_ARRAY_SIZE(tids); started++) {
-		int e = pthread_create(&tids[started], NULL, blob_worker, &w);
+		int e = pthread_create(&tids[started], NULL, pool_worker, &w);
 		if (e != 0) {
 			if (started == 0) {
 				pthread_mutex_destroy(&w.lock);
-				return lade_error_set(err, e, "cannot start an upload thread");
+				return lade_error_set(err, e, "cannot start a transfer thread");
 			}
 			break; /* fewer workers still finish the job */
 		}
@@ -1432,6 +1630,109 @@ static int push_blobs(struct push *p, const struct push_plan *pl, unsigned jobs,
 		return -1;
 	}
 	return 0;
+}
+
+struct push_job {
+	struct push *p;
+	const struct push_plan *plan;
+	pthread_mutex_t lock;
+};
+
+static int push_one(void *ctx, struct client *c, size_t i, struct lade_error **err)
+{
+	struct push_job *j = ctx;
+	struct lade_push_stats st = {0};
+	struct push p = *j->p;
+	p.c = c;
+	p.stats = &st;
+	int rc = push_blob(&p, j->plan->blobs[i].digest, j->plan->blobs[i].size, err);
+	pthread_mutex_lock(&j->lock);
+	struct lade_push_stats *t = j->p->stats;
+	t->blobs_uploaded += st.blobs_uploaded;
+	t->blobs_present += st.blobs_present;
+	t->blobs_mounted += st.blobs_mounted;
+	t->bytes_uploaded += st.bytes_uploaded;
+	t->chunks_resumed += st.chunks_resumed;
+	t->uploads_restarted += st.uploads_restarted;
+	pthread_mutex_unlock(&j->lock);
+	return rc;
+}
+
+static int push_blobs(struct push *p, const struct push_plan *pl, unsigned jobs,
+                      struct lade_error **err)
+{
+	struct push_job j = {.p = p, .plan = pl};
+	pthread_mutex_init(&j.lock, NULL);
+	int rc = run_pool(p->c, pl->n_blobs, jobs, push_one, &j, err);
+	pthread_mutex_destroy(&j.lock);
+	return rc;
+}
+
+/* A registry without the referrers API (no OCI-Subject header in the answer to the PUT, as
+ * distribution 2.8) is given the fallback of the distribution spec 1.1: an image index tagged
+ * "sha256-<subject hex>" listing the subject's referrers, fetched, extended and put back, so
+ * `oras discover` and other clients find the SBOM. A manifest without a subject is left alone. */
+static int tag_referrer(struct push *p, const struct manifest_item *mi, struct lade_error **err)
+{
+	json_auto_t *m = json_loadb(mi->bytes.data, mi->bytes.len, 0, NULL);
+	const char *subject = json_str(json_object_get(m, "subject"), "digest");
+	if (!subject)
+		return 0;
+	if (!lade_digest_valid(subject))
+		return lade_error_set(err, 0, "manifest %s: invalid subject digest", mi->digest);
+	struct client *c = p->c;
+	_cleanup_free_ char *tag = xasprintf("sha256-%s", lade_digest_hex(subject));
+	_cleanup_free_ char *url = xasprintf("%s/v2/%s/manifests/%s", c->base, c->repo, tag);
+	_cleanup_free_ char *scope = scope_for(c->repo, "pull,push");
+	_cleanup_free_ char *ctx = xasprintf("registry %s, repository %s, referrers tag %s",
+	                                     c->registry, c->repo, tag);
+	struct request q = {
+	        .method = "GET", .url = url, .accept = "Accept: " LADE_MT_OCI_INDEX, .fd = -1};
+	_cleanup_(response_release) struct response r = {.body_max = MANIFEST_MAX};
+	if (request(c, &q, &r, scope, err) < 0)
+		return lade_error_prefix(err, "%s", ctx);
+	json_auto_t *idx = NULL;
+	if (r.status == 200) {
+		idx = json_loadb(r.body.data, r.body.len, 0, NULL);
+		if (!json_is_array(json_object_get(idx, "manifests")))
+			return lade_error_set(err, 0, "%s: not an image index", ctx);
+	} else if (r.status == 404) {
+		idx = json_pack("{s:i, s:s, s:[]}", "schemaVersion", 2, "mediaType",
+		                LADE_MT_OCI_INDEX, "manifests");
+	} else {
+		_cleanup_free_ char *msg = registry_message(&r);
+		return lade_error_set(err, 0, "%s: %s", ctx, msg);
+	}
+	json_t *list = json_object_get(idx, "manifests");
+	size_t i;
+	json_t *d;
+	json_array_foreach(list, i, d)
+	{
+		if (strcmp(json_str(d, "digest") ? json_str(d, "digest") : "", mi->digest) == 0)
+			return 0; /* listed already: a second push changes nothing */
+	}
+	json_t *desc = json_pack("{s:s, s:s, s:I}", "mediaType", mi->media_type, "digest",
+	                         mi->digest, "size", (json_int_t)mi->bytes.len);
+	const char *at = json_str(m, "artifactType");
+	if (!at)
+		at = json_str(json_object_get(m, "config"), "mediaType");
+	if (at)
+		json_object_set_new(desc, "artifactType", json_string(at));
+	json_t *ann = json_object_get(m, "annotations");
+	if (json_is_object(ann))
+		json_object_set(desc, "annotations", ann);
+	json_array_append_new(list, desc);
+	char *dumped = json_dumps(idx, JSON_SORT_KEYS | JSON_COMPACT);
+	struct lade_buf bytes = LADE_BUF_INIT;
+	lade_buf_add(&bytes, dumped, strlen(dumped));
+	free(dumped);
+	char digest[LADE_DIGEST_STRLEN];
+	lade_sha256_buf(bytes.data, bytes.len, digest);
+	int rc = put_manifest(p, tag, &bytes, LADE_MT_OCI_INDEX, digest, NULL, err);
+	lade_buf_release(&bytes);
+	if (rc == 0)
+		p->stats->referrers_tagged = true;
+	return rc;
 }
 
 /* A layout entry without a tag that is a referrer (has a subject) is not an image to push. */
@@ -1483,7 +1784,10 @@ int lade_registry_push(const char *image, const char *ref_s, const struct lade_r
 	_cleanup_free_ char *push_scope = xasprintf("repository:%s:pull,push", ref->repository);
 	if (client_new(ref, o, &c, err) < 0 || client_connect(c, push_scope, err) < 0)
 		return -1;
-	struct push p = {.c = c, .dir = dir, .stats = stats};
+	struct push p = {.c = c,
+	                 .dir = dir,
+	                 .stats = stats,
+	                 .chunk = o->chunk_size ? o->chunk_size : LADE_REGISTRY_CHUNK_DEFAULT};
 	_cleanup_free_ char *mount_scope = NULL;
 	if (o->mount_from)
 		mount_scope = p.mount_scope = xasprintf(
@@ -1501,11 +1805,15 @@ int lade_registry_push(const char *image, const char *ref_s, const struct lade_r
 			if (!ref->tag || i + 1 == plan.n_manifests)
 				continue;
 		}
-		if (put_manifest(&p, mi->digest, &mi->bytes, mi->media_type, mi->digest, err) < 0)
+		bool indexed = false;
+		if (put_manifest(&p, mi->digest, &mi->bytes, mi->media_type, mi->digest, &indexed,
+		                 err) < 0)
+			return -1;
+		if (!indexed && tag_referrer(&p, mi, err) < 0)
 			return -1;
 	}
 	if (put_manifest(&p, ref->tag ? ref->tag : d, &top_item->bytes, top_item->media_type, d,
-	                 err) < 0)
+	                 NULL, err) < 0)
 		return -1;
 	stats->manifests = plan.n_manifests;
 	memcpy(digest, d, LADE_DIGEST_STRLEN);
@@ -1656,6 +1964,46 @@ static int pull_blob(struct pull *p, const char *digest, uint64_t size, struct l
 	}
 }
 
+/* The blobs of one manifest the store lacks (each once), fetched together. */
+struct blob_list {
+	struct blob_want {
+		char digest[LADE_DIGEST_STRLEN];
+		uint64_t size;
+	} * items;
+	size_t n, alloc;
+};
+
+static void blob_list_release(struct blob_list *l)
+{
+	free(l->items);
+}
+
+static void blob_list_add_missing(struct blob_list *l, struct lade_store *store, const char *digest,
+                                  uint64_t size)
+{
+	if (lade_store_has(store, digest))
+		return;
+	for (size_t i = 0; i < l->n; i++)
+		if (strcmp(l->items[i].digest, digest) == 0)
+			return;
+	lade_grow(&l->items, sizeof(*l->items), l->n + 1, &l->alloc);
+	snprintf(l->items[l->n].digest, LADE_DIGEST_STRLEN, "%s", digest);
+	l->items[l->n++].size = size;
+}
+
+struct pull_job {
+	struct pull *p;
+	const struct blob_list *want;
+};
+
+static int pull_one(void *ctx, struct client *c, size_t i, struct lade_error **err)
+{
+	struct pull_job *j = ctx;
+	struct pull p = *j->p;
+	p.c = c;
+	return pull_blob(&p, j->want->items[i].digest, j->want->items[i].size, err);
+}
+
 static bool platform_matches(const json_t *pl, const char *platform)
 {
 	_cleanup_free_ char *s = xstrdup(platform);
@@ -1738,13 +2086,20 @@ static int pull_tree(struct pull *p, const char *reference, const char *platform
 		uint64_t bs;
 		if (desc_fields(cfg, &bmt, &bd, &bs, digest, err) < 0)
 			return lade_error_prefix(err, "image %s", p->name);
-		if (pull_blob(p, bd, bs, err) < 0)
-			return -1;
+		_cleanup_(blob_list_release) struct blob_list want = {0};
+		blob_list_add_missing(&want, p->store, bd, bs);
 		json_array_foreach(json_object_get(m, "layers"), i, d)
 		{
 			if (desc_fields(d, &bmt, &bd, &bs, digest, err) < 0)
 				return lade_error_prefix(err, "image %s", p->name);
-			if (pull_blob(p, bd, bs, err) < 0)
+			blob_list_add_missing(&want, p->store, bd, bs);
+		}
+		if (want.n) {
+			_cleanup_free_ char *what = xasprintf("blob %s", want.items[0].digest);
+			if (pull_client(p, what, err) < 0)
+				return -1;
+			struct pull_job j = {.p = p, .want = &want};
+			if (run_pool(p->c, want.n, p->o->jobs, pull_one, &j, err) < 0)
 				return -1;
 		}
 	}
@@ -1755,14 +2110,7 @@ static int pull_tree(struct pull *p, const char *reference, const char *platform
 
 char *lade_registry_default_store(struct lade_error **err)
 {
-	const char *x = getenv("XDG_CACHE_HOME");
-	if (x && *x)
-		return xasprintf("%s/lade/images", x);
-	const char *home = getenv("HOME");
-	if (home && *home)
-		return xasprintf("%s/.cache/lade/images", home);
-	lade_error_set(err, 0, "neither XDG_CACHE_HOME nor HOME is set: give a store directory");
-	return NULL;
+	return lade_store_default_dir(err);
 }
 
 /* Offline and unpinned: the store's index.json may name the reference already. */
@@ -1807,6 +2155,27 @@ int lade_registry_pull_ex(const char *ref_s, const char *platform, const char *l
 	_cleanup_(lade_store_freep) struct lade_store *store = NULL;
 	if (lade_store_open(dir, 600, &store, err) < 0)
 		return -1;
+	return lade_registry_pull_into(ref_s, platform, store, allow_unpinned, o, manifest_digest,
+	                               err);
+}
+
+int lade_registry_pull_into(const char *ref_s, const char *platform, struct lade_store *store,
+                            bool allow_unpinned, const struct lade_registry_options *o,
+                            char manifest_digest[LADE_DIGEST_STRLEN], struct lade_error **err)
+{
+	static const struct lade_registry_options defaults = LADE_REGISTRY_OPTIONS_INIT;
+	if (!o)
+		o = &defaults;
+	_cleanup_(lade_registry_ref_freep) struct lade_registry_ref *ref = NULL;
+	if (lade_registry_ref_parse(ref_s, &ref, err) < 0)
+		return -1;
+	_cleanup_free_ char *name = lade_registry_ref_canonical(ref);
+	if (!ref->digest && !allow_unpinned)
+		return lade_error_set(
+		        err, 0,
+		        "image %s is not pinned: add @sha256:… (or allow unpinned base "
+		        "images)",
+		        name);
 	struct pull p = {.ref = ref, .o = o, .store = store, .name = name};
 	_cleanup_free_ char *known = NULL;
 	const char *reference = ref->digest;

@@ -38,6 +38,9 @@ int lade_cache_open(const char *dir, struct lade_cache **out, struct lade_error 
 void lade_cache_free(struct lade_cache *c);
 void lade_cache_freep(struct lade_cache **c);
 const char *lade_cache_dir(const struct lade_cache *c);
+/* The cache's store (an OCI layout, locked by the cache): pulled base images go there too, so a
+ * layer lade built and pushed is never fetched back. Borrowed; valid until lade_cache_free(). */
+struct lade_store *lade_cache_store(struct lade_cache *c);
 
 /* lade_layer_write() through the cache (c NULL: exactly lade_layer_write, *reused false).
  * Hit: the blob is taken from the output store when it has it, else imported from the cache

@@ -20,12 +20,16 @@
  * Every request is retried on 429, 5xx and connection failures: at most LADE_REGISTRY_TRIES
  * tries, with the delays of lade_registry_retry_delay_ms().
  *
- * The content store of pulled images: lade_registry_default_store() =
- * $XDG_CACHE_HOME/lade/images, else ~/.cache/lade/images: an OCI layout (lade_store) whose
+ * Pushing: blobs up to o->chunk_size go in one PUT; larger ones in PATCH chunks with
+ * Content-Range, and after a chunk fails the registry is asked where the upload stands (GET on
+ * the upload URL, its Range header) and the upload goes on from there; a registry that lost the
+ * session (404/400 on it) gets a new one, at most LADE_REGISTRY_TRIES times.
+ *
+ * The content store of pulled images is lade's one store, lade_store_default_dir()
+ * ($XDG_CACHE_HOME/lade, else ~/.cache/lade), shared with the layer cache: an OCI layout whose
  * index.json names every pulled image by its canonical reference
  * (lade_registry_ref_canonical()), so manifest/base.c reads it as "DIR" with TAG = that
- * reference. It is kept apart from the layer cache (~/.cache/lade) because each store holds
- * its own lock during a build.
+ * reference, and a blob lade built (and pushed) is never downloaded again.
  */
 #ifndef LADE_REGISTRY_H
 #define LADE_REGISTRY_H
@@ -34,6 +38,7 @@
 #include <stdint.h>
 #include "lade/digest.h"
 #include "lade/error.h"
+#include "lade/store.h"
 #include "lade/util.h"
 
 #define LADE_REGISTRY_TRIES 4
@@ -94,27 +99,36 @@ struct lade_registry_options {
 	const char *cert_dir;   /* NULL: system CAs */
 	const char *mount_from; /* push: repository on the same registry to mount blobs from */
 	bool offline;           /* pull: use only the store, never the network */
-	unsigned jobs;          /* push: blobs uploaded in parallel (0 or 1: one at a time) */
+	unsigned jobs;       /* blobs uploaded or downloaded in parallel (0 or 1: one at a time) */
+	uint64_t chunk_size; /* push: blobs larger than this are sent in PATCH chunks of this
+	                      * size, resumable; 0: LADE_REGISTRY_CHUNK_DEFAULT */
 };
+#define LADE_REGISTRY_CHUNK_DEFAULT (64u << 20)
 #define LADE_REGISTRY_OPTIONS_INIT                                                                 \
 	{                                                                                          \
-		NULL, true, NULL, NULL, false, 1                                                   \
+		NULL, true, NULL, NULL, false, 1, 0                                                \
 	}
 
 struct lade_push_stats {
 	size_t blobs_uploaded, blobs_present, blobs_mounted, manifests;
 	uint64_t bytes_uploaded;
+	size_t chunks_resumed; /* a failed chunk: the upload went on from where the registry was */
+	size_t uploads_restarted; /* the registry lost an upload session: a new one was started */
+	bool referrers_tagged;    /* the registry has no referrers API: the sha256-<hex> tag index
+	                           * was updated instead */
 };
 
 /* Push the image IMAGE ("DIR[:TAG]" or "oci:DIR[:TAG]": a layout; without TAG the layout must
- * name exactly one image) to ref: each blob checked with HEAD and uploaded (POST then one
- * streamed PUT) only when missing, mounted from o->mount_from when possible; then the child
- * manifests of an index by digest, then the top manifest by the ref's tag (or digest), with
- * their exact bytes and media types, so a failed push never leaves the tag on a partial image.
- * Manifests are read and verified against their digests first; a layer or config blob is
- * checked for its size and streamed (the registry checks the digest the PUT names, and any
+ * name exactly one image) to ref: each blob checked with HEAD and uploaded (POST, then one
+ * streamed PUT or resumable chunks, see above) only when missing, mounted from o->mount_from when
+ * possible; then the child manifests of an index by digest, then the top manifest by the ref's tag
+ * (or digest), with their exact bytes and media types, so a failed push never leaves the tag on a
+ * partial image. Manifests are read and verified against their digests first; a layer or config
+ * blob is checked for its size and streamed (the registry checks the digest the PUT names, and any
  * Docker-Content-Digest it answers must match). Referrers in the layout's index.json whose
- * subject is one of the pushed manifests go along, by digest. o->jobs blobs are uploaded in
+ * subject is one of the pushed manifests go along, by digest; when the registry does not say it
+ * indexed them (no OCI-Subject header) the referrers tag "sha256-<subject hex>" (an index) is
+ * updated as the distribution spec 1.1 says. o->jobs blobs are uploaded in
  * parallel. digest: the pushed top manifest's digest (== the local one). Errors name the registry,
  * the repository and the blob. */
 int lade_registry_push(const char *image, const char *ref, const struct lade_registry_options *o,
@@ -127,16 +141,22 @@ int lade_registry_push(const char *image, const char *ref, const struct lade_reg
  * that one is stored and named; with NULL the whole index (all children) is stored.
  * A ref without a digest is refused unless allow_unpinned ("base image R is not pinned …").
  * Blobs already in the store are not fetched again; a pinned image whose blobs are all in the
- * store needs no network. o may be NULL (defaults); o->offline: use only the store (error
- * "… is not in the store DIR (offline)"). manifest_digest (may be NULL): what was named. */
+ * store needs no network; o->jobs blobs are fetched in parallel. o may be NULL (defaults);
+ * o->offline: use only the store (error "… is not in the store DIR (offline)"). manifest_digest
+ * (may be NULL): what was named. */
 int lade_registry_pull_ex(const char *ref, const char *platform, const char *layout_dir,
                           bool allow_unpinned, const struct lade_registry_options *o,
                           char manifest_digest[LADE_DIGEST_STRLEN], struct lade_error **err);
+/* lade_registry_pull_ex() into a store the caller holds open (and locked), e.g. the layer
+ * cache's (lade_cache_store()). */
+int lade_registry_pull_into(const char *ref, const char *platform, struct lade_store *store,
+                            bool allow_unpinned, const struct lade_registry_options *o,
+                            char manifest_digest[LADE_DIGEST_STRLEN], struct lade_error **err);
 /* lade_registry_pull_ex() with default options. */
 int lade_registry_pull(const char *ref, const char *platform, const char *layout_dir,
                        bool allow_unpinned, struct lade_error **err);
-/* $XDG_CACHE_HOME/lade/images or ~/.cache/lade/images. New string. Errors when neither
- * XDG_CACHE_HOME nor HOME is set. */
+/* lade_store_default_dir(): $XDG_CACHE_HOME/lade or ~/.cache/lade. New string. Errors when
+ * neither XDG_CACHE_HOME nor HOME is usable. */
 char *lade_registry_default_store(struct lade_error **err);
 
 /* The CLI commands (argv[0] is the command name); they print and return the exit status

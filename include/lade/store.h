@@ -22,6 +22,10 @@ struct lade_blob_writer; /* opaque */
  * Errors name the directory. */
 int lade_store_open(const char *dir, int lock_timeout_s, struct lade_store **out,
                     struct lade_error **err);
+/* lade's own content store, shared by the layer cache and pulled images (one set of blobs, one
+ * lock): $XDG_CACHE_HOME/lade, else ~/.cache/lade (only absolute values count). New string.
+ * Errors when neither is usable. */
+char *lade_store_default_dir(struct lade_error **err);
 void lade_store_free(struct lade_store *s);
 void lade_store_freep(struct lade_store **s);
 const char *lade_store_dir(const struct lade_store *s);

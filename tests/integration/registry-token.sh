@@ -260,8 +260,8 @@ like "$ERR" "registry $REG: authentication required for repository hello" \
 mark=$(($(wc -l <"$T/reg/log") + 1))
 run_lade push --creds mallory:t0ken-pw "$T/out:1.0" "$REG/hello:mallory"
 is "$RC" 1 "a token signed with an untrusted key: push fails"
-like "$ERR" "registry $REG: authentication failed for user mallory" \
-	"untrusted signature: lade reports an authentication failure"
+like "$ERR" "registry $REG: refused the token that http://127.0.0.1:$TPORT/token issued for user mallory \\(invalid_token" \
+	"untrusted signature: lade says the registry refused the token"
 diag "lade said: $ERR"
 like "$(tail -n +"$mark" "$T/reg/log")" "unable to verify token signature: invalid RS256 signature" \
 	"the registry log: mallory's token has a bad signature"
@@ -271,8 +271,8 @@ like "$(grep -c '^user=mallory .*granted=pull,push' "$TLOG")" "^[1-9]" \
 mark=$(($(wc -l <"$T/reg/log") + 1))
 run_lade pull --creds trudy:t0ken-pw "$REG/hello:1.0" -o "$T/p-trudy"
 is "$RC" 1 "a token whose claims were changed after signing: pull fails"
-like "$ERR" "registry $REG: authentication failed for user trudy" \
-	"changed claims: lade reports an authentication failure"
+like "$ERR" "registry $REG: refused the token that http://127.0.0.1:$TPORT/token issued for user trudy \\(invalid_token" \
+	"changed claims: lade says the registry refused the token"
 diag "lade said: $ERR"
 like "$(tail -n +"$mark" "$T/reg/log")" "unable to verify token signature: invalid RS256 signature" \
 	"the registry log: trudy's token has a bad signature"

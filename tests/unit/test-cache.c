@@ -390,7 +390,7 @@ static void test_cache(void)
 	lade_error_free(err);
 	err = NULL;
 	ok(lade_cache_open(NULL, &c, &err) < 0 && err &&
-	           strstr(err->msg, "no layer cache directory") == err->msg,
+	           strstr(err->msg, "no content store directory") == err->msg,
 	   "no usable home: clear error");
 
 	lade_layer_free(app);

@@ -275,11 +275,11 @@ static void test_offline(void)
 
 	setenv("XDG_CACHE_HOME", "/x/cache", 1);
 	_cleanup_free_ char *def = lade_registry_default_store(&err);
-	is_str(def ? def : "", "/x/cache/lade/images", "default store under XDG_CACHE_HOME");
+	is_str(def ? def : "", "/x/cache/lade", "default store under XDG_CACHE_HOME (the cache's)");
 	unsetenv("XDG_CACHE_HOME");
 	setenv("HOME", "/h", 1);
 	_cleanup_free_ char *def2 = lade_registry_default_store(&err);
-	is_str(def2 ? def2 : "", "/h/.cache/lade/images", "default store under HOME");
+	is_str(def2 ? def2 : "", "/h/.cache/lade", "default store under HOME (the cache's)");
 
 	char digest[LADE_DIGEST_STRLEN];
 	ok(lade_registry_push("/nonexistent/layout:1", "127.0.0.1:1/a:1", NULL, digest, NULL,
