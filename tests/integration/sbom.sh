@@ -5,8 +5,10 @@
 #     @cyclonedx/cyclonedx-library, fetched once into $LADE_BUILDDIR/sbom-schemas and never
 #     copied into the repo; python3-jsonschema validates). No npm package ships the SPDX 2.3
 #     JSON schema (@cyclonedx/cdxgen ships SPDX 3.0.1 only; the others ship license lists), so
-#     SPDX gets a structural check written here from the spec's required fields, enums and id
-#     rules (clauses 6-11) instead, which must reject copies lacking a required field;
+#     SPDX is validated against tests/data/spdx-2.3.schema.json, our own schema written from
+#     the 2.3 specification text, and gets a structural check written here (ids unique,
+#     relationships name existing elements: what a schema cannot say). Both must reject copies
+#     lacking a required field, the schema also a wrong version, relationship type or key;
 #   - list exactly the Python distributions whose .dist-info the image layers hold, with the
 #     wheel's sha256 and the pypi purl; the base image digest; every app file with its sha256;
 #   - be attached: index.json has an artifact manifest (no ref name) whose subject is the
@@ -38,6 +40,7 @@ schema_dir() {
 	[ -f "$s/bom-1.5.SNAPSHOT.schema.json" ] && printf '%s' "$s"
 }
 CDX_SCHEMA=$(schema_dir) || CDX_SCHEMA=
+SPDX_SCHEMA=$LADE_SRCDIR/tests/data/spdx-2.3.schema.json
 
 R=$T/recipe
 W=$R/wheels
@@ -220,6 +223,51 @@ for e in errors:
 sys.exit(1 if errors else 0)
 PY
 
+# check-spdx-schema.py validate|selfcheck SCHEMA DOC — python3-jsonschema against our own SPDX 2.3
+# schema (draft 2020-12). validate exits 0 when valid, 3 when the only errors are files without
+# a SHA1 (the one known deviation, reported as TODO), 1 otherwise. selfcheck: each mutated copy
+# must gain an error of its own, whatever the document's other errors.
+cat >"$T/check-spdx-schema.py" <<'PY'
+import copy, json, sys
+from jsonschema import Draft202012Validator
+mode, schema_file, doc_file = sys.argv[1:4]
+schema = json.load(open(schema_file))
+Draft202012Validator.check_schema(schema)
+v = Draft202012Validator(schema)
+doc = json.load(open(doc_file))
+def errors(d):
+    return {(e.json_path, tuple(e.absolute_path), e.validator, e.message[:300]) for e in v.iter_errors(d)}
+def no_sha1(path, keyword):
+    return (len(path) == 3 and path[0] == "files" and path[2] == "checksums" and
+            keyword == "contains" and
+            all(c.get("algorithm") != "SHA1" for c in doc["files"][path[1]]["checksums"]))
+base = errors(doc)
+if mode == "validate":
+    for json_path, _, _, msg in sorted(base):
+        print(f"schema: {json_path}: {msg}")
+    sys.exit(0 if not base else 3 if all(no_sha1(p, k) for _, p, k, _ in base) else 1)
+def first(d, key):
+    return (d.get(key) or [{}])[0]
+mutations = (
+    ("without documentNamespace", lambda d: d.pop("documentNamespace", 0)),
+    ("without creationInfo.created", lambda d: d.get("creationInfo", {}).pop("created", 0)),
+    ("without a package's downloadLocation", lambda d: first(d, "packages").pop("downloadLocation", 0)),
+    ("without a file's checksums", lambda d: first(d, "files").pop("checksums", 0)),
+    ("with spdxVersion SPDX-2.2", lambda d: d.update(spdxVersion="SPDX-2.2")),
+    ("with relationshipType CONTAINED_IN",
+     lambda d: first(d, "relationships").update(relationshipType="CONTAINED_IN")),
+    ("with an unknown top-level key", lambda d: d.update(packagez=[])),
+)
+failed = 0
+for what, mutate in mutations:
+    bad = copy.deepcopy(doc)
+    mutate(bad)
+    if not errors(bad) - base:
+        print(f"a copy {what} passes the schema")
+        failed = 1
+sys.exit(failed)
+PY
+
 cat >"$T/check-cdx.py" <<'PY'
 import json, sys, urllib.parse
 doc = json.load(open(sys.argv[1])); facts = json.load(open(sys.argv[2])); base = sys.argv[3]
@@ -319,8 +367,22 @@ for fmt in spdx cyclonedx; do
 	if [ $fmt = spdx ]; then
 		check "spdx: SPDX 2.3 structure (required fields, ids, enums; copies lacking one fail) and content" \
 			python3 "$T/check-spdx.py" "$T/$fmt.json" "$T/facts-$fmt.json" "$BASE_DIGEST"
-		echo "ok $((_tap_n + 1)) - spdx: JSON schema validation # SKIP no npm package ships the official SPDX 2.3 JSON schema (cdxgen has 3.0.1 only); structural check above"
-		_tap_n=$((_tap_n + 1))
+		check "spdx: the schema rejects copies lacking a required field or with a wrong version, relationship type or top-level key" \
+			python3 "$T/check-spdx-schema.py" selfcheck "$SPDX_SCHEMA" "$T/$fmt.json"
+		spdx_schema_out=$(python3 "$T/check-spdx-schema.py" validate "$SPDX_SCHEMA" "$T/$fmt.json" 2>&1)
+		case $? in
+		0) ok "spdx: valid against the SPDX 2.3 JSON schema (tests/data/spdx-2.3.schema.json)" ;;
+		3)
+			# Known: lade lists app files with a SHA256 only; 2.3 clause 8.4 wants a SHA1.
+			echo "not ok $((_tap_n + 1)) - spdx: valid against the SPDX 2.3 JSON schema # TODO files lack the SHA1 clause 8.4 requires (assembler/build.c sbom_collect_file sets no sha1_hex)"
+			_tap_n=$((_tap_n + 1))
+			diag "$spdx_schema_out"
+			;;
+		*)
+			not_ok "spdx: valid against the SPDX 2.3 JSON schema (tests/data/spdx-2.3.schema.json)"
+			diag "$spdx_schema_out"
+			;;
+		esac
 	else
 		if [ -n "$CDX_SCHEMA" ]; then
 			check "cyclonedx: valid against the CycloneDX 1.5 JSON schema, content exact" \
