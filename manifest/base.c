@@ -5,6 +5,7 @@
 #include <archive.h>
 #include <archive_entry.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <string.h>
 
@@ -20,7 +21,7 @@
 #define INDEX_DEPTH  4
 #define LINK_DEPTH   16
 #define READ_BUFSIZE (1u << 20)
-/* Decompression bomb guard for base layers (read twice: diff_id and the tree walk). Real
+/* Decompression bomb guard for base layers (read once, for diff_id and the tree walk). Real
  * layers stay far below: 64 GiB uncompressed per layer, and over 100 MiB no more than 1000
  * times the compressed size (gzip cannot exceed ~1032:1; zstd of zeros can reach 10^5:1). */
 #define LAYER_MAX_BYTES (64ull << 30)
@@ -976,26 +977,6 @@ static enum lade_compression layer_compression(const char *media_type)
 	return LADE_COMPRESS_NONE;
 }
 
-static int open_layer(const char *base_name, const char *digest, const char *path, bool raw,
-                      struct archive **out, struct lade_error **err)
-{
-	_cleanup_(read_archive_freep) struct archive *a = archive_read_new();
-	if (a == NULL)
-		return lade_error_set(err, ENOMEM, "base %s: layer %s", base_name, digest);
-	archive_read_support_filter_none(a);
-	archive_read_support_filter_gzip(a);
-	archive_read_support_filter_zstd(a);
-	if (raw)
-		archive_read_support_format_raw(a);
-	else
-		archive_read_support_format_tar(a);
-	if (archive_read_open_filename(a, path, READ_BUFSIZE) != ARCHIVE_OK)
-		return lade_error_set(err, 0, "base %s: layer %s: cannot open %s: %s", base_name,
-		                      digest, path, archive_error_string(a));
-	*out = steal_pointer(&a);
-	return 0;
-}
-
 /* Whether `total` uncompressed bytes of layer l break the bomb guard (fills err then). */
 static bool layer_too_big(const char *base_name, const struct lade_base_layer *l, uint64_t total,
                           struct lade_error **err)
@@ -1017,40 +998,144 @@ static bool layer_too_big(const char *base_name, const struct lade_base_layer *l
 	return false;
 }
 
-/* sha256 of the decompressed layer, to compare with its diff_id. This decompresses the
- * layer a second time (the tar walk is the first): acceptable for now, a single pass would
- * need our own gzip/zstd decoder in front of libarchive's tar reader. */
-static int layer_diff_id(const char *base_name, const struct lade_base_layer *l, const char *path,
-                         char out[LADE_DIGEST_STRLEN], struct lade_error **err)
+/* One read of a layer blob. The file's bytes are hashed (the blob digest) and handed to a
+ * libarchive reader that only decompresses (raw format; gzip and zstd detected from the bytes,
+ * as always); the stream it yields is hashed (diff_id), counted (bomb guard) and handed to a
+ * second reader that walks the tar headers. Two readers, because a tar reader never shows the
+ * decompressed bytes; keeping libarchive's decoders keeps their detection and their messages. */
+struct layer_pass {
+	const char *base_name;
+	const struct lade_base_layer *l;
+	const char *path;
+	bool compressed; /* by media type: the diff_id and the bomb guard apply */
+	int fd;
+	unsigned char *in;
+	bool in_eof, in_failed;
+	int in_errno;
+	struct lade_sha256 *blob_sha;
+	struct lade_sha256 *tar_sha; /* NULL when not compressed: the blob is its own diff */
+	struct archive *dec;         /* the decompressing reader */
+	bool dec_eof;
+	uint64_t total;                /* decompressed bytes so far */
+	struct lade_error *stream_err; /* first open, read, decompression or bomb failure */
+};
+
+static void layer_pass_release(struct layer_pass *p)
 {
-	const char *digest = l->desc.digest;
-	uint64_t total = 0;
-	_cleanup_(read_archive_freep) struct archive *a = NULL;
-	if (open_layer(base_name, digest, path, true, &a, err) < 0)
+	if (p->dec)
+		archive_read_free(p->dec);
+	if (p->fd >= 0)
+		close(p->fd);
+	free(p->in);
+	lade_sha256_free(p->blob_sha);
+	lade_sha256_free(p->tar_sha);
+	lade_error_free(p->stream_err);
+}
+
+static ssize_t blob_fill(struct layer_pass *p)
+{
+	ssize_t n = lade_read_retry(p->fd, p->in, READ_BUFSIZE);
+	if (n < 0) {
+		p->in_failed = true;
+		p->in_errno = errno;
 		return -1;
-	_cleanup_(lade_sha256_freep) struct lade_sha256 *h = lade_sha256_new();
-	struct archive_entry *e;
-	int r = archive_read_next_header(a, &e);
-	if (r < ARCHIVE_WARN && r != ARCHIVE_EOF)
-		return lade_error_set(err, 0, "base %s: layer %s: %s", base_name, digest,
-		                      archive_error_string(a));
-	if (r != ARCHIVE_EOF) {
-		_cleanup_free_ char *buf = xmalloc(READ_BUFSIZE);
-		for (;;) {
-			la_ssize_t n = archive_read_data(a, buf, READ_BUFSIZE);
-			if (n < 0)
-				return lade_error_set(err, 0, "base %s: layer %s: %s", base_name,
-				                      digest, archive_error_string(a));
-			if (n == 0)
-				break;
-			total += (uint64_t)n;
-			if (layer_too_big(base_name, l, total, err))
-				return -1;
-			lade_sha256_update(h, buf, (size_t)n);
-		}
 	}
-	lade_sha256_final(h, NULL, out);
-	return 0;
+	lade_sha256_update(p->blob_sha, p->in, (size_t)n);
+	p->in_eof = n == 0;
+	return n;
+}
+
+static la_ssize_t blob_read_cb(struct archive *a, void *data, const void **buf)
+{
+	struct layer_pass *p = data;
+	*buf = p->in;
+	if (p->in_eof)
+		return 0;
+	ssize_t n = blob_fill(p);
+	if (n < 0) {
+		/* libarchive's own wording, as when it opened the file itself. */
+		archive_set_error(a, p->in_errno, "Error reading '%s'", p->path);
+		return -1;
+	}
+	return n;
+}
+
+/* Open the blob and the decompressing reader (failures go to p->stream_err). */
+static void layer_pass_open(struct layer_pass *p)
+{
+	const char *digest = p->l->desc.digest;
+	p->dec = archive_read_new();
+	if (p->dec == NULL) {
+		lade_error_set(&p->stream_err, ENOMEM, "base %s: layer %s", p->base_name, digest);
+		return;
+	}
+	archive_read_support_filter_none(p->dec);
+	archive_read_support_filter_gzip(p->dec);
+	archive_read_support_filter_zstd(p->dec);
+	archive_read_support_format_raw(p->dec);
+	p->fd = open(p->path, O_RDONLY | O_CLOEXEC);
+	int r;
+	if (p->fd < 0) {
+		archive_set_error(p->dec, errno, "Failed to open '%s'", p->path);
+		r = ARCHIVE_FATAL;
+	} else {
+		r = archive_read_open(p->dec, p, NULL, blob_read_cb, NULL);
+	}
+	if (r != ARCHIVE_OK) {
+		lade_error_set(&p->stream_err, 0, "base %s: layer %s: cannot open %s: %s",
+		               p->base_name, digest, p->path, archive_error_string(p->dec));
+		return;
+	}
+	struct archive_entry *e;
+	r = archive_read_next_header(p->dec, &e);
+	if (r < ARCHIVE_WARN && r != ARCHIVE_EOF)
+		lade_error_set(&p->stream_err, 0, "base %s: layer %s: %s", p->base_name, digest,
+		               archive_error_string(p->dec));
+	p->dec_eof = r == ARCHIVE_EOF;
+}
+
+/* Next block of the decompressed stream: > 0 bytes at *buf, 0 at its end, -1 with
+ * p->stream_err set. Hashes and counts as it goes. */
+static ssize_t layer_pass_next(struct layer_pass *p, const void **buf)
+{
+	for (;;) {
+		if (p->stream_err)
+			return -1;
+		if (p->dec_eof)
+			return 0;
+		size_t n;
+		la_int64_t offset;
+		int r = archive_read_data_block(p->dec, buf, &n, &offset);
+		if (r == ARCHIVE_EOF) {
+			p->dec_eof = true;
+			return 0;
+		}
+		if (r != ARCHIVE_OK) {
+			lade_error_set(&p->stream_err, 0, "base %s: layer %s: %s", p->base_name,
+			               p->l->desc.digest, archive_error_string(p->dec));
+			return -1;
+		}
+		if (n == 0)
+			continue;
+		if (p->compressed) {
+			p->total += n;
+			if (layer_too_big(p->base_name, p->l, p->total, &p->stream_err))
+				return -1;
+			lade_sha256_update(p->tar_sha, *buf, n);
+		}
+		return (ssize_t)n;
+	}
+}
+
+static la_ssize_t tar_read_cb(struct archive *a, void *data, const void **buf)
+{
+	struct layer_pass *p = data;
+	ssize_t n = layer_pass_next(p, buf);
+	if (n < 0) {
+		archive_set_error(a, EIO, "%s", p->stream_err->msg);
+		return -1;
+	}
+	return n;
 }
 
 /* A tar entry name as a tree path; NULL with *err for absolute names or "..". */
@@ -1092,13 +1177,18 @@ static void hashmap_freep(struct lade_hashmap **m)
 	lade_hashmap_free(*m, NULL);
 }
 
-static int walk_layer(const char *base_name, const struct lade_base_layer *l, const char *path,
-                      struct lade_tree *tree, struct lade_error **err)
+/* The tar headers of the stream `pass` decompresses, into tree. */
+static int walk_layer(struct layer_pass *pass, struct lade_tree *tree, struct lade_error **err)
 {
-	const char *digest = l->desc.digest;
-	_cleanup_(read_archive_freep) struct archive *a = NULL;
-	if (open_layer(base_name, digest, path, false, &a, err) < 0)
-		return -1;
+	const char *base_name = pass->base_name;
+	const char *digest = pass->l->desc.digest;
+	_cleanup_(read_archive_freep) struct archive *a = archive_read_new();
+	if (a == NULL)
+		return lade_error_set(err, ENOMEM, "base %s: layer %s", base_name, digest);
+	archive_read_support_format_tar(a);
+	if (archive_read_open(a, pass, NULL, tar_read_cb, NULL) != ARCHIVE_OK)
+		return lade_error_set(err, 0, "base %s: layer %s: cannot open %s: %s", base_name,
+		                      digest, pass->path, archive_error_string(a));
 	_cleanup_(hashmap_freep) struct lade_hashmap *seen = lade_hashmap_new();
 	lade_tree_layer_begin(tree);
 	for (;;) {
@@ -1172,25 +1262,84 @@ static int walk_layer(const char *base_name, const struct lade_base_layer *l, co
 	return 0;
 }
 
+static int diff_id_mismatch(const char *base_name, const struct lade_base_layer *l, const char *got,
+                            struct lade_error **err)
+{
+	return lade_error_set(err, 0, "base %s: layer %s diff_id mismatch (expected %s, got %s)",
+	                      base_name, l->desc.digest, l->diff_id, got);
+}
+
+static int pass_error(struct lade_error **err, struct lade_error **e)
+{
+	if (err && *err == NULL)
+		*err = steal_pointer(e);
+	return -1;
+}
+
+/* Verify and walk one layer in one read of its blob. The failures are reported in the order
+ * the earlier separate passes found them: the blob itself, reading and decompressing it (bomb
+ * guard included), its diff_id, then what the walk refused. So the stream is read to its end
+ * and the blob to EOF even when the tar ends (or the walk stops) earlier. */
+static int read_layer(const char *base_name, const struct lade_base_layer *l, const char *path,
+                      struct lade_tree *tree, struct lade_error **err)
+{
+	bool compressed = layer_compression(l->desc.media_type) != LADE_COMPRESS_NONE;
+	/* An uncompressed blob is its own diff (and its digest is checked again below). */
+	if (!compressed && strcmp(l->desc.digest, l->diff_id) != 0)
+		return diff_id_mismatch(base_name, l, l->desc.digest, err);
+	_cleanup_(layer_pass_release) struct layer_pass p = {
+	        .base_name = base_name,
+	        .l = l,
+	        .path = path,
+	        .compressed = compressed,
+	        .fd = -1,
+	        .in = xmalloc(READ_BUFSIZE),
+	        .blob_sha = lade_sha256_new(),
+	        .tar_sha = compressed ? lade_sha256_new() : NULL,
+	};
+	_cleanup_error_ struct lade_error *walk_err = NULL;
+	layer_pass_open(&p);
+	if (p.stream_err == NULL) {
+		walk_layer(&p, tree, &walk_err);
+		const void *buf;
+		while (compressed && layer_pass_next(&p, &buf) > 0)
+			;
+	}
+	while (p.fd >= 0 && !p.in_eof && !p.in_failed)
+		blob_fill(&p);
+	if (p.in_eof) {
+		/* The store's copy was verified on import; it may have changed since. */
+		char got[LADE_DIGEST_STRLEN];
+		lade_sha256_final(p.blob_sha, NULL, got);
+		if (strcmp(got, l->desc.digest) != 0)
+			return lade_error_set(err, 0,
+			                      "base %s: layer %s digest mismatch (expected %s, got "
+			                      "%s)",
+			                      base_name, l->desc.digest, l->desc.digest, got);
+	}
+	if (p.stream_err)
+		return pass_error(err, &p.stream_err);
+	if (p.in_failed)
+		return lade_error_set(err, p.in_errno, "base %s: layer %s: cannot read %s",
+		                      base_name, l->desc.digest, path);
+	if (compressed) {
+		char got[LADE_DIGEST_STRLEN];
+		lade_sha256_final(p.tar_sha, NULL, got);
+		if (strcmp(got, l->diff_id) != 0)
+			return diff_id_mismatch(base_name, l, got, err);
+	}
+	if (walk_err)
+		return pass_error(err, &walk_err);
+	return 0;
+}
+
 int lade_base_read_tree(const struct lade_base_image *b, struct lade_store *store,
                         struct lade_tree *tree, struct lade_error **err)
 {
 	for (size_t i = 0; i < b->n_layers; i++) {
 		const struct lade_base_layer *l = &b->layers[i];
 		_cleanup_free_ char *path = lade_store_blob_path(store, l->desc.digest);
-		char got[LADE_DIGEST_STRLEN];
-		/* An uncompressed blob was verified against its digest on import. */
-		if (layer_compression(l->desc.media_type) == LADE_COMPRESS_NONE)
-			snprintf(got, sizeof(got), "%s", l->desc.digest);
-		else if (layer_diff_id(b->name, l, path, got, err) < 0)
-			return -1;
-		if (strcmp(got, l->diff_id) != 0)
-			return lade_error_set(
-			        err, 0,
-			        "base %s: layer %s diff_id mismatch (expected %s, got "
-			        "%s)",
-			        b->name, l->desc.digest, l->diff_id, got);
-		if (walk_layer(b->name, l, path, tree, err) < 0)
+		if (read_layer(b->name, l, path, tree, err) < 0)
 			return -1;
 	}
 	return 0;

@@ -529,6 +529,139 @@ static void test_hostile(void)
 	is_str(err ? err->msg : NULL, want6, "layout version refused");
 }
 
+/* ---- one read per layer ---- */
+
+/* gzip of data as one raw stream (what follows a tar's end marker is kept). */
+static void gzip_raw(const void *data, size_t len, struct lade_buf *out)
+{
+	struct archive *a = archive_write_new();
+	archive_write_set_format_raw(a);
+	archive_write_add_filter_gzip(a);
+	archive_write_set_bytes_in_last_block(a, 1);
+	archive_write_open(a, out, NULL, buf_write, NULL);
+	struct archive_entry *e = archive_entry_new();
+	archive_entry_set_pathname(e, "data");
+	archive_entry_set_filetype(e, AE_IFREG);
+	archive_entry_set_size(e, (la_int64_t)len);
+	archive_write_header(a, e);
+	archive_write_data(a, data, len);
+	archive_entry_free(e);
+	archive_write_close(a);
+	archive_write_free(a);
+}
+
+/* A layout with one gzip layer made of `blob`, whose config claims `diff_id`; loaded into a
+ * new store. Returns the base (NULL: bail out). */
+static struct lade_base_image *one_layer_base(const char *dir, const struct lade_buf *blob,
+                                              const char *diff_id, struct lade_store *store)
+{
+	char digest[LADE_DIGEST_STRLEN];
+	put_blob(dir, blob->data, blob->len, digest);
+	json_t *config = json_pack("{s:s, s:s, s:{s:s, s:[s]}}", "architecture", "amd64", "os",
+	                           "linux", "rootfs", "type", "layers", "diff_ids", diff_id);
+	json_t *m = json_pack("{s:i, s:s, s:o, s:[o]}", "schemaVersion", 2, "mediaType",
+	                      MT_MANIFEST, "config", put_json(dir, MT_CONFIG, config), "layers",
+	                      desc(MT_TAR_GZIP, digest, blob->len));
+	write_layout(dir, json_pack("[o]", put_json(dir, MT_MANIFEST, m)));
+	_cleanup_error_ struct lade_error *err = NULL;
+	struct lade_base_image *b = NULL;
+	if (load(LADE_BASE_OCI, dir, NULL, NULL, store, &b, &err) < 0) {
+		printf("Bail out! %s: %s\n", dir, err->msg);
+		exit(1);
+	}
+	return b;
+}
+
+static int read_tree(const struct lade_base_image *b, struct lade_store *store,
+                     struct lade_error **err)
+{
+	_cleanup_(lade_tree_freep) struct lade_tree *t = lade_tree_new();
+	return lade_base_read_tree(b, store, t, err);
+}
+
+static void test_one_pass(void)
+{
+	_cleanup_(lade_store_freep) struct lade_store *store = new_store();
+	_cleanup_error_ struct lade_error *err = NULL;
+	_cleanup_buf_ struct lade_buf tar = LADE_BUF_INIT;
+	make_tar(l1_ents, 2, false, &tar);
+	char tar_digest[LADE_DIGEST_STRLEN];
+	lade_sha256_buf(tar.data, tar.len, tar_digest);
+
+	/* Bytes after the tar's end marker belong to the diff: the stream is read to its end
+	 * although the walk stops at the marker. */
+	_cleanup_buf_ struct lade_buf padded = LADE_BUF_INIT;
+	lade_buf_add(&padded, tar.data, tar.len);
+	for (int i = 0; i < 3000; i++)
+		lade_buf_addch(&padded, (char)('a' + i % 26));
+	char padded_digest[LADE_DIGEST_STRLEN];
+	lade_sha256_buf(padded.data, padded.len, padded_digest);
+	_cleanup_buf_ struct lade_buf gz = LADE_BUF_INIT;
+	gzip_raw(padded.data, padded.len, &gz);
+	_cleanup_free_ char *dir1 = new_dir("after-tar");
+	_cleanup_(lade_base_image_freep) struct lade_base_image *b =
+	        one_layer_base(dir1, &gz, padded_digest, store);
+	ok(read_tree(b, store, &err) == 0,
+	   "diff_id covers the data after the tar's end marker (%s)", err ? err->msg : "");
+	lade_base_image_freep(&b);
+
+	_cleanup_free_ char *dir2 = new_dir("after-tar-bad");
+	b = one_layer_base(dir2, &gz, tar_digest, store);
+	lade_error_freep(&err);
+	_cleanup_free_ char *want2 =
+	        xasprintf("base oci:%s: layer %s diff_id mismatch (expected %s, got %s)", dir2,
+	                  b->layers[0].desc.digest, tar_digest, padded_digest);
+	ok(read_tree(b, store, &err) == -1, "diff_id of the tar alone refused");
+	is_str(err ? err->msg : NULL, want2, "diff_id of the whole stream in the message");
+	lade_base_image_freep(&b);
+
+	/* A hostile entry in a layer whose diff_id is also wrong: the diff_id is reported, as
+	 * when the diff_id pass ran before the walk. */
+	static const struct tent evil[] = {{"etc/", 'd', NULL, 0}, {"../evil", 'f', "x", 0}};
+	_cleanup_buf_ struct lade_buf evil_gz = LADE_BUF_INIT;
+	make_tar(evil, 2, true, &evil_gz);
+	_cleanup_free_ char *dir3 = new_dir("evil-bad-diff");
+	b = one_layer_base(dir3, &evil_gz, tar_digest, store);
+	lade_error_freep(&err);
+	ok(read_tree(b, store, &err) == -1 && err &&
+	           strstr(err->msg, "diff_id mismatch (expected ") != NULL,
+	   "diff_id mismatch reported before the hostile entry: %s", err ? err->msg : "");
+	lade_base_image_freep(&b);
+
+	/* The store's copy changed after the import, in bytes after the gzip stream that no
+	 * decompressor reads: the blob digest still covers them. */
+	_cleanup_buf_ struct lade_buf trailing = LADE_BUF_INIT;
+	make_tar(l1_ents, 2, true, &trailing);
+	lade_buf_adds(&trailing, "trailing bytes");
+	_cleanup_free_ char *dir4 = new_dir("store-changed");
+	b = one_layer_base(dir4, &trailing, tar_digest, store);
+	lade_error_freep(&err);
+	ok(read_tree(b, store, &err) == 0, "gzip blob with trailing bytes reads (%s)",
+	   err ? err->msg : "");
+	_cleanup_free_ char *sp = lade_store_blob_path(store, b->layers[0].desc.digest);
+	trailing.data[trailing.len - 1] = '!';
+	unlink(sp);
+	write_file(sp, trailing.data, trailing.len);
+	char got[LADE_DIGEST_STRLEN];
+	lade_sha256_buf(trailing.data, trailing.len, got);
+	lade_error_freep(&err);
+	_cleanup_free_ char *want4 =
+	        xasprintf("base oci:%s: layer %s digest mismatch (expected %s, got %s)", dir4,
+	                  b->layers[0].desc.digest, b->layers[0].desc.digest, got);
+	ok(read_tree(b, store, &err) == -1, "blob changed in the store refused");
+	is_str(err ? err->msg : NULL, want4, "blob digest mismatch message");
+
+	/* A blob that vanished from the store: libarchive's wording, as before. */
+	unlink(sp);
+	lade_error_freep(&err);
+	_cleanup_free_ char *want5 =
+	        xasprintf("base oci:%s: layer %s: cannot open %s: Failed to open '%s'", dir4,
+	                  b->layers[0].desc.digest, sp, sp);
+	ok(read_tree(b, store, &err) == -1, "missing blob refused");
+	is_str(err ? err->msg : NULL, want5, "missing blob message");
+	lade_base_image_freep(&b);
+}
+
 /* ---- docker-archive ---- */
 
 /* An archive with one image: config "<hex>.json", layer "l1/layer.tar" (plain or gzip). */
@@ -681,6 +814,7 @@ int main(void)
 	test_nested_index();
 	test_tampered();
 	test_hostile();
+	test_one_pass();
 	test_docker_archive();
 	test_scratch();
 	rm_rf(tmp);
