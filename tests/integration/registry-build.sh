@@ -1,31 +1,16 @@
 #!/bin/bash
 # Registries in `lade build`: a base image pulled from a registry by digest (pinned, verified,
-# kept in lade's image store), the same build --offline with the registry stopped, --offline with
+# kept in lade's content store, the layer cache's), the same build --offline with the registry stopped, --offline with
 # an empty store failing clearly, an unpinned base refused unless allowed, and --push of the
 # result whose digest skopeo sees unchanged.
 source "${LADE_SRCDIR:-$(dirname "$0")/../..}/tests/lib.sh"
-need_cmd skopeo python3 curl
-command -v docker-registry >/dev/null 2>&1 ||
-	skip_all "docker-registry not installed (apt-get install docker-registry)"
+source "$LADE_SRCDIR/tests/registry-lib.sh"
+need_cmd skopeo
 ensure_base
 export LC_ALL=C XDG_CACHE_HOME=$T/xdg
 
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-mkdir -p "$T/reg/data"
-cat >"$T/reg/config.yml" <<EOF
-version: 0.1
-log: {level: info}
-storage: {filesystem: {rootdirectory: $T/reg/data}}
-http: {addr: 127.0.0.1:$port}
-EOF
-start_reg() {
-	docker-registry serve "$T/reg/config.yml" >>"$T/reg/log" 2>&1 &
-	reg_pid=$!
-	at_exit "kill $reg_pid 2>/dev/null"
-	for _ in $(seq 1 100); do curl -s -o /dev/null "http://127.0.0.1:$port/v2/" && break; sleep 0.1; done
-}
-start_reg
-REG=127.0.0.1:$port
+start_registry r
+REG=127.0.0.1:$PORT_r
 
 check "skopeo pushes the test base to the registry" \
 	skopeo copy --quiet --dest-tls-verify=false "oci:$BASE_OCI:python3.11" "docker://$REG/base:3.11"
@@ -44,6 +29,17 @@ is "$(skopeo inspect --format '{{.Layers}}' "oci:$T/out:1.0")" \
 	"$(skopeo inspect --format '{{.Layers}}' "oci:$T/out-local:1.0")" \
 	"the same layers as the build on the local copy of the base"
 check "lade verify passes" "$LADE" verify "$T/out"
+# One content store: the pulled base sits in the layer cache's store (~/.cache/lade here
+# $XDG_CACHE_HOME/lade), named by its full reference, with no second store beside it.
+like "$(cat "$T/xdg/lade/index.json" 2>/dev/null)" "\"org.opencontainers.image.ref.name\":\"$REG/base:3.11@$base_digest\"" \
+	"the base is named in lade's content store"
+check "no separate image store" test ! -e "$T/xdg/lade/images"
+LADE_NO_CACHE= run_lade build "$R/recipe.yaml" -o "$T/out-cached" -q
+is "$RC" 0 "with the layer cache on (it holds the store's lock), the pull goes through it"
+[ "$RC" -eq 0 ] || diag "$ERR"
+is "$(printed_digest "$OUT")" "$d1" "the same digest with the cache on"
+like "$(ls "$T/xdg/lade/layers" 2>/dev/null | head -1)" '^[0-9a-f]{64}\.json$' \
+	"the layer cache entries are in the same directory"
 if command -v buildah >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
 	export STORAGE_DRIVER=vfs BUILDAH_ISOLATION=chroot
 	BUILDAH=(buildah --root "$T/containers/root" --runroot "$T/containers/run" --storage-driver vfs)
@@ -56,8 +52,7 @@ else
 fi
 
 # Offline: the registry is gone, the store has everything.
-kill "$reg_pid"
-wait "$reg_pid" 2>/dev/null
+stop_registry r
 run_lade build "$R/recipe.yaml" -o "$T/out2" --offline -q
 is "$RC" 0 "--offline with the base in the store builds with the registry stopped"
 is "$(printed_digest "$OUT")" "$d1" "and gives the same digest"
@@ -73,7 +68,7 @@ is "$RC" 1 "an unpinned registry base is refused"
 like "$ERR" "not pinned" "the error says it is not pinned"
 
 # --push: the registry again, on the same storage.
-start_reg
+restart_registry r
 run_lade build "$R/recipe.yaml" -o "$T/out5" --push "$REG/hello:1.0" -q
 is "$RC" 0 "build --push exits 0"
 [ "$RC" -eq 0 ] || diag "$ERR"

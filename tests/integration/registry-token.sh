@@ -6,16 +6,12 @@
 # the service grants it, a wrong password, and tokens the registry must refuse (signed with
 # another key, claims changed after signing).
 source "${LADE_SRCDIR:-$(dirname "$0")/../..}/tests/lib.sh"
-command -v docker-registry >/dev/null 2>&1 ||
-	skip_all "docker-registry not installed (apt-get install docker-registry)"
+source "$LADE_SRCDIR/tests/registry-lib.sh"
 command -v openssl >/dev/null 2>&1 || skip_all "openssl not installed (apt-get install openssl)"
 need_cmd skopeo python3 curl
 "$LADE" push --help >/dev/null 2>&1 || skip_all "this lade has no push command"
 ensure_base
 
-free_port() {
-	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
 
 # --- keys: the registry trusts cert.pem; other.pem is a key it has never seen ---------------
 K=$T/keys
@@ -132,10 +128,7 @@ ANON=$T/anonymous-may-pull
 : >"$TLOG"
 python3 "$T/token.py" "$TPORT" "$K" "$TLOG" "$ANON" >"$T/token-http.log" 2>&1 &
 at_exit "kill $!"
-for _ in $(seq 1 50); do
-	curl -s -o /dev/null "http://127.0.0.1:$TPORT/token?service=lade-test" && break
-	sleep 0.1
-done
+wait_http "http://127.0.0.1:$TPORT/token?service=lade-test" || bail_out "the token service does not start"
 : >"$TLOG"
 
 # --- the registry -----------------------------------------------------------------------------

@@ -4,55 +4,11 @@
 # --offline, htpasswd Basic auth from --creds and each auth file format, TLS with a
 # self-signed certificate (--cert-dir, --tls-verify=false).
 source "${LADE_SRCDIR:-$(dirname "$0")/../..}/tests/lib.sh"
-need_cmd skopeo python3 curl openssl
-command -v docker-registry >/dev/null 2>&1 ||
-	skip_all "docker-registry not installed (apt-get install docker-registry)"
+source "$LADE_SRCDIR/tests/registry-lib.sh"
+need_cmd skopeo openssl
 command -v htpasswd >/dev/null 2>&1 || skip_all "htpasswd not installed (apt-get install apache2-utils)"
 "$LADE" push --help >/dev/null 2>&1 || skip_all "this lade has no push command"
 ensure_base
-
-free_port() {
-	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-
-# start_registry NAME [EXTRA-YAML] — a registry with its own storage and log; sets PORT_<NAME>.
-start_registry() {
-	local name=$1 extra=${2:-} port
-	port=$(free_port)
-	mkdir -p "$T/reg-$name/data"
-	cat >"$T/reg-$name/config.yml" <<-EOF
-		version: 0.1
-		log:
-		  level: info
-		  accesslog:
-		    disabled: false
-		storage:
-		  filesystem:
-		    rootdirectory: $T/reg-$name/data
-		http:
-		  addr: 127.0.0.1:$port
-		$extra
-	EOF
-	docker-registry serve "$T/reg-$name/config.yml" >"$T/reg-$name/log" 2>&1 &
-	echo $! >"$T/reg-$name/pid"
-	at_exit "kill $(cat "$T/reg-$name/pid")"
-	for _ in $(seq 1 100); do
-		curl -sk -o /dev/null "http://127.0.0.1:$port/v2/" && break
-		curl -sk -o /dev/null "https://127.0.0.1:$port/v2/" && break
-		sleep 0.1
-	done
-	printf -v "PORT_$name" '%s' "$port"
-}
-
-stop_registry() {
-	kill "$(cat "$T/reg-$1/pid")" 2>/dev/null
-	wait "$(cat "$T/reg-$1/pid")" 2>/dev/null
-}
-
-# Blob upload requests (POST/PUT on blobs/uploads) in a registry log since line $2.
-uploads_since() {
-	tail -n +"$2" "$T/reg-$1/log" | grep -cE '"(POST|PUT|PATCH) /v2/[^ ]*/blobs/uploads/[^ ]* HTTP' || true
-}
 
 R=$T/hello
 hello_recipe "$R"
@@ -218,113 +174,8 @@ is "$RC" 1 "pull from a stopped registry fails"
 like "$ERR" "registry $REG: cannot connect" "the unreachable registry is named"
 
 # --- Bearer tokens, retries, a lying registry: a small front written here -----------------------
-cat >"$T/front.py" <<'PY'
-# A test front for the registry: Bearer token auth (its own token endpoint), and faults.
-# usage: front.py PORT UPSTREAM_PORT MODE...   modes: bearer, flaky (first try of each request
-# answers 503), corrupt (blob GETs answered with one byte changed), broken (blob PUTs always
-# answer 500), reset (the first PUT of each upload: connection closed without an answer)
-import base64, re, http.client, http.server, json, sys, threading, urllib.parse
-port, upstream, modes = int(sys.argv[1]), int(sys.argv[2]), set(sys.argv[3:])
-seen, lock = set(), threading.Lock()
-USER = "bob:t0ken-pw"
-
-def repo_of(path):
-    m = re.match(r"/v2/(.+?)/(blobs|manifests|tags)/", path)
-    return m.group(1) if m else ""
-
-class H(http.server.BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    def log_message(self, fmt, *a):
-        sys.stderr.write((fmt % a) + "\n"); sys.stderr.flush()
-    def reply(self, code, body=b"", headers=()):
-        self.send_response(code)
-        for k, v in headers: self.send_header(k, v)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        if self.command != "HEAD": self.wfile.write(body)
-    def body(self):
-        n = int(self.headers.get("Content-Length") or 0)
-        return self.rfile.read(n) if n else b""
-    def handle_any(self):
-        data = self.body()
-        u = urllib.parse.urlsplit(self.path)
-        if u.path == "/token":
-            q = urllib.parse.parse_qs(u.query)
-            auth = self.headers.get("Authorization", "")
-            if auth and base64.b64decode(auth.split()[1]).decode() != USER:
-                return self.reply(401, b'{"errors":[{"code":"UNAUTHORIZED","message":"bad password"}]}')
-            who = "bob" if auth else "anonymous"
-            sys.stderr.write("TOKEN %s %s %s\n" % (who, q.get("service"), " ".join(q.get("scope", []))))
-            scopes = " ".join(q.get("scope", []))
-            if who == "anonymous" and "push" in scopes:
-                return self.reply(401, b'{"errors":[{"code":"UNAUTHORIZED","message":"anonymous push"}]}')
-            tok = base64.b64encode(json.dumps([who, scopes]).encode()).decode()
-            return self.reply(200, json.dumps({"token": tok}).encode(), [("Content-Type", "application/json")])
-        if "bearer" in modes:
-            auth = self.headers.get("Authorization", "")
-            ok = False
-            if auth.startswith("Bearer "):
-                who, scopes = json.loads(base64.b64decode(auth[7:]))
-                repo = repo_of(u.path)
-                need = "pull" if self.command in ("GET", "HEAD") else "push"
-                ok = u.path == "/v2/" or any(s.startswith("repository:%s:" % repo) and need in s.split(":")[-1] for s in scopes.split())
-            if not ok:
-                repo = repo_of(u.path)
-                ch = 'Bearer realm="http://127.0.0.1:%d/token",service="fake-registry"' % port
-                if repo: ch += ',scope="repository:%s:pull,push"' % repo
-                return self.reply(401, b'{"errors":[{"code":"UNAUTHORIZED","message":"token"}]}', [("WWW-Authenticate", ch)])
-        if "broken" in modes and self.command == "PUT" and "/blobs/uploads/" in u.path:
-            return self.reply(500, b'{"errors":[{"code":"UNKNOWN","message":"disk on fire"}]}')
-        if "reset" in modes and self.command == "PUT" and "/blobs/uploads/" in u.path:
-            with lock:
-                first = ("reset", u.path) not in seen
-                seen.add(("reset", u.path))
-            if first:
-                sys.stderr.write("RESET %s\n" % u.path); sys.stderr.flush()
-                self.close_connection = True
-                self.connection.shutdown(2)
-                return
-        if "flaky" in modes and u.path != "/v2/":
-            key = (self.command, u.path)
-            with lock:
-                first = key not in seen
-                seen.add(key)
-            if first:
-                return self.reply(503, b'{"errors":[{"code":"UNAVAILABLE","message":"try again"}]}')
-        c = http.client.HTTPConnection("127.0.0.1", upstream)
-        hdrs = {k: v for k, v in self.headers.items() if k.lower() not in ("authorization", "content-length", "connection")}
-        if data or self.command in ("PUT", "POST", "PATCH"): hdrs["Content-Length"] = str(len(data))
-        c.request(self.command, self.path, body=data if data else None, headers=hdrs)
-        r = c.getresponse()
-        rb = r.read()
-        if "corrupt" in modes and self.command == "GET" and "/blobs/" in u.path and r.status == 200 and rb:
-            rb = bytes([rb[0] ^ 1]) + rb[1:]
-        hs = [(k, v) for k, v in r.getheaders() if k.lower() not in ("content-length", "connection", "transfer-encoding")]
-        self.send_response(r.status)
-        for k, v in hs: self.send_header(k, v)
-        self.send_header("Content-Length", str(len(rb) if self.command != "HEAD" else r.getheader("Content-Length", "0")))
-        self.end_headers()
-        if self.command != "HEAD": self.wfile.write(rb)
-    do_GET = do_HEAD = do_PUT = do_POST = do_PATCH = do_DELETE = handle_any
-
-http.server.ThreadingHTTPServer(("127.0.0.1", port), H).serve_forever()
-PY
 start_registry back
-# start_front NAME MODE... — the front on a free port before the registry "back"; sets FRONT.
-start_front() {
-	local name=$1 port
-	shift
-	port=$(free_port)
-	python3 "$T/front.py" "$port" "$PORT_back" "$@" >"$T/front-$name.log" 2>&1 &
-	at_exit "kill $!"
-	for _ in $(seq 1 50); do
-		curl -s -o /dev/null "http://127.0.0.1:$port/v2/" && break
-		sleep 0.1
-	done
-	FRONT=127.0.0.1:$port
-}
-
-start_front bearer bearer
+start_front bearer "$PORT_back" bearer
 BREG=$FRONT
 run_lade push "$T/out:1.0" "$BREG/tok:1"
 is "$RC" 1 "Bearer: anonymous push is refused"
@@ -344,7 +195,7 @@ is "$RC" 0 "Bearer: anonymous token for a pull"
 like "$(grep -a '^TOKEN anonymous' "$T/front-bearer.log")" "repository:tok:pull\$" \
 	"Bearer: anonymous token with the pull scope"
 
-start_front flaky flaky
+start_front flaky "$PORT_back" flaky
 run_lade push "$T/out:1.0" "$FRONT/flaky:1"
 is "$RC" 0 "every request answered 503 once: push succeeds by retrying"
 [ "$RC" -eq 0 ] || diag "$ERR"
@@ -355,13 +206,13 @@ run_lade pull "$FRONT/flaky:1" -o "$T/p-flaky"
 is "$RC" 0 "pull succeeds by retrying"
 check "lade verify after the retried pull" "$LADE" verify "$T/p-flaky"
 
-start_front reset reset
+start_front reset "$PORT_back" reset
 run_lade push "$T/out:1.0" "$FRONT/reset:1"
 is "$RC" 0 "connections reset during the blob PUTs: push succeeds by retrying"
 [ "$RC" -eq 0 ] || diag "$ERR"
 like "$(grep -ac '^RESET' "$T/front-reset.log")" "^[1-9][0-9]*$" "the front did reset connections"
 
-start_front broken broken
+start_front broken "$PORT_back" broken
 run_lade push "$T/out:1.0" "$FRONT/broken:1"
 is "$RC" 1 "a registry failing every blob upload: push fails"
 like "$ERR" "repository broken, blob sha256:[0-9a-f]{64}: uploading: HTTP 500 UNKNOWN: disk on fire" \
@@ -370,7 +221,7 @@ like "$(grep -ac '"PUT /v2/broken/blobs/uploads/[^ ]* HTTP/1.1" 500' "$T/front-b
 	"the upload was retried (bounded)"
 check "no tag left after the failed push" bash -c "! skopeo inspect --tls-verify=false --raw docker://127.0.0.1:$PORT_back/broken:1 >/dev/null 2>&1"
 
-start_front corrupt corrupt
+start_front corrupt "$PORT_back" corrupt
 run_lade pull "$FRONT/flaky:1" -o "$T/p-corrupt"
 is "$RC" 1 "a registry sending wrong bytes: pull fails"
 like "$ERR" "repository flaky, blob sha256:[0-9a-f]{64}: the registry sent content with digest sha256:" \
