@@ -55,20 +55,25 @@ static int sbom_collect_file(void *ctx, const struct lade_entry *e, struct lade_
 	struct build_ctx *c = ctx;
 	if (e->type != LADE_ENTRY_FILE)
 		return 0;
-	char d[LADE_DIGEST_STRLEN];
+	char d[LADE_DIGEST_STRLEN], sha1[LADE_SHA1_HEXLEN];
 	if (e->src_path) {
-		if (lade_sha256_file(e->src_path, d, NULL, err) < 0)
+		if (lade_sha1_sha256_file(e->src_path, sha1, d, err) < 0)
 			return -1;
 	} else {
 		lade_sha256_buf(e->data.data, e->data.len, d);
+		lade_sha1_buf(e->data.data, e->data.len, sha1);
 	}
 	lade_grow(&c->sbom_files, sizeof(*c->sbom_files), c->n_sbom_files + 1,
 	          &c->sbom_files_alloc);
 	lade_strv_push(&c->sbom_strs, e->path);
 	lade_strv_push(&c->sbom_strs, lade_digest_hex(d));
+	lade_strv_push(&c->sbom_strs, sha1);
 	size_t n = lade_strv_len(c->sbom_strs);
-	c->sbom_files[c->n_sbom_files++] = (struct lade_sbom_file){
-	        .path = c->sbom_strs[n - 2], .sha256_hex = c->sbom_strs[n - 1], .size = e->size};
+	c->sbom_files[c->n_sbom_files++] =
+	        (struct lade_sbom_file){.path = c->sbom_strs[n - 3],
+	                                .sha256_hex = c->sbom_strs[n - 2],
+	                                .size = e->size,
+	                                .sha1_hex = c->sbom_strs[n - 1]};
 	return 0;
 }
 

@@ -94,6 +94,65 @@ int lade_sha256_file(const char *path, char out[LADE_DIGEST_STRLEN], uint64_t *s
 	return 0;
 }
 
+static EVP_MD_CTX *sha1_new(void)
+{
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	if (ctx == NULL || EVP_DigestInit_ex(ctx, EVP_sha1(), NULL) != 1) {
+		fprintf(stderr, "lade: cannot initialise sha1 (OpenSSL)\n");
+		abort();
+	}
+	return ctx;
+}
+
+static void sha1_final(EVP_MD_CTX *ctx, char out[LADE_SHA1_HEXLEN])
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int n = 0;
+	if (EVP_DigestFinal_ex(ctx, md, &n) != 1 || n != 20)
+		abort();
+	EVP_MD_CTX_free(ctx);
+	static const char hex[] = "0123456789abcdef";
+	for (int i = 0; i < 20; i++) {
+		out[2 * i] = hex[md[i] >> 4];
+		out[2 * i + 1] = hex[md[i] & 15];
+	}
+	out[40] = '\0';
+}
+
+void lade_sha1_buf(const void *data, size_t len, char sha1_hex[LADE_SHA1_HEXLEN])
+{
+	EVP_MD_CTX *ctx = sha1_new();
+	if (len > 0 && EVP_DigestUpdate(ctx, data, len) != 1)
+		abort();
+	sha1_final(ctx, sha1_hex);
+}
+
+int lade_sha1_sha256_file(const char *path, char sha1_hex[LADE_SHA1_HEXLEN],
+                          char sha256[LADE_DIGEST_STRLEN], struct lade_error **err)
+{
+	_cleanup_fd_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return lade_error_set(err, errno, "cannot open %s", path);
+	_cleanup_(lade_sha256_freep) struct lade_sha256 *h = lade_sha256_new();
+	EVP_MD_CTX *s1 = sha1_new();
+	_cleanup_free_ char *buf = xmalloc(1 << 20);
+	for (;;) {
+		ssize_t n = lade_read_retry(fd, buf, 1 << 20);
+		if (n < 0) {
+			EVP_MD_CTX_free(s1);
+			return lade_error_set(err, errno, "cannot read %s", path);
+		}
+		if (n == 0)
+			break;
+		lade_sha256_update(h, buf, (size_t)n);
+		if (EVP_DigestUpdate(s1, buf, (size_t)n) != 1)
+			abort();
+	}
+	lade_sha256_final(h, NULL, sha256);
+	sha1_final(s1, sha1_hex);
+	return 0;
+}
+
 bool lade_digest_valid(const char *digest)
 {
 	if (digest == NULL || strncmp(digest, "sha256:", 7) != 0)

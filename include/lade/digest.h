@@ -26,6 +26,14 @@ void lade_sha256_buf(const void *data, size_t len, char out[LADE_DIGEST_STRLEN])
 int lade_sha256_file(const char *path, char out[LADE_DIGEST_STRLEN], uint64_t *size,
                      struct lade_error **err);
 
+/* SHA-1, only where a format demands it (SPDX 2.3 wants one per file, clause 8.4); never used
+ * to identify content. sha1_hex: 40 lowercase hex digits and a NUL. */
+#define LADE_SHA1_HEXLEN 41
+void lade_sha1_buf(const void *data, size_t len, char sha1_hex[LADE_SHA1_HEXLEN]);
+/* The SHA-1 and the sha256 ("sha256:hex") of a file in one read. Errors name the file. */
+int lade_sha1_sha256_file(const char *path, char sha1_hex[LADE_SHA1_HEXLEN],
+                          char sha256[LADE_DIGEST_STRLEN], struct lade_error **err);
+
 /* Validate "sha256:<64 lowercase hex>"; returns true when well formed. */
 bool lade_digest_valid(const char *digest);
 /* Pointer to the hex part of a valid digest string. */

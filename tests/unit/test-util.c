@@ -98,6 +98,26 @@ static void test_digest(void)
 	char d2[LADE_DIGEST_STRLEN];
 	lade_hash_stream_final(&hs, d2);
 	is_str(d2, d, "hash stream in pieces equals one-shot");
+
+	char s1[LADE_SHA1_HEXLEN];
+	lade_sha1_buf("abc", 3, s1);
+	is_str(s1, "a9993e364706816aba3e25717850c26c9cd0d89d", "sha1 of 'abc' (FIPS 180-2 vector)");
+	char dir[] = "/tmp/lade-util-XXXXXX";
+	ok(mkdtemp(dir) != NULL, "temp dir");
+	_cleanup_free_ char *f = xasprintf("%s/abc", dir);
+	ok(lade_write_file_atomic(f, "abc", 3, NULL) == 0, "write a file");
+	char fs1[LADE_SHA1_HEXLEN], fd[LADE_DIGEST_STRLEN];
+	ok(lade_sha1_sha256_file(f, fs1, fd, NULL) == 0, "sha1 and sha256 of a file");
+	is_str(fs1, s1, "the file's sha1 equals the one-shot one");
+	is_str(fd, d, "the file's sha256 equals the one-shot one");
+	struct lade_error *err = NULL;
+	_cleanup_free_ char *missing = xasprintf("%s/missing", dir);
+	ok(lade_sha1_sha256_file(missing, fs1, fd, &err) < 0 && err &&
+	           strstr(err->msg, "cannot open ") && strstr(err->msg, "/missing"),
+	   "a missing file: the error names it");
+	lade_error_free(err);
+	unlink(f);
+	rmdir(dir);
 }
 
 int main(void)
