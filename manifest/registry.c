@@ -2131,23 +2131,31 @@ static char *store_lookup(struct lade_store *s, const char *name)
 	return NULL;
 }
 
-int lade_registry_pull_ex(const char *ref_s, const char *platform, const char *layout_dir,
-                          bool allow_unpinned, const struct lade_registry_options *o,
-                          char manifest_digest[LADE_DIGEST_STRLEN], struct lade_error **err)
+/* Parse ref_s and refuse an unpinned one unless allowed; *name: its canonical form. */
+static int pull_ref(const char *ref_s, bool allow_unpinned, struct lade_registry_ref **ref,
+                    char **name, struct lade_error **err)
 {
-	static const struct lade_registry_options defaults = LADE_REGISTRY_OPTIONS_INIT;
-	if (!o)
-		o = &defaults;
-	_cleanup_(lade_registry_ref_freep) struct lade_registry_ref *ref = NULL;
-	if (lade_registry_ref_parse(ref_s, &ref, err) < 0)
+	if (lade_registry_ref_parse(ref_s, ref, err) < 0)
 		return -1;
-	_cleanup_free_ char *name = lade_registry_ref_canonical(ref);
-	if (!ref->digest && !allow_unpinned)
+	*name = lade_registry_ref_canonical(*ref);
+	if (!(*ref)->digest && !allow_unpinned)
 		return lade_error_set(
 		        err, 0,
 		        "image %s is not pinned: add @sha256:… (or allow unpinned base "
 		        "images)",
-		        name);
+		        *name);
+	return 0;
+}
+
+int lade_registry_pull_ex(const char *ref_s, const char *platform, const char *layout_dir,
+                          bool allow_unpinned, const struct lade_registry_options *o,
+                          char manifest_digest[LADE_DIGEST_STRLEN], struct lade_error **err)
+{
+	/* checked before the store is created, so a refused reference leaves nothing behind */
+	_cleanup_(lade_registry_ref_freep) struct lade_registry_ref *ref = NULL;
+	_cleanup_free_ char *name = NULL;
+	if (pull_ref(ref_s, allow_unpinned, &ref, &name, err) < 0)
+		return -1;
 	_cleanup_free_ char *dir =
 	        layout_dir ? xstrdup(layout_dir) : lade_registry_default_store(err);
 	if (!dir || lade_mkdir_p(dir, err) < 0)
@@ -2167,15 +2175,9 @@ int lade_registry_pull_into(const char *ref_s, const char *platform, struct lade
 	if (!o)
 		o = &defaults;
 	_cleanup_(lade_registry_ref_freep) struct lade_registry_ref *ref = NULL;
-	if (lade_registry_ref_parse(ref_s, &ref, err) < 0)
+	_cleanup_free_ char *name = NULL;
+	if (pull_ref(ref_s, allow_unpinned, &ref, &name, err) < 0)
 		return -1;
-	_cleanup_free_ char *name = lade_registry_ref_canonical(ref);
-	if (!ref->digest && !allow_unpinned)
-		return lade_error_set(
-		        err, 0,
-		        "image %s is not pinned: add @sha256:… (or allow unpinned base "
-		        "images)",
-		        name);
 	struct pull p = {.ref = ref, .o = o, .store = store, .name = name};
 	_cleanup_free_ char *known = NULL;
 	const char *reference = ref->digest;

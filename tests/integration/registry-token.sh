@@ -132,40 +132,19 @@ wait_http "http://127.0.0.1:$TPORT/token?service=lade-test" || bail_out "the tok
 : >"$TLOG"
 
 # --- the registry -----------------------------------------------------------------------------
-PORT=$(free_port)
-REG=127.0.0.1:$PORT
-mkdir -p "$T/reg/data"
-cat >"$T/reg/config.yml" <<EOF
-version: 0.1
-log:
-  level: info
-  accesslog:
-    disabled: false
-storage:
-  filesystem:
-    rootdirectory: $T/reg/data
-http:
-  addr: $REG
-auth:
+start_registry tok "auth:
   token:
     realm: http://127.0.0.1:$TPORT/token
     service: lade-test
     issuer: lade-test-issuer
-    rootcertbundle: $K/cert.pem
-EOF
-docker-registry serve "$T/reg/config.yml" >"$T/reg/log" 2>&1 &
-REG_PID=$!
-at_exit "kill $REG_PID"
-for _ in $(seq 1 100); do
-	curl -s -o /dev/null "http://$REG/v2/" && break
-	sleep 0.1
-done
+    rootcertbundle: $K/cert.pem"
+REG=127.0.0.1:$PORT_tok
 
 # The set-up itself: the registry challenges, and accepts a token from the service.
 challenge=$(curl -s -D - -o /dev/null "http://$REG/v2/" | tr -d '\r' | grep -i '^www-authenticate:')
 like "$challenge" "Bearer realm=\"http://127.0.0.1:$TPORT/token\",service=\"lade-test\"" \
 	"the registry challenges with the token service as realm"
-[ -n "$challenge" ] || bail_out "the registry does not answer a challenge: $(tail -5 "$T/reg/log")"
+[ -n "$challenge" ] || bail_out "the registry does not answer a challenge: $(tail -5 "$T/reg-tok/log")"
 tok=$(curl -s -u bob:t0ken-pw "http://127.0.0.1:$TPORT/token?service=lade-test" |
 	python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')
 is "$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $tok" "http://$REG/v2/")" 200 \
@@ -250,24 +229,24 @@ like "$ERR" "registry $REG: authentication required for repository hello" \
 	"anonymous push with a pull-only token: clear error"
 
 # --- tokens the registry must refuse ------------------------------------------------------------
-mark=$(($(wc -l <"$T/reg/log") + 1))
+mark=$(($(wc -l <"$T/reg-tok/log") + 1))
 run_lade push --creds mallory:t0ken-pw "$T/out:1.0" "$REG/hello:mallory"
 is "$RC" 1 "a token signed with an untrusted key: push fails"
 like "$ERR" "registry $REG: refused the token that http://127.0.0.1:$TPORT/token issued for user mallory \\(invalid_token" \
 	"untrusted signature: lade says the registry refused the token"
 diag "lade said: $ERR"
-like "$(tail -n +"$mark" "$T/reg/log")" "unable to verify token signature: invalid RS256 signature" \
+like "$(tail -n +"$mark" "$T/reg-tok/log")" "unable to verify token signature: invalid RS256 signature" \
 	"the registry log: mallory's token has a bad signature"
 like "$(grep -c '^user=mallory .*granted=pull,push' "$TLOG")" "^[1-9]" \
 	"the token service did grant mallory push (the registry is what refused)"
 
-mark=$(($(wc -l <"$T/reg/log") + 1))
+mark=$(($(wc -l <"$T/reg-tok/log") + 1))
 run_lade pull --creds trudy:t0ken-pw "$REG/hello:1.0" -o "$T/p-trudy"
 is "$RC" 1 "a token whose claims were changed after signing: pull fails"
 like "$ERR" "registry $REG: refused the token that http://127.0.0.1:$TPORT/token issued for user trudy \\(invalid_token" \
 	"changed claims: lade says the registry refused the token"
 diag "lade said: $ERR"
-like "$(tail -n +"$mark" "$T/reg/log")" "unable to verify token signature: invalid RS256 signature" \
+like "$(tail -n +"$mark" "$T/reg-tok/log")" "unable to verify token signature: invalid RS256 signature" \
 	"the registry log: trudy's token has a bad signature"
 check "nothing was tagged by the refused pushes" \
 	bash -c "! skopeo inspect --raw --tls-verify=false --creds bob:t0ken-pw docker://$REG/hello:mallory >/dev/null 2>&1"
