@@ -97,6 +97,10 @@ static const struct lade_cli_option push_options[] = {
         {0, "cert-dir", "DIR", "ca.crt (and client.cert, client.key) for the registry", NULL},
         {0, "mount-from", "REPO", "mount blobs from REPO on the same registry", NULL},
         {0, "digestfile", "FILE", "also write the digest to FILE", NULL},
+        {0, "json", NULL,
+         "print {ref, digest, blobs_uploaded, bytes_uploaded, blobs_present, blobs_mounted, "
+         "manifests, chunks_resumed, uploads_restarted, referrers_tagged} instead of the digest",
+         NULL},
         {'j', "jobs", "N", "blobs uploaded in parallel, 1-64 (default 4)", NULL},
         {0, "chunk-size", "SIZE",
          "blobs larger than SIZE go in resumable chunks of SIZE (default 64M; K, M, G suffixes)",
@@ -112,6 +116,7 @@ static const struct lade_cli_option pull_options[] = {
         {0, "platform", "OS/ARCH[/V]", "only this platform of an index (default: all)", NULL},
         {0, "offline", NULL, "no network: only what DIR already holds", NULL},
         {'j', "jobs", "N", "blobs downloaded in parallel, 1-64 (default 4)", NULL},
+        {0, "json", NULL, "print {ref, digest, layout} instead of the digest", NULL},
         {0, "creds", "USER:PASS", "credentials (else the auth files, as for push)", NULL},
         {0, "tls-verify", "=BOOL", "as for push", "true false"},
         {0, "cert-dir", "DIR", "as for push", NULL},

@@ -2,6 +2,7 @@
  * that prints). The work is in manifest/registry.c. */
 #include <curl/curl.h>
 #include <getopt.h>
+#include <jansson.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,7 +23,20 @@ enum {
 	OPT_PLATFORM,
 	OPT_OFFLINE,
 	OPT_CHUNK_SIZE,
+	OPT_JSON,
 };
+
+/* --json: the object on stdout, keys sorted, instead of the digest line. */
+static int print_json(json_t *j)
+{
+	char *s = json_dumps(j, JSON_SORT_KEYS | JSON_INDENT(2));
+	json_decref(j);
+	if (!s)
+		return 1;
+	printf("%s\n", s);
+	free(s);
+	return fflush(stdout) == 0 ? 0 : 1;
+}
 
 static int fail(struct lade_error *err)
 {
@@ -76,9 +90,12 @@ static int parse_jobs(const char *s, unsigned *out)
 }
 
 /* Options shared by push and pull; 1 when handled, -1 on a bad value, 0 when not ours. */
-static int common_option(int c, struct lade_registry_options *o, bool *sandbox)
+static int common_option(int c, struct lade_registry_options *o, bool *sandbox, bool *json)
 {
 	switch (c) {
+	case OPT_JSON:
+		*json = true;
+		return 1;
 	case OPT_CREDS:
 		o->creds = optarg;
 		return 1;
@@ -100,7 +117,7 @@ static int common_option(int c, struct lade_registry_options *o, bool *sandbox)
 	        {"tls-verify", optional_argument, NULL, OPT_TLS_VERIFY},                           \
 	        {"cert-dir", required_argument, NULL, OPT_CERT_DIR},                               \
 	        {"no-sandbox", no_argument, NULL, OPT_NO_SANDBOX},                                 \
-	        {"quiet", no_argument, NULL, 'q'},                                                 \
+	        {"json", no_argument, NULL, OPT_JSON}, {"quiet", no_argument, NULL, 'q'},          \
 	{                                                                                          \
 		"help", no_argument, NULL, 'h'                                                     \
 	}
@@ -117,12 +134,12 @@ int lade_cmd_push(int argc, char **argv)
 	};
 	struct lade_registry_options o = LADE_REGISTRY_OPTIONS_INIT;
 	o.jobs = 4;
-	bool sandbox = true, quiet = false;
+	bool sandbox = true, quiet = false, json = false;
 	const char *digestfile = NULL;
 	int c;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "qhj:", opts, NULL)) != -1) {
-		int r = common_option(c, &o, &sandbox);
+		int r = common_option(c, &o, &sandbox, &json);
 		if (r < 0)
 			return lade_cli_usage_error("push", "--tls-verify takes true or false");
 		if (r > 0)
@@ -170,6 +187,15 @@ int lade_cmd_push(int argc, char **argv)
 		if (lade_write_file_atomic(digestfile, line, strlen(line), &err) < 0)
 			return fail(err);
 	}
+	if (json)
+		return print_json(json_pack(
+		        "{s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:b}", "ref", ref, "digest",
+		        digest, "blobs_uploaded", (json_int_t)st.blobs_uploaded, "bytes_uploaded",
+		        (json_int_t)st.bytes_uploaded, "blobs_present",
+		        (json_int_t)st.blobs_present, "blobs_mounted", (json_int_t)st.blobs_mounted,
+		        "manifests", (json_int_t)st.manifests, "chunks_resumed",
+		        (json_int_t)st.chunks_resumed, "uploads_restarted",
+		        (json_int_t)st.uploads_restarted, "referrers_tagged", st.referrers_tagged));
 	if (!quiet) {
 		char hs[32];
 		fprintf(stderr,
@@ -204,12 +230,12 @@ int lade_cmd_pull(int argc, char **argv)
 	};
 	struct lade_registry_options o = LADE_REGISTRY_OPTIONS_INIT;
 	o.jobs = 4;
-	bool sandbox = true, quiet = false;
+	bool sandbox = true, quiet = false, json = false;
 	const char *out = NULL, *platform = NULL;
 	int c;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "qho:j:", opts, NULL)) != -1) {
-		int r = common_option(c, &o, &sandbox);
+		int r = common_option(c, &o, &sandbox, &json);
 		if (r < 0)
 			return lade_cli_usage_error("pull", "--tls-verify takes true or false");
 		if (r > 0)
@@ -251,6 +277,9 @@ int lade_cmd_pull(int argc, char **argv)
 	char digest[LADE_DIGEST_STRLEN];
 	if (lade_registry_pull_ex(ref, platform, dir, true, &o, digest, &err) < 0)
 		return fail(err);
+	if (json)
+		return print_json(
+		        json_pack("{s:s, s:s, s:s}", "ref", ref, "digest", digest, "layout", dir));
 	if (!quiet)
 		fprintf(stderr, "lade: pulled %s into %s\n", ref, dir);
 	printf("%s\n", digest);

@@ -109,11 +109,11 @@ _lade() {
 		;;
 	push | pull)
 		if [[ $cmd == push ]]; then
-			opts="--creds --tls-verify --cert-dir --mount-from --digestfile --jobs --quiet
-			      --no-sandbox --help"
+			opts="--creds --tls-verify --cert-dir --mount-from --digestfile --jobs --chunk-size
+			      --json --quiet --no-sandbox --help"
 		else
-			opts="--output --platform --offline --creds --tls-verify --cert-dir --quiet
-			      --no-sandbox --help"
+			opts="--output --platform --offline --jobs --json --creds --tls-verify --cert-dir
+			      --quiet --no-sandbox --help"
 		fi
 		# --tls-verify=BOOL: bash splits the word at '='.
 		if [[ $prev == = && ${COMP_WORDS[COMP_CWORD - 2]} == --tls-verify ]] ||
@@ -133,7 +133,7 @@ _lade() {
 			compopt -o filenames 2>/dev/null
 			return 0
 			;;
-		--creds | --mount-from | -j | --jobs | --platform)
+		--creds | --mount-from | -j | --jobs | --platform | --chunk-size)
 			return 0
 			;;
 		esac

@@ -1708,8 +1708,10 @@ static int tag_referrer(struct push *p, const struct manifest_item *mi, struct l
 	json_t *d;
 	json_array_foreach(list, i, d)
 	{
-		if (strcmp(json_str(d, "digest") ? json_str(d, "digest") : "", mi->digest) == 0)
+		if (strcmp(json_str(d, "digest") ? json_str(d, "digest") : "", mi->digest) == 0) {
+			p->stats->referrers_tagged = true;
 			return 0; /* listed already: a second push changes nothing */
+		}
 	}
 	json_t *desc = json_pack("{s:s, s:s, s:I}", "mediaType", mi->media_type, "digest",
 	                         mi->digest, "size", (json_int_t)mi->bytes.len);

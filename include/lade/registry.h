@@ -115,7 +115,7 @@ struct lade_push_stats {
 	size_t chunks_resumed; /* a failed chunk: the upload went on from where the registry was */
 	size_t uploads_restarted; /* the registry lost an upload session: a new one was started */
 	bool referrers_tagged;    /* the registry has no referrers API: the sha256-<hex> tag index
-	                           * was updated instead */
+	                           * lists the referrers (updated when needed) */
 };
 
 /* Push the image IMAGE ("DIR[:TAG]" or "oci:DIR[:TAG]": a layout; without TAG the layout must

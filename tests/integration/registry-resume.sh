@@ -46,6 +46,10 @@ is "$OUT" "$local_digest" "the pushed digest is the local one"
 is "$(patches_since chunked "$mark")" "$chunks" "blobs over 1 MiB went in $chunks PATCH chunks"
 is "$(skopeo inspect --tls-verify=false --format '{{.Digest}}' "docker://$REG/chunked:1")" \
 	"$local_digest" "skopeo sees the image under the local digest"
+run_lade push --json "$T/out:1.0" "$REG/chunked:1"
+is "$RC" 0 "push --json exits 0"
+is "$(python3 -c 'import json,sys; d=json.loads(sys.argv[1]); print(d["digest"], d["blobs_uploaded"], d["bytes_uploaded"], d["blobs_present"] > 0, d["referrers_tagged"])' "$OUT")" \
+	"$local_digest 0 0 True True" "push --json: the digest, nothing uploaded the second time, the referrers tag"
 run_lade push --chunk-size 1 "$T/out:1.0" "$REG/chunked:1"
 is "$RC" 2 "--chunk-size below 4K is a usage error"
 
@@ -144,8 +148,10 @@ is "$(sha256_file "$T/referrers2.json")" "$(sha256_file "$T/referrers.json")" \
 	"a second push leaves the referrers index as it was (no duplicate entry)"
 
 # --- parallel pulls ---------------------------------------------------------------------------------
-run_lade pull -j 4 "$REG/chunked:1" -o "$T/pull-j4"
+run_lade pull --json -j 4 "$REG/chunked:1" -o "$T/pull-j4"
 is "$RC" 0 "pull -j 4 exits 0"
+is "$(python3 -c 'import json,sys; d=json.loads(sys.argv[1]); print(d["digest"], d["layout"], d["ref"])' "$OUT")" \
+	"$local_digest $T/pull-j4 $REG/chunked:1" "pull --json: digest, layout and ref"
 run_lade pull -j 1 "$REG/chunked:1" -o "$T/pull-j1"
 is "$RC" 0 "pull -j 1 exits 0"
 is "$(cd "$T/pull-j4" && find blobs -type f | sort | xargs sha256sum)" \
