@@ -3,7 +3,8 @@
 # chunked uploads (PATCH + Content-Range), a chunk lost on the way (the upload goes on from where
 # the registry stands, not from byte 0), the registry killed with SIGKILL in the middle of a push
 # and restarted (the push completes) or not restarted (a clear error and no tag), the referrers
-# tag fallback for an SBOM pushed to a registry without the referrers API, and parallel pulls.
+# tag fallback for an SBOM pushed to a registry without the referrers API, a registry naming a
+# wrong digest, and parallel pulls.
 source "${LADE_SRCDIR:-$(dirname "$0")/../..}/tests/lib.sh"
 source "$LADE_SRCDIR/tests/registry-lib.sh"
 need_cmd skopeo
@@ -120,6 +121,15 @@ like "$ERR" "repository dead, blob sha256:[0-9a-f]{64}: (starting the upload|upl
 restart_registry back
 check "no tag for the failed push" \
 	bash -c "! skopeo inspect --tls-verify=false --raw docker://$REG/dead:1 >/dev/null 2>&1"
+
+# --- a registry that says it stored something else ---------------------------------------------
+start_front lie "$PORT_back" lie
+run_lade push "$T/out:1.0" "$FRONT/lied:1"
+is "$RC" 1 "a registry answering a wrong Docker-Content-Digest: push fails"
+like "$ERR" "repository lied, blob sha256:[0-9a-f]{64}: the registry stored it as sha256:0{64}" \
+	"the error names the blob and the digest the registry claimed"
+check "no tag for the refused push" \
+	bash -c "! skopeo inspect --tls-verify=false --raw docker://$REG/lied:1 >/dev/null 2>&1"
 
 # --- referrers: the tag fallback of distribution spec 1.1 ---------------------------------------
 sbom_digest=$(python3 - "$T/out" "$local_digest" <<'PY'
