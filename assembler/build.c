@@ -224,6 +224,51 @@ static uint64_t wheel_installed_size(const struct lade_wheel *w)
 	return n;
 }
 
+/* site-packages: system — the wheels go where `pip install` run as root by the base's own
+ * interpreter puts them. No skeleton, no environment: the base's PATH already finds the
+ * interpreter and its scripts directory. Distributions the base has already are kept when
+ * they are the locked version (pip: "Requirement already satisfied") and dropped from the
+ * selection; another version is an error, since lade never removes what the base holds. */
+static int py_prepare_system(struct build_ctx *c, const struct lade_recipe *r,
+                             const struct lade_tree *tree, struct py_plan *p,
+                             struct lade_error **err)
+{
+	const struct lade_recipe_python *py = &r->python;
+	if (lade_install_scheme_system(py->interpreter, py->version, tree, &p->scheme, err) < 0)
+		return lade_error_prefix(err, "%s:%d:%d: python: site-packages: system", r->path,
+		                         py->line, py->column);
+	p->has_scheme = true;
+	p->scheme.exclude = lade_strv_copy(py->exclude);
+	progress(c, "python site directory /%s (scripts in /%s)", p->scheme.purelib,
+	         p->scheme.scripts);
+	for (size_t i = 0; i < p->n_sel;) {
+		struct lade_selected *sel = &p->sel[i];
+		const char *version = lade_wheel_version_normalized(p->wheels[i]);
+		_cleanup_free_ char *dist_info = NULL;
+		int found = lade_install_base_dist(tree, p->scheme.purelib,
+		                                   lade_wheel_name(p->wheels[i]), version,
+		                                   &dist_info, err);
+		if (found < 0)
+			return lade_error_prefix(err, "%s:%d", py->lock, sel->req->line);
+		if (found == 0) {
+			i++;
+			continue;
+		}
+		progress(c, "%s %s is in the base already (/%s): kept, as pip does",
+		         lade_wheel_name(p->wheels[i]), version, dist_info);
+		/* out of the selection, keeping p consistent for py_plan_release at every step */
+		lade_wheel_free(p->wheels[i]);
+		free(sel->path);
+		free(sel->filename);
+		free(sel->name);
+		free(sel->version);
+		memmove(&p->sel[i], &p->sel[i + 1], (p->n_sel - i - 1) * sizeof(*p->sel));
+		memmove(&p->wheels[i], &p->wheels[i + 1], (p->n_sel - i - 1) * sizeof(*p->wheels));
+		p->n_sel--;
+	}
+	return 0;
+}
+
 static int py_prepare(struct build_ctx *c, const struct lade_recipe *r, const char *platform,
                       const struct lade_base_image *base, const struct lade_tree *tree,
                       const char *base_libc, struct py_plan *p, struct lade_error **err)
@@ -282,10 +327,7 @@ static int py_prepare(struct build_ctx *c, const struct lade_recipe *r, const ch
 		return lade_error_prefix(err, "%s: the lock is not complete", py->lock);
 
 	if (py->site_packages_system)
-		return lade_error_set(err, 0,
-		                      "%s:%d:%d: python: site-packages: system is not supported by "
-		                      "this lade version (use venv:)",
-		                      r->path, py->line, py->column);
+		return py_prepare_system(c, r, tree, p, err);
 	if (lade_install_scheme_venv(py->venv, py->version, &p->scheme, err) < 0)
 		return -1;
 	p->has_scheme = true;
@@ -304,7 +346,8 @@ static int write_planned_layers(struct build_ctx *c, const struct lade_recipe *r
                                 struct lade_build_image *im, size_t *alloc, json_t *config,
                                 struct lade_error **err)
 {
-	size_t n_dist = p->n_sel, has_skel = r->python.present ? 1 : 0;
+	size_t n_dist = p->n_sel;
+	size_t has_skel = r->python.present && !r->python.site_packages_system ? 1 : 0;
 	size_t n_units = n_dist + has_skel + r->n_files;
 	if (n_units == 0)
 		return 0;

@@ -4,6 +4,7 @@
  * map so that lade_tree_count() counts layer entries only. Every node remembers the layer
  * generation that last wrote it: an opaque whiteout only hides what lower layers put in its
  * directory, never what the current layer already added. */
+#include <stdlib.h>
 #include <string.h>
 
 #include "lade/hashmap.h"
@@ -84,6 +85,33 @@ const struct lade_tree_node *lade_tree_lookup(const struct lade_tree *t, const c
 size_t lade_tree_count(const struct lade_tree *t)
 {
 	return lade_hashmap_size(t->nodes);
+}
+
+static int cmp_name(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+char **lade_tree_children(const struct lade_tree *t, const char *dir)
+{
+	size_t dlen = strlen(dir), pos = 0;
+	const char *key;
+	void *value;
+	char **names = NULL;
+	while (lade_hashmap_next(t->nodes, &pos, &key, &value)) {
+		const char *name = key;
+		if (dlen > 0) {
+			if (strncmp(key, dir, dlen) != 0 || key[dlen] != '/')
+				continue;
+			name = key + dlen + 1;
+		}
+		if (strchr(name, '/') == NULL)
+			lade_strv_push(&names, name);
+	}
+	/* readdir order is the hash map's: sort so callers never see it */
+	if (names)
+		qsort(names, lade_strv_len(names), sizeof(*names), cmp_name);
+	return names;
 }
 
 /* Remove everything strictly below dir ("" is the root) whose generation is below max_gen. */

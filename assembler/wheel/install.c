@@ -11,6 +11,8 @@
 
 #include "lade/digest.h"
 #include "lade/install.h"
+#include "lade/pep440.h"
+#include "lade/pep508.h"
 #include "lade/venv.h"
 
 #define SCRIPT_MAX  (16u << 20) /* #!python scripts are rewritten in memory */
@@ -43,6 +45,171 @@ int lade_install_scheme_venv(const char *venv, const char *py_version,
 	s->headers = xasprintf("%s/include/site/python%s", root, py_version);
 	s->data = xstrdup(root);
 	s->interpreter = xasprintf("/%s/bin/python", root);
+	return 0;
+}
+
+static bool py_version_ok(const char *v)
+{
+	if (v == NULL || strncmp(v, "3.", 2) != 0 || v[2] == '\0')
+		return false;
+	for (const char *p = v + 2; *p; p++)
+		if (!isdigit((unsigned char)*p))
+			return false;
+	return true;
+}
+
+/* The node at path in the base, following its symlinks (NULL when it does not exist). */
+static const struct lade_tree_node *base_lookup(const struct lade_tree *base, const char *path,
+                                                char **resolved, struct lade_error **err)
+{
+	_cleanup_free_ char *r = NULL;
+	if (lade_tree_resolve(base, path, true, &r, err) < 0) {
+		lade_error_prefix(err, "/%s", path);
+		return NULL;
+	}
+	const struct lade_tree_node *n = lade_tree_lookup(base, r);
+	if (resolved)
+		*resolved = steal_pointer(&r);
+	return n;
+}
+
+int lade_install_scheme_system(const char *interpreter, const char *py_version,
+                               const struct lade_tree *base, struct lade_install_scheme *s,
+                               struct lade_error **err)
+{
+	memset(s, 0, sizeof(*s));
+	if (!py_version_ok(py_version))
+		return lade_error_set(err, 0, "python version '%s' is not of the form 3.Y",
+		                      py_version ? py_version : "");
+	if (interpreter == NULL || interpreter[0] != '/')
+		return lade_error_set(err, 0, "python interpreter '%s' is not an absolute path",
+		                      interpreter ? interpreter : "");
+	_cleanup_free_ char *interp = lade_path_normalize(interpreter, err);
+	if (interp == NULL)
+		return lade_error_prefix(err, "python interpreter %s", interpreter);
+	_cleanup_free_ char *bin = lade_path_dirname(interp);
+	const char *slash = strrchr(bin, '/');
+	if (strcmp(slash ? slash + 1 : bin, "bin") != 0)
+		return lade_error_set(err, 0,
+		                      "python interpreter %s is not in a PREFIX/bin directory: "
+		                      "cannot tell its site directory (use venv:)",
+		                      interpreter);
+	_cleanup_free_ char *prefix = lade_path_dirname(bin);
+	_cleanup_free_ char *libdir = xasprintf("lib/python%s", py_version);
+	_cleanup_free_ char *stdlib = lade_path_join(prefix, libdir);
+
+	/* PEP 668: pip refuses to install into an interpreter marked so, and so does lade */
+	_cleanup_free_ char *marker = lade_path_join(stdlib, "EXTERNALLY-MANAGED");
+	_cleanup_error_ struct lade_error *e = NULL;
+	const struct lade_tree_node *n = base_lookup(base, marker, NULL, &e);
+	if (e)
+		return lade_error_set(err, 0, "python interpreter %s: %s", interpreter, e->msg);
+	if (n)
+		return lade_error_set(err, 0,
+		                      "the base marks %s as externally managed (/%s, PEP 668): use "
+		                      "venv:, or a base without that file",
+		                      interpreter, marker);
+
+	_cleanup_free_ char *site = lade_path_join(stdlib, "site-packages");
+	n = base_lookup(base, site, NULL, &e);
+	if (e)
+		return lade_error_set(err, 0, "python interpreter %s: %s", interpreter, e->msg);
+	if (n && n->type == LADE_ENTRY_DIR) {
+		/* posix_prefix, the scheme of a python.org build */
+		s->purelib = steal_pointer(&site);
+		s->platlib = xstrdup(s->purelib);
+		s->scripts = steal_pointer(&bin);
+		s->data = xstrdup(prefix);
+		_cleanup_free_ char *include = xasprintf("include/python%s", py_version);
+		s->headers = lade_path_join(prefix, include);
+	} else {
+		static const char debian[] = "usr/lib/python3/dist-packages";
+		n = strcmp(prefix, "usr") == 0 ? base_lookup(base, debian, NULL, &e) : NULL;
+		if (e)
+			return lade_error_set(err, 0, "python interpreter %s: %s", interpreter,
+			                      e->msg);
+		if (n == NULL || n->type != LADE_ENTRY_DIR)
+			return lade_error_set(
+			        err, 0,
+			        "python interpreter %s has no site directory in the base: neither "
+			        "/%s (a python.org build) nor /%s (Debian's python3 in /usr/bin) "
+			        "is "
+			        "a directory (use venv:)",
+			        interpreter, site, debian);
+		/* Debian's posix_local: what its pip installs into when run as root; the
+		 * headers follow sysconfig's "include" of that scheme, which stays in /usr */
+		s->purelib = xasprintf("usr/local/lib/python%s/dist-packages", py_version);
+		s->platlib = xstrdup(s->purelib);
+		s->scripts = xstrdup("usr/local/bin");
+		s->data = xstrdup("usr/local");
+		s->headers = xasprintf("usr/include/python%s", py_version);
+	}
+	s->interpreter = xasprintf("/%s", interp);
+	return 0;
+}
+
+/* The version part of a dist-info directory name when its name part is `name` (normalised)
+ * and the rest a PEP 440 version, else NULL. Names may contain '-' in old dist-infos, so
+ * every split is tried. */
+static char *dist_info_version(const char *dir, const char *name)
+{
+	size_t n = strlen(dir), suffix = strlen(".dist-info");
+	if (n <= suffix || strcmp(dir + n - suffix, ".dist-info") != 0)
+		return NULL;
+	for (const char *dash = strchr(dir, '-'); dash; dash = strchr(dash + 1, '-')) {
+		if ((size_t)(dash - dir) + 1 >= n - suffix)
+			break;
+		_cleanup_free_ char *part = xstrndup(dir, (size_t)(dash - dir));
+		_cleanup_free_ char *norm = lade_name_normalize(part);
+		if (strcmp(norm, name) != 0)
+			continue;
+		char *v = xstrndup(dash + 1, n - suffix - (size_t)(dash + 1 - dir));
+		if (lade_version_valid(v))
+			return v;
+		free(v);
+	}
+	return NULL;
+}
+
+/* pip's "name==V" check of an installed distribution: PEP 440 equality ("1.0" is "1.0.0"). */
+static bool same_version(const char *a, const char *b)
+{
+	_cleanup_(lade_version_freep) struct lade_version *va = NULL;
+	_cleanup_(lade_version_freep) struct lade_version *vb = NULL;
+	if (lade_version_parse(a, &va, NULL) < 0 || lade_version_parse(b, &vb, NULL) < 0)
+		return strcmp(a, b) == 0;
+	return lade_version_cmp(va, vb) == 0;
+}
+
+int lade_install_base_dist(const struct lade_tree *base, const char *site_dir, const char *name,
+                           const char *version, char **dist_info, struct lade_error **err)
+{
+	*dist_info = NULL;
+	_cleanup_error_ struct lade_error *e = NULL;
+	_cleanup_free_ char *dir = NULL;
+	if (base_lookup(base, site_dir, &dir, &e) == NULL)
+		return 0; /* no site directory yet: nothing installed there */
+	_cleanup_free_ char *want = lade_name_normalize(name);
+	_cleanup_strv_ char **children = lade_tree_children(base, dir);
+	for (char **c = children; c && *c; c++) {
+		_cleanup_free_ char *v = dist_info_version(*c, want);
+		if (v == NULL)
+			continue;
+		_cleanup_free_ char *real = lade_path_join(dir, *c);
+		const struct lade_tree_node *n = lade_tree_lookup(base, real);
+		if (n == NULL || n->type != LADE_ENTRY_DIR)
+			continue;
+		_cleanup_free_ char *path = lade_path_join(site_dir, *c);
+		if (!same_version(v, version))
+			return lade_error_set(
+			        err, 0,
+			        "%s %s is locked, the base has %s %s (/%s): lade does "
+			        "not uninstall from a base image: lock %s, or use "
+			        "venv:",
+			        name, version, name, v, path, v);
+		*dist_info = steal_pointer(&path);
+		return 1;
+	}
 	return 0;
 }
 

@@ -17,6 +17,7 @@
 #include <stdint.h>
 #include "lade/error.h"
 #include "lade/layer.h"
+#include "lade/tree.h"
 #include "lade/wheel.h"
 
 /* Where the parts of a wheel go. All paths are normalised image paths (no leading '/'). */
@@ -42,6 +43,34 @@ struct lade_install_scheme {
 int lade_install_scheme_venv(const char *venv, const char *py_version,
                              struct lade_install_scheme *s, struct lade_error **err);
 void lade_install_scheme_release(struct lade_install_scheme *s);
+
+/* Fill s for installing into the base interpreter's own site directory, as `pip install` run
+ * as root by `interpreter` (absolute image path, e.g. "/usr/local/bin/python3.11") would.
+ * PREFIX is the interpreter path's grandparent (its directory must be named "bin"); base is the
+ * base image's tree, looked up through its symlinks:
+ *  - PREFIX/lib/pythonX.Y/EXTERNALLY-MANAGED present: refused (PEP 668), as pip refuses;
+ *  - PREFIX/lib/pythonX.Y/site-packages a directory (python.org builds): purelib = platlib =
+ *    that, scripts PREFIX/bin, data PREFIX, headers PREFIX/include/pythonX.Y;
+ *  - else PREFIX /usr with /usr/lib/python3/dist-packages (Debian's python3): Debian's
+ *    posix_local scheme as its pip uses it: purelib = platlib =
+ *    /usr/local/lib/pythonX.Y/dist-packages, scripts /usr/local/bin, data /usr/local, headers
+ *    /usr/include/pythonX.Y (sysconfig's "include" of that scheme);
+ *  - else an error naming the interpreter and the paths looked for.
+ * interpreter (for shebangs) is the given path; uid/gid 0, no excludes. Errors are not
+ * prefixed with a recipe position (the caller adds it). Release with
+ * lade_install_scheme_release. */
+int lade_install_scheme_system(const char *interpreter, const char *py_version,
+                               const struct lade_tree *base, struct lade_install_scheme *s,
+                               struct lade_error **err);
+
+/* Is distribution `name` (any spelling, compared PEP 503 normalised) installed in the base
+ * directory `site_dir` (a scheme's purelib), i.e. is there a directory NAME-VER.dist-info?
+ * Returns 0 when not, 1 when with `version` (PEP 440 equal, as pip's "==": "1.0" is "1.0.0")
+ * and sets *dist_info to its path under site_dir (new string). Another version is an error naming
+ * both versions and the dist-info ("... lade does not uninstall from a base image: lock VER, or use
+ * venv:"): pip would uninstall it, lade never changes what the base holds. */
+int lade_install_base_dist(const struct lade_tree *base, const char *site_dir, const char *name,
+                           const char *version, char **dist_info, struct lade_error **err);
 
 struct lade_install_info {
 	char *name;           /* METADATA Name */

@@ -59,6 +59,12 @@ json_t *lade_tree_to_json(const struct lade_tree *t);
 int lade_tree_from_json(struct lade_tree *t, const json_t *j, struct lade_error **err);
 size_t lade_tree_count(const struct lade_tree *t);
 
+/* The names (last components) of the direct children of `dir` (a normalised path, "" for the
+ * root; symlinks are not followed), sorted with strcmp, as a new NULL-terminated vector
+ * (lade_strv_free), or NULL when dir has none or is not in the tree. Walks the whole index:
+ * meant for a few directories per build, not for tree walks. */
+char **lade_tree_children(const struct lade_tree *t, const char *dir);
+
 /* Resolve symlinks in `path` as the kernel would inside a chroot at the tree root (absolute
  * targets are relative to the root, ".." stops at the root), following at most 40 links.
  * With follow_last false the last component is not followed. Returns the resolved normalised

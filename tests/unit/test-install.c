@@ -9,6 +9,7 @@
 #include "lade/digest.h"
 #include "lade/install.h"
 #include "lade/layer.h"
+#include "lade/tree.h"
 #include "lade/util.h"
 #include "lade/venv.h"
 #include "lade/wheel.h"
@@ -121,6 +122,190 @@ static void test_scheme(void)
 	lade_error_freep(&err);
 	ok(lade_install_scheme_venv("/", "3.11", &s, &err) < 0, "root venv refused");
 	is_str(err ? err->msg : NULL, "venv path '/' is the image root", "root venv message");
+}
+
+static enum lade_entry_type type_of(const char *spec)
+{
+	return spec[0] == 'd'   ? LADE_ENTRY_DIR
+	       : spec[0] == 'l' ? LADE_ENTRY_SYMLINK
+	                        : LADE_ENTRY_FILE;
+}
+
+/* A base tree from "d PATH", "f PATH" and "l PATH TARGET" specs (one layer). */
+static struct lade_tree *base_tree(const char *const *specs)
+{
+	struct lade_tree *t = lade_tree_new();
+	lade_tree_layer_begin(t);
+	for (; *specs; specs++) {
+		_cleanup_strv_ char **f = NULL;
+		_cleanup_free_ char *copy = xstrdup(*specs);
+		char *save = NULL;
+		for (char *tok = strtok_r(copy, " ", &save); tok; tok = strtok_r(NULL, " ", &save))
+			lade_strv_push(&f, tok);
+		lade_strv_push(&f, ""); /* f[2]: no link target */
+		if (type_of(f[0]) != LADE_ENTRY_SYMLINK) {
+			free(f[2]);
+			f[2] = NULL;
+		}
+		enum lade_entry_type type = type_of(f[0]);
+		_cleanup_error_ struct lade_error *err = NULL;
+		if (lade_tree_apply(t, f[1], type, 0755, 0, 0, 0, f[2], &err) < 0)
+			printf("# base_tree %s: %s\n", *specs, err->msg);
+	}
+	return t;
+}
+
+/* The scheme for interp over a base made of specs, or the error message ("ERR: ..."). */
+static char *system_scheme(const char *interp, const char *version, const char *const *specs,
+                           struct lade_install_scheme *s)
+{
+	_cleanup_(lade_tree_freep) struct lade_tree *t = base_tree(specs);
+	_cleanup_error_ struct lade_error *err = NULL;
+	if (lade_install_scheme_system(interp, version, t, s, &err) < 0)
+		return xasprintf("ERR: %s", err->msg);
+	return xasprintf("%s|%s|%s|%s|%s|%s|%u:%u|%s", s->purelib, s->platlib, s->scripts, s->data,
+	                 s->headers, s->interpreter, s->uid, s->gid, s->exclude ? "exclude" : "-");
+}
+
+static void test_scheme_system(void)
+{
+	struct lade_install_scheme s;
+	const char *const pyorg[] = {"f usr/local/bin/python3.11",
+	                             "d usr/local/lib/python3.11/site-packages",
+	                             "d usr/lib/python3/dist-packages", NULL};
+	_cleanup_free_ char *a = system_scheme("/usr/local/bin/python3.11", "3.11", pyorg, &s);
+	is_str(a,
+	       "usr/local/lib/python3.11/site-packages|usr/local/lib/python3.11/site-packages|"
+	       "usr/local/bin|usr/local|usr/local/include/python3.11|/usr/local/bin/"
+	       "python3.11|0:0|-",
+	       "python.org build: posix_prefix under the interpreter's grandparent");
+	lade_install_scheme_release(&s);
+
+	/* the lookups go through the base's symlinks; the scheme keeps the paths as given */
+	const char *const linked[] = {"f opt/py/bin/python3", "l opt/py/lib lib64",
+	                              "d opt/py/lib64/python3.12/site-packages", NULL};
+	_cleanup_free_ char *b = system_scheme("/opt/py/bin//python3", "3.12", linked, &s);
+	is_str(b,
+	       "opt/py/lib/python3.12/site-packages|opt/py/lib/python3.12/site-packages|"
+	       "opt/py/bin|opt/py|opt/py/include/python3.12|/opt/py/bin/python3|0:0|-",
+	       "site-packages found through a symlinked lib, interpreter path normalised");
+	lade_install_scheme_release(&s);
+
+	const char *const debian[] = {"f usr/bin/python3.11", "d usr/lib/python3/dist-packages",
+	                              "f usr/lib/python3.11/os.py", NULL};
+	_cleanup_free_ char *c = system_scheme("/usr/bin/python3.11", "3.11", debian, &s);
+	is_str(c,
+	       "usr/local/lib/python3.11/dist-packages|usr/local/lib/python3.11/dist-packages|"
+	       "usr/local/bin|usr/local|usr/include/python3.11|/usr/bin/python3.11|0:0|-",
+	       "Debian's python3: posix_local, as Debian's pip installs as root");
+	lade_install_scheme_release(&s);
+
+	const char *const both[] = {"f usr/bin/python3.11", "d usr/lib/python3/dist-packages",
+	                            "d usr/lib/python3.11/site-packages", NULL};
+	_cleanup_free_ char *d = system_scheme("/usr/bin/python3.11", "3.11", both, &s);
+	ok(d && strncmp(d, "usr/lib/python3.11/site-packages|", 33) == 0,
+	   "PREFIX/lib/pythonX.Y/site-packages wins over Debian's layout (%s)", d);
+	lade_install_scheme_release(&s);
+
+	const char *const managed[] = {"f usr/bin/python3.11", "d usr/lib/python3/dist-packages",
+	                               "f usr/lib/python3.11/EXTERNALLY-MANAGED", NULL};
+	_cleanup_free_ char *e = system_scheme("/usr/bin/python3.11", "3.11", managed, &s);
+	is_str(e,
+	       "ERR: the base marks /usr/bin/python3.11 as externally managed "
+	       "(/usr/lib/python3.11/EXTERNALLY-MANAGED, PEP 668): use venv:, or a base without "
+	       "that file",
+	       "PEP 668 marker refused");
+
+	const char *const none[] = {"f usr/bin/python3.11", "d usr/lib/python3.11", NULL};
+	_cleanup_free_ char *f = system_scheme("/usr/bin/python3.11", "3.11", none, &s);
+	is_str(f,
+	       "ERR: python interpreter /usr/bin/python3.11 has no site directory in the base: "
+	       "neither /usr/lib/python3.11/site-packages (a python.org build) nor "
+	       "/usr/lib/python3/dist-packages (Debian's python3 in /usr/bin) is a directory (use "
+	       "venv:)",
+	       "no site directory: both paths named");
+
+	/* Debian's dist-packages only counts for /usr: a /usr/local python does not use it */
+	_cleanup_free_ char *g = system_scheme("/usr/local/bin/python3.11", "3.11", debian, &s);
+	ok(g && strstr(g,
+	               "ERR: python interpreter /usr/local/bin/python3.11 has no site "
+	               "directory in the base: neither /usr/local/lib/python3.11/site-packages") ==
+	                   g,
+	   "dist-packages of /usr not used for another prefix");
+
+	/* a site-packages that is a file is no site directory */
+	const char *const file[] = {"f usr/local/bin/python3",
+	                            "f usr/local/lib/python3.11/site-packages", NULL};
+	_cleanup_free_ char *h = system_scheme("/usr/local/bin/python3", "3.11", file, &s);
+	ok(h && strncmp(h, "ERR: ", 5) == 0, "site-packages as a file refused");
+
+	_cleanup_free_ char *i = system_scheme("/usr/lib/python3.11/python", "3.11", debian, &s);
+	is_str(i,
+	       "ERR: python interpreter /usr/lib/python3.11/python is not in a PREFIX/bin "
+	       "directory: cannot tell its site directory (use venv:)",
+	       "interpreter outside a bin directory refused");
+	_cleanup_free_ char *j = system_scheme("usr/bin/python3.11", "3.11", debian, &s);
+	is_str(j, "ERR: python interpreter 'usr/bin/python3.11' is not an absolute path",
+	       "relative interpreter refused");
+	_cleanup_free_ char *k = system_scheme("/usr/bin/python3.11", "3.x", debian, &s);
+	is_str(k, "ERR: python version '3.x' is not of the form 3.Y", "bad version refused");
+	_cleanup_free_ char *l = system_scheme("/usr/../../python3.11", "3.11", debian, &s);
+	is_str(l,
+	       "ERR: python interpreter /usr/../../python3.11: path '/usr/../../python3.11' climbs "
+	       "above the root",
+	       "interpreter climbing above the root refused");
+}
+
+static char *base_dist(const char *const *specs, const char *site, const char *name,
+                       const char *version)
+{
+	_cleanup_(lade_tree_freep) struct lade_tree *t = base_tree(specs);
+	_cleanup_error_ struct lade_error *err = NULL;
+	_cleanup_free_ char *di = NULL;
+	int r = lade_install_base_dist(t, site, name, version, &di, &err);
+	if (r < 0)
+		return xasprintf("ERR: %s", err->msg);
+	return xasprintf("%d %s", r, di ? di : "-");
+}
+
+static void test_base_dist(void)
+{
+#define DP "usr/local/lib/python3.11/dist-packages"
+	const char *const specs[] = {"d " DP "/Foo_Bar-1.0.dist-info",
+	                             "f " DP "/Foo_Bar-1.0.dist-info/METADATA",
+	                             "d " DP "/foo_bar",
+	                             "f " DP "/zope-1.0.dist-info",
+	                             "d " DP "/old-style-name-2.0.dist-info",
+	                             "d " DP "/foo-1.0.egg-info",
+	                             NULL};
+	_cleanup_free_ char *a = base_dist(specs, DP, "foo.bar", "1.0");
+	is_str(a, "1 " DP "/Foo_Bar-1.0.dist-info", "same version found, PEP 503 name compare");
+	_cleanup_free_ char *b = base_dist(specs, DP, "Foo-Bar", "1.0.0");
+	is_str(b, "1 " DP "/Foo_Bar-1.0.dist-info", "1.0.0 is 1.0 (PEP 440 equality)");
+	_cleanup_free_ char *c = base_dist(specs, DP, "foo-bar", "1.1");
+	is_str(c,
+	       "ERR: foo-bar 1.1 is locked, the base has foo-bar 1.0 (/" DP
+	       "/Foo_Bar-1.0.dist-info)"
+	       ": lade does not uninstall from a base image: lock 1.0, or use venv:",
+	       "another version refused, naming both and the dist-info");
+	_cleanup_free_ char *d = base_dist(specs, DP, "old-style-name", "2.0");
+	is_str(d, "1 " DP "/old-style-name-2.0.dist-info", "a name with dashes");
+	_cleanup_free_ char *e = base_dist(specs, DP, "old", "2.0");
+	is_str(e, "0 -", "a name prefix is not the name");
+	_cleanup_free_ char *e2 = base_dist(specs, DP, "old-style", "name-2.0");
+	is_str(e2, "0 -", "a split leaving no valid version is not a match");
+	_cleanup_free_ char *f = base_dist(specs, DP, "zope", "2.0");
+	is_str(f, "0 -", "a dist-info that is not a directory is ignored");
+	_cleanup_free_ char *g = base_dist(specs, DP, "foo", "1.0");
+	is_str(g, "0 -", "egg-info is not looked at");
+	_cleanup_free_ char *h =
+	        base_dist(specs, "usr/lib/python3.11/site-packages", "foo-bar", "1.0");
+	is_str(h, "0 -", "no site directory: nothing installed");
+	const char *const linked[] = {"l usr/local/lib/python3.11 /opt/site",
+	                              "d opt/site/dist-packages/foo_bar-3.dist-info", NULL};
+	_cleanup_free_ char *i = base_dist(linked, DP, "foo-bar", "3");
+	is_str(i, "1 " DP "/foo_bar-3.dist-info", "site directory looked up through symlinks");
+#undef DP
 }
 
 static void test_script_text(void)
@@ -515,6 +700,8 @@ int main(void)
 		return 1;
 	}
 	test_scheme();
+	test_scheme_system();
+	test_base_dist();
 	test_script_text();
 	test_pure();
 	test_data();

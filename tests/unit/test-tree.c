@@ -276,8 +276,37 @@ static void test_resolve_escape(void)
 	ok(err == NULL, "no error");
 }
 
+static void test_children(void)
+{
+	_cleanup_(lade_tree_freep) struct lade_tree *t = lade_tree_new();
+	lade_tree_layer_begin(t);
+	/* inserted out of order: the result must be sorted whatever the hash order */
+	const char *paths[] = {"usr/lib/z", "usr/lib/a.dist-info/RECORD", "usr/lib/m",
+	                       "usr/libx",  "usr/lib/a.dist-info",        "etc"};
+	for (size_t i = 0; i < sizeof(paths) / sizeof(*paths); i++)
+		apply(t, paths[i],
+		      strchr(paths[i], '.') && !strstr(paths[i], "RECORD") ? LADE_ENTRY_DIR
+		                                                           : LADE_ENTRY_FILE,
+		      0755, NULL);
+	_cleanup_strv_ char **c = lade_tree_children(t, "usr/lib");
+	ok(lade_strv_len(c) == 3 && strcmp(c[0], "a.dist-info") == 0 && strcmp(c[1], "m") == 0 &&
+	           strcmp(c[2], "z") == 0,
+	   "children of usr/lib: direct ones only, sorted, not usr/libx");
+	_cleanup_strv_ char **r = lade_tree_children(t, "");
+	ok(lade_strv_len(r) == 2 && strcmp(r[0], "etc") == 0 && strcmp(r[1], "usr") == 0,
+	   "children of the root (implicit parents included)");
+	ok(lade_tree_children(t, "usr/lib/m") == NULL, "a file has no children");
+	ok(lade_tree_children(t, "nope") == NULL, "a missing directory has no children");
+	/* whiteouts remove children */
+	lade_tree_layer_begin(t);
+	apply(t, "usr/lib/.wh.m", LADE_ENTRY_FILE, 0644, NULL);
+	_cleanup_strv_ char **w = lade_tree_children(t, "usr/lib");
+	ok(lade_strv_len(w) == 2 && strcmp(w[1], "z") == 0, "a whited-out child is gone");
+}
+
 int main(void)
 {
+	test_children();
 	test_resolve_escape();
 	test_json_roundtrip();
 	test_hashmap();
