@@ -13,6 +13,11 @@ set -uo pipefail
 : "${LADE_BUILDDIR:=$LADE_SRCDIR/build}"
 : "${LADE:=$LADE_BUILDDIR/lade}"
 export LADE LADE_SRCDIR LADE_BUILDDIR
+# Python snippets import the fixture generators from here (`from wheelkit import mw`).
+export PYTHONPATH=$LADE_SRCDIR/tests/fixtures${PYTHONPATH:+:$PYTHONPATH}
+
+# wheelkit lock LOCK WHEEL... — a hashed lock of those wheels (tests/fixtures/wheelkit.py).
+wheelkit() { python3 "$LADE_SRCDIR/tests/fixtures/wheelkit.py" "$@"; }
 # Builds in tests never share a layer cache (it would hide non-determinism); tests of the
 # cache give --cache DIR explicitly.
 export LADE_NO_CACHE=1

@@ -23,12 +23,9 @@ python3 -c 'import sys, zipfile; sys.exit(not any(n.endswith(".so") for n in zip
 	"$W"/platpkg-*.whl || skip_all "platpkg has no C extension here: $(cat "$T/make-wheels.log")"
 
 # greet: a console script that imports the C extension (and requires platpkg).
-PYTHONPATH=$LADE_SRCDIR/tests/fixtures python3 - "$W" <<'PY' || bail_out "cannot make the greet wheel"
-import importlib.util, os, sys
-spec = importlib.util.spec_from_file_location(
-    "make_wheels", os.path.join(os.environ["LADE_SRCDIR"], "tests/fixtures/make-wheels.py"))
-mw = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(mw)
+python3 - "$W" <<'PY' || bail_out "cannot make the greet wheel"
+import os, sys
+from wheelkit import mw
 mw.simple(sys.argv[1], "greet", "1.0", {
     "greet/__init__.py": b"",
     "greet/cli.py": b"import sys\nfrom platpkg import add\n\n\ndef main():\n"

@@ -14,11 +14,8 @@ hello_recipe "$R"
 W=$R/wheels
 mkdir -p "$W"
 python3 - "$W" <<'PY' || bail_out "cannot make the fixture wheels"
-import importlib.util, os, sys
-spec = importlib.util.spec_from_file_location(
-    "make_wheels", os.path.join(os.environ["LADE_SRCDIR"], "tests/fixtures/make-wheels.py"))
-mw = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(mw)
+import os, sys
+from wheelkit import mw
 mw.simple(sys.argv[1], "alpha", "1.0", {"alpha/__init__.py": b"A = 1\n"})
 mw.simple(sys.argv[1], "bigpkg", "1.0", {"bigpkg/__init__.py": b"", "bigpkg/data.bin": os.urandom(3 << 20)})
 PY
@@ -75,11 +72,8 @@ if [ "$(head -n -1 <<<"$L1")" = "$(head -n -1 <<<"$L2")" ]; then ok "every layer
 
 # A wheel changes: the layer that holds it changes, the others do not.
 python3 - "$W" <<'PY'
-import importlib.util, os, sys
-spec = importlib.util.spec_from_file_location(
-    "make_wheels", os.path.join(os.environ["LADE_SRCDIR"], "tests/fixtures/make-wheels.py"))
-mw = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(mw)
+import os, sys
+from wheelkit import mw
 mw.simple(sys.argv[1], "alpha", "1.0", {"alpha/__init__.py": b"A = 2\n"})
 PY
 write_lock

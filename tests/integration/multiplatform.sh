@@ -17,11 +17,8 @@ W=$R/wheels
 mkdir -p "$W"
 # purex: pure; native: one wheel per architecture with different content.
 python3 - "$W" <<'PY' || bail_out "cannot make the fixture wheels"
-import importlib.util, os, sys
-spec = importlib.util.spec_from_file_location(
-    "make_wheels", os.path.join(os.environ["LADE_SRCDIR"], "tests/fixtures/make-wheels.py"))
-mw = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(mw)
+import os, sys
+from wheelkit import mw
 out = sys.argv[1]
 mw.simple(out, "purex", "1.0", {"purex/__init__.py": b"NAME = 'purex'\n"})
 for arch in ("x86_64", "aarch64"):

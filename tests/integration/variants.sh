@@ -19,11 +19,8 @@ python3 "$LADE_SRCDIR/tests/fixtures/make-wheels.py" "$W" >"$T/make-wheels.log" 
 # mlpkg: the ML-like wheel, 384 KiB of incompressible bytes (a sha256 counter stream) that start
 # with a marker no other input contains; then one lock per variant.
 python3 - "$W" "$R" <<'PY' || bail_out "cannot make the mlpkg wheel and the locks"
-import glob, hashlib, importlib.util, os, sys
-spec = importlib.util.spec_from_file_location(
-    "make_wheels", os.path.join(os.environ["LADE_SRCDIR"], "tests/fixtures/make-wheels.py"))
-mw = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(mw)
+import glob, hashlib, os, sys
+from wheelkit import mw
 w, r = sys.argv[1], sys.argv[2]
 blob = b"LADE-ML-MARKER-" + b"".join(hashlib.sha256(b"mlpkg %d" % i).digest() for i in range(384 * 1024 // 32))
 mw.simple(w, "mlpkg", "2.1.0", {

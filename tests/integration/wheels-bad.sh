@@ -14,33 +14,6 @@ W=$T/wheels
 python3 "$LADE_SRCDIR/tests/fixtures/make-wheels.py" "$W" >"$T/make-wheels.log" 2>&1 ||
 	bail_out "make-wheels.py failed: $(cat "$T/make-wheels.log")"
 
-# wheelkit.py: the fixture generator as a module (mw.simple() makes a wheel) and a lock writer.
-cat >"$T/wheelkit.py" <<'PY'
-import hashlib, importlib.util, os, re, sys
-
-_spec = importlib.util.spec_from_file_location(
-    "make_wheels", os.path.join(os.environ["LADE_SRCDIR"], "tests/fixtures/make-wheels.py"))
-mw = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(mw)
-
-
-def lock(path, wheels):
-    """name==version with the sha256 of every given wheel of that pin, pip-compile style."""
-    reqs = {}
-    for w in wheels:
-        name, version = os.path.basename(w).split("-")[:2]
-        name = re.sub(r"[-_.]+", "-", name).lower()
-        digest = hashlib.sha256(open(w, "rb").read()).hexdigest()
-        reqs.setdefault(f"{name}=={version}", []).append(digest)
-    with open(path, "w") as f:
-        for req in sorted(reqs):
-            f.write(req + "".join(f" \\\n    --hash=sha256:{h}" for h in sorted(reqs[req])) + "\n")
-
-
-if __name__ == "__main__" and sys.argv[1] == "lock":
-    lock(sys.argv[2], sys.argv[3:])
-PY
-wheelkit() { PYTHONPATH=$T python3 "$T/wheelkit.py" "$@"; }
 
 # case_dir NAME WHEEL... — a recipe dir with those wheels in wheels/ and a lock of them.
 case_dir() {
@@ -172,7 +145,7 @@ expect_fail "unpinned lock line" 'requirements\.lock:1: ' 'datapkg>=0\.3' 'pinne
 # No compatible wheel: the only candidate is for CPython 3.12 (and a musllinux one for a glibc
 # base): the message lists each candidate and why it does not fit.
 mkdir -p "$T/cp312"
-PYTHONPATH=$T python3 - "$T/cp312" <<'PY' || bail_out "cannot make the cp312 wheel"
+python3 - "$T/cp312" <<'PY' || bail_out "cannot make the cp312 wheel"
 import sys, wheelkit
 wheelkit.mw.simple(sys.argv[1], "newpkg", "1.0", {"newpkg/__init__.py": b"NEW = 1\n"},
                    tag="cp312-cp312-manylinux_2_17_x86_64", purelib=False)
@@ -191,7 +164,7 @@ d=$(case_dir missingdep "$W/purepkg-1.0-py3-none-any.whl")
 MULTILINE=1 expect_fail "missing dependency" 'requirements\.lock' 'purepkg' 'requests' -- "$d/recipe.yaml"
 # ... and with the dependency locked the same lock builds (the check is not a false alarm).
 mkdir -p "$T/requests"
-PYTHONPATH=$T python3 - "$T/requests" <<'PY' || bail_out "cannot make the requests stub wheel"
+python3 - "$T/requests" <<'PY' || bail_out "cannot make the requests stub wheel"
 import sys, wheelkit
 wheelkit.mw.simple(sys.argv[1], "requests", "2.31.0",
                    {"requests/__init__.py": b"__version__ = '2.31.0'\n"})

@@ -45,35 +45,9 @@ python3 "$LADE_SRCDIR/tests/fixtures/make-wheels.py" "$W" >"$T/make-wheels.log" 
 	bail_out "make-wheels.py failed: $(cat "$T/make-wheels.log")"
 [ -s "$T/make-wheels.log" ] && diag "make-wheels.py: $(cat "$T/make-wheels.log")"
 
-cat >"$T/wheelkit.py" <<'PY'
-import hashlib, importlib.util, os, re, sys
-
-_spec = importlib.util.spec_from_file_location(
-    "make_wheels", os.path.join(os.environ["LADE_SRCDIR"], "tests/fixtures/make-wheels.py"))
-mw = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(mw)
-
-
-def lock(path, wheels):
-    """name==version with the sha256 of every given wheel of that pin, pip-compile style."""
-    reqs = {}
-    for w in wheels:
-        name, version = os.path.basename(w).split("-")[:2]
-        name = re.sub(r"[-_.]+", "-", name).lower()
-        digest = hashlib.sha256(open(w, "rb").read()).hexdigest()
-        reqs.setdefault(f"{name}=={version}", []).append(digest)
-    with open(path, "w") as f:
-        for req in sorted(reqs):
-            f.write(req + "".join(f" \\\n    --hash=sha256:{h}" for h in sorted(reqs[req])) + "\n")
-
-
-if __name__ == "__main__" and sys.argv[1] == "lock":
-    lock(sys.argv[2], sys.argv[3:])
-PY
-wheelkit() { PYTHONPATH=$T python3 "$T/wheelkit.py" "$@"; }
 
 # purepkg requires requests: a stub makes the lock complete.
-PYTHONPATH=$T python3 - "$W" <<'PY' || bail_out "cannot make the requests stub wheel"
+python3 - "$W" <<'PY' || bail_out "cannot make the requests stub wheel"
 import sys, wheelkit
 wheelkit.mw.simple(sys.argv[1], "requests", "2.31.0",
                    {"requests/__init__.py": b"__version__ = '2.31.0'\n"})

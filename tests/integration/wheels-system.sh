@@ -29,11 +29,8 @@ python3 "$LADE_SRCDIR/tests/fixtures/make-wheels.py" "$W" >"$T/make-wheels.log" 
 	bail_out "make-wheels.py failed: $(cat "$T/make-wheels.log")"
 # purepkg requires requests: a stub makes the lock complete.
 python3 - "$W" <<'PY' || bail_out "cannot make the requests stub wheel"
-import importlib.util, os, sys
-spec = importlib.util.spec_from_file_location(
-    "make_wheels", os.path.join(os.environ["LADE_SRCDIR"], "tests/fixtures/make-wheels.py"))
-mw = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(mw)
+import os, sys
+from wheelkit import mw
 mw.simple(sys.argv[1], "requests", "2.31.0", {"requests/__init__.py": b"__version__ = '2.31.0'\n"})
 PY
 
