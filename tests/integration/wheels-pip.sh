@@ -56,6 +56,7 @@ PY
 # The comparison: prints "ok<TAB>desc", "not ok<TAB>desc" or "#<TAB>diag" lines.
 cat >"$T/compare.py" <<'PY'
 import csv, hashlib, io, os, stat, sys
+from pipcompare import record_rows, scan
 
 lade_root, pip_root, label = sys.argv[1], sys.argv[2], sys.argv[3]
 VENV_ONLY = {"bin/activate", "bin/activate.csh", "bin/activate.fish", "bin/Activate.ps1"}
@@ -66,38 +67,8 @@ def out(kind, msg):
     print(f"{kind}\t[{label}] {msg}")
 
 
-def scan(root):
-    res = {}
-    for top, dirs, files in os.walk(root):
-        for n in dirs + files:
-            p = os.path.join(top, n)
-            rel = os.path.relpath(p, root)
-            st = os.lstat(p)
-            if stat.S_ISLNK(st.st_mode):
-                res[rel] = ("symlink", None, os.readlink(p))
-            elif stat.S_ISDIR(st.st_mode):
-                res[rel] = ("dir", stat.S_IMODE(st.st_mode), None)
-            elif stat.S_ISREG(st.st_mode):
-                res[rel] = ("file", stat.S_IMODE(st.st_mode), open(p, "rb").read())
-            else:
-                res[rel] = ("other", stat.S_IMODE(st.st_mode), None)
-    return res
-
-
 def skeleton(rel):
     return rel in SKELETON or rel.startswith("bin/python3.")
-
-
-def record_rows(data):
-    rows = set()
-    for row in csv.reader(io.StringIO(data.decode())):
-        if not row:
-            continue
-        base = row[0].rsplit("/", 1)[-1]
-        if base in ("INSTALLER", "direct_url.json") and ".dist-info/" in row[0]:
-            continue
-        rows.add(tuple(row))
-    return rows
 
 
 def resolve(tree, rel, depth=0):

@@ -147,39 +147,13 @@ ok "Debian's pip install --root with $PY"
 
 cat >"$T/compare.py" <<'PY'
 import csv, hashlib, io, os, stat, sys
+from pipcompare import record_rows, scan
 
 lade_root, base_root, pip_root = sys.argv[1:4]
 
 
 def out(kind, msg):
     print(f"{kind}\t{msg}")
-
-
-def scan(root):
-    res = {}
-    for top, dirs, files in os.walk(root):
-        for n in dirs + files:
-            p = os.path.join(top, n)
-            rel = os.path.relpath(p, root)
-            st = os.lstat(p)
-            if stat.S_ISLNK(st.st_mode):
-                res[rel] = ("symlink", None, os.readlink(p))
-            elif stat.S_ISDIR(st.st_mode):
-                res[rel] = ("dir", stat.S_IMODE(st.st_mode), None)
-            elif stat.S_ISREG(st.st_mode):
-                res[rel] = ("file", stat.S_IMODE(st.st_mode), open(p, "rb").read())
-            else:
-                res[rel] = ("other", stat.S_IMODE(st.st_mode), None)
-    return res
-
-
-def record_rows(data):
-    rows = set()
-    for row in csv.reader(io.StringIO(data.decode())):
-        if row and not (row[0].rsplit("/", 1)[-1] in ("INSTALLER", "direct_url.json")
-                        and ".dist-info/" in row[0]):
-            rows.add(tuple(row))
-    return rows
 
 
 L, B, P = scan(lade_root), scan(base_root), scan(pip_root)
