@@ -89,24 +89,45 @@ static int parse_jobs(const char *s, unsigned *out)
 	return 0;
 }
 
-/* Options shared by push and pull; 1 when handled, -1 on a bad value, 0 when not ours. */
-static int common_option(int c, struct lade_registry_options *o, bool *sandbox, bool *json)
+struct common {
+	const char *cmd; /* "push" or "pull", for usage errors and --help */
+	bool sandbox, quiet, json;
+};
+
+/* Options shared by push and pull: 1 when handled, 0 when not ours, or the exit status to
+ * return at once (usage errors: 2 with the message printed; --help: 0 with the help printed)
+ * as 100 + status. */
+static int common_option(int c, struct lade_registry_options *o, struct common *cm)
 {
 	switch (c) {
 	case OPT_JSON:
-		*json = true;
+		cm->json = true;
 		return 1;
 	case OPT_CREDS:
 		o->creds = optarg;
 		return 1;
 	case OPT_TLS_VERIFY:
-		return parse_bool(optarg, &o->tls_verify) < 0 ? -1 : 1;
+		if (parse_bool(optarg, &o->tls_verify) < 0)
+			return 100 +
+			       lade_cli_usage_error(cm->cmd, "--tls-verify takes true or false");
+		return 1;
 	case OPT_CERT_DIR:
 		o->cert_dir = optarg;
 		return 1;
 	case OPT_NO_SANDBOX:
-		*sandbox = false;
+		cm->sandbox = false;
 		return 1;
+	case 'j':
+		if (parse_jobs(optarg, &o->jobs) < 0)
+			return 100 +
+			       lade_cli_usage_error(cm->cmd, "-j takes a number from 1 to 64");
+		return 1;
+	case 'q':
+		cm->quiet = true;
+		return 1;
+	case 'h':
+		lade_cli_usage(stdout, lade_cli_command_find(cm->cmd));
+		return 100;
 	default:
 		return 0;
 	}
@@ -134,14 +155,14 @@ int lade_cmd_push(int argc, char **argv)
 	};
 	struct lade_registry_options o = LADE_REGISTRY_OPTIONS_INIT;
 	o.jobs = 4;
-	bool sandbox = true, quiet = false, json = false;
+	struct common cm = {.cmd = "push", .sandbox = true};
 	const char *digestfile = NULL;
 	int c;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "qhj:", opts, NULL)) != -1) {
-		int r = common_option(c, &o, &sandbox, &json);
-		if (r < 0)
-			return lade_cli_usage_error("push", "--tls-verify takes true or false");
+		int r = common_option(c, &o, &cm);
+		if (r >= 100)
+			return r - 100;
 		if (r > 0)
 			continue;
 		switch (c) {
@@ -157,17 +178,6 @@ int lade_cmd_push(int argc, char **argv)
 				        "push",
 				        "--chunk-size takes a size of at least 4K (e.g. 16M)");
 			break;
-		case 'j':
-			if (parse_jobs(optarg, &o.jobs) < 0)
-				return lade_cli_usage_error("push",
-				                            "-j takes a number from 1 to 64");
-			break;
-		case 'q':
-			quiet = true;
-			break;
-		case 'h':
-			lade_cli_usage(stdout, lade_cli_command_find("push"));
-			return 0;
 		default:
 			return lade_cli_usage_error("push", "unknown option");
 		}
@@ -175,7 +185,7 @@ int lade_cmd_push(int argc, char **argv)
 	if (argc - optind != 2)
 		return lade_cli_usage_error("push", "push needs IMAGE and REF");
 	const char *image = argv[optind], *ref = argv[optind + 1];
-	if (prepare(sandbox) < 0)
+	if (prepare(cm.sandbox) < 0)
 		return 1;
 	_cleanup_error_ struct lade_error *err = NULL;
 	char digest[LADE_DIGEST_STRLEN];
@@ -187,7 +197,7 @@ int lade_cmd_push(int argc, char **argv)
 		if (lade_write_file_atomic(digestfile, line, strlen(line), &err) < 0)
 			return fail(err);
 	}
-	if (json)
+	if (cm.json)
 		return print_json(json_pack(
 		        "{s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:b}", "ref", ref, "digest",
 		        digest, "blobs_uploaded", (json_int_t)st.blobs_uploaded, "bytes_uploaded",
@@ -196,7 +206,7 @@ int lade_cmd_push(int argc, char **argv)
 		        "manifests", (json_int_t)st.manifests, "chunks_resumed",
 		        (json_int_t)st.chunks_resumed, "uploads_restarted",
 		        (json_int_t)st.uploads_restarted, "referrers_tagged", st.referrers_tagged));
-	if (!quiet) {
+	if (!cm.quiet) {
 		char hs[32];
 		fprintf(stderr,
 		        "lade: pushed %s: %zu blobs uploaded (%s), %zu already present, %zu "
@@ -230,14 +240,14 @@ int lade_cmd_pull(int argc, char **argv)
 	};
 	struct lade_registry_options o = LADE_REGISTRY_OPTIONS_INIT;
 	o.jobs = 4;
-	bool sandbox = true, quiet = false, json = false;
+	struct common cm = {.cmd = "pull", .sandbox = true};
 	const char *out = NULL, *platform = NULL;
 	int c;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "qho:j:", opts, NULL)) != -1) {
-		int r = common_option(c, &o, &sandbox, &json);
-		if (r < 0)
-			return lade_cli_usage_error("pull", "--tls-verify takes true or false");
+		int r = common_option(c, &o, &cm);
+		if (r >= 100)
+			return r - 100;
 		if (r > 0)
 			continue;
 		switch (c) {
@@ -250,17 +260,6 @@ int lade_cmd_pull(int argc, char **argv)
 		case OPT_OFFLINE:
 			o.offline = true;
 			break;
-		case 'j':
-			if (parse_jobs(optarg, &o.jobs) < 0)
-				return lade_cli_usage_error("pull",
-				                            "-j takes a number from 1 to 64");
-			break;
-		case 'q':
-			quiet = true;
-			break;
-		case 'h':
-			lade_cli_usage(stdout, lade_cli_command_find("pull"));
-			return 0;
 		default:
 			return lade_cli_usage_error("pull", "unknown option");
 		}
@@ -268,7 +267,7 @@ int lade_cmd_pull(int argc, char **argv)
 	if (argc - optind != 1)
 		return lade_cli_usage_error("pull", "pull needs REF");
 	const char *ref = argv[optind];
-	if (prepare(sandbox) < 0)
+	if (prepare(cm.sandbox) < 0)
 		return 1;
 	_cleanup_error_ struct lade_error *err = NULL;
 	_cleanup_free_ char *dir = out ? xstrdup(out) : lade_registry_default_store(&err);
@@ -277,10 +276,10 @@ int lade_cmd_pull(int argc, char **argv)
 	char digest[LADE_DIGEST_STRLEN];
 	if (lade_registry_pull_ex(ref, platform, dir, true, &o, digest, &err) < 0)
 		return fail(err);
-	if (json)
+	if (cm.json)
 		return print_json(
 		        json_pack("{s:s, s:s, s:s}", "ref", ref, "digest", digest, "layout", dir));
-	if (!quiet)
+	if (!cm.quiet)
 		fprintf(stderr, "lade: pulled %s into %s\n", ref, dir);
 	printf("%s\n", digest);
 	return fflush(stdout) == 0 ? 0 : 1;
