@@ -998,12 +998,12 @@ static bool layer_too_big(const char *base_name, const struct lade_base_layer *l
 	return false;
 }
 
-/* One read of a layer blob. The file's bytes are hashed (the blob digest) and handed to a
- * libarchive reader that only decompresses (raw format; gzip and zstd detected from the bytes,
- * as always); the stream it yields is hashed (diff_id), counted (bomb guard) and handed to a
- * second reader that walks the tar headers. Two readers, because a tar reader never shows the
- * decompressed bytes; keeping libarchive's decoders keeps their detection and their messages. */
+/* One read of a layer blob. The file's bytes are hashed (the blob digest) and pulled through a
+ * decompressor (gzip and zstd detected from the bytes, as libarchive's filters did; bytes after
+ * the last gzip member ignored, as libarchive did); the stream it yields is hashed (diff_id),
+ * counted (bomb guard) and handed to a libarchive tar reader that walks the headers. */
 struct layer_pass {
+	struct lade_source source; /* the blob, read and hashed */
 	const char *base_name;
 	const struct lade_base_layer *l;
 	const char *path;
@@ -1014,7 +1014,7 @@ struct layer_pass {
 	int in_errno;
 	struct lade_sha256 *blob_sha;
 	struct lade_sha256 *tar_sha; /* NULL when not compressed: the blob is its own diff */
-	struct archive *dec;         /* the decompressing reader */
+	struct lade_decompressor *dec;
 	bool dec_eof;
 	uint64_t total;                /* decompressed bytes so far */
 	struct lade_error *stream_err; /* first open, read, decompression or bomb failure */
@@ -1022,8 +1022,7 @@ struct layer_pass {
 
 static void layer_pass_release(struct layer_pass *p)
 {
-	if (p->dec)
-		archive_read_free(p->dec);
+	lade_decompressor_free(p->dec);
 	if (p->fd >= 0)
 		close(p->fd);
 	free(p->in);
@@ -1045,86 +1044,62 @@ static ssize_t blob_fill(struct layer_pass *p)
 	return n;
 }
 
-static la_ssize_t blob_read_cb(struct archive *a, void *data, const void **buf)
+static ssize_t blob_read(struct lade_source *s, const void **buf, struct lade_error **err)
 {
-	struct layer_pass *p = data;
+	struct layer_pass *p = (struct layer_pass *)s;
 	*buf = p->in;
 	if (p->in_eof)
 		return 0;
 	ssize_t n = blob_fill(p);
-	if (n < 0) {
-		/* libarchive's own wording, as when it opened the file itself. */
-		archive_set_error(a, p->in_errno, "Error reading '%s'", p->path);
-		return -1;
-	}
+	if (n < 0)
+		return lade_error_set(err, p->in_errno, "cannot read %s", p->path);
 	return n;
 }
 
-/* Open the blob and the decompressing reader (failures go to p->stream_err). */
+/* Open the blob and its decompressor (failures go to p->stream_err). */
 static void layer_pass_open(struct layer_pass *p)
 {
 	const char *digest = p->l->desc.digest;
-	p->dec = archive_read_new();
-	if (p->dec == NULL) {
-		lade_error_set(&p->stream_err, ENOMEM, "base %s: layer %s", p->base_name, digest);
-		return;
-	}
-	archive_read_support_filter_none(p->dec);
-	archive_read_support_filter_gzip(p->dec);
-	archive_read_support_filter_zstd(p->dec);
-	archive_read_support_format_raw(p->dec);
+	p->source.read = blob_read;
 	p->fd = open(p->path, O_RDONLY | O_CLOEXEC);
-	int r;
 	if (p->fd < 0) {
-		archive_set_error(p->dec, errno, "Failed to open '%s'", p->path);
-		r = ARCHIVE_FATAL;
-	} else {
-		r = archive_read_open(p->dec, p, NULL, blob_read_cb, NULL);
-	}
-	if (r != ARCHIVE_OK) {
-		lade_error_set(&p->stream_err, 0, "base %s: layer %s: cannot open %s: %s",
-		               p->base_name, digest, p->path, archive_error_string(p->dec));
+		/* libarchive's wording, from when it opened the blob */
+		lade_error_set(&p->stream_err, 0,
+		               "base %s: layer %s: cannot open %s: Failed to open '%s'",
+		               p->base_name, digest, p->path, p->path);
 		return;
 	}
-	struct archive_entry *e;
-	r = archive_read_next_header(p->dec, &e);
-	if (r < ARCHIVE_WARN && r != ARCHIVE_EOF)
-		lade_error_set(&p->stream_err, 0, "base %s: layer %s: %s", p->base_name, digest,
-		               archive_error_string(p->dec));
-	p->dec_eof = r == ARCHIVE_EOF;
+	if (lade_decompressor_new(LADE_COMPRESS_NONE,
+	                          LADE_DECOMPRESS_DETECT | LADE_DECOMPRESS_IGNORE_TRAILING,
+	                          &p->source, &p->dec, &p->stream_err) < 0)
+		lade_error_prefix(&p->stream_err, "base %s: layer %s", p->base_name, digest);
 }
 
 /* Next block of the decompressed stream: > 0 bytes at *buf, 0 at its end, -1 with
  * p->stream_err set. Hashes and counts as it goes. */
 static ssize_t layer_pass_next(struct layer_pass *p, const void **buf)
 {
-	for (;;) {
-		if (p->stream_err)
-			return -1;
-		if (p->dec_eof)
-			return 0;
-		size_t n;
-		la_int64_t offset;
-		int r = archive_read_data_block(p->dec, buf, &n, &offset);
-		if (r == ARCHIVE_EOF) {
-			p->dec_eof = true;
-			return 0;
-		}
-		if (r != ARCHIVE_OK) {
-			lade_error_set(&p->stream_err, 0, "base %s: layer %s: %s", p->base_name,
-			               p->l->desc.digest, archive_error_string(p->dec));
-			return -1;
-		}
-		if (n == 0)
-			continue;
-		if (p->compressed) {
-			p->total += n;
-			if (layer_too_big(p->base_name, p->l, p->total, &p->stream_err))
-				return -1;
-			lade_sha256_update(p->tar_sha, *buf, n);
-		}
-		return (ssize_t)n;
+	if (p->stream_err)
+		return -1;
+	if (p->dec_eof)
+		return 0;
+	ssize_t n = lade_decompressor_next(p->dec, buf, &p->stream_err);
+	if (n < 0) {
+		lade_error_prefix(&p->stream_err, "base %s: layer %s", p->base_name,
+		                  p->l->desc.digest);
+		return -1;
 	}
+	if (n == 0) {
+		p->dec_eof = true;
+		return 0;
+	}
+	if (p->compressed) {
+		p->total += (uint64_t)n;
+		if (layer_too_big(p->base_name, p->l, p->total, &p->stream_err))
+			return -1;
+		lade_sha256_update(p->tar_sha, *buf, (size_t)n);
+	}
+	return n;
 }
 
 static la_ssize_t tar_read_cb(struct archive *a, void *data, const void **buf)

@@ -1,12 +1,13 @@
 /* lade — `lade verify`: check an OCI image layout and list its problems (include/lade/verify.h).
  *
  * Layers are read once: a libarchive tar reader pulls from a callback that reads the blob,
- * hashes the raw bytes (blob digest), decompresses them with zlib or libzstd according to the
- * layer's media type and hashes the result (diff_id). After the tar reader stops (end marker or
- * error) the rest of the stream is drained through the same path, so both digests always cover
- * every byte. Decompressing ourselves rather than through libarchive's filters is what lets one
- * pass see the decompressed stream; it also means a gzip media type on a zstd blob is reported
- * instead of silently auto-detected. */
+ * hashes the raw bytes (blob digest), decompresses them (lade_decompressor: ISA-L or libzstd)
+ * according to the layer's media type and hashes the result (diff_id). After the tar reader
+ * stops (end marker or error) the rest of the stream is drained through the same path, so both
+ * digests always cover every byte. Decompressing ourselves rather than through libarchive's
+ * filters is what lets one pass see the decompressed stream; it also means a gzip media type
+ * on a zstd blob is reported instead of silently auto-detected, and bytes after the last gzip
+ * member are reported too. */
 #include <archive.h>
 #include <archive_entry.h>
 #include <errno.h>
@@ -14,8 +15,6 @@
 #include <jansson.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <zlib.h>
-#include <zstd.h>
 
 #include "lade/compress.h"
 #include "lade/image.h"
@@ -300,109 +299,40 @@ static void check_doc_media_type(struct verifier *v, const char *name, const jso
 
 /* --- layers -------------------------------------------------------------------------- */
 
-enum gz_state { GZ_START, GZ_MEMBER, GZ_BETWEEN };
-
 struct layer_reader {
+	struct lade_source source; /* the blob, read and hashed */
 	int fd;
-	enum lade_compression comp;
 	struct lade_sha256 *blob_sha;
 	struct lade_sha256 *tar_sha; /* NULL for LADE_COMPRESS_NONE: the tar is the blob */
 	unsigned char *in;
-	size_t in_len, in_pos;
 	bool in_eof;
-	unsigned char *out;
-	z_stream z;
-	bool z_init;
-	enum gz_state gz;
-	ZSTD_DCtx *zd;
-	size_t zret;
-	bool zstarted;
-	char *error; /* first read/decompression failure */
+	struct lade_decompressor *dec;
+	const void *out; /* the last block of the tar stream */
+	char *error;     /* first read/decompression failure */
 };
 
-static int fill_input(struct layer_reader *r)
+static ssize_t blob_read(struct lade_source *s, const void **buf, struct lade_error **err)
 {
+	struct layer_reader *r = (struct layer_reader *)s;
+	*buf = r->in;
+	if (r->in_eof)
+		return 0;
 	ssize_t n = lade_read_retry(r->fd, r->in, CHUNK);
-	if (n < 0) {
-		r->error = xasprintf("cannot read blob: %s", strerror(errno));
-		return -1;
-	}
-	r->in_len = (size_t)n;
-	r->in_pos = 0;
+	if (n < 0)
+		return lade_error_set(err, 0, "cannot read blob: %s", strerror(errno));
 	r->in_eof = n == 0;
 	lade_sha256_update(r->blob_sha, r->in, (size_t)n);
-	return 0;
+	return n;
 }
 
-static ssize_t produce_gzip(struct layer_reader *r)
+/* The rest of the blob, for its digest, after the stream stopped early. */
+static void drain_blob(struct layer_reader *r)
 {
 	for (;;) {
-		if (r->in_pos == r->in_len && !r->in_eof && fill_input(r) < 0)
-			return -1;
-		if (r->gz != GZ_MEMBER) {
-			if (r->in_pos == r->in_len) {
-				if (r->gz == GZ_START) {
-					r->error = xstrdup("empty gzip stream");
-					return -1;
-				}
-				return 0;
-			}
-			if (r->gz == GZ_BETWEEN)
-				inflateReset(&r->z);
-			r->gz = GZ_MEMBER;
-		}
-		r->z.next_in = r->in + r->in_pos;
-		r->z.avail_in = (uInt)(r->in_len - r->in_pos);
-		r->z.next_out = r->out;
-		r->z.avail_out = CHUNK;
-		int ret = inflate(&r->z, Z_NO_FLUSH);
-		r->in_pos = r->in_len - r->z.avail_in;
-		size_t produced = CHUNK - r->z.avail_out;
-		if (ret == Z_STREAM_END) {
-			r->gz = GZ_BETWEEN;
-		} else if (ret == Z_BUF_ERROR) {
-			if (produced == 0 && r->in_pos == r->in_len && r->in_eof) {
-				r->error = xstrdup("truncated gzip stream");
-				return -1;
-			}
-		} else if (ret != Z_OK) {
-			r->error = xasprintf("gzip: %s", r->z.msg ? r->z.msg : "corrupt data");
-			return -1;
-		}
-		if (produced > 0)
-			return (ssize_t)produced;
-	}
-}
-
-static ssize_t produce_zstd(struct layer_reader *r)
-{
-	for (;;) {
-		if (r->in_pos == r->in_len && !r->in_eof && fill_input(r) < 0)
-			return -1;
-		if (r->in_pos == r->in_len && r->in_eof) {
-			if (!r->zstarted) {
-				r->error = xstrdup("empty zstd stream");
-				return -1;
-			}
-			if (r->zret == 0)
-				return 0;
-		}
-		r->zstarted = true;
-		ZSTD_inBuffer ib = {r->in, r->in_len, r->in_pos};
-		ZSTD_outBuffer ob = {r->out, CHUNK, 0};
-		size_t ret = ZSTD_decompressStream(r->zd, &ob, &ib);
-		r->in_pos = ib.pos;
-		if (ZSTD_isError(ret)) {
-			r->error = xasprintf("zstd: %s", ZSTD_getErrorName(ret));
-			return -1;
-		}
-		r->zret = ret;
-		if (ob.pos > 0)
-			return (ssize_t)ob.pos;
-		if (r->in_pos == r->in_len && r->in_eof && ret != 0) {
-			r->error = xstrdup("truncated zstd stream");
-			return -1;
-		}
+		const void *buf;
+		_cleanup_error_ struct lade_error *e = NULL;
+		if (blob_read(&r->source, &buf, &e) <= 0)
+			return;
 	}
 }
 
@@ -412,21 +342,11 @@ static ssize_t produce(struct layer_reader *r)
 {
 	if (r->error)
 		return -1;
-	ssize_t n;
-	switch (r->comp) {
-	case LADE_COMPRESS_GZIP:
-		n = produce_gzip(r);
-		break;
-	case LADE_COMPRESS_ZSTD:
-		n = produce_zstd(r);
-		break;
-	default:
-		if (fill_input(r) < 0)
-			return -1;
-		memcpy(r->out, r->in, r->in_len);
-		r->in_pos = r->in_len;
-		n = (ssize_t)r->in_len;
-		break;
+	_cleanup_error_ struct lade_error *e = NULL;
+	ssize_t n = lade_decompressor_next(r->dec, &r->out, &e);
+	if (n < 0) {
+		r->error = xstrdup(e->msg);
+		return -1;
 	}
 	if (n > 0 && r->tar_sha)
 		lade_sha256_update(r->tar_sha, r->out, (size_t)n);
@@ -447,13 +367,10 @@ static la_ssize_t layer_read_cb(struct archive *a, void *data, const void **buf)
 
 static void layer_reader_release(struct layer_reader *r)
 {
-	if (r->z_init)
-		inflateEnd(&r->z);
-	ZSTD_freeDCtx(r->zd);
+	lade_decompressor_free(r->dec);
 	lade_sha256_free(r->blob_sha);
 	lade_sha256_free(r->tar_sha);
 	free(r->in);
-	free(r->out);
 	free(r->error);
 }
 
@@ -612,26 +529,21 @@ static void scan_layer(struct verifier *v, size_t number, const struct desc *d,
 	        .paths = lade_hashmap_new(),
 	};
 	struct layer_reader r = {
+	        .source.read = blob_read,
 	        .fd = -1,
-	        .comp = comp,
 	        .blob_sha = lade_sha256_new(),
 	        .tar_sha = comp == LADE_COMPRESS_NONE ? NULL : lade_sha256_new(),
 	        .in = xmalloc(CHUNK),
-	        .out = xmalloc(CHUNK),
 	};
 	_cleanup_free_ char *path = blob_path(d->digest);
 	r.fd = openat(v->dfd, path, O_RDONLY | O_CLOEXEC);
 	if (r.fd < 0) {
 		r.error = xasprintf("cannot open blob: %s", strerror(errno));
-	} else if (comp == LADE_COMPRESS_GZIP) {
-		if (inflateInit2(&r.z, 16 + MAX_WBITS) != Z_OK)
-			r.error = xstrdup("cannot initialise zlib");
-		else
-			r.z_init = true;
-	} else if (comp == LADE_COMPRESS_ZSTD) {
-		r.zd = ZSTD_createDCtx();
-		if (r.zd == NULL)
-			r.error = xstrdup("cannot initialise zstd");
+	} else {
+		/* By media type, not sniffed: a zstd blob labelled gzip is a problem. */
+		_cleanup_error_ struct lade_error *e = NULL;
+		if (lade_decompressor_new(comp, 0, &r.source, &r.dec, &e) < 0)
+			r.error = xstrdup(e->msg);
 	}
 
 	walk_tar(&lc, &r);
@@ -642,8 +554,8 @@ static void scan_layer(struct verifier *v, size_t number, const struct desc *d,
 	if (!stream_ok && !lc.stream_error_reported)
 		lprob(&lc, "%s", r.error);
 	/* After a decompression error the rest of the blob still counts for its digest. */
-	while (r.fd >= 0 && !r.in_eof && fill_input(&r) == 0)
-		;
+	if (r.fd >= 0)
+		drain_blob(&r);
 
 	char blob_digest[LADE_DIGEST_STRLEN];
 	lade_sha256_final(r.blob_sha, NULL, blob_digest);

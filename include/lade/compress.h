@@ -1,8 +1,12 @@
 /* lade — layer compression: gzip (ISA-L igzip, a single gzip member with no name, mtime 0,
  * OS byte 255 "unknown" fixed), zstd (libzstd) or none. Output depends only on the input
- * bytes, the algorithm, the level and the lade release: never on thread count or machine. */
+ * bytes, the algorithm, the level and the lade release: never on thread count or machine.
+ * And the way back for layers read from images (base layers, lade verify): a pull
+ * decompressor over the same three. */
 #ifndef LADE_COMPRESS_H
 #define LADE_COMPRESS_H
+
+#include <sys/types.h>
 
 #include "lade/error.h"
 #include "lade/stream.h"
@@ -40,5 +44,48 @@ struct lade_stream *lade_compressor_stream(struct lade_compressor *c);
 int lade_compressor_finish(struct lade_compressor *c, struct lade_error **err);
 void lade_compressor_free(struct lade_compressor *c);
 void lade_compressor_freep(struct lade_compressor **c);
+
+/* ---- decompression ---- */
+
+/* Where a decompressor reads compressed bytes from. Implementations embed it as their first
+ * member. read: > 0 bytes at *buf (owned by the source, valid until its next call), 0 at the
+ * end of the input, -1 with *err set (the decompressor passes that error on unchanged). */
+struct lade_source {
+	ssize_t (*read)(struct lade_source *s, const void **buf, struct lade_error **err);
+};
+
+enum {
+	/* Take the compression from the first bytes (lade_compression_sniff) rather than from
+	 * the argument: what libarchive's filters did for base layers. */
+	LADE_DECOMPRESS_DETECT = 1 << 0,
+	/* gzip: bytes after a member that do not start another gzip header (magic, method 8,
+	 * no reserved flags), or a later member's header cut short by the end of the input,
+	 * end the stream and are left unread, as libarchive's gzip filter does. Without it
+	 * they are an error. zstd never allows trailing bytes. */
+	LADE_DECOMPRESS_IGNORE_TRAILING = 1 << 1,
+};
+
+struct lade_decompressor; /* opaque */
+
+/* A pull decompressor over `in` (borrowed; must outlive it): gzip (ISA-L igzip; multi-member,
+ * CRC-32 and ISIZE of every member checked), zstd (libzstd; multi-frame, skippable frames) or
+ * none (the source's buffers handed through). flags: LADE_DECOMPRESS_*. Nothing is read until
+ * the first lade_decompressor_next(). */
+int lade_decompressor_new(enum lade_compression c, unsigned flags, struct lade_source *in,
+                          struct lade_decompressor **ret, struct lade_error **err);
+/* Next block of decompressed bytes: > 0 bytes at *buf (owned by d or the source, valid until
+ * the next call), 0 once the stream ended properly (every member/frame complete and checked,
+ * trailing bytes handled as the flags say), -1 with *err set. Errors, not prefixed (the caller
+ * names the blob): "empty gzip stream", "truncated gzip stream", "not a gzip stream",
+ * "trailing garbage after gzip stream", "gzip: <what is wrong>" (header, deflate data,
+ * "crc or length mismatch in member trailer"), and the zstd ones: "empty zstd stream",
+ * "truncated zstd stream", "zstd: <libzstd's error name>"; source errors as the source set
+ * them. After -1 every later call fails too. */
+ssize_t lade_decompressor_next(struct lade_decompressor *d, const void **buf,
+                               struct lade_error **err);
+/* The compression in use (after the first lade_decompressor_next() with DETECT). */
+enum lade_compression lade_decompressor_kind(const struct lade_decompressor *d);
+void lade_decompressor_free(struct lade_decompressor *d);
+void lade_decompressor_freep(struct lade_decompressor **d);
 
 #endif

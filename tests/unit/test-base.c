@@ -9,7 +9,10 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <zstd.h>
+
 #include "lade/base.h"
+#include "lade/digest.h"
 #include "lade/image.h"
 #include "lade/util.h"
 #include "tap.h"
@@ -662,6 +665,100 @@ static void test_one_pass(void)
 	lade_base_image_freep(&b);
 }
 
+/* ---- decompression (lade_decompressor; the compression follows the bytes) ---- */
+
+/* Read the one-layer base made of `blob` whose config claims `diff_id`: 0 with etc/passwd in
+ * the tree, or -1 with *err. *dir and *digest name the fixture for messages. */
+static int read_blob_layer(const char *what, const struct lade_buf *blob, const char *diff_id,
+                           struct lade_store *store, char **dir, char **digest,
+                           struct lade_error **err)
+{
+	*dir = new_dir(what);
+	_cleanup_(lade_base_image_freep) struct lade_base_image *b =
+	        one_layer_base(*dir, blob, diff_id, store);
+	*digest = xstrdup(b->layers[0].desc.digest);
+	_cleanup_(lade_tree_freep) struct lade_tree *t = lade_tree_new();
+	if (lade_base_read_tree(b, store, t, err) < 0)
+		return -1;
+	return lade_tree_lookup(t, "etc/passwd") ? 0 : lade_error_set(err, 0, "no etc/passwd");
+}
+
+static void zstd_of(const struct lade_buf *in, struct lade_buf *out)
+{
+	size_t bound = ZSTD_compressBound(in->len);
+	lade_buf_grow(out, bound);
+	size_t n = ZSTD_compress(out->data + out->len, bound, in->data, in->len, 3);
+	if (ZSTD_isError(n))
+		abort();
+	out->len += n;
+}
+
+/* A broken layer is refused with "base B: layer D: <want>". */
+static void expect_layer_error(const char *what, const struct lade_buf *blob, const char *diff_id,
+                               struct lade_store *store, const char *want)
+{
+	_cleanup_free_ char *dir = NULL, *digest = NULL;
+	_cleanup_error_ struct lade_error *err = NULL;
+	ok(read_blob_layer(what, blob, diff_id, store, &dir, &digest, &err) == -1, "%s refused",
+	   what);
+	_cleanup_free_ char *full = xasprintf("base oci:%s: layer %s: %s", dir, digest, want);
+	is_str(err ? err->msg : NULL, full, "%s: message", what);
+}
+
+static void test_decompression(void)
+{
+	_cleanup_(lade_store_freep) struct lade_store *store = new_store();
+	_cleanup_buf_ struct lade_buf tar = LADE_BUF_INIT;
+	make_tar(l1_ents, 3, false, &tar);
+	char diff_id[LADE_DIGEST_STRLEN];
+	lade_sha256_buf(tar.data, tar.len, diff_id);
+	size_t half = tar.len / 2 + 7;
+
+	/* gzip in two members, zstd in two frames, and a plain tar under a gzip media type. */
+	_cleanup_buf_ struct lade_buf gz2 = LADE_BUF_INIT, zs2 = LADE_BUF_INIT;
+	gzip_raw(tar.data, half, &gz2);
+	gzip_raw(tar.data + half, tar.len - half, &gz2);
+	struct lade_buf head = {tar.data, half, 0}, tail = {tar.data + half, tar.len - half, 0};
+	zstd_of(&head, &zs2);
+	zstd_of(&tail, &zs2);
+	const struct {
+		const char *what;
+		const struct lade_buf *blob;
+	} good[] = {{"two gzip members", &gz2}, {"two zstd frames", &zs2}, {"plain tar", &tar}};
+	for (size_t i = 0; i < LADE_ARRAY_SIZE(good); i++) {
+		_cleanup_free_ char *dir = NULL, *digest = NULL;
+		_cleanup_error_ struct lade_error *err = NULL;
+		ok(read_blob_layer(good[i].what, good[i].blob, diff_id, store, &dir, &digest,
+		                   &err) == 0,
+		   "layer of %s reads, diff_id verified (%s)", good[i].what, err ? err->msg : "");
+	}
+
+	_cleanup_buf_ struct lade_buf gz = LADE_BUF_INIT;
+	gzip_raw(tar.data, tar.len, &gz);
+	struct lade_buf cut = {gz.data, gz.len - 5, 0};
+	expect_layer_error("gzip cut short", &cut, diff_id, store, "truncated gzip stream");
+	struct lade_buf zcut = {zs2.data, zs2.len - 5, 0};
+	expect_layer_error("zstd cut short", &zcut, diff_id, store, "truncated zstd stream");
+	_cleanup_buf_ struct lade_buf bad = LADE_BUF_INIT;
+	lade_buf_add(&bad, gz.data, gz.len);
+	bad.data[bad.len - 6] ^= 0x10;
+	expect_layer_error("gzip crc damaged", &bad, diff_id, store,
+	                   "gzip: crc or length mismatch in member trailer");
+	lade_buf_reset(&bad);
+	lade_buf_add(&bad, zs2.data, zs2.len);
+	lade_buf_adds(&bad, "junk");
+	expect_layer_error("junk after zstd", &bad, diff_id, store,
+	                   "zstd: Unknown frame descriptor");
+	/* A second gzip header of an unknown method is trailing bytes, as libarchive read it. */
+	lade_buf_reset(&bad);
+	lade_buf_add(&bad, gz.data, gz.len);
+	lade_buf_add(&bad, "\x1f\x8b\x09\0\0\0\0\0\0\3", 10);
+	_cleanup_free_ char *dir = NULL, *digest = NULL;
+	_cleanup_error_ struct lade_error *err = NULL;
+	ok(read_blob_layer("method 9 after", &bad, diff_id, store, &dir, &digest, &err) == 0,
+	   "bytes after the gzip stream that are no member are ignored (%s)", err ? err->msg : "");
+}
+
 /* ---- docker-archive ---- */
 
 /* An archive with one image: config "<hex>.json", layer "l1/layer.tar" (plain or gzip). */
@@ -815,6 +912,7 @@ int main(void)
 	test_tampered();
 	test_hostile();
 	test_one_pass();
+	test_decompression();
 	test_docker_archive();
 	test_scratch();
 	rm_rf(tmp);

@@ -1,5 +1,6 @@
 /* Unit tests for assembler/compress.c: round trips through zlib / libzstd, the fixed gzip
- * header and trailer, output independent of jobs and of write boundaries, error messages. */
+ * header and trailer, output independent of jobs and of write boundaries, error messages;
+ * the decompressor against zlib/libzstd-made streams (members, frames, header fields, damage). */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -352,6 +353,427 @@ static void test_determinism(void)
 	lade_error_free(err);
 }
 
+/* ---- decompressor ---- */
+
+/* A source over memory handing out at most `piece` bytes per read (0: all at once), failing
+ * once `fail_at` bytes were read (0: never). */
+struct mem_source {
+	struct lade_source source;
+	const unsigned char *data;
+	size_t len, pos, piece, fail_at;
+	int reads_after_end;
+};
+
+static ssize_t mem_read(struct lade_source *s, const void **buf, struct lade_error **err)
+{
+	struct mem_source *m = (struct mem_source *)s;
+	if (m->fail_at && m->pos >= m->fail_at)
+		return lade_error_set(err, 0, "source broke");
+	if (m->pos == m->len) {
+		m->reads_after_end++;
+		return 0;
+	}
+	size_t n = m->len - m->pos;
+	if (m->piece && n > m->piece)
+		n = m->piece;
+	*buf = m->data + m->pos;
+	m->pos += n;
+	return (ssize_t)n;
+}
+
+static void source_init(struct mem_source *m, const void *data, size_t len, size_t piece)
+{
+	memset(m, 0, sizeof(*m));
+	m->source.read = mem_read;
+	m->data = data;
+	m->len = len;
+	m->piece = piece;
+}
+
+/* Decompress everything from m; -1 with *err on failure. */
+static int drain(enum lade_compression kind, unsigned flags, struct mem_source *m,
+                 struct lade_buf *out, struct lade_error **err)
+{
+	_cleanup_(lade_decompressor_freep) struct lade_decompressor *d = NULL;
+	if (lade_decompressor_new(kind, flags, &m->source, &d, err) < 0)
+		return -1;
+	for (;;) {
+		const void *buf;
+		ssize_t n = lade_decompressor_next(d, &buf, err);
+		if (n < 0)
+			return -1;
+		if (n == 0)
+			break;
+		lade_buf_add(out, buf, (size_t)n);
+	}
+	/* The end is sticky. */
+	const void *buf;
+	return lade_decompressor_next(d, &buf, err) == 0 ? 0 : -1;
+}
+
+static int decompress_mem(enum lade_compression kind, unsigned flags, const void *data, size_t len,
+                          size_t piece, struct lade_buf *out, struct lade_error **err)
+{
+	struct mem_source m;
+	source_init(&m, data, len, piece);
+	return drain(kind, flags, &m, out, err);
+}
+
+static bool buf_is(const struct lade_buf *b, const unsigned char *want, size_t len)
+{
+	return b->len == len && (len == 0 || memcmp(b->data, want, len) == 0);
+}
+
+/* A gzip member made by zlib, with optional header fields (all of them with `fields`). */
+static void zlib_gzip(const unsigned char *data, size_t len, int level, bool fields,
+                      struct lade_buf *out)
+{
+	z_stream z;
+	memset(&z, 0, sizeof(z));
+	if (deflateInit2(&z, level, Z_DEFLATED, 16 + MAX_WBITS, 8, Z_DEFAULT_STRATEGY) != Z_OK)
+		abort();
+	gz_header h;
+	memset(&h, 0, sizeof(h));
+	static unsigned char extra[] = "LA\004\0lade";
+	if (fields) {
+		h.name = (unsigned char *)"layer.tar";
+		h.comment = (unsigned char *)"a comment";
+		h.extra = extra;
+		h.extra_len = sizeof(extra) - 1;
+		h.hcrc = 1;
+		h.time = 1234567;
+		deflateSetHeader(&z, &h);
+	}
+	size_t bound = deflateBound(&z, (uLong)len) + 1024;
+	size_t start = out->len;
+	lade_buf_grow(out, bound);
+	z.next_in = (unsigned char *)data;
+	z.avail_in = (uInt)len;
+	z.next_out = (unsigned char *)out->data + start;
+	z.avail_out = (uInt)bound;
+	if (deflate(&z, Z_FINISH) != Z_STREAM_END)
+		abort();
+	out->len = start + z.total_out;
+	deflateEnd(&z);
+}
+
+static void zstd_frame(const unsigned char *data, size_t len, struct lade_buf *out)
+{
+	size_t bound = ZSTD_compressBound(len);
+	lade_buf_grow(out, bound);
+	size_t n = ZSTD_compress(out->data + out->len, bound, data, len, 3);
+	if (ZSTD_isError(n))
+		abort();
+	out->len += n;
+}
+
+static void test_decompress_gzip(void)
+{
+	static const size_t sizes[] = {0, 1, 1000, 100003, 3 * MiB + 17};
+	for (size_t s = 0; s < LADE_ARRAY_SIZE(sizes); s++) {
+		_cleanup_free_ unsigned char *d = make_data(sizes[s], 77 + s);
+		_cleanup_buf_ struct lade_buf gz = LADE_BUF_INIT;
+		zlib_gzip(d, sizes[s], 6, false, &gz);
+		/* Byte-sized reads only where they stay fast. */
+		size_t pieces[] = {0, 4093, sizes[s] <= 100003 ? 1 : 65536};
+		for (size_t p = 0; p < LADE_ARRAY_SIZE(pieces); p++) {
+			_cleanup_buf_ struct lade_buf out = LADE_BUF_INIT;
+			_cleanup_error_ struct lade_error *err = NULL;
+			int r = decompress_mem(LADE_COMPRESS_GZIP, 0, gz.data, gz.len, pieces[p],
+			                       &out, &err);
+			ok(r == 0 && buf_is(&out, d, sizes[s]),
+			   "zlib gzip of %zu bytes, read %zu at a time, inflates%s%s", sizes[s],
+			   pieces[p], err ? ": " : "", err ? err->msg : "");
+		}
+	}
+
+	/* Members of many lengths back to back: each member's end (padding bits, trailer split
+	 * across reads) lands everywhere, and every trailer is checked. */
+	_cleanup_free_ unsigned char *d = make_data(300000, 5);
+	_cleanup_buf_ struct lade_buf multi = LADE_BUF_INIT;
+	size_t total = 0;
+	for (size_t i = 0; total + i * 1013 <= 300000 && i < 40; i++) {
+		zlib_gzip(d + total, i * 1013, i % 10, false, &multi);
+		total += i * 1013;
+	}
+	zlib_gzip(d + total, 0, 6, false, &multi); /* an empty member too */
+	for (size_t piece = 0; piece <= 7; piece += 7) {
+		_cleanup_buf_ struct lade_buf out = LADE_BUF_INIT;
+		_cleanup_error_ struct lade_error *err = NULL;
+		int r = decompress_mem(LADE_COMPRESS_GZIP, 0, multi.data, multi.len, piece, &out,
+		                       &err);
+		ok(r == 0 && buf_is(&out, d, total),
+		   "41 concatenated members inflate as one stream (reads of %zu)%s%s", piece,
+		   err ? ": " : "", err ? err->msg : "");
+	}
+
+	/* All optional header fields, header crc included, read a byte at a time. */
+	_cleanup_buf_ struct lade_buf fields = LADE_BUF_INIT;
+	zlib_gzip(d, 5000, 6, true, &fields);
+	zlib_gzip(d + 5000, 5000, 6, true, &fields);
+	_cleanup_buf_ struct lade_buf out = LADE_BUF_INIT;
+	_cleanup_error_ struct lade_error *err = NULL;
+	ok(decompress_mem(LADE_COMPRESS_GZIP, 0, fields.data, fields.len, 1, &out, &err) == 0 &&
+	           buf_is(&out, d, 10000),
+	   "members with extra, name, comment and header crc%s%s", err ? ": " : "",
+	   err ? err->msg : "");
+
+	/* lade's own parallel gzip: one member of independent 1 MiB deflate chunks. */
+	size_t len = 4 * MiB + 333;
+	_cleanup_free_ unsigned char *big = make_data(len, 99);
+	_cleanup_buf_ struct lade_buf lgz = LADE_BUF_INIT;
+	lade_error_freep(&err);
+	ok(compress_buf(LADE_COMPRESS_GZIP, 1, 3, big, len, 0, &lgz, &err) == 0,
+	   "lade_compressor gzip output");
+	lade_buf_release(&out);
+	ok(decompress_mem(LADE_COMPRESS_GZIP, 0, lgz.data, lgz.len, 1 << 20, &out, &err) == 0 &&
+	           buf_is(&out, big, len),
+	   "lade_compressor gzip output inflates%s%s", err ? ": " : "", err ? err->msg : "");
+}
+
+static void test_decompress_zstd(void)
+{
+	_cleanup_free_ unsigned char *d = make_data(2 * MiB + 99, 11);
+	_cleanup_buf_ struct lade_buf zs = LADE_BUF_INIT;
+	zstd_frame(d, 1000, &zs);
+	zstd_frame(d + 1000, 0, &zs);
+	zstd_frame(d + 1000, 2 * MiB + 99 - 1000, &zs);
+	for (size_t piece = 0; piece <= 4096; piece += 4096) {
+		_cleanup_buf_ struct lade_buf out = LADE_BUF_INIT;
+		_cleanup_error_ struct lade_error *err = NULL;
+		int r = decompress_mem(LADE_COMPRESS_ZSTD, 0, zs.data, zs.len, piece, &out, &err);
+		ok(r == 0 && buf_is(&out, d, 2 * MiB + 99),
+		   "three zstd frames inflate as one stream (reads of %zu)%s%s", piece,
+		   err ? ": " : "", err ? err->msg : "");
+	}
+	_cleanup_buf_ struct lade_buf lz = LADE_BUF_INIT;
+	_cleanup_buf_ struct lade_buf out = LADE_BUF_INIT;
+	_cleanup_error_ struct lade_error *err = NULL;
+	ok(compress_buf(LADE_COMPRESS_ZSTD, 3, 2, d, 2 * MiB + 99, 0, &lz, &err) == 0 &&
+	           decompress_mem(LADE_COMPRESS_ZSTD, 0, lz.data, lz.len, 0, &out, &err) == 0 &&
+	           buf_is(&out, d, 2 * MiB + 99),
+	   "lade_compressor zstd output decompresses%s%s", err ? ": " : "", err ? err->msg : "");
+}
+
+/* Decompression of data..len must fail with exactly `want`. */
+static void expect_fail(enum lade_compression kind, unsigned flags, const void *data, size_t len,
+                        size_t piece, const char *want, const char *what)
+{
+	_cleanup_buf_ struct lade_buf out = LADE_BUF_INIT;
+	_cleanup_error_ struct lade_error *err = NULL;
+	ok(decompress_mem(kind, flags, data, len, piece, &out, &err) == -1, "%s refused", what);
+	is_str(err ? err->msg : NULL, want, "%s: message", what);
+}
+
+static void test_decompress_errors(void)
+{
+	_cleanup_free_ unsigned char *d = make_data(200000, 3);
+	_cleanup_buf_ struct lade_buf gz = LADE_BUF_INIT;
+	zlib_gzip(d, 200000, 6, false, &gz);
+
+	expect_fail(LADE_COMPRESS_GZIP, 0, "", 0, 0, "empty gzip stream", "empty gzip input");
+	expect_fail(LADE_COMPRESS_ZSTD, 0, "", 0, 0, "empty zstd stream", "empty zstd input");
+	_cleanup_buf_ struct lade_buf out = LADE_BUF_INIT;
+	_cleanup_error_ struct lade_error *err = NULL;
+	ok(decompress_mem(LADE_COMPRESS_NONE, 0, "", 0, 0, &out, &err) == 0 && out.len == 0,
+	   "empty input without compression is an empty stream");
+
+	/* Cut in the header, in the deflate data, in the trailer. */
+	static const size_t cuts[] = {1, 5, 9, 100, 50000};
+	for (size_t i = 0; i < LADE_ARRAY_SIZE(cuts); i++) {
+		char what[64];
+		snprintf(what, sizeof(what), "gzip cut after %zu bytes", cuts[i]);
+		expect_fail(LADE_COMPRESS_GZIP, 0, gz.data, cuts[i], 0, "truncated gzip stream",
+		            what);
+	}
+	for (size_t cut = 1; cut <= 8; cut += 7) {
+		char what[64];
+		snprintf(what, sizeof(what), "gzip without %zu trailer bytes", cut);
+		expect_fail(LADE_COMPRESS_GZIP, 0, gz.data, gz.len - cut, 4096,
+		            "truncated gzip stream", what);
+	}
+	_cleanup_buf_ struct lade_buf zs = LADE_BUF_INIT;
+	zstd_frame(d, 200000, &zs);
+	expect_fail(LADE_COMPRESS_ZSTD, 0, zs.data, zs.len - 3, 0, "truncated zstd stream",
+	            "zstd cut short");
+	expect_fail(LADE_COMPRESS_ZSTD, 0, zs.data, 3, 0, "truncated zstd stream",
+	            "zstd cut in the magic");
+
+	/* The trailer: crc and size. */
+	_cleanup_buf_ struct lade_buf bad = LADE_BUF_INIT;
+	lade_buf_add(&bad, gz.data, gz.len);
+	bad.data[bad.len - 8] ^= 1;
+	expect_fail(LADE_COMPRESS_GZIP, 0, bad.data, bad.len, 0,
+	            "gzip: crc or length mismatch in member trailer", "wrong crc");
+	bad.data[bad.len - 8] ^= 1;
+	bad.data[bad.len - 1] ^= 0x40;
+	expect_fail(LADE_COMPRESS_GZIP, 0, bad.data, bad.len, 0,
+	            "gzip: crc or length mismatch in member trailer", "wrong isize");
+	bad.data[bad.len - 1] ^= 0x40;
+
+	/* The header. */
+	expect_fail(LADE_COMPRESS_GZIP, 0, "hello world", 11, 0, "not a gzip stream", "not gzip");
+	static const unsigned char method9[] = {0x1f, 0x8b, 9, 0, 0, 0, 0, 0, 0, 3, 3, 0};
+	expect_fail(LADE_COMPRESS_GZIP, 0, method9, sizeof(method9), 0,
+	            "gzip: unknown compression method 9", "method 9");
+	static const unsigned char flags[] = {0x1f, 0x8b, 8, 0x20, 0, 0, 0, 0, 0, 3, 3, 0};
+	expect_fail(LADE_COMPRESS_GZIP, 0, flags, sizeof(flags), 0,
+	            "gzip: reserved header flags set", "reserved flag");
+	_cleanup_buf_ struct lade_buf hc = LADE_BUF_INIT;
+	zlib_gzip(d, 100, 6, true, &hc);
+	/* the header crc follows the comment's terminating NUL */
+	char *c = memmem(hc.data, hc.len, "a comment", 10);
+	if (c)
+		c[10] ^= 1;
+	expect_fail(LADE_COMPRESS_GZIP, 0, hc.data, hc.len, 0, "gzip: header crc mismatch",
+	            "wrong header crc");
+
+	/* The deflate data: a final block of the reserved type 3. */
+	static const unsigned char btype3[] = {0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3, 0x07, 0, 0};
+	expect_fail(LADE_COMPRESS_GZIP, 0, btype3, sizeof(btype3), 0, "gzip: invalid deflate block",
+	            "reserved block type");
+	lade_buf_reset(&bad);
+	lade_buf_add(&bad, gz.data, gz.len);
+	for (size_t i = 2000; i < 2100; i++)
+		bad.data[i] = (char)0xff;
+	{
+		_cleanup_buf_ struct lade_buf o = LADE_BUF_INIT;
+		lade_error_freep(&err);
+		ok(decompress_mem(LADE_COMPRESS_GZIP, 0, bad.data, bad.len, 0, &o, &err) == -1 &&
+		           err && strncmp(err->msg, "gzip: ", 6) == 0,
+		   "corrupt deflate data refused: %s", err ? err->msg : "");
+	}
+
+	/* After a member: another one, garbage, or a header that is no gzip header. */
+	lade_buf_reset(&bad);
+	lade_buf_add(&bad, gz.data, gz.len);
+	lade_buf_adds(&bad, "junk");
+	expect_fail(LADE_COMPRESS_GZIP, 0, bad.data, bad.len, 0,
+	            "trailing garbage after gzip stream", "garbage after the member");
+	lade_buf_release(&out);
+	lade_error_freep(&err);
+	ok(decompress_mem(LADE_COMPRESS_GZIP, LADE_DECOMPRESS_IGNORE_TRAILING, bad.data, bad.len, 0,
+	                  &out, &err) == 0 &&
+	           buf_is(&out, d, 200000),
+	   "IGNORE_TRAILING: garbage after the member ends the stream%s%s", err ? ": " : "",
+	   err ? err->msg : "");
+	lade_buf_reset(&bad);
+	lade_buf_add(&bad, gz.data, gz.len);
+	lade_buf_add(&bad, method9, sizeof(method9));
+	expect_fail(LADE_COMPRESS_GZIP, 0, bad.data, bad.len, 0,
+	            "gzip: unknown compression method 9", "second member of method 9");
+	lade_buf_release(&out);
+	ok(decompress_mem(LADE_COMPRESS_GZIP, LADE_DECOMPRESS_IGNORE_TRAILING, bad.data, bad.len, 0,
+	                  &out, &err) == 0 &&
+	           buf_is(&out, d, 200000),
+	   "IGNORE_TRAILING: a second header of method 9 is trailing bytes");
+	lade_buf_reset(&bad);
+	lade_buf_add(&bad, gz.data, gz.len);
+	lade_buf_add(&bad, gz.data, 6);
+	expect_fail(LADE_COMPRESS_GZIP, 0, bad.data, bad.len, 0, "truncated gzip stream",
+	            "second member cut in its header");
+	lade_buf_release(&out);
+	ok(decompress_mem(LADE_COMPRESS_GZIP, LADE_DECOMPRESS_IGNORE_TRAILING, bad.data, bad.len, 0,
+	                  &out, &err) == 0 &&
+	           buf_is(&out, d, 200000),
+	   "IGNORE_TRAILING: a second header cut short is trailing bytes");
+	/* Whatever follows is left unread. */
+	_cleanup_free_ unsigned char *tail = xzalloc(100000);
+	lade_buf_reset(&bad);
+	lade_buf_add(&bad, gz.data, gz.len);
+	lade_buf_add(&bad, tail, 100000);
+	struct mem_source m;
+	source_init(&m, bad.data, bad.len, 4096);
+	lade_buf_release(&out);
+	ok(drain(LADE_COMPRESS_GZIP, LADE_DECOMPRESS_IGNORE_TRAILING, &m, &out, &err) == 0 &&
+	           buf_is(&out, d, 200000) && m.pos < gz.len + 8192,
+	   "IGNORE_TRAILING: zero padding ends the stream and stays unread (read %zu of %zu)",
+	   m.pos, bad.len);
+	lade_buf_reset(&bad);
+	lade_buf_add(&bad, zs.data, zs.len);
+	lade_buf_adds(&bad, "junk");
+	expect_fail(LADE_COMPRESS_ZSTD, LADE_DECOMPRESS_IGNORE_TRAILING, bad.data, bad.len, 0,
+	            "zstd: Unknown frame descriptor", "garbage after a zstd frame");
+	expect_fail(LADE_COMPRESS_ZSTD, 0, gz.data, gz.len, 0, "zstd: Unknown frame descriptor",
+	            "gzip labelled zstd");
+	expect_fail(LADE_COMPRESS_GZIP, 0, zs.data, zs.len, 0, "not a gzip stream",
+	            "zstd labelled gzip");
+
+	/* The source's own errors pass through; the decompressor stays failed. */
+	source_init(&m, gz.data, gz.len, 1000);
+	m.fail_at = 5000;
+	_cleanup_(lade_decompressor_freep) struct lade_decompressor *dec = NULL;
+	lade_error_freep(&err);
+	ok(lade_decompressor_new(LADE_COMPRESS_GZIP, 0, &m.source, &dec, &err) == 0,
+	   "decompressor over a failing source");
+	const void *buf;
+	ssize_t n;
+	while ((n = lade_decompressor_next(dec, &buf, &err)) > 0)
+		;
+	ok(n == -1, "source failure reported");
+	is_str(err ? err->msg : NULL, "source broke", "source failure message");
+	lade_error_freep(&err);
+	ok(lade_decompressor_next(dec, &buf, &err) == -1, "next after failure refused");
+	is_str(err ? err->msg : NULL, "gzip decompressor: an earlier read failed",
+	       "next after failure message");
+	lade_error_freep(&err);
+	struct lade_decompressor *none = NULL;
+	ok(lade_decompressor_new((enum lade_compression)7, 0, &m.source, &none, &err) == -1 &&
+	           none == NULL,
+	   "unknown compression refused");
+	is_str(err ? err->msg : NULL, "unknown compression 7", "unknown compression message");
+}
+
+static void test_decompress_detect(void)
+{
+	_cleanup_free_ unsigned char *d = make_data(70000, 8);
+	_cleanup_buf_ struct lade_buf gz = LADE_BUF_INIT, zs = LADE_BUF_INIT;
+	zlib_gzip(d, 70000, 1, false, &gz);
+	zstd_frame(d, 70000, &zs);
+	static const unsigned char plain[] = "usr/bin/python3";
+	struct {
+		const void *data;
+		size_t len;
+		enum lade_compression want;
+		const unsigned char *content;
+		size_t content_len;
+	} cases[] = {
+	        {gz.data, gz.len, LADE_COMPRESS_GZIP, d, 70000},
+	        {zs.data, zs.len, LADE_COMPRESS_ZSTD, d, 70000},
+	        {plain, sizeof(plain), LADE_COMPRESS_NONE, plain, sizeof(plain)},
+	        {plain, 2, LADE_COMPRESS_NONE, plain, 2},
+	        {"", 0, LADE_COMPRESS_NONE, plain, 0},
+	};
+	for (size_t i = 0; i < LADE_ARRAY_SIZE(cases); i++) {
+		for (size_t piece = 0; piece <= 3; piece += 1) {
+			if (piece == 2)
+				continue;
+			struct mem_source m;
+			source_init(&m, cases[i].data, cases[i].len, piece);
+			_cleanup_(lade_decompressor_freep) struct lade_decompressor *dec = NULL;
+			_cleanup_error_ struct lade_error *err = NULL;
+			_cleanup_buf_ struct lade_buf out = LADE_BUF_INIT;
+			/* The argument is ignored with DETECT. */
+			bool good =
+			        lade_decompressor_new(LADE_COMPRESS_ZSTD, LADE_DECOMPRESS_DETECT,
+			                              &m.source, &dec, &err) == 0;
+			const void *buf;
+			ssize_t n;
+			while (good && (n = lade_decompressor_next(dec, &buf, &err)) != 0) {
+				if (n < 0)
+					good = false;
+				else
+					lade_buf_add(&out, buf, (size_t)n);
+			}
+			ok(good && lade_decompressor_kind(dec) == cases[i].want &&
+			           buf_is(&out, cases[i].content, cases[i].content_len),
+			   "DETECT case %zu (reads of %zu): %s%s%s", i, piece,
+			   lade_compression_name(cases[i].want), err ? ": " : "",
+			   err ? err->msg : "");
+		}
+	}
+}
+
 int main(void)
 {
 	test_names();
@@ -360,5 +782,9 @@ int main(void)
 	test_gzip_format();
 	test_gzip_tool();
 	test_determinism();
+	test_decompress_gzip();
+	test_decompress_zstd();
+	test_decompress_errors();
+	test_decompress_detect();
 	return tap_done();
 }

@@ -766,8 +766,21 @@ static void test_streams(void)
 	fx_build(&fx);
 	fx_write(&fx);
 	_cleanup_free_ char *want =
-	        xasprintf("layer 1 (%s): gzip: incorrect header check", l->digest);
+	        xasprintf("layer 1 (%s): trailing garbage after gzip stream", l->digest);
 	expect_one(&fx, want, "garbage after the gzip stream");
+	fx_end(&fx);
+
+	/* A member whose trailer crc does not match its data. */
+	lade_buf_reset(&gz);
+	gzip_buf(&tar, &gz);
+	gz.data[gz.len - 7] ^= 0x20;
+	fx_begin(&fx);
+	l = fx_add_raw_layer(&fx, MT_LAYER_GZIP, &tar, &gz);
+	fx_build(&fx);
+	fx_write(&fx);
+	_cleanup_free_ char *want_crc = xasprintf(
+	        "layer 1 (%s): gzip: crc or length mismatch in member trailer", l->digest);
+	expect_one(&fx, want_crc, "gzip trailer crc mismatch");
 	fx_end(&fx);
 
 	/* One blob used by two layers: its problems are listed once, both diff_ids checked. */
