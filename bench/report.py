@@ -22,12 +22,12 @@ ORDER = [
     "lade rebuild (app change)",
 ]
 WHAT = {
-    "lade gzip": "lade build, ISA-L gzip (default level 1), fresh layout",
+    "lade gzip": "lade build, ISA-L gzip (default level 2), fresh layout",
     "lade zstd": "lade build, zstd level 3, fresh layout",
     "peer: pip + buildah (gzip)": "venv + pip install + buildah pull/from/copy/commit (sum of phases)",
     "peer: pip install (compiles .pyc)": "its pip-install phase alone",
     "peer: pip install --no-compile": "venv + pip install --no-compile (output: tree size, uncompressed)",
-    "floor gzip": "inflate every wheel + sha256 + igzip -1 on all cores",
+    "floor gzip": "inflate every wheel + sha256 + igzip -2 on all cores",
     "floor zstd": "inflate every wheel + sha256 + zstd -3 on all cores",
     "lade rebuild (app change)": "one app file changed, build into the same layout",
 }

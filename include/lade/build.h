@@ -42,7 +42,7 @@ struct lade_build_layer {
 	uint64_t tar_size; /* 0 for base layers (not decompressed for the report) */
 	char *media_type;  /* owned */
 	char *comment;
-	char *compressor; /* "isa-l 2.30.0 igzip level 1 …"; NULL for base layers */
+	char *compressor; /* "isa-l 2.30.0 igzip level 2 …"; NULL for base layers */
 	bool from_base;
 	bool reused; /* taken from the layer cache, not compressed again */
 };

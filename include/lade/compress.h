@@ -30,12 +30,12 @@ const char *lade_compression_media_type(enum lade_compression c);
 int lade_compression_from_media_type(const char *media_type, enum lade_compression *out);
 /* Detect from the first bytes of a blob (gzip/zstd magic, else none). */
 enum lade_compression lade_compression_sniff(const void *head, size_t len);
-/* The compressor and its version for the layer annotation, e.g. "isa-l 2.30.0 level 1". */
+/* The compressor and its version for the layer annotation, e.g. "isa-l 2.30.0 level 2". */
 const char *lade_compression_describe(enum lade_compression c, int level);
 
 struct lade_compressor; /* opaque; also a lade_stream */
 
-/* level: -1 for the default of the algorithm (gzip: ISA-L level 1; zstd: 3).
+/* level: -1 for the default of the algorithm (gzip: ISA-L level 2; zstd: 3).
  * jobs: worker threads (>= 1); never changes the output. `out` receives compressed bytes. */
 int lade_compressor_new(enum lade_compression c, int level, int jobs, struct lade_stream *out,
                         struct lade_compressor **ret, struct lade_error **err);

@@ -47,7 +47,7 @@ for round in $(seq 1 "$ROUNDS"); do
 		! "$LADE" verify "$L" >"$T/verify.out" 2>&1; then
 		bad=$((bad + 1))
 		diag "round $round: a: rc $ra $(cat "$T/a.err"); b: rc $rb $(cat "$T/b.err")"
-		diag "index: $got"
+		diag "index: $got (alone: a $DA, b $DB)"
 		diag "verify: $(cat "$T/verify.out")"
 	fi
 	rm -rf "$L"
