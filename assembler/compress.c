@@ -44,9 +44,10 @@
  * runtimes only need a valid gzip stream. Level 2, not 1: on a 2-vCPU AMD EPYC (AVX-512) VM
  * ISA-L 2.30's level 1 gave, in about one build in 20, a different but valid encoding of one
  * 1 MiB chunk — the same input, the same diff_id, another layer digest — and the variant
- * followed the process's address-space layout (never with ASLR off: `setarch -R`); level 2 gave
- * one digest in 90 builds under the same load, for ~3% more compression CPU and ~2% smaller
- * output. Reproducible digests come first. */
+ * followed the process's address-space layout (never with ASLR off: `setarch -R`); level 2 did
+ * so once in about 190 builds, for ~3% more compression CPU and ~2% smaller output. The same
+ * chunk compressed alone, in any alignment, state reuse or process, always gives one output:
+ * the cause is not isolated yet (see the README's known issues). */
 #define GZIP_DEFAULT_LEVEL 2
 #define GZIP_MAX_LEVEL     3
 #define ZSTD_DEFAULT_LEVEL 3
