@@ -2,7 +2,8 @@
 # lade push / lade pull against the Debian docker-registry (CNCF distribution 2.8) on 127.0.0.1:
 # digests as skopeo sees them, a second push uploads nothing, mount-from, pull + verify,
 # --offline, htpasswd Basic auth from --creds and each auth file format, TLS with a
-# self-signed certificate (--cert-dir, --tls-verify=false).
+# self-signed certificate (--cert-dir, --tls-verify=false), and htpasswd Basic auth over that TLS
+# with credentials from each auth file format.
 source "${LADE_SRCDIR:-$(dirname "$0")/../..}/tests/lib.sh"
 source "$LADE_SRCDIR/tests/registry-lib.sh"
 need_cmd skopeo openssl
@@ -279,5 +280,37 @@ is "$RC" 0 "push over https with --cert-dir"
 run_lade pull --tls-verify=false "$TREG/hello:1.0" -o "$T/p-tls"
 is "$RC" 0 "pull with --tls-verify=false"
 is "$OUT" "$local_digest" "same digest over https"
+stop_registry tls
+
+# --- htpasswd Basic auth over TLS: credentials from each auth file format ----------------------
+start_registry tlsauth "  tls:
+    certificate: $T/certs/ca.crt
+    key: $T/certs/key.pem
+auth:
+  htpasswd:
+    realm: lade-test
+    path: $T/htpasswd"
+SREG=127.0.0.1:$PORT_tlsauth
+run_lade push --cert-dir "$T/certs" "$T/out:1.0" "$SREG/hello:1.0"
+is "$RC" 1 "https + htpasswd: push without credentials fails"
+like "$ERR" "registry $SREG: authentication required for repository hello" \
+	"https + htpasswd: missing credentials named"
+run_lade push --cert-dir "$T/certs" --creds alice:wrong "$T/out:1.0" "$SREG/hello:1.0"
+is "$RC" 1 "https + htpasswd: a wrong password fails"
+like "$ERR" "registry $SREG: authentication failed for user alice" "https + htpasswd: wrong password named"
+sauth=$(printf '%s' 'alice:s3cret!' | base64)
+printf '{"auths": {"%s": {"auth": "%s"}}}' "$SREG" "$sauth" >"$T/tls-auth.json"
+REGISTRY_AUTH_FILE=$T/tls-auth.json run_lade push --cert-dir "$T/certs" "$T/out:1.0" "$SREG/authfile:1"
+is "$RC" 0 "https + htpasswd: push with REGISTRY_AUTH_FILE"
+[ "$RC" -eq 0 ] || diag "$ERR"
+mkdir -p "$T/xdg-tls/containers" "$T/home-tls/.docker"
+cp "$T/tls-auth.json" "$T/xdg-tls/containers/auth.json"
+XDG_RUNTIME_DIR=$T/xdg-tls HOME=$T/nohome run_lade push --cert-dir "$T/certs" "$T/out:1.0" "$SREG/xdg:1"
+is "$RC" 0 "https + htpasswd: push with \$XDG_RUNTIME_DIR/containers/auth.json"
+printf '{"auths": {"https://%s": {"auth": "%s"}}}' "$SREG" "$sauth" >"$T/home-tls/.docker/config.json"
+XDG_RUNTIME_DIR=$T/nothing HOME=$T/home-tls run_lade push --cert-dir "$T/certs" "$T/out:1.0" "$SREG/docker:1"
+is "$RC" 0 "https + htpasswd: push with ~/.docker/config.json"
+is "$(skopeo inspect --cert-dir "$T/certs" --creds 'alice:s3cret!' --format '{{.Digest}}' "docker://$SREG/docker:1")" \
+	"$local_digest" "https + htpasswd: skopeo sees the local digest"
 
 done_testing
