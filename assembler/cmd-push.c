@@ -11,6 +11,7 @@
 #include "cli-usage.h"
 #include "lade/registry.h"
 #include "lade/sandbox.h"
+#include "lade/store.h"
 #include "lade/util.h"
 
 enum {
@@ -270,7 +271,7 @@ int lade_cmd_pull(int argc, char **argv)
 	if (prepare(cm.sandbox) < 0)
 		return 1;
 	_cleanup_error_ struct lade_error *err = NULL;
-	_cleanup_free_ char *dir = out ? xstrdup(out) : lade_registry_default_store(&err);
+	_cleanup_free_ char *dir = out ? xstrdup(out) : lade_store_default_dir(&err);
 	if (!dir)
 		return fail(err);
 	char digest[LADE_DIGEST_STRLEN];

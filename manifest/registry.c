@@ -2110,11 +2110,6 @@ static int pull_tree(struct pull *p, const char *reference, const char *platform
 	return 0;
 }
 
-char *lade_registry_default_store(struct lade_error **err)
-{
-	return lade_store_default_dir(err);
-}
-
 /* Offline and unpinned: the store's index.json may name the reference already. */
 static char *store_lookup(struct lade_store *s, const char *name)
 {
@@ -2158,8 +2153,7 @@ int lade_registry_pull_ex(const char *ref_s, const char *platform, const char *l
 	_cleanup_free_ char *name = NULL;
 	if (pull_ref(ref_s, allow_unpinned, &ref, &name, err) < 0)
 		return -1;
-	_cleanup_free_ char *dir =
-	        layout_dir ? xstrdup(layout_dir) : lade_registry_default_store(err);
+	_cleanup_free_ char *dir = layout_dir ? xstrdup(layout_dir) : lade_store_default_dir(err);
 	if (!dir || lade_mkdir_p(dir, err) < 0)
 		return -1;
 	_cleanup_(lade_store_freep) struct lade_store *store = NULL;

@@ -135,7 +135,7 @@ int lade_registry_push(const char *image, const char *ref, const struct lade_reg
                        char digest[LADE_DIGEST_STRLEN], struct lade_push_stats *stats,
                        struct lade_error **err);
 
-/* Pull ref into the OCI layout layout_dir (created; NULL: lade_registry_default_store()),
+/* Pull ref into the OCI layout layout_dir (created; NULL: lade_store_default_dir()),
  * verifying every digest, and name it in index.json by lade_registry_ref_canonical(). With
  * platform ("linux/amd64[/variant]") an index is resolved to that platform's manifest and only
  * that one is stored and named; with NULL the whole index (all children) is stored.
@@ -155,9 +155,6 @@ int lade_registry_pull_into(const char *ref, const char *platform, struct lade_s
 /* lade_registry_pull_ex() with default options. */
 int lade_registry_pull(const char *ref, const char *platform, const char *layout_dir,
                        bool allow_unpinned, struct lade_error **err);
-/* lade_store_default_dir(): $XDG_CACHE_HOME/lade or ~/.cache/lade. New string. Errors when
- * neither XDG_CACHE_HOME nor HOME is usable. */
-char *lade_registry_default_store(struct lade_error **err);
 
 /* The CLI commands (argv[0] is the command name); they print and return the exit status
  * (0, 1 on error, 2 on usage errors). */

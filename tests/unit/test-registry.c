@@ -274,11 +274,11 @@ static void test_offline(void)
 	err = NULL;
 
 	setenv("XDG_CACHE_HOME", "/x/cache", 1);
-	_cleanup_free_ char *def = lade_registry_default_store(&err);
+	_cleanup_free_ char *def = lade_store_default_dir(&err);
 	is_str(def ? def : "", "/x/cache/lade", "default store under XDG_CACHE_HOME (the cache's)");
 	unsetenv("XDG_CACHE_HOME");
 	setenv("HOME", "/h", 1);
-	_cleanup_free_ char *def2 = lade_registry_default_store(&err);
+	_cleanup_free_ char *def2 = lade_store_default_dir(&err);
 	is_str(def2 ? def2 : "", "/h/.cache/lade", "default store under HOME (the cache's)");
 
 	char digest[LADE_DIGEST_STRLEN];
