@@ -70,8 +70,9 @@ void lade_sha256_buf(const void *data, size_t len, char out[LADE_DIGEST_STRLEN])
 	lade_sha256_final(h, NULL, out);
 }
 
-int lade_sha256_file(const char *path, char out[LADE_DIGEST_STRLEN], uint64_t *size,
-                     struct lade_error **err)
+/* One read of the file feeding the sha256 and, when sha1 is not NULL, that SHA-1 too. */
+static int hash_file(const char *path, EVP_MD_CTX *sha1, char out[LADE_DIGEST_STRLEN],
+                     uint64_t *size, struct lade_error **err)
 {
 	_cleanup_fd_ int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
@@ -86,12 +87,20 @@ int lade_sha256_file(const char *path, char out[LADE_DIGEST_STRLEN], uint64_t *s
 		if (n == 0)
 			break;
 		lade_sha256_update(h, buf, (size_t)n);
+		if (sha1 && EVP_DigestUpdate(sha1, buf, (size_t)n) != 1)
+			abort();
 		total += (uint64_t)n;
 	}
 	lade_sha256_final(h, NULL, out);
 	if (size)
 		*size = total;
 	return 0;
+}
+
+int lade_sha256_file(const char *path, char out[LADE_DIGEST_STRLEN], uint64_t *size,
+                     struct lade_error **err)
+{
+	return hash_file(path, NULL, out, size, err);
 }
 
 static EVP_MD_CTX *sha1_new(void)
@@ -130,25 +139,11 @@ void lade_sha1_buf(const void *data, size_t len, char sha1_hex[LADE_SHA1_HEXLEN]
 int lade_sha1_sha256_file(const char *path, char sha1_hex[LADE_SHA1_HEXLEN],
                           char sha256[LADE_DIGEST_STRLEN], struct lade_error **err)
 {
-	_cleanup_fd_ int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return lade_error_set(err, errno, "cannot open %s", path);
-	_cleanup_(lade_sha256_freep) struct lade_sha256 *h = lade_sha256_new();
 	EVP_MD_CTX *s1 = sha1_new();
-	_cleanup_free_ char *buf = xmalloc(1 << 20);
-	for (;;) {
-		ssize_t n = lade_read_retry(fd, buf, 1 << 20);
-		if (n < 0) {
-			EVP_MD_CTX_free(s1);
-			return lade_error_set(err, errno, "cannot read %s", path);
-		}
-		if (n == 0)
-			break;
-		lade_sha256_update(h, buf, (size_t)n);
-		if (EVP_DigestUpdate(s1, buf, (size_t)n) != 1)
-			abort();
+	if (hash_file(path, s1, sha256, NULL, err) < 0) {
+		EVP_MD_CTX_free(s1);
+		return -1;
 	}
-	lade_sha256_final(h, NULL, sha256);
 	sha1_final(s1, sha1_hex);
 	return 0;
 }
