@@ -1,10 +1,10 @@
 /* Write the lade(1) man page to the file named by argv[1] (meson custom_target), rendered
- * from the same tables as lade's --help texts (assembler/cli-usage.c). */
+ * from the same tables as lade's --help texts (cli/usage.c). */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
-#include "../assembler/cli-usage.h"
+#include "../cli/usage.h"
 
 int main(int argc, char **argv)
 {

@@ -7,7 +7,7 @@
  * processes, change owners or namespaces, load new code or talk to the kernel's more exotic
  * interfaces.
  *
- * Why each group is allowed (the table in assembler/sandbox.c is the one source of truth;
+ * Why each group is allowed (the table in core/sandbox.c is the one source of truth;
  * lade_sandbox_explain() prints it):
  *  - files: open/openat/openat2, read/write/pread64/pwrite64/readv/writev/lseek, close,
  *    fstat/newfstatat/statx/stat/lstat, access/faccessat/faccessat2, getdents64,

@@ -63,7 +63,7 @@ parser_options() {
 		sed -E 's/^.*\{"([^"]*)".*/--\1/' | sort -u
 }
 for pair in "main.c:build verify" "cmd-inspect.c:inspect diff" "cmd-push.c:push pull"; do
-	src=$LADE_SRCDIR/assembler/${pair%%:*}
+	src=$LADE_SRCDIR/cli/${pair%%:*}
 	documented=$(for c in ${pair#*:}; do cat "$T/$c.opts"; done | sort -u)
 	missing=$(comm -23 <(parser_options "$src") <(printf '%s\n' "$documented") | tr '\n' ' ')
 	is "$missing" "" "every option parsed in ${pair%%:*} is in the help of ${pair#*:}"

@@ -1,4 +1,4 @@
-/* Unit tests for assembler/compress.c: round trips through zlib / libzstd, the fixed gzip
+/* Unit tests for core/compress.c: round trips through zlib / libzstd, the fixed gzip
  * header and trailer, output independent of jobs and of write boundaries, error messages;
  * the decompressor against zlib/libzstd-made streams (members, frames, header fields, damage). */
 #include <stdint.h>

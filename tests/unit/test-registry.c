@@ -1,4 +1,4 @@
-/* Unit tests for the pure parts of manifest/registry.c: references, WWW-Authenticate, auth
+/* Unit tests for the pure parts of registry/registry.c: references, WWW-Authenticate, auth
  * files (base64), retry policy, and the offline paths of pull/push that need no network. */
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,4 +1,4 @@
-/* Unit tests for assembler/sandbox.c. The filter is irreversible, so every check that needs it
+/* Unit tests for core/sandbox.c. The filter is irreversible, so every check that needs it
  * runs in a forked child that reports its results through a pipe; the parent turns them into
  * TAP lines and also checks that the child was not killed (a refused syscall must never kill
  * lade). The "work" child does what a real build does (files, OpenSSL, libarchive, threaded

@@ -1,4 +1,4 @@
-/* Unit tests for assembler/store.c: layout creation, blob writing, dedup, import with
+/* Unit tests for core/store.c: layout creation, blob writing, dedup, import with
  * verification, stale temp clean-up, the layout lock and ENOSPC handling. */
 #include <dirent.h>
 #include <errno.h>

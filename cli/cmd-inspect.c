@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli-usage.h"
+#include "usage.h"
 #include "lade/inspect.h"
 #include "lade/sandbox.h"
 #include "lade/util.h"

@@ -11,7 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "cli-usage.h"
+#include "usage.h"
 
 #include "lade/build.h"
 #include "lade/inspect.h"

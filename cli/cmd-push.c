@@ -1,5 +1,5 @@
 /* lade — the `push` and `pull` commands: arguments, output and exit codes (like main.c, a place
- * that prints). The work is in manifest/registry.c. */
+ * that prints). The work is in registry/registry.c. */
 #include <curl/curl.h>
 #include <getopt.h>
 #include <jansson.h>
@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli-usage.h"
+#include "usage.h"
 #include "lade/registry.h"
 #include "lade/sandbox.h"
 #include "lade/store.h"

@@ -1,6 +1,6 @@
 /* lade — the one source of the command line's documentation: `lade help`, every command's
  * --help and the lade(1) man page (tools/gen-man.c) are all rendered from the tables in
- * cli-usage.c, so they cannot drift apart. Depends on the C library only, so the man page
+ * usage.c, so they cannot drift apart. Depends on the C library only, so the man page
  * generator links nothing else. */
 #pragma once
 
