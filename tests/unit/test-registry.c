@@ -1,5 +1,6 @@
-/* Unit tests for the pure parts of registry/registry.c: references, WWW-Authenticate, auth
- * files (base64), retry policy, and the offline paths of pull/push that need no network. */
+/* Unit tests for the pure parts of the registry client (registry/): references,
+ * WWW-Authenticate, auth files (base64), retry policy, and the offline paths of pull/push that
+ * need no network. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
