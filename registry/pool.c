@@ -51,9 +51,10 @@ int reg_run_pool(struct client *c, size_t n, unsigned jobs, blob_job_fn fn, void
 	}
 	struct pool w = {.proto = c, .fn = fn, .ctx = ctx, .n = n};
 	pthread_mutex_init(&w.lock, NULL);
-	pthread_t tids[64];
+	/* as many workers as asked (the CLI bounds -j); a fixed array capped them silently */
+	_cleanup_free_ pthread_t *tids = xcalloc(jobs, sizeof(*tids));
 	unsigned started = 0;
-	for (; started < jobs && started < LADE_ARRAY_SIZE(tids); started++) {
+	for (; started < jobs; started++) {
 		int e = pthread_create(&tids[started], NULL, pool_worker, &w);
 		if (e != 0) {
 			if (started == 0) {

@@ -1,15 +1,19 @@
 /* Unit tests for the pure parts of the registry client (registry/): references,
  * WWW-Authenticate, auth files (base64), retry policy, and the offline paths of pull/push that
  * need no network. */
+#include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "lade/digest.h"
 #include "lade/registry.h"
 #include "lade/util.h"
 #include "tap.h"
+#include "../../registry/registry-private.h"
 
 static char *tmpdir;
 
@@ -401,6 +405,72 @@ static void test_push_local_errors(void)
 	   e ? e->msg : "");
 }
 
+/* reg_run_pool() runs min(jobs, n) workers at once: 100 items meet at a rendezvous that
+ * completes only when all 100 run together (a fixed array of 64 threads never got there). */
+struct rendezvous {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	unsigned arrived, active, peak, want;
+};
+
+static int meet(void *ctx, struct client *c, size_t i, struct lade_error **err)
+{
+	(void)i;
+	(void)err;
+	struct rendezvous *r = ctx;
+	if (!c || !c->curl || strcmp(c->repo, "repo") != 0)
+		return lade_error_set(err, 0, "worker without a cloned client");
+	struct timespec deadline;
+	clock_gettime(CLOCK_REALTIME, &deadline);
+	deadline.tv_sec += 20;
+	pthread_mutex_lock(&r->lock);
+	r->arrived++;
+	if (++r->active > r->peak)
+		r->peak = r->active;
+	pthread_cond_broadcast(&r->cond);
+	while (r->arrived < r->want &&
+	       pthread_cond_timedwait(&r->cond, &r->lock, &deadline) != ETIMEDOUT)
+		;
+	r->active--;
+	pthread_mutex_unlock(&r->lock);
+	return 0;
+}
+
+static int fail_at_3(void *ctx, struct client *c, size_t i, struct lade_error **err)
+{
+	(void)c;
+	unsigned *ran = ctx;
+	__atomic_fetch_add(ran, 1, __ATOMIC_SEQ_CST);
+	return i == 3 ? lade_error_set(err, 0, "item %zu failed", i) : 0;
+}
+
+static void test_pool(void)
+{
+	const struct lade_registry_options o = LADE_REGISTRY_OPTIONS_INIT;
+	struct client proto = {
+	        .registry = "127.0.0.1:1", .base = "http://127.0.0.1:1", .repo = "repo", .o = &o};
+	proto.curl = curl_easy_init(); /* libcurl's global init, before any thread */
+	struct rendezvous r = {.want = 100};
+	pthread_mutex_init(&r.lock, NULL);
+	pthread_cond_init(&r.cond, NULL);
+	_cleanup_error_ struct lade_error *e = NULL;
+	int rc = reg_run_pool(&proto, 100, 100, meet, &r, &e);
+	ok(rc == 0 && r.arrived == 100, "pool of 100: every item ran (%s)", e ? e->msg : "");
+	ok(r.peak == 100, "pool of 100: 100 workers at once (peak %u)", r.peak);
+	pthread_cond_destroy(&r.cond);
+	pthread_mutex_destroy(&r.lock);
+
+	for (unsigned jobs = 1; jobs <= 8; jobs += 7) {
+		unsigned ran = 0;
+		_cleanup_error_ struct lade_error *e2 = NULL;
+		rc = reg_run_pool(&proto, 50, jobs, fail_at_3, &ran, &e2);
+		ok(rc < 0 && e2 && strcmp(e2->msg, "item 3 failed") == 0,
+		   "-j %u: the failure is reported (%s)", jobs, e2 ? e2->msg : "");
+		ok(ran < 50, "-j %u: no new items after the failure (%u ran)", jobs, ran);
+	}
+	curl_easy_cleanup(proto.curl);
+}
+
 int main(void)
 {
 	const char *t = getenv("TMPDIR");
@@ -417,6 +487,7 @@ int main(void)
 	test_retry();
 	test_offline();
 	test_push_local_errors();
+	test_pool();
 	_cleanup_error_ struct lade_error *err = NULL;
 	lade_remove_tree(tmpdir, &err);
 	free(tmpdir);
