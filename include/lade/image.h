@@ -8,19 +8,9 @@
 #include <stdint.h>
 #include "lade/base.h"
 #include "lade/error.h"
+#include "lade/oci.h"
 #include "lade/recipe.h"
 #include "lade/store.h"
-
-/* Media types and the ref-name annotation, spelled once for every reader and writer. */
-#define LADE_MT_OCI_INDEX       "application/vnd.oci.image.index.v1+json"
-#define LADE_MT_OCI_MANIFEST    "application/vnd.oci.image.manifest.v1+json"
-#define LADE_MT_OCI_CONFIG      "application/vnd.oci.image.config.v1+json"
-#define LADE_MT_OCI_NONDIST     "application/vnd.oci.image.layer.nondistributable."
-#define LADE_MT_DOCKER_LIST     "application/vnd.docker.distribution.manifest.list.v2+json"
-#define LADE_MT_DOCKER_MANIFEST "application/vnd.docker.distribution.manifest.v2+json"
-#define LADE_MT_DOCKER_CONFIG   "application/vnd.docker.container.image.v1+json"
-#define LADE_MT_DOCKER_FOREIGN  "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip"
-#define LADE_REF_NAME           "org.opencontainers.image.ref.name"
 
 /* Serialise deterministically (sorted keys, compact). New string, aborts on OOM. */
 char *lade_json_dump(const json_t *j);
