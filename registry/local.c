@@ -1,88 +1,90 @@
-/* lade — the local side of a push: a layout's image by "[oci:]DIR[:TAG]", its JSON blobs read
- * and verified against their digests, and descriptor fields. */
+/* lade — the local side of a push: a layout's image by "[oci:]DIR[:TAG]", and its JSON blobs
+ * read with their exact bytes and verified by the OCI reader's rules (manifest/oci.c). */
 #include <string.h>
 #include <sys/stat.h>
 
 #include "registry-private.h"
 
-int reg_read_blob(const char *dir, const char *digest, struct lade_buf *out,
-                  struct lade_error **err)
+int reg_blob_json(const char *dir, const char *digest, uint64_t size, struct lade_buf *bytes,
+                  json_t **doc, struct lade_error **err)
 {
-	if (!lade_digest_valid(digest))
-		return lade_error_set(err, 0, "invalid digest %s", digest);
-	_cleanup_free_ char *p = xasprintf("%s/blobs/sha256/%s", dir, lade_digest_hex(digest));
-	if (lade_read_file(p, MANIFEST_MAX, out, err) < 0)
-		return -1;
-	char got[LADE_DIGEST_STRLEN];
-	lade_sha256_buf(out->data, out->len, got);
-	if (strcmp(got, digest) != 0)
-		return lade_error_set(err, 0, "blob %s has digest %s", p, got);
-	return 0;
+	if (!lade_digest_valid(digest)) {
+		_cleanup_free_ char *q = lade_oci_quote(digest);
+		return lade_error_set(err, 0, "digest '%s' is not sha256:<64 hex>", q);
+	}
+	if (size != REG_SIZE_ANY && size > LADE_OCI_JSON_MAX) /* refused before it is read */
+		return lade_oci_blob_json_mem(NULL, 0, digest, size, doc, err);
+	_cleanup_free_ char *p = lade_oci_blob_path(dir, digest);
+	if (lade_read_file(p, LADE_OCI_JSON_MAX, bytes, err) < 0)
+		return lade_error_prefix(err, "blob %s", digest);
+	return lade_oci_blob_json_mem(bytes->data, bytes->len, digest,
+	                              size == REG_SIZE_ANY ? bytes->len : size, doc, err);
 }
 
 /* A layout entry without a tag that is a referrer (has a subject) is not an image to push. */
-static bool is_referrer(const char *dir, const json_t *desc)
+static bool is_referrer(const char *dir, const struct lade_oci_descriptor *d)
 {
-	if (json_object_get(desc, "artifactType"))
+	if (d->artifact_type)
 		return true;
-	const char *dg = reg_json_str(desc, "digest");
-	if (!dg)
-		return false;
 	_cleanup_buf_ struct lade_buf b = LADE_BUF_INIT;
+	json_auto_t *m = NULL;
 	_cleanup_error_ struct lade_error *ignored = NULL;
-	if (reg_read_blob(dir, dg, &b, &ignored) < 0)
+	if (reg_blob_json(dir, d->digest, d->size, &b, &m, &ignored) < 0)
 		return false;
-	json_auto_t *m = json_loadb(b.data, b.len, 0, NULL);
 	return json_object_get(m, "subject") != NULL;
+}
+
+/* DIR:TAG, where TAG may itself hold ':' and '/' (pulled images are named by their full
+ * reference, "127.0.0.1:5000/repo:1.0"): the first prefix that is a layout is DIR. s is cut
+ * there; the tag (new string) or NULL. */
+static char *split_tag(char *dir)
+{
+	_cleanup_free_ char *whole = xasprintf("%s/index.json", dir);
+	struct stat st;
+	if (stat(whole, &st) == 0)
+		return NULL;
+	for (char *colon = strchr(dir, ':'); colon; colon = strchr(colon + 1, ':')) {
+		*colon = '\0';
+		_cleanup_free_ char *ip = xasprintf("%s/index.json", dir);
+		if (stat(ip, &st) == 0)
+			return xstrdup(colon + 1);
+		*colon = ':';
+	}
+	/* nothing there: report DIR as it would be read without the tag */
+	char *last = strrchr(dir, ':');
+	if (last && !strchr(last, '/')) {
+		*last = '\0';
+		return xstrdup(last + 1);
+	}
+	return NULL;
 }
 
 int reg_layout_resolve(const char *image, char **dir_out, json_t **desc_out,
                        struct lade_error **err)
 {
-	const char *s = image;
-	if (strncmp(s, "oci:", 4) == 0)
-		s += 4;
-	_cleanup_free_ char *dir = xstrdup(s);
-	_cleanup_free_ char *tag = NULL;
-	/* DIR:TAG, where TAG may itself hold ':' and '/' (pulled images are named by their full
-	 * reference, "127.0.0.1:5000/repo:1.0"): the first prefix that is a layout is DIR. */
-	_cleanup_free_ char *whole = xasprintf("%s/index.json", dir);
-	struct stat st;
-	if (stat(whole, &st) < 0) {
-		for (char *colon = strchr(dir, ':'); colon; colon = strchr(colon + 1, ':')) {
-			*colon = '\0';
-			_cleanup_free_ char *ip = xasprintf("%s/index.json", dir);
-			if (stat(ip, &st) == 0) {
-				tag = xstrdup(colon + 1);
-				break;
-			}
-			*colon = ':';
-		}
-		if (!tag) { /* nothing there: report DIR as it would be read without the tag */
-			char *last = strrchr(dir, ':');
-			if (last && !strchr(last, '/')) {
-				tag = xstrdup(last + 1);
-				*last = '\0';
-			}
-		}
-	}
+	_cleanup_free_ char *dir = xstrdup(strncmp(image, "oci:", 4) == 0 ? image + 4 : image);
+	_cleanup_free_ char *tag = split_tag(dir);
 	_cleanup_free_ char *ip = xasprintf("%s/index.json", dir);
-	json_error_t je;
-	json_auto_t *idx = json_load_file(ip, 0, &je);
-	if (!idx)
-		return lade_error_set(err, 0, "image %s: cannot read %s: %s", image, ip, je.text);
+	json_auto_t *idx = NULL;
+	if (lade_oci_json_file(ip, NULL, &idx, err) < 0)
+		return lade_error_prefix(err, "image %s", image);
 	json_t *ms = json_object_get(idx, "manifests");
-	json_t *found = NULL, *d;
+	if (!json_is_array(ms))
+		return lade_error_set(err, 0, "image %s: %s: manifests is not a list", image, ip);
+	json_t *found = NULL, *j;
 	size_t i, n = 0;
-	json_array_foreach(ms, i, d)
+	json_array_foreach(ms, i, j)
 	{
-		const char *rn = json_string_value(json_object_get(
-		        json_object_get(d, "annotations"), "org.opencontainers.image.ref.name"));
+		_cleanup_free_ char *what = xasprintf("%s manifests[%zu]", ip, i);
+		struct lade_oci_descriptor d;
+		if (lade_oci_descriptor_parse(j, what, &d, err) < 0)
+			return lade_error_prefix(err, "image %s", image);
+		const char *rn = lade_oci_descriptor_ref_name(&d);
 		if (tag && (!rn || strcmp(rn, tag) != 0))
 			continue;
-		if (!tag && !rn && is_referrer(dir, d))
+		if (!tag && !rn && is_referrer(dir, &d))
 			continue;
-		found = d;
+		found = j;
 		n++;
 	}
 	if (n == 0)
@@ -94,23 +96,5 @@ int reg_layout_resolve(const char *image, char **dir_out, json_t **desc_out,
 		                      ip, n);
 	*desc_out = json_incref(found);
 	*dir_out = steal_pointer(&dir);
-	return 0;
-}
-
-const char *reg_json_str(const json_t *o, const char *k)
-{
-	return json_string_value(json_object_get(o, k));
-}
-
-int reg_desc_fields(const json_t *d, const char **mt, const char **digest, uint64_t *size,
-                    const char *where, struct lade_error **err)
-{
-	*mt = reg_json_str(d, "mediaType");
-	*digest = reg_json_str(d, "digest");
-	json_t *sz = json_object_get(d, "size");
-	if (!*digest || !lade_digest_valid(*digest) || !json_is_integer(sz) ||
-	    json_integer_value(sz) < 0)
-		return lade_error_set(err, 0, "%s: invalid descriptor", where);
-	*size = (uint64_t)json_integer_value(sz);
 	return 0;
 }

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "lade/image.h"
 #include "lade/store.h"
 #include "registry-private.h"
 
@@ -29,19 +30,19 @@ static int pull_client(struct pull *p, const char *what, struct lade_error **err
 	return 0;
 }
 
-/* A manifest or index by digest (or tag: then *digest_out tells which), from the store when
- * there, else from the registry; verified, and stored. */
-static int pull_manifest(struct pull *p, const char *reference, struct lade_buf *out,
-                         char digest_out[LADE_DIGEST_STRLEN], char **media_type_out,
+/* A manifest or index by digest (or tag: then digest_out tells which), from the store when
+ * there, else from the registry; verified as the OCI reader verifies JSON blobs (size when
+ * known, else REG_SIZE_ANY; digest; no key twice) before it is stored. *doc: parsed (new). */
+static int pull_manifest(struct pull *p, const char *reference, uint64_t size, struct lade_buf *out,
+                         json_t **doc, char digest_out[LADE_DIGEST_STRLEN], char **media_type_out,
                          struct lade_error **err)
 {
 	bool by_digest = lade_digest_valid(reference);
 	if (by_digest && lade_store_has(p->store, reference)) {
-		if (reg_read_blob(lade_store_dir(p->store), reference, out, err) == 0) {
-			memcpy(digest_out, reference, LADE_DIGEST_STRLEN);
-			return 0;
-		}
-		return lade_error_prefix(err, "image %s: manifest in the store", p->name);
+		if (reg_blob_json(lade_store_dir(p->store), reference, size, out, doc, err) < 0)
+			return lade_error_prefix(err, "image %s: manifest in the store", p->name);
+		memcpy(digest_out, reference, LADE_DIGEST_STRLEN);
+		return 0;
 	}
 	_cleanup_free_ char *what = xasprintf("manifest %s", reference);
 	if (pull_client(p, what, err) < 0)
@@ -50,7 +51,7 @@ static int pull_manifest(struct pull *p, const char *reference, struct lade_buf 
 	_cleanup_free_ char *url = xasprintf("%s/v2/%s/manifests/%s", c->base, c->repo, reference);
 	_cleanup_free_ char *scope = reg_scope(c->repo, "pull");
 	struct request q = {.method = "GET", .url = url, .accept = ACCEPT_MANIFESTS, .fd = -1};
-	_cleanup_(reg_response_release) struct response r = {.body_max = MANIFEST_MAX};
+	_cleanup_(reg_response_release) struct response r = {.body_max = LADE_OCI_JSON_MAX};
 	if (reg_request(c, &q, &r, scope, err) < 0)
 		return lade_error_prefix(err, "repository %s, manifest %s", c->repo, reference);
 	if (r.status != 200) {
@@ -66,6 +67,10 @@ static int pull_manifest(struct pull *p, const char *reference, struct lade_buf 
 		                      "registry %s, repository %s, manifest %s: the registry sent "
 		                      "content with digest %s, expected %s",
 		                      c->registry, c->repo, reference, got, want);
+	if (lade_oci_blob_json_mem(r.body.data, r.body.len, got,
+	                           size == REG_SIZE_ANY ? r.body.len : size, doc, err) < 0)
+		return lade_error_prefix(err, "registry %s, repository %s, manifest %s",
+		                         c->registry, c->repo, reference);
 	char stored[LADE_DIGEST_STRLEN];
 	if (lade_store_put(p->store, r.body.data, r.body.len, stored, err) < 0)
 		return -1;
@@ -190,72 +195,74 @@ static int pull_one(void *ctx, struct client *c, size_t i, struct lade_error **e
 	return pull_blob(&p, j->want->items[i].digest, j->want->items[i].size, err);
 }
 
-static bool platform_matches(const json_t *pl, const char *platform)
+/* The media type of a document reached through d: the descriptor's, which the document's
+ * own mediaType must equal (lade_oci_doc_media_type). At the top, with no descriptor: the
+ * document's own, else what the registry served (an OCI type only), else what its fields
+ * say. Only manifests and indexes are pulled. Borrowed from d, m or served_mt. */
+static int manifest_media_type(const struct lade_oci_descriptor *d, const json_t *m,
+                               const char *digest, const char *served_mt, const char **out,
+                               struct lade_error **err)
 {
-	_cleanup_free_ char *s = xstrdup(platform);
-	char *save = NULL;
-	const char *os = strtok_r(s, "/", &save);
-	const char *arch = strtok_r(NULL, "/", &save);
-	const char *variant = strtok_r(NULL, "/", &save);
-	const char *pos = reg_json_str(pl, "os"), *parch = reg_json_str(pl, "architecture");
-	const char *pvar = reg_json_str(pl, "variant");
-	if (!os || !arch || !pos || !parch || strcmp(os, pos) != 0 || strcmp(arch, parch) != 0)
-		return false;
-	return !variant || (pvar && strcmp(variant, pvar) == 0);
+	const char *mt = NULL;
+	if (d) {
+		if (lade_oci_doc_media_type(d, m, &mt, err) < 0)
+			return -1;
+	} else {
+		const json_t *own = json_object_get(m, "mediaType");
+		if (own && !json_is_string(own))
+			return lade_error_set(err, 0, "blob %s: mediaType is not a string", digest);
+		mt = json_string_value(own);
+		if (!mt && served_mt &&
+		    (strcmp(served_mt, LADE_MT_OCI_INDEX) == 0 ||
+		     strcmp(served_mt, LADE_MT_OCI_MANIFEST) == 0))
+			mt = served_mt;
+		if (!mt)
+			mt = json_object_get(m, "manifests") ? LADE_MT_OCI_INDEX
+			                                     : LADE_MT_OCI_MANIFEST;
+	}
+	if (!lade_oci_is_index_type(mt) && !lade_oci_is_manifest_type(mt)) {
+		_cleanup_free_ char *q = lade_oci_quote(mt);
+		return lade_error_set(err, 0, "blob %s: unsupported media type '%s'", digest, q);
+	}
+	*out = mt;
+	return 0;
 }
 
-/* The document's own mediaType, else the descriptor's, else what the registry served (an OCI
- * type only), else what its fields say. Borrowed from m or the arguments. */
-static const char *manifest_media_type(const json_t *m, const char *media_type,
-                                       const char *served_mt)
-{
-	const char *mt = reg_json_str(m, "mediaType");
-	if (!mt)
-		mt = media_type;
-	if (!mt && served_mt &&
-	    (strcmp(served_mt, LADE_MT_OCI_INDEX) == 0 ||
-	     strcmp(served_mt, LADE_MT_OCI_MANIFEST) == 0))
-		mt = served_mt;
-	if (!mt)
-		mt = json_object_get(m, "manifests") ? LADE_MT_OCI_INDEX : LADE_MT_OCI_MANIFEST;
-	return mt;
-}
+static int pull_tree(struct pull *p, const char *reference, const struct lade_oci_descriptor *d,
+                     const struct lade_oci_platform *want, json_t **named, struct lade_error **err);
 
-static int pull_tree(struct pull *p, const char *reference, const char *platform,
-                     const char *media_type, json_t **named, struct lade_error **err);
-
-/* An index: every child (platform NULL), or the child for platform, whose descriptor (with
- * the index's platform) goes to *named. 1 when every child was pulled (*named not set). */
-static int pull_index(struct pull *p, const json_t *m, const char *digest, const char *platform,
-                      json_t **named, struct lade_error **err)
+/* An index: every child (want NULL), or the child for the platform (lade_oci_platform_match:
+ * linux/arm64 is linux/arm64/v8), whose descriptor, with the index's platform object, goes to
+ * *named. 1 when every child was pulled (*named not set). */
+static int pull_index(struct pull *p, const json_t *m, const char *digest,
+                      const struct lade_oci_platform *want, json_t **named, struct lade_error **err)
 {
-	json_t *chosen = NULL, *d;
+	json_t *ms = json_object_get(m, "manifests");
+	if (!json_is_array(ms))
+		return lade_error_set(err, 0, "image %s: index %s: manifests is not a list",
+		                      p->name, digest);
 	size_t i;
-	const char *cmt, *cd;
-	uint64_t cs;
-	json_array_foreach(json_object_get(m, "manifests"), i, d)
+	json_t *j;
+	json_array_foreach(ms, i, j)
 	{
-		if (reg_desc_fields(d, &cmt, &cd, &cs, digest, err) < 0)
+		_cleanup_free_ char *what = xasprintf("index %s manifests[%zu]", digest, i);
+		struct lade_oci_descriptor c;
+		if (lade_oci_descriptor_parse(j, what, &c, err) < 0)
 			return lade_error_prefix(err, "image %s", p->name);
-		if (platform) {
-			if (!chosen && platform_matches(json_object_get(d, "platform"), platform))
-				chosen = d;
-			continue;
-		}
 		json_auto_t *ignored = NULL;
-		if (pull_tree(p, cd, NULL, cmt, &ignored, err) < 0)
+		if (!want && pull_tree(p, c.digest, &c, NULL, &ignored, err) < 0)
 			return -1;
 	}
-	if (!platform)
+	if (!want)
 		return 1;
-	if (!chosen)
-		return lade_error_set(err, 0, "image %s: no manifest for platform %s in index %s",
-		                      p->name, platform, digest);
-	reg_desc_fields(chosen, &cmt, &cd, &cs, digest, err);
+	_cleanup_free_ char *what = xasprintf("index %s", digest);
+	struct lade_oci_descriptor chosen;
+	if (lade_oci_index_select_platform(m, what, want, &chosen, err) < 0)
+		return lade_error_prefix(err, "image %s, index %s", p->name, digest);
 	json_auto_t *child = NULL;
-	if (pull_tree(p, cd, NULL, cmt, &child, err) < 0)
+	if (pull_tree(p, chosen.digest, &chosen, NULL, &child, err) < 0)
 		return -1;
-	json_object_set(child, "platform", json_object_get(chosen, "platform"));
+	json_object_set(child, "platform", (json_t *)chosen.platform);
 	*named = steal_pointer(&child);
 	return 0;
 }
@@ -263,47 +270,51 @@ static int pull_index(struct pull *p, const json_t *m, const char *digest, const
 /* An image manifest: its config and layers the store lacks, fetched in parallel. */
 static int pull_blobs(struct pull *p, const json_t *m, const char *digest, struct lade_error **err)
 {
-	const char *bmt, *bd;
-	uint64_t bs;
-	if (reg_desc_fields(json_object_get(m, "config"), &bmt, &bd, &bs, digest, err) < 0)
-		return lade_error_prefix(err, "image %s", p->name);
 	_cleanup_(blob_list_release) struct blob_list want = {0};
-	blob_list_add_missing(&want, p->store, bd, bs);
+	struct lade_oci_descriptor d;
+	_cleanup_free_ char *what = xasprintf("manifest %s config", digest);
+	if (lade_oci_descriptor_parse(json_object_get(m, "config"), what, &d, err) < 0)
+		return lade_error_prefix(err, "image %s", p->name);
+	blob_list_add_missing(&want, p->store, d.digest, d.size);
+	json_t *layers = json_object_get(m, "layers");
+	if (!json_is_array(layers))
+		return lade_error_set(err, 0, "image %s: manifest %s: layers is not a list",
+		                      p->name, digest);
 	size_t i;
-	json_t *d;
-	json_array_foreach(json_object_get(m, "layers"), i, d)
+	json_t *j;
+	json_array_foreach(layers, i, j)
 	{
-		if (reg_desc_fields(d, &bmt, &bd, &bs, digest, err) < 0)
+		_cleanup_free_ char *lw = xasprintf("manifest %s layers[%zu]", digest, i);
+		if (lade_oci_descriptor_parse(j, lw, &d, err) < 0)
 			return lade_error_prefix(err, "image %s", p->name);
-		blob_list_add_missing(&want, p->store, bd, bs);
+		blob_list_add_missing(&want, p->store, d.digest, d.size);
 	}
 	if (!want.n)
 		return 0;
-	_cleanup_free_ char *what = xasprintf("blob %s", want.items[0].digest);
-	if (pull_client(p, what, err) < 0)
+	_cleanup_free_ char *first = xasprintf("blob %s", want.items[0].digest);
+	if (pull_client(p, first, err) < 0)
 		return -1;
-	struct pull_job j = {.p = p, .want = &want};
-	return reg_run_pool(p->c, want.n, p->o->jobs, pull_one, &j, err);
+	struct pull_job job = {.p = p, .want = &want};
+	return reg_run_pool(p->c, want.n, p->o->jobs, pull_one, &job, err);
 }
 
-/* Fetch what a manifest/index names. Fills *named with the descriptor to name in index.json
- * (for an index resolved to a platform: the child's). */
-static int pull_tree(struct pull *p, const char *reference, const char *platform,
-                     const char *media_type, json_t **named, struct lade_error **err)
+/* Fetch what a manifest/index names (d: its descriptor, NULL at the top). Fills *named with
+ * the descriptor to name in index.json (for an index resolved to a platform: the child's). */
+static int pull_tree(struct pull *p, const char *reference, const struct lade_oci_descriptor *d,
+                     const struct lade_oci_platform *want, json_t **named, struct lade_error **err)
 {
 	_cleanup_buf_ struct lade_buf b = LADE_BUF_INIT;
+	json_auto_t *m = NULL;
 	char digest[LADE_DIGEST_STRLEN];
 	_cleanup_free_ char *served_mt = NULL;
-	if (pull_manifest(p, reference, &b, digest, &served_mt, err) < 0)
+	if (pull_manifest(p, reference, d ? d->size : REG_SIZE_ANY, &b, &m, digest, &served_mt,
+	                  err) < 0)
 		return -1;
-	json_error_t je;
-	json_auto_t *m = json_loadb(b.data, b.len, 0, &je);
-	if (!m)
-		return lade_error_set(err, 0, "image %s: manifest %s: invalid JSON: %s", p->name,
-		                      digest, je.text);
-	const char *mt = manifest_media_type(m, media_type, served_mt);
-	if (strcmp(mt, LADE_MT_OCI_INDEX) == 0 || strcmp(mt, LADE_MT_DOCKER_LIST) == 0) {
-		int rc = pull_index(p, m, digest, platform, named, err);
+	const char *mt = NULL;
+	if (manifest_media_type(d, m, digest, served_mt, &mt, err) < 0)
+		return lade_error_prefix(err, "image %s", p->name);
+	if (lade_oci_is_index_type(mt)) {
+		int rc = pull_index(p, m, digest, want, named, err);
 		if (rc <= 0)
 			return rc;
 	} else if (pull_blobs(p, m, digest, err) < 0) {
@@ -318,13 +329,15 @@ static int pull_tree(struct pull *p, const char *reference, const char *platform
 static char *store_lookup(struct lade_store *s, const char *name)
 {
 	_cleanup_free_ char *ip = xasprintf("%s/index.json", lade_store_dir(s));
-	json_auto_t *idx = json_load_file(ip, 0, NULL);
+	json_auto_t *idx = NULL;
+	_cleanup_error_ struct lade_error *ignored = NULL;
+	if (lade_oci_json_file(ip, NULL, &idx, &ignored) < 0)
+		return NULL; /* not named there: the network is asked, and refused offline */
 	size_t i;
 	json_t *d;
 	json_array_foreach(json_object_get(idx, "manifests"), i, d)
 	{
-		const char *rn = reg_json_str(json_object_get(d, "annotations"),
-		                              "org.opencontainers.image.ref.name");
+		const char *rn = reg_json_str(json_object_get(d, "annotations"), LADE_REF_NAME);
 		const char *dg = reg_json_str(d, "digest");
 		if (rn && dg && strcmp(rn, name) == 0 && lade_digest_valid(dg))
 			return xstrdup(dg);
@@ -332,10 +345,13 @@ static char *store_lookup(struct lade_store *s, const char *name)
 	return NULL;
 }
 
-/* Parse ref_s and refuse an unpinned one unless allowed; *name: its canonical form. */
-static int pull_ref(const char *ref_s, bool allow_unpinned, struct lade_registry_ref **ref,
-                    char **name, struct lade_error **err)
+/* Parse ref_s and refuse an unpinned one unless allowed (*name: its canonical form), and parse
+ * platform (NULL: *want stays empty). Nothing is touched before these are checked. */
+static int pull_args(const char *ref_s, const char *platform, bool allow_unpinned,
+                     struct lade_registry_ref **ref, char **name, struct lade_oci_platform *want,
+                     struct lade_error **err)
 {
+	*want = (struct lade_oci_platform){0};
 	if (lade_registry_ref_parse(ref_s, ref, err) < 0)
 		return -1;
 	*name = lade_registry_ref_canonical(*ref);
@@ -345,6 +361,8 @@ static int pull_ref(const char *ref_s, bool allow_unpinned, struct lade_registry
 		        "image %s is not pinned: add @sha256:… (or allow unpinned base "
 		        "images)",
 		        *name);
+	if (platform && lade_oci_platform_parse(platform, want, err) < 0)
+		return lade_error_prefix(err, "image %s", *name);
 	return 0;
 }
 
@@ -355,7 +373,8 @@ int lade_registry_pull_ex(const char *ref_s, const char *platform, const char *l
 	/* checked before the store is created, so a refused reference leaves nothing behind */
 	_cleanup_(lade_registry_ref_freep) struct lade_registry_ref *ref = NULL;
 	_cleanup_free_ char *name = NULL;
-	if (pull_ref(ref_s, allow_unpinned, &ref, &name, err) < 0)
+	_cleanup_(lade_oci_platform_release) struct lade_oci_platform want = {0};
+	if (pull_args(ref_s, platform, allow_unpinned, &ref, &name, &want, err) < 0)
 		return -1;
 	_cleanup_free_ char *dir = layout_dir ? xstrdup(layout_dir) : lade_store_default_dir(err);
 	if (!dir || lade_mkdir_p(dir, err) < 0)
@@ -376,7 +395,8 @@ int lade_registry_pull_into(const char *ref_s, const char *platform, struct lade
 		o = &defaults;
 	_cleanup_(lade_registry_ref_freep) struct lade_registry_ref *ref = NULL;
 	_cleanup_free_ char *name = NULL;
-	if (pull_ref(ref_s, allow_unpinned, &ref, &name, err) < 0)
+	_cleanup_(lade_oci_platform_release) struct lade_oci_platform want = {0};
+	if (pull_args(ref_s, platform, allow_unpinned, &ref, &name, &want, err) < 0)
 		return -1;
 	struct pull p = {.ref = ref, .o = o, .store = store, .name = name};
 	_cleanup_free_ char *known = NULL;
@@ -386,7 +406,7 @@ int lade_registry_pull_into(const char *ref_s, const char *platform, struct lade
 	if (!reference)
 		reference = ref->tag;
 	json_auto_t *named = NULL;
-	int rc = pull_tree(&p, reference, platform, NULL, &named, err);
+	int rc = pull_tree(&p, reference, NULL, platform ? &want : NULL, &named, err);
 	reg_client_free(p.c);
 	if (rc < 0)
 		return -1;

@@ -281,7 +281,8 @@ struct blob_item {
 struct manifest_item {
 	char *digest;
 	char *media_type;
-	struct lade_buf bytes;
+	struct lade_buf bytes; /* sent as they are */
+	json_t *doc;           /* parsed from bytes */
 };
 
 /* What a push sends: blobs (once each) and manifests in the order they must be PUT. */
@@ -300,6 +301,7 @@ static void push_plan_release(struct push_plan *pl)
 		free(pl->manifests[i].digest);
 		free(pl->manifests[i].media_type);
 		lade_buf_release(&pl->manifests[i].bytes);
+		json_decref(pl->manifests[i].doc);
 	}
 	free(pl->blobs);
 	free(pl->manifests);
@@ -322,65 +324,81 @@ static void plan_add_blob(struct push_plan *pl, const char *digest, uint64_t siz
 	pl->blobs[pl->n_blobs++] = (struct blob_item){xstrdup(digest), size};
 }
 
-/* Walk a manifest or index: its blobs, its children (before it), then itself. */
-static int plan_manifest(struct push_plan *pl, const char *dir, const char *digest,
-                         const char *media_type, struct lade_error **err)
+/* The blobs of an image manifest: its config and layers. */
+static int plan_blobs(struct push_plan *pl, const json_t *m, const char *digest,
+                      struct lade_error **err)
 {
-	if (plan_has_manifest(pl, digest))
-		return 0;
-	struct lade_buf b = LADE_BUF_INIT;
-	if (reg_read_blob(dir, digest, &b, err) < 0) {
-		lade_buf_release(&b);
+	struct lade_oci_descriptor d;
+	_cleanup_free_ char *what = xasprintf("manifest %s config", digest);
+	if (lade_oci_descriptor_parse(json_object_get(m, "config"), what, &d, err) < 0)
 		return -1;
-	}
-	json_error_t je;
-	json_auto_t *m = json_loadb(b.data, b.len, 0, &je);
-	if (!m) {
-		lade_buf_release(&b);
-		return lade_error_set(err, 0, "manifest %s: invalid JSON: %s", digest, je.text);
-	}
-	const char *mt = reg_json_str(m, "mediaType");
-	if (!mt)
-		mt = media_type;
-	if (!mt)
-		mt = json_object_get(m, "manifests") ? LADE_MT_OCI_INDEX : LADE_MT_OCI_MANIFEST;
-	bool index = strcmp(mt, LADE_MT_OCI_INDEX) == 0 || strcmp(mt, LADE_MT_DOCKER_LIST) == 0;
+	plan_add_blob(pl, d.digest, d.size);
+	json_t *layers = json_object_get(m, "layers");
+	if (!json_is_array(layers))
+		return lade_error_set(err, 0, "manifest %s: layers is not a list", digest);
 	size_t i;
-	json_t *d;
-	int rc = 0;
-	const char *bmt, *bd;
-	uint64_t bs;
-	if (index) {
-		json_array_foreach(json_object_get(m, "manifests"), i, d)
-		{
-			if (reg_desc_fields(d, &bmt, &bd, &bs, digest, err) < 0 ||
-			    plan_manifest(pl, dir, bd, bmt, err) < 0) {
-				rc = -1;
-				break;
-			}
-		}
-	} else {
-		json_t *cfg = json_object_get(m, "config");
-		if (reg_desc_fields(cfg, &bmt, &bd, &bs, digest, err) < 0)
-			rc = -1;
-		else
-			plan_add_blob(pl, bd, bs);
-		json_array_foreach(json_object_get(m, "layers"), i, d)
-		{
-			if (rc < 0)
-				break;
-			if (reg_desc_fields(d, &bmt, &bd, &bs, digest, err) < 0)
-				rc = -1;
-			else
-				plan_add_blob(pl, bd, bs);
-		}
+	json_t *j;
+	json_array_foreach(layers, i, j)
+	{
+		_cleanup_free_ char *lw = xasprintf("manifest %s layers[%zu]", digest, i);
+		if (lade_oci_descriptor_parse(j, lw, &d, err) < 0)
+			return -1;
+		plan_add_blob(pl, d.digest, d.size);
 	}
-	if (rc < 0) {
-		lade_buf_release(&b);
+	return 0;
+}
+
+static int plan_manifest(struct push_plan *pl, const char *dir, const struct lade_oci_descriptor *d,
+                         struct lade_error **err);
+
+/* The children of an image index, each planned before the index. */
+static int plan_children(struct push_plan *pl, const char *dir, const json_t *m, const char *digest,
+                         struct lade_error **err)
+{
+	json_t *ms = json_object_get(m, "manifests");
+	if (!json_is_array(ms))
+		return lade_error_set(err, 0, "index %s: manifests is not a list", digest);
+	size_t i;
+	json_t *j;
+	json_array_foreach(ms, i, j)
+	{
+		_cleanup_free_ char *what = xasprintf("index %s manifests[%zu]", digest, i);
+		struct lade_oci_descriptor c;
+		if (lade_oci_descriptor_parse(j, what, &c, err) < 0 ||
+		    plan_manifest(pl, dir, &c, err) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* Walk a manifest or index: its blobs, its children (before it), then itself. Read with the
+ * OCI reader's rules: size and digest checked, no key twice, and the document's own mediaType
+ * (when it has one) is its descriptor's. */
+static int plan_manifest(struct push_plan *pl, const char *dir, const struct lade_oci_descriptor *d,
+                         struct lade_error **err)
+{
+	if (plan_has_manifest(pl, d->digest))
+		return 0;
+	_cleanup_buf_ struct lade_buf b = LADE_BUF_INIT;
+	json_auto_t *m = NULL;
+	const char *mt = NULL;
+	if (reg_blob_json(dir, d->digest, d->size, &b, &m, err) < 0 ||
+	    lade_oci_doc_media_type(d, m, &mt, err) < 0)
 		return -1;
+	if (lade_oci_is_index_type(mt)) {
+		if (plan_children(pl, dir, m, d->digest, err) < 0)
+			return -1;
+	} else if (lade_oci_is_manifest_type(mt)) {
+		if (plan_blobs(pl, m, d->digest, err) < 0)
+			return -1;
+	} else {
+		_cleanup_free_ char *q = lade_oci_quote(mt);
+		return lade_error_set(err, 0, "blob %s: unsupported media type '%s'", d->digest, q);
 	}
 	lade_grow(&pl->manifests, sizeof(*pl->manifests), pl->n_manifests + 1, &pl->a_manifests);
-	pl->manifests[pl->n_manifests++] = (struct manifest_item){xstrdup(digest), xstrdup(mt), b};
+	pl->manifests[pl->n_manifests++] =
+	        (struct manifest_item){xstrdup(d->digest), xstrdup(mt), b, steal_pointer(&m)};
+	b = (struct lade_buf)LADE_BUF_INIT; /* moved into the plan */
 	return 0;
 }
 
@@ -389,25 +407,27 @@ static int plan_manifest(struct push_plan *pl, const char *dir, const char *dige
 static int plan_referrers(struct push_plan *pl, const char *dir, struct lade_error **err)
 {
 	_cleanup_free_ char *ip = xasprintf("%s/index.json", dir);
-	json_auto_t *idx = json_load_file(ip, 0, NULL);
+	json_auto_t *idx = NULL;
+	if (lade_oci_json_file(ip, NULL, &idx, err) < 0)
+		return -1;
 	size_t i;
-	json_t *d;
-	json_array_foreach(json_object_get(idx, "manifests"), i, d)
+	json_t *j;
+	json_array_foreach(json_object_get(idx, "manifests"), i, j)
 	{
-		const char *mt, *dg;
-		uint64_t sz;
-		if (reg_desc_fields(d, &mt, &dg, &sz, ip, err) < 0)
+		_cleanup_free_ char *what = xasprintf("%s manifests[%zu]", ip, i);
+		struct lade_oci_descriptor d;
+		if (lade_oci_descriptor_parse(j, what, &d, err) < 0)
 			return -1;
-		if (plan_has_manifest(pl, dg))
+		if (plan_has_manifest(pl, d.digest))
 			continue;
 		_cleanup_buf_ struct lade_buf b = LADE_BUF_INIT;
+		json_auto_t *m = NULL;
 		_cleanup_error_ struct lade_error *ignored = NULL;
-		if (reg_read_blob(dir, dg, &b, &ignored) < 0)
+		if (reg_blob_json(dir, d.digest, d.size, &b, &m, &ignored) < 0)
 			continue; /* not ours to judge: only referrers matter here */
-		json_auto_t *m = json_loadb(b.data, b.len, 0, NULL);
 		const char *subject = reg_json_str(json_object_get(m, "subject"), "digest");
 		if (subject && plan_has_manifest(pl, subject) &&
-		    plan_manifest(pl, dir, dg, mt, err) < 0)
+		    plan_manifest(pl, dir, &d, err) < 0)
 			return -1;
 	}
 	return 0;
@@ -455,26 +475,29 @@ static int push_blobs(struct push *p, const struct push_plan *pl, unsigned jobs,
  * `oras discover` and other clients find the SBOM. A manifest without a subject is left alone. */
 static int tag_referrer(struct push *p, const struct manifest_item *mi, struct lade_error **err)
 {
-	json_auto_t *m = json_loadb(mi->bytes.data, mi->bytes.len, 0, NULL);
-	const char *subject = reg_json_str(json_object_get(m, "subject"), "digest");
-	if (!subject)
+	const json_t *m = mi->doc;
+	const json_t *sj = json_object_get(m, "subject");
+	if (!sj)
 		return 0;
-	if (!lade_digest_valid(subject))
-		return lade_error_set(err, 0, "manifest %s: invalid subject digest", mi->digest);
+	struct lade_oci_descriptor subject;
+	_cleanup_free_ char *swhat = xasprintf("manifest %s subject", mi->digest);
+	if (lade_oci_descriptor_parse(sj, swhat, &subject, err) < 0)
+		return -1;
 	struct client *c = p->c;
-	_cleanup_free_ char *tag = xasprintf("sha256-%s", lade_digest_hex(subject));
+	_cleanup_free_ char *tag = xasprintf("sha256-%s", lade_digest_hex(subject.digest));
 	_cleanup_free_ char *url = xasprintf("%s/v2/%s/manifests/%s", c->base, c->repo, tag);
 	_cleanup_free_ char *scope = reg_scope(c->repo, "pull,push");
 	_cleanup_free_ char *ctx = xasprintf("registry %s, repository %s, referrers tag %s",
 	                                     c->registry, c->repo, tag);
 	struct request q = {
 	        .method = "GET", .url = url, .accept = "Accept: " LADE_MT_OCI_INDEX, .fd = -1};
-	_cleanup_(reg_response_release) struct response r = {.body_max = MANIFEST_MAX};
+	_cleanup_(reg_response_release) struct response r = {.body_max = LADE_OCI_JSON_MAX};
 	if (reg_request(c, &q, &r, scope, err) < 0)
 		return lade_error_prefix(err, "%s", ctx);
 	json_auto_t *idx = NULL;
 	if (r.status == 200) {
-		idx = json_loadb(r.body.data, r.body.len, 0, NULL);
+		if (lade_oci_json_parse(r.body.data, r.body.len, ctx, &idx, err) < 0)
+			return -1;
 		if (!json_is_array(json_object_get(idx, "manifests")))
 			return lade_error_set(err, 0, "%s: not an image index", ctx);
 	} else if (r.status == 404) {
@@ -537,15 +560,15 @@ int lade_registry_push(const char *image, const char *ref_s, const struct lade_r
 	json_auto_t *top = NULL;
 	if (reg_layout_resolve(image, &dir, &top, err) < 0)
 		return -1;
-	const char *mt, *d;
-	uint64_t size;
-	if (reg_desc_fields(top, &mt, &d, &size, image, err) < 0)
+	struct lade_oci_descriptor td;
+	if (lade_oci_descriptor_parse(top, image, &td, err) < 0)
 		return -1;
+	const char *d = td.digest;
 	if (ref->digest && strcmp(ref->digest, d) != 0)
 		return lade_error_set(err, 0, "image %s has digest %s, not the %s named by %s",
 		                      image, d, ref->digest, ref_s);
 	_cleanup_(push_plan_release) struct push_plan plan = {0};
-	if (plan_manifest(&plan, dir, d, mt, err) < 0 || plan_referrers(&plan, dir, err) < 0)
+	if (plan_manifest(&plan, dir, &td, err) < 0 || plan_referrers(&plan, dir, err) < 0)
 		return lade_error_prefix(err, "image %s", image);
 
 	_cleanup_(reg_client_freep) struct client *c = NULL;

@@ -36,20 +36,6 @@ static bool repo_component_valid(const char *s, size_t n)
 	return true;
 }
 
-static bool tag_valid(const char *t)
-{
-	size_t n = strlen(t);
-	if (n == 0 || n > 128 || t[0] == '.' || t[0] == '-')
-		return false;
-	for (size_t i = 0; i < n; i++) {
-		char c = t[i];
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-		      c == '_' || c == '.' || c == '-'))
-			return false;
-	}
-	return true;
-}
-
 int lade_registry_ref_parse(const char *s, struct lade_registry_ref **out, struct lade_error **err)
 {
 	_cleanup_(lade_registry_ref_freep) struct lade_registry_ref *r =
@@ -85,7 +71,7 @@ int lade_registry_ref_parse(const char *s, struct lade_registry_ref **out, struc
 	char *colon = strrchr(path, ':');
 	if (colon && !strchr(colon, '/')) {
 		*colon = '\0';
-		if (!tag_valid(colon + 1))
+		if (!lade_oci_tag_valid(colon + 1))
 			return lade_error_set(err, 0, "invalid reference %s: bad tag \"%s\"", s,
 			                      colon + 1);
 		r->tag = xstrdup(colon + 1);

@@ -5,7 +5,7 @@
  *   http.c   the client: one libcurl easy handle, perform() one exchange, reg_request() with
  *            auth and the retry policy, connecting (https, http fallback)
  *   pool.c   transfers in parallel: one cloned client (and connection) per thread
- *   local.c  the local side: a layout's image by DIR[:TAG], verified JSON blobs, descriptors
+ *   local.c  the local side: a layout's image by DIR[:TAG], verified JSON blobs
  *   push.c   blobs (one PUT, resumable PATCH chunks), manifests, the referrers tag
  *   pull.c   manifests and blobs into the content store, index resolution to a platform
  *
@@ -21,12 +21,11 @@
 
 #include "lade/digest.h"
 #include "lade/error.h"
-#include "lade/image.h"
+#include "lade/oci.h"
 #include "lade/registry.h"
 #include "lade/stream.h"
 #include "lade/util.h"
 
-#define MANIFEST_MAX (8u << 20)
 #define ACCEPT_MANIFESTS                                                                           \
 	"Accept: " LADE_MT_OCI_MANIFEST ", " LADE_MT_OCI_INDEX ", " LADE_MT_DOCKER_MANIFEST        \
 	", " LADE_MT_DOCKER_LIST
@@ -132,17 +131,20 @@ int reg_run_pool(struct client *c, size_t n, unsigned jobs, blob_job_fn fn, void
 
 /* ---------------------------------------------------------------- local.c */
 
-/* The blob digest of the layout dir into out (at most MANIFEST_MAX bytes), its sha256
- * checked. */
-int reg_read_blob(const char *dir, const char *digest, struct lade_buf *out,
-                  struct lade_error **err);
-/* Resolve IMAGE ("[oci:]DIR[:TAG]") to its layout directory and top descriptor (new ref). */
+/* The JSON blob digest of the layout (or store) dir, with lade_oci_blob_json_mem()'s checks:
+ * size (REG_SIZE_ANY: any, up to LADE_OCI_JSON_MAX), sha256, one JSON object without a key
+ * twice. *bytes gets its exact bytes (what a push sends), *doc the parsed document (new). */
+#define REG_SIZE_ANY UINT64_MAX
+int reg_blob_json(const char *dir, const char *digest, uint64_t size, struct lade_buf *bytes,
+                  json_t **doc, struct lade_error **err);
+/* Resolve IMAGE ("[oci:]DIR[:TAG]") to its layout directory and top descriptor (new ref).
+ * Without TAG the layout must name one image (untagged referrers aside). */
 int reg_layout_resolve(const char *image, char **dir_out, json_t **desc_out,
                        struct lade_error **err);
-const char *reg_json_str(const json_t *o, const char *k);
-/* A descriptor's mediaType (may be NULL), digest and size, borrowed from d. Errors:
- * "WHERE: invalid descriptor". */
-int reg_desc_fields(const json_t *d, const char **mt, const char **digest, uint64_t *size,
-                    const char *where, struct lade_error **err);
+
+static inline const char *reg_json_str(const json_t *o, const char *k)
+{
+	return json_string_value(json_object_get(o, k));
+}
 
 #endif

@@ -125,7 +125,8 @@ struct lade_push_stats {
  * (or digest), with their exact bytes and media types, so a failed push never leaves the tag on a
  * partial image. Manifests are read and verified against their digests first; a layer or config
  * blob is checked for its size and streamed (the registry checks the digest the PUT names, and any
- * Docker-Content-Digest it answers must match). Referrers in the layout's index.json whose
+ * Docker-Content-Digest it answers must match); manifests are read with oci.h's rules, as
+ * for pull. Referrers in the layout's index.json whose
  * subject is one of the pushed manifests go along, by digest; when the registry does not say it
  * indexed them (no OCI-Subject header) the referrers tag "sha256-<subject hex>" (an index) is
  * updated as the distribution spec 1.1 says. o->jobs blobs are uploaded in
@@ -137,8 +138,11 @@ int lade_registry_push(const char *image, const char *ref, const struct lade_reg
 
 /* Pull ref into the OCI layout layout_dir (created; NULL: lade_store_default_dir()),
  * verifying every digest, and name it in index.json by lade_registry_ref_canonical(). With
- * platform ("linux/amd64[/variant]") an index is resolved to that platform's manifest and only
- * that one is stored and named; with NULL the whole index (all children) is stored.
+ * platform ("linux/amd64[/variant]") an index is resolved to that platform's manifest by
+ * lade_oci_platform_match() (linux/arm64 is linux/arm64/v8, as for base images) and only
+ * that one is stored and named; with NULL the whole index (all children) is stored. Manifests
+ * and indexes are read as the OCI reader reads them (oci.h: descriptors, no JSON key twice,
+ * at most LADE_OCI_JSON_MAX bytes, a document's mediaType is its descriptor's).
  * A ref without a digest is refused unless allow_unpinned ("base image R is not pinned …").
  * Blobs already in the store are not fetched again; a pinned image whose blobs are all in the
  * store needs no network; o->jobs blobs are fetched in parallel. o may be NULL (defaults);

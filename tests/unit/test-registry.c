@@ -291,7 +291,7 @@ static void test_offline(void)
 	                      &err) < 0,
 	   "push of a missing layout fails before any network");
 	ok(err && strncmp(err->msg,
-	                  "image /nonexistent/layout:1: cannot read "
+	                  "image /nonexistent/layout:1: cannot open "
 	                  "/nonexistent/layout/index.json",
 	                  70) == 0,
 	   "missing layout message: %s", err ? err->msg : "");
@@ -365,29 +365,65 @@ static void test_push_local_errors(void)
 	                 "(lowercase letters, digits and . _ - inside)",
 	                 "bad reference");
 
-	/* a manifest whose bytes do not match its name */
+	/* a manifest whose bytes do not match its name: same size, then one byte more */
 	_cleanup_free_ char *mp = xasprintf("%s/%s", blobs, lade_digest_hex(man));
-	FILE *f = fopen(mp, "a");
-	fputs(" ", f);
+	_cleanup_free_ char *m2 = xstrdup(m);
+	m2[strlen(m2) - 2] = ' '; /* "[]}" → "[ }" */
+	FILE *f = fopen(mp, "w");
+	fputs(m2, f);
 	fclose(f);
 	char now[LADE_DIGEST_STRLEN];
-	_cleanup_buf_ struct lade_buf mb = LADE_BUF_INIT;
-	lade_read_file(mp, 1 << 20, &mb, &err);
-	lade_sha256_buf(mb.data, mb.len, now);
-	_cleanup_free_ char *want2 = xasprintf("image %s: blob %s has digest %s", img, mp, now);
+	lade_sha256_buf(m2, strlen(m2), now);
+	_cleanup_free_ char *want2 = xasprintf(
+	        "image %s: blob %s: digest mismatch (expected %s, got %s)", img, man, man, now);
 	check_push_error(img, "127.0.0.1:1/x:1", NULL, want2, "corrupted manifest blob");
+	f = fopen(mp, "a");
+	fputs(" ", f);
+	fclose(f);
+	_cleanup_free_ char *want2b =
+	        xasprintf("image %s: blob %s: size %zu but the descriptor says %zu", img, man,
+	                  strlen(m) + 1, strlen(m));
+	check_push_error(img, "127.0.0.1:1/x:1", NULL, want2b, "manifest blob of another size");
 
-	/* a manifest with a broken descriptor */
-	put_blob(dir, "{\"schemaVersion\":2,\"config\":{\"digest\":\"sha256:nope\",\"size\":2}}",
-	         bad);
+	/* a manifest with a broken descriptor (the OCI reader's descriptor parser) */
+	const char *bm = "{\"schemaVersion\":2,\"config\":{\"mediaType\":\"application/"
+	                 "vnd.oci.image.config.v1+json\",\"digest\":\"sha256:nope\",\"size\":2},"
+	                 "\"layers\":[]}";
+	put_blob(dir, bm, bad);
 	_cleanup_free_ char *e3 = xasprintf(
 	        "{\"mediaType\":\"application/vnd.oci.image.manifest.v1+json\",\"digest\":\"%s\","
-	        "\"size\":10,\"annotations\":{\"org.opencontainers.image.ref.name\":\"c\"}}",
-	        bad);
+	        "\"size\":%zu,\"annotations\":{\"org.opencontainers.image.ref.name\":\"c\"}}",
+	        bad, strlen(bm));
 	write_index(dir, e3);
 	_cleanup_free_ char *img3 = xasprintf("%s:c", dir);
-	_cleanup_free_ char *want3 = xasprintf("image %s: %s: invalid descriptor", img3, bad);
+	_cleanup_free_ char *want3 = xasprintf(
+	        "image %s: manifest %s config: digest 'sha256:nope' is not sha256:<64 hex>", img3,
+	        bad);
 	check_push_error(img3, "127.0.0.1:1/x:1", NULL, want3, "invalid descriptor");
+
+	/* "layers" twice, an empty list first: other tools keep the first key and see no layers,
+	 * so the manifest is refused as the OCI reader refuses it everywhere */
+	_cleanup_free_ char *dup = xasprintf(
+	        "{\"schemaVersion\":2,\"mediaType\":\"application/vnd.oci.image.manifest.v1+json\","
+	        "\"layers\":[],\"config\":{\"mediaType\":\"application/"
+	        "vnd.oci.image.config.v1+json\","
+	        "\"digest\":\"%s\",\"size\":2},\"layers\":[]}",
+	        cfg);
+	put_blob(dir, dup, bad);
+	_cleanup_free_ char *e5 = xasprintf(
+	        "{\"mediaType\":\"application/vnd.oci.image.manifest.v1+json\",\"digest\":\"%s\","
+	        "\"size\":%zu,\"annotations\":{\"org.opencontainers.image.ref.name\":\"d\"}}",
+	        bad, strlen(dup));
+	write_index(dir, e5);
+	_cleanup_free_ char *img5 = xasprintf("%s:d", dir);
+	_cleanup_error_ struct lade_error *e5err = NULL;
+	char d5[LADE_DIGEST_STRLEN];
+	ok(lade_registry_push(img5, "127.0.0.1:1/x:1", NULL, d5, NULL, &e5err) < 0,
+	   "a manifest with a key twice: push fails");
+	_cleanup_free_ char *want5 = xasprintf(
+	        "image %s: blob %s: invalid JSON (line 1): duplicate object key", img5, bad);
+	ok(e5err && strncmp(e5err->msg, want5, strlen(want5)) == 0,
+	   "a manifest with a key twice: message %s", e5err ? e5err->msg : "");
 
 	/* not JSON */
 	put_blob(dir, "not json", bad);
@@ -400,7 +436,8 @@ static void test_push_local_errors(void)
 	char digest[LADE_DIGEST_STRLEN];
 	ok(lade_registry_push(dir, "127.0.0.1:1/x:1", NULL, digest, NULL, &e) < 0,
 	   "not JSON fails");
-	_cleanup_free_ char *want4 = xasprintf("image %s: manifest %s: invalid JSON: ", dir, bad);
+	_cleanup_free_ char *want4 =
+	        xasprintf("image %s: blob %s: invalid JSON (line 1): ", dir, bad);
 	ok(e && strncmp(e->msg, want4, strlen(want4)) == 0, "not JSON: message %s",
 	   e ? e->msg : "");
 }
