@@ -196,6 +196,20 @@ run_lade pull --platform linux/arm64/v7 "$REG/multi:novariant" -o "$T/arm-v7"
 is "$RC" 1 "linux/arm64/v7 is not the arm64 entry without a variant (that one is v8)"
 like "$ERR" "no manifest for platform linux/arm64/v7" "the platform asked for is named"
 
+# --- a manifest with a key twice: refused by pull as by build, inspect and verify -------------
+# "layers":[] before the real "layers": a reader that keeps the first key sees no layers, one
+# that keeps the last (jansson, Go: the registry accepts it) sees them all.
+sed 's/^{"/{"layers":[],"/' "$T/raw.json" >"$T/dupkey.json"
+check "the registry takes the manifest with a key twice" curl -sf -X PUT \
+	-H "Content-Type: application/vnd.oci.image.manifest.v1+json" \
+	--data-binary @"$T/dupkey.json" "http://$REG/v2/hello/manifests/dupkey"
+run_lade pull "$REG/hello:dupkey" -o "$T/dupkey"
+is "$RC" 1 "pull of a manifest with a key twice fails"
+like "$ERR" "manifest dupkey: blob sha256:$(sha256_file "$T/dupkey.json"): invalid JSON \\(line 1\\): duplicate object key" \
+	"the duplicate key and the manifest are named"
+ok_not_named() { ! grep -q "hello:dupkey" "$1/index.json" 2>/dev/null; }
+check "nothing is named for it in the store" ok_not_named "$T/dupkey"
+
 stop_registry plain
 run_lade pull --offline "$REG/hello@$local_digest" -o "$T/pulled"
 is "$RC" 0 "offline pull from a filled store works with the registry stopped"
