@@ -194,8 +194,8 @@ static struct blob_info *check_blob(struct verifier *v, const char *where, const
 
 /* Read, hash and parse a JSON blob (manifest, index, config). NULL when it is unusable; the
  * reason has been reported (once per blob). */
-static json_t *load_json_blob(struct verifier *v, const char *where, const char *name,
-                              const struct desc *d, struct blob_info *info)
+static json_t *load_json_blob(struct verifier *v, const char *where, const struct desc *d,
+                              struct blob_info *info)
 {
 	if (info->hashed && !info->digest_ok)
 		return NULL;
@@ -221,7 +221,9 @@ static json_t *load_json_blob(struct verifier *v, const char *where, const char 
 			return NULL;
 		}
 	}
-	return parse_json(v, name, &b);
+	/* Named as every reader of images names it ("blob D: invalid JSON ..."). */
+	_cleanup_free_ char *blob_name = xasprintf("blob %s", d->digest);
+	return parse_json(v, blob_name, &b);
 }
 
 static bool schema_version_2(const json_t *j)
@@ -482,7 +484,7 @@ static void check_manifest(struct verifier *v, const char *where, const struct d
                            struct blob_info *minfo)
 {
 	_cleanup_free_ char *name = xasprintf("manifest %s", md->digest);
-	_cleanup_(json_decrefp) json_t *m = load_json_blob(v, where, name, md, minfo);
+	_cleanup_(json_decrefp) json_t *m = load_json_blob(v, where, md, minfo);
 	if (m == NULL)
 		return;
 	if (!schema_version_2(m))
@@ -509,7 +511,7 @@ static void check_manifest(struct verifier *v, const char *where, const struct d
 		struct blob_info *ci = check_blob(v, cfg_where, &cd, false);
 		cfg_name = xasprintf("config %s", cd.digest);
 		if (ci)
-			cfg = load_json_blob(v, cfg_where, cfg_name, &cd, ci);
+			cfg = load_json_blob(v, cfg_where, &cd, ci);
 	}
 
 	/* The layers: descriptors and blobs first, contents once the config is known. */
@@ -584,7 +586,7 @@ static void check_entry_descriptor(struct verifier *v, const char *where, const 
 		return;
 	}
 	_cleanup_free_ char *name = xasprintf("index %s", d.digest);
-	_cleanup_(json_decrefp) json_t *sub = load_json_blob(v, where, name, &d, info);
+	_cleanup_(json_decrefp) json_t *sub = load_json_blob(v, where, &d, info);
 	if (sub)
 		check_index(v, name, sub, d.media_type, depth + 1);
 }
