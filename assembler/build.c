@@ -565,8 +565,10 @@ static const char *cache_dir_option(const struct lade_build_options *o)
 static int load_base(struct build_ctx *c, const struct lade_recipe *r, const char *platform,
                      struct lade_base_image **out, struct lade_error **err)
 {
-	if (r->base.kind != LADE_BASE_IMAGE)
-		return lade_base_load(&r->base, platform, c->store, out, err);
+	if (r->base.kind != LADE_BASE_IMAGE) {
+		struct lade_base_spec spec = {r->base.kind, r->base.ref, r->base.tag};
+		return lade_base_load(&spec, platform, c->store, out, err);
+	}
 	struct lade_registry_options ro = registry_options(c->o);
 	_cleanup_free_ char *dir = NULL;
 	int rc;
@@ -589,11 +591,7 @@ static int load_base(struct build_ctx *c, const struct lade_recipe *r, const cha
 	if (lade_registry_ref_parse(r->base.ref, &ref, err) < 0)
 		return -1;
 	_cleanup_free_ char *canonical = lade_registry_ref_canonical(ref);
-	struct lade_recipe_base oci = {.kind = LADE_BASE_OCI,
-	                               .ref = dir,
-	                               .tag = canonical,
-	                               .line = r->base.line,
-	                               .column = r->base.column};
+	struct lade_base_spec oci = {LADE_BASE_OCI, dir, canonical};
 	return lade_base_load(&oci, platform, c->store, out, err);
 }
 

@@ -1071,7 +1071,7 @@ static int do_config(const struct ctx *c, const struct node *n, struct lade_reci
 {
 	static const char *const keys[] = {"user",   "workdir", "env",    "entrypoint",  "cmd",
 	                                   "expose", "volumes", "labels", "stop-signal", NULL};
-	struct lade_recipe_config *cf = &r->config;
+	struct lade_config_spec *cf = &r->config;
 	const struct node *v;
 	if (want_kind(c, n, "config", NODE_MAP) < 0 || check_keys(c, n, "in config", keys) < 0)
 		return -1;

@@ -17,11 +17,12 @@
 #include "lade/hashmap.h"
 #include "lade/image.h"
 #include "lade/inspect.h"
+#include "lade/layerread.h"
+#include "lade/oci.h"
 #include "lade/tree.h"
 #include "lade/util.h"
 
 #define CHUNK            (256 * 1024)
-#define MAX_JSON         (16u << 20)
 #define MAX_RECORD       (64u << 20)
 #define ANN_REF          "org.opencontainers.image.ref.name"
 #define ANN_CONTAINERD   "io.containerd.image.name"
@@ -105,78 +106,30 @@ static void source_freep(struct source **s)
 	source_free(*s);
 }
 
-static void archive_read_freep_(struct archive **a)
-{
-	if (*a)
-		archive_read_free(*a);
-}
-
-/* Path of a blob inside dir; the digest must be well formed before it becomes a path. */
-static int blob_path(const struct source *s, const char *where, const char *digest, char **out,
-                     struct lade_error **err)
-{
-	if (digest == NULL || !lade_digest_valid(digest))
-		return lade_error_set(err, 0, "%s: %s: digest '%s' is not sha256:<64 hex>", s->name,
-		                      where, digest ? digest : "(none)");
-	*out = xasprintf("%s/blobs/sha256/%s", s->dir, lade_digest_hex(digest));
-	return 0;
-}
-
-/* Read a small JSON blob, check its digest (when given) and size, parse it. */
+/* Read a small JSON document: with a digest, a blob checked against it and its size; without,
+ * a file of the layout (index.json). Duplicate keys are refused, like every reader of images. */
 static int load_json(const struct source *s, const char *where, const char *path,
                      const char *digest, uint64_t size, json_t **out, struct lade_error **err)
 {
 	_cleanup_buf_ struct lade_buf b = LADE_BUF_INIT;
-	if (lade_read_file(path, MAX_JSON, &b, err) < 0)
+	if (lade_read_file(path, LADE_OCI_JSON_MAX, &b, err) < 0)
 		return lade_error_prefix(err, "%s: %s", s->name, where);
-	if (digest) {
-		char got[LADE_DIGEST_STRLEN];
-		lade_sha256_buf(b.data, b.len, got);
-		if (strcmp(got, digest) != 0)
-			return lade_error_set(err, 0,
-			                      "%s: %s: digest mismatch (expected %s, got %s)",
-			                      s->name, where, digest, got);
-		if (size != UINT64_MAX && size != b.len)
-			return lade_error_set(err, 0,
-			                      "%s: %s: size %" PRIu64 " but blob is %zu bytes",
-			                      s->name, where, size, b.len);
-	}
-	json_error_t je;
-	json_t *j = json_loadb(b.data, b.len, 0, &je);
-	if (j == NULL || !json_is_object(j)) {
-		json_decref(j);
-		return lade_error_set(err, 0, "%s: %s: not a JSON object%s%s", s->name, where,
-		                      j ? "" : ": ", j ? "" : je.text);
-	}
-	*out = j;
-	return 0;
+	int r = digest ? lade_oci_blob_json_mem(b.data, b.len, digest, size, out, err)
+	               : lade_oci_json_parse(b.data, b.len, where, out, err);
+	return r < 0 ? lade_error_prefix(err, "%s", s->name) : 0;
 }
 
 static int descriptor(const struct source *s, const char *where, const json_t *d, struct blob *out,
                       struct lade_error **err)
 {
-	const char *digest = json_string_value(json_object_get(d, "digest"));
-	const json_t *size = json_object_get(d, "size");
-	if (!json_is_integer(size) || json_integer_value(size) < 0)
-		return lade_error_set(err, 0, "%s: %s: descriptor without a valid size", s->name,
-		                      where);
-	if (blob_path(s, where, digest, &out->path, err) < 0)
-		return -1;
-	out->digest = xstrdup(digest);
-	const char *mt = json_string_value(json_object_get(d, "mediaType"));
-	out->media_type = mt ? xstrdup(mt) : NULL;
-	out->size = (uint64_t)json_integer_value(size);
+	struct lade_oci_descriptor desc;
+	if (lade_oci_descriptor_parse(d, where, &desc, err) < 0)
+		return lade_error_prefix(err, "%s", s->name);
+	out->path = lade_oci_blob_path(s->dir, desc.digest);
+	out->digest = xstrdup(desc.digest);
+	out->media_type = xstrdup(desc.media_type);
+	out->size = desc.size;
 	return 0;
-}
-
-static char *platform_string(const json_t *p)
-{
-	const char *os = json_string_value(json_object_get(p, "os"));
-	const char *arch = json_string_value(json_object_get(p, "architecture"));
-	const char *variant = json_string_value(json_object_get(p, "variant"));
-	if (os == NULL || arch == NULL)
-		return NULL;
-	return variant ? xasprintf("%s/%s/%s", os, arch, variant) : xasprintf("%s/%s", os, arch);
 }
 
 static struct img *add_img(struct source *s)
@@ -193,7 +146,7 @@ static int load_config(struct source *s, struct img *im, const char *where, stru
 	              &im->config, err) < 0)
 		return -1;
 	if (im->platform == NULL)
-		im->platform = platform_string(im->config);
+		im->platform = lade_oci_platform_format(im->config);
 	return 0;
 }
 
@@ -207,14 +160,13 @@ static int load_manifest(struct source *s, const struct blob *md, const char *re
 	/* Artifacts (an SBOM referring to an image, signatures) are not images. */
 	const char *cmt =
 	        json_string_value(json_object_get(json_object_get(m, "config"), "mediaType"));
-	if (json_object_get(m, "artifactType") || (cmt && strcmp(cmt, LADE_MT_OCI_CONFIG) != 0 &&
-	                                           strcmp(cmt, LADE_MT_DOCKER_CONFIG) != 0))
+	if (json_object_get(m, "artifactType") || (cmt && !lade_oci_is_config_type(cmt)))
 		return 0;
 	struct img *im = add_img(s);
 	im->ref = ref ? xstrdup(ref) : NULL;
 	im->digest = xstrdup(md->digest);
 	im->manifest_size = md->size;
-	im->platform = platform ? platform_string(platform) : NULL;
+	im->platform = platform ? lade_oci_platform_format(platform) : NULL;
 	const json_t *layers = json_object_get(m, "layers");
 	if (!json_is_object(json_object_get(m, "config")) || !json_is_array(layers))
 		return lade_error_set(err, 0, "%s: %s: no config or layers", s->name, where);
@@ -268,8 +220,7 @@ static int load_index(struct source *s, const json_t *index, const char *where,
 			return -1;
 		}
 		int r;
-		if (b.media_type && (strcmp(b.media_type, LADE_MT_OCI_INDEX) == 0 ||
-		                     strcmp(b.media_type, LADE_MT_DOCKER_LIST) == 0)) {
+		if (lade_oci_is_index_type(b.media_type)) {
 			_cleanup_(json_decrefp) json_t *sub = NULL;
 			_cleanup_free_ char *iw = xasprintf("index %s", b.digest);
 			r = load_json(s, iw, b.path, b.digest, b.size, &sub, err);
@@ -318,10 +269,11 @@ static int load_docker_manifest(struct source *s, struct lade_error **err)
 {
 	_cleanup_free_ char *path = xasprintf("%s/manifest.json", s->dir);
 	_cleanup_buf_ struct lade_buf b = LADE_BUF_INIT;
-	if (lade_read_file(path, MAX_JSON, &b, err) < 0)
+	if (lade_read_file(path, LADE_OCI_JSON_MAX, &b, err) < 0)
 		return lade_error_prefix(err, "%s", s->name);
-	json_error_t je;
-	_cleanup_(json_decrefp) json_t *m = json_loadb(b.data, b.len, 0, &je);
+	_cleanup_(json_decrefp) json_t *m = NULL;
+	if (lade_oci_json_parse_value(b.data, b.len, "manifest.json", &m, err) < 0)
+		return lade_error_prefix(err, "%s", s->name);
 	if (!json_is_array(m))
 		return lade_error_set(err, 0, "%s: manifest.json: not a JSON array", s->name);
 	size_t i;
@@ -399,7 +351,7 @@ static int extract_archive(struct source *s, const char *file, struct lade_error
 		                      tmpdir && *tmpdir ? tmpdir : "/tmp");
 	s->tmp = xstrdup(tmpl);
 	s->dir = xstrdup(tmpl);
-	_cleanup_(archive_read_freep_) struct archive *a = archive_read_new();
+	_cleanup_(lade_archive_read_freep) struct archive *a = archive_read_new();
 	archive_read_support_format_tar(a);
 	archive_read_support_filter_gzip(a);
 	archive_read_support_filter_zstd(a);
@@ -581,57 +533,24 @@ static void fs_release(struct fs *f)
 	lade_hashmap_free(f->seen, fentry_free);
 }
 
-struct raw_reader {
-	int fd;
-	unsigned char *buf;
-	struct lade_sha256 *sha;
-	uint64_t bytes;
-};
-
-static la_ssize_t raw_read_cb(struct archive *a, void *data, const void **buf)
-{
-	struct raw_reader *r = data;
-	ssize_t n = lade_read_retry(r->fd, r->buf, CHUNK);
-	if (n < 0) {
-		archive_set_error(a, errno, "cannot read blob: %s", strerror(errno));
-		return -1;
-	}
-	lade_sha256_update(r->sha, r->buf, (size_t)n);
-	r->bytes += (uint64_t)n;
-	*buf = r->buf;
-	return n;
-}
-
-struct tar_reader {
-	struct archive *outer;
-	unsigned char *buf;
-	struct lade_sha256 *sha;
-	uint64_t bytes;
-};
-
-static la_ssize_t tar_read_cb(struct archive *a, void *data, const void **buf)
-{
-	struct tar_reader *t = data;
-	la_ssize_t n = archive_read_data(t->outer, t->buf, CHUNK);
-	if (n < 0) {
-		archive_set_error(a, EIO, "%s", archive_error_string(t->outer));
-		return -1;
-	}
-	lade_sha256_update(t->sha, t->buf, (size_t)n);
-	t->bytes += (uint64_t)n;
-	*buf = t->buf;
-	return n;
-}
-
 static bool is_record_path(const char *p)
 {
 	size_t n = strlen(p), k = strlen(DIST_INFO_RECORD);
 	return n > k && strcmp(p + n - k, DIST_INFO_RECORD) == 0 && p[n - k - 1] != '/';
 }
 
-static int fs_entry(struct fs *f, struct archive *a, struct archive_entry *e, const char *where,
-                    unsigned char *buf, struct lade_error **err)
+struct walk {
+	struct fs *f;
+	const char *where;
+	unsigned char *buf;
+};
+
+static int fs_entry(void *ctx, struct archive *a, struct archive_entry *e, struct lade_error **err)
 {
+	struct walk *w = ctx;
+	struct fs *f = w->f;
+	const char *where = w->where;
+	unsigned char *buf = w->buf;
 	const char *name = archive_entry_pathname(e);
 	if (name == NULL)
 		return lade_error_set(err, 0, "%s: entry without a name", where);
@@ -718,39 +637,8 @@ struct layer_result {
 	uint64_t entries;
 };
 
-/* Every entry of the tar, then the rest of the stream (end blocks and padding count for the
- * diff_id too). */
-static int walk_tar(struct archive *inner, struct archive *outer, struct tar_reader *tr,
-                    const char *where, struct fs *f, struct layer_result *res,
-                    unsigned char *databuf, struct lade_error **err)
-{
-	struct archive_entry *e;
-	res->entries = 0;
-	if (f)
-		lade_tree_layer_begin(f->tree);
-	for (;;) {
-		int rc = archive_read_next_header(inner, &e);
-		if (rc == ARCHIVE_EOF)
-			break;
-		if (rc < ARCHIVE_WARN)
-			return lade_error_set(err, 0, "%s: %s", where, archive_error_string(inner));
-		res->entries++;
-		if (f && fs_entry(f, inner, e, where, databuf, err) < 0)
-			return -1;
-		if (archive_read_data_skip(inner) < ARCHIVE_WARN)
-			return lade_error_set(err, 0, "%s: %s", where, archive_error_string(inner));
-	}
-	const void *dummy;
-	la_ssize_t n;
-	while ((n = tar_read_cb(inner, tr, &dummy)) > 0)
-		;
-	if (n < 0)
-		return lade_error_set(err, 0, "%s: %s", where, archive_error_string(outer));
-	return 0;
-}
-
-/* One pass over a layer blob: its digest, the tar stream's size and sha256 (diff_id) and,
- * with f, every entry applied to the merged file system. */
+/* One pass over a layer blob (the one layer reader): its digest and size, the tar stream's
+ * size and sha256 (diff_id) and, with f, every entry applied to the merged file system. */
 static int stream_layer(const struct blob *b, const char *where, struct fs *f,
                         struct layer_result *res, struct lade_error **err)
 {
@@ -758,60 +646,29 @@ static int stream_layer(const struct blob *b, const char *where, struct fs *f,
 	if (lade_compression_from_media_type(b->media_type, &comp) < 0)
 		return lade_error_set(err, 0, "%s: unsupported layer media type '%s'", where,
 		                      b->media_type ? b->media_type : "(none)");
-	_cleanup_fd_ int fd = open(b->path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return lade_error_set(err, errno, "%s: cannot open blob", where);
-	_cleanup_free_ unsigned char *rawbuf = xmalloc(CHUNK);
-	_cleanup_free_ unsigned char *tarbuf = xmalloc(CHUNK);
-	_cleanup_free_ unsigned char *databuf = xmalloc(CHUNK);
-	_cleanup_(lade_sha256_freep) struct lade_sha256 *blob_sha = lade_sha256_new();
-	_cleanup_(lade_sha256_freep) struct lade_sha256 *tar_sha = lade_sha256_new();
-	struct raw_reader rr = {fd, rawbuf, blob_sha, 0};
-	_cleanup_(archive_read_freep_) struct archive *outer = archive_read_new();
-	archive_read_support_format_raw(outer);
-	if (comp == LADE_COMPRESS_GZIP)
-		archive_read_support_filter_gzip(outer);
-	else if (comp == LADE_COMPRESS_ZSTD &&
-	         archive_read_support_filter_zstd(outer) != ARCHIVE_OK)
-		return lade_error_set(err, 0, "%s: this libarchive cannot read zstd", where);
-	struct archive_entry *e;
-	if (archive_read_open(outer, &rr, NULL, raw_read_cb, NULL) != ARCHIVE_OK ||
-	    archive_read_next_header(outer, &e) != ARCHIVE_OK)
-		return lade_error_set(err, 0, "%s: cannot read blob: %s", where,
-		                      archive_error_string(outer));
-	if (comp != LADE_COMPRESS_NONE && archive_filter_count(outer) < 2)
-		return lade_error_set(err, 0, "%s: blob is not %s", where,
-		                      lade_compression_name(comp));
-	struct tar_reader tr = {outer, tarbuf, tar_sha, 0};
-	_cleanup_(archive_read_freep_) struct archive *inner = archive_read_new();
-	archive_read_support_format_tar(inner);
-	archive_read_support_format_empty(inner);
-	if (archive_read_open(inner, &tr, NULL, tar_read_cb, NULL) != ARCHIVE_OK)
-		return lade_error_set(err, 0, "%s: %s", where, archive_error_string(inner));
-	int walked = walk_tar(inner, outer, &tr, where, f, res, databuf, err);
-	la_ssize_t n;
-	while ((n = lade_read_retry(fd, rawbuf, CHUNK)) > 0) {
-		lade_sha256_update(blob_sha, rawbuf, (size_t)n);
-		rr.bytes += (uint64_t)n;
-	}
-	char got[LADE_DIGEST_STRLEN];
-	lade_sha256_final(blob_sha, NULL, got);
-	if (strcmp(got, b->digest) != 0) {
-		/* A broken tar in a tampered blob: the tampering is the news. */
-		if (err && *err) {
-			lade_error_free(*err);
-			*err = NULL;
-		}
-		return lade_error_set(err, 0, "%s: digest mismatch (expected %s, got %s)", where,
-		                      b->digest, got);
-	}
-	if (walked < 0)
+	_cleanup_free_ unsigned char *databuf = f ? xmalloc(CHUNK) : NULL;
+	struct walk w = {f, where, databuf};
+	struct lade_layer_read r = {
+	        .path = b->path,
+	        .name = where,
+	        .digest = b->digest,
+	        .size = b->size,
+	        .compression = comp,
+	        .decompress_flags = LADE_DECOMPRESS_IGNORE_TRAILING,
+	        .entry = f ? fs_entry : NULL,
+	        .ctx = &w,
+	};
+	struct lade_layer_stats st;
+	if (f)
+		lade_tree_layer_begin(f->tree);
+	if (lade_layer_read(&r, &st, err) < 0)
 		return -1;
-	if (rr.bytes != b->size)
+	if (st.blob_size != b->size)
 		return lade_error_set(err, 0, "%s: size %" PRIu64 " but blob is %" PRIu64 " bytes",
-		                      where, b->size, rr.bytes);
-	lade_sha256_final(tar_sha, NULL, res->diff_id);
-	res->tar_size = tr.bytes;
+		                      where, b->size, st.blob_size);
+	memcpy(res->diff_id, st.diff_id, sizeof(res->diff_id));
+	res->tar_size = st.tar_size;
+	res->entries = st.entries;
 	return 0;
 }
 

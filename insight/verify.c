@@ -20,16 +20,13 @@
 #include "lade/image.h"
 #include "lade/digest.h"
 #include "lade/hashmap.h"
+#include "lade/layerread.h"
+#include "lade/oci.h"
 #include "lade/verify.h"
 
-/* Manifests, configs and indexes are small; a larger blob is not one (registries cap
- * manifests at 4 MiB). */
-#define JSON_BLOB_MAX (16u << 20)
-#define CHUNK         (1u << 20)
+#define CHUNK (1u << 20)
 /* Nested indexes cannot form a cycle once digests match, but a deep chain is still no image. */
 #define MAX_DEPTH 8
-/* Longest quoted string in a problem line. */
-#define QUOTE_MAX 200
 
 /* What is known about one blob, shared by every descriptor that names it. */
 struct blob_info {
@@ -45,6 +42,7 @@ struct blob_info {
 
 struct verifier {
 	int dfd;
+	const char *dir;
 	size_t max;
 	bool check_layers;
 	const char *ref;
@@ -59,23 +57,6 @@ struct desc {
 	uint64_t size;
 	bool size_ok;
 };
-
-static char *quote(const char *s)
-{
-	struct lade_buf b = LADE_BUF_INIT;
-	size_t n = 0;
-	for (const unsigned char *p = (const unsigned char *)s; *p; p++, n++) {
-		if (n == QUOTE_MAX) {
-			lade_buf_adds(&b, "...");
-			break;
-		}
-		if (*p < 0x20 || *p >= 0x7f || *p == '\'' || *p == '\\')
-			lade_buf_addf(&b, "\\x%02x", *p);
-		else
-			lade_buf_addch(&b, (char)*p);
-	}
-	return lade_buf_detach(&b, NULL);
-}
 
 static void problem(struct verifier *v, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void problem(struct verifier *v, const char *fmt, ...)
@@ -119,17 +100,13 @@ static int read_at(int dfd, const char *name, size_t max, struct lade_buf *out)
 	return 0;
 }
 
+/* The one JSON rule of every image reader (duplicate keys refused, 16 MiB). */
 static json_t *parse_json(struct verifier *v, const char *name, const struct lade_buf *b)
 {
-	json_error_t jerr;
-	json_t *j = json_loadb(b->data, b->len, JSON_REJECT_DUPLICATES, &jerr);
-	if (j == NULL) {
-		problem(v, "%s: not valid JSON: %s (line %d)", name, jerr.text, jerr.line);
-		return NULL;
-	}
-	if (!json_is_object(j)) {
-		problem(v, "%s: not a JSON object", name);
-		json_decref(j);
+	_cleanup_error_ struct lade_error *e = NULL;
+	json_t *j;
+	if (lade_oci_json_parse(b->data, b->len, name, &j, &e) < 0) {
+		problem(v, "%s", e->msg);
 		return NULL;
 	}
 	return j;
@@ -140,35 +117,16 @@ static json_t *parse_json(struct verifier *v, const char *name, const struct lad
 static bool parse_descriptor(struct verifier *v, const char *where, const json_t *j, struct desc *d)
 {
 	*d = (struct desc){0};
-	if (!json_is_object(j)) {
-		problem(v, "%s is not an object", where);
+	struct lade_oci_descriptor od;
+	_cleanup_error_ struct lade_error *e = NULL;
+	if (lade_oci_descriptor_parse(j, where, &od, &e) < 0) {
+		problem(v, "%s", e->msg);
 		return false;
 	}
-	const json_t *mt = json_object_get(j, "mediaType");
-	if (json_is_string(mt))
-		d->media_type = json_string_value(mt);
-	else
-		problem(v, "%s.mediaType is missing or not a string", where);
-
-	const json_t *size = json_object_get(j, "size");
-	if (json_is_integer(size) && json_integer_value(size) >= 0) {
-		d->size = (uint64_t)json_integer_value(size);
-		d->size_ok = true;
-	} else {
-		problem(v, "%s.size is missing or not a non-negative integer", where);
-	}
-
-	const json_t *digest = json_object_get(j, "digest");
-	if (!json_is_string(digest)) {
-		problem(v, "%s.digest is missing or not a string", where);
-		return false;
-	}
-	if (!lade_digest_valid(json_string_value(digest))) {
-		_cleanup_free_ char *q = quote(json_string_value(digest));
-		problem(v, "%s.digest '%s' is not a valid sha256 digest", where, q);
-		return false;
-	}
-	d->digest = json_string_value(digest);
+	d->media_type = od.media_type;
+	d->digest = od.digest;
+	d->size = od.size;
+	d->size_ok = true;
 	return true;
 }
 
@@ -236,19 +194,19 @@ static struct blob_info *check_blob(struct verifier *v, const char *where, const
 
 /* Read, hash and parse a JSON blob (manifest, index, config). NULL when it is unusable; the
  * reason has been reported (once per blob). */
-static json_t *load_json_blob(struct verifier *v, const char *where, const char *name,
-                              const struct desc *d, struct blob_info *info)
+static json_t *load_json_blob(struct verifier *v, const char *where, const struct desc *d,
+                              struct blob_info *info)
 {
 	if (info->hashed && !info->digest_ok)
 		return NULL;
-	if (info->size > JSON_BLOB_MAX) {
+	if (info->size > LADE_OCI_JSON_MAX) {
 		problem(v, "%s: blob %s is too large for a JSON document (%llu bytes)", where,
 		        d->digest, (unsigned long long)info->size);
 		return NULL;
 	}
 	_cleanup_free_ char *path = blob_path(d->digest);
 	_cleanup_buf_ struct lade_buf b = LADE_BUF_INIT;
-	if (read_at(v->dfd, path, JSON_BLOB_MAX, &b) < 0) {
+	if (read_at(v->dfd, path, LADE_OCI_JSON_MAX, &b) < 0) {
 		problem(v, "blob %s: cannot read: %s", d->digest, strerror(errno));
 		info->hashed = true;
 		return NULL;
@@ -263,7 +221,9 @@ static json_t *load_json_blob(struct verifier *v, const char *where, const char 
 			return NULL;
 		}
 	}
-	return parse_json(v, name, &b);
+	/* Named as every reader of images names it ("blob D: invalid JSON ..."). */
+	_cleanup_free_ char *blob_name = xasprintf("blob %s", d->digest);
+	return parse_json(v, blob_name, &b);
 }
 
 static bool schema_version_2(const json_t *j)
@@ -288,97 +248,16 @@ static void check_doc_media_type(struct verifier *v, const char *name, const jso
 	bool known = false;
 	for (size_t i = 0; allowed[i]; i++)
 		known = known || strcmp(s, allowed[i]) == 0;
-	_cleanup_free_ char *q = quote(s);
+	_cleanup_free_ char *q = lade_oci_quote(s);
 	if (!known)
 		problem(v, "%s: mediaType '%s' is not %s", name, q, what);
 	else if (desc_mt && strcmp(desc_mt, s) != 0) {
-		_cleanup_free_ char *qd = quote(desc_mt);
+		_cleanup_free_ char *qd = lade_oci_quote(desc_mt);
 		problem(v, "%s: mediaType '%s' but its descriptor says '%s'", name, q, qd);
 	}
 }
 
 /* --- layers -------------------------------------------------------------------------- */
-
-struct layer_reader {
-	struct lade_source source; /* the blob, read and hashed */
-	int fd;
-	struct lade_sha256 *blob_sha;
-	struct lade_sha256 *tar_sha; /* NULL for LADE_COMPRESS_NONE: the tar is the blob */
-	unsigned char *in;
-	bool in_eof;
-	struct lade_decompressor *dec;
-	const void *out; /* the last block of the tar stream */
-	char *error;     /* first read/decompression failure */
-};
-
-static ssize_t blob_read(struct lade_source *s, const void **buf, struct lade_error **err)
-{
-	struct layer_reader *r = (struct layer_reader *)s;
-	*buf = r->in;
-	if (r->in_eof)
-		return 0;
-	ssize_t n = lade_read_retry(r->fd, r->in, CHUNK);
-	if (n < 0)
-		return lade_error_set(err, 0, "cannot read blob: %s", strerror(errno));
-	r->in_eof = n == 0;
-	lade_sha256_update(r->blob_sha, r->in, (size_t)n);
-	return n;
-}
-
-/* The rest of the blob, for its digest, after the stream stopped early. */
-static void drain_blob(struct layer_reader *r)
-{
-	for (;;) {
-		const void *buf;
-		_cleanup_error_ struct lade_error *e = NULL;
-		if (blob_read(&r->source, &buf, &e) <= 0)
-			return;
-	}
-}
-
-/* Next piece of the decompressed (tar) stream: > 0 bytes at r->out, 0 at the end, -1 with
- * r->error set. Hashes as it goes. */
-static ssize_t produce(struct layer_reader *r)
-{
-	if (r->error)
-		return -1;
-	_cleanup_error_ struct lade_error *e = NULL;
-	ssize_t n = lade_decompressor_next(r->dec, &r->out, &e);
-	if (n < 0) {
-		r->error = xstrdup(e->msg);
-		return -1;
-	}
-	if (n > 0 && r->tar_sha)
-		lade_sha256_update(r->tar_sha, r->out, (size_t)n);
-	return n;
-}
-
-static la_ssize_t layer_read_cb(struct archive *a, void *data, const void **buf)
-{
-	struct layer_reader *r = data;
-	ssize_t n = produce(r);
-	if (n < 0) {
-		archive_set_error(a, EIO, "%s", r->error);
-		return -1;
-	}
-	*buf = r->out;
-	return n;
-}
-
-static void layer_reader_release(struct layer_reader *r)
-{
-	lade_decompressor_free(r->dec);
-	lade_sha256_free(r->blob_sha);
-	lade_sha256_free(r->tar_sha);
-	free(r->in);
-	free(r->error);
-}
-
-static void archive_read_freep_(struct archive **a)
-{
-	if (*a)
-		archive_read_free(*a);
-}
 
 /* Problems found inside one layer, committed only when the blob's digest matches (a corrupt
  * blob is one problem, not a cascade). */
@@ -388,7 +267,6 @@ struct layer_check {
 	size_t n_lines, n;
 	size_t max;
 	struct lade_hashmap *paths; /* normalised path -> (void *)1 */
-	bool stream_error_reported;
 };
 
 static void lprob(struct layer_check *lc, const char *fmt, ...)
@@ -444,7 +322,7 @@ static void check_entry(struct layer_check *lc, struct archive_entry *e)
 		lprob(lc, "entry without a readable path");
 		return;
 	}
-	_cleanup_free_ char *q = quote(path);
+	_cleanup_free_ char *q = lade_oci_quote(path);
 	bool dotdot, escapes;
 	_cleanup_free_ char *norm = tar_path_normalize(path, &dotdot, &escapes);
 	if (path[0] == '/')
@@ -464,7 +342,7 @@ static void check_entry(struct layer_check *lc, struct archive_entry *e)
 		bool tdotdot, tescapes;
 		_cleanup_free_ char *tnorm = tar_path_normalize(target, &tdotdot, &tescapes);
 		if (lade_hashmap_get(lc->paths, tnorm) == NULL) {
-			_cleanup_free_ char *qt = quote(target);
+			_cleanup_free_ char *qt = lade_oci_quote(target);
 			lprob(lc,
 			      "hard link '%s' points to '%s', which is not earlier in the layer", q,
 			      qt);
@@ -475,48 +353,18 @@ static void check_entry(struct layer_check *lc, struct archive_entry *e)
 		lprob(lc, "duplicate path '%s'", q);
 }
 
-static void report_archive_error(struct layer_check *lc, struct archive *a,
-                                 const struct layer_reader *r)
+static int check_entry_cb(void *ctx, struct archive *a, struct archive_entry *e,
+                          struct lade_error **err)
 {
-	if (r->error) {
-		lprob(lc, "%s", r->error);
-		lc->stream_error_reported = true;
-		return;
-	}
-	const char *msg = archive_error_string(a);
-	_cleanup_free_ char *m = xstrdup(msg ? msg : "unknown error");
-	if (m[0] >= 'A' && m[0] <= 'Z' && !(m[1] >= 'A' && m[1] <= 'Z'))
-		m[0] = (char)(m[0] - 'A' + 'a');
-	lprob(lc, "broken tar: %s", m);
+	(void)a;
+	(void)err;
+	check_entry(ctx, e);
+	return 0;
 }
 
-static void walk_tar(struct layer_check *lc, struct layer_reader *r)
-{
-	_cleanup_(archive_read_freep_) struct archive *a = archive_read_new();
-	archive_read_support_format_tar(a);
-	archive_read_support_format_empty(a);
-	if (archive_read_open(a, r, NULL, layer_read_cb, NULL) != ARCHIVE_OK) {
-		report_archive_error(lc, a, r);
-		return;
-	}
-	for (;;) {
-		struct archive_entry *e;
-		int rc = archive_read_next_header(a, &e);
-		if (rc == ARCHIVE_EOF)
-			return;
-		if (rc < ARCHIVE_WARN) {
-			report_archive_error(lc, a, r);
-			return;
-		}
-		check_entry(lc, e);
-		if (archive_read_data_skip(a) < ARCHIVE_WARN) {
-			report_archive_error(lc, a, r);
-			return;
-		}
-	}
-}
-
-/* One pass over a layer blob: blob digest, diff_id and the tar rules. */
+/* One pass over a layer blob (the one layer reader): blob digest, diff_id and the tar rules.
+ * By media type, not sniffed: a zstd blob labelled gzip is a problem, and so are bytes after
+ * the last gzip member. */
 static void scan_layer(struct verifier *v, size_t number, const struct desc *d,
                        struct blob_info *info, enum lade_compression comp)
 {
@@ -528,45 +376,26 @@ static void scan_layer(struct verifier *v, size_t number, const struct desc *d,
 	        .max = v->max,
 	        .paths = lade_hashmap_new(),
 	};
-	struct layer_reader r = {
-	        .source.read = blob_read,
-	        .fd = -1,
-	        .blob_sha = lade_sha256_new(),
-	        .tar_sha = comp == LADE_COMPRESS_NONE ? NULL : lade_sha256_new(),
-	        .in = xmalloc(CHUNK),
+	_cleanup_free_ char *path = lade_oci_blob_path(v->dir, d->digest);
+	struct lade_layer_read r = {
+	        .path = path,
+	        .size = d->size,
+	        .compression = comp,
+	        .entry = check_entry_cb,
+	        .ctx = &lc,
 	};
-	_cleanup_free_ char *path = blob_path(d->digest);
-	r.fd = openat(v->dfd, path, O_RDONLY | O_CLOEXEC);
-	if (r.fd < 0) {
-		r.error = xasprintf("cannot open blob: %s", strerror(errno));
-	} else {
-		/* By media type, not sniffed: a zstd blob labelled gzip is a problem. */
-		_cleanup_error_ struct lade_error *e = NULL;
-		if (lade_decompressor_new(comp, 0, &r.source, &r.dec, &e) < 0)
-			r.error = xstrdup(e->msg);
-	}
+	struct lade_layer_stats st;
+	_cleanup_error_ struct lade_error *e = NULL;
+	if (lade_layer_read(&r, &st, &e) < 0)
+		lprob(&lc, "%s", e->msg);
 
-	walk_tar(&lc, &r);
-	ssize_t n;
-	while ((n = produce(&r)) > 0)
-		;
-	bool stream_ok = n == 0;
-	if (!stream_ok && !lc.stream_error_reported)
-		lprob(&lc, "%s", r.error);
-	/* After a decompression error the rest of the blob still counts for its digest. */
-	if (r.fd >= 0)
-		drain_blob(&r);
-
-	char blob_digest[LADE_DIGEST_STRLEN];
-	lade_sha256_final(r.blob_sha, NULL, blob_digest);
-	bool readable = r.fd >= 0 && r.in_eof;
-	if (!info->hashed && readable) {
+	if (!info->hashed && st.complete) {
 		info->hashed = true;
-		info->digest_ok = strcmp(blob_digest, d->digest) == 0;
+		info->digest_ok = strcmp(st.blob_digest, d->digest) == 0;
 		if (!info->digest_ok)
-			blob_mismatch(v, d->digest, blob_digest);
+			blob_mismatch(v, d->digest, st.blob_digest);
 	}
-	if (info->digest_ok || !readable) {
+	if (info->digest_ok || !st.complete) {
 		for (size_t i = 0; i < lc.n_lines; i++) {
 			v->n++;
 			if (v->n <= v->max) {
@@ -576,18 +405,10 @@ static void scan_layer(struct verifier *v, size_t number, const struct desc *d,
 		}
 		v->n += lc.n - lc.n_lines;
 	}
-	if (info->digest_ok && stream_ok) {
-		if (r.tar_sha) {
-			lade_sha256_final(r.tar_sha, NULL, info->diff_id);
-		} else {
-			memcpy(info->diff_id, blob_digest, sizeof(info->diff_id));
-		}
+	if (info->digest_ok && st.diff_id[0]) {
+		memcpy(info->diff_id, st.diff_id, sizeof(info->diff_id));
 		info->have_diff_id = true;
 	}
-
-	if (r.fd >= 0)
-		close(r.fd);
-	layer_reader_release(&r);
 	free(lc.name);
 	lade_strv_free(lc.lines);
 	lade_hashmap_free(lc.paths, NULL);
@@ -650,8 +471,8 @@ static const json_t *check_config(struct verifier *v, const char *name, const js
 	json_array_foreach(diff_ids, i, id)
 	{
 		if (!json_is_string(id) || !lade_digest_valid(json_string_value(id))) {
-			_cleanup_free_ char *q = quote(json_is_string(id) ? json_string_value(id)
-			                                                  : "(not a string)");
+			_cleanup_free_ char *q = lade_oci_quote(
+			        json_is_string(id) ? json_string_value(id) : "(not a string)");
 			problem(v, "%s: rootfs.diff_ids[%zu] '%s' is not a valid sha256 digest",
 			        name, i, q);
 		}
@@ -663,7 +484,7 @@ static void check_manifest(struct verifier *v, const char *where, const struct d
                            struct blob_info *minfo)
 {
 	_cleanup_free_ char *name = xasprintf("manifest %s", md->digest);
-	_cleanup_(json_decrefp) json_t *m = load_json_blob(v, where, name, md, minfo);
+	_cleanup_(json_decrefp) json_t *m = load_json_blob(v, where, md, minfo);
 	if (m == NULL)
 		return;
 	if (!schema_version_2(m))
@@ -683,14 +504,14 @@ static void check_manifest(struct verifier *v, const char *where, const struct d
 	} else if (parse_descriptor(v, cfg_where, jc, &cd)) {
 		if (cd.media_type && strcmp(cd.media_type, LADE_MT_OCI_CONFIG) != 0 &&
 		    strcmp(cd.media_type, LADE_MT_DOCKER_CONFIG) != 0) {
-			_cleanup_free_ char *q = quote(cd.media_type);
+			_cleanup_free_ char *q = lade_oci_quote(cd.media_type);
 			problem(v, "%s.mediaType '%s' is not an image config media type", cfg_where,
 			        q);
 		}
 		struct blob_info *ci = check_blob(v, cfg_where, &cd, false);
 		cfg_name = xasprintf("config %s", cd.digest);
 		if (ci)
-			cfg = load_json_blob(v, cfg_where, cfg_name, &cd, ci);
+			cfg = load_json_blob(v, cfg_where, &cd, ci);
 	}
 
 	/* The layers: descriptors and blobs first, contents once the config is known. */
@@ -711,7 +532,7 @@ static void check_manifest(struct verifier *v, const char *where, const struct d
 			continue;
 		known[i] = lade_compression_from_media_type(lds[i].media_type, &comps[i]) == 0;
 		if (!known[i] && lds[i].media_type) {
-			_cleanup_free_ char *q = quote(lds[i].media_type);
+			_cleanup_free_ char *q = lade_oci_quote(lds[i].media_type);
 			problem(v, "%s.mediaType '%s' is not a layer media type", lw, q);
 		}
 		bool scan = v->check_layers && known[i];
@@ -765,7 +586,7 @@ static void check_entry_descriptor(struct verifier *v, const char *where, const 
 		return;
 	}
 	_cleanup_free_ char *name = xasprintf("index %s", d.digest);
-	_cleanup_(json_decrefp) json_t *sub = load_json_blob(v, where, name, &d, info);
+	_cleanup_(json_decrefp) json_t *sub = load_json_blob(v, where, &d, info);
 	if (sub)
 		check_index(v, name, sub, d.media_type, depth + 1);
 }
@@ -798,7 +619,7 @@ static void check_index(struct verifier *v, const char *name, const json_t *j, c
 		check_entry_descriptor(v, where, jd, depth);
 	}
 	if (top && v->ref && matched == 0) {
-		_cleanup_free_ char *q = quote(v->ref);
+		_cleanup_free_ char *q = lade_oci_quote(v->ref);
 		problem(v, "%s: no manifest with ref name '%s'", name, q);
 	}
 }
@@ -807,11 +628,11 @@ static void check_index(struct verifier *v, const char *name, const json_t *j, c
 static json_t *load_layout_file(struct verifier *v, const char *name)
 {
 	_cleanup_buf_ struct lade_buf b = LADE_BUF_INIT;
-	if (read_at(v->dfd, name, JSON_BLOB_MAX, &b) < 0) {
+	if (read_at(v->dfd, name, LADE_OCI_JSON_MAX, &b) < 0) {
 		if (errno == ENOENT)
 			problem(v, "%s: missing", name);
 		else if (errno == EFBIG)
-			problem(v, "%s: larger than %u bytes", name, JSON_BLOB_MAX);
+			problem(v, "%s: larger than %u bytes", name, LADE_OCI_JSON_MAX);
 		else
 			problem(v, "%s: cannot read: %s", name, strerror(errno));
 		return NULL;
@@ -828,7 +649,7 @@ static void check_oci_layout(struct verifier *v)
 	if (!json_is_string(ver)) {
 		problem(v, "oci-layout: imageLayoutVersion is missing or not a string");
 	} else if (strcmp(json_string_value(ver), "1.0.0") != 0) {
-		_cleanup_free_ char *q = quote(json_string_value(ver));
+		_cleanup_free_ char *q = lade_oci_quote(json_string_value(ver));
 		problem(v, "oci-layout: unsupported imageLayoutVersion '%s'", q);
 	}
 }
@@ -855,6 +676,7 @@ int lade_verify_layout(const char *dir, const struct lade_verify_options *o,
 
 	struct verifier v = {
 	        .dfd = dfd,
+	        .dir = dir,
 	        .max = o->max_problems ? o->max_problems : LADE_VERIFY_MAX_PROBLEMS,
 	        .check_layers = o->check_layers,
 	        .ref = o->ref,

@@ -18,14 +18,12 @@
 #include "lade/archive.h"
 #include "lade/digest.h"
 #include "lade/image.h"
+#include "lade/oci.h"
 #include "lade/util.h"
 
 #define CONTAINERD_NAME "io.containerd.image.name"
-/* Manifests and indexes are small; anything larger is not one we should parse. */
-#define JSON_BLOB_MAX (16u << 20)
-#define INDEX_MAX     (64u << 20)
-#define MAX_DEPTH     8
-#define COPY_CHUNK    (1u << 20)
+#define MAX_DEPTH       8
+#define COPY_CHUNK      (1u << 20)
 
 int lade_archive_format_parse(const char *name, enum lade_archive_format *out,
                               struct lade_error **err)
@@ -63,72 +61,12 @@ static void walk_release(struct walk *w)
 	free(w->tagged_config);
 }
 
-static char *blob_path(const char *dir, const char *digest)
-{
-	return xasprintf("%s/blobs/sha256/%s", dir, lade_digest_hex(digest));
-}
-
-/* A descriptor's mediaType, digest and size, checked; `what` names it in errors. */
-static int descriptor_fields(const json_t *d, const char *what, const char **media_type,
-                             const char **digest, uint64_t *size, struct lade_error **err)
-{
-	if (!json_is_object(d))
-		return lade_error_set(err, 0, "%s is not a JSON object", what);
-	const char *mt = json_string_value(json_object_get(d, "mediaType"));
-	const char *dg = json_string_value(json_object_get(d, "digest"));
-	json_t *sz = json_object_get(d, "size");
-	if (mt == NULL || mt[0] == '\0')
-		return lade_error_set(err, 0, "%s has no mediaType", what);
-	if (dg == NULL || !lade_digest_valid(dg))
-		return lade_error_set(err, 0, "%s has an invalid digest '%s'", what,
-		                      dg ? dg : "(none)");
-	if (!json_is_integer(sz) || json_integer_value(sz) < 0)
-		return lade_error_set(err, 0, "%s has an invalid size", what);
-	*media_type = mt;
-	*digest = dg;
-	*size = (uint64_t)json_integer_value(sz);
-	return 0;
-}
-
 static void add_blob(struct walk *w, const char *digest, uint64_t size)
 {
 	lade_grow(&w->blobs, sizeof(*w->blobs), w->n_blobs + 1, &w->alloc_blobs);
 	struct blob *b = &w->blobs[w->n_blobs++];
 	snprintf(b->digest, sizeof(b->digest), "%s", digest);
 	b->size = size;
-}
-
-/* Read a JSON blob, checking it against its descriptor before parsing it. */
-static int load_json_blob(const char *dir, const char *digest, uint64_t size, json_t **out,
-                          struct lade_error **err)
-{
-	if (size > JSON_BLOB_MAX)
-		return lade_error_set(err, 0,
-		                      "blob %s: %" PRIu64 " bytes is too large for a manifest",
-		                      digest, size);
-	_cleanup_free_ char *path = blob_path(dir, digest);
-	_cleanup_buf_ struct lade_buf b = LADE_BUF_INIT;
-	if (lade_read_file(path, JSON_BLOB_MAX, &b, err) < 0)
-		return lade_error_prefix(err, "blob %s", digest);
-	if (b.len != size)
-		return lade_error_set(err, 0, "blob %s: size %zu but the descriptor says %" PRIu64,
-		                      digest, b.len, size);
-	char got[LADE_DIGEST_STRLEN];
-	lade_sha256_buf(b.data, b.len, got);
-	if (strcmp(got, digest) != 0)
-		return lade_error_set(err, 0, "blob %s: digest mismatch (content is %s)", digest,
-		                      got);
-	json_error_t jerr;
-	json_t *j = json_loadb(b.data, b.len, JSON_REJECT_DUPLICATES, &jerr);
-	if (j == NULL)
-		return lade_error_set(err, 0, "blob %s: invalid JSON: line %d: %s", digest,
-		                      jerr.line, jerr.text);
-	if (!json_is_object(j)) {
-		json_decref(j);
-		return lade_error_set(err, 0, "blob %s: not a JSON object", digest);
-	}
-	*out = j;
-	return 0;
 }
 
 static const char *layer_name(const char *digest, char buf[128])
@@ -161,14 +99,13 @@ static int walk_index(struct walk *w, const char *digest, const json_t *index, i
 static int walk_manifest(struct walk *w, const char *digest, const json_t *manifest,
                          json_t *repo_tags, struct lade_error **err)
 {
-	const char *mt, *config_digest;
-	uint64_t size;
 	_cleanup_free_ char *what = xasprintf("manifest %s: config", digest);
-	if (descriptor_fields(json_object_get(manifest, "config"), what, &mt, &config_digest, &size,
-	                      err) < 0)
+	struct lade_oci_descriptor cd;
+	if (lade_oci_descriptor_parse(json_object_get(manifest, "config"), what, &cd, err) < 0)
 		return -1;
-	add_blob(w, config_digest, size);
-	bool image = strcmp(mt, LADE_MT_OCI_CONFIG) == 0 || strcmp(mt, LADE_MT_DOCKER_CONFIG) == 0;
+	const char *config_digest = cd.digest;
+	add_blob(w, config_digest, cd.size);
+	bool image = lade_oci_is_config_type(cd.media_type);
 
 	json_t *layers = json_object_get(manifest, "layers");
 	if (layers && !json_is_array(layers))
@@ -178,15 +115,14 @@ static int walk_manifest(struct walk *w, const char *digest, const json_t *manif
 	json_t *l;
 	json_array_foreach(layers, i, l)
 	{
-		const char *lmt, *ldigest;
-		uint64_t lsize;
+		struct lade_oci_descriptor ld;
 		free(what);
 		what = xasprintf("manifest %s: layers[%zu]", digest, i);
-		if (descriptor_fields(l, what, &lmt, &ldigest, &lsize, err) < 0)
+		if (lade_oci_descriptor_parse(l, what, &ld, err) < 0)
 			return -1;
-		add_blob(w, ldigest, lsize);
+		add_blob(w, ld.digest, ld.size);
 		char buf[128];
-		json_array_append_new(names, json_string(layer_name(ldigest, buf)));
+		json_array_append_new(names, json_string(layer_name(ld.digest, buf)));
 	}
 
 	if (w->fmt == LADE_ARCHIVE_DOCKER && image) {
@@ -221,21 +157,20 @@ static int walk_manifest(struct walk *w, const char *digest, const json_t *manif
 static int walk_descriptor(struct walk *w, const json_t *d, const char *what, int depth,
                            json_t *repo_tags, struct lade_error **err)
 {
-	const char *mt, *digest;
-	uint64_t size;
-	if (descriptor_fields(d, what, &mt, &digest, &size, err) < 0)
+	struct lade_oci_descriptor desc;
+	if (lade_oci_descriptor_parse(d, what, &desc, err) < 0)
 		return -1;
-	add_blob(w, digest, size);
-	bool is_index = strcmp(mt, LADE_MT_OCI_INDEX) == 0 || strcmp(mt, LADE_MT_DOCKER_LIST) == 0;
-	bool is_manifest =
-	        strcmp(mt, LADE_MT_OCI_MANIFEST) == 0 || strcmp(mt, LADE_MT_DOCKER_MANIFEST) == 0;
+	const char *digest = desc.digest;
+	add_blob(w, digest, desc.size);
+	bool is_index = lade_oci_is_index_type(desc.media_type);
+	bool is_manifest = lade_oci_is_manifest_type(desc.media_type);
 	if (!is_index && !is_manifest)
 		return 0; /* opaque content: archived, not followed */
 	if (depth > MAX_DEPTH)
 		return lade_error_set(err, 0, "%s: indexes nested deeper than %d levels", what,
 		                      MAX_DEPTH);
 	_cleanup_(json_decrefp) json_t *j = NULL;
-	if (load_json_blob(w->dir, digest, size, &j, err) < 0)
+	if (lade_oci_blob_json(w->dir, &desc, &j, err) < 0)
 		return -1;
 	if (is_index)
 		return walk_index(w, digest, j, depth, repo_tags, err);
@@ -360,19 +295,6 @@ static int image_name_parse(const char *name, struct image_name *out, struct lad
 	return 0;
 }
 
-static bool tag_valid(const char *t)
-{
-	/* [\w][\w.-]{0,127} */
-	size_t n = strlen(t);
-	if (n == 0 || n > 128 || t[0] == '.' || t[0] == '-')
-		return false;
-	for (size_t i = 0; i < n; i++)
-		if (!((t[i] >= 'a' && t[i] <= 'z') || (t[i] >= 'A' && t[i] <= 'Z') ||
-		      (t[i] >= '0' && t[i] <= '9') || strchr("_.-", t[i])))
-			return false;
-	return true;
-}
-
 /* ---- selection ---- */
 
 static const char *ref_name_of(const json_t *desc)
@@ -393,14 +315,12 @@ static int load_index(const char *dir, json_t **out, struct lade_error **err)
 {
 	_cleanup_free_ char *path = xasprintf("%s/index.json", dir);
 	_cleanup_buf_ struct lade_buf b = LADE_BUF_INIT;
-	if (lade_read_file(path, INDEX_MAX, &b, err) < 0)
+	if (lade_read_file(path, LADE_OCI_JSON_MAX, &b, err) < 0)
 		return lade_error_prefix(err, "layout %s", dir);
-	json_error_t jerr;
-	json_t *j = json_loadb(b.data, b.len, JSON_REJECT_DUPLICATES, &jerr);
-	if (j == NULL)
-		return lade_error_set(err, 0, "%s: invalid JSON: line %d: %s", path, jerr.line,
-		                      jerr.text);
-	if (!json_is_object(j) || !json_is_array(json_object_get(j, "manifests"))) {
+	json_t *j;
+	if (lade_oci_json_parse(b.data, b.len, path, &j, err) < 0)
+		return -1;
+	if (!json_is_array(json_object_get(j, "manifests"))) {
 		json_decref(j);
 		return lade_error_set(err, 0, "%s: not an OCI index (no manifests array)", path);
 	}
@@ -515,7 +435,7 @@ static int write_data(struct tar_out *t, const void *data, size_t len, const cha
 static int write_blob(struct tar_out *t, const char *dir, const char *name, const struct blob *b,
                       struct lade_error **err)
 {
-	_cleanup_free_ char *path = blob_path(dir, b->digest);
+	_cleanup_free_ char *path = lade_oci_blob_path(dir, b->digest);
 	_cleanup_fd_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
 	if (fd < 0)
 		return lade_error_set(err, errno, "blob %s: cannot open %s", b->digest, path);
@@ -665,7 +585,7 @@ static int docker_annotate(json_t *sel, const char *image_name, struct walk *w,
 		const char *ref = ref_name_of(m);
 		_cleanup_(json_decrefp) json_t *tags = json_array();
 		if (named && ref) {
-			if (!tag_valid(ref))
+			if (!lade_oci_tag_valid(ref))
 				return lade_error_set(
 				        err, 0,
 				        "ref '%s' is not a valid Docker tag (letters, "

@@ -112,7 +112,7 @@ static void set_strv(json_t *cfg, const char *key, char *const *v)
 	json_object_set_new(cfg, key, a);
 }
 
-static int merge_config(json_t *cfg, const struct lade_recipe_config *rc,
+static int merge_config(json_t *cfg, const struct lade_config_spec *rc,
                         const struct lade_kv *extra_env, size_t n_extra_env,
                         struct lade_error **err)
 {
@@ -189,7 +189,7 @@ static bool is_oci_key(const char *key)
 	return false;
 }
 
-int lade_config_new(const json_t *base_config, const struct lade_recipe_config *rc,
+int lade_config_new(const json_t *base_config, const struct lade_config_spec *rc,
                     const struct lade_kv *extra_env, size_t n_extra_env, const char *platform,
                     int64_t epoch, json_t **out, struct lade_error **err)
 {

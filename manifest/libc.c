@@ -1,63 +1,66 @@
 /* lade — base image libc detection (see include/lade/libc.h). */
-#include <archive.h>
-#include <archive_entry.h>
 #include <errno.h>
 #include <string.h>
 
 #include "lade/libc.h"
 #include "lade/util.h"
 
-static void archive_read_freep_(struct archive **a)
+struct find {
+	const char *path; /* normalised */
+	size_t max;
+	const char *digest;
+	struct lade_buf *out;
+	bool found;
+};
+
+static int find_entry(void *ctx, struct archive *a, struct archive_entry *e,
+                      struct lade_error **err)
 {
-	if (*a)
-		archive_read_free(*a);
+	struct find *f = ctx;
+	_cleanup_error_ struct lade_error *ignored = NULL;
+	_cleanup_free_ char *name = lade_path_normalize(archive_entry_pathname(e), &ignored);
+	if (name == NULL || strcmp(name, f->path) != 0)
+		return 0;
+	if (archive_entry_filetype(e) != AE_IFREG)
+		return 1; /* a link or a directory: nothing to read here */
+	if (archive_entry_size(e) < 0 || (uint64_t)archive_entry_size(e) > f->max)
+		return lade_error_set(err, 0, "base file /%s is larger than %zu bytes", f->path,
+		                      f->max);
+	char buf[65536];
+	la_ssize_t n;
+	while ((n = archive_read_data(a, buf, sizeof(buf))) > 0)
+		lade_buf_add(f->out, buf, (size_t)n);
+	if (n < 0)
+		return lade_error_set(err, 0, "cannot read /%s from base layer %s: %s", f->path,
+		                      f->digest, archive_error_string(a));
+	f->found = true;
+	return 1;
 }
 
+/* Layers are read top-down through the one layer reader (bomb guard included); the walk stops
+ * at the first layer that has the path, so that layer is not read to its end (its digest was
+ * checked when it was imported and again when the tree was read). */
 int lade_base_read_path(const struct lade_base_image *base, struct lade_store *store,
                         const char *path, size_t max, struct lade_buf *out, bool *found,
                         struct lade_error **err)
 {
 	*found = false;
 	for (size_t i = base->n_layers; i-- > 0;) {
-		const char *digest = base->layers[i].desc.digest;
-		_cleanup_free_ char *blob = lade_store_blob_path(store, digest);
-		_cleanup_(archive_read_freep_) struct archive *a = archive_read_new();
-		archive_read_support_filter_gzip(a);
-		archive_read_support_filter_zstd(a);
-		archive_read_support_format_tar(a);
-		if (archive_read_open_filename(a, blob, 1 << 20) != ARCHIVE_OK)
-			return lade_error_set(err, 0, "cannot read base layer %s: %s", digest,
-			                      archive_error_string(a));
-		struct archive_entry *e;
-		int r;
-		/* ARCHIVE_WARN: a name libarchive cannot convert to the C locale (Debian's
-		 * ca-certificates has UTF-8 link names); the header is still usable. */
-		while ((r = archive_read_next_header(a, &e)) == ARCHIVE_OK || r == ARCHIVE_WARN) {
-			_cleanup_error_ struct lade_error *ignored = NULL;
-			_cleanup_free_ char *name =
-			        lade_path_normalize(archive_entry_pathname(e), &ignored);
-			if (name == NULL || strcmp(name, path) != 0)
-				continue;
-			if (archive_entry_filetype(e) != AE_IFREG)
-				return 0; /* a link or a directory: nothing to read here */
-			if (archive_entry_size(e) < 0 || (uint64_t)archive_entry_size(e) > max)
-				return lade_error_set(err, 0,
-				                      "base file /%s is larger than %zu bytes",
-				                      path, max);
-			char buf[65536];
-			la_ssize_t n;
-			while ((n = archive_read_data(a, buf, sizeof(buf))) > 0)
-				lade_buf_add(out, buf, (size_t)n);
-			if (n < 0)
-				return lade_error_set(err, 0,
-				                      "cannot read /%s from base layer %s: %s",
-				                      path, digest, archive_error_string(a));
-			*found = true;
+		const struct lade_base_layer *l = &base->layers[i];
+		_cleanup_free_ char *blob = lade_store_blob_path(store, l->desc.digest);
+		_cleanup_free_ char *name = xasprintf("base layer %s", l->desc.digest);
+		struct find f = {path, max, l->desc.digest, out, false};
+		struct lade_layer_read r;
+		lade_base_layer_read_init(l, blob, name, &r);
+		r.entry = find_entry;
+		r.ctx = &f;
+		struct lade_layer_stats st;
+		if (lade_layer_read(&r, &st, err) < 0)
+			return -1;
+		if (!st.complete) {
+			*found = f.found;
 			return 0;
 		}
-		if (r != ARCHIVE_EOF)
-			return lade_error_set(err, 0, "cannot read base layer %s: %s", digest,
-			                      archive_error_string(a));
 	}
 	return 0;
 }

@@ -122,8 +122,8 @@ bool lade_oci_is_config_type(const char *mt)
 
 /* ---- JSON documents ---- */
 
-int lade_oci_json_parse(const void *data, size_t len, const char *what, json_t **out,
-                        struct lade_error **err)
+int lade_oci_json_parse_value(const void *data, size_t len, const char *what, json_t **out,
+                              struct lade_error **err)
 {
 	if (len > LADE_OCI_JSON_MAX)
 		return lade_error_set(err, 0, "%s: larger than %u MiB", what,
@@ -133,6 +133,16 @@ int lade_oci_json_parse(const void *data, size_t len, const char *what, json_t *
 	if (j == NULL)
 		return lade_error_set(err, 0, "%s: invalid JSON (line %d): %s", what, jerr.line,
 		                      jerr.text);
+	*out = j;
+	return 0;
+}
+
+int lade_oci_json_parse(const void *data, size_t len, const char *what, json_t **out,
+                        struct lade_error **err)
+{
+	json_t *j;
+	if (lade_oci_json_parse_value(data, len, what, &j, err) < 0)
+		return -1;
 	if (!json_is_object(j)) {
 		json_decref(j);
 		return lade_error_set(err, 0, "%s: not a JSON object", what);

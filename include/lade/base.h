@@ -8,9 +8,24 @@
 #include <jansson.h>
 #include <stdint.h>
 #include "lade/error.h"
-#include "lade/recipe.h"
+#include "lade/layerread.h"
 #include "lade/store.h"
 #include "lade/tree.h"
+
+/* Which base: the OCI reader's own words for it (assembler/build.c turns a recipe's base into
+ * this; nothing here knows recipes). */
+enum lade_base_kind {
+	LADE_BASE_SCRATCH = 1,
+	LADE_BASE_OCI,            /* ref = layout dir, tag = tag or NULL */
+	LADE_BASE_DOCKER_ARCHIVE, /* ref = tar path, tag = "repo:tag" to pick or NULL */
+	LADE_BASE_IMAGE,          /* ref = registry reference (pulled first, then read as OCI) */
+};
+
+struct lade_base_spec {
+	enum lade_base_kind kind;
+	const char *ref; /* borrowed */
+	const char *tag; /* borrowed, may be NULL */
+};
 
 struct lade_descriptor {
 	char *media_type;
@@ -31,14 +46,14 @@ struct lade_base_image {
 	size_t n_layers;
 };
 
-/* Resolve the base named by the recipe for `platform` ("linux/amd64", optional variant as
+/* Resolve the base `spec` names for `platform` ("linux/amd64", optional variant as
  * "linux/arm64/v8"): follow index -> (nested index) -> manifest, pick by ref name (the tag;
  * no tag: the only manifest) and platform, verify the manifest, config and every layer blob
  * (digest and size), check diff_ids count == layers, and import the layer blobs into `store`.
  * Docker media types are accepted and written out as their OCI equivalents only where the
  * bytes are unchanged (the media type string of a layer is converted, the blob is not).
  * Errors name the base ("base oci:/path:tag: …") and the blob. */
-int lade_base_load(const struct lade_recipe_base *spec, const char *platform,
+int lade_base_load(const struct lade_base_spec *spec, const char *platform,
                    struct lade_store *store, struct lade_base_image **out, struct lade_error **err);
 void lade_base_image_free(struct lade_base_image *b);
 void lade_base_image_freep(struct lade_base_image **b);
@@ -52,5 +67,11 @@ void lade_base_image_freep(struct lade_base_image **b);
  * verbatim, never extracted. */
 int lade_base_read_tree(const struct lade_base_image *b, struct lade_store *store,
                         struct lade_tree *tree, struct lade_error **err);
+
+/* How a base layer blob at `path` is read (lade_layer_read): checked against its digest and
+ * diff_id, the compression detected from the bytes, bytes after the last gzip member ignored;
+ * name prefixes the errors. Fills *r with no entry callback. */
+void lade_base_layer_read_init(const struct lade_base_layer *l, const char *path, const char *name,
+                               struct lade_layer_read *r);
 
 #endif

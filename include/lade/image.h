@@ -9,8 +9,25 @@
 #include "lade/base.h"
 #include "lade/error.h"
 #include "lade/oci.h"
-#include "lade/recipe.h"
 #include "lade/store.h"
+
+struct lade_kv {
+	char *key;
+	char *value;
+};
+
+/* What a build sets in the image config (the recipe's config: section). */
+struct lade_config_spec {
+	char *user, *workdir, *stop_signal; /* NULL: unset (inherit from base) */
+	struct lade_kv *env;                /* n_env items, in recipe order */
+	size_t n_env;
+	bool has_entrypoint, has_cmd;
+	char **entrypoint, **cmd; /* NULL-terminated; has_* with NULL/empty means "set to []" */
+	char **expose;            /* NULL-terminated "8080/tcp" ("8080" gets "/tcp") */
+	char **volumes;           /* NULL-terminated absolute paths */
+	struct lade_kv *labels;
+	size_t n_labels;
+};
 
 /* Serialise deterministically (sorted keys, compact). New string, aborts on OOM. */
 char *lade_json_dump(const json_t *j);
@@ -22,7 +39,7 @@ char *lade_json_dump(const json_t *j);
  * the platform. created = the epoch (RFC 3339). Base rootfs.diff_ids and history are kept.
  * extra_env: additional "KEY=VALUE" pairs applied before the recipe's env (e.g. the venv's
  * PATH and VIRTUAL_ENV), may be NULL. */
-int lade_config_new(const json_t *base_config, const struct lade_recipe_config *rc,
+int lade_config_new(const json_t *base_config, const struct lade_config_spec *rc,
                     const struct lade_kv *extra_env, size_t n_extra_env, const char *platform,
                     int64_t epoch, json_t **out, struct lade_error **err);
 

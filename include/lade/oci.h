@@ -78,6 +78,10 @@ bool lade_oci_is_config_type(const char *media_type);
 int lade_oci_json_parse(const void *data, size_t len, const char *what, json_t **out,
                         struct lade_error **err);
 
+/* The same for any JSON value (docker-archive's manifest.json is a list). */
+int lade_oci_json_parse_value(const void *data, size_t len, const char *what, json_t **out,
+                              struct lade_error **err);
+
 /* Read the file at path (at most LADE_OCI_JSON_MAX bytes) and lade_oci_json_parse() it; errors
  * name `what` (the path when NULL). */
 int lade_oci_json_file(const char *path, const char *what, json_t **out, struct lade_error **err);

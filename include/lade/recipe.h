@@ -8,20 +8,12 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include "lade/base.h"
 #include "lade/error.h"
+#include "lade/image.h"
 
-struct lade_kv {
-	char *key;
-	char *value;
-};
-
-enum lade_base_kind {
-	LADE_BASE_SCRATCH = 1,
-	LADE_BASE_OCI,            /* ref = absolute layout dir, tag = tag or NULL */
-	LADE_BASE_DOCKER_ARCHIVE, /* ref = absolute tar path, tag = "repo:tag" to pick or NULL */
-	LADE_BASE_IMAGE,          /* ref = registry reference (registries issue) */
-};
-
+/* kind from base.h: LADE_BASE_OCI's ref is an absolute layout dir, LADE_BASE_DOCKER_ARCHIVE's an
+ * absolute tar path. */
 struct lade_recipe_base {
 	enum lade_base_kind kind;
 	char *ref;
@@ -40,18 +32,6 @@ struct lade_recipe_files {
 	uint32_t mode;
 	bool dockerignore; /* honour SRC/.dockerignore (default true) */
 	int line, column;
-};
-
-struct lade_recipe_config {
-	char *user, *workdir, *stop_signal; /* NULL: unset (inherit from base) */
-	struct lade_kv *env;                /* n_env items, in recipe order */
-	size_t n_env;
-	bool has_entrypoint, has_cmd;
-	char **entrypoint, **cmd; /* NULL-terminated; has_* with NULL/empty means "set to []" */
-	char **expose;            /* NULL-terminated "8080/tcp" ("8080" gets "/tcp") */
-	char **volumes;           /* NULL-terminated absolute paths */
-	struct lade_kv *labels;
-	size_t n_labels;
 };
 
 struct lade_recipe_python {
@@ -100,7 +80,7 @@ struct lade_recipe {
 	struct lade_recipe_files *files;
 	size_t n_files;
 	struct lade_recipe_layers layers;
-	struct lade_recipe_config config;
+	struct lade_config_spec config;
 	struct lade_kv *annotations;
 	size_t n_annotations;
 	struct lade_recipe_output output;

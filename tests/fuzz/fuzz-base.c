@@ -19,7 +19,7 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
 	if (which == 3) {
 		_cleanup_free_ char *path = lade_path_join(fuzz_dir(), "image.tar");
 		fuzz_write(path, text, len);
-		struct lade_recipe_base spec = {.kind = LADE_BASE_DOCKER_ARCHIVE, .ref = path};
+		struct lade_base_spec spec = {.kind = LADE_BASE_DOCKER_ARCHIVE, .ref = path};
 		fuzz_load_base(&spec);
 		return 0;
 	}

@@ -68,7 +68,7 @@ refused hardlink " entry 'early': hard link to 'late', which is not earlier in t
 refused duplicate " entry 'etc/dup': duplicate path in the layer"
 bomb_size=$(stat -c %s "$H/bomb/blobs/sha256/$(layer_of bomb | cut -d: -f2)")
 refused bomb ": more than 1000 times its compressed size ($bomb_size bytes) uncompressed: refused as a decompression bomb"
-refused diffid " diff_id mismatch (expected sha256:$(printf '0%.0s' $(seq 64)), got sha256:$(
+refused diffid ": diff_id mismatch (expected sha256:$(printf '0%.0s' $(seq 64)), got sha256:$(
 	gzip -dc "$H/diffid/blobs/sha256/$(layer_of diffid | cut -d: -f2)" | sha256sum | cut -d' ' -f1))"
 
 # kept CASE TAR-LISTING-REGEX — the build succeeds, the base layer is in the manifest verbatim

@@ -629,7 +629,8 @@ static void test_errors(const char *tmp)
 	expect_fail(tdir, NULL, LADE_ARCHIVE_OCI, NULL, odir, m9, "an empty layout");
 	lade_write_file_atomic(ipath, "{\"manifests\":[{\"digest\":\"sha256:12\"}]}", 38, NULL);
 	expect_fail(tdir, NULL, LADE_ARCHIVE_OCI, NULL, odir,
-	            "index.json: manifests[0] has no mediaType", "a descriptor without mediaType");
+	            "index.json: manifests[0]: mediaType is missing or not a string",
+	            "a descriptor without mediaType");
 
 	free(fx.dir);
 	free(fx2.dir);

@@ -70,7 +70,7 @@ static void test_merge_full(void)
 	char *expose[] = {"8080", "53/udp", NULL};
 	char *vols[] = {"/data", NULL};
 	struct lade_kv labels[] = {{"b", "2"}, {"a", "3"}};
-	struct lade_recipe_config rc = {
+	struct lade_config_spec rc = {
 	        .user = "app",
 	        .workdir = "/w",
 	        .stop_signal = "SIGINT",
@@ -125,7 +125,7 @@ static void test_cmd_variants(void)
 	char *cmd[] = {"serve", "--port", NULL};
 	char *ep[] = {"/entry", NULL};
 
-	struct lade_recipe_config only_cmd = {.has_cmd = true, .cmd = cmd};
+	struct lade_config_spec only_cmd = {.has_cmd = true, .cmd = cmd};
 	_cleanup_(json_decrefp) json_t *c1 = NULL;
 	ok(lade_config_new(base, &only_cmd, NULL, 0, "linux/amd64", 0, &c1, &err) == 0, "cmd only");
 	IS_AT(c1, "config", "Entrypoint", "[\"/bin/sh\"]", "cmd only: entrypoint kept");
@@ -134,7 +134,7 @@ static void test_cmd_variants(void)
 	IS_AT(c1, "config", "Env", "[\"PATH=/usr/bin\",\"LANG=C\",\"NOVAL\"]",
 	      "env kept as is when nothing is set");
 
-	struct lade_recipe_config both = {
+	struct lade_config_spec both = {
 	        .has_entrypoint = true, .entrypoint = ep, .has_cmd = true, .cmd = cmd};
 	_cleanup_(json_decrefp) json_t *c2 = NULL;
 	ok(lade_config_new(base, &both, NULL, 0, "linux/amd64", 0, &c2, &err) == 0,
@@ -143,7 +143,7 @@ static void test_cmd_variants(void)
 	IS_AT(c2, "config", "Cmd", "[\"serve\",\"--port\"]", "both: cmd");
 
 	char *empty[] = {NULL};
-	struct lade_recipe_config empty_ep = {.has_entrypoint = true, .entrypoint = empty};
+	struct lade_config_spec empty_ep = {.has_entrypoint = true, .entrypoint = empty};
 	_cleanup_(json_decrefp) json_t *c3 = NULL;
 	ok(lade_config_new(base, &empty_ep, NULL, 0, "linux/amd64", 0, &c3, &err) == 0,
 	   "empty entrypoint");
@@ -151,7 +151,7 @@ static void test_cmd_variants(void)
 	           json_object_get(json_object_get(c3, "config"), "Cmd") == NULL,
 	   "empty entrypoint removes Entrypoint and Cmd");
 
-	struct lade_recipe_config empty_cmd = {.has_cmd = true, .cmd = NULL};
+	struct lade_config_spec empty_cmd = {.has_cmd = true, .cmd = NULL};
 	_cleanup_(json_decrefp) json_t *c4 = NULL;
 	ok(lade_config_new(base, &empty_cmd, NULL, 0, "linux/amd64", 0, &c4, &err) == 0,
 	   "empty cmd");
@@ -165,7 +165,7 @@ static void expect_error(const json_t *base, const char *platform, const char *w
 	_cleanup_error_ struct lade_error *err = NULL;
 	_cleanup_(json_decrefp) json_t *c = NULL;
 	struct lade_kv env[] = {{"A", "1"}};
-	struct lade_recipe_config rc = {.env = env, .n_env = 1, .expose = NULL};
+	struct lade_config_spec rc = {.env = env, .n_env = 1, .expose = NULL};
 	int r = lade_config_new(base, &rc, NULL, 0, platform, 0, &c, &err);
 	ok(r == -1 && c == NULL, "%s: refused", name);
 	is_str(err ? err->msg : NULL, want, "%s: message", name);
@@ -211,7 +211,7 @@ static void test_exact(void)
 {
 	struct lade_kv env[] = {{"A", "1"}};
 	char *cmd[] = {"x", NULL};
-	struct lade_recipe_config rc = {.env = env, .n_env = 1, .has_cmd = true, .cmd = cmd};
+	struct lade_config_spec rc = {.env = env, .n_env = 1, .has_cmd = true, .cmd = cmd};
 	_cleanup_error_ struct lade_error *err = NULL;
 	_cleanup_(json_decrefp) json_t *c = NULL;
 	ok(lade_config_new(NULL, &rc, NULL, 0, "linux/amd64", 0, &c, &err) == 0, "scratch config");
@@ -377,7 +377,7 @@ static void test_history_synthesised(void)
 	json_t *base =
 	        json_pack("{s:s, s:s, s:{s:s, s:[s, s]}}", "architecture", "amd64", "os", "linux",
 	                  "rootfs", "type", "layers", "diff_ids", "sha256:aa", "sha256:bb");
-	struct lade_recipe_config rc = {0};
+	struct lade_config_spec rc = {0};
 	json_t *c = NULL;
 	ok(lade_config_new(base, &rc, NULL, 0, "linux/amd64", 0, &c, &err) == 0,
 	   "config over a base without history");
