@@ -21,6 +21,38 @@ int reg_blob_json(const char *dir, const char *digest, uint64_t size, struct lad
 	                              size == REG_SIZE_ANY ? bytes->len : size, doc, err);
 }
 
+int reg_doc_descriptors(const json_t *m, const char *mt, const char *digest,
+                        struct lade_oci_descriptor **out, size_t *n, struct lade_error **err)
+{
+	bool index = lade_oci_is_index_type(mt);
+	if (!index && !lade_oci_is_manifest_type(mt)) {
+		_cleanup_free_ char *q = lade_oci_quote(mt);
+		return lade_error_set(err, 0, "blob %s: unsupported media type '%s'", digest, q);
+	}
+	const char *kind = index ? "index" : "manifest", *key = index ? "manifests" : "layers";
+	json_t *list = json_object_get(m, key);
+	if (!json_is_array(list))
+		return lade_error_set(err, 0, "%s %s: %s is not a list", kind, digest, key);
+	size_t first = index ? 0 : 1, i;
+	_cleanup_free_ struct lade_oci_descriptor *d =
+	        xcalloc(first + json_array_size(list), sizeof(*d));
+	if (!index) {
+		_cleanup_free_ char *what = xasprintf("manifest %s config", digest);
+		if (lade_oci_descriptor_parse(json_object_get(m, "config"), what, &d[0], err) < 0)
+			return -1;
+	}
+	json_t *j;
+	json_array_foreach(list, i, j)
+	{
+		_cleanup_free_ char *what = xasprintf("%s %s %s[%zu]", kind, digest, key, i);
+		if (lade_oci_descriptor_parse(j, what, &d[first + i], err) < 0)
+			return -1;
+	}
+	*n = first + json_array_size(list);
+	*out = steal_pointer(&d);
+	return 0;
+}
+
 /* A layout entry without a tag that is a referrer (has a subject) is not an image to push. */
 static bool is_referrer(const char *dir, const struct lade_oci_descriptor *d)
 {

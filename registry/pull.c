@@ -198,7 +198,7 @@ static int pull_one(void *ctx, struct client *c, size_t i, struct lade_error **e
 /* The media type of a document reached through d: the descriptor's, which the document's
  * own mediaType must equal (lade_oci_doc_media_type). At the top, with no descriptor: the
  * document's own, else what the registry served (an OCI type only), else what its fields
- * say. Only manifests and indexes are pulled. Borrowed from d, m or served_mt. */
+ * say. Borrowed from d, m or served_mt. */
 static int manifest_media_type(const struct lade_oci_descriptor *d, const json_t *m,
                                const char *digest, const char *served_mt, const char **out,
                                struct lade_error **err)
@@ -220,10 +220,6 @@ static int manifest_media_type(const struct lade_oci_descriptor *d, const json_t
 			mt = json_object_get(m, "manifests") ? LADE_MT_OCI_INDEX
 			                                     : LADE_MT_OCI_MANIFEST;
 	}
-	if (!lade_oci_is_index_type(mt) && !lade_oci_is_manifest_type(mt)) {
-		_cleanup_free_ char *q = lade_oci_quote(mt);
-		return lade_error_set(err, 0, "blob %s: unsupported media type '%s'", digest, q);
-	}
 	*out = mt;
 	return 0;
 }
@@ -234,27 +230,21 @@ static int pull_tree(struct pull *p, const char *reference, const struct lade_oc
 /* An index: every child (want NULL), or the child for the platform (lade_oci_platform_match:
  * linux/arm64 is linux/arm64/v8), whose descriptor, with the index's platform object, goes to
  * *named. 1 when every child was pulled (*named not set). */
-static int pull_index(struct pull *p, const json_t *m, const char *digest,
+static int pull_index(struct pull *p, const json_t *m, const char *mt, const char *digest,
                       const struct lade_oci_platform *want, json_t **named, struct lade_error **err)
 {
-	json_t *ms = json_object_get(m, "manifests");
-	if (!json_is_array(ms))
-		return lade_error_set(err, 0, "image %s: index %s: manifests is not a list",
-		                      p->name, digest);
-	size_t i;
-	json_t *j;
-	json_array_foreach(ms, i, j)
-	{
-		_cleanup_free_ char *what = xasprintf("index %s manifests[%zu]", digest, i);
-		struct lade_oci_descriptor c;
-		if (lade_oci_descriptor_parse(j, what, &c, err) < 0)
-			return lade_error_prefix(err, "image %s", p->name);
-		json_auto_t *ignored = NULL;
-		if (!want && pull_tree(p, c.digest, &c, NULL, &ignored, err) < 0)
-			return -1;
-	}
-	if (!want)
+	_cleanup_free_ struct lade_oci_descriptor *children = NULL;
+	size_t n;
+	if (reg_doc_descriptors(m, mt, digest, &children, &n, err) < 0)
+		return lade_error_prefix(err, "image %s", p->name);
+	if (!want) {
+		for (size_t i = 0; i < n; i++) {
+			json_auto_t *ignored = NULL;
+			if (pull_tree(p, children[i].digest, &children[i], NULL, &ignored, err) < 0)
+				return -1;
+		}
 		return 1;
+	}
 	_cleanup_free_ char *what = xasprintf("index %s", digest);
 	struct lade_oci_descriptor chosen;
 	if (lade_oci_index_select_platform(m, what, want, &chosen, err) < 0)
@@ -268,27 +258,16 @@ static int pull_index(struct pull *p, const json_t *m, const char *digest,
 }
 
 /* An image manifest: its config and layers the store lacks, fetched in parallel. */
-static int pull_blobs(struct pull *p, const json_t *m, const char *digest, struct lade_error **err)
+static int pull_blobs(struct pull *p, const json_t *m, const char *mt, const char *digest,
+                      struct lade_error **err)
 {
-	_cleanup_(blob_list_release) struct blob_list want = {0};
-	struct lade_oci_descriptor d;
-	_cleanup_free_ char *what = xasprintf("manifest %s config", digest);
-	if (lade_oci_descriptor_parse(json_object_get(m, "config"), what, &d, err) < 0)
+	_cleanup_free_ struct lade_oci_descriptor *blobs = NULL;
+	size_t n;
+	if (reg_doc_descriptors(m, mt, digest, &blobs, &n, err) < 0)
 		return lade_error_prefix(err, "image %s", p->name);
-	blob_list_add_missing(&want, p->store, d.digest, d.size);
-	json_t *layers = json_object_get(m, "layers");
-	if (!json_is_array(layers))
-		return lade_error_set(err, 0, "image %s: manifest %s: layers is not a list",
-		                      p->name, digest);
-	size_t i;
-	json_t *j;
-	json_array_foreach(layers, i, j)
-	{
-		_cleanup_free_ char *lw = xasprintf("manifest %s layers[%zu]", digest, i);
-		if (lade_oci_descriptor_parse(j, lw, &d, err) < 0)
-			return lade_error_prefix(err, "image %s", p->name);
-		blob_list_add_missing(&want, p->store, d.digest, d.size);
-	}
+	_cleanup_(blob_list_release) struct blob_list want = {0};
+	for (size_t i = 0; i < n; i++)
+		blob_list_add_missing(&want, p->store, blobs[i].digest, blobs[i].size);
 	if (!want.n)
 		return 0;
 	_cleanup_free_ char *first = xasprintf("blob %s", want.items[0].digest);
@@ -314,10 +293,10 @@ static int pull_tree(struct pull *p, const char *reference, const struct lade_oc
 	if (manifest_media_type(d, m, digest, served_mt, &mt, err) < 0)
 		return lade_error_prefix(err, "image %s", p->name);
 	if (lade_oci_is_index_type(mt)) {
-		int rc = pull_index(p, m, digest, want, named, err);
+		int rc = pull_index(p, m, mt, digest, want, named, err);
 		if (rc <= 0)
 			return rc;
-	} else if (pull_blobs(p, m, digest, err) < 0) {
+	} else if (pull_blobs(p, m, mt, digest, err) < 0) {
 		return -1;
 	}
 	*named = json_pack("{s:s, s:s, s:I}", "mediaType", mt, "digest", digest, "size",

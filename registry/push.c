@@ -324,53 +324,6 @@ static void plan_add_blob(struct push_plan *pl, const char *digest, uint64_t siz
 	pl->blobs[pl->n_blobs++] = (struct blob_item){xstrdup(digest), size};
 }
 
-/* The blobs of an image manifest: its config and layers. */
-static int plan_blobs(struct push_plan *pl, const json_t *m, const char *digest,
-                      struct lade_error **err)
-{
-	struct lade_oci_descriptor d;
-	_cleanup_free_ char *what = xasprintf("manifest %s config", digest);
-	if (lade_oci_descriptor_parse(json_object_get(m, "config"), what, &d, err) < 0)
-		return -1;
-	plan_add_blob(pl, d.digest, d.size);
-	json_t *layers = json_object_get(m, "layers");
-	if (!json_is_array(layers))
-		return lade_error_set(err, 0, "manifest %s: layers is not a list", digest);
-	size_t i;
-	json_t *j;
-	json_array_foreach(layers, i, j)
-	{
-		_cleanup_free_ char *lw = xasprintf("manifest %s layers[%zu]", digest, i);
-		if (lade_oci_descriptor_parse(j, lw, &d, err) < 0)
-			return -1;
-		plan_add_blob(pl, d.digest, d.size);
-	}
-	return 0;
-}
-
-static int plan_manifest(struct push_plan *pl, const char *dir, const struct lade_oci_descriptor *d,
-                         struct lade_error **err);
-
-/* The children of an image index, each planned before the index. */
-static int plan_children(struct push_plan *pl, const char *dir, const json_t *m, const char *digest,
-                         struct lade_error **err)
-{
-	json_t *ms = json_object_get(m, "manifests");
-	if (!json_is_array(ms))
-		return lade_error_set(err, 0, "index %s: manifests is not a list", digest);
-	size_t i;
-	json_t *j;
-	json_array_foreach(ms, i, j)
-	{
-		_cleanup_free_ char *what = xasprintf("index %s manifests[%zu]", digest, i);
-		struct lade_oci_descriptor c;
-		if (lade_oci_descriptor_parse(j, what, &c, err) < 0 ||
-		    plan_manifest(pl, dir, &c, err) < 0)
-			return -1;
-	}
-	return 0;
-}
-
 /* Walk a manifest or index: its blobs, its children (before it), then itself. Read with the
  * OCI reader's rules: size and digest checked, no key twice, and the document's own mediaType
  * (when it has one) is its descriptor's. */
@@ -385,15 +338,16 @@ static int plan_manifest(struct push_plan *pl, const char *dir, const struct lad
 	if (reg_blob_json(dir, d->digest, d->size, &b, &m, err) < 0 ||
 	    lade_oci_doc_media_type(d, m, &mt, err) < 0)
 		return -1;
-	if (lade_oci_is_index_type(mt)) {
-		if (plan_children(pl, dir, m, d->digest, err) < 0)
-			return -1;
-	} else if (lade_oci_is_manifest_type(mt)) {
-		if (plan_blobs(pl, m, d->digest, err) < 0)
-			return -1;
-	} else {
-		_cleanup_free_ char *q = lade_oci_quote(mt);
-		return lade_error_set(err, 0, "blob %s: unsupported media type '%s'", d->digest, q);
+	_cleanup_free_ struct lade_oci_descriptor *named = NULL;
+	size_t n;
+	if (reg_doc_descriptors(m, mt, d->digest, &named, &n, err) < 0)
+		return -1;
+	bool index = lade_oci_is_index_type(mt);
+	for (size_t i = 0; i < n; i++) {
+		if (!index)
+			plan_add_blob(pl, named[i].digest, named[i].size);
+		else if (plan_manifest(pl, dir, &named[i], err) < 0)
+			return -1; /* children before the index */
 	}
 	lade_grow(&pl->manifests, sizeof(*pl->manifests), pl->n_manifests + 1, &pl->a_manifests);
 	pl->manifests[pl->n_manifests++] =

@@ -142,6 +142,13 @@ int reg_blob_json(const char *dir, const char *digest, uint64_t size, struct lad
 int reg_layout_resolve(const char *image, char **dir_out, json_t **desc_out,
                        struct lade_error **err);
 
+/* The descriptors a document of media type mt names, each read by lade_oci_descriptor_parse():
+ * an index's "manifests", or an image manifest's "config" then its "layers"; other media
+ * types are refused. *out (new array, *n items) borrows from m. Errors name the document
+ * ("manifest D layers[2]: …"). */
+int reg_doc_descriptors(const json_t *m, const char *mt, const char *digest,
+                        struct lade_oci_descriptor **out, size_t *n, struct lade_error **err);
+
 static inline const char *reg_json_str(const json_t *o, const char *k)
 {
 	return json_string_value(json_object_get(o, k));

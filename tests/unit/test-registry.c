@@ -315,6 +315,16 @@ static void write_index(const char *dir, const char *entries)
 	fclose(f);
 }
 
+/* An index.json entry for an image manifest (tag NULL: no ref name). New string. */
+static char *index_entry(const char *digest, size_t size, const char *tag)
+{
+	return xasprintf("{\"mediaType\":\"application/vnd.oci.image.manifest.v1+json\","
+	                 "\"digest\":\"%s\",\"size\":%zu%s%s%s}",
+	                 digest, size,
+	                 tag ? ",\"annotations\":{\"org.opencontainers.image.ref.name\":\"" : "",
+	                 tag ? tag : "", tag ? "\"}" : "");
+}
+
 static void check_push_error(const char *image, const char *ref, const char *creds,
                              const char *want, const char *what)
 {
@@ -342,14 +352,8 @@ static void test_push_local_errors(void)
 	        "\"digest\":\"%s\",\"size\":2},\"layers\":[]}",
 	        cfg);
 	put_blob(dir, m, man);
-	_cleanup_free_ char *e1 = xasprintf(
-	        "{\"mediaType\":\"application/vnd.oci.image.manifest.v1+json\",\"digest\":\"%s\","
-	        "\"size\":%zu,\"annotations\":{\"org.opencontainers.image.ref.name\":\"a\"}}",
-	        man, strlen(m));
-	_cleanup_free_ char *e2 = xasprintf(
-	        "{\"mediaType\":\"application/vnd.oci.image.manifest.v1+json\",\"digest\":\"%s\","
-	        "\"size\":%zu,\"annotations\":{\"org.opencontainers.image.ref.name\":\"b\"}}",
-	        man, strlen(m));
+	_cleanup_free_ char *e1 = index_entry(man, strlen(m), "a");
+	_cleanup_free_ char *e2 = index_entry(man, strlen(m), "b");
 	_cleanup_free_ char *both = xasprintf("%s,%s", e1, e2);
 	write_index(dir, both);
 
@@ -390,10 +394,7 @@ static void test_push_local_errors(void)
 	                 "vnd.oci.image.config.v1+json\",\"digest\":\"sha256:nope\",\"size\":2},"
 	                 "\"layers\":[]}";
 	put_blob(dir, bm, bad);
-	_cleanup_free_ char *e3 = xasprintf(
-	        "{\"mediaType\":\"application/vnd.oci.image.manifest.v1+json\",\"digest\":\"%s\","
-	        "\"size\":%zu,\"annotations\":{\"org.opencontainers.image.ref.name\":\"c\"}}",
-	        bad, strlen(bm));
+	_cleanup_free_ char *e3 = index_entry(bad, strlen(bm), "c");
 	write_index(dir, e3);
 	_cleanup_free_ char *img3 = xasprintf("%s:c", dir);
 	_cleanup_free_ char *want3 = xasprintf(
@@ -403,17 +404,9 @@ static void test_push_local_errors(void)
 
 	/* "layers" twice, an empty list first: other tools keep the first key and see no layers,
 	 * so the manifest is refused as the OCI reader refuses it everywhere */
-	_cleanup_free_ char *dup = xasprintf(
-	        "{\"schemaVersion\":2,\"mediaType\":\"application/vnd.oci.image.manifest.v1+json\","
-	        "\"layers\":[],\"config\":{\"mediaType\":\"application/"
-	        "vnd.oci.image.config.v1+json\","
-	        "\"digest\":\"%s\",\"size\":2},\"layers\":[]}",
-	        cfg);
+	_cleanup_free_ char *dup = xasprintf("{\"layers\":[],%s", m + 1);
 	put_blob(dir, dup, bad);
-	_cleanup_free_ char *e5 = xasprintf(
-	        "{\"mediaType\":\"application/vnd.oci.image.manifest.v1+json\",\"digest\":\"%s\","
-	        "\"size\":%zu,\"annotations\":{\"org.opencontainers.image.ref.name\":\"d\"}}",
-	        bad, strlen(dup));
+	_cleanup_free_ char *e5 = index_entry(bad, strlen(dup), "d");
 	write_index(dir, e5);
 	_cleanup_free_ char *img5 = xasprintf("%s:d", dir);
 	_cleanup_error_ struct lade_error *e5err = NULL;
@@ -427,10 +420,7 @@ static void test_push_local_errors(void)
 
 	/* not JSON */
 	put_blob(dir, "not json", bad);
-	_cleanup_free_ char *e4 = xasprintf(
-	        "{\"mediaType\":\"application/vnd.oci.image.manifest.v1+json\",\"digest\":\"%s\","
-	        "\"size\":8}",
-	        bad);
+	_cleanup_free_ char *e4 = index_entry(bad, 8, NULL);
 	write_index(dir, e4);
 	_cleanup_error_ struct lade_error *e = NULL;
 	char digest[LADE_DIGEST_STRLEN];
