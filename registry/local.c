@@ -66,6 +66,34 @@ static bool is_referrer(const char *dir, const struct lade_oci_descriptor *d)
 	return json_object_get(m, "subject") != NULL;
 }
 
+/* No tag: the one image in the layout's index, where the SBOMs lade attached sit next to it
+ * untagged. */
+static int only_image(const json_t *idx, const char *ip, const char *dir,
+                      struct lade_oci_descriptor *top, struct lade_error **err)
+{
+	json_t *ms = json_object_get(idx, "manifests");
+	if (!json_is_array(ms))
+		return lade_error_set(err, 0, "%s: manifests is not a list", ip);
+	size_t i, n = 0;
+	json_t *j;
+	json_array_foreach(ms, i, j)
+	{
+		_cleanup_free_ char *what = xasprintf("%s manifests[%zu]", ip, i);
+		struct lade_oci_descriptor d;
+		if (lade_oci_descriptor_parse(j, what, &d, err) < 0)
+			return -1;
+		if (!lade_oci_descriptor_ref_name(&d) && is_referrer(dir, &d))
+			continue;
+		*top = d;
+		n++;
+	}
+	if (n == 0)
+		return lade_error_set(err, 0, "no image in %s", ip);
+	if (n > 1)
+		return lade_error_set(err, 0, "%s names %zu images; name one with DIR:TAG", ip, n);
+	return 0;
+}
+
 /* DIR:TAG, where TAG may itself hold ':' and '/' (pulled images are named by their full
  * reference, "127.0.0.1:5000/repo:1.0"): the first prefix that is a layout is DIR. s is cut
  * there; the tag (new string) or NULL. */
@@ -91,8 +119,8 @@ static char *split_tag(char *dir)
 	return NULL;
 }
 
-int reg_layout_resolve(const char *image, char **dir_out, json_t **desc_out,
-                       struct lade_error **err)
+int reg_layout_resolve(const char *image, char **dir_out, json_t **index_out,
+                       struct lade_oci_descriptor *top, struct lade_error **err)
 {
 	_cleanup_free_ char *dir = xstrdup(strncmp(image, "oci:", 4) == 0 ? image + 4 : image);
 	_cleanup_free_ char *tag = split_tag(dir);
@@ -100,33 +128,13 @@ int reg_layout_resolve(const char *image, char **dir_out, json_t **desc_out,
 	json_auto_t *idx = NULL;
 	if (lade_oci_json_file(ip, NULL, &idx, err) < 0)
 		return lade_error_prefix(err, "image %s", image);
-	json_t *ms = json_object_get(idx, "manifests");
-	if (!json_is_array(ms))
-		return lade_error_set(err, 0, "image %s: %s: manifests is not a list", image, ip);
-	json_t *found = NULL, *j;
-	size_t i, n = 0;
-	json_array_foreach(ms, i, j)
-	{
-		_cleanup_free_ char *what = xasprintf("%s manifests[%zu]", ip, i);
-		struct lade_oci_descriptor d;
-		if (lade_oci_descriptor_parse(j, what, &d, err) < 0)
+	if (tag) { /* as a base image's tag is found */
+		if (lade_oci_index_select_tag(idx, ip, tag, top, err) < 0)
 			return lade_error_prefix(err, "image %s", image);
-		const char *rn = lade_oci_descriptor_ref_name(&d);
-		if (tag && (!rn || strcmp(rn, tag) != 0))
-			continue;
-		if (!tag && !rn && is_referrer(dir, &d))
-			continue;
-		found = j;
-		n++;
+	} else if (only_image(idx, ip, dir, top, err) < 0) {
+		return lade_error_prefix(err, "image %s", image);
 	}
-	if (n == 0)
-		return lade_error_set(err, 0, "image %s: no image %s%s in %s", image,
-		                      tag ? "tagged " : "", tag ? tag : "", ip);
-	if (n > 1)
-		return lade_error_set(err, 0,
-		                      "image %s: %s names %zu images; name one with DIR:TAG", image,
-		                      ip, n);
-	*desc_out = json_incref(found);
+	*index_out = steal_pointer(&idx);
 	*dir_out = steal_pointer(&dir);
 	return 0;
 }

@@ -511,11 +511,9 @@ int lade_registry_push(const char *image, const char *ref_s, const struct lade_r
 	if (lade_registry_ref_parse(ref_s, &ref, err) < 0)
 		return -1;
 	_cleanup_free_ char *dir = NULL;
-	json_auto_t *top = NULL;
-	if (reg_layout_resolve(image, &dir, &top, err) < 0)
-		return -1;
+	json_auto_t *index = NULL;
 	struct lade_oci_descriptor td;
-	if (lade_oci_descriptor_parse(top, image, &td, err) < 0)
+	if (reg_layout_resolve(image, &dir, &index, &td, err) < 0)
 		return -1;
 	const char *d = td.digest;
 	if (ref->digest && strcmp(ref->digest, d) != 0)

@@ -137,10 +137,12 @@ int reg_run_pool(struct client *c, size_t n, unsigned jobs, blob_job_fn fn, void
 #define REG_SIZE_ANY UINT64_MAX
 int reg_blob_json(const char *dir, const char *digest, uint64_t size, struct lade_buf *bytes,
                   json_t **doc, struct lade_error **err);
-/* Resolve IMAGE ("[oci:]DIR[:TAG]") to its layout directory and top descriptor (new ref).
- * Without TAG the layout must name one image (untagged referrers aside). */
-int reg_layout_resolve(const char *image, char **dir_out, json_t **desc_out,
-                       struct lade_error **err);
+/* Resolve IMAGE ("[oci:]DIR[:TAG]") to its layout directory (new string) and top descriptor,
+ * which borrows from *index_out (the layout's index.json, new). TAG is found as a base
+ * image's is (lade_oci_index_select_tag); without TAG the layout must name one image
+ * (untagged referrers aside). */
+int reg_layout_resolve(const char *image, char **dir_out, json_t **index_out,
+                       struct lade_oci_descriptor *top, struct lade_error **err);
 
 /* The descriptors a document of media type mt names, each read by lade_oci_descriptor_parse():
  * an index's "manifests", or an image manifest's "config" then its "layers"; other media

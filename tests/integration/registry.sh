@@ -64,7 +64,8 @@ is "$RC" 1 "push to a different digest fails"
 like "$ERR" "has digest $local_digest, not the sha256:0+ named by" "the digest mismatch is named"
 run_lade push "$T/out:nosuchtag" "$REG/x:1"
 is "$RC" 1 "push of a missing tag fails"
-like "$ERR" "no image tagged nosuchtag in $T/out/index.json" "the missing tag is named"
+like "$ERR" "image $T/out:nosuchtag: no manifest tagged 'nosuchtag' in $T/out/index.json \\(tags found: 1.0\\)" \
+	"the missing tag is named, with the tags there"
 
 # A layer blob cut short in the layout is refused before any byte is sent.
 cp -a "$T/out" "$T/short"
