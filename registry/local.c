@@ -1,5 +1,7 @@
-/* lade — the local side of a push: a layout's image by "[oci:]DIR[:TAG]", and its JSON blobs
- * read with their exact bytes and verified by the OCI reader's rules (manifest/oci.c). */
+/* lade — the registry client's reading of OCI documents: a layout's image by
+ * "[oci:]DIR[:TAG]" (push), JSON blobs of a layout or the store read with their exact bytes
+ * and verified by the OCI reader's rules (manifest/oci.c), and the descriptors a manifest or
+ * index names. */
 #include <string.h>
 #include <sys/stat.h>
 

@@ -225,13 +225,15 @@ static int manifest_media_type(const struct lade_oci_descriptor *d, const json_t
 }
 
 static int pull_tree(struct pull *p, const char *reference, const struct lade_oci_descriptor *d,
-                     const struct lade_oci_platform *want, json_t **named, struct lade_error **err);
+                     const struct lade_oci_platform *want, int depth, json_t **named,
+                     struct lade_error **err);
 
 /* An index: every child (want NULL), or the child for the platform (lade_oci_platform_match:
  * linux/arm64 is linux/arm64/v8), whose descriptor, with the index's platform object, goes to
  * *named. 1 when every child was pulled (*named not set). */
 static int pull_index(struct pull *p, const json_t *m, const char *mt, const char *digest,
-                      const struct lade_oci_platform *want, json_t **named, struct lade_error **err)
+                      const struct lade_oci_platform *want, int depth, json_t **named,
+                      struct lade_error **err)
 {
 	_cleanup_free_ struct lade_oci_descriptor *children = NULL;
 	size_t n;
@@ -240,7 +242,8 @@ static int pull_index(struct pull *p, const json_t *m, const char *mt, const cha
 	if (!want) {
 		for (size_t i = 0; i < n; i++) {
 			json_auto_t *ignored = NULL;
-			if (pull_tree(p, children[i].digest, &children[i], NULL, &ignored, err) < 0)
+			if (pull_tree(p, children[i].digest, &children[i], NULL, depth + 1,
+			              &ignored, err) < 0)
 				return -1;
 		}
 		return 1;
@@ -250,7 +253,7 @@ static int pull_index(struct pull *p, const json_t *m, const char *mt, const cha
 	if (lade_oci_index_select_platform(m, what, want, &chosen, err) < 0)
 		return lade_error_prefix(err, "image %s, index %s", p->name, digest);
 	json_auto_t *child = NULL;
-	if (pull_tree(p, chosen.digest, &chosen, NULL, &child, err) < 0)
+	if (pull_tree(p, chosen.digest, &chosen, NULL, depth + 1, &child, err) < 0)
 		return -1;
 	json_object_set(child, "platform", (json_t *)chosen.platform);
 	*named = steal_pointer(&child);
@@ -277,10 +280,12 @@ static int pull_blobs(struct pull *p, const json_t *m, const char *mt, const cha
 	return reg_run_pool(p->c, want.n, p->o->jobs, pull_one, &job, err);
 }
 
-/* Fetch what a manifest/index names (d: its descriptor, NULL at the top). Fills *named with
- * the descriptor to name in index.json (for an index resolved to a platform: the child's). */
+/* Fetch what a manifest/index names (d: its descriptor, NULL at the top; depth: the indexes
+ * above it, at most LADE_OCI_INDEX_DEPTH as for a base image). Fills *named with the
+ * descriptor to name in index.json (for an index resolved to a platform: the child's). */
 static int pull_tree(struct pull *p, const char *reference, const struct lade_oci_descriptor *d,
-                     const struct lade_oci_platform *want, json_t **named, struct lade_error **err)
+                     const struct lade_oci_platform *want, int depth, json_t **named,
+                     struct lade_error **err)
 {
 	_cleanup_buf_ struct lade_buf b = LADE_BUF_INIT;
 	json_auto_t *m = NULL;
@@ -293,7 +298,11 @@ static int pull_tree(struct pull *p, const char *reference, const struct lade_oc
 	if (manifest_media_type(d, m, digest, served_mt, &mt, err) < 0)
 		return lade_error_prefix(err, "image %s", p->name);
 	if (lade_oci_is_index_type(mt)) {
-		int rc = pull_index(p, m, mt, digest, want, named, err);
+		if (depth >= LADE_OCI_INDEX_DEPTH)
+			return lade_error_set(err, 0,
+			                      "image %s: image indexes nested more than %d deep",
+			                      p->name, LADE_OCI_INDEX_DEPTH);
+		int rc = pull_index(p, m, mt, digest, want, depth, named, err);
 		if (rc <= 0)
 			return rc;
 	} else if (pull_blobs(p, m, mt, digest, err) < 0) {
@@ -385,7 +394,7 @@ int lade_registry_pull_into(const char *ref_s, const char *platform, struct lade
 	if (!reference)
 		reference = ref->tag;
 	json_auto_t *named = NULL;
-	int rc = pull_tree(&p, reference, NULL, platform ? &want : NULL, &named, err);
+	int rc = pull_tree(&p, reference, NULL, platform ? &want : NULL, 0, &named, err);
 	reg_client_free(p.c);
 	if (rc < 0)
 		return -1;

@@ -324,11 +324,12 @@ static void plan_add_blob(struct push_plan *pl, const char *digest, uint64_t siz
 	pl->blobs[pl->n_blobs++] = (struct blob_item){xstrdup(digest), size};
 }
 
-/* Walk a manifest or index: its blobs, its children (before it), then itself. Read with the
- * OCI reader's rules: size and digest checked, no key twice, and the document's own mediaType
- * (when it has one) is its descriptor's. */
+/* Walk a manifest or index (depth: the indexes above it): its blobs, its children (before
+ * it), then itself. Read with the OCI reader's rules: size and digest checked, no key twice,
+ * the document's own mediaType (when it has one) is its descriptor's, indexes nested at most
+ * LADE_OCI_INDEX_DEPTH deep. */
 static int plan_manifest(struct push_plan *pl, const char *dir, const struct lade_oci_descriptor *d,
-                         struct lade_error **err)
+                         int depth, struct lade_error **err)
 {
 	if (plan_has_manifest(pl, d->digest))
 		return 0;
@@ -343,10 +344,13 @@ static int plan_manifest(struct push_plan *pl, const char *dir, const struct lad
 	if (reg_doc_descriptors(m, mt, d->digest, &named, &n, err) < 0)
 		return -1;
 	bool index = lade_oci_is_index_type(mt);
+	if (index && depth >= LADE_OCI_INDEX_DEPTH) /* as for a base image */
+		return lade_error_set(err, 0, "image indexes nested more than %d deep",
+		                      LADE_OCI_INDEX_DEPTH);
 	for (size_t i = 0; i < n; i++) {
 		if (!index)
 			plan_add_blob(pl, named[i].digest, named[i].size);
-		else if (plan_manifest(pl, dir, &named[i], err) < 0)
+		else if (plan_manifest(pl, dir, &named[i], depth + 1, err) < 0)
 			return -1; /* children before the index */
 	}
 	lade_grow(&pl->manifests, sizeof(*pl->manifests), pl->n_manifests + 1, &pl->a_manifests);
@@ -381,7 +385,7 @@ static int plan_referrers(struct push_plan *pl, const char *dir, struct lade_err
 			continue; /* not ours to judge: only referrers matter here */
 		const char *subject = reg_json_str(json_object_get(m, "subject"), "digest");
 		if (subject && plan_has_manifest(pl, subject) &&
-		    plan_manifest(pl, dir, &d, err) < 0)
+		    plan_manifest(pl, dir, &d, 0, err) < 0)
 			return -1;
 	}
 	return 0;
@@ -520,7 +524,7 @@ int lade_registry_push(const char *image, const char *ref_s, const struct lade_r
 		return lade_error_set(err, 0, "image %s has digest %s, not the %s named by %s",
 		                      image, d, ref->digest, ref_s);
 	_cleanup_(push_plan_release) struct push_plan plan = {0};
-	if (plan_manifest(&plan, dir, &td, err) < 0 || plan_referrers(&plan, dir, err) < 0)
+	if (plan_manifest(&plan, dir, &td, 0, err) < 0 || plan_referrers(&plan, dir, err) < 0)
 		return lade_error_prefix(err, "image %s", image);
 
 	_cleanup_(reg_client_freep) struct client *c = NULL;

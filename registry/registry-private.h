@@ -5,7 +5,7 @@
  *   http.c   the client: one libcurl easy handle, perform() one exchange, reg_request() with
  *            auth and the retry policy, connecting (https, http fallback)
  *   pool.c   transfers in parallel: one cloned client (and connection) per thread
- *   local.c  the local side: a layout's image by DIR[:TAG], verified JSON blobs
+ *   local.c  OCI documents: a layout's image by DIR[:TAG], verified JSON blobs, descriptors
  *   push.c   blobs (one PUT, resumable PATCH chunks), manifests, the referrers tag
  *   pull.c   manifests and blobs into the content store, index resolution to a platform
  *

@@ -498,6 +498,54 @@ static void test_pool(void)
 	curl_easy_cleanup(proto.curl);
 }
 
+/* Indexes nested deeper than LADE_OCI_INDEX_DEPTH are refused before any connection, as for
+ * a base image; at that depth the push gets as far as connecting. */
+static void test_push_depth(void)
+{
+	_cleanup_error_ struct lade_error *err = NULL;
+	_cleanup_free_ char *dir = xasprintf("%s/deep", tmpdir);
+	_cleanup_free_ char *blobs = xasprintf("%s/blobs/sha256", dir);
+	lade_mkdir_p(blobs, &err);
+	char cfg[LADE_DIGEST_STRLEN], d[LADE_DIGEST_STRLEN];
+	put_blob(dir, "{}", cfg);
+	_cleanup_free_ char *doc = xasprintf(
+	        "{\"schemaVersion\":2,\"mediaType\":\"application/vnd.oci.image.manifest.v1+json\","
+	        "\"config\":{\"mediaType\":\"application/vnd.oci.image.config.v1+json\","
+	        "\"digest\":\"%s\",\"size\":2},\"layers\":[]}",
+	        cfg);
+	const char *mt = "application/vnd.oci.image.manifest.v1+json";
+	for (int nesting = 1; nesting <= LADE_OCI_INDEX_DEPTH + 1; nesting++) {
+		/* one more index around what there is: nesting indexes above the manifest */
+		put_blob(dir, doc, d);
+		_cleanup_free_ char *idx = xasprintf(
+		        "{\"schemaVersion\":2,\"mediaType\":\"application/"
+		        "vnd.oci.image.index.v1+json\","
+		        "\"manifests\":[{\"mediaType\":\"%s\",\"digest\":\"%s\",\"size\":%zu}]}",
+		        mt, d, strlen(doc));
+		free(doc);
+		doc = steal_pointer(&idx);
+		mt = "application/vnd.oci.image.index.v1+json";
+		put_blob(dir, doc, d);
+		_cleanup_free_ char *entry =
+		        xasprintf("{\"mediaType\":\"%s\",\"digest\":\"%s\",\"size\":%zu}", mt, d,
+		                  strlen(doc));
+		write_index(dir, entry);
+		if (nesting < LADE_OCI_INDEX_DEPTH)
+			continue; /* each connection attempt costs the retry delays */
+		_cleanup_error_ struct lade_error *e = NULL;
+		char digest[LADE_DIGEST_STRLEN];
+		ok(lade_registry_push(dir, "127.0.0.1:1/x:1", NULL, digest, NULL, &e) < 0,
+		   "%d nested indexes: push fails (nothing listens on 127.0.0.1:1)", nesting);
+		if (nesting <= LADE_OCI_INDEX_DEPTH)
+			ok(e && strstr(e->msg, "registry 127.0.0.1:1: cannot connect"),
+			   "%d nested indexes: read, then the connection fails: %s", nesting,
+			   e ? e->msg : "");
+		else
+			ok(e && strstr(e->msg, "image indexes nested more than 4 deep"),
+			   "%d nested indexes: refused: %s", nesting, e ? e->msg : "");
+	}
+}
+
 int main(void)
 {
 	const char *t = getenv("TMPDIR");
@@ -514,6 +562,7 @@ int main(void)
 	test_retry();
 	test_offline();
 	test_push_local_errors();
+	test_push_depth();
 	test_pool();
 	_cleanup_error_ struct lade_error *err = NULL;
 	lade_remove_tree(tmpdir, &err);
