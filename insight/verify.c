@@ -25,8 +25,6 @@
 #include "lade/verify.h"
 
 #define CHUNK (1u << 20)
-/* Nested indexes cannot form a cycle once digests match, but a deep chain is still no image. */
-#define MAX_DEPTH 8
 
 /* What is known about one blob, shared by every descriptor that names it. */
 struct blob_info {
@@ -581,8 +579,8 @@ static void check_entry_descriptor(struct verifier *v, const char *where, const 
 		check_manifest(v, where, &d, info);
 		return;
 	}
-	if (depth >= MAX_DEPTH) {
-		problem(v, "%s: indexes nested more than %d deep", where, MAX_DEPTH);
+	if (depth >= LADE_OCI_INDEX_DEPTH) {
+		problem(v, "%s: indexes nested more than %d deep", where, LADE_OCI_INDEX_DEPTH);
 		return;
 	}
 	_cleanup_free_ char *name = xasprintf("index %s", d.digest);

@@ -164,7 +164,7 @@ static int load_index(struct lade_images *s, const json_t *index, const char *wh
 	const json_t *ms = json_object_get(index, "manifests");
 	if (!json_is_array(ms))
 		return lade_error_set(err, 0, "%s: %s: no manifests list", s->name, where);
-	if (depth > 4)
+	if (depth > LADE_OCI_INDEX_DEPTH)
 		return lade_error_set(err, 0, "%s: %s: indexes nested too deeply", s->name, where);
 	size_t i;
 	const json_t *d;
