@@ -52,7 +52,7 @@ static int fs_entry(void *ctx, struct archive *a, struct archive_entry *e, struc
 		return lade_error_set(err, 0, "%s: entry '%s' is an absolute path", where, name);
 	_cleanup_error_ struct lade_error *nerr = NULL;
 	_cleanup_free_ char *path =
-	        lade_images_unsafe_name(name) ? NULL : lade_path_normalize(name, &nerr);
+	        lade_tar_name_unsafe(name) ? NULL : lade_path_normalize(name, &nerr);
 	if (path == NULL)
 		return lade_error_set(err, 0, "%s: entry '%s' escapes the root", where, name);
 	if (*path == '\0')

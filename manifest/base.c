@@ -221,19 +221,6 @@ static char *member_name(const char *raw)
 	return lade_path_normalize(raw, NULL);
 }
 
-static bool name_escapes(const char *raw)
-{
-	if (raw[0] == '/' || raw[0] == '\0')
-		return true;
-	for (const char *p = raw; *p;) {
-		const char *end = strchrnul(p, '/');
-		if (end - p == 2 && p[0] == '.' && p[1] == '.')
-			return true;
-		p = *end ? end + 1 : end;
-	}
-	return false;
-}
-
 static int read_member(const struct darchive *d, struct archive *a, const char *what,
                        struct lade_buf *out, struct lade_error **err)
 {
@@ -306,7 +293,7 @@ static int darchive_member(const struct darchive *d, const json_t *j, const char
 	if (raw == NULL)
 		return lade_error_set(err, 0, "base %s: manifest.json: %s is not a string", d->name,
 		                      what);
-	if (name_escapes(raw))
+	if (raw[0] == '\0' || lade_tar_name_unsafe(raw))
 		return lade_error_set(err, 0,
 		                      "base %s: manifest.json: %s '%s': path escapes the archive",
 		                      d->name, what, raw);
@@ -659,15 +646,10 @@ static char *entry_path(const char *base_name, const char *digest, const char *r
 		               digest, raw);
 		return NULL;
 	}
-	for (const char *p = raw; *p;) {
-		const char *end = strchrnul(p, '/');
-		if (end - p == 2 && p[0] == '.' && p[1] == '.') {
-			lade_error_set(err, 0,
-			               "base %s: layer %s entry '%s': path escapes the root",
-			               base_name, digest, raw);
-			return NULL;
-		}
-		p = *end ? end + 1 : end;
+	if (lade_tar_name_unsafe(raw)) {
+		lade_error_set(err, 0, "base %s: layer %s entry '%s': path escapes the root",
+		               base_name, digest, raw);
+		return NULL;
 	}
 	return lade_path_normalize(raw, err);
 }

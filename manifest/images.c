@@ -201,22 +201,6 @@ static int load_index(struct lade_images *s, const json_t *index, const char *wh
 	return 0;
 }
 
-/* Does a member or entry name have a ".." component (or is it absolute)? */
-bool lade_images_unsafe_name(const char *name)
-{
-	if (name[0] == '/')
-		return true;
-	for (const char *p = name; *p;) {
-		size_t n = strcspn(p, "/");
-		if (n == 2 && p[0] == '.' && p[1] == '.')
-			return true;
-		p += n;
-		while (*p == '/')
-			p++;
-	}
-	return false;
-}
-
 /* A RepoTag "docker.io/library/x:1" is named by itself, by "library/x:1", "x:1" or "1". */
 static bool docker_tag_matches(const char *repo_tag, const char *colon, const char *tag)
 {
@@ -274,7 +258,7 @@ static int load_docker_manifest(struct lade_images *s, struct lade_error **err)
 			const char *name =
 			        k == 0 ? cfg : json_string_value(json_array_get(layers, k - 1));
 			_cleanup_error_ struct lade_error *nerr = NULL;
-			_cleanup_free_ char *norm = name && !lade_images_unsafe_name(name)
+			_cleanup_free_ char *norm = name && !lade_tar_name_unsafe(name)
 			                                    ? lade_path_normalize(name, &nerr)
 			                                    : NULL;
 			if (norm == NULL || *norm == '\0')
@@ -333,7 +317,7 @@ static int extract_archive(struct lade_images *s, const char *file, struct lade_
 		if (rc < ARCHIVE_WARN)
 			return lade_error_set(err, 0, "%s: %s", s->name, archive_error_string(a));
 		const char *name = archive_entry_pathname(e);
-		if (name == NULL || lade_images_unsafe_name(name))
+		if (name == NULL || lade_tar_name_unsafe(name))
 			return lade_error_set(err, 0, "%s: unsafe member name '%s'", s->name,
 			                      name ? name : "(none)");
 		_cleanup_error_ struct lade_error *nerr = NULL;

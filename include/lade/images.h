@@ -51,7 +51,4 @@ int lade_images_open(const char *image, struct lade_images **out, struct lade_er
 void lade_images_free(struct lade_images *s);
 void lade_images_freep(struct lade_images **s);
 
-/* Is a member or entry name absolute or has it a ".." component? */
-bool lade_images_unsafe_name(const char *name);
-
 #endif
