@@ -374,12 +374,8 @@ int lade_oci_index_select_platform(const json_t *index, const char *what,
 			_cleanup_free_ char *dwhat = xasprintf("%s manifests[%zu]", what, i);
 			return lade_oci_descriptor_parse(m, dwhat, out, err);
 		}
-		const char *os = json_string_value(json_object_get(p, "os"));
-		const char *arch = json_string_value(json_object_get(p, "architecture"));
-		const char *v = json_string_value(json_object_get(p, "variant"));
-		_cleanup_free_ char *s = xasprintf("%s/%s%s%s", os ? os : "?", arch ? arch : "?",
-		                                   v && v[0] ? "/" : "", v && v[0] ? v : "");
-		_cleanup_free_ char *q = lade_oci_quote(s);
+		_cleanup_free_ char *s = lade_oci_platform_format(p);
+		_cleanup_free_ char *q = lade_oci_quote(s ? s : "?/?");
 		if (avail.len)
 			lade_buf_adds(&avail, ", ");
 		lade_buf_adds(&avail, q);
