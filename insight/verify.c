@@ -1,13 +1,10 @@
 /* lade — `lade verify`: check an OCI image layout and list its problems (include/lade/verify.h).
  *
- * Layers are read once: a libarchive tar reader pulls from a callback that reads the blob,
- * hashes the raw bytes (blob digest), decompresses them (lade_decompressor: ISA-L or libzstd)
- * according to the layer's media type and hashes the result (diff_id). After the tar reader
- * stops (end marker or error) the rest of the stream is drained through the same path, so both
- * digests always cover every byte. Decompressing ourselves rather than through libarchive's
- * filters is what lets one pass see the decompressed stream; it also means a gzip media type
- * on a zstd blob is reported instead of silently auto-detected, and bytes after the last gzip
- * member are reported too. */
+ * JSON documents and descriptors are read by oci.c's rules (the same as lade build and lade
+ * inspect: a key twice is a problem), layers by the one layer reader (layerread.c): one read of
+ * the blob gives its digest, the diff_id and every tar header. Decompression follows the media
+ * type, never sniffed: a gzip media type on a zstd blob is reported, and so are bytes after the
+ * last gzip member. */
 #include <archive.h>
 #include <archive_entry.h>
 #include <errno.h>
