@@ -317,41 +317,14 @@ static int darchive_member(const struct darchive *d, const json_t *j, const char
 	return 0;
 }
 
-/* "busybox", "library/busybox:latest" and "docker.io/library/busybox:latest" are the same
- * image: Docker writes short names, skopeo fully qualified ones. */
-static char *normalize_repo_tag(const char *s)
-{
-	size_t skip = 0;
-	if (strncmp(s, "docker.io/", 10) == 0)
-		skip = 10;
-	if (strncmp(s + skip, "library/", 8) == 0) {
-		bool nested = false;
-		for (const char *p = s + skip + 8; *p && !nested; p++)
-			nested = *p == '/';
-		if (!nested)
-			skip += 8;
-	}
-	const char *name = s + skip;
-	size_t last = strlen(name);
-	while (last > 0 && name[last - 1] != '/')
-		last--;
-	if (strchr(name + last, ':') == NULL && strchr(name, '@') == NULL)
-		return xasprintf("%s:latest", name);
-	return xstrdup(name);
-}
-
 static bool repo_tags_match(const json_t *tags, const char *tag)
 {
-	_cleanup_free_ char *want = normalize_repo_tag(tag);
 	size_t i;
 	json_t *t;
 	json_array_foreach(tags, i, t)
 	{
 		const char *s = json_string_value(t);
-		if (s == NULL)
-			continue;
-		_cleanup_free_ char *have = normalize_repo_tag(s);
-		if (strcmp(have, want) == 0)
+		if (s && lade_oci_repo_tag_matches(s, tag))
 			return true;
 	}
 	return false;

@@ -201,16 +201,11 @@ static int load_index(struct lade_images *s, const json_t *index, const char *wh
 	return 0;
 }
 
-/* A RepoTag "docker.io/library/x:1" is named by itself, by "library/x:1", "x:1" or "1". */
+/* A RepoTag names the image by its name (lade_oci_repo_tag_matches: "x:1", "library/x:1",
+ * "docker.io/library/x:1" are one) or, for inspect, by its tag part alone ("1"). */
 static bool docker_tag_matches(const char *repo_tag, const char *colon, const char *tag)
 {
-	static const char *const prefixes[] = {"", "docker.io/", "docker.io/library/"};
-	for (size_t i = 0; i < LADE_ARRAY_SIZE(prefixes); i++) {
-		size_t n = strlen(prefixes[i]);
-		if (strncmp(repo_tag, prefixes[i], n) == 0 && strcmp(repo_tag + n, tag) == 0)
-			return true;
-	}
-	return colon && strcmp(colon + 1, tag) == 0;
+	return lade_oci_repo_tag_matches(repo_tag, tag) || (colon && strcmp(colon + 1, tag) == 0);
 }
 
 /* docker save before Docker 25: manifest.json lists config and layer files by path. */

@@ -298,6 +298,36 @@ bool lade_oci_tag_valid(const char *t)
 	return true;
 }
 
+/* "busybox", "library/busybox:latest" and "docker.io/library/busybox:latest" are the same
+ * image: Docker writes short names, skopeo fully qualified ones. */
+static char *normalize_repo_tag(const char *s)
+{
+	size_t skip = 0;
+	if (strncmp(s, "docker.io/", 10) == 0)
+		skip = 10;
+	if (strncmp(s + skip, "library/", 8) == 0) {
+		bool nested = false;
+		for (const char *p = s + skip + 8; *p && !nested; p++)
+			nested = *p == '/';
+		if (!nested)
+			skip += 8;
+	}
+	const char *name = s + skip;
+	size_t last = strlen(name);
+	while (last > 0 && name[last - 1] != '/')
+		last--;
+	if (strchr(name + last, ':') == NULL && strchr(name, '@') == NULL)
+		return xasprintf("%s:latest", name);
+	return xstrdup(name);
+}
+
+bool lade_oci_repo_tag_matches(const char *repo_tag, const char *want)
+{
+	_cleanup_free_ char *a = normalize_repo_tag(repo_tag);
+	_cleanup_free_ char *b = normalize_repo_tag(want);
+	return strcmp(a, b) == 0;
+}
+
 /* ---- resolving a ref ---- */
 
 int lade_oci_layout_check(const char *dir, struct lade_error **err)
