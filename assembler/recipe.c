@@ -640,17 +640,11 @@ static bool is_digits(const char *s)
 	return true;
 }
 
-/* OCI/Docker tag grammar: [A-Za-z0-9_][A-Za-z0-9._-]{0,127}; also used for variant names
- * because references are "<tag>-<variant>". */
+/* OCI/Docker tag grammar (lade_oci_tag_valid); also used for variant names because references
+ * are "<tag>-<variant>". */
 static bool valid_tag(const char *s)
 {
-	size_t n = strlen(s);
-	if (n == 0 || n > 128 || !(is_alnum(s[0]) || s[0] == '_'))
-		return false;
-	for (size_t i = 1; i < n; i++)
-		if (!(is_alnum(s[i]) || s[i] == '_' || s[i] == '.' || s[i] == '-'))
-			return false;
-	return true;
+	return lade_oci_tag_valid(s);
 }
 
 static bool valid_name(const char *s)

@@ -1,13 +1,10 @@
 /* lade — `lade verify`: check an OCI image layout and list its problems (include/lade/verify.h).
  *
- * Layers are read once: a libarchive tar reader pulls from a callback that reads the blob,
- * hashes the raw bytes (blob digest), decompresses them (lade_decompressor: ISA-L or libzstd)
- * according to the layer's media type and hashes the result (diff_id). After the tar reader
- * stops (end marker or error) the rest of the stream is drained through the same path, so both
- * digests always cover every byte. Decompressing ourselves rather than through libarchive's
- * filters is what lets one pass see the decompressed stream; it also means a gzip media type
- * on a zstd blob is reported instead of silently auto-detected, and bytes after the last gzip
- * member are reported too. */
+ * JSON documents and descriptors are read by oci.c's rules (the same as lade build and lade
+ * inspect: a key twice is a problem), layers by the one layer reader (layerread.c): one read of
+ * the blob gives its digest, the diff_id and every tar header. Decompression follows the media
+ * type, never sniffed: a gzip media type on a zstd blob is reported, and so are bytes after the
+ * last gzip member. */
 #include <archive.h>
 #include <archive_entry.h>
 #include <errno.h>
@@ -25,8 +22,6 @@
 #include "lade/verify.h"
 
 #define CHUNK (1u << 20)
-/* Nested indexes cannot form a cycle once digests match, but a deep chain is still no image. */
-#define MAX_DEPTH 8
 
 /* What is known about one blob, shared by every descriptor that names it. */
 struct blob_info {
@@ -581,8 +576,8 @@ static void check_entry_descriptor(struct verifier *v, const char *where, const 
 		check_manifest(v, where, &d, info);
 		return;
 	}
-	if (depth >= MAX_DEPTH) {
-		problem(v, "%s: indexes nested more than %d deep", where, MAX_DEPTH);
+	if (depth >= LADE_OCI_INDEX_DEPTH) {
+		problem(v, "%s: indexes nested more than %d deep", where, LADE_OCI_INDEX_DEPTH);
 		return;
 	}
 	_cleanup_free_ char *name = xasprintf("index %s", d.digest);

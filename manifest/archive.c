@@ -22,7 +22,6 @@
 #include "lade/util.h"
 
 #define CONTAINERD_NAME "io.containerd.image.name"
-#define MAX_DEPTH       8
 #define COPY_CHUNK      (1u << 20)
 
 int lade_archive_format_parse(const char *name, enum lade_archive_format *out,
@@ -166,9 +165,9 @@ static int walk_descriptor(struct walk *w, const json_t *d, const char *what, in
 	bool is_manifest = lade_oci_is_manifest_type(desc.media_type);
 	if (!is_index && !is_manifest)
 		return 0; /* opaque content: archived, not followed */
-	if (depth > MAX_DEPTH)
+	if (depth > LADE_OCI_INDEX_DEPTH)
 		return lade_error_set(err, 0, "%s: indexes nested deeper than %d levels", what,
-		                      MAX_DEPTH);
+		                      LADE_OCI_INDEX_DEPTH);
 	_cleanup_(json_decrefp) json_t *j = NULL;
 	if (lade_oci_blob_json(w->dir, &desc, &j, err) < 0)
 		return -1;

@@ -221,19 +221,6 @@ static char *member_name(const char *raw)
 	return lade_path_normalize(raw, NULL);
 }
 
-static bool name_escapes(const char *raw)
-{
-	if (raw[0] == '/' || raw[0] == '\0')
-		return true;
-	for (const char *p = raw; *p;) {
-		const char *end = strchrnul(p, '/');
-		if (end - p == 2 && p[0] == '.' && p[1] == '.')
-			return true;
-		p = *end ? end + 1 : end;
-	}
-	return false;
-}
-
 static int read_member(const struct darchive *d, struct archive *a, const char *what,
                        struct lade_buf *out, struct lade_error **err)
 {
@@ -306,7 +293,7 @@ static int darchive_member(const struct darchive *d, const json_t *j, const char
 	if (raw == NULL)
 		return lade_error_set(err, 0, "base %s: manifest.json: %s is not a string", d->name,
 		                      what);
-	if (name_escapes(raw))
+	if (raw[0] == '\0' || lade_tar_name_unsafe(raw))
 		return lade_error_set(err, 0,
 		                      "base %s: manifest.json: %s '%s': path escapes the archive",
 		                      d->name, what, raw);
@@ -330,41 +317,14 @@ static int darchive_member(const struct darchive *d, const json_t *j, const char
 	return 0;
 }
 
-/* "busybox", "library/busybox:latest" and "docker.io/library/busybox:latest" are the same
- * image: Docker writes short names, skopeo fully qualified ones. */
-static char *normalize_repo_tag(const char *s)
-{
-	size_t skip = 0;
-	if (strncmp(s, "docker.io/", 10) == 0)
-		skip = 10;
-	if (strncmp(s + skip, "library/", 8) == 0) {
-		bool nested = false;
-		for (const char *p = s + skip + 8; *p && !nested; p++)
-			nested = *p == '/';
-		if (!nested)
-			skip += 8;
-	}
-	const char *name = s + skip;
-	size_t last = strlen(name);
-	while (last > 0 && name[last - 1] != '/')
-		last--;
-	if (strchr(name + last, ':') == NULL && strchr(name, '@') == NULL)
-		return xasprintf("%s:latest", name);
-	return xstrdup(name);
-}
-
 static bool repo_tags_match(const json_t *tags, const char *tag)
 {
-	_cleanup_free_ char *want = normalize_repo_tag(tag);
 	size_t i;
 	json_t *t;
 	json_array_foreach(tags, i, t)
 	{
 		const char *s = json_string_value(t);
-		if (s == NULL)
-			continue;
-		_cleanup_free_ char *have = normalize_repo_tag(s);
-		if (strcmp(have, want) == 0)
+		if (s && lade_oci_repo_tag_matches(s, tag))
 			return true;
 	}
 	return false;
@@ -659,15 +619,10 @@ static char *entry_path(const char *base_name, const char *digest, const char *r
 		               digest, raw);
 		return NULL;
 	}
-	for (const char *p = raw; *p;) {
-		const char *end = strchrnul(p, '/');
-		if (end - p == 2 && p[0] == '.' && p[1] == '.') {
-			lade_error_set(err, 0,
-			               "base %s: layer %s entry '%s': path escapes the root",
-			               base_name, digest, raw);
-			return NULL;
-		}
-		p = *end ? end + 1 : end;
+	if (lade_tar_name_unsafe(raw)) {
+		lade_error_set(err, 0, "base %s: layer %s entry '%s': path escapes the root",
+		               base_name, digest, raw);
+		return NULL;
 	}
 	return lade_path_normalize(raw, err);
 }

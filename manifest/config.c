@@ -27,24 +27,6 @@ void lade_format_time(int64_t epoch, char buf[32])
 		snprintf(buf, 32, "1970-01-01T00:00:00Z");
 }
 
-/* "os/arch[/variant]" into its parts (new strings). */
-static int parse_platform(const char *platform, char **os, char **arch, char **variant,
-                          struct lade_error **err)
-{
-	const char *s1 = strchr(platform, '/');
-	const char *s2 = s1 ? strchr(s1 + 1, '/') : NULL;
-	if (s1 == NULL || s1 == platform || s1[1] == '\0' || s1[1] == '/' ||
-	    (s2 && (s2[1] == '\0' || strchr(s2 + 1, '/'))))
-		return lade_error_set(err, 0,
-		                      "platform '%s': expected OS/ARCHITECTURE or "
-		                      "OS/ARCHITECTURE/VARIANT",
-		                      platform);
-	*os = xstrndup(platform, (size_t)(s1 - platform));
-	*arch = s2 ? xstrndup(s1 + 1, (size_t)(s2 - s1 - 1)) : xstrdup(s1 + 1);
-	*variant = s2 ? xstrdup(s2 + 1) : NULL;
-	return 0;
-}
-
 /* The object under key in parent, created when missing or null; error when another type. */
 static json_t *child_object(json_t *parent, const char *key, const char *where,
                             struct lade_error **err)
@@ -193,8 +175,8 @@ int lade_config_new(const json_t *base_config, const struct lade_config_spec *rc
                     const struct lade_kv *extra_env, size_t n_extra_env, const char *platform,
                     int64_t epoch, json_t **out, struct lade_error **err)
 {
-	_cleanup_free_ char *os = NULL, *arch = NULL, *variant = NULL;
-	if (parse_platform(platform ? platform : "linux/amd64", &os, &arch, &variant, err) < 0)
+	_cleanup_(lade_oci_platform_release) struct lade_oci_platform p = {0};
+	if (lade_oci_platform_parse(platform ? platform : "linux/amd64", &p, err) < 0)
 		return -1;
 	if (base_config && !json_is_object(base_config))
 		return lade_error_set(err, 0, "base config: not a JSON object");
@@ -217,10 +199,11 @@ int lade_config_new(const json_t *base_config, const struct lade_config_spec *rc
 	char created[32];
 	lade_format_time(epoch, created);
 	json_object_set_new(c, "created", json_string(created));
-	json_object_set_new(c, "os", json_string(os));
-	json_object_set_new(c, "architecture", json_string(arch));
-	if (variant)
-		json_object_set_new(c, "variant", json_string(variant));
+	json_object_set_new(c, "os", json_string(p.os));
+	json_object_set_new(c, "architecture", json_string(p.arch));
+	/* The variant as written: "linux/arm64" stays without one (readers match it to v8). */
+	if (p.variant)
+		json_object_set_new(c, "variant", json_string(p.variant));
 	else
 		json_object_del(c, "variant");
 

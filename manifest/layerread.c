@@ -21,6 +21,21 @@ void lade_archive_read_freep(struct archive **a)
 	*a = NULL;
 }
 
+bool lade_tar_name_unsafe(const char *name)
+{
+	if (name[0] == '/')
+		return true;
+	for (const char *p = name; *p;) {
+		size_t n = strcspn(p, "/");
+		if (n == 2 && p[0] == '.' && p[1] == '.')
+			return true;
+		p += n;
+		while (*p == '/')
+			p++;
+	}
+	return false;
+}
+
 struct pass {
 	struct lade_source source; /* the blob, read and hashed; first member */
 	const struct lade_layer_read *r;

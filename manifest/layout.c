@@ -5,12 +5,6 @@
 #include "lade/image.h"
 #include "lade/util.h"
 
-#define MEDIA_TYPE_MANIFEST "application/vnd.oci.image.manifest.v1+json"
-#define MEDIA_TYPE_INDEX    "application/vnd.oci.image.index.v1+json"
-#define MEDIA_TYPE_CONFIG   "application/vnd.oci.image.config.v1+json"
-/* index.json lists manifests, not content: anything this large is not one lade wrote. */
-#define INDEX_MAX (64u << 20)
-
 static json_t *descriptor(const char *media_type, const char *digest, uint64_t size)
 {
 	json_t *d = json_object();
@@ -37,7 +31,7 @@ int lade_image_write(struct lade_store *store, const json_t *config,
 
 	_cleanup_(json_decrefp) json_t *m = json_object();
 	json_object_set_new(m, "schemaVersion", json_integer(2));
-	json_object_set_new(m, "mediaType", json_string(MEDIA_TYPE_MANIFEST));
+	json_object_set_new(m, "mediaType", json_string(LADE_MT_OCI_MANIFEST));
 	json_t *jl = json_array();
 	json_object_set_new(m, "layers", jl);
 	for (size_t i = 0; i < n_layers; i++) {
@@ -69,7 +63,7 @@ int lade_image_write(struct lade_store *store, const json_t *config,
 	if (lade_store_put(store, config_text, strlen(config_text), config_digest, err) < 0)
 		return lade_error_prefix(err, "cannot store the image config");
 	json_object_set_new(m, "config",
-	                    descriptor(MEDIA_TYPE_CONFIG, config_digest, strlen(config_text)));
+	                    descriptor(LADE_MT_OCI_CONFIG, config_digest, strlen(config_text)));
 
 	_cleanup_free_ char *text = lade_json_dump(m);
 	if (lade_store_put(store, text, strlen(text), manifest_digest, err) < 0)
@@ -90,7 +84,7 @@ static int load_index(const char *path, json_t **out, struct lade_error **err)
 {
 	_cleanup_buf_ struct lade_buf b = LADE_BUF_INIT;
 	_cleanup_error_ struct lade_error *rerr = NULL;
-	if (lade_read_file(path, INDEX_MAX, &b, &rerr) < 0) {
+	if (lade_read_file(path, LADE_OCI_JSON_MAX, &b, &rerr) < 0) {
 		if (rerr->sys_errno == ENOENT) {
 			*out = json_object();
 			json_object_set_new(*out, "manifests", json_array());
@@ -100,24 +94,20 @@ static int load_index(const char *path, json_t **out, struct lade_error **err)
 			*err = steal_pointer(&rerr);
 		return -1;
 	}
-	json_error_t jerr;
-	_cleanup_(json_decrefp) json_t *j =
-	        json_loadb(b.data, b.len, JSON_REJECT_DUPLICATES, &jerr);
-	if (j == NULL)
-		return lade_error_set(err, 0, "output %s is not a valid OCI index: line %d: %s",
-		                      path, jerr.line, jerr.text);
-	if (!json_is_object(j))
-		return lade_error_set(
-		        err, 0, "output %s is not a valid OCI index: not a JSON object", path);
+	/* Read by the rules every reader of images uses (oci.c). */
+	_cleanup_free_ char *what = xasprintf("output %s is not a valid OCI index", path);
+	_cleanup_(json_decrefp) json_t *j = NULL;
+	if (lade_oci_json_parse(b.data, b.len, what, &j, err) < 0)
+		return -1;
 	json_t *sv = json_object_get(j, "schemaVersion");
 	if (!json_is_integer(sv) || json_integer_value(sv) != 2)
 		return lade_error_set(
 		        err, 0, "output %s is not a valid OCI index: schemaVersion is not 2", path);
 	json_t *mt = json_object_get(j, "mediaType");
-	if (mt && (!json_is_string(mt) || strcmp(json_string_value(mt), MEDIA_TYPE_INDEX) != 0))
+	if (mt && (!json_is_string(mt) || strcmp(json_string_value(mt), LADE_MT_OCI_INDEX) != 0))
 		return lade_error_set(err, 0,
 		                      "output %s is not a valid OCI index: mediaType is not %s",
-		                      path, MEDIA_TYPE_INDEX);
+		                      path, LADE_MT_OCI_INDEX);
 	json_t *ms = json_object_get(j, "manifests");
 	if (!json_is_array(ms))
 		return lade_error_set(err, 0,
@@ -127,13 +117,10 @@ static int load_index(const char *path, json_t **out, struct lade_error **err)
 	json_t *d;
 	json_array_foreach(ms, i, d)
 	{
-		if (!json_is_object(d) || !json_is_string(json_object_get(d, "digest")) ||
-		    !json_is_string(json_object_get(d, "mediaType")) ||
-		    !json_is_integer(json_object_get(d, "size")))
-			return lade_error_set(err, 0,
-			                      "output %s is not a valid OCI index: manifests[%zu] "
-			                      "is not a descriptor",
-			                      path, i);
+		struct lade_oci_descriptor od;
+		_cleanup_free_ char *dwhat = xasprintf("%s: manifests[%zu]", what, i);
+		if (lade_oci_descriptor_parse(d, dwhat, &od, err) < 0)
+			return -1;
 	}
 	*out = steal_pointer(&j);
 	return 0;
@@ -189,7 +176,7 @@ int lade_layout_update_index(struct lade_store *store, const struct lade_index_e
 	}
 	/* Other top-level members of an existing index (annotations) are kept. */
 	json_object_set_new(index, "schemaVersion", json_integer(2));
-	json_object_set_new(index, "mediaType", json_string(MEDIA_TYPE_INDEX));
+	json_object_set_new(index, "mediaType", json_string(LADE_MT_OCI_INDEX));
 	json_object_set_new(index, "manifests", manifests);
 
 	_cleanup_free_ char *text = lade_json_dump(index);

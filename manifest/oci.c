@@ -298,6 +298,36 @@ bool lade_oci_tag_valid(const char *t)
 	return true;
 }
 
+/* "busybox", "library/busybox:latest" and "docker.io/library/busybox:latest" are the same
+ * image: Docker writes short names, skopeo fully qualified ones. */
+static char *normalize_repo_tag(const char *s)
+{
+	size_t skip = 0;
+	if (strncmp(s, "docker.io/", 10) == 0)
+		skip = 10;
+	if (strncmp(s + skip, "library/", 8) == 0) {
+		bool nested = false;
+		for (const char *p = s + skip + 8; *p && !nested; p++)
+			nested = *p == '/';
+		if (!nested)
+			skip += 8;
+	}
+	const char *name = s + skip;
+	size_t last = strlen(name);
+	while (last > 0 && name[last - 1] != '/')
+		last--;
+	if (strchr(name + last, ':') == NULL && strchr(name, '@') == NULL)
+		return xasprintf("%s:latest", name);
+	return xstrdup(name);
+}
+
+bool lade_oci_repo_tag_matches(const char *repo_tag, const char *want)
+{
+	_cleanup_free_ char *a = normalize_repo_tag(repo_tag);
+	_cleanup_free_ char *b = normalize_repo_tag(want);
+	return strcmp(a, b) == 0;
+}
+
 /* ---- resolving a ref ---- */
 
 int lade_oci_layout_check(const char *dir, struct lade_error **err)
@@ -374,12 +404,8 @@ int lade_oci_index_select_platform(const json_t *index, const char *what,
 			_cleanup_free_ char *dwhat = xasprintf("%s manifests[%zu]", what, i);
 			return lade_oci_descriptor_parse(m, dwhat, out, err);
 		}
-		const char *os = json_string_value(json_object_get(p, "os"));
-		const char *arch = json_string_value(json_object_get(p, "architecture"));
-		const char *v = json_string_value(json_object_get(p, "variant"));
-		_cleanup_free_ char *s = xasprintf("%s/%s%s%s", os ? os : "?", arch ? arch : "?",
-		                                   v && v[0] ? "/" : "", v && v[0] ? v : "");
-		_cleanup_free_ char *q = lade_oci_quote(s);
+		_cleanup_free_ char *s = lade_oci_platform_format(p);
+		_cleanup_free_ char *q = lade_oci_quote(s ? s : "?/?");
 		if (avail.len)
 			lade_buf_adds(&avail, ", ");
 		lade_buf_adds(&avail, q);

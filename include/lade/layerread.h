@@ -62,6 +62,10 @@ struct lade_layer_stats {
 int lade_layer_read(const struct lade_layer_read *r, struct lade_layer_stats *stats,
                     struct lade_error **err);
 
+/* Is a tar entry (or archive member) name absolute, or has it a ".." component? Such names
+ * are refused by every reader of images. */
+bool lade_tar_name_unsafe(const char *name);
+
 /* archive_read_free for _cleanup_. */
 void lade_archive_read_freep(struct archive **a);
 

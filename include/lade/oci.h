@@ -137,6 +137,11 @@ char *lade_oci_platform_format(const json_t *p);
 /* The OCI distribution / Docker tag grammar: [A-Za-z0-9_][A-Za-z0-9._-]{0,127}. */
 bool lade_oci_tag_valid(const char *tag);
 
+/* Whether a docker-archive RepoTag names the image `want`: "busybox",
+ * "library/busybox:latest" and "docker.io/library/busybox:latest" are one name (Docker writes
+ * short names, skopeo fully qualified ones; no tag means ":latest"). */
+bool lade_oci_repo_tag_matches(const char *repo_tag, const char *want);
+
 /* ---- resolving a ref ---- */
 
 /* DIR/oci-layout must say imageLayoutVersion "1.0.0". Errors name the file. */

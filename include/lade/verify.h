@@ -8,11 +8,12 @@
  * image config media type, known layer media types: OCI tar, tar+gzip, tar+zstd and Docker's
  * tar.gzip); configs (rootfs.type "layers", one well-formed diff_id per layer, architecture and
  * os, history entries that are not empty_layer match the layers). With check_layers, every
- * layer is decompressed in one pass over its blob (gzip via zlib, zstd via libzstd, chosen by
- * media type; the blob digest, the diff_id and the tar headers come from the same read):
- * sha256 of the tar stream == diff_id; no absolute paths, no ".." components, no duplicate
- * paths (after dropping "./" and trailing "/"), whiteouts ".wh.<name>" with a non-empty name,
- * hard link targets earlier in the same layer; a broken compressed stream or tar is a problem.
+ * layer is decompressed in one pass over its blob (the one layer reader, layerread.h: gzip and
+ * zstd chosen by media type, the decompression bomb guard; the blob digest, the diff_id and the tar
+ * headers come from the same read): sha256 of the tar stream == diff_id; no absolute paths, no ".."
+ * components, no duplicate paths (after dropping "./" and trailing "/"), whiteouts ".wh.<name>"
+ * with a non-empty name, hard link targets earlier in the same layer; a broken compressed stream or
+ * tar is a problem.
  *
  * Problem lines name the input and what is wrong, e.g.
  *   index.json: manifests[0].size 123 but blob is 124 bytes

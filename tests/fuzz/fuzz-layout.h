@@ -199,7 +199,7 @@ static inline char *fuzz_make_layout(const char *layer, size_t layer_len, const 
 }
 
 /* Load a base, read its tree and resolve a few paths through it. */
-static inline void fuzz_load_base(const struct lade_recipe_base *spec)
+static inline void fuzz_load_base(const struct lade_base_spec *spec)
 {
 	_cleanup_free_ char *store_dir = lade_path_join(fuzz_dir(), "store");
 	fuzz_rm_rf(store_dir);
@@ -224,8 +224,7 @@ static inline void fuzz_load_base(const struct lade_recipe_base *spec)
 /* Load the layout as a base (tag "latest", linux/amd64), then verify it with layer checks. */
 static inline void fuzz_read_layout(const char *dir)
 {
-	struct lade_recipe_base spec = {
-	        .kind = LADE_BASE_OCI, .ref = (char *)dir, .tag = (char *)"latest"};
+	struct lade_base_spec spec = {.kind = LADE_BASE_OCI, .ref = dir, .tag = "latest"};
 	fuzz_load_base(&spec);
 	struct lade_verify_options o;
 	lade_verify_options_init(&o);

@@ -366,7 +366,7 @@ static void test_layout(const char *tmp)
 	fclose(f);
 	ok(lade_layout_update_index(store, e2, 1, &err) == -1, "invalid JSON index refused");
 	ok(err && strncmp(err->msg, "output ", 7) == 0 &&
-	           strstr(err->msg, "is not a valid OCI index: line 1:") != NULL,
+	           strstr(err->msg, "is not a valid OCI index: invalid JSON (line 1):") != NULL,
 	   "invalid JSON index message: %s", err ? err->msg : "");
 }
 

@@ -298,6 +298,19 @@ static void test_tag(void)
 	for (size_t i = 0; i < LADE_ARRAY_SIZE(bad); i++)
 		ok(!lade_oci_tag_valid(bad[i]), "tag '%s' is not", bad[i]);
 	ok(!lade_oci_tag_valid(t129), "129 characters are not");
+
+	ok(lade_oci_repo_tag_matches("docker.io/library/busybox:latest", "busybox"),
+	   "busybox names docker.io/library/busybox:latest");
+	ok(lade_oci_repo_tag_matches("busybox:1.36", "library/busybox:1.36"),
+	   "library/busybox:1.36 names busybox:1.36");
+	ok(lade_oci_repo_tag_matches("docker.io/me/app:1", "me/app:1"), "docker.io/ is implied");
+	ok(!lade_oci_repo_tag_matches("busybox:1.36", "busybox"), "busybox is busybox:latest");
+	ok(!lade_oci_repo_tag_matches("docker.io/library/a/b:1", "a/b:1"),
+	   "library/ is only dropped for one-component names");
+	ok(lade_oci_repo_tag_matches("docker.io/library/a/b:1", "library/a/b:1"),
+	   "library/a/b:1 stays itself");
+	ok(lade_oci_repo_tag_matches("localhost:5000/app", "localhost:5000/app:latest"),
+	   "a registry port is not a tag");
 	ok(!lade_oci_tag_valid(NULL), "NULL is not");
 }
 
