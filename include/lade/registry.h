@@ -123,10 +123,10 @@ struct lade_push_stats {
  * streamed PUT or resumable chunks, see above) only when missing, mounted from o->mount_from when
  * possible; then the child manifests of an index by digest, then the top manifest by the ref's tag
  * (or digest), with their exact bytes and media types, so a failed push never leaves the tag on a
- * partial image. Manifests are read and verified against their digests first; a layer or config
- * blob is checked for its size and streamed (the registry checks the digest the PUT names, and any
- * Docker-Content-Digest it answers must match); manifests are read with oci.h's rules, as
- * for pull. Referrers in the layout's index.json whose
+ * partial image. Manifests are read first, as the OCI reader reads them (oci.h: size, digest,
+ * no JSON key twice, descriptors, as for pull); a layer or config blob is checked for its size
+ * and streamed (the registry checks the digest the PUT names, and any Docker-Content-Digest it
+ * answers must match). Referrers in the layout's index.json whose
  * subject is one of the pushed manifests go along, by digest; when the registry does not say it
  * indexed them (no OCI-Subject header) the referrers tag "sha256-<subject hex>" (an index) is
  * updated as the distribution spec 1.1 says. o->jobs blobs are uploaded in
