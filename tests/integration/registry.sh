@@ -211,6 +211,23 @@ like "$ERR" "manifest dupkey: blob sha256:$(sha256_file "$T/dupkey.json"): inval
 ok_not_named() { ! grep -q "hello:dupkey" "$1/index.json" 2>/dev/null; }
 check "nothing is named for it in the store" ok_not_named "$T/dupkey"
 
+# --- indexes nested more than 4 deep: refused by pull as for a base image ----------------------
+mt=application/vnd.oci.image.manifest.v1+json d=$local_digest size=$(stat -c %s "$T/raw.json")
+for n in 1 2 3 4 5; do
+	printf '{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[{"mediaType":"%s","digest":"%s","size":%s}]}' \
+		"$mt" "$d" "$size" >"$T/deep$n.json"
+	mt=application/vnd.oci.image.index.v1+json
+	d=sha256:$(sha256_file "$T/deep$n.json") size=$(stat -c %s "$T/deep$n.json")
+	curl -sf -X PUT -H "Content-Type: $mt" --data-binary @"$T/deep$n.json" \
+		"http://$REG/v2/hello/manifests/deep$n" || bail_out "the registry refuses index deep$n"
+done
+run_lade pull "$REG/hello:deep4" -o "$T/deep"
+is "$RC" 0 "pull of 4 nested indexes exits 0"
+[ "$RC" -eq 0 ] || diag "$ERR"
+run_lade pull "$REG/hello:deep5" -o "$T/deep"
+is "$RC" 1 "pull of 5 nested indexes fails"
+like "$ERR" "image $REG/hello:deep5: image indexes nested more than 4 deep" "the nesting is named"
+
 stop_registry plain
 run_lade pull --offline "$REG/hello@$local_digest" -o "$T/pulled"
 is "$RC" 0 "offline pull from a filled store works with the registry stopped"
