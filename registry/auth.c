@@ -292,7 +292,7 @@ static int fetch_token(struct client *c, const struct lade_auth_challenge *ch, c
 		return -1;
 	_cleanup_free_ char *basic = c->user ? basic_authorization(c) : NULL;
 	struct request q = {.method = "GET", .url = url, .fd = -1};
-	struct response r = {.body_max = 1 << 20};
+	struct response r = {.body_max = REG_BODY_MAX};
 	for (unsigned attempt = 1;; attempt++) {
 		_cleanup_error_ struct lade_error *e = NULL;
 		int rc = reg_perform(c, &q, &r, basic, &e);

@@ -387,7 +387,7 @@ int reg_client_connect(struct client *c, const char *scope, struct lade_error **
 		_cleanup_free_ char *base = xasprintf("%s://%s", schemes[i], host);
 		_cleanup_free_ char *url = xasprintf("%s/v2/", base);
 		struct request q = {.method = "GET", .url = url, .fd = -1};
-		struct response r = {.body_max = 1 << 20};
+		struct response r = {.body_max = REG_BODY_MAX};
 		_cleanup_error_ struct lade_error *e = NULL;
 		int rc = -1;
 		for (unsigned attempt = 1;; attempt++) {

@@ -117,7 +117,7 @@ static int pull_blob(struct pull *p, const char *digest, uint64_t size, struct l
 		if (lade_store_blob_begin(p->store, &w, err) < 0)
 			return -1;
 		struct request q = {.method = "GET", .url = url, .fd = -1};
-		_cleanup_(reg_response_release) struct response r = {.body_max = 1 << 20};
+		_cleanup_(reg_response_release) struct response r = {.body_max = REG_BODY_MAX};
 		struct lade_hash_stream hs;
 		lade_hash_stream_init(&hs, lade_blob_writer_stream(w));
 		struct limit_stream ls = {{limit_write}, &hs.stream, size, 0};

@@ -39,7 +39,7 @@ static int upload_status(struct push *p, const char *ctx, char **loc, uint64_t *
 	struct client *c = p->c;
 	_cleanup_free_ char *scope = reg_scope(c->repo, "pull,push");
 	struct request q = {.method = "GET", .url = *loc, .fd = -1};
-	_cleanup_(reg_response_release) struct response r = {.body_max = 1 << 20};
+	_cleanup_(reg_response_release) struct response r = {.body_max = REG_BODY_MAX};
 	_cleanup_error_ struct lade_error *e = NULL;
 	if (reg_request(c, &q, &r, scope, &e) < 0)
 		return lade_error_set(err, e->sys_errno, "%s: asking where the upload stands: %s",
@@ -90,7 +90,7 @@ static int upload_chunks(struct push *p, const char *ctx, char **loc, int fd, ui
 		                    .fd_offset = off,
 		                    .fd_size = n,
 		                    .once = true};
-		_cleanup_(reg_response_release) struct response r = {.body_max = 1 << 20};
+		_cleanup_(reg_response_release) struct response r = {.body_max = REG_BODY_MAX};
 		_cleanup_error_ struct lade_error *e = NULL;
 		int rc = reg_request(c, &q, &r, scope, &e);
 		if (rc == 0 && r.status == 202 && r.location) {
@@ -142,7 +142,7 @@ static int upload_session(struct push *p, const char *ctx, const char *digest, i
 {
 	struct client *c = p->c;
 	_cleanup_free_ char *push_scope = reg_scope(c->repo, "pull,push");
-	_cleanup_(reg_response_release) struct response r = {.body_max = 1 << 20};
+	_cleanup_(reg_response_release) struct response r = {.body_max = REG_BODY_MAX};
 	const char *mount = c->o->mount_from;
 	_cleanup_free_ char *post_url = NULL;
 	if (mount) {
@@ -208,7 +208,7 @@ static int push_blob(struct push *p, const char *digest, uint64_t size, struct l
 	struct client *c = p->c;
 	_cleanup_free_ char *ctx = blob_context(p, digest);
 	_cleanup_free_ char *push_scope = reg_scope(c->repo, "pull,push");
-	_cleanup_(reg_response_release) struct response r = {.body_max = 1 << 20};
+	_cleanup_(reg_response_release) struct response r = {.body_max = REG_BODY_MAX};
 
 	_cleanup_free_ char *head_url = xasprintf("%s/v2/%s/blobs/%s", c->base, c->repo, digest);
 	struct request head = {.method = "HEAD", .url = head_url, .fd = -1};
@@ -256,7 +256,7 @@ static int put_manifest(struct push *p, const char *reference, const struct lade
 	                    .data = bytes->data,
 	                    .data_len = bytes->len,
 	                    .fd = -1};
-	struct response r = {.body_max = 1 << 20};
+	struct response r = {.body_max = REG_BODY_MAX};
 	int rc = reg_request(c, &q, &r, scope, err);
 	if (rc == 0 && r.status != 201) {
 		_cleanup_free_ char *m = reg_message(&r);

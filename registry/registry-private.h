@@ -26,6 +26,8 @@
 #include "lade/stream.h"
 #include "lade/util.h"
 
+/* Bodies that are no image document (errors, upload answers, tokens) are small. */
+#define REG_BODY_MAX (1u << 20)
 #define ACCEPT_MANIFESTS                                                                           \
 	"Accept: " LADE_MT_OCI_MANIFEST ", " LADE_MT_OCI_INDEX ", " LADE_MT_DOCKER_MANIFEST        \
 	", " LADE_MT_DOCKER_LIST
