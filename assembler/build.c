@@ -16,11 +16,9 @@
 #include "lade/install.h"
 #include "lade/layer.h"
 #include "lade/libc.h"
-#include "lade/lock.h"
-#include "lade/pep508.h"
 #include "lade/plan.h"
+#include "lade/prepare.h"
 #include "lade/select.h"
-#include "lade/tags.h"
 #include "lade/recipe.h"
 #include "lade/registry.h"
 #include "lade/sbom.h"
@@ -175,176 +173,40 @@ static int write_layer(struct build_ctx *c, struct lade_layer *layer, const char
 	return 0;
 }
 
-/* The Python part of an image: wheels selected from the lock, verified, opened and installed
- * into layers. Big distributions get a layer each (stable digests shared between variants and
- * rebuilds), the rest share one layer with the venv skeleton. */
-struct py_plan {
-	struct lade_lock *lock;
-	struct lade_selected *sel;
-	size_t n_sel;
-	struct lade_wheel **wheels; /* n_sel, kept open until the layers are written */
-	struct lade_install_scheme scheme;
-	bool has_scheme;
-	char **env; /* "KEY=value" for the config */
-};
-
-static void py_plan_release(struct py_plan *p)
+/* The Python notes (target, lock lines ignored, base distributions kept) are progress. */
+static void py_note(void *ctx, const char *text)
 {
-	for (size_t i = 0; i < p->n_sel; i++)
-		if (p->wheels)
-			lade_wheel_free(p->wheels[i]);
-	free(p->wheels);
-	if (p->sel)
-		lade_selected_free(p->sel, p->n_sel);
-	lade_lock_free(p->lock);
-	if (p->has_scheme)
-		lade_install_scheme_release(&p->scheme);
-	lade_strv_free(p->env);
-}
-
-static const char *config_env_value(const json_t *config, const char *key)
-{
-	json_t *env = json_object_get(json_object_get(config, "config"), "Env");
-	size_t i, klen = strlen(key);
-	json_t *v;
-	json_array_foreach(env, i, v)
-	{
-		const char *s = json_string_value(v);
-		if (s && strncmp(s, key, klen) == 0 && s[klen] == '=')
-			return s + klen + 1;
-	}
-	return NULL;
-}
-
-static uint64_t wheel_installed_size(const struct lade_wheel *w)
-{
-	uint64_t n = 0;
-	for (size_t i = 0; i < lade_wheel_member_count(w); i++)
-		n += lade_wheel_member(w, i)->usize;
-	return n;
-}
-
-/* site-packages: system — the wheels go where `pip install` run as root by the base's own
- * interpreter puts them. No skeleton, no environment: the base's PATH already finds the
- * interpreter and its scripts directory. Distributions the base has already are kept when
- * they are the locked version (pip: "Requirement already satisfied") and dropped from the
- * selection; another version is an error, since lade never removes what the base holds. */
-static int py_prepare_system(struct build_ctx *c, const struct lade_recipe *r,
-                             const struct lade_tree *tree, struct py_plan *p,
-                             struct lade_error **err)
-{
-	const struct lade_recipe_python *py = &r->python;
-	if (lade_install_scheme_system(py->interpreter, py->version, tree, &p->scheme, err) < 0)
-		return lade_error_prefix(err, "%s:%d:%d: python: site-packages: system", r->path,
-		                         py->line, py->column);
-	p->has_scheme = true;
-	p->scheme.exclude = lade_strv_copy(py->exclude);
-	progress(c, "python site directory /%s (scripts in /%s)", p->scheme.purelib,
-	         p->scheme.scripts);
-	for (size_t i = 0; i < p->n_sel;) {
-		struct lade_selected *sel = &p->sel[i];
-		const char *version = lade_wheel_version_normalized(p->wheels[i]);
-		_cleanup_free_ char *dist_info = NULL;
-		int found = lade_install_base_dist(tree, p->scheme.purelib,
-		                                   lade_wheel_name(p->wheels[i]), version,
-		                                   &dist_info, err);
-		if (found < 0)
-			return lade_error_prefix(err, "%s:%d", py->lock, sel->req->line);
-		if (found == 0) {
-			i++;
-			continue;
-		}
-		progress(c, "%s %s is in the base already (/%s): kept, as pip does",
-		         lade_wheel_name(p->wheels[i]), version, dist_info);
-		/* out of the selection, keeping p consistent for py_plan_release at every step */
-		lade_wheel_free(p->wheels[i]);
-		free(sel->path);
-		free(sel->filename);
-		free(sel->name);
-		free(sel->version);
-		memmove(&p->sel[i], &p->sel[i + 1], (p->n_sel - i - 1) * sizeof(*p->sel));
-		memmove(&p->wheels[i], &p->wheels[i + 1], (p->n_sel - i - 1) * sizeof(*p->wheels));
-		p->n_sel--;
-	}
-	return 0;
+	progress(ctx, "%s", text);
 }
 
 static int py_prepare(struct build_ctx *c, const struct lade_recipe *r, const char *platform,
                       const struct lade_base_image *base, const struct lade_tree *tree,
-                      const char *base_libc, struct py_plan *p, struct lade_error **err)
+                      const char *base_libc, struct lade_py_plan *p, struct lade_error **err)
 {
 	const struct lade_recipe_python *py = &r->python;
-
-	if (py->interpreter == NULL || py->version == NULL)
-		return lade_error_set(err, 0,
-		                      "%s:%d:%d: python: interpreter and version are required to "
-		                      "install wheels",
-		                      r->path, py->line, py->column);
-	/* The interpreter must be there: a venv pointing at nothing fails only at run time. */
-	_cleanup_free_ char *interp = NULL;
-	_cleanup_free_ char *interp_rel = lade_path_normalize(py->interpreter, err);
-	if (interp_rel == NULL || lade_tree_resolve(tree, interp_rel, true, &interp, err) < 0)
-		return lade_error_prefix(err, "%s:%d:%d: python.interpreter", r->path, py->line,
-		                         py->column);
-	const struct lade_tree_node *node = lade_tree_lookup(tree, interp);
-	if (node == NULL || (node->type != LADE_ENTRY_FILE && node->type != LADE_ENTRY_HARDLINK))
-		return lade_error_set(err, 0,
-		                      "%s:%d:%d: python.interpreter %s does not exist in the base "
-		                      "image %s",
-		                      r->path, py->line, py->column, py->interpreter, base->name);
-
-	_cleanup_free_ char *libc = r->libc     ? xstrdup(r->libc)
-	                            : base_libc ? xstrdup(base_libc)
-	                                        : NULL;
-	if (libc == NULL && lade_base_detect_libc(base, c->store, tree, platform, &libc, err) < 0)
-		return lade_error_prefix(err, "%s: cannot tell the base image's libc (set libc:)",
-		                         r->path);
-	struct lade_target t;
-	if (lade_target_init(&t, platform, py->version, libc, err) < 0)
-		return lade_error_prefix(err, "%s:%d:%d: python", r->path, py->line, py->column);
-	char tdesc[128];
-	progress(c, "python target %s", lade_target_describe(&t, tdesc, sizeof(tdesc)));
-
-	if (lade_lock_parse_file(py->lock, &p->lock, err) < 0)
-		return -1;
-	for (char **note = p->lock->ignored; note && *note; note++)
-		progress(c, "%s", *note);
-	if (lade_select_wheels(p->lock, py->wheelhouse, &t, &p->sel, &p->n_sel, err) < 0)
-		return -1;
-	p->wheels = xcalloc(p->n_sel ? p->n_sel : 1, sizeof(*p->wheels));
-	_cleanup_free_ struct lade_dist *dists = xcalloc(p->n_sel ? p->n_sel : 1, sizeof(*dists));
-	for (size_t i = 0; i < p->n_sel; i++) {
-		if (lade_wheel_open(p->sel[i].path, &p->wheels[i], err) < 0)
-			return -1;
-		dists[i] = (struct lade_dist){
-		        .name = lade_wheel_name(p->wheels[i]),
-		        .version = lade_wheel_version_normalized(p->wheels[i]),
-		        .requires_dist = lade_wheel_requires_dist(p->wheels[i]),
-		        .extras_requested = p->sel[i].req->extras,
-		};
-	}
-	if (lade_deps_check(dists, p->n_sel, &t, err) < 0)
-		return lade_error_prefix(err, "%s: the lock is not complete", py->lock);
-
-	if (py->site_packages_system)
-		return py_prepare_system(c, r, tree, p, err);
-	if (lade_install_scheme_venv(py->venv, py->version, &p->scheme, err) < 0)
-		return -1;
-	p->has_scheme = true;
-	free(p->scheme.interpreter);
-	p->scheme.interpreter = lade_path_join(py->venv, "bin/python");
-	p->scheme.exclude = lade_strv_copy(py->exclude);
-	p->env = lade_venv_env(py->venv, config_env_value(base->config, "PATH"));
-	return 0;
+	struct lade_py_spec spec = {.recipe_path = r->path,
+	                            .line = py->line,
+	                            .column = py->column,
+	                            .interpreter = py->interpreter,
+	                            .version = py->version,
+	                            .venv = py->venv,
+	                            .site_packages_system = py->site_packages_system,
+	                            .lock = py->lock,
+	                            .wheelhouse = py->wheelhouse,
+	                            .exclude = py->exclude,
+	                            .libc = r->libc,
+	                            .note = py_note,
+	                            .note_ctx = c};
+	return lade_py_prepare(&spec, platform, base, c->store, tree, base_libc, p, err);
 }
 
 /* Write the layers the planner asks for: distributions (big and stable ones first, each in a
  * layer of its own so variants and rebuilds share it), the venv skeleton with the small ones,
  * then each files item, app code last. A layer over max-layer-size is split by files. */
-static int write_planned_layers(struct build_ctx *c, const struct lade_recipe *r, struct py_plan *p,
-                                const struct lade_base_image *base, const struct lade_tree *tree,
-                                struct lade_build_image *im, size_t *alloc, json_t *config,
-                                struct lade_error **err)
+static int write_planned_layers(struct build_ctx *c, const struct lade_recipe *r,
+                                struct lade_py_plan *p, const struct lade_base_image *base,
+                                const struct lade_tree *tree, struct lade_build_image *im,
+                                size_t *alloc, json_t *config, struct lade_error **err)
 {
 	size_t n_dist = p->n_sel;
 	size_t has_skel = r->python.present && !r->python.site_packages_system ? 1 : 0;
@@ -356,7 +218,7 @@ static int write_planned_layers(struct build_ctx *c, const struct lade_recipe *r
 	for (size_t i = 0; i < n_dist; i++)
 		units[i] = (struct lade_plan_unit){.name = p->sel[i].name,
 		                                   .kind = LADE_UNIT_DIST,
-		                                   .size = wheel_installed_size(p->wheels[i])};
+		                                   .size = lade_wheel_installed_size(p->wheels[i])};
 	if (has_skel)
 		units[n_dist] = (struct lade_plan_unit){.name = "venv", .kind = LADE_UNIT_SKELETON};
 	for (size_t i = 0; i < r->n_files; i++) {
@@ -686,7 +548,7 @@ static int build_image(struct build_ctx *c, const struct lade_recipe *r, const c
 		bl->from_base = true;
 	}
 
-	_cleanup_(py_plan_release) struct py_plan py = {0};
+	_cleanup_(lade_py_plan_release) struct lade_py_plan py = {0};
 	if (r->python.present && py_prepare(c, r, platform, base, tree, base_libc, &py, err) < 0)
 		return -1;
 
