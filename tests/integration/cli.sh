@@ -62,11 +62,31 @@ parser_options() {
 	grep -oE '\{"[a-z][a-z-]*", *(no|required|optional)_argument' "$@" |
 		sed -E 's/^.*\{"([^"]*)".*/--\1/' | sort -u
 }
-for pair in "main.c:build verify" "cmd-inspect.c:inspect diff" "cmd-push.c:push pull"; do
+for pair in "cmd-build.c:build" "cmd-verify.c:verify" "cmd-inspect.c:inspect" "cmd-diff.c:diff" \
+	"cmd-push.c:push" "cmd-pull.c:pull" "registry-options.h:push pull"; do
 	src=$LADE_SRCDIR/cli/${pair%%:*}
 	documented=$(for c in ${pair#*:}; do cat "$T/$c.opts"; done | sort -u)
 	missing=$(comm -23 <(parser_options "$src") <(printf '%s\n' "$documented") | tr '\n' ' ')
 	is "$missing" "" "every option parsed in ${pair%%:*} is in the help of ${pair#*:}"
+done
+
+# One option grammar for every command: -j is 1-1024 everywhere, a BOOL takes the same
+# spellings everywhere (the operands are wrong on purpose: nothing runs).
+for c in build push pull; do
+	run_lade "$c" -j 0 w x y z
+	is "$RC" 2 "lade $c -j 0 is a usage error"
+	like "$ERR" "^lade: --jobs '0' is not a number 1-1024" "lade $c -j 0 names the range"
+	run_lade "$c" -j 1025 w x y z
+	like "$ERR" "^lade: --jobs '1025' is not a number 1-1024" "lade $c -j 1025 names the range"
+	run_lade "$c" -j 1024 w x y z
+	like "${ERR%%$'\n'*}" "^lade: $c (takes|needs) " "lade $c accepts -j 1024 (the operands are refused)"
+	for v in true 1 yes false 0 no; do
+		run_lade "$c" --tls-verify="$v" w x y z
+		like "${ERR%%$'\n'*}" "^lade: $c (takes|needs) " "lade $c accepts --tls-verify=$v"
+	done
+	run_lade "$c" --tls-verify=maybe w x y z
+	is "$RC" 2 "lade $c --tls-verify=maybe is a usage error"
+	like "$ERR" "^lade: --tls-verify takes true or false" "lade $c names what --tls-verify takes"
 done
 
 run_lade help nope
