@@ -75,10 +75,16 @@ static int sbom_collect_file(void *ctx, const struct lade_entry *e, struct lade_
 	return 0;
 }
 
-static void progress(const struct build_ctx *c, const char *fmt, ...)
+static void emit(const struct build_ctx *c, const struct lade_build_event *ev)
+{
+	if (c->o->progress)
+		c->o->progress(c->o->progress_ctx, ev);
+}
+
+static void note(const struct build_ctx *c, const char *fmt, ...)
         __attribute__((format(printf, 2, 3)));
 
-static void progress(const struct build_ctx *c, const char *fmt, ...)
+static void note(const struct build_ctx *c, const char *fmt, ...)
 {
 	if (c->o->progress == NULL)
 		return;
@@ -87,7 +93,7 @@ static void progress(const struct build_ctx *c, const char *fmt, ...)
 	va_start(ap, fmt);
 	lade_buf_vaddf(&b, fmt, ap);
 	va_end(ap);
-	c->o->progress(c->o->progress_ctx, b.data);
+	emit(c, &(struct lade_build_event){.kind = LADE_BUILD_EVENT_NOTE, .text = b.data});
 	lade_buf_release(&b);
 }
 
@@ -151,14 +157,16 @@ static int write_layer(struct build_ctx *c, struct lade_layer *layer, const char
 	if (lade_layer_write_cached(c->cache, layer, &lo, c->store, &res, &reused, err) < 0)
 		return -1; /* the layer writer names the layer */
 	if (c->cache && lade_cache_warning(c->cache))
-		progress(c, "cache: %s", lade_cache_warning(c->cache));
-
-	char h1[32], h2[32];
-	progress(c, "layer %zu/%zu %s: %zu entries, %s -> %s %s%s", index, total,
-	         lade_layer_comment(layer), res.entries,
-	         lade_human_size(res.tar_size, h1, sizeof(h1)),
-	         lade_human_size(res.size, h2, sizeof(h2)), res.digest,
-	         reused ? " (reused from the cache)" : "");
+		note(c, "cache: %s", lade_cache_warning(c->cache));
+	emit(c, &(struct lade_build_event){.kind = LADE_BUILD_EVENT_LAYER,
+	                                   .name = lade_layer_comment(layer),
+	                                   .index = index,
+	                                   .count = total,
+	                                   .entries = res.entries,
+	                                   .bytes_in = res.tar_size,
+	                                   .bytes_out = res.size,
+	                                   .digest = res.digest,
+	                                   .reused = reused});
 
 	struct lade_build_layer *bl = image_add_layer(im, alloc);
 	memcpy(bl->digest, res.digest, sizeof(bl->digest));
@@ -173,10 +181,10 @@ static int write_layer(struct build_ctx *c, struct lade_layer *layer, const char
 	return 0;
 }
 
-/* The Python notes (target, lock lines ignored, base distributions kept) are progress. */
+/* The Python notes (lock lines ignored, base distributions kept) are the build's notes. */
 static void py_note(void *ctx, const char *text)
 {
-	progress(ctx, "%s", text);
+	note(ctx, "%s", text);
 }
 
 static int py_prepare(struct build_ctx *c, const struct lade_recipe *r, const char *platform,
@@ -197,7 +205,13 @@ static int py_prepare(struct build_ctx *c, const struct lade_recipe *r, const ch
 	                            .libc = r->libc,
 	                            .note = py_note,
 	                            .note_ctx = c};
-	return lade_py_prepare(&spec, platform, base, c->store, tree, base_libc, p, err);
+	struct lade_target t;
+	if (lade_py_target(&spec, platform, base, c->store, tree, base_libc, &t, err) < 0)
+		return -1;
+	char tdesc[128];
+	emit(c, &(struct lade_build_event){.kind = LADE_BUILD_EVENT_PYTHON_TARGET,
+	                                   .text = lade_target_describe(&t, tdesc, sizeof(tdesc))});
+	return lade_py_prepare(&spec, &t, base, tree, p, err);
 }
 
 /* Write the layers the planner asks for: distributions (big and stable ones first, each in a
@@ -251,7 +265,7 @@ static int write_planned_layers(struct build_ctx *c, const struct lade_recipe *r
 				rc = lade_wheel_install(p->wheels[u], &p->scheme, true, layer,
 				                        &info, err);
 				for (char **n = info.notes; rc == 0 && n && *n; n++)
-					progress(c, "%s", *n);
+					note(c, "%s", *n);
 				lade_install_info_release(&info);
 			} else if (u < n_dist + has_skel) {
 				lade_buf_addf(&created_by, "lade venv %s", r->python.venv);
@@ -372,7 +386,7 @@ static int base_facts(struct build_ctx *c, const struct lade_recipe *r,
 			return 0;
 		}
 		if (j && ignored)
-			progress(c, "cache: base index %s not used: %s", path, ignored->msg);
+			note(c, "cache: base index %s not used: %s", path, ignored->msg);
 	}
 
 	_cleanup_(lade_tree_freep) struct lade_tree *t = lade_tree_new();
@@ -390,7 +404,7 @@ static int base_facts(struct build_ctx *c, const struct lade_recipe *r,
 		_cleanup_error_ struct lade_error *werr = NULL;
 		if (lade_mkdir_p(dir, &werr) < 0 ||
 		    lade_write_file_atomic(path, text, strlen(text), &werr) < 0)
-			progress(c, "cache: %s (the base index is not cached)", werr->msg);
+			note(c, "cache: %s (the base index is not cached)", werr->msg);
 	}
 	*tree_out = steal_pointer(&t);
 	*libc_out = steal_pointer(&libc);
@@ -535,8 +549,10 @@ static int build_image(struct build_ctx *c, const struct lade_recipe *r, const c
 	if (base_facts(c, r, base, platform, &tree, &base_libc, err) < 0)
 		return -1;
 	if (base->n_layers)
-		progress(c, "base %s: %zu layer%s, %zu paths", base->name, base->n_layers,
-		         base->n_layers == 1 ? "" : "s", lade_tree_count(tree));
+		emit(c, &(struct lade_build_event){.kind = LADE_BUILD_EVENT_BASE,
+		                                   .name = base->name,
+		                                   .count = base->n_layers,
+		                                   .entries = lade_tree_count(tree)});
 
 	for (size_t i = 0; i < base->n_layers; i++) {
 		struct lade_build_layer *bl = image_add_layer(im, &alloc);
@@ -783,11 +799,13 @@ static int build_into(struct build_ctx *cp, const struct lade_build_options *o, 
 		const char *tag = o->tag ? o->tag : r->tag;
 		_cleanup_free_ char *ref = vname ? xasprintf("%s-%s", tag, vname) : xstrdup(tag);
 		if (vname)
-			progress(&c, "variant %s", vname);
+			emit(&c, &(struct lade_build_event){.kind = LADE_BUILD_EVENT_VARIANT,
+			                                    .name = vname});
 		size_t first_image = rep->n_images;
 		for (char **pl = r->platforms; *pl; pl++) {
 			if (r->platforms[1])
-				progress(&c, "platform %s", *pl);
+				emit(&c, &(struct lade_build_event){
+				                 .kind = LADE_BUILD_EVENT_PLATFORM, .name = *pl});
 			lade_grow(&rep->images, sizeof(*rep->images), rep->n_images + 1, &alloc);
 			struct lade_build_image *im = &rep->images[rep->n_images++];
 			memset(im, 0, sizeof(*im));
@@ -890,11 +908,10 @@ static int build_into(struct build_ctx *cp, const struct lade_build_options *o, 
 			struct lade_push_stats stats = {0};
 			if (lade_registry_push(image, dest, &ro, digest, &stats, err) < 0)
 				return -1;
-			char h[32];
-			progress(&c, "pushed %s %s (%zu blobs uploaded, %s; %zu already there)",
-			         dest, digest, stats.blobs_uploaded,
-			         lade_human_size(stats.bytes_uploaded, h, sizeof(h)),
-			         stats.blobs_present);
+			emit(&c, &(struct lade_build_event){.kind = LADE_BUILD_EVENT_PUSHED,
+			                                    .name = dest,
+			                                    .digest = digest,
+			                                    .push = &stats});
 		}
 	}
 	*out = steal_pointer(&rep);

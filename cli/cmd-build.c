@@ -13,14 +13,15 @@
 #include "usage.h"
 
 #include "lade/build.h"
+#include "lade/registry.h"
 #include "lade/sandbox.h"
 #include "lade/sbom.h"
 #include "lade/util.h"
 
-/* What the build's progress lines become on stderr. The routine lines (layers, bases,
- * variants, platforms, the python target) are for a person watching: shown on a terminal or
- * with --progress, with the time each step took and the rate a layer was written at. Anything
- * else is a note about the input (an ignored lock file option) and is always shown, -q aside. */
+/* What the build's events become on stderr. The routine ones (layers, bases, variants,
+ * platforms, the python target) are for a person watching: shown on a terminal or with
+ * --progress, with the time each step took and the rate a layer was written at. Notes are
+ * about the input (an ignored lock file option) and are always shown, -q aside. */
 struct progress {
 	bool routine;
 	bool tty;
@@ -32,49 +33,42 @@ static double seconds_since(const struct timespec *t0, const struct timespec *t1
 	return (double)(t1->tv_sec - t0->tv_sec) + (double)(t1->tv_nsec - t0->tv_nsec) / 1e9;
 }
 
-static bool is_routine(const char *line)
+static void print_note(const struct lade_build_event *ev)
 {
-	static const char *const prefixes[] = {"layer ", "base ", "variant ", "platform ",
-	                                       "python target "};
-	for (size_t i = 0; i < LADE_ARRAY_SIZE(prefixes); i++)
-		if (strncmp(line, prefixes[i], strlen(prefixes[i])) == 0)
-			return true;
-	return false;
+	char h[32];
+	if (ev->kind == LADE_BUILD_EVENT_PUSHED)
+		fprintf(stderr,
+		        "lade: note: pushed %s %s (%zu blobs uploaded, %s; %zu already there)\n",
+		        ev->name, ev->digest, ev->push->blobs_uploaded,
+		        lade_human_size(ev->push->bytes_uploaded, h, sizeof(h)),
+		        ev->push->blobs_present);
+	else
+		fprintf(stderr, "lade: note: %s\n", ev->text);
 }
 
-/* The uncompressed size in a "layer i/n NAME: N entries, 1.5 MiB -> 0.4 MiB sha256:…" line, as
- * lade_human_size() wrote it; false when the line does not have that shape. */
-static bool layer_tar_size(const char *line, double *bytes)
+/* "layer i/n NAME: N entries, 1.5 MiB -> 0.4 MiB sha256:… in 0.1s (15.0 MiB/s)" */
+static void print_layer(const struct progress *pr, const struct lade_build_event *ev, double dt)
 {
-	static const char *const units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
-	/* The last arrow: a layer's name may hold one too ("files app/ -> /app"). */
-	const char *arrow = NULL;
-	for (const char *a = strstr(line, " -> "); a; a = strstr(a + 1, " -> "))
-		arrow = a;
-	const char *p = arrow;
-	if (arrow == NULL)
-		return false;
-	while (p > line && p[-1] != ',')
-		p--;
-	if (p == line)
-		return false;
-	char num[32], unit[8];
-	if (arrow - p >= 32 || sscanf(p, " %31[0-9.] %7[A-Za-z]", num, unit) != 2)
-		return false;
-	double v = strtod(num, NULL);
-	for (size_t i = 0; i < LADE_ARRAY_SIZE(units); i++, v *= 1024)
-		if (strcmp(unit, units[i]) == 0) {
-			*bytes = v;
-			return true;
-		}
-	return false;
+	char in[32], out[32], rate[32] = "";
+	/* A layer taken from the cache was not written: no rate. */
+	if (dt > 0.0005 && !ev->reused)
+		lade_human_size((uint64_t)((double)ev->bytes_in / dt), rate, sizeof(rate));
+	/* A terminal line stays short: the whole digest is in the output and in --json. */
+	const char *hex = ev->digest + strlen("sha256:");
+	fprintf(stderr,
+	        "lade: layer %zu/%zu %s: %zu entries, %s -> %s sha256:%.*s%s%s in %.1fs%s%s%s\n",
+	        ev->index, ev->count, ev->name, ev->entries,
+	        lade_human_size(ev->bytes_in, in, sizeof(in)),
+	        lade_human_size(ev->bytes_out, out, sizeof(out)), pr->tty ? 12 : 64, hex,
+	        pr->tty ? "…" : "", ev->reused ? " (reused from the cache)" : "", dt,
+	        *rate ? " (" : "", rate, *rate ? "/s)" : "");
 }
 
-static void progress_stderr(void *ctx, const char *line)
+static void progress_stderr(void *ctx, const struct lade_build_event *ev)
 {
 	struct progress *pr = ctx;
-	if (!is_routine(line)) {
-		fprintf(stderr, "lade: note: %s\n", line);
+	if (ev->kind == LADE_BUILD_EVENT_NOTE || ev->kind == LADE_BUILD_EVENT_PUSHED) {
+		print_note(ev);
 		return;
 	}
 	if (!pr->routine)
@@ -83,26 +77,26 @@ static void progress_stderr(void *ctx, const char *line)
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	double dt = seconds_since(&pr->last, &now);
 	pr->last = now;
-	double bytes;
-	if (strncmp(line, "layer ", 6) != 0 || !layer_tar_size(line, &bytes)) {
-		fprintf(stderr, "lade: %s\n", line);
-		return;
+	switch (ev->kind) {
+	case LADE_BUILD_EVENT_LAYER:
+		print_layer(pr, ev, dt);
+		break;
+	case LADE_BUILD_EVENT_BASE:
+		fprintf(stderr, "lade: base %s: %zu layer%s, %zu paths\n", ev->name, ev->count,
+		        ev->count == 1 ? "" : "s", ev->entries);
+		break;
+	case LADE_BUILD_EVENT_VARIANT:
+		fprintf(stderr, "lade: variant %s\n", ev->name);
+		break;
+	case LADE_BUILD_EVENT_PLATFORM:
+		fprintf(stderr, "lade: platform %s\n", ev->name);
+		break;
+	case LADE_BUILD_EVENT_PYTHON_TARGET:
+		fprintf(stderr, "lade: python target %s\n", ev->text);
+		break;
+	default:
+		break;
 	}
-	/* A terminal line stays short: the whole digest is in the output and in --json. */
-	int head = (int)strlen(line);
-	const char *tail = "";
-	const char *digest = strstr(line, " sha256:");
-	bool shortened = pr->tty && digest && strspn(digest + 8, "0123456789abcdef") == 64;
-	if (shortened) {
-		head = (int)(digest - line) + 8 + 12;
-		tail = digest + 8 + 64;
-	}
-	/* A layer taken from the cache was not written: no rate. */
-	char rate[32] = "";
-	if (dt > 0.0005 && strstr(line, "reused from the cache") == NULL)
-		lade_human_size((uint64_t)(bytes / dt), rate, sizeof(rate));
-	fprintf(stderr, "lade: %.*s%s%s in %.1fs%s%s%s\n", head, line, shortened ? "…" : "", tail,
-	        dt, *rate ? " (" : "", rate, *rate ? "/s)" : "");
 }
 
 static json_t *report_json(const struct lade_build_report *r)

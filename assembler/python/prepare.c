@@ -154,10 +154,10 @@ static int select_wheels(const struct lade_py_spec *s, const struct lade_target 
 	return 0;
 }
 
-int lade_py_prepare(const struct lade_py_spec *s, const char *platform,
-                    const struct lade_base_image *base, struct lade_store *store,
-                    const struct lade_tree *tree, const char *base_libc, struct lade_py_plan *p,
-                    struct lade_error **err)
+int lade_py_target(const struct lade_py_spec *s, const char *platform,
+                   const struct lade_base_image *base, struct lade_store *store,
+                   const struct lade_tree *tree, const char *base_libc, struct lade_target *t,
+                   struct lade_error **err)
 {
 	if (check_interpreter(s, base, tree, err) < 0)
 		return -1;
@@ -167,15 +167,18 @@ int lade_py_prepare(const struct lade_py_spec *s, const char *platform,
 	if (libc == NULL && lade_base_detect_libc(base, store, tree, platform, &libc, err) < 0)
 		return lade_error_prefix(err, "%s: cannot tell the base image's libc (set libc:)",
 		                         s->recipe_path);
-	struct lade_target t;
-	if (lade_target_init(&t, platform, s->version, libc, err) < 0)
+	if (lade_target_init(t, platform, s->version, libc, err) < 0)
 		return lade_error_prefix(err, "%s:%d:%d: python", s->recipe_path, s->line,
 		                         s->column);
-	char tdesc[128];
-	note(s, "python target %s", lade_target_describe(&t, tdesc, sizeof(tdesc)));
-	if (select_wheels(s, &t, p, err) < 0)
-		return -1;
+	return 0;
+}
 
+int lade_py_prepare(const struct lade_py_spec *s, const struct lade_target *t,
+                    const struct lade_base_image *base, const struct lade_tree *tree,
+                    struct lade_py_plan *p, struct lade_error **err)
+{
+	if (select_wheels(s, t, p, err) < 0)
+		return -1;
 	if (s->site_packages_system)
 		return prepare_system(s, tree, p, err);
 	if (lade_install_scheme_venv(s->venv, s->version, &p->scheme, err) < 0)

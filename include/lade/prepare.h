@@ -13,6 +13,7 @@
 #include "lade/lock.h"
 #include "lade/select.h"
 #include "lade/store.h"
+#include "lade/tags.h"
 #include "lade/tree.h"
 #include "lade/wheel.h"
 
@@ -28,7 +29,7 @@ struct lade_py_spec {
 	char *const *wheelhouse; /* NULL-terminated absolute host dirs */
 	char *const *exclude;    /* NULL-terminated globs, may be NULL */
 	const char *libc;        /* the recipe's libc:, else NULL */
-	/* Notes for the user ("python target …", lock lines ignored), may be NULL. */
+	/* Notes for the user (lock lines ignored, distributions the base has), may be NULL. */
 	void (*note)(void *ctx, const char *text);
 	void *note_ctx;
 };
@@ -46,12 +47,16 @@ struct lade_py_plan {
 	char **env; /* "KEY=value" for the config (venv only), NULL-terminated or NULL */
 };
 
-/* base_libc: the base's libc when already known (cached base facts), else NULL and it is
- * detected from the base's layers when the spec has no libc either. */
-int lade_py_prepare(const struct lade_py_spec *spec, const char *platform,
-                    const struct lade_base_image *base, struct lade_store *store,
-                    const struct lade_tree *tree, const char *base_libc, struct lade_py_plan *p,
-                    struct lade_error **err);
+/* The wheel tag target of the image: the interpreter checked to exist in the base, the libc
+ * from the spec, else base_libc (cached base facts), else detected from the base's layers. */
+int lade_py_target(const struct lade_py_spec *spec, const char *platform,
+                   const struct lade_base_image *base, struct lade_store *store,
+                   const struct lade_tree *tree, const char *base_libc, struct lade_target *t,
+                   struct lade_error **err);
+/* The plan for target T (from lade_py_target). */
+int lade_py_prepare(const struct lade_py_spec *spec, const struct lade_target *t,
+                    const struct lade_base_image *base, const struct lade_tree *tree,
+                    struct lade_py_plan *p, struct lade_error **err);
 void lade_py_plan_release(struct lade_py_plan *p);
 
 /* The bytes a wheel installs (sum of its members' uncompressed sizes). */
