@@ -17,6 +17,7 @@
 #include "lade/hashmap.h"
 #include "lade/image.h"
 #include "lade/inspect.h"
+#include "lade/pyformat.h"
 #include "lade/tree.h"
 #include "lade/util.h"
 
@@ -103,12 +104,6 @@ static void source_free(struct source *s)
 static void source_freep(struct source **s)
 {
 	source_free(*s);
-}
-
-static void archive_read_freep_(struct archive **a)
-{
-	if (*a)
-		archive_read_free(*a);
 }
 
 /* Path of a blob inside dir; the digest must be well formed before it becomes a path. */
@@ -399,7 +394,7 @@ static int extract_archive(struct source *s, const char *file, struct lade_error
 		                      tmpdir && *tmpdir ? tmpdir : "/tmp");
 	s->tmp = xstrdup(tmpl);
 	s->dir = xstrdup(tmpl);
-	_cleanup_(archive_read_freep_) struct archive *a = archive_read_new();
+	_cleanup_(lade_archive_read_freep) struct archive *a = archive_read_new();
 	archive_read_support_format_tar(a);
 	archive_read_support_filter_gzip(a);
 	archive_read_support_filter_zstd(a);
@@ -767,7 +762,7 @@ static int stream_layer(const struct blob *b, const char *where, struct fs *f,
 	_cleanup_(lade_sha256_freep) struct lade_sha256 *blob_sha = lade_sha256_new();
 	_cleanup_(lade_sha256_freep) struct lade_sha256 *tar_sha = lade_sha256_new();
 	struct raw_reader rr = {fd, rawbuf, blob_sha, 0};
-	_cleanup_(archive_read_freep_) struct archive *outer = archive_read_new();
+	_cleanup_(lade_archive_read_freep) struct archive *outer = archive_read_new();
 	archive_read_support_format_raw(outer);
 	if (comp == LADE_COMPRESS_GZIP)
 		archive_read_support_filter_gzip(outer);
@@ -783,7 +778,7 @@ static int stream_layer(const struct blob *b, const char *where, struct fs *f,
 		return lade_error_set(err, 0, "%s: blob is not %s", where,
 		                      lade_compression_name(comp));
 	struct tar_reader tr = {outer, tarbuf, tar_sha, 0};
-	_cleanup_(archive_read_freep_) struct archive *inner = archive_read_new();
+	_cleanup_(lade_archive_read_freep) struct archive *inner = archive_read_new();
 	archive_read_support_format_tar(inner);
 	archive_read_support_format_empty(inner);
 	if (archive_read_open(inner, &tr, NULL, tar_read_cb, NULL) != ARCHIVE_OK)
@@ -907,34 +902,6 @@ static json_t *top_files(const struct fs *f, const char **paths, size_t n, size_
 	return arr;
 }
 
-/* One CSV field of a RECORD line (Python's csv module: "..." with "" for a quote). */
-static const char *csv_field(const char *p, const char *end, struct lade_buf *out)
-{
-	lade_buf_reset(out);
-	if (p < end && *p == '"') {
-		p++;
-		while (p < end) {
-			if (*p == '"' && p + 1 < end && p[1] == '"') {
-				lade_buf_addch(out, '"');
-				p += 2;
-			} else if (*p == '"') {
-				p++;
-				break;
-			} else {
-				lade_buf_addch(out, *p++);
-			}
-		}
-		while (p < end && *p != ',')
-			p++;
-	} else {
-		const char *c = memchr(p, ',', (size_t)(end - p));
-		const char *stop = c ? c : end;
-		lade_buf_add(out, p, (size_t)(stop - p));
-		p = stop;
-	}
-	return p < end ? p + 1 : end;
-}
-
 struct pkg {
 	char *name, *version, *location;
 	uint64_t bytes, files;
@@ -961,25 +928,20 @@ static void parse_record(const struct fs *f, const char *record_path, const stru
 	p->name = dash ? xstrndup(dname, (size_t)(dash - dname)) : xstrndup(dname, dlen);
 	p->version = dash ? xstrndup(dash + 1, dlen - (size_t)(dash - dname) - 1) : xstrdup("");
 	p->location = xstrdup(site);
-	_cleanup_buf_ struct lade_buf field = LADE_BUF_INIT;
 	const char *s = rec->data, *end = rec->data + rec->len;
-	while (s < end) {
-		const char *nl = memchr(s, '\n', (size_t)(end - s));
-		const char *lend = nl ? nl : end;
-		const char *q = lend;
-		if (q > s && q[-1] == '\r')
-			q--;
-		if (q > s) {
-			const char *r = csv_field(s, q, &field);
-			_cleanup_free_ char *rel = xstrdup(field.data);
-			r = csv_field(r, q, &field); /* hash */
-			csv_field(r, q, &field);     /* size */
+	for (;;) {
+		_cleanup_strv_ char **row = NULL; /* path, hash, size */
+		if (lade_csv_row(&s, end, &row) <= 0)
+			break;
+		size_t nf = lade_strv_len(row);
+		if (!(nf == 1 && row[0][0] == '\0')) {
+			const char *rel = row[0], *size_text = nf > 2 ? row[2] : "";
 			uint64_t size = 0;
 			bool have = false;
-			if (field.len > 0) {
+			if (*size_text) {
 				char *e;
 				errno = 0;
-				unsigned long long v = strtoull(field.data, &e, 10);
+				unsigned long long v = strtoull(size_text, &e, 10);
 				if (errno == 0 && *e == '\0') {
 					size = v;
 					have = true;
@@ -997,7 +959,6 @@ static void parse_record(const struct fs *f, const char *record_path, const stru
 			p->bytes += size;
 			p->files++;
 		}
-		s = nl ? nl + 1 : end;
 	}
 }
 

@@ -374,12 +374,6 @@ static void layer_reader_release(struct layer_reader *r)
 	free(r->error);
 }
 
-static void archive_read_freep_(struct archive **a)
-{
-	if (*a)
-		archive_read_free(*a);
-}
-
 /* Problems found inside one layer, committed only when the blob's digest matches (a corrupt
  * blob is one problem, not a cascade). */
 struct layer_check {
@@ -492,7 +486,7 @@ static void report_archive_error(struct layer_check *lc, struct archive *a,
 
 static void walk_tar(struct layer_check *lc, struct layer_reader *r)
 {
-	_cleanup_(archive_read_freep_) struct archive *a = archive_read_new();
+	_cleanup_(lade_archive_read_freep) struct archive *a = archive_read_new();
 	archive_read_support_format_tar(a);
 	archive_read_support_format_empty(a);
 	if (archive_read_open(a, r, NULL, layer_read_cb, NULL) != ARCHIVE_OK) {

@@ -28,12 +28,6 @@
 #define LAYER_RATIO_MIN (100ull << 20)
 #define LAYER_RATIO_MAX 1000ull
 
-static void read_archive_freep(struct archive **a)
-{
-	if (*a)
-		archive_read_free(*a);
-}
-
 void lade_base_image_free(struct lade_base_image *b)
 {
 	if (b == NULL)
@@ -499,7 +493,7 @@ static void darchive_release(struct darchive *d)
 
 static int darchive_open(const struct darchive *d, struct archive **out, struct lade_error **err)
 {
-	_cleanup_(read_archive_freep) struct archive *a = archive_read_new();
+	_cleanup_(lade_archive_read_freep) struct archive *a = archive_read_new();
 	if (a == NULL)
 		return lade_error_set(err, ENOMEM, "base %s", d->name);
 	/* `docker save | gzip` output is common enough to accept. */
@@ -570,7 +564,7 @@ static int read_member(const struct darchive *d, struct archive *a, const char *
 /* First pass: manifest.json, and the links (classic `docker save` links identical layers). */
 static int darchive_scan(struct darchive *d, struct lade_buf *manifest, struct lade_error **err)
 {
-	_cleanup_(read_archive_freep) struct archive *a = NULL;
+	_cleanup_(lade_archive_read_freep) struct archive *a = NULL;
 	if (darchive_open(d, &a, err) < 0)
 		return -1;
 	bool found = false;
@@ -803,7 +797,7 @@ static int darchive_read_blobs(const struct darchive *d, struct lade_store *stor
                                struct darchive_blobs *bs, struct lade_buf *config,
                                struct lade_error **err)
 {
-	_cleanup_(read_archive_freep) struct archive *a = NULL;
+	_cleanup_(lade_archive_read_freep) struct archive *a = NULL;
 	if (darchive_open(d, &a, err) < 0)
 		return -1;
 	for (;;) {
@@ -1157,7 +1151,7 @@ static int walk_layer(struct layer_pass *pass, struct lade_tree *tree, struct la
 {
 	const char *base_name = pass->base_name;
 	const char *digest = pass->l->desc.digest;
-	_cleanup_(read_archive_freep) struct archive *a = archive_read_new();
+	_cleanup_(lade_archive_read_freep) struct archive *a = archive_read_new();
 	if (a == NULL)
 		return lade_error_set(err, ENOMEM, "base %s: layer %s", base_name, digest);
 	archive_read_support_format_tar(a);

@@ -7,12 +7,6 @@
 #include "lade/libc.h"
 #include "lade/util.h"
 
-static void archive_read_freep_(struct archive **a)
-{
-	if (*a)
-		archive_read_free(*a);
-}
-
 int lade_base_read_path(const struct lade_base_image *base, struct lade_store *store,
                         const char *path, size_t max, struct lade_buf *out, bool *found,
                         struct lade_error **err)
@@ -21,7 +15,7 @@ int lade_base_read_path(const struct lade_base_image *base, struct lade_store *s
 	for (size_t i = base->n_layers; i-- > 0;) {
 		const char *digest = base->layers[i].desc.digest;
 		_cleanup_free_ char *blob = lade_store_blob_path(store, digest);
-		_cleanup_(archive_read_freep_) struct archive *a = archive_read_new();
+		_cleanup_(lade_archive_read_freep) struct archive *a = archive_read_new();
 		archive_read_support_filter_gzip(a);
 		archive_read_support_filter_zstd(a);
 		archive_read_support_format_tar(a);

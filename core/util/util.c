@@ -1,4 +1,5 @@
 /* lade — shared helpers (see include/lade/util.h). */
+#include <archive.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -16,6 +17,12 @@ static void __attribute__((noreturn)) die_oom(size_t n)
 {
 	fprintf(stderr, "lade: out of memory allocating %zu bytes\n", n);
 	abort();
+}
+
+void lade_archive_read_freep(struct archive **a)
+{
+	if (*a)
+		archive_read_free(*a);
 }
 
 void lade_freep(void *p)
