@@ -136,230 +136,262 @@ static json_t *report_json(const struct lade_build_report *r)
 	return json_pack("{s:o, s:o, s:s}", "images", images, "refs", refs, "layout", r->layout);
 }
 
-int lade_cmd_build(int argc, char **argv)
+enum {
+	OPT_VARIANT = 256,
+	OPT_COMPRESSION,
+	OPT_LEVEL,
+	OPT_JSON,
+	OPT_LOCK_TIMEOUT,
+	OPT_NO_SANDBOX,
+	OPT_EXPLAIN_SANDBOX,
+	OPT_ANNOTATION,
+	OPT_FORMAT,
+	OPT_PROGRESS,
+	OPT_SBOM,
+	OPT_SBOM_OUT,
+	OPT_PUSH,
+	OPT_OFFLINE,
+	OPT_ALLOW_UNPINNED,
+	OPT_CREDS,
+	OPT_TLS_VERIFY,
+	OPT_CACHE,
+	OPT_NO_CACHE,
+};
+
+static const struct option longopts[] = {
+        {"output", required_argument, NULL, 'o'},
+        {"tag", required_argument, NULL, 't'},
+        {"variant", required_argument, NULL, OPT_VARIANT},
+        {"compression", required_argument, NULL, OPT_COMPRESSION},
+        {"level", required_argument, NULL, OPT_LEVEL},
+        {"jobs", required_argument, NULL, 'j'},
+        {"lock-timeout", required_argument, NULL, OPT_LOCK_TIMEOUT},
+        {"json", no_argument, NULL, OPT_JSON},
+        {"annotation", required_argument, NULL, OPT_ANNOTATION},
+        {"format", required_argument, NULL, OPT_FORMAT},
+        {"gzip-level", required_argument, NULL, OPT_LEVEL},
+        {"no-sandbox", no_argument, NULL, OPT_NO_SANDBOX},
+        {"explain-sandbox", no_argument, NULL, OPT_EXPLAIN_SANDBOX},
+        {"progress", no_argument, NULL, OPT_PROGRESS},
+        {"sbom", required_argument, NULL, OPT_SBOM},
+        {"sbom-out", required_argument, NULL, OPT_SBOM_OUT},
+        {"push", required_argument, NULL, OPT_PUSH},
+        {"offline", no_argument, NULL, OPT_OFFLINE},
+        {"allow-unpinned-base", no_argument, NULL, OPT_ALLOW_UNPINNED},
+        {"creds", required_argument, NULL, OPT_CREDS},
+        {"tls-verify", required_argument, NULL, OPT_TLS_VERIFY},
+        {"cache", required_argument, NULL, OPT_CACHE},
+        {"no-cache", no_argument, NULL, OPT_NO_CACHE},
+        {"quiet", no_argument, NULL, 'q'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+};
+
+struct args {
+	struct lade_build_options o;
+	char **variants, **annotations; /* owned */
+	bool json, sandbox;
+	struct progress pr;
+};
+
+enum { NEXT = -1 }; /* an option handled: go on parsing */
+
+/* Options with a value to check: NEXT, or the exit status of a usage error. */
+static int value_option(int c, const char *arg, struct args *a)
 {
-	enum {
-		OPT_VARIANT = 256,
-		OPT_COMPRESSION,
-		OPT_LEVEL,
-		OPT_JSON,
-		OPT_LOCK_TIMEOUT,
-		OPT_NO_SANDBOX,
-		OPT_EXPLAIN_SANDBOX,
-		OPT_ANNOTATION,
-		OPT_FORMAT,
-		OPT_PROGRESS,
-		OPT_SBOM,
-		OPT_SBOM_OUT,
-		OPT_PUSH,
-		OPT_OFFLINE,
-		OPT_ALLOW_UNPINNED,
-		OPT_CREDS,
-		OPT_TLS_VERIFY,
-		OPT_CACHE,
-		OPT_NO_CACHE,
-	};
-	static const struct option longopts[] = {
-	        {"output", required_argument, NULL, 'o'},
-	        {"tag", required_argument, NULL, 't'},
-	        {"variant", required_argument, NULL, OPT_VARIANT},
-	        {"compression", required_argument, NULL, OPT_COMPRESSION},
-	        {"level", required_argument, NULL, OPT_LEVEL},
-	        {"jobs", required_argument, NULL, 'j'},
-	        {"lock-timeout", required_argument, NULL, OPT_LOCK_TIMEOUT},
-	        {"json", no_argument, NULL, OPT_JSON},
-	        {"annotation", required_argument, NULL, OPT_ANNOTATION},
-	        {"format", required_argument, NULL, OPT_FORMAT},
-	        {"gzip-level", required_argument, NULL, OPT_LEVEL},
-	        {"no-sandbox", no_argument, NULL, OPT_NO_SANDBOX},
-	        {"explain-sandbox", no_argument, NULL, OPT_EXPLAIN_SANDBOX},
-	        {"progress", no_argument, NULL, OPT_PROGRESS},
-	        {"sbom", required_argument, NULL, OPT_SBOM},
-	        {"sbom-out", required_argument, NULL, OPT_SBOM_OUT},
-	        {"push", required_argument, NULL, OPT_PUSH},
-	        {"offline", no_argument, NULL, OPT_OFFLINE},
-	        {"allow-unpinned-base", no_argument, NULL, OPT_ALLOW_UNPINNED},
-	        {"creds", required_argument, NULL, OPT_CREDS},
-	        {"tls-verify", required_argument, NULL, OPT_TLS_VERIFY},
-	        {"cache", required_argument, NULL, OPT_CACHE},
-	        {"no-cache", no_argument, NULL, OPT_NO_CACHE},
-	        {"quiet", no_argument, NULL, 'q'},
-	        {"help", no_argument, NULL, 'h'},
-	        {NULL, 0, NULL, 0},
-	};
-	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-	struct progress pr = {.tty = isatty(STDERR_FILENO) == 1};
-	pr.routine = pr.tty;
-	clock_gettime(CLOCK_MONOTONIC, &pr.start);
-	pr.last = pr.start;
-	struct lade_build_options o = {
-	        .level = -1,
-	        .jobs = ncpu > 0 ? (int)ncpu : 1,
-	        .lock_timeout_s = 60,
-	        .progress = progress_stderr,
-	        .progress_ctx = &pr,
-	};
-	_cleanup_strv_ char **variants = NULL;
-	_cleanup_strv_ char **annotations = NULL;
-	bool json = false, sandbox = true;
 	uint32_t u;
-	int c;
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "o:t:j:qh", longopts, NULL)) != -1) {
-		switch (c) {
-		case 'o':
-			o.output_dir = optarg;
-			break;
-		case 't':
-			if (*optarg == '\0')
-				return lade_cli_usage_error("build", "--tag must not be empty");
-			o.tag = optarg;
-			break;
-		case OPT_VARIANT:
-			lade_strv_push(&variants, optarg);
-			break;
-		case OPT_COMPRESSION:
-			o.compression = optarg;
-			break;
-		case OPT_LEVEL:
-			if (lade_parse_u32(optarg, 10, &u) < 0 || u > 22)
-				return lade_cli_usage_error("build", "--level '%s' is not a level",
-				                            optarg);
-			o.level = (int)u;
-			break;
-		case 'j': {
-			unsigned jobs;
-			if (lade_cli_parse_jobs("build", optarg, &jobs) != 0)
-				return LADE_EXIT_USAGE;
-			o.jobs = (int)jobs;
-			break;
-		}
-		case OPT_LOCK_TIMEOUT:
-			if (lade_parse_u32(optarg, 10, &u) < 0)
-				return lade_cli_usage_error(
-				        "build", "--lock-timeout '%s' is not a number", optarg);
-			o.lock_timeout_s = (int)u;
-			break;
-		case OPT_JSON:
-			json = true;
-			break;
-		case OPT_NO_SANDBOX:
-			sandbox = false;
-			break;
-		case OPT_FORMAT:
-			if (strcmp(optarg, "oci") != 0 && strcmp(optarg, "oci-archive") != 0 &&
-			    strcmp(optarg, "docker-archive") != 0)
-				return lade_cli_usage_error(
-				        "build",
-				        "--format '%s' is not oci, oci-archive or docker-archive",
-				        optarg);
-			o.format = optarg;
-			break;
-		case OPT_ANNOTATION:
-			if (strchr(optarg, '=') == NULL || optarg[0] == '=')
-				return lade_cli_usage_error(
-				        "build", "--annotation '%s' is not KEY=VALUE", optarg);
-			lade_strv_push(&annotations, optarg);
-			break;
-		case OPT_EXPLAIN_SANDBOX: {
-			_cleanup_error_ struct lade_error *err = NULL;
-			_cleanup_buf_ struct lade_buf b = LADE_BUF_INIT;
-			if (lade_sandbox_explain(LADE_SANDBOX_BUILD, &b, &err) < 0)
-				return lade_cli_error(err, EXIT_FAILURE);
-			fputs(b.data, stdout);
-			return 0;
-		}
-		case OPT_PROGRESS:
-			pr.routine = true;
-			break;
-		case OPT_SBOM: {
-			enum lade_sbom_format f;
-			if (lade_sbom_parse_format(optarg, &f, NULL) < 0)
-				return lade_cli_usage_error(
-				        "build", "--sbom '%s' is not spdx or cyclonedx", optarg);
-			o.sbom = optarg;
-			break;
-		}
-		case OPT_SBOM_OUT:
-			o.sbom_out = optarg;
-			break;
-		case OPT_PUSH:
-			o.push = optarg;
-			break;
-		case OPT_CACHE:
-			o.cache_dir = optarg;
-			break;
-		case OPT_NO_CACHE:
-			o.no_cache = true;
-			break;
-		case OPT_OFFLINE:
-			o.offline = true;
-			break;
-		case OPT_ALLOW_UNPINNED:
-			o.allow_unpinned_base = true;
-			break;
-		case OPT_CREDS:
-			if (strchr(optarg, ':') == NULL)
-				return lade_cli_usage_error("build", "--creds must be USER:PASS");
-			o.creds = optarg;
-			break;
-		case OPT_TLS_VERIFY: {
-			bool verify;
-			if (lade_cli_parse_bool("build", "tls-verify", optarg, &verify) != 0)
-				return LADE_EXIT_USAGE;
-			o.tls_verify_off = !verify;
-			break;
-		}
-		case 'q':
-			o.progress = NULL;
-			break;
-		case 'h':
-			lade_cli_usage(stdout, lade_cli_command_find("build"));
-			return 0;
-		default:
-			lade_cli_usage(stderr, lade_cli_command_find("build"));
+	unsigned jobs;
+	bool verify;
+	enum lade_sbom_format f;
+	switch (c) {
+	case 't':
+		if (*arg == '\0')
+			return lade_cli_usage_error("build", "--tag must not be empty");
+		a->o.tag = arg;
+		return NEXT;
+	case OPT_LEVEL:
+		if (lade_parse_u32(arg, 10, &u) < 0 || u > 22)
+			return lade_cli_usage_error("build", "--level '%s' is not a level", arg);
+		a->o.level = (int)u;
+		return NEXT;
+	case 'j':
+		if (lade_cli_parse_jobs("build", arg, &jobs) != 0)
 			return LADE_EXIT_USAGE;
-		}
+		a->o.jobs = (int)jobs;
+		return NEXT;
+	case OPT_LOCK_TIMEOUT:
+		if (lade_parse_u32(arg, 10, &u) < 0)
+			return lade_cli_usage_error("build", "--lock-timeout '%s' is not a number",
+			                            arg);
+		a->o.lock_timeout_s = (int)u;
+		return NEXT;
+	case OPT_FORMAT:
+		if (strcmp(arg, "oci") != 0 && strcmp(arg, "oci-archive") != 0 &&
+		    strcmp(arg, "docker-archive") != 0)
+			return lade_cli_usage_error(
+			        "build", "--format '%s' is not oci, oci-archive or docker-archive",
+			        arg);
+		a->o.format = arg;
+		return NEXT;
+	case OPT_ANNOTATION:
+		if (strchr(arg, '=') == NULL || arg[0] == '=')
+			return lade_cli_usage_error("build", "--annotation '%s' is not KEY=VALUE",
+			                            arg);
+		lade_strv_push(&a->annotations, arg);
+		return NEXT;
+	case OPT_SBOM:
+		if (lade_sbom_parse_format(arg, &f, NULL) < 0)
+			return lade_cli_usage_error("build", "--sbom '%s' is not spdx or cyclonedx",
+			                            arg);
+		a->o.sbom = arg;
+		return NEXT;
+	case OPT_CREDS:
+		if (strchr(arg, ':') == NULL)
+			return lade_cli_usage_error("build", "--creds must be USER:PASS");
+		a->o.creds = arg;
+		return NEXT;
+	case OPT_TLS_VERIFY:
+		if (lade_cli_parse_bool("build", "tls-verify", arg, &verify) != 0)
+			return LADE_EXIT_USAGE;
+		a->o.tls_verify_off = !verify;
+		return NEXT;
+	default:
+		lade_cli_usage(stderr, lade_cli_command_find("build"));
+		return LADE_EXIT_USAGE;
 	}
-	if (optind != argc - 1)
-		return lade_cli_usage_error("build", optind >= argc ? "build needs a RECIPE"
-		                                                    : "build takes one RECIPE");
-	o.recipe_path = argv[optind];
-	o.variants = variants;
-	o.annotations = annotations;
-	if (o.sbom_out && !o.sbom)
-		return lade_cli_usage_error("build", "--sbom-out needs --sbom spdx|cyclonedx");
-	/* Sockets only when this build needs them (a registry base or --push); libcurl is
-	 * initialised before the filter, as it reads its configuration then. */
+}
+
+/* One option: NEXT, or the exit status to return (usage errors, --help, --explain-sandbox). */
+static int build_option(int c, const char *arg, struct args *a)
+{
+	switch (c) {
+	case 'o':
+		a->o.output_dir = arg;
+		return NEXT;
+	case OPT_VARIANT:
+		lade_strv_push(&a->variants, arg);
+		return NEXT;
+	case OPT_COMPRESSION:
+		a->o.compression = arg;
+		return NEXT;
+	case OPT_JSON:
+		a->json = true;
+		return NEXT;
+	case OPT_NO_SANDBOX:
+		a->sandbox = false;
+		return NEXT;
+	case OPT_PROGRESS:
+		a->pr.routine = true;
+		return NEXT;
+	case OPT_SBOM_OUT:
+		a->o.sbom_out = arg;
+		return NEXT;
+	case OPT_PUSH:
+		a->o.push = arg;
+		return NEXT;
+	case OPT_CACHE:
+		a->o.cache_dir = arg;
+		return NEXT;
+	case OPT_NO_CACHE:
+		a->o.no_cache = true;
+		return NEXT;
+	case OPT_OFFLINE:
+		a->o.offline = true;
+		return NEXT;
+	case OPT_ALLOW_UNPINNED:
+		a->o.allow_unpinned_base = true;
+		return NEXT;
+	case 'q':
+		a->o.progress = NULL;
+		return NEXT;
+	case 'h':
+		lade_cli_usage(stdout, lade_cli_command_find("build"));
+		return 0;
+	case OPT_EXPLAIN_SANDBOX: {
+		_cleanup_error_ struct lade_error *err = NULL;
+		_cleanup_buf_ struct lade_buf b = LADE_BUF_INIT;
+		if (lade_sandbox_explain(LADE_SANDBOX_BUILD, &b, &err) < 0)
+			return lade_cli_error(err, EXIT_FAILURE);
+		fputs(b.data, stdout);
+		return 0;
+	}
+	default:
+		return value_option(c, arg, a);
+	}
+}
+
+/* Sockets only when this build needs them (a registry base or --push); libcurl is
+ * initialised before the filter, as it reads its configuration then. */
+static int enter_sandbox(const struct args *a)
+{
 	bool network = false;
-	{
-		_cleanup_error_ struct lade_error *nerr = NULL;
-		if (lade_build_needs_network(&o, &network, &nerr) < 0)
-			return lade_cli_error(nerr, EXIT_FAILURE);
+	_cleanup_error_ struct lade_error *err = NULL;
+	if (lade_build_needs_network(&a->o, &network, &err) < 0) {
+		lade_cli_error(err, EXIT_FAILURE);
+		return -1;
 	}
 	if (network && curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
 		fprintf(stderr, "lade: error: cannot initialise libcurl\n");
-		return EXIT_FAILURE;
+		return -1;
 	}
-	if (lade_cli_sandbox(sandbox, network ? LADE_SANDBOX_NETWORK : LADE_SANDBOX_BUILD) < 0)
-		return EXIT_FAILURE;
+	return lade_cli_sandbox(a->sandbox, network ? LADE_SANDBOX_NETWORK : LADE_SANDBOX_BUILD);
+}
 
+static int run(struct args *a)
+{
+	if (enter_sandbox(a) < 0)
+		return EXIT_FAILURE;
 	_cleanup_error_ struct lade_error *err = NULL;
 	_cleanup_(lade_build_report_freep) struct lade_build_report *rep = NULL;
-	if (lade_build_run(&o, &rep, &err) < 0)
+	if (lade_build_run(&a->o, &rep, &err) < 0)
 		return lade_cli_error(err, EXIT_FAILURE);
 
-	if (o.progress && pr.routine) {
+	if (a->o.progress && a->pr.routine) {
 		struct timespec now;
 		clock_gettime(CLOCK_MONOTONIC, &now);
 		fprintf(stderr, "lade: %zu image%s in %.1fs\n", rep->n_images,
-		        rep->n_images == 1 ? "" : "s", seconds_since(&pr.start, &now));
+		        rep->n_images == 1 ? "" : "s", seconds_since(&a->pr.start, &now));
 	}
-	if (json) {
+	if (a->json) {
 		_cleanup_(json_decrefp) json_t *j = report_json(rep);
 		return lade_cli_print_json(j, JSON_INDENT(2));
 	}
 	for (size_t i = 0; i < rep->n_refs; i++)
 		printf("%s %s:%s\n", rep->refs[i].digest, rep->layout, rep->refs[i].name);
 	return lade_cli_flush();
+}
+
+int lade_cmd_build(int argc, char **argv)
+{
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	struct args a = {
+	        .o = {.level = -1,
+	              .jobs = ncpu > 0 ? (int)ncpu : 1,
+	              .lock_timeout_s = 60,
+	              .progress = progress_stderr},
+	        .sandbox = true,
+	        .pr = {.tty = isatty(STDERR_FILENO) == 1},
+	};
+	a.o.progress_ctx = &a.pr;
+	a.pr.routine = a.pr.tty;
+	clock_gettime(CLOCK_MONOTONIC, &a.pr.start);
+	a.pr.last = a.pr.start;
+	int c, rc = NEXT;
+	optind = 1;
+	while (rc == NEXT && (c = getopt_long(argc, argv, "o:t:j:qh", longopts, NULL)) != -1)
+		rc = build_option(c, optarg, &a);
+	if (rc == NEXT && optind != argc - 1)
+		rc = lade_cli_usage_error("build", optind >= argc ? "build needs a RECIPE"
+		                                                  : "build takes one RECIPE");
+	if (rc == NEXT && a.o.sbom_out && !a.o.sbom)
+		rc = lade_cli_usage_error("build", "--sbom-out needs --sbom spdx|cyclonedx");
+	if (rc == NEXT) {
+		a.o.recipe_path = argv[optind];
+		a.o.variants = a.variants;
+		a.o.annotations = a.annotations;
+		rc = run(&a);
+	}
+	lade_strv_free(a.variants);
+	lade_strv_free(a.annotations);
+	return rc;
 }

@@ -13,6 +13,25 @@
 
 enum { OPT_MOUNT_FROM = OPT_REGISTRY_LAST, OPT_DIGESTFILE, OPT_CHUNK_SIZE };
 
+/* What the push did, on stderr. */
+static void print_summary(const char *ref, const struct lade_push_stats *s)
+{
+	char hs[32];
+	fprintf(stderr,
+	        "lade: pushed %s: %zu blobs uploaded (%s), %zu already present, %zu mounted, "
+	        "%zu manifests\n",
+	        ref, s->blobs_uploaded, lade_human_size(s->bytes_uploaded, hs, sizeof(hs)),
+	        s->blobs_present, s->blobs_mounted, s->manifests);
+	if (s->chunks_resumed || s->uploads_restarted)
+		fprintf(stderr,
+		        "lade: after failures: %zu uploads resumed where the registry stood, "
+		        "%zu started again\n",
+		        s->chunks_resumed, s->uploads_restarted);
+	if (s->referrers_tagged)
+		fprintf(stderr, "lade: the registry has no referrers API: referrers listed "
+		                "under the sha256-<digest> tag\n");
+}
+
 int lade_cmd_push(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -75,24 +94,8 @@ int lade_cmd_push(int argc, char **argv)
 		        "manifests", (json_int_t)st.manifests, "chunks_resumed",
 		        (json_int_t)st.chunks_resumed, "uploads_restarted",
 		        (json_int_t)st.uploads_restarted, "referrers_tagged", st.referrers_tagged));
-	if (!cm.quiet) {
-		char hs[32];
-		fprintf(stderr,
-		        "lade: pushed %s: %zu blobs uploaded (%s), %zu already present, %zu "
-		        "mounted, "
-		        "%zu manifests\n",
-		        ref, st.blobs_uploaded, lade_human_size(st.bytes_uploaded, hs, sizeof(hs)),
-		        st.blobs_present, st.blobs_mounted, st.manifests);
-		if (st.chunks_resumed || st.uploads_restarted)
-			fprintf(stderr,
-			        "lade: after failures: %zu uploads resumed where the registry "
-			        "stood, "
-			        "%zu started again\n",
-			        st.chunks_resumed, st.uploads_restarted);
-		if (st.referrers_tagged)
-			fprintf(stderr, "lade: the registry has no referrers API: referrers listed "
-			                "under the sha256-<digest> tag\n");
-	}
+	if (!cm.quiet)
+		print_summary(ref, &st);
 	printf("%s\n", digest);
 	return lade_cli_flush();
 }

@@ -13,6 +13,40 @@
 #include "lade/util.h"
 #include "lade/verify.h"
 
+/* {"layout", "ok", "problems": [listed lines], "count": all found}; the exit status. */
+static int print_json(const char *layout, const struct lade_buf *problems, size_t n)
+{
+	json_t *list = json_array();
+	for (char *line = problems->data, *nl; *line; line = nl + 1) {
+		nl = strchr(line, '\n');
+		if (nl == NULL)
+			nl = line + strlen(line) - 1;
+		json_array_append_new(list, json_stringn(line, (size_t)(nl - line)));
+	}
+	_cleanup_(json_decrefp) json_t *j =
+	        json_pack("{s:s, s:b, s:I, s:o}", "layout", layout, "ok", n == 0, "count",
+	                  (json_int_t)n, "problems", list);
+	if (lade_cli_print_json(j, JSON_INDENT(2)) != 0)
+		return EXIT_FAILURE;
+	return n ? EXIT_FAILURE : 0;
+}
+
+/* "LAYOUT: ok" on stdout, or the problems on stderr; the exit status. */
+static int print_text(const char *layout, const struct lade_verify_options *vo,
+                      const struct lade_buf *problems, size_t n)
+{
+	if (n == 0) {
+		printf("%s: ok\n", layout);
+		return lade_cli_flush();
+	}
+	fputs(problems->data, stderr);
+	size_t max = vo->max_problems ? vo->max_problems : LADE_VERIFY_MAX_PROBLEMS;
+	if (n > max)
+		fprintf(stderr, "... and %zu more problems\n", n - max);
+	fprintf(stderr, "lade: error: %s: %zu problem%s found\n", layout, n, n == 1 ? "" : "s");
+	return EXIT_FAILURE;
+}
+
 int lade_cmd_verify(int argc, char **argv)
 {
 	enum { OPT_MAX = 256, OPT_NO_LAYERS, OPT_NO_SANDBOX, OPT_JSON_V };
@@ -77,31 +111,7 @@ int lade_cmd_verify(int argc, char **argv)
 		return lade_cli_error(err, EXIT_FAILURE);
 	if (quiet)
 		return n ? EXIT_FAILURE : 0;
-	if (json) {
-		/* {"layout", "ok", "problems": [listed lines], "count": all found} */
-		json_t *list = json_array();
-		for (char *line = problems.data, *nl; *line; line = nl + 1) {
-			nl = strchr(line, '\n');
-			if (nl == NULL)
-				nl = line + strlen(line) - 1;
-			json_array_append_new(list, json_stringn(line, (size_t)(nl - line)));
-		}
-		_cleanup_(json_decrefp) json_t *j =
-		        json_pack("{s:s, s:b, s:I, s:o}", "layout", argv[optind], "ok", n == 0,
-		                  "count", (json_int_t)n, "problems", list);
-		if (lade_cli_print_json(j, JSON_INDENT(2)) != 0)
-			return EXIT_FAILURE;
-		return n ? EXIT_FAILURE : 0;
-	}
-	if (n == 0) {
-		printf("%s: ok\n", argv[optind]);
-		return 0;
-	}
-	fputs(problems.data, stderr);
-	size_t max = vo.max_problems ? vo.max_problems : LADE_VERIFY_MAX_PROBLEMS;
-	if (n > max)
-		fprintf(stderr, "... and %zu more problems\n", n - max);
-	fprintf(stderr, "lade: error: %s: %zu problem%s found\n", argv[optind], n,
-	        n == 1 ? "" : "s");
-	return EXIT_FAILURE;
+	if (json)
+		return print_json(argv[optind], &problems, n);
+	return print_text(argv[optind], &vo, &problems, n);
 }
