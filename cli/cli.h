@@ -35,6 +35,10 @@ int lade_cli_parse_bool(const char *cmd, const char *option, const char *arg, bo
  * only way to run without it. 0, or -1 with the reason printed. */
 int lade_cli_sandbox(bool enabled, enum lade_sandbox_phase phase);
 
+/* The last case of a command's option switch: -h prints the help on stdout and gives 0,
+ * anything else (getopt's '?': it said what was wrong) the help on stderr and 2. */
+int lade_cli_help_or_usage(const char *cmd, int c);
+
 /* "lade: error: MESSAGE" on stderr (naming the system call the sandbox refused, if any);
  * returns STATUS. */
 int lade_cli_error(const struct lade_error *err, int status);

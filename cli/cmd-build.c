@@ -256,8 +256,7 @@ static int value_option(int c, const char *arg, struct args *a)
 		a->o.tls_verify_off = !verify;
 		return NEXT;
 	default:
-		lade_cli_usage(stderr, lade_cli_command_find("build"));
-		return LADE_EXIT_USAGE;
+		return lade_cli_help_or_usage("build", c);
 	}
 }
 
@@ -304,9 +303,6 @@ static int build_option(int c, const char *arg, struct args *a)
 	case 'q':
 		a->o.progress = NULL;
 		return NEXT;
-	case 'h':
-		lade_cli_usage(stdout, lade_cli_command_find("build"));
-		return 0;
 	case OPT_EXPLAIN_SANDBOX: {
 		_cleanup_error_ struct lade_error *err = NULL;
 		_cleanup_buf_ struct lade_buf b = LADE_BUF_INIT;

@@ -32,12 +32,8 @@ int lade_cmd_diff(int argc, char **argv)
 		case OPT_NO_SANDBOX:
 			sb = false;
 			break;
-		case 'h':
-			lade_cli_usage(stdout, lade_cli_command_find("diff"));
-			return 0;
 		default:
-			lade_cli_usage(stderr, lade_cli_command_find("diff"));
-			return 2;
+			return lade_cli_help_or_usage("diff", c);
 		}
 	}
 	if (optind != argc - 2)

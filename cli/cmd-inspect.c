@@ -51,12 +51,8 @@ int lade_cmd_inspect(int argc, char **argv)
 		case OPT_NO_SANDBOX:
 			sb = false;
 			break;
-		case 'h':
-			lade_cli_usage(stdout, lade_cli_command_find("inspect"));
-			return 0;
 		default:
-			lade_cli_usage(stderr, lade_cli_command_find("inspect"));
-			return 2;
+			return lade_cli_help_or_usage("inspect", c);
 		}
 	}
 	if (optind != argc - 1)

@@ -85,12 +85,8 @@ int lade_cmd_verify(int argc, char **argv)
 		case 'q':
 			quiet = true;
 			break;
-		case 'h':
-			lade_cli_usage(stdout, lade_cli_command_find("verify"));
-			return 0;
 		default:
-			lade_cli_usage(stderr, lade_cli_command_find("verify"));
-			return LADE_EXIT_USAGE;
+			return lade_cli_help_or_usage("verify", c);
 		}
 	}
 	if (optind != argc - 1)

@@ -38,6 +38,12 @@ int lade_cli_parse_bool(const char *cmd, const char *option, const char *arg, bo
 	return lade_cli_usage_error(cmd, "--%s takes true or false", option);
 }
 
+int lade_cli_help_or_usage(const char *cmd, int c)
+{
+	lade_cli_usage(c == 'h' ? stdout : stderr, lade_cli_command_find(cmd));
+	return c == 'h' ? 0 : LADE_EXIT_USAGE;
+}
+
 int lade_cli_error(const struct lade_error *err, int status)
 {
 	const char *denied = lade_sandbox_last_denied();
