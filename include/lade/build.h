@@ -1,5 +1,5 @@
 /* lade — the build: recipe → plan → layers → config → manifest → index, for one recipe and
- * each of the variants asked for. The only module that knows every stage; cli (main.c) calls
+ * each of the variants asked for. The only module that knows every stage; cli/cmd-build.c calls
  * it and prints what it returns. */
 #ifndef LADE_BUILD_H
 #define LADE_BUILD_H
