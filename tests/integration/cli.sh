@@ -89,6 +89,28 @@ for c in build push pull; do
 	like "$ERR" "^lade: --tls-verify takes true or false" "lade $c names what --tls-verify takes"
 done
 
+# One sandbox policy: where seccomp filters cannot be loaded every command refuses to run
+# unless given --no-sandbox. valgrind is such a place (it does not implement seccomp(2)).
+if command -v valgrind >/dev/null 2>&1; then
+	printf 'name: t\nbase: {scratch: true}\n' >"$T/scratch.yaml"
+	for args in "build $T/scratch.yaml -o $T/nosb" "verify $T/nope" "inspect $T/nope" \
+		"diff $T/nope $T/nope2" "push $T/nope localhost:1/x" "pull localhost:1/x -o $T/nope"; do
+		c=${args%% *}
+		# shellcheck disable=SC2086 # the words of $args are the operands
+		valgrind -q "$LADE" $args >/dev/null 2>"$T/vg.err"
+		rc=$?
+		[ "$c" = diff ] && want=2 || want=1
+		is "$rc" "$want" "without seccomp, lade $c fails ($want)"
+		check "without seccomp, lade $c says why and names --no-sandbox" \
+			grep -q "^lade: error: this kernel has no seccomp filter support; run with --no-sandbox" "$T/vg.err"
+	done
+	valgrind -q "$LADE" inspect --no-sandbox "$T/nope" >/dev/null 2>"$T/vg.err"
+	check "with --no-sandbox, lade inspect goes on (to the missing image)" \
+		grep -q "^lade: error: image '$T/nope'" "$T/vg.err"
+else
+	ok "# SKIP valgrind is not installed: no kernel without seccomp to try"
+fi
+
 run_lade help nope
 is "$RC" 2 "lade help nope exits 2"
 like "$ERR" "^lade: unknown command 'nope'" "lade help nope names the command"
