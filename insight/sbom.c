@@ -875,8 +875,7 @@ int lade_sbom_generate(enum lade_sbom_format fmt, const struct lade_sbom_input *
 	json_t *doc = fmt == LADE_SBOM_SPDX ? spdx_document(&m) : cyclonedx_document(&m);
 	model_release(&m);
 	if (doc == NULL) {
-		fprintf(stderr, "lade: cannot build the sbom JSON (out of memory)\n");
-		abort();
+		lade_die("cannot build the sbom JSON (out of memory)");
 	}
 	*json_out = lade_json_dump(doc);
 	json_decref(doc);
@@ -910,8 +909,7 @@ int lade_sbom_attach(struct lade_store *store, enum lade_sbom_format fmt, const 
 	        (json_int_t)doc_len, "subject", "mediaType", MEDIA_TYPE_MANIFEST, "digest",
 	        subject_digest, "size", (json_int_t)subject_size);
 	if (m == NULL) {
-		fprintf(stderr, "lade: cannot build the sbom manifest JSON (out of memory)\n");
-		abort();
+		lade_die("cannot build the sbom manifest JSON (out of memory)");
 	}
 	_cleanup_free_ char *text = lade_json_dump(m);
 	json_decref(m);

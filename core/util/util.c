@@ -13,10 +13,17 @@
 
 char lade_buf_empty_[1];
 
+void lade_die(const char *what)
+{
+	fprintf(stderr, "lade: %s\n", what);
+	abort();
+}
+
 static void __attribute__((noreturn)) die_oom(size_t n)
 {
-	fprintf(stderr, "lade: out of memory allocating %zu bytes\n", n);
-	abort();
+	char what[64];
+	snprintf(what, sizeof(what), "out of memory allocating %zu bytes", n);
+	lade_die(what);
 }
 
 void lade_archive_read_freep(struct archive **a)

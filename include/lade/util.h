@@ -48,6 +48,11 @@ struct archive;
 /* archive_read_free(*a) unless NULL: the cleanup of every libarchive reader. */
 void lade_archive_read_freep(struct archive **a);
 
+/* A state lade cannot go on from and no input causes (out of memory, a broken crypto library):
+ * "lade: WHAT" on stderr, then abort(). The only output of the library, which otherwise
+ * reports through errors, notes and events. */
+void lade_die(const char *what) __attribute__((noreturn));
+
 /* Allocation failure is not an input error: like git's xmalloc these abort with a message. */
 void *xmalloc(size_t n);
 void *xzalloc(size_t n);
