@@ -179,7 +179,7 @@ static const struct option longopts[] = {
         {"offline", no_argument, NULL, OPT_OFFLINE},
         {"allow-unpinned-base", no_argument, NULL, OPT_ALLOW_UNPINNED},
         {"creds", required_argument, NULL, OPT_CREDS},
-        {"tls-verify", required_argument, NULL, OPT_TLS_VERIFY},
+        {"tls-verify", optional_argument, NULL, OPT_TLS_VERIFY},
         {"cache", required_argument, NULL, OPT_CACHE},
         {"no-cache", no_argument, NULL, OPT_NO_CACHE},
         {"quiet", no_argument, NULL, 'q'},

@@ -48,7 +48,7 @@ static const struct lade_cli_option build_options[] = {
          "accept a registry base image that is not pinned by a @sha256: digest", NULL},
         {0, "creds", "USER:PASS", "registry credentials (default: the auth files, as skopeo)",
          NULL},
-        {0, "tls-verify", "BOOL",
+        {0, "tls-verify", "=BOOL",
          "--tls-verify=false: plain http or unverified TLS to the registry (BOOL: true, 1, yes or "
          "false, 0, no)",
          "true false"},

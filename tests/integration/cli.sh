@@ -84,6 +84,8 @@ for c in build push pull; do
 		run_lade "$c" --tls-verify="$v" w x y z
 		like "${ERR%%$'\n'*}" "^lade: $c (takes|needs) " "lade $c accepts --tls-verify=$v"
 	done
+	run_lade "$c" --tls-verify w x y z
+	like "${ERR%%$'\n'*}" "^lade: $c (takes|needs) " "lade $c accepts --tls-verify alone (true)"
 	run_lade "$c" --tls-verify=maybe w x y z
 	is "$RC" 2 "lade $c --tls-verify=maybe is a usage error"
 	like "$ERR" "^lade: --tls-verify takes true or false" "lade $c names what --tls-verify takes"
@@ -181,6 +183,8 @@ is "$(complete_words lade inspect --by '' | tr '\n' ' ')" "package " "lade inspe
 is "$(complete_words lade p | sort | tr '\n' ' ')" "pull push " "lade p<TAB> offers pull and push"
 is "$(complete_words lade pull --tls-verify = '' | sort | tr '\n' ' ')" "false true " \
 	"lade pull --tls-verify=<TAB> offers true and false"
+is "$(complete_words lade build --tls-verify = '' | sort | tr '\n' ' ')" "false true " \
+	"lade build --tls-verify=<TAB> offers true and false"
 is "$(complete_words lade help ve | tr '\n' ' ')" "verify version " "lade help ve<TAB> offers verify and version"
 mkdir -p "$T/comp/sub"
 : >"$T/comp/app.yaml"
