@@ -16,11 +16,9 @@
 #include "lade/install.h"
 #include "lade/layer.h"
 #include "lade/libc.h"
-#include "lade/lock.h"
-#include "lade/pep508.h"
 #include "lade/plan.h"
+#include "lade/prepare.h"
 #include "lade/select.h"
-#include "lade/tags.h"
 #include "lade/recipe.h"
 #include "lade/registry.h"
 #include "lade/sbom.h"
@@ -77,10 +75,16 @@ static int sbom_collect_file(void *ctx, const struct lade_entry *e, struct lade_
 	return 0;
 }
 
-static void progress(const struct build_ctx *c, const char *fmt, ...)
+static void emit(const struct build_ctx *c, const struct lade_build_event *ev)
+{
+	if (c->o->progress)
+		c->o->progress(c->o->progress_ctx, ev);
+}
+
+static void note(const struct build_ctx *c, const char *fmt, ...)
         __attribute__((format(printf, 2, 3)));
 
-static void progress(const struct build_ctx *c, const char *fmt, ...)
+static void note(const struct build_ctx *c, const char *fmt, ...)
 {
 	if (c->o->progress == NULL)
 		return;
@@ -89,7 +93,7 @@ static void progress(const struct build_ctx *c, const char *fmt, ...)
 	va_start(ap, fmt);
 	lade_buf_vaddf(&b, fmt, ap);
 	va_end(ap);
-	c->o->progress(c->o->progress_ctx, b.data);
+	emit(c, &(struct lade_build_event){.kind = LADE_BUILD_EVENT_NOTE, .text = b.data});
 	lade_buf_release(&b);
 }
 
@@ -153,14 +157,16 @@ static int write_layer(struct build_ctx *c, struct lade_layer *layer, const char
 	if (lade_layer_write_cached(c->cache, layer, &lo, c->store, &res, &reused, err) < 0)
 		return -1; /* the layer writer names the layer */
 	if (c->cache && lade_cache_warning(c->cache))
-		progress(c, "cache: %s", lade_cache_warning(c->cache));
-
-	char h1[32], h2[32];
-	progress(c, "layer %zu/%zu %s: %zu entries, %s -> %s %s%s", index, total,
-	         lade_layer_comment(layer), res.entries,
-	         lade_human_size(res.tar_size, h1, sizeof(h1)),
-	         lade_human_size(res.size, h2, sizeof(h2)), res.digest,
-	         reused ? " (reused from the cache)" : "");
+		note(c, "cache: %s", lade_cache_warning(c->cache));
+	emit(c, &(struct lade_build_event){.kind = LADE_BUILD_EVENT_LAYER,
+	                                   .name = lade_layer_comment(layer),
+	                                   .index = index,
+	                                   .count = total,
+	                                   .entries = res.entries,
+	                                   .bytes_in = res.tar_size,
+	                                   .bytes_out = res.size,
+	                                   .digest = res.digest,
+	                                   .reused = reused});
 
 	struct lade_build_layer *bl = image_add_layer(im, alloc);
 	memcpy(bl->digest, res.digest, sizeof(bl->digest));
@@ -175,188 +181,52 @@ static int write_layer(struct build_ctx *c, struct lade_layer *layer, const char
 	return 0;
 }
 
-/* The Python part of an image: wheels selected from the lock, verified, opened and installed
- * into layers. Big distributions get a layer each (stable digests shared between variants and
- * rebuilds), the rest share one layer with the venv skeleton. */
-struct py_plan {
-	struct lade_lock *lock;
-	struct lade_selected *sel;
-	size_t n_sel;
-	struct lade_wheel **wheels; /* n_sel, kept open until the layers are written */
-	struct lade_install_scheme scheme;
-	bool has_scheme;
-	char **env; /* "KEY=value" for the config */
-};
-
-static void py_plan_release(struct py_plan *p)
+/* The Python notes (lock lines ignored, base distributions kept) are the build's notes. */
+static void py_note(void *ctx, const char *text)
 {
-	for (size_t i = 0; i < p->n_sel; i++)
-		if (p->wheels)
-			lade_wheel_free(p->wheels[i]);
-	free(p->wheels);
-	if (p->sel)
-		lade_selected_free(p->sel, p->n_sel);
-	lade_lock_free(p->lock);
-	if (p->has_scheme)
-		lade_install_scheme_release(&p->scheme);
-	lade_strv_free(p->env);
-}
-
-static const char *config_env_value(const json_t *config, const char *key)
-{
-	json_t *env = json_object_get(json_object_get(config, "config"), "Env");
-	size_t i, klen = strlen(key);
-	json_t *v;
-	json_array_foreach(env, i, v)
-	{
-		const char *s = json_string_value(v);
-		if (s && strncmp(s, key, klen) == 0 && s[klen] == '=')
-			return s + klen + 1;
-	}
-	return NULL;
-}
-
-static uint64_t wheel_installed_size(const struct lade_wheel *w)
-{
-	uint64_t n = 0;
-	for (size_t i = 0; i < lade_wheel_member_count(w); i++)
-		n += lade_wheel_member(w, i)->usize;
-	return n;
-}
-
-/* site-packages: system — the wheels go where `pip install` run as root by the base's own
- * interpreter puts them. No skeleton, no environment: the base's PATH already finds the
- * interpreter and its scripts directory. Distributions the base has already are kept when
- * they are the locked version (pip: "Requirement already satisfied") and dropped from the
- * selection; another version is an error, since lade never removes what the base holds. */
-static int py_prepare_system(struct build_ctx *c, const struct lade_recipe *r,
-                             const struct lade_tree *tree, struct py_plan *p,
-                             struct lade_error **err)
-{
-	const struct lade_recipe_python *py = &r->python;
-	if (lade_install_scheme_system(py->interpreter, py->version, tree, &p->scheme, err) < 0)
-		return lade_error_prefix(err, "%s:%d:%d: python: site-packages: system", r->path,
-		                         py->line, py->column);
-	p->has_scheme = true;
-	p->scheme.exclude = lade_strv_copy(py->exclude);
-	progress(c, "python site directory /%s (scripts in /%s)", p->scheme.purelib,
-	         p->scheme.scripts);
-	for (size_t i = 0; i < p->n_sel;) {
-		struct lade_selected *sel = &p->sel[i];
-		const char *version = lade_wheel_version_normalized(p->wheels[i]);
-		_cleanup_free_ char *dist_info = NULL;
-		int found = lade_install_base_dist(tree, p->scheme.purelib,
-		                                   lade_wheel_name(p->wheels[i]), version,
-		                                   &dist_info, err);
-		if (found < 0)
-			return lade_error_prefix(err, "%s:%d", py->lock, sel->req->line);
-		if (found == 0) {
-			i++;
-			continue;
-		}
-		progress(c, "%s %s is in the base already (/%s): kept, as pip does",
-		         lade_wheel_name(p->wheels[i]), version, dist_info);
-		/* out of the selection, keeping p consistent for py_plan_release at every step */
-		lade_wheel_free(p->wheels[i]);
-		free(sel->path);
-		free(sel->filename);
-		free(sel->name);
-		free(sel->version);
-		memmove(&p->sel[i], &p->sel[i + 1], (p->n_sel - i - 1) * sizeof(*p->sel));
-		memmove(&p->wheels[i], &p->wheels[i + 1], (p->n_sel - i - 1) * sizeof(*p->wheels));
-		p->n_sel--;
-	}
-	return 0;
+	note(ctx, "%s", text);
 }
 
 static int py_prepare(struct build_ctx *c, const struct lade_recipe *r, const char *platform,
                       const struct lade_base_image *base, const struct lade_tree *tree,
-                      const char *base_libc, struct py_plan *p, struct lade_error **err)
+                      const char *base_libc, struct lade_py_plan *p, struct lade_error **err)
 {
 	const struct lade_recipe_python *py = &r->python;
-
-	if (py->interpreter == NULL || py->version == NULL)
-		return lade_error_set(err, 0,
-		                      "%s:%d:%d: python: interpreter and version are required to "
-		                      "install wheels",
-		                      r->path, py->line, py->column);
-	/* The interpreter must be there: a venv pointing at nothing fails only at run time. */
-	_cleanup_free_ char *interp = NULL;
-	_cleanup_free_ char *interp_rel = lade_path_normalize(py->interpreter, err);
-	if (interp_rel == NULL || lade_tree_resolve(tree, interp_rel, true, &interp, err) < 0)
-		return lade_error_prefix(err, "%s:%d:%d: python.interpreter", r->path, py->line,
-		                         py->column);
-	const struct lade_tree_node *node = lade_tree_lookup(tree, interp);
-	if (node == NULL || (node->type != LADE_ENTRY_FILE && node->type != LADE_ENTRY_HARDLINK))
-		return lade_error_set(err, 0,
-		                      "%s:%d:%d: python.interpreter %s does not exist in the base "
-		                      "image %s",
-		                      r->path, py->line, py->column, py->interpreter, base->name);
-
-	_cleanup_free_ char *libc = r->libc     ? xstrdup(r->libc)
-	                            : base_libc ? xstrdup(base_libc)
-	                                        : NULL;
-	if (libc == NULL && lade_base_detect_libc(base, c->store, tree, platform, &libc, err) < 0)
-		return lade_error_prefix(err, "%s: cannot tell the base image's libc (set libc:)",
-		                         r->path);
+	struct lade_py_spec spec = {.recipe_path = r->path,
+	                            .line = py->line,
+	                            .column = py->column,
+	                            .interpreter = py->interpreter,
+	                            .version = py->version,
+	                            .venv = py->venv,
+	                            .site_packages_system = py->site_packages_system,
+	                            .lock = py->lock,
+	                            .wheelhouse = py->wheelhouse,
+	                            .exclude = py->exclude,
+	                            .libc = r->libc,
+	                            .note = py_note,
+	                            .note_ctx = c};
 	struct lade_target t;
-	if (lade_target_init(&t, platform, py->version, libc, err) < 0)
-		return lade_error_prefix(err, "%s:%d:%d: python", r->path, py->line, py->column);
+	if (lade_py_target(&spec, platform, base, c->store, tree, base_libc, &t, err) < 0)
+		return -1;
 	char tdesc[128];
-	progress(c, "python target %s", lade_target_describe(&t, tdesc, sizeof(tdesc)));
-
-	if (lade_lock_parse_file(py->lock, &p->lock, err) < 0)
-		return -1;
-	for (char **note = p->lock->ignored; note && *note; note++)
-		progress(c, "%s", *note);
-	if (lade_select_wheels(p->lock, py->wheelhouse, &t, &p->sel, &p->n_sel, err) < 0)
-		return -1;
-	p->wheels = xcalloc(p->n_sel ? p->n_sel : 1, sizeof(*p->wheels));
-	_cleanup_free_ struct lade_dist *dists = xcalloc(p->n_sel ? p->n_sel : 1, sizeof(*dists));
-	for (size_t i = 0; i < p->n_sel; i++) {
-		if (lade_wheel_open(p->sel[i].path, &p->wheels[i], err) < 0)
-			return -1;
-		dists[i] = (struct lade_dist){
-		        .name = lade_wheel_name(p->wheels[i]),
-		        .version = lade_wheel_version_normalized(p->wheels[i]),
-		        .requires_dist = lade_wheel_requires_dist(p->wheels[i]),
-		        .extras_requested = p->sel[i].req->extras,
-		};
-	}
-	if (lade_deps_check(dists, p->n_sel, &t, err) < 0)
-		return lade_error_prefix(err, "%s: the lock is not complete", py->lock);
-
-	if (py->site_packages_system)
-		return py_prepare_system(c, r, tree, p, err);
-	if (lade_install_scheme_venv(py->venv, py->version, &p->scheme, err) < 0)
-		return -1;
-	p->has_scheme = true;
-	free(p->scheme.interpreter);
-	p->scheme.interpreter = lade_path_join(py->venv, "bin/python");
-	p->scheme.exclude = lade_strv_copy(py->exclude);
-	p->env = lade_venv_env(py->venv, config_env_value(base->config, "PATH"));
-	return 0;
+	emit(c, &(struct lade_build_event){.kind = LADE_BUILD_EVENT_PYTHON_TARGET,
+	                                   .text = lade_target_describe(&t, tdesc, sizeof(tdesc))});
+	return lade_py_prepare(&spec, &t, base, tree, p, err);
 }
 
-/* Write the layers the planner asks for: distributions (big and stable ones first, each in a
- * layer of its own so variants and rebuilds share it), the venv skeleton with the small ones,
- * then each files item, app code last. A layer over max-layer-size is split by files. */
-static int write_planned_layers(struct build_ctx *c, const struct lade_recipe *r, struct py_plan *p,
-                                const struct lade_base_image *base, const struct lade_tree *tree,
-                                struct lade_build_image *im, size_t *alloc, json_t *config,
-                                struct lade_error **err)
+/* The units of an image (distributions, the venv skeleton, files items), planned into layers. */
+static int plan_image(const struct lade_recipe *r, const struct lade_py_plan *p,
+                      const struct lade_base_image *base, size_t has_skel, struct lade_plan **plan,
+                      struct lade_error **err)
 {
 	size_t n_dist = p->n_sel;
-	size_t has_skel = r->python.present && !r->python.site_packages_system ? 1 : 0;
 	size_t n_units = n_dist + has_skel + r->n_files;
-	if (n_units == 0)
-		return 0;
 	_cleanup_free_ struct lade_plan_unit *units = xcalloc(n_units, sizeof(*units));
 	_cleanup_strv_ char **names = NULL;
 	for (size_t i = 0; i < n_dist; i++)
 		units[i] = (struct lade_plan_unit){.name = p->sel[i].name,
 		                                   .kind = LADE_UNIT_DIST,
-		                                   .size = wheel_installed_size(p->wheels[i])};
+		                                   .size = lade_wheel_installed_size(p->wheels[i])};
 	if (has_skel)
 		units[n_dist] = (struct lade_plan_unit){.name = "venv", .kind = LADE_UNIT_SKELETON};
 	for (size_t i = 0; i < r->n_files; i++) {
@@ -366,86 +236,118 @@ static int write_planned_layers(struct build_ctx *c, const struct lade_recipe *r
 	for (size_t i = 0; i < r->n_files; i++)
 		units[n_dist + has_skel + i] = (struct lade_plan_unit){
 		        .name = names[i], .kind = LADE_UNIT_FILES, .files_dst = r->files[i].dst};
-
-	_cleanup_(lade_plan_freep) struct lade_plan *plan = NULL;
-	if (lade_plan_layers(units, n_units, &r->layers, base->n_layers, &plan, err) < 0)
+	if (lade_plan_layers(units, n_units, &r->layers, base->n_layers, plan, err) < 0)
 		return lade_error_prefix(err, "%s: layers", r->path);
-	size_t total = 0, index = 0;
+	return 0;
+}
+
+/* A files item into the layer; with --sbom its regular files are also collected, by adding
+ * the same item to a scratch layer and walking it. */
+static int add_files_item(struct build_ctx *c, const struct lade_recipe_files *f,
+                          const struct lade_tree *tree, struct lade_layer *layer,
+                          struct lade_error **err)
+{
+	if (lade_files_add(f, tree, layer, err) < 0)
+		return -1;
+	if (!c->o->sbom)
+		return 0;
+	_cleanup_(lade_layer_freep) struct lade_layer *scratch = lade_layer_new("sbom");
+	struct lade_layer_options lo = {.compression = c->compression,
+	                                .level = -1,
+	                                .jobs = 1,
+	                                .mtime = c->epoch,
+	                                .base = tree};
+	if (lade_files_add(f, tree, scratch, err) < 0)
+		return -1;
+	return lade_layer_walk(scratch, &lo, sbom_collect_file, c, err);
+}
+
+/* Unit u of the plan into the layer, with its history line appended to created_by. */
+static int add_unit(struct build_ctx *c, const struct lade_recipe *r, struct lade_py_plan *p,
+                    size_t has_skel, const struct lade_tree *tree, size_t u,
+                    struct lade_layer *layer, struct lade_buf *created_by, struct lade_error **err)
+{
+	size_t n_dist = p->n_sel;
+	if (created_by->len)
+		lade_buf_adds(created_by, "; ");
+	if (u < n_dist) {
+		lade_buf_addf(created_by, "lade install %s", p->sel[u].filename);
+		struct lade_install_info info = {0};
+		int rc = lade_wheel_install(p->wheels[u], &p->scheme, true, layer, &info, err);
+		for (char **n = info.notes; rc == 0 && n && *n; n++)
+			note(c, "%s", *n);
+		lade_install_info_release(&info);
+		return rc;
+	}
+	if (u < n_dist + has_skel) {
+		lade_buf_addf(created_by, "lade venv %s", r->python.venv);
+		return lade_venv_add(layer, r->python.venv, r->python.interpreter,
+		                     r->python.version, 0, 0, err);
+	}
+	const struct lade_recipe_files *f = &r->files[u - n_dist - has_skel];
+	lade_buf_addf(created_by, "lade COPY %s %s", f->src_text, f->dst);
+	return add_files_item(c, f, tree, layer, err);
+}
+
+/* Where the written layers go: the image report, the config, the running layer count. */
+struct image_out {
+	struct lade_build_image *im;
+	size_t *alloc;
+	json_t *config;
+	const struct lade_tree *tree;
+	size_t index, total;
+};
+
+/* One planned layer, split by files over max-layer-size. */
+static int write_planned_layer(struct build_ctx *c, const struct lade_plan *plan,
+                               const struct lade_planned_layer *pl, struct lade_layer *layer,
+                               const char *created_by, struct image_out *io,
+                               struct lade_error **err)
+{
+	if (!pl->split)
+		return write_layer(c, layer, created_by, io->tree, io->im, io->alloc, io->config,
+		                   ++io->index, io->total, err);
+	struct lade_layer **parts = NULL;
+	size_t n_parts = 0;
+	if (lade_layer_split(layer, plan->max_layer_size, &parts, &n_parts, err) < 0)
+		return -1;
+	/* The planner's part count is an estimate; the split is what counts. */
+	io->total += n_parts - lade_plan_layer_parts(plan, pl);
+	int rc = 0;
+	for (size_t k = 0; k < n_parts && rc == 0; k++)
+		rc = write_layer(c, parts[k], created_by, io->tree, io->im, io->alloc, io->config,
+		                 ++io->index, io->total, err);
+	lade_layer_parts_free(parts, n_parts);
+	return rc;
+}
+
+/* Write the layers the planner asks for: distributions (big and stable ones first, each in a
+ * layer of its own so variants and rebuilds share it), the venv skeleton with the small ones,
+ * then each files item, app code last. A layer over max-layer-size is split by files. */
+static int write_planned_layers(struct build_ctx *c, const struct lade_recipe *r,
+                                struct lade_py_plan *p, const struct lade_base_image *base,
+                                const struct lade_tree *tree, struct lade_build_image *im,
+                                size_t *alloc, json_t *config, struct lade_error **err)
+{
+	size_t has_skel = r->python.present && !r->python.site_packages_system ? 1 : 0;
+	if (p->n_sel + has_skel + r->n_files == 0)
+		return 0;
+	_cleanup_(lade_plan_freep) struct lade_plan *plan = NULL;
+	if (plan_image(r, p, base, has_skel, &plan, err) < 0)
+		return -1;
+	struct image_out io = {.im = im, .alloc = alloc, .config = config, .tree = tree};
 	for (size_t i = 0; i < plan->n_layers; i++)
-		total += lade_plan_layer_parts(plan, &plan->layers[i]);
+		io.total += lade_plan_layer_parts(plan, &plan->layers[i]);
 
 	for (size_t li = 0; li < plan->n_layers; li++) {
 		const struct lade_planned_layer *pl = &plan->layers[li];
 		_cleanup_(lade_layer_freep) struct lade_layer *layer = lade_layer_new(pl->name);
-		struct lade_buf created_by = LADE_BUF_INIT;
-		int rc = 0;
-		for (size_t k = 0; k < pl->n_units && rc == 0; k++) {
-			size_t u = pl->units[k];
-			if (created_by.len)
-				lade_buf_adds(&created_by, "; ");
-			if (u < n_dist) {
-				lade_buf_addf(&created_by, "lade install %s", p->sel[u].filename);
-				struct lade_install_info info = {0};
-				rc = lade_wheel_install(p->wheels[u], &p->scheme, true, layer,
-				                        &info, err);
-				for (char **n = info.notes; rc == 0 && n && *n; n++)
-					progress(c, "%s", *n);
-				lade_install_info_release(&info);
-			} else if (u < n_dist + has_skel) {
-				lade_buf_addf(&created_by, "lade venv %s", r->python.venv);
-				rc = lade_venv_add(layer, r->python.venv, r->python.interpreter,
-				                   r->python.version, 0, 0, err);
-			} else {
-				const struct lade_recipe_files *f =
-				        &r->files[u - n_dist - has_skel];
-				lade_buf_addf(&created_by, "lade COPY %s %s", f->src_text, f->dst);
-				rc = lade_files_add(f, tree, layer, err);
-				/* The app files for the SBOM: the same item added to a scratch
-				 * layer, walked for its regular files. */
-				if (rc == 0 && c->o->sbom) {
-					_cleanup_(lade_layer_freep) struct lade_layer *scratch =
-					        lade_layer_new("sbom");
-					struct lade_layer_options lo = {.compression =
-					                                        c->compression,
-					                                .level = -1,
-					                                .jobs = 1,
-					                                .mtime = c->epoch,
-					                                .base = tree};
-					rc = lade_files_add(f, tree, scratch, err);
-					if (rc == 0)
-						rc = lade_layer_walk(scratch, &lo,
-						                     sbom_collect_file, c, err);
-				}
-			}
-		}
-		if (rc < 0) {
-			lade_buf_release(&created_by);
-			return -1;
-		}
-		if (!pl->split) {
-			rc = write_layer(c, layer, created_by.data, tree, im, alloc, config,
-			                 ++index, total, err);
-			lade_buf_release(&created_by);
-			if (rc < 0)
+		_cleanup_buf_ struct lade_buf created_by = LADE_BUF_INIT;
+		for (size_t k = 0; k < pl->n_units; k++)
+			if (add_unit(c, r, p, has_skel, tree, pl->units[k], layer, &created_by,
+			             err) < 0)
 				return -1;
-			continue;
-		}
-		struct lade_layer **parts = NULL;
-		size_t n_parts = 0;
-		if (lade_layer_split(layer, plan->max_layer_size, &parts, &n_parts, err) < 0) {
-			lade_buf_release(&created_by);
-			return -1;
-		}
-		/* The planner's part count is an estimate; the split is what counts. */
-		total += n_parts - lade_plan_layer_parts(plan, pl);
-		for (size_t k = 0; k < n_parts && rc == 0; k++) {
-			index++;
-			rc = write_layer(c, parts[k], created_by.data, tree, im, alloc, config,
-			                 index, total, err);
-		}
-		lade_layer_parts_free(parts, n_parts);
-		lade_buf_release(&created_by);
-		if (rc < 0)
+		if (write_planned_layer(c, plan, pl, layer, created_by.data, &io, err) < 0)
 			return -1;
 	}
 	return 0;
@@ -510,7 +412,7 @@ static int base_facts(struct build_ctx *c, const struct lade_recipe *r,
 			return 0;
 		}
 		if (j && ignored)
-			progress(c, "cache: base index %s not used: %s", path, ignored->msg);
+			note(c, "cache: base index %s not used: %s", path, ignored->msg);
 	}
 
 	_cleanup_(lade_tree_freep) struct lade_tree *t = lade_tree_new();
@@ -528,7 +430,7 @@ static int base_facts(struct build_ctx *c, const struct lade_recipe *r,
 		_cleanup_error_ struct lade_error *werr = NULL;
 		if (lade_mkdir_p(dir, &werr) < 0 ||
 		    lade_write_file_atomic(path, text, strlen(text), &werr) < 0)
-			progress(c, "cache: %s (the base index is not cached)", werr->msg);
+			note(c, "cache: %s (the base index is not cached)", werr->msg);
 	}
 	*tree_out = steal_pointer(&t);
 	*libc_out = steal_pointer(&libc);
@@ -654,28 +556,12 @@ static int check_base_platform(const struct lade_recipe *r, const struct lade_ba
 	return 0;
 }
 
-static int build_image(struct build_ctx *c, const struct lade_recipe *r, const char *ref,
-                       const char *platform, struct lade_build_image *im, struct lade_error **err)
+/* The base's layers head the image's report, unchanged. */
+static void add_base_layers(struct lade_build_image *im, size_t *alloc,
+                            const struct lade_base_image *base)
 {
-	im->ref = xstrdup(ref);
-	im->variant = r->variant ? xstrdup(r->variant) : NULL;
-	im->platform = xstrdup(platform);
-	size_t alloc = 0;
-
-	_cleanup_(lade_base_image_freep) struct lade_base_image *base = NULL;
-	if (load_base(c, r, platform, &base, err) < 0 ||
-	    check_base_platform(r, base, platform, err) < 0)
-		return -1;
-	_cleanup_(lade_tree_freep) struct lade_tree *tree = NULL;
-	_cleanup_free_ char *base_libc = NULL;
-	if (base_facts(c, r, base, platform, &tree, &base_libc, err) < 0)
-		return -1;
-	if (base->n_layers)
-		progress(c, "base %s: %zu layer%s, %zu paths", base->name, base->n_layers,
-		         base->n_layers == 1 ? "" : "s", lade_tree_count(tree));
-
 	for (size_t i = 0; i < base->n_layers; i++) {
-		struct lade_build_layer *bl = image_add_layer(im, &alloc);
+		struct lade_build_layer *bl = image_add_layer(im, alloc);
 		snprintf(bl->digest, sizeof(bl->digest), "%s", base->layers[i].desc.digest);
 		snprintf(bl->diff_id, sizeof(bl->diff_id), "%s", base->layers[i].diff_id);
 		bl->size = base->layers[i].desc.size;
@@ -683,31 +569,34 @@ static int build_image(struct build_ctx *c, const struct lade_recipe *r, const c
 		bl->comment = xasprintf("base %s", base->name);
 		bl->from_base = true;
 	}
+}
 
-	_cleanup_(py_plan_release) struct py_plan py = {0};
-	if (r->python.present && py_prepare(c, r, platform, base, tree, base_libc, &py, err) < 0)
-		return -1;
-
-	/* Config first, so each written layer appends its diff_id and history entry. */
-	size_t n_env = lade_strv_len(py.env);
+/* The config over the base's, with the venv's environment ("KEY=value" strings). */
+static int image_config(const struct build_ctx *c, const struct lade_recipe *r,
+                        const struct lade_base_image *base, char **py_env, const char *platform,
+                        json_t **config, struct lade_error **err)
+{
+	size_t n_env = lade_strv_len(py_env);
 	_cleanup_free_ struct lade_kv *env = xcalloc(n_env ? n_env : 1, sizeof(*env));
 	for (size_t i = 0; i < n_env; i++) {
-		const char *eq = strchr(py.env[i], '=');
-		env[i].key = xstrndup(py.env[i], (size_t)(eq - py.env[i]));
+		const char *eq = strchr(py_env[i], '=');
+		env[i].key = xstrndup(py_env[i], (size_t)(eq - py_env[i]));
 		env[i].value = xstrdup(eq + 1);
 	}
-	_cleanup_(json_decrefp) json_t *config = NULL;
-	int rc = lade_config_new(base->config, &r->config, env, n_env, platform, c->epoch, &config,
+	int rc = lade_config_new(base->config, &r->config, env, n_env, platform, c->epoch, config,
 	                         err);
 	for (size_t i = 0; i < n_env; i++) {
 		free(env[i].key);
 		free(env[i].value);
 	}
-	if (rc < 0)
-		return -1;
+	return rc;
+}
 
-	if (write_planned_layers(c, r, &py, base, tree, im, &alloc, config, err) < 0)
-		return -1;
+/* The manifest (and the config digest, what `docker images` calls the image id). */
+static int write_manifest(struct build_ctx *c, const struct lade_recipe *r,
+                          const struct lade_base_image *base, json_t *config,
+                          struct lade_build_image *im, struct lade_error **err)
+{
 	_cleanup_free_ struct lade_manifest_layer *ml = xcalloc(im->n_layers, sizeof(*ml));
 	for (size_t i = 0; i < im->n_layers; i++) {
 		ml[i].media_type = im->layers[i].media_type;
@@ -727,54 +616,94 @@ static int build_image(struct build_ctx *c, const struct lade_recipe *r, const c
 		json_decref(ml[i].annotations);
 	if (written < 0)
 		return -1;
-	/* The config digest is what `docker images` calls the image id; report it. */
 	_cleanup_free_ char *config_text = lade_json_dump(config);
 	lade_sha256_buf(config_text, strlen(config_text), im->config_digest);
-	if (c->o->sbom) {
-		enum lade_sbom_format fmt;
-		if (lade_sbom_parse_format(c->o->sbom, &fmt, err) < 0)
-			return -1;
-		_cleanup_free_ struct lade_sbom_package *pk =
-		        xcalloc(py.n_sel ? py.n_sel : 1, sizeof(*pk));
-		for (size_t i = 0; i < py.n_sel; i++)
-			pk[i] = (struct lade_sbom_package){
-			        .name = lade_wheel_name(py.wheels[i]),
-			        .version = lade_wheel_version(py.wheels[i]),
-			        .wheel_filename = py.sel[i].filename,
-			        .wheel_sha256_hex = py.sel[i].sha256_hex,
-			        .license = lade_wheel_license(py.wheels[i])};
-		/* Never a host path: the document must not depend on where the checkout is. */
-		_cleanup_free_ char *base_name = NULL;
-		if (r->base.kind == LADE_BASE_IMAGE)
-			base_name = xstrdup(base->name);
-		else if (r->base.kind != LADE_BASE_SCRATCH)
-			base_name = xstrdup(r->base.tag ? r->base.tag : "latest");
-		struct lade_sbom_input in = {.image_name = r->name,
-		                             .ref = ref,
-		                             .manifest_digest = im->digest,
-		                             .manifest_size = im->manifest_size,
-		                             .base_name = base_name,
-		                             .base_digest = base->manifest_digest,
-		                             .packages = pk,
-		                             .n_packages = py.n_sel,
-		                             .files = c->sbom_files,
-		                             .n_files = c->n_sbom_files,
-		                             .epoch = c->epoch};
-		char *json = NULL;
-		int src = lade_sbom_generate(fmt, &in, &json, err);
-		free(c->sbom_files);
-		lade_strv_free(c->sbom_strs);
-		c->sbom_files = NULL;
-		c->sbom_strs = NULL;
-		c->n_sbom_files = c->sbom_files_alloc = 0;
-		if (src < 0)
-			return -1;
-		free(c->sbom_json);
-		c->sbom_json = json;
-		if (lade_sbom_attach(c->store, fmt, json, im->digest, im->manifest_size,
-		                     im->sbom_digest, &im->sbom_size, err) < 0)
-			return -1;
-	}
+	return 0;
+}
+
+/* --sbom: the image's document (its packages and the app files collected while its layers
+ * were written), attached to the image as an OCI artifact. */
+static int attach_sbom(struct build_ctx *c, const struct lade_recipe *r, const char *ref,
+                       const struct lade_base_image *base, const struct lade_py_plan *py,
+                       struct lade_build_image *im, struct lade_error **err)
+{
+	enum lade_sbom_format fmt;
+	if (lade_sbom_parse_format(c->o->sbom, &fmt, err) < 0)
+		return -1;
+	_cleanup_free_ struct lade_sbom_package *pk =
+	        xcalloc(py->n_sel ? py->n_sel : 1, sizeof(*pk));
+	for (size_t i = 0; i < py->n_sel; i++)
+		pk[i] = (struct lade_sbom_package){.name = lade_wheel_name(py->wheels[i]),
+		                                   .version = lade_wheel_version(py->wheels[i]),
+		                                   .wheel_filename = py->sel[i].filename,
+		                                   .wheel_sha256_hex = py->sel[i].sha256_hex,
+		                                   .license = lade_wheel_license(py->wheels[i])};
+	/* Never a host path: the document must not depend on where the checkout is. */
+	_cleanup_free_ char *base_name = NULL;
+	if (r->base.kind == LADE_BASE_IMAGE)
+		base_name = xstrdup(base->name);
+	else if (r->base.kind != LADE_BASE_SCRATCH)
+		base_name = xstrdup(r->base.tag ? r->base.tag : "latest");
+	struct lade_sbom_input in = {.image_name = r->name,
+	                             .ref = ref,
+	                             .manifest_digest = im->digest,
+	                             .manifest_size = im->manifest_size,
+	                             .base_name = base_name,
+	                             .base_digest = base->manifest_digest,
+	                             .packages = pk,
+	                             .n_packages = py->n_sel,
+	                             .files = c->sbom_files,
+	                             .n_files = c->n_sbom_files,
+	                             .epoch = c->epoch};
+	char *json = NULL;
+	int src = lade_sbom_generate(fmt, &in, &json, err);
+	free(c->sbom_files);
+	lade_strv_free(c->sbom_strs);
+	c->sbom_files = NULL;
+	c->sbom_strs = NULL;
+	c->n_sbom_files = c->sbom_files_alloc = 0;
+	if (src < 0)
+		return -1;
+	free(c->sbom_json);
+	c->sbom_json = json;
+	return lade_sbom_attach(c->store, fmt, json, im->digest, im->manifest_size, im->sbom_digest,
+	                        &im->sbom_size, err);
+}
+
+static int build_image(struct build_ctx *c, const struct lade_recipe *r, const char *ref,
+                       const char *platform, struct lade_build_image *im, struct lade_error **err)
+{
+	im->ref = xstrdup(ref);
+	im->variant = r->variant ? xstrdup(r->variant) : NULL;
+	im->platform = xstrdup(platform);
+	size_t alloc = 0;
+
+	_cleanup_(lade_base_image_freep) struct lade_base_image *base = NULL;
+	if (load_base(c, r, platform, &base, err) < 0 ||
+	    check_base_platform(r, base, platform, err) < 0)
+		return -1;
+	_cleanup_(lade_tree_freep) struct lade_tree *tree = NULL;
+	_cleanup_free_ char *base_libc = NULL;
+	if (base_facts(c, r, base, platform, &tree, &base_libc, err) < 0)
+		return -1;
+	if (base->n_layers)
+		emit(c, &(struct lade_build_event){.kind = LADE_BUILD_EVENT_BASE,
+		                                   .name = base->name,
+		                                   .count = base->n_layers,
+		                                   .entries = lade_tree_count(tree)});
+	add_base_layers(im, &alloc, base);
+
+	_cleanup_(lade_py_plan_release) struct lade_py_plan py = {0};
+	if (r->python.present && py_prepare(c, r, platform, base, tree, base_libc, &py, err) < 0)
+		return -1;
+	/* Config first, so each written layer appends its diff_id and history entry. */
+	_cleanup_(json_decrefp) json_t *config = NULL;
+	if (image_config(c, r, base, py.env, platform, &config, err) < 0 ||
+	    write_planned_layers(c, r, &py, base, tree, im, &alloc, config, err) < 0 ||
+	    write_manifest(c, r, base, config, im, err) < 0)
+		return -1;
+	if (c->o->sbom && attach_sbom(c, r, ref, base, &py, im, err) < 0)
+		return -1;
 	return 0;
 }
 
@@ -792,6 +721,50 @@ static int build_into(struct build_ctx *cp, const struct lade_build_options *o, 
                       const char *default_variant, const char *outdir,
                       struct lade_build_report **out, struct lade_error **err);
 
+/* Every --variant must be declared by the recipe. */
+static int check_wanted_variants(const struct lade_build_options *o, char **declared,
+                                 struct lade_error **err)
+{
+	for (char **v = o->variants; v && *v; v++) {
+		bool found = false;
+		for (char **d = declared; d && *d; d++)
+			found = found || strcmp(*d, *v) == 0;
+		if (!found)
+			return lade_error_set(err, 0, "%s: no variant '%s' in the recipe",
+			                      o->recipe_path, *v);
+	}
+	return 0;
+}
+
+/* Output directory (absolute), compression and format: the command line's, else the first
+ * recipe load's (variants may not change them: one layout, one store). */
+static int output_choice(const struct lade_build_options *o, const struct lade_recipe *first,
+                         char **outdir, enum lade_compression *compression, bool *to_archive,
+                         enum lade_archive_format *archive_format, struct lade_error **err)
+{
+	if (o->output_dir)
+		*outdir = lade_path_absolute(NULL, o->output_dir);
+	else if (first->output.dir)
+		*outdir = xstrdup(first->output.dir);
+	else
+		return lade_error_set(
+		        err, 0, "%s: no output directory: give -o DIR or output.dir in the recipe",
+		        o->recipe_path);
+	const char *comp = o->compression              ? o->compression
+	                   : first->output.compression ? first->output.compression
+	                                               : "gzip";
+	if (lade_compression_parse(comp, compression) < 0)
+		return lade_error_set(err, 0, "unknown compression '%s' (gzip, zstd or none)",
+		                      comp);
+	const char *format = o->format              ? o->format
+	                     : first->output.format ? first->output.format
+	                                            : "oci";
+	*to_archive = strcmp(format, "oci") != 0;
+	if (*to_archive && lade_archive_format_parse(format, archive_format, err) < 0)
+		return -1;
+	return 0;
+}
+
 int lade_build_run(const struct lade_build_options *o, struct lade_build_report **out,
                    struct lade_error **err)
 {
@@ -801,18 +774,9 @@ int lade_build_run(const struct lade_build_options *o, struct lade_build_report 
 
 	_cleanup_strv_ char **variants = NULL;
 	_cleanup_free_ char *default_variant = NULL;
-	if (lade_recipe_variants(o->recipe_path, &variants, &default_variant, err) < 0)
+	if (lade_recipe_variants(o->recipe_path, &variants, &default_variant, err) < 0 ||
+	    check_wanted_variants(o, variants, err) < 0)
 		return -1;
-	if (o->variants) {
-		for (char **v = o->variants; *v; v++) {
-			bool found = false;
-			for (char **d = variants; d && *d; d++)
-				found = found || strcmp(*d, *v) == 0;
-			if (!found)
-				return lade_error_set(err, 0, "%s: no variant '%s' in the recipe",
-				                      o->recipe_path, *v);
-		}
-	}
 
 	/* The first recipe load decides the output and compression (variants may not change
 	 * them: one layout, one store). */
@@ -826,26 +790,9 @@ int lade_build_run(const struct lade_build_options *o, struct lade_build_report 
 	o = &eff;
 	c.o = o;
 	_cleanup_free_ char *outdir = NULL;
-	if (o->output_dir)
-		outdir = lade_path_absolute(NULL, o->output_dir);
-	else if (first->output.dir)
-		outdir = xstrdup(first->output.dir);
-	else
-		return lade_error_set(
-		        err, 0, "%s: no output directory: give -o DIR or output.dir in the recipe",
-		        o->recipe_path);
-	const char *comp = o->compression              ? o->compression
-	                   : first->output.compression ? first->output.compression
-	                                               : "gzip";
-	if (lade_compression_parse(comp, &c.compression) < 0)
-		return lade_error_set(err, 0, "unknown compression '%s' (gzip, zstd or none)",
-		                      comp);
-	const char *format = o->format              ? o->format
-	                     : first->output.format ? first->output.format
-	                                            : "oci";
-	bool to_archive = strcmp(format, "oci") != 0;
+	bool to_archive = false;
 	enum lade_archive_format archive_format = LADE_ARCHIVE_OCI;
-	if (to_archive && lade_archive_format_parse(format, &archive_format, err) < 0)
+	if (output_choice(o, first, &outdir, &c.compression, &to_archive, &archive_format, err) < 0)
 		return -1;
 
 	/* An archive is assembled in a private layout next to it, then written in one piece
@@ -884,6 +831,147 @@ int lade_build_run(const struct lade_build_options *o, struct lade_build_report 
 	return rc;
 }
 
+/* A ref for the images [first, rep->n_images) of one variant. One platform: the manifest
+ * itself. Several: an image index whose entries carry the platform objects, the way
+ * multi-arch images are published. */
+static int variant_ref(struct build_ctx *c, const struct lade_build_report *rep, size_t first,
+                       struct lade_build_ref *br, struct lade_error **err)
+{
+	if (rep->n_images - first == 1) {
+		memcpy(br->digest, rep->images[first].digest, sizeof(br->digest));
+		br->size = rep->images[first].manifest_size;
+		return 0;
+	}
+	_cleanup_(json_decrefp) json_t *manifests = json_array();
+	for (size_t i = first; i < rep->n_images; i++) {
+		const struct lade_build_image *im = &rep->images[i];
+		json_array_append_new(manifests,
+		                      json_pack("{s:s, s:s, s:I, s:o}", "mediaType",
+		                                LADE_MT_OCI_MANIFEST, "digest", im->digest, "size",
+		                                (json_int_t)im->manifest_size, "platform",
+		                                platform_json(im->platform)));
+	}
+	_cleanup_(json_decrefp) json_t *index =
+	        json_pack("{s:i, s:s, s:O}", "schemaVersion", 2, "mediaType", LADE_MT_OCI_INDEX,
+	                  "manifests", manifests);
+	_cleanup_free_ char *text = lade_json_dump(index);
+	br->size = strlen(text);
+	br->is_index = true;
+	return lade_store_put(c->store, text, br->size, br->digest, err);
+}
+
+struct report_alloc {
+	size_t images, refs;
+};
+
+/* One variant (vname NULL: the recipe without variants): every platform's image, then its
+ * refs — tag-variant, and the plain tag too for the default variant. */
+static int build_variant(struct build_ctx *c, const char *vname, const char *default_variant,
+                         struct lade_build_report *rep, struct report_alloc *ra,
+                         struct lade_error **err)
+{
+	const struct lade_build_options *o = c->o;
+	_cleanup_(lade_recipe_freep) struct lade_recipe *r = NULL;
+	if (lade_recipe_load(o->recipe_path, vname, &r, err) < 0)
+		return -1;
+	const char *tag = o->tag ? o->tag : r->tag;
+	_cleanup_free_ char *ref = vname ? xasprintf("%s-%s", tag, vname) : xstrdup(tag);
+	if (vname)
+		emit(c,
+		     &(struct lade_build_event){.kind = LADE_BUILD_EVENT_VARIANT, .name = vname});
+	size_t first_image = rep->n_images;
+	for (char **pl = r->platforms; *pl; pl++) {
+		if (r->platforms[1])
+			emit(c, &(struct lade_build_event){.kind = LADE_BUILD_EVENT_PLATFORM,
+			                                   .name = *pl});
+		lade_grow(&rep->images, sizeof(*rep->images), rep->n_images + 1, &ra->images);
+		struct lade_build_image *im = &rep->images[rep->n_images++];
+		memset(im, 0, sizeof(*im));
+		if (build_image(c, r, ref, *pl, im, err) < 0)
+			return -1;
+	}
+	struct lade_build_ref br = {0};
+	if (variant_ref(c, rep, first_image, &br, err) < 0)
+		return -1;
+	bool is_default = vname && default_variant && strcmp(vname, default_variant) == 0;
+	for (int k = 0; k < (is_default ? 2 : 1); k++) {
+		lade_grow(&rep->refs, sizeof(*rep->refs), rep->n_refs + 1, &ra->refs);
+		struct lade_build_ref *dst = &rep->refs[rep->n_refs++];
+		*dst = br;
+		dst->name = xstrdup(k == 0 ? ref : tag);
+		dst->variant = vname ? xstrdup(vname) : NULL;
+	}
+	return 0;
+}
+
+/* index.json last: every blob it names is already complete in the store. */
+static int write_index(struct build_ctx *c, const struct lade_build_report *rep,
+                       struct lade_error **err)
+{
+	_cleanup_free_ struct lade_index_entry *entries =
+	        xcalloc(rep->n_refs + rep->n_images, sizeof(*entries));
+	size_t n_entries = rep->n_refs;
+	for (size_t i = 0; i < rep->n_refs; i++)
+		entries[i] = (struct lade_index_entry){
+		        .media_type =
+		                rep->refs[i].is_index ? LADE_MT_OCI_INDEX : LADE_MT_OCI_MANIFEST,
+		        .digest = rep->refs[i].digest,
+		        .size = rep->refs[i].size,
+		        .ref_name = rep->refs[i].name,
+		};
+	/* SBOM artifacts: listed without a ref name, found through their subject. */
+	for (size_t i = 0; i < rep->n_images; i++)
+		if (rep->images[i].sbom_digest[0])
+			entries[n_entries++] =
+			        (struct lade_index_entry){.media_type = LADE_MT_OCI_MANIFEST,
+			                                  .digest = rep->images[i].sbom_digest,
+			                                  .size = rep->images[i].sbom_size};
+	if (c->o->sbom_out) {
+		if (rep->n_images != 1)
+			return lade_error_set(
+			        err, 0, "--sbom-out needs exactly one image, this build makes %zu",
+			        rep->n_images);
+		if (lade_write_file_atomic(c->o->sbom_out, c->sbom_json, strlen(c->sbom_json),
+		                           err) < 0)
+			return -1;
+	}
+	return lade_layout_update_index(c->store, entries, n_entries, err);
+}
+
+/* Push last: the layout is complete and verified by construction. One ref: to PUSH as given;
+ * several (variants): PUSH names the repository and each ref is its tag. */
+static int push_refs(struct build_ctx *c, const struct lade_build_report *rep, const char *outdir,
+                     struct lade_error **err)
+{
+	const struct lade_build_options *o = c->o;
+	_cleanup_(lade_registry_ref_freep) struct lade_registry_ref *pr = NULL;
+	if (lade_registry_ref_parse(o->push, &pr, err) < 0)
+		return lade_error_prefix(err, "--push");
+	struct lade_registry_options ro = registry_options(o);
+	for (size_t i = 0; i < rep->n_refs; i++) {
+		_cleanup_free_ char *image = xasprintf("%s:%s", outdir, rep->refs[i].name);
+		_cleanup_free_ char *dest = NULL;
+		if (rep->n_refs == 1)
+			dest = xstrdup(o->push);
+		else if (!push_names_tag(o->push))
+			dest = xasprintf("%s:%s", o->push, rep->refs[i].name);
+		else
+			return lade_error_set(err, 0,
+			                      "--push %s names a tag but the build made %zu refs: "
+			                      "give the repository only",
+			                      o->push, rep->n_refs);
+		char digest[LADE_DIGEST_STRLEN];
+		struct lade_push_stats stats = {0};
+		if (lade_registry_push(image, dest, &ro, digest, &stats, err) < 0)
+			return -1;
+		emit(c, &(struct lade_build_event){.kind = LADE_BUILD_EVENT_PUSHED,
+		                                   .name = dest,
+		                                   .digest = digest,
+		                                   .push = &stats});
+	}
+	return 0;
+}
+
 /* Build every wanted variant into the layout at outdir; index.json last. */
 static int build_into(struct build_ctx *cp, const struct lade_build_options *o, char **variants,
                       const char *default_variant, const char *outdir,
@@ -907,132 +995,21 @@ static int build_into(struct build_ctx *cp, const struct lade_build_options *o, 
 
 	_cleanup_(lade_build_report_freep) struct lade_build_report *rep = xzalloc(sizeof(*rep));
 	rep->layout = xstrdup(outdir);
-	size_t alloc = 0, refs_alloc = 0;
+	struct report_alloc ra = {0};
 	size_t n_variants = lade_strv_len(variants);
 	for (size_t vi = 0; vi < (n_variants ? n_variants : 1); vi++) {
 		const char *vname = n_variants ? variants[vi] : NULL;
 		if (vname && !wanted(o, vname))
 			continue;
-		_cleanup_(lade_recipe_freep) struct lade_recipe *r = NULL;
-		if (lade_recipe_load(o->recipe_path, vname, &r, err) < 0)
+		if (build_variant(&c, vname, default_variant, rep, &ra, err) < 0)
 			return -1;
-		const char *tag = o->tag ? o->tag : r->tag;
-		_cleanup_free_ char *ref = vname ? xasprintf("%s-%s", tag, vname) : xstrdup(tag);
-		if (vname)
-			progress(&c, "variant %s", vname);
-		size_t first_image = rep->n_images;
-		for (char **pl = r->platforms; *pl; pl++) {
-			if (r->platforms[1])
-				progress(&c, "platform %s", *pl);
-			lade_grow(&rep->images, sizeof(*rep->images), rep->n_images + 1, &alloc);
-			struct lade_build_image *im = &rep->images[rep->n_images++];
-			memset(im, 0, sizeof(*im));
-			if (build_image(&c, r, ref, *pl, im, err) < 0)
-				return -1;
-		}
-
-		/* One platform: the manifest itself is the ref. Several: an image index whose
-		 * entries carry the platform objects, the way multi-arch images are published. */
-		struct lade_build_ref br = {.variant = vname ? xstrdup(vname) : NULL};
-		if (rep->n_images - first_image == 1) {
-			memcpy(br.digest, rep->images[first_image].digest, sizeof(br.digest));
-			br.size = rep->images[first_image].manifest_size;
-		} else {
-			_cleanup_(json_decrefp) json_t *manifests = json_array();
-			for (size_t i = first_image; i < rep->n_images; i++) {
-				struct lade_build_image *im = &rep->images[i];
-				json_array_append_new(
-				        manifests,
-				        json_pack("{s:s, s:s, s:I, s:o}", "mediaType",
-				                  LADE_MT_OCI_MANIFEST, "digest", im->digest,
-				                  "size", (json_int_t)im->manifest_size, "platform",
-				                  platform_json(im->platform)));
-			}
-			_cleanup_(json_decrefp) json_t *index =
-			        json_pack("{s:i, s:s, s:O}", "schemaVersion", 2, "mediaType",
-			                  LADE_MT_OCI_INDEX, "manifests", manifests);
-			_cleanup_free_ char *text = lade_json_dump(index);
-			br.size = strlen(text);
-			if (lade_store_put(store, text, br.size, br.digest, err) < 0) {
-				free(br.variant);
-				return -1;
-			}
-			br.is_index = true;
-		}
-		bool is_default = vname && default_variant && strcmp(vname, default_variant) == 0;
-		for (int k = 0; k < (is_default ? 2 : 1); k++) {
-			lade_grow(&rep->refs, sizeof(*rep->refs), rep->n_refs + 1, &refs_alloc);
-			struct lade_build_ref *dst = &rep->refs[rep->n_refs++];
-			*dst = br;
-			dst->name = xstrdup(k == 0 ? ref : tag);
-			dst->variant =
-			        k == 0 ? br.variant : (br.variant ? xstrdup(br.variant) : NULL);
-		}
 	}
 	if (rep->n_images == 0)
 		return lade_error_set(err, 0, "%s: nothing to build", o->recipe_path);
-
-	/* index.json last: every blob it names is already complete in the store. */
-	_cleanup_free_ struct lade_index_entry *entries =
-	        xcalloc(rep->n_refs + rep->n_images, sizeof(*entries));
-	size_t n_entries = rep->n_refs;
-	for (size_t i = 0; i < rep->n_refs; i++)
-		entries[i] = (struct lade_index_entry){
-		        .media_type =
-		                rep->refs[i].is_index ? LADE_MT_OCI_INDEX : LADE_MT_OCI_MANIFEST,
-		        .digest = rep->refs[i].digest,
-		        .size = rep->refs[i].size,
-		        .ref_name = rep->refs[i].name,
-		};
-	/* SBOM artifacts: listed without a ref name, found through their subject. */
-	for (size_t i = 0; i < rep->n_images; i++)
-		if (rep->images[i].sbom_digest[0])
-			entries[n_entries++] =
-			        (struct lade_index_entry){.media_type = LADE_MT_OCI_MANIFEST,
-			                                  .digest = rep->images[i].sbom_digest,
-			                                  .size = rep->images[i].sbom_size};
-	if (o->sbom_out) {
-		if (rep->n_images != 1)
-			return lade_error_set(
-			        err, 0, "--sbom-out needs exactly one image, this build makes %zu",
-			        rep->n_images);
-		if (lade_write_file_atomic(o->sbom_out, c.sbom_json, strlen(c.sbom_json), err) < 0)
-			return -1;
-	}
-	if (lade_layout_update_index(store, entries, n_entries, err) < 0)
+	if (write_index(&c, rep, err) < 0)
 		return -1;
-
-	/* Push last: the layout is complete and verified by construction. One ref: to PUSH as
-	 * given; several (variants): PUSH names the repository and each ref is its tag. */
-	if (o->push) {
-		_cleanup_(lade_registry_ref_freep) struct lade_registry_ref *pr = NULL;
-		if (lade_registry_ref_parse(o->push, &pr, err) < 0)
-			return lade_error_prefix(err, "--push");
-		struct lade_registry_options ro = registry_options(o);
-		for (size_t i = 0; i < rep->n_refs; i++) {
-			_cleanup_free_ char *image = xasprintf("%s:%s", outdir, rep->refs[i].name);
-			_cleanup_free_ char *dest = NULL;
-			if (rep->n_refs == 1)
-				dest = xstrdup(o->push);
-			else if (!push_names_tag(o->push))
-				dest = xasprintf("%s:%s", o->push, rep->refs[i].name);
-			else
-				return lade_error_set(
-				        err, 0,
-				        "--push %s names a tag but the build made %zu refs: "
-				        "give the repository only",
-				        o->push, rep->n_refs);
-			char digest[LADE_DIGEST_STRLEN];
-			struct lade_push_stats stats = {0};
-			if (lade_registry_push(image, dest, &ro, digest, &stats, err) < 0)
-				return -1;
-			char h[32];
-			progress(&c, "pushed %s %s (%zu blobs uploaded, %s; %zu already there)",
-			         dest, digest, stats.blobs_uploaded,
-			         lade_human_size(stats.bytes_uploaded, h, sizeof(h)),
-			         stats.blobs_present);
-		}
-	}
+	if (o->push && push_refs(&c, rep, outdir, err) < 0)
+		return -1;
 	*out = steal_pointer(&rep);
 	return 0;
 }

@@ -14,6 +14,11 @@ enum { WIDTH = 79, OPT_COLUMN = 26 };
 static const char image_forms[] =
         "IMAGE: DIR[:TAG], oci:DIR[:TAG], oci-archive:FILE[:TAG], docker-archive:FILE[:TAG].";
 
+/* One sandbox policy for every command (cli/options.c). */
+static const char no_sandbox_help[] =
+        "do not enter the seccomp sandbox (without this option lade refuses to run on a kernel "
+        "without seccomp filter support)";
+
 static const struct lade_cli_option build_options[] = {
         {'o', "output", "PATH",
          "output OCI layout directory, or archive file with --format oci-archive|docker-archive "
@@ -43,16 +48,18 @@ static const struct lade_cli_option build_options[] = {
          "accept a registry base image that is not pinned by a @sha256: digest", NULL},
         {0, "creds", "USER:PASS", "registry credentials (default: the auth files, as skopeo)",
          NULL},
-        {0, "tls-verify", "BOOL",
-         "--tls-verify=false: plain http or unverified TLS to the registry", "true false"},
-        {'j', "jobs", "N", "compression threads (default: number of CPUs)", NULL},
+        {0, "tls-verify", "=BOOL",
+         "--tls-verify=false: plain http or unverified TLS to the registry (BOOL: true, 1, yes or "
+         "false, 0, no)",
+         "true false"},
+        {'j', "jobs", "N", "compression threads, 1-1024 (default: number of CPUs)", NULL},
         {0, "lock-timeout", "S", "wait S seconds for another lade using the layout (default 60)",
          NULL},
         {0, "json", NULL, "print a JSON summary on stdout instead of the digest lines", NULL},
         {0, "progress", NULL,
          "a progress line per layer on stderr even when stderr is not a terminal", NULL},
         {'q', "quiet", NULL, "no progress and no notes on stderr", NULL},
-        {0, "no-sandbox", NULL, "do not enter the seccomp sandbox", NULL},
+        {0, "no-sandbox", NULL, no_sandbox_help, NULL},
         {0, "explain-sandbox", NULL, "print the sandbox policy and exit", NULL},
         {'h', "help", NULL, "this help", NULL},
         {0, NULL, NULL, NULL, NULL},
@@ -63,14 +70,14 @@ static const struct lade_cli_option inspect_options[] = {
         {0, "by", "package", "installed bytes per Python distribution (from RECORD)", "package"},
         {0, "no-layers", NULL, "do not decompress layers (no uncompressed sizes)", NULL},
         {0, "json", NULL, "JSON on stdout (sorted keys)", NULL},
-        {0, "no-sandbox", NULL, "do not enter the seccomp sandbox", NULL},
+        {0, "no-sandbox", NULL, no_sandbox_help, NULL},
         {'h', "help", NULL, "this help", NULL},
         {0, NULL, NULL, NULL, NULL},
 };
 
 static const struct lade_cli_option diff_options[] = {
         {0, "json", NULL, "JSON on stdout (sorted keys)", NULL},
-        {0, "no-sandbox", NULL, "do not enter the seccomp sandbox", NULL},
+        {0, "no-sandbox", NULL, no_sandbox_help, NULL},
         {'h', "help", NULL, "this help", NULL},
         {0, NULL, NULL, NULL, NULL},
 };
@@ -79,7 +86,7 @@ static const struct lade_cli_option verify_options[] = {
         {0, "max-problems", "N", "list at most N problems (default 20)", NULL},
         {0, "no-layers", NULL, "do not decompress layers (faster, fewer checks)", NULL},
         {0, "json", NULL, "print {layout, ok, count, problems} as JSON on stdout", NULL},
-        {0, "no-sandbox", NULL, "do not enter the seccomp sandbox", NULL},
+        {0, "no-sandbox", NULL, no_sandbox_help, NULL},
         {'q', "quiet", NULL, "print nothing, only set the exit status", NULL},
         {'h', "help", NULL, "this help", NULL},
         {0, NULL, NULL, NULL, NULL},
@@ -92,7 +99,7 @@ static const struct lade_cli_option push_options[] = {
          NULL},
         {0, "tls-verify", "=BOOL",
          "verify TLS certificates and require https (default true; http is always allowed for "
-         "loopback registries)",
+         "loopback registries; BOOL: true, 1, yes or false, 0, no)",
          "true false"},
         {0, "cert-dir", "DIR", "ca.crt (and client.cert, client.key) for the registry", NULL},
         {0, "mount-from", "REPO", "mount blobs from REPO on the same registry", NULL},
@@ -101,12 +108,12 @@ static const struct lade_cli_option push_options[] = {
          "print {ref, digest, blobs_uploaded, bytes_uploaded, blobs_present, blobs_mounted, "
          "manifests, chunks_resumed, uploads_restarted, referrers_tagged} instead of the digest",
          NULL},
-        {'j', "jobs", "N", "blobs uploaded in parallel, 1-64 (default 4)", NULL},
+        {'j', "jobs", "N", "blobs uploaded in parallel, 1-1024 (default 4)", NULL},
         {0, "chunk-size", "SIZE",
          "blobs larger than SIZE go in resumable chunks of SIZE (default 64M; K, M, G suffixes)",
          NULL},
         {'q', "quiet", NULL, "no summary on stderr", NULL},
-        {0, "no-sandbox", NULL, "do not enter the seccomp sandbox", NULL},
+        {0, "no-sandbox", NULL, no_sandbox_help, NULL},
         {'h', "help", NULL, "this help", NULL},
         {0, NULL, NULL, NULL, NULL},
 };
@@ -115,13 +122,13 @@ static const struct lade_cli_option pull_options[] = {
         {'o', "output", "DIR", "the layout to write", NULL},
         {0, "platform", "OS/ARCH[/V]", "only this platform of an index (default: all)", NULL},
         {0, "offline", NULL, "no network: only what DIR already holds", NULL},
-        {'j', "jobs", "N", "blobs downloaded in parallel, 1-64 (default 4)", NULL},
+        {'j', "jobs", "N", "blobs downloaded in parallel, 1-1024 (default 4)", NULL},
         {0, "json", NULL, "print {ref, digest, layout} instead of the digest", NULL},
         {0, "creds", "USER:PASS", "credentials (else the auth files, as for push)", NULL},
         {0, "tls-verify", "=BOOL", "as for push", "true false"},
         {0, "cert-dir", "DIR", "as for push", NULL},
         {'q', "quiet", NULL, "no summary on stderr", NULL},
-        {0, "no-sandbox", NULL, "do not enter the seccomp sandbox", NULL},
+        {0, "no-sandbox", NULL, no_sandbox_help, NULL},
         {'h', "help", NULL, "this help", NULL},
         {0, NULL, NULL, NULL, NULL},
 };
@@ -195,7 +202,8 @@ static const char man_description[] =
         "or an oci-archive or docker-archive tar. It runs no container, no daemon, no pip and "
         "needs no network; the same inputs give the same image bytes on every machine.\n"
         "While it reads wheels and base layers lade runs inside a seccomp sandbox that forbids "
-        "running programs, opening sockets and changing ownership.";
+        "running programs, opening sockets and changing ownership. Every command refuses to run "
+        "on a kernel without seccomp filter support unless given --no-sandbox.";
 
 static const struct man_item man_environment[] = {
         {"SOURCE_DATE_EPOCH",

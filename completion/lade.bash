@@ -35,6 +35,14 @@ _lade() {
 		return 0
 	fi
 
+	# --tls-verify=BOOL (build, push, pull): bash splits the word at '='.
+	if [[ $prev == = && ${COMP_WORDS[COMP_CWORD - 2]} == --tls-verify ]] ||
+		[[ $cur == = && $prev == --tls-verify ]]; then
+		[[ $cur == = ]] && cur=
+		_lade_reply -W "true false" -- "$cur"
+		return 0
+	fi
+
 	local opts=
 	case $cmd in
 	build)
@@ -59,10 +67,6 @@ _lade() {
 			;;
 		--sbom)
 			_lade_reply -W "spdx cyclonedx none" -- "$cur"
-			return 0
-			;;
-		--tls-verify)
-			_lade_reply -W "true false" -- "$cur"
 			return 0
 			;;
 		--cache)
@@ -114,13 +118,6 @@ _lade() {
 		else
 			opts="--output --platform --offline --jobs --json --creds --tls-verify --cert-dir
 			      --quiet --no-sandbox --help"
-		fi
-		# --tls-verify=BOOL: bash splits the word at '='.
-		if [[ $prev == = && ${COMP_WORDS[COMP_CWORD - 2]} == --tls-verify ]] ||
-			[[ $cur == = && $prev == --tls-verify ]]; then
-			[[ $cur == = ]] && cur=
-			_lade_reply -W "true false" -- "$cur"
-			return 0
 		fi
 		case $prev in
 		-o | --output | --cert-dir)

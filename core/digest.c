@@ -18,8 +18,7 @@ struct lade_sha256 *lade_sha256_new(void)
 	struct lade_sha256 *h = xzalloc(sizeof(*h));
 	h->ctx = EVP_MD_CTX_new();
 	if (h->ctx == NULL || EVP_DigestInit_ex(h->ctx, EVP_sha256(), NULL) != 1) {
-		fprintf(stderr, "lade: cannot initialise sha256 (OpenSSL)\n");
-		abort();
+		lade_die("cannot initialise sha256 (OpenSSL)");
 	}
 	return h;
 }
@@ -107,8 +106,7 @@ static EVP_MD_CTX *sha1_new(void)
 {
 	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
 	if (ctx == NULL || EVP_DigestInit_ex(ctx, EVP_sha1(), NULL) != 1) {
-		fprintf(stderr, "lade: cannot initialise sha1 (OpenSSL)\n");
-		abort();
+		lade_die("cannot initialise sha1 (OpenSSL)");
 	}
 	return ctx;
 }

@@ -6,34 +6,8 @@
 #include <string.h>
 
 #include "imagefs.h"
+#include "lade/pyformat.h"
 #include "lade/util.h"
-
-static const char *csv_field(const char *p, const char *end, struct lade_buf *out)
-{
-	lade_buf_reset(out);
-	if (p < end && *p == '"') {
-		p++;
-		while (p < end) {
-			if (*p == '"' && p + 1 < end && p[1] == '"') {
-				lade_buf_addch(out, '"');
-				p += 2;
-			} else if (*p == '"') {
-				p++;
-				break;
-			} else {
-				lade_buf_addch(out, *p++);
-			}
-		}
-		while (p < end && *p != ',')
-			p++;
-	} else {
-		const char *c = memchr(p, ',', (size_t)(end - p));
-		const char *stop = c ? c : end;
-		lade_buf_add(out, p, (size_t)(stop - p));
-		p = stop;
-	}
-	return p < end ? p + 1 : end;
-}
 
 struct pkg {
 	char *name, *version, *location;
@@ -61,25 +35,20 @@ static void parse_record(const struct imagefs *f, const char *record_path,
 	p->name = dash ? xstrndup(dname, (size_t)(dash - dname)) : xstrndup(dname, dlen);
 	p->version = dash ? xstrndup(dash + 1, dlen - (size_t)(dash - dname) - 1) : xstrdup("");
 	p->location = xstrdup(site);
-	_cleanup_buf_ struct lade_buf field = LADE_BUF_INIT;
 	const char *s = rec->data, *end = rec->data + rec->len;
-	while (s < end) {
-		const char *nl = memchr(s, '\n', (size_t)(end - s));
-		const char *lend = nl ? nl : end;
-		const char *q = lend;
-		if (q > s && q[-1] == '\r')
-			q--;
-		if (q > s) {
-			const char *r = csv_field(s, q, &field);
-			_cleanup_free_ char *rel = xstrdup(field.data);
-			r = csv_field(r, q, &field); /* hash */
-			csv_field(r, q, &field);     /* size */
+	for (;;) {
+		_cleanup_strv_ char **row = NULL; /* path, hash, size */
+		if (lade_csv_row(&s, end, &row) <= 0)
+			break;
+		size_t nf = lade_strv_len(row);
+		if (!(nf == 1 && row[0][0] == '\0')) {
+			const char *rel = row[0], *size_text = nf > 2 ? row[2] : "";
 			uint64_t size = 0;
 			bool have = false;
-			if (field.len > 0) {
+			if (*size_text) {
 				char *e;
 				errno = 0;
-				unsigned long long v = strtoull(field.data, &e, 10);
+				unsigned long long v = strtoull(size_text, &e, 10);
 				if (errno == 0 && *e == '\0') {
 					size = v;
 					have = true;
@@ -97,7 +66,6 @@ static void parse_record(const struct imagefs *f, const char *record_path,
 			p->bytes += size;
 			p->files++;
 		}
-		s = nl ? nl + 1 : end;
 	}
 }
 

@@ -10,6 +10,7 @@
 
 #include "lade/digest.h"
 #include "lade/image.h"
+#include "lade/pyformat.h"
 #include "lade/sbom.h"
 #include "lade/util.h"
 
@@ -73,21 +74,6 @@ static bool is_utf8(const char *s)
 static bool is_text(const char *s)
 {
 	return s != NULL && *s != '\0' && is_utf8(s);
-}
-
-/* PEP 503: lowercase, runs of '-', '_', '.' become one '-'. */
-static char *normalise_name(const char *name)
-{
-	struct lade_buf b = LADE_BUF_INIT;
-	for (const char *p = name; *p; p++) {
-		if (*p == '-' || *p == '_' || *p == '.') {
-			if (b.len == 0 || b.data[b.len - 1] != '-')
-				lade_buf_addch(&b, '-');
-		} else {
-			lade_buf_addch(&b, (char)tolower((unsigned char)*p));
-		}
-	}
-	return lade_buf_detach(&b, NULL);
 }
 
 /* Percent-encode everything but RFC 3986 unreserved characters (purl components, URIs). */
@@ -519,7 +505,7 @@ static int model_init(struct model *m, const struct lade_sbom_input *in, struct 
 		}
 		struct pkg *k = &m->pkgs[m->n_pkgs++];
 		k->in = p;
-		k->norm = normalise_name(p->name);
+		k->norm = lade_name_normalize(p->name);
 		if (!name_chars_ok(k->norm)) {
 			_cleanup_free_ char *name = xstrdup(p->name);
 			model_release(m);
@@ -889,8 +875,7 @@ int lade_sbom_generate(enum lade_sbom_format fmt, const struct lade_sbom_input *
 	json_t *doc = fmt == LADE_SBOM_SPDX ? spdx_document(&m) : cyclonedx_document(&m);
 	model_release(&m);
 	if (doc == NULL) {
-		fprintf(stderr, "lade: cannot build the sbom JSON (out of memory)\n");
-		abort();
+		lade_die("cannot build the sbom JSON (out of memory)");
 	}
 	*json_out = lade_json_dump(doc);
 	json_decref(doc);
@@ -924,8 +909,7 @@ int lade_sbom_attach(struct lade_store *store, enum lade_sbom_format fmt, const 
 	        (json_int_t)doc_len, "subject", "mediaType", MEDIA_TYPE_MANIFEST, "digest",
 	        subject_digest, "size", (json_int_t)subject_size);
 	if (m == NULL) {
-		fprintf(stderr, "lade: cannot build the sbom manifest JSON (out of memory)\n");
-		abort();
+		lade_die("cannot build the sbom manifest JSON (out of memory)");
 	}
 	_cleanup_free_ char *text = lade_json_dump(m);
 	json_decref(m);

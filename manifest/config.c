@@ -12,8 +12,7 @@ char *lade_json_dump(const json_t *j)
 	/* JSON_ENCODE_ANY only matters for scalars; objects and arrays dump to the same bytes. */
 	char *s = json_dumps(j, JSON_SORT_KEYS | JSON_COMPACT | JSON_ENCODE_ANY);
 	if (s == NULL) {
-		fprintf(stderr, "lade: cannot serialise JSON (out of memory)\n");
-		abort();
+		lade_die("cannot serialise JSON (out of memory)");
 	}
 	return s;
 }
@@ -184,8 +183,7 @@ int lade_config_new(const json_t *base_config, const struct lade_config_spec *rc
 	_cleanup_(json_decrefp) json_t *c =
 	        base_config ? json_deep_copy(base_config) : json_object();
 	if (c == NULL) {
-		fprintf(stderr, "lade: cannot copy JSON (out of memory)\n");
-		abort();
+		lade_die("cannot copy JSON (out of memory)");
 	}
 	const char *key;
 	json_t *v;

@@ -23,24 +23,6 @@ static bool is_ws(char c)
 	return c == ' ' || c == '\t';
 }
 
-char *lade_name_normalize(const char *name)
-{
-	size_t len = strlen(name);
-	char *out = xmalloc(len + 1), *o = out;
-	for (const char *p = name; *p;) {
-		if (*p == '-' || *p == '_' || *p == '.') {
-			while (*p == '-' || *p == '_' || *p == '.')
-				p++;
-			*o++ = '-';
-		} else {
-			*o++ = (*p >= 'A' && *p <= 'Z') ? (char)(*p - 'A' + 'a') : *p;
-			p++;
-		}
-	}
-	*o = '\0';
-	return out;
-}
-
 bool lade_name_valid(const char *name)
 {
 	size_t n = strlen(name);

@@ -17,6 +17,7 @@
 
 #include "lade/digest.h"
 #include "lade/pep440.h"
+#include "lade/pyformat.h"
 #include "lade/wheel.h"
 
 #define CHUNK         (64 * 1024)
@@ -149,28 +150,10 @@ static bool b64_decode_sha256(const char *s, unsigned char out[32])
 	return o == 32 && acc == 0;
 }
 
-/* PEP 503 name normalisation: lowercase, runs of -_. become one '-'. */
-static char *canonical_name(const char *s)
-{
-	struct lade_buf b = LADE_BUF_INIT;
-	bool sep = false;
-	for (; *s; s++) {
-		if (*s == '-' || *s == '_' || *s == '.') {
-			sep = true;
-			continue;
-		}
-		if (sep && b.len > 0)
-			lade_buf_addch(&b, '-');
-		sep = false;
-		lade_buf_addch(&b, (char)tolower((unsigned char)*s));
-	}
-	return lade_buf_detach(&b, NULL);
-}
-
 static bool name_eq(const char *a, const char *b)
 {
-	_cleanup_free_ char *ca = canonical_name(a);
-	_cleanup_free_ char *cb = canonical_name(b);
+	_cleanup_free_ char *ca = lade_name_normalize(a);
+	_cleanup_free_ char *cb = lade_name_normalize(b);
 	return strcmp(ca, cb) == 0;
 }
 
@@ -975,51 +958,6 @@ static int parse_metadata(struct lade_wheel *w, struct lade_error **err)
 
 /* ---------------------------------------------------------------- RECORD */
 
-/* One CSV row (Python csv module, excel dialect): fields appended to *fields (strv).
- * Returns 1 for a row, 0 at the end, -1 on an unterminated quote. */
-static int csv_row(const char **pos, const char *end, char ***fields)
-{
-	const char *p = *pos;
-	if (p >= end)
-		return 0;
-	_cleanup_buf_ struct lade_buf f = LADE_BUF_INIT;
-	for (;;) {
-		lade_buf_reset(&f);
-		if (p < end && *p == '"') {
-			p++;
-			for (;;) {
-				if (p >= end)
-					return -1;
-				if (*p == '"') {
-					if (p + 1 < end && p[1] == '"') {
-						lade_buf_addch(&f, '"');
-						p += 2;
-						continue;
-					}
-					p++;
-					break;
-				}
-				lade_buf_addch(&f, *p++);
-			}
-			/* text after the closing quote belongs to the field, as in Python */
-		}
-		while (p < end && *p != ',' && *p != '\n' && *p != '\r')
-			lade_buf_addch(&f, *p++);
-		lade_strv_push(fields, f.data);
-		if (p < end && *p == ',') {
-			p++;
-			continue;
-		}
-		if (p < end && *p == '\r')
-			p++;
-		if (p < end && *p == '\n')
-			p++;
-		break;
-	}
-	*pos = p;
-	return 1;
-}
-
 static bool is_record_file(const struct lade_wheel *w, const char *name)
 {
 	size_t n = strlen(w->dist_info);
@@ -1043,7 +981,7 @@ static int parse_record(struct lade_wheel *w, struct lade_error **err)
 	const char *pos = b.data, *end = b.data + b.len;
 	for (size_t line = 1;; line++) {
 		_cleanup_strv_ char **f = NULL;
-		int r = csv_row(&pos, end, &f);
+		int r = lade_csv_row(&pos, end, &f);
 		if (r == 0)
 			break;
 		if (r < 0)

@@ -1,4 +1,5 @@
 /* lade — shared helpers (see include/lade/util.h). */
+#include <archive.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -12,10 +13,23 @@
 
 char lade_buf_empty_[1];
 
+void lade_die(const char *what)
+{
+	fprintf(stderr, "lade: %s\n", what);
+	abort();
+}
+
 static void __attribute__((noreturn)) die_oom(size_t n)
 {
-	fprintf(stderr, "lade: out of memory allocating %zu bytes\n", n);
-	abort();
+	char what[64];
+	snprintf(what, sizeof(what), "out of memory allocating %zu bytes", n);
+	lade_die(what);
+}
+
+void lade_archive_read_freep(struct archive **a)
+{
+	if (*a)
+		archive_read_free(*a);
 }
 
 void lade_freep(void *p)

@@ -1,5 +1,5 @@
 /* lade — the build: recipe → plan → layers → config → manifest → index, for one recipe and
- * each of the variants asked for. The only module that knows every stage; cli (main.c) calls
+ * each of the variants asked for. The only module that knows every stage; cli/cmd-build.c calls
  * it and prints what it returns. */
 #ifndef LADE_BUILD_H
 #define LADE_BUILD_H
@@ -8,6 +8,35 @@
 #include <stdint.h>
 #include "lade/digest.h"
 #include "lade/error.h"
+
+/* Progress of a build as data: the CLI decides what to show and how (rates, terminals). */
+enum lade_build_event_kind {
+	LADE_BUILD_EVENT_NOTE,     /* text: something the user should know about the input or
+	                            * the cache (an ignored lock option, a cache warning, a
+	                            * distribution the base already has) */
+	LADE_BUILD_EVENT_VARIANT,  /* name: the variant whose images come next */
+	LADE_BUILD_EVENT_PLATFORM, /* name: the platform whose image comes next (multi-platform) */
+	LADE_BUILD_EVENT_BASE,     /* name: the base image, count: its layers, entries: its paths */
+	LADE_BUILD_EVENT_PYTHON_TARGET, /* text: the wheel tag target ("cp311 linux x86_64 …") */
+	LADE_BUILD_EVENT_LAYER,         /* a layer written (see the fields) */
+	LADE_BUILD_EVENT_PUSHED,        /* name: where to, digest, push: the upload counts */
+};
+
+struct lade_push_stats;
+
+struct lade_build_event {
+	enum lade_build_event_kind kind;
+	const char *text;   /* NOTE, PYTHON_TARGET */
+	const char *name;   /* VARIANT, PLATFORM, BASE, LAYER (its comment), PUSHED (destination) */
+	size_t index;       /* LAYER: 1-based, of count */
+	size_t count;       /* LAYER: layers this image gets; BASE: the base's layers */
+	size_t entries;     /* LAYER: tar entries; BASE: paths in the base's file system */
+	uint64_t bytes_in;  /* LAYER: the tar (uncompressed) */
+	uint64_t bytes_out; /* LAYER: the blob (compressed) */
+	const char *digest; /* LAYER: the blob; PUSHED: the manifest or index */
+	bool reused;        /* LAYER: taken from the layer cache, not compressed again */
+	const struct lade_push_stats *push; /* PUSHED */
+};
 
 struct lade_build_options {
 	const char *recipe_path;
@@ -30,8 +59,9 @@ struct lade_build_options {
 	bool tls_verify_off;      /* --tls-verify=false */
 	char **annotations;       /* NULL-terminated "KEY=VALUE" from the command line, over the
 	                           * recipe's; may be NULL */
-	/* Progress notes ("layer 2/3 …"), may be NULL. Called from the building thread. */
-	void (*progress)(void *ctx, const char *line);
+	/* What the build does as it does it (struct lade_build_event), may be NULL. Called from
+	 * the building thread; the event and its strings live for the call only. */
+	void (*progress)(void *ctx, const struct lade_build_event *ev);
 	void *progress_ctx;
 };
 

@@ -61,9 +61,4 @@ int lade_diff(const char *image_a, const char *image_b, json_t **out, bool *diff
 /* Human-readable rendering of a lade_diff() report, appended to out. */
 void lade_diff_format(const json_t *report, struct lade_buf *out);
 
-/* The CLI commands (argv[0] is the command name). They print and return the exit status:
- * inspect 0 / 1 on error / 2 on usage errors; diff 0 identical / 1 different / 2 on error. */
-int lade_cmd_inspect(int argc, char **argv);
-int lade_cmd_diff(int argc, char **argv);
-
 #endif

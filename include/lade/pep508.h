@@ -7,10 +7,9 @@
 #include <stddef.h>
 #include "lade/error.h"
 #include "lade/pep440.h"
+#include "lade/pyformat.h" /* lade_name_normalize */
 #include "lade/tags.h"
 
-/* PEP 503 normalisation: lowercase, each run of [-_.] becomes "-". New string. */
-char *lade_name_normalize(const char *name);
 /* True when name is a valid distribution name ([A-Za-z0-9] at both ends, [-_.A-Za-z0-9]). */
 bool lade_name_valid(const char *name);
 

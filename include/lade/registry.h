@@ -160,8 +160,4 @@ int lade_registry_pull_into(const char *ref, const char *platform, struct lade_s
 int lade_registry_pull(const char *ref, const char *platform, const char *layout_dir,
                        bool allow_unpinned, struct lade_error **err);
 
-/* The CLI commands (argv[0] is the command name); they print and return the exit status
- * (0, 1 on error, 2 on usage errors). */
-int lade_cmd_push(int argc, char **argv);
-int lade_cmd_pull(int argc, char **argv);
 #endif

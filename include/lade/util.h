@@ -44,6 +44,14 @@ static inline int lade_steal_fd(int *fd)
 void lade_freep(void *p);  /* free(*(void **)p) */
 void lade_closep(int *fd); /* close(*fd) if >= 0, errno preserved */
 void lade_fclosep(FILE **f);
+struct archive;
+/* archive_read_free(*a) unless NULL: the cleanup of every libarchive reader. */
+void lade_archive_read_freep(struct archive **a);
+
+/* A state lade cannot go on from and no input causes (out of memory, a broken crypto library):
+ * "lade: WHAT" on stderr, then abort(). The only output of the library, which otherwise
+ * reports through errors, notes and events. */
+void lade_die(const char *what) __attribute__((noreturn));
 
 /* Allocation failure is not an input error: like git's xmalloc these abort with a message. */
 void *xmalloc(size_t n);

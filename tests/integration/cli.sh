@@ -62,12 +62,56 @@ parser_options() {
 	grep -oE '\{"[a-z][a-z-]*", *(no|required|optional)_argument' "$@" |
 		sed -E 's/^.*\{"([^"]*)".*/--\1/' | sort -u
 }
-for pair in "main.c:build verify" "cmd-inspect.c:inspect diff" "cmd-push.c:push pull"; do
+for pair in "cmd-build.c:build" "cmd-verify.c:verify" "cmd-inspect.c:inspect" "cmd-diff.c:diff" \
+	"cmd-push.c:push" "cmd-pull.c:pull" "registry-options.h:push pull"; do
 	src=$LADE_SRCDIR/cli/${pair%%:*}
 	documented=$(for c in ${pair#*:}; do cat "$T/$c.opts"; done | sort -u)
 	missing=$(comm -23 <(parser_options "$src") <(printf '%s\n' "$documented") | tr '\n' ' ')
 	is "$missing" "" "every option parsed in ${pair%%:*} is in the help of ${pair#*:}"
 done
+
+# One option grammar for every command: -j is 1-1024 everywhere, a BOOL takes the same
+# spellings everywhere (the operands are wrong on purpose: nothing runs).
+for c in build push pull; do
+	run_lade "$c" -j 0 w x y z
+	is "$RC" 2 "lade $c -j 0 is a usage error"
+	like "$ERR" "^lade: --jobs '0' is not a number 1-1024" "lade $c -j 0 names the range"
+	run_lade "$c" -j 1025 w x y z
+	like "$ERR" "^lade: --jobs '1025' is not a number 1-1024" "lade $c -j 1025 names the range"
+	run_lade "$c" -j 1024 w x y z
+	like "${ERR%%$'\n'*}" "^lade: $c (takes|needs) " "lade $c accepts -j 1024 (the operands are refused)"
+	for v in true 1 yes false 0 no; do
+		run_lade "$c" --tls-verify="$v" w x y z
+		like "${ERR%%$'\n'*}" "^lade: $c (takes|needs) " "lade $c accepts --tls-verify=$v"
+	done
+	run_lade "$c" --tls-verify w x y z
+	like "${ERR%%$'\n'*}" "^lade: $c (takes|needs) " "lade $c accepts --tls-verify alone (true)"
+	run_lade "$c" --tls-verify=maybe w x y z
+	is "$RC" 2 "lade $c --tls-verify=maybe is a usage error"
+	like "$ERR" "^lade: --tls-verify takes true or false" "lade $c names what --tls-verify takes"
+done
+
+# One sandbox policy: where seccomp filters cannot be loaded every command refuses to run
+# unless given --no-sandbox. valgrind is such a place (it does not implement seccomp(2)).
+if command -v valgrind >/dev/null 2>&1; then
+	printf 'name: t\nbase: {scratch: true}\n' >"$T/scratch.yaml"
+	for args in "build $T/scratch.yaml -o $T/nosb" "verify $T/nope" "inspect $T/nope" \
+		"diff $T/nope $T/nope2" "push $T/nope localhost:1/x" "pull localhost:1/x -o $T/nope"; do
+		c=${args%% *}
+		# shellcheck disable=SC2086 # the words of $args are the operands
+		valgrind -q "$LADE" $args >/dev/null 2>"$T/vg.err"
+		rc=$?
+		[ "$c" = diff ] && want=2 || want=1
+		is "$rc" "$want" "without seccomp, lade $c fails ($want)"
+		check "without seccomp, lade $c says why and names --no-sandbox" \
+			grep -q "^lade: error: this kernel has no seccomp filter support; run with --no-sandbox" "$T/vg.err"
+	done
+	valgrind -q "$LADE" inspect --no-sandbox "$T/nope" >/dev/null 2>"$T/vg.err"
+	check "with --no-sandbox, lade inspect goes on (to the missing image)" \
+		grep -q "^lade: error: image '$T/nope'" "$T/vg.err"
+else
+	ok "# SKIP valgrind is not installed: no kernel without seccomp to try"
+fi
 
 run_lade help nope
 is "$RC" 2 "lade help nope exits 2"
@@ -139,6 +183,8 @@ is "$(complete_words lade inspect --by '' | tr '\n' ' ')" "package " "lade inspe
 is "$(complete_words lade p | sort | tr '\n' ' ')" "pull push " "lade p<TAB> offers pull and push"
 is "$(complete_words lade pull --tls-verify = '' | sort | tr '\n' ' ')" "false true " \
 	"lade pull --tls-verify=<TAB> offers true and false"
+is "$(complete_words lade build --tls-verify = '' | sort | tr '\n' ' ')" "false true " \
+	"lade build --tls-verify=<TAB> offers true and false"
 is "$(complete_words lade help ve | tr '\n' ' ')" "verify version " "lade help ve<TAB> offers verify and version"
 mkdir -p "$T/comp/sub"
 : >"$T/comp/app.yaml"
