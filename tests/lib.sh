@@ -254,8 +254,9 @@ oci_blob() {
 	printf '%s/blobs/sha256/%s' "$1" "${2#sha256:}"
 }
 
-# json_get EXPR [FILE] — EXPR (a jq subset: .key ."dotted.key" [N] [] |length |keys) of the
-# JSON in FILE or on stdin; strings print raw, other values as sorted JSON, one a line.
+# json_get EXPR [FILE] — EXPR (a jq subset: .key ."dotted.key" .key? [N] [N:M] [] |length
+# |keys) of the JSON in FILE or on stdin; strings print raw, other values as sorted JSON, one a
+# line. A missing key (without ?) or an index out of range fails.
 json_get() { _oci json-get "$@"; }
 
 sha256_file() {
