@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 void bail_out(const char *fmt, ...)
 {
@@ -54,7 +55,7 @@ void write_file(const char *path, const void *data, size_t len)
 	FILE *f = fopen(path, "wb");
 	if (f == NULL)
 		bail_out("cannot create %s: %s", path, strerror(errno));
-	bool good = fwrite(data, 1, len, f) == len;
+	bool good = fwrite(data, 1, len, f) == len && fchmod(fileno(f), 0644) == 0;
 	if (fclose(f) != 0 || !good)
 		bail_out("cannot write %s", path);
 }

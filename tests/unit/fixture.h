@@ -21,7 +21,7 @@ char *make_tmpdir(const char *name);
 /* Remove path and everything below it, never following symlinks; a missing path is fine. */
 void rm_rf(const char *path);
 
-/* Write len bytes to path (mode 0644 less the umask), making its parent directories. */
+/* Write len bytes to path (mode 0644 whatever the umask), making its parent directories. */
 void write_file(const char *path, const void *data, size_t len);
 
 /* Store data as a blob of the OCI layout dir (blobs/sha256/<hex>); its digest goes to digest. */
