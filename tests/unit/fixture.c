@@ -83,7 +83,7 @@ void make_tar(const struct tar_ent *ents, size_t n, bool gzip, struct lade_buf *
 	archive_write_set_bytes_in_last_block(a, 1);
 	if (archive_write_open(a, out, NULL, archive_buf_write, NULL) != ARCHIVE_OK)
 		bail_out("tar fixture: %s", archive_error_string(a));
-	for (size_t i = 0; i < n; i++) {
+	for (size_t i = 0; i < n && ents[i].path; i++) {
 		const struct tar_ent *t = &ents[i];
 		struct archive_entry *e = archive_entry_new();
 		archive_entry_set_pathname(e, t->path);

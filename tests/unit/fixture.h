@@ -40,7 +40,8 @@ struct tar_ent {
 /* The archive_write_open() callback that appends to the struct lade_buf passed as its data. */
 la_ssize_t archive_buf_write(struct archive *a, void *buf, const void *data, size_t len);
 
-/* A pax tar of ents (gzip-compressed when gzip), appended to out. */
+/* A pax tar of the first n ents, or of those before an entry whose path is NULL (a list may
+ * end with {NULL} and pass SIZE_MAX), gzip-compressed when gzip, appended to out. */
 void make_tar(const struct tar_ent *ents, size_t n, bool gzip, struct lade_buf *out);
 
 #endif
