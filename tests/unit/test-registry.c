@@ -8,16 +8,15 @@
 #include "lade/digest.h"
 #include "lade/registry.h"
 #include "lade/util.h"
+#include "fixture.h"
 #include "tap.h"
 
 static char *tmpdir;
 
-static void write_file(const char *name, const char *content)
+static void write_tmp(const char *name, const char *content)
 {
 	_cleanup_free_ char *p = xasprintf("%s/%s", tmpdir, name);
-	FILE *f = fopen(p, "w");
-	fputs(content, f);
-	fclose(f);
+	write_file(p, content, strlen(content));
 }
 
 static void check_ref(const char *in, const char *reg, const char *repo, const char *tag,
@@ -156,12 +155,12 @@ static void test_base64(void)
 
 static void test_auth_files(void)
 {
-	write_file("config.json",
-	           "{\"auths\": {\"https://index.docker.io/v1/\": {\"auth\": \"aHViOnNlY3JldA==\"},"
-	           "\"reg.example:5000\": {\"auth\": \"dXNlcjpwYTpzcw==\"},"
-	           "\"reg.example:5000/team/app\": {\"auth\": \"dGVhbTp0b2s=\"},"
-	           "\"bad.example\": {\"auth\": \"!!!\"},"
-	           "\"nocolon.example\": {\"auth\": \"dXNlcg==\"}}}");
+	write_tmp("config.json",
+	          "{\"auths\": {\"https://index.docker.io/v1/\": {\"auth\": \"aHViOnNlY3JldA==\"},"
+	          "\"reg.example:5000\": {\"auth\": \"dXNlcjpwYTpzcw==\"},"
+	          "\"reg.example:5000/team/app\": {\"auth\": \"dGVhbTp0b2s=\"},"
+	          "\"bad.example\": {\"auth\": \"!!!\"},"
+	          "\"nocolon.example\": {\"auth\": \"dXNlcg==\"}}}");
 	_cleanup_free_ char *cfg = xasprintf("%s/config.json", tmpdir);
 	char *u = NULL, *p = NULL;
 	_cleanup_error_ struct lade_error *err = NULL;
@@ -202,7 +201,7 @@ static void test_auth_files(void)
 	lade_error_free(err);
 	err = NULL;
 
-	write_file("broken.json", "{\"auths\": ");
+	write_tmp("broken.json", "{\"auths\": ");
 	_cleanup_free_ char *broken = xasprintf("%s/broken.json", tmpdir);
 	ok(lade_auth_file_lookup(broken, "x.io", "x", &u, &p, &err) < 0, "invalid JSON");
 	ok(err && strncmp(err->msg, "auth file ", 10) == 0 && strstr(err->msg, "invalid JSON"),
@@ -217,11 +216,11 @@ static void test_auth_files(void)
 	_cleanup_free_ char *d2 = xasprintf("%s/.docker", home);
 	lade_mkdir_p(d1, &err);
 	lade_mkdir_p(d2, &err);
-	write_file("run/containers/auth.json",
-	           "{\"auths\": {\"r.io\": {\"auth\": \"eGRnOjE=\"}}}"); /* xdg:1 */
-	write_file("home/.docker/config.json",
-	           "{\"auths\": {\"r.io\": {\"auth\": \"ZG9jazoy\"}," /* dock:2 */
-	           "\"s.io\": {\"auth\": \"ZG9jazoz\"}}}");           /* dock:3 */
+	write_tmp("run/containers/auth.json",
+	          "{\"auths\": {\"r.io\": {\"auth\": \"eGRnOjE=\"}}}"); /* xdg:1 */
+	write_tmp("home/.docker/config.json",
+	          "{\"auths\": {\"r.io\": {\"auth\": \"ZG9jazoy\"}," /* dock:2 */
+	          "\"s.io\": {\"auth\": \"ZG9jazoz\"}}}");           /* dock:3 */
 	unsetenv("REGISTRY_AUTH_FILE");
 	setenv("XDG_RUNTIME_DIR", xdg, 1);
 	setenv("HOME", home, 1);
@@ -292,16 +291,6 @@ static void test_offline(void)
 	   "missing layout message: %s", err ? err->msg : "");
 }
 
-/* A blob in layout dir; returns its digest (static buffer per call site is not needed: caller's) */
-static void put_blob(const char *dir, const char *data, char digest[LADE_DIGEST_STRLEN])
-{
-	lade_sha256_buf(data, strlen(data), digest);
-	_cleanup_free_ char *p = xasprintf("%s/blobs/sha256/%s", dir, lade_digest_hex(digest));
-	FILE *f = fopen(p, "w");
-	fputs(data, f);
-	fclose(f);
-}
-
 static void write_index(const char *dir, const char *entries)
 {
 	_cleanup_free_ char *p = xasprintf("%s/index.json", dir);
@@ -330,13 +319,13 @@ static void test_push_local_errors(void)
 	_cleanup_free_ char *blobs = xasprintf("%s/blobs/sha256", dir);
 	lade_mkdir_p(blobs, &err);
 	char cfg[LADE_DIGEST_STRLEN], man[LADE_DIGEST_STRLEN], bad[LADE_DIGEST_STRLEN];
-	put_blob(dir, "{}", cfg);
+	put_blob(dir, "{}", 2, cfg);
 	_cleanup_free_ char *m = xasprintf(
 	        "{\"schemaVersion\":2,\"mediaType\":\"application/vnd.oci.image.manifest.v1+json\","
 	        "\"config\":{\"mediaType\":\"application/vnd.oci.image.config.v1+json\","
 	        "\"digest\":\"%s\",\"size\":2},\"layers\":[]}",
 	        cfg);
-	put_blob(dir, m, man);
+	put_blob(dir, m, strlen(m), man);
 	_cleanup_free_ char *e1 = xasprintf(
 	        "{\"mediaType\":\"application/vnd.oci.image.manifest.v1+json\",\"digest\":\"%s\","
 	        "\"size\":%zu,\"annotations\":{\"org.opencontainers.image.ref.name\":\"a\"}}",
@@ -373,8 +362,9 @@ static void test_push_local_errors(void)
 	check_push_error(img, "127.0.0.1:1/x:1", NULL, want2, "corrupted manifest blob");
 
 	/* a manifest with a broken descriptor */
-	put_blob(dir, "{\"schemaVersion\":2,\"config\":{\"digest\":\"sha256:nope\",\"size\":2}}",
-	         bad);
+	static const char broken[] =
+	        "{\"schemaVersion\":2,\"config\":{\"digest\":\"sha256:nope\",\"size\":2}}";
+	put_blob(dir, broken, strlen(broken), bad);
 	_cleanup_free_ char *e3 = xasprintf(
 	        "{\"mediaType\":\"application/vnd.oci.image.manifest.v1+json\",\"digest\":\"%s\","
 	        "\"size\":10,\"annotations\":{\"org.opencontainers.image.ref.name\":\"c\"}}",
@@ -385,7 +375,7 @@ static void test_push_local_errors(void)
 	check_push_error(img3, "127.0.0.1:1/x:1", NULL, want3, "invalid descriptor");
 
 	/* not JSON */
-	put_blob(dir, "not json", bad);
+	put_blob(dir, "not json", 8, bad);
 	_cleanup_free_ char *e4 = xasprintf(
 	        "{\"mediaType\":\"application/vnd.oci.image.manifest.v1+json\",\"digest\":\"%s\","
 	        "\"size\":8}",
@@ -402,12 +392,7 @@ static void test_push_local_errors(void)
 
 int main(void)
 {
-	const char *t = getenv("TMPDIR");
-	tmpdir = xasprintf("%s/lade-test-registry.XXXXXX", t && *t ? t : "/tmp");
-	if (!mkdtemp(tmpdir)) {
-		printf("Bail out! cannot create a temp dir\n");
-		return 1;
-	}
+	tmpdir = make_tmpdir("test-registry");
 	test_refs();
 	test_loopback();
 	test_challenge();
