@@ -2,7 +2,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "lade/digest.h"
 #include "lade/util.h"
 #include "tap.h"
 
