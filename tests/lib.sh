@@ -230,8 +230,34 @@ skopeo_layers() {
 
 # The layer digests of an image (skopeo transport:ref), one per line, base first.
 skopeo_layer_digests() {
-	skopeo inspect "$1" | python3 -c 'import json,sys; print("\n".join(json.load(sys.stdin)["Layers"]))'
+	skopeo inspect "$1" | json_get '.Layers[]'
 }
+
+# The rootfs diff_ids of an image (skopeo transport:ref), one per line, base first.
+skopeo_diff_ids() {
+	skopeo inspect --config "$1" | json_get '.rootfs.diff_ids[]'
+}
+
+# OCI layouts, read by tests/fixtures/oci.py (the one walk of index → manifest → config).
+# REF is a tag, a manifest digest, or omitted when the index holds exactly one manifest.
+# Each prints to stdout and fails (message on stderr) when the layout does not have it.
+_oci() { python3 "$LADE_SRCDIR/tests/fixtures/oci.py" "$@"; }
+oci_refs() { _oci refs "$@"; }                       # LAYOUT — "TAG DIGEST" lines, sorted
+oci_manifest_digest() { _oci manifest-digest "$@"; } # LAYOUT [REF] — sha256:<hex>
+oci_manifest() { _oci manifest "$@"; }               # LAYOUT [REF] — the manifest blob
+oci_config() { _oci config "$@"; }                   # LAYOUT [REF] — the config blob
+oci_layers() { _oci layers "$@"; }                   # LAYOUT [REF] — layer digests, a line each
+oci_diff_ids() { _oci diff-ids "$@"; }               # LAYOUT [REF] — config diff_ids, a line each
+
+# oci_blob LAYOUT DIGEST — the path of a blob (DIGEST as sha256:<hex> or bare hex).
+oci_blob() {
+	printf '%s/blobs/sha256/%s' "$1" "${2#sha256:}"
+}
+
+# json_get EXPR [FILE] — EXPR (a jq subset: .key ."dotted.key" .key? [N] [N:M] [] |length
+# |keys) of the JSON in FILE or on stdin; strings print raw, other values as sorted JSON, one a
+# line. A missing key (without ?) or an index out of range fails.
+json_get() { _oci json-get "$@"; }
 
 sha256_file() {
 	sha256sum "$1" | cut -d' ' -f1

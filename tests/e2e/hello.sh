@@ -106,16 +106,12 @@ port=$(free_port)
 serve "explicit command" "$port" /usr/bin/python3 /app/hello.py --port "$port"
 
 # The configured entrypoint + cmd, with the cmd's port moved to a free one.
-"${BUILDAH[@]}" inspect --type container "$ctr" |
-	python3 -c 'import json,sys; json.dump(json.load(sys.stdin)["OCIv1"]["config"], sys.stdout)' >"$T/config.json"
-is "$(python3 -c 'import json,sys; c=json.load(open(sys.argv[1])); print(c.get("Entrypoint"), c.get("Cmd"))' "$T/config.json" 2>&1)" \
-	"['/usr/bin/python3', '/app/hello.py'] ['--port', '8080']" "the image's entrypoint and cmd"
+"${BUILDAH[@]}" inspect --type container "$ctr" | json_get .OCIv1.config >"$T/config.json"
+is "$(json_get .Entrypoint "$T/config.json" 2>&1) $(json_get .Cmd "$T/config.json" 2>&1)" \
+	'["/usr/bin/python3", "/app/hello.py"] ["--port", "8080"]' "the image's entrypoint and cmd"
 port=$(free_port)
-mapfile -t argv < <(python3 -c '
-import json, sys
-c = json.load(open(sys.argv[1]))
-cmd = [sys.argv[2] if a == "8080" else a for a in c["Cmd"]]
-print("\n".join(c["Entrypoint"] + cmd))' "$T/config.json" "$port" 2>/dev/null)
+mapfile -t argv < <(json_get '.Entrypoint[]' "$T/config.json" &&
+	json_get '.Cmd[]' "$T/config.json" | sed "s/^8080\$/$port/")
 if [ ${#argv[@]} -gt 0 ]; then
 	serve "entrypoint+cmd" "$port" "${argv[@]}"
 else

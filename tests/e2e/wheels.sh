@@ -72,7 +72,7 @@ brun() { "${BUILDAH[@]}" run "$ctr" -- "$@" 2>&1; }
 
 # The image's entrypoint (buildah 1.28's run needs the command spelled out).
 mapfile -t argv < <("${BUILDAH[@]}" inspect --type container "$ctr" |
-	python3 -c 'import json,sys; print("\n".join(json.load(sys.stdin)["OCIv1"]["config"].get("Entrypoint") or []))')
+	json_get '.OCIv1.config.Entrypoint?[]')
 is "${argv[*]:0:2}" "/opt/venv/bin/python -c" "the image's entrypoint is the venv python"
 if [ ${#argv[@]} -gt 0 ]; then
 	is "$(brun "${argv[@]}")" "add 42 /opt/venv" "the entrypoint imports the C extension, calls it, runs in the venv"
@@ -127,7 +127,7 @@ if [ -z "$demo" ]; then
 	done_testing
 fi
 mapfile -t argv < <("${BUILDAH[@]}" inspect --type container "$demo" |
-	python3 -c 'import json,sys; print("\n".join(json.load(sys.stdin)["OCIv1"]["config"].get("Entrypoint") or []))')
+	json_get '.OCIv1.config.Entrypoint?[]')
 is "$("${BUILDAH[@]}" run "$demo" -- "${argv[@]}" 2>&1)" \
 	"platpkg.add(2, 3) = 5"$'\n'"localpkg flavour: cpu"$'\n'"datapkg_extra.EXTRA = 1"$'\n'"nvidia packages: cublas, cudnn" \
 	"the demo image's entrypoint prints what app/demo.py computes"

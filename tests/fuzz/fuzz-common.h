@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "../unit/fixture.h"
 #include "lade/error.h"
 #include "lade/util.h"
 
@@ -18,24 +19,10 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size);
 
 static char *fuzz_dir_path __attribute__((unused));
 
-static inline int fuzz_rm_cb(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	remove(path);
-	return 0;
-}
-
-static inline void fuzz_rm_rf(const char *path)
-{
-	nftw(path, fuzz_rm_cb, 16, FTW_DEPTH | FTW_PHYS);
-}
-
 static inline void fuzz_cleanup(void)
 {
 	if (fuzz_dir_path) {
-		fuzz_rm_rf(fuzz_dir_path);
+		rm_rf(fuzz_dir_path);
 		free(fuzz_dir_path);
 		fuzz_dir_path = NULL;
 	}
@@ -46,13 +33,7 @@ static inline const char *fuzz_dir(void)
 {
 	if (fuzz_dir_path)
 		return fuzz_dir_path;
-	const char *tmp = getenv("TMPDIR");
-	char *tmpl = xasprintf("%s/lade-fuzz-XXXXXX", tmp && *tmp ? tmp : "/tmp");
-	if (!mkdtemp(tmpl)) {
-		perror("fuzz: mkdtemp");
-		abort();
-	}
-	fuzz_dir_path = tmpl;
+	fuzz_dir_path = make_tmpdir("fuzz");
 	atexit(fuzz_cleanup);
 	return fuzz_dir_path;
 }

@@ -82,67 +82,21 @@ static inline void fuzz_put_blob(const char *layout, const struct fuzz_blob *b)
 	fuzz_write(path, b->data, b->len);
 }
 
-static inline la_ssize_t fuzz_tar_write(struct archive *a, void *ctx, const void *data, size_t len)
-{
-	(void)a;
-	lade_buf_add(ctx, data, len);
-	return (la_ssize_t)len;
-}
-
 /* A small valid layer: a directory, files, a symlink chain and a hard link. */
 static inline void fuzz_default_tar(struct lade_buf *out)
 {
-	struct archive *a = archive_write_new();
-	archive_write_set_format_pax_restricted(a);
-	archive_write_set_bytes_in_last_block(a, 1);
-	archive_write_open(a, out, NULL, fuzz_tar_write, NULL);
-	static const struct {
-		const char *path;
-		char type;
-		const char *data;
-	} ents[] = {
-	        {"usr/", 'd', NULL},
-	        {"usr/bin/", 'd', NULL},
-	        {"usr/bin/python3.11", 'f', "#!"},
-	        {"usr/bin/python3", 'l', "python3.11"},
-	        {"usr/lib/", 'd', NULL},
-	        {"lib", 'l', "usr/lib"},
-	        {"etc/", 'd', NULL},
-	        {"etc/os-release", 'f', "ID=debian\n"},
-	        {"etc/hosts", 'h', "etc/os-release"},
+	static const struct tar_ent ents[] = {
+	        {"usr/", 'd', NULL, 0},
+	        {"usr/bin/", 'd', NULL, 0},
+	        {"usr/bin/python3.11", 'f', "#!", 0},
+	        {"usr/bin/python3", 'l', "python3.11", 0},
+	        {"usr/lib/", 'd', NULL, 0},
+	        {"lib", 'l', "usr/lib", 0},
+	        {"etc/", 'd', NULL, 0},
+	        {"etc/os-release", 'f', "ID=debian\n", 0},
+	        {"etc/hosts", 'h', "etc/os-release", 0},
 	};
-	for (size_t i = 0; i < LADE_ARRAY_SIZE(ents); i++) {
-		struct archive_entry *e = archive_entry_new();
-		archive_entry_set_pathname(e, ents[i].path);
-		size_t len = 0;
-		switch (ents[i].type) {
-		case 'd':
-			archive_entry_set_filetype(e, AE_IFDIR);
-			archive_entry_set_perm(e, 0755);
-			break;
-		case 'l':
-			archive_entry_set_filetype(e, AE_IFLNK);
-			archive_entry_set_perm(e, 0777);
-			archive_entry_set_symlink(e, ents[i].data);
-			break;
-		case 'h':
-			archive_entry_set_filetype(e, AE_IFREG);
-			archive_entry_set_perm(e, 0644);
-			archive_entry_set_hardlink(e, ents[i].data);
-			break;
-		default:
-			len = strlen(ents[i].data);
-			archive_entry_set_filetype(e, AE_IFREG);
-			archive_entry_set_perm(e, 0755);
-			archive_entry_set_size(e, (la_int64_t)len);
-		}
-		archive_write_header(a, e);
-		if (len)
-			archive_write_data(a, ents[i].data, len);
-		archive_entry_free(e);
-	}
-	archive_write_close(a);
-	archive_write_free(a);
+	make_tar(ents, LADE_ARRAY_SIZE(ents), false, out);
 }
 
 static const char fuzz_default_config[] __attribute__((unused)) =
@@ -164,7 +118,7 @@ static inline char *fuzz_make_layout(const char *layer, size_t layer_len, const 
                                      size_t manifest_len, const char *config, size_t config_len)
 {
 	char *dir = lade_path_join(fuzz_dir(), "layout");
-	fuzz_rm_rf(dir);
+	rm_rf(dir);
 	_cleanup_free_ char *blobs = xasprintf("%s/blobs", dir);
 	_cleanup_free_ char *sha = xasprintf("%s/blobs/sha256", dir);
 	if (mkdir(dir, 0755) < 0 || mkdir(blobs, 0755) < 0 || mkdir(sha, 0755) < 0)
@@ -202,7 +156,7 @@ static inline char *fuzz_make_layout(const char *layer, size_t layer_len, const 
 static inline void fuzz_load_base(const struct lade_base_spec *spec)
 {
 	_cleanup_free_ char *store_dir = lade_path_join(fuzz_dir(), "store");
-	fuzz_rm_rf(store_dir);
+	rm_rf(store_dir);
 	_cleanup_error_ struct lade_error *err = NULL;
 	_cleanup_(lade_store_freep) struct lade_store *store = NULL;
 	if (lade_store_open(store_dir, 0, &store, &err) < 0)

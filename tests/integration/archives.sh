@@ -10,11 +10,6 @@ R=$T/hello
 hello_recipe "$R"
 
 run_lade build "$R/recipe.yaml" --format oci-archive -o "$T/hello-oci.tar" -q
-case $RC:$ERR in
-2:*"unrecognized option"*"--format"* | 2:*"unknown option"*"format"*)
-	skip_all "lade build has no --format option yet: ${ERR%%$'\n'*}"
-	;;
-esac
 is "$RC" 0 "lade build --format oci-archive exits 0"
 [ "$RC" -eq 0 ] || diag "$ERR"
 
@@ -51,21 +46,19 @@ check "a second oci-archive build is byte-identical" cmp "$T/hello-oci.tar" "$T/
 run_lade build "$R/recipe.yaml" --format docker-archive -o "$T/hello-docker.tar" -q
 is "$RC" 0 "lade build --format docker-archive exits 0"
 [ "$RC" -eq 0 ] || diag "$ERR"
-config_hex=$(skopeo inspect --raw "oci:$T/layout:1.0" |
-	python3 -c 'import json,sys; print(json.load(sys.stdin)["config"]["digest"][7:])')
+config_hex=$(skopeo inspect --raw "oci:$T/layout:1.0" | json_get .config.digest)
+config_hex=${config_hex#sha256:}
 manifest_json=$(tar -xOf "$T/hello-docker.tar" manifest.json 2>/dev/null)
-is "$(printf '%s' "$manifest_json" | python3 -c '
-import json, sys
-m = json.load(sys.stdin)
-print(len(m), m[0]["Config"], m[0]["RepoTags"], len(m[0]["Layers"]))')" \
-	"1 blobs/sha256/$config_hex ['hello:1.0'] $(skopeo_layers "oci:$T/layout:1.0")" \
+is "$(for e in '|length' '[0].Config' '[0].RepoTags' '[0].Layers|length'; do
+	printf '%s' "$manifest_json" | json_get "$e"
+done | tr '\n' ' ')" \
+	"1 blobs/sha256/$config_hex [\"hello:1.0\"] $(skopeo_layers "oci:$T/layout:1.0") " \
 	"manifest.json: one image, its config, RepoTags hello:1.0, every layer"
 is "$(tar -xOf "$T/hello-docker.tar" repositories 2>/dev/null)" \
 	"{\"hello\":{\"1.0\":\"$config_hex\"}}" "repositories names the config"
-is "$(tar -xOf "$T/hello-docker.tar" index.json 2>/dev/null | python3 -c '
-import json, sys
-a = json.load(sys.stdin)["manifests"][0]["annotations"]
-print(a["io.containerd.image.name"], a["org.opencontainers.image.ref.name"])')" \
+tar -xOf "$T/hello-docker.tar" index.json >"$T/docker-index.json" 2>/dev/null
+is "$(json_get '.manifests[0].annotations."io.containerd.image.name"' "$T/docker-index.json") \
+$(json_get '.manifests[0].annotations."org.opencontainers.image.ref.name"' "$T/docker-index.json")" \
 	"docker.io/library/hello:1.0 1.0" "index.json carries the containerd name and the tag"
 
 rm -rf "$T/c2"
@@ -74,10 +67,7 @@ check "skopeo copy docker-archive:FILE oci:DIR:1.0" \
 run_lade verify "$T/c2"
 is "$RC" 0 "lade verify passes on skopeo's copy of the docker-archive"
 [ "$RC" -eq 0 ] || diag "$OUT$ERR"
-diff_ids() {
-	skopeo inspect --config "$1" | python3 -c 'import json,sys; print("\n".join(json.load(sys.stdin)["rootfs"]["diff_ids"]))'
-}
-is "$(diff_ids "oci:$T/c2:1.0")" "$(diff_ids "oci:$T/layout:1.0")" \
+is "$(skopeo_diff_ids "oci:$T/c2:1.0")" "$(skopeo_diff_ids "oci:$T/layout:1.0")" \
 	"the docker-archive copy has the layout build's diff_ids"
 check "skopeo reads the oci part of the docker-archive too" \
 	skopeo inspect "oci-archive:$T/hello-docker.tar:1.0"

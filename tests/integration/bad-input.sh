@@ -79,9 +79,8 @@ run_lade build "$T/corrupt/recipe.yaml" -o "$T/corrupt/out" -q
 is "$RC" 0 "corrupt base: the build before the corruption succeeds"
 [ "$RC" -eq 0 ] || diag "$ERR"
 cp "$T/corrupt/out/index.json" "$T/index.before" 2>/dev/null
-mdigest=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["manifests"][0]["digest"].split(":")[1])' "$T/corrupt/base/index.json")
-layer=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["layers"][0]["digest"].split(":")[1])' "$T/corrupt/base/blobs/sha256/$mdigest")
-python3 - "$T/corrupt/base/blobs/sha256/$layer" <<'PY'
+layer=$(oci_layers "$T/corrupt/base" python3.11 | head -1)
+python3 - "$(oci_blob "$T/corrupt/base" "$layer")" <<'PY'
 import os, sys
 with open(sys.argv[1], "r+b") as f:
     f.seek(os.path.getsize(sys.argv[1]) // 2)
@@ -90,7 +89,7 @@ with open(sys.argv[1], "r+b") as f:
     f.write(bytes([b[0] ^ 0xFF]))
 PY
 printf 'print("changed")\n' >"$T/corrupt/app/main.py"
-expect_error "corrupt base blob" "sha256:$layer" "" -- \
+expect_error "corrupt base blob" "$layer" "" -- \
 	build "$T/corrupt/recipe.yaml" -o "$T/corrupt/out" -q
 check "corrupt base blob: the previous index.json is unchanged" \
 	cmp "$T/index.before" "$T/corrupt/out/index.json"

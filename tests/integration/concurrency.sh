@@ -22,14 +22,6 @@ run_lade build "$T/b/recipe.yaml" -o "$T/alone-b" --tag b -q
 is "$RC" 0 "recipe b builds alone" || diag "$ERR"
 DB=$(printed_digest "$OUT")
 
-# refs LAYOUT — "ref digest" lines of index.json, sorted.
-refs() {
-	python3 -c 'import json,sys
-for m in json.load(open(sys.argv[1]))["manifests"]:
-    print(m.get("annotations", {}).get("org.opencontainers.image.ref.name"), m["digest"])' \
-		"$1/index.json" | sort
-}
-
 # Concurrent builds with different tags.
 bad=0
 for round in $(seq 1 "$ROUNDS"); do
@@ -42,7 +34,7 @@ for round in $(seq 1 "$ROUNDS"); do
 	ra=$?
 	wait "$pb"
 	rb=$?
-	got=$(refs "$L" 2>&1)
+	got=$(oci_refs "$L" 2>&1)
 	if [ "$ra" -ne 0 ] || [ "$rb" -ne 0 ] || [ "$got" != "a $DA"$'\n'"b $DB" ] ||
 		! "$LADE" verify "$L" >"$T/verify.out" 2>&1; then
 		bad=$((bad + 1))
@@ -107,7 +99,7 @@ end=$(date +%s%N)
 ms=$(((end - start) / 1000000))
 is "$RC" 0 "the default lock timeout waits for the holder" || diag "$ERR"
 check "it waited for the holder ($ms ms)" test "$ms" -ge 1000
-is "$(refs "$L")" "a $DA"$'\n'"b $DB" "index.json names both tags"
+is "$(oci_refs "$L")" "a $DA"$'\n'"b $DB" "index.json names both tags"
 check "the layout verifies" "$LADE" verify "$L"
 
 done_testing

@@ -81,11 +81,8 @@ cp -a "$PRISTINE" "$T/complete"
 run_lade build "$T/new/recipe.yaml" -o "$T/complete" -q
 is "$RC" 0 "the new image builds into the old layout"
 cp "$T/complete/index.json" "$T/new-index.json"
-refs=$(python3 -c 'import json,sys
-for m in json.load(open(sys.argv[1]))["manifests"]:
-    print(m["annotations"]["org.opencontainers.image.ref.name"], m["digest"])' "$T/new-index.json" | sort)
-old_digest=$(python3 -c 'import json,sys
-print(json.load(open(sys.argv[1]))["manifests"][0]["digest"])' "$T/old-index.json")
+refs=$(oci_refs "$T/complete")
+old_digest=$(json_get '.manifests[0].digest' "$T/old-index.json")
 is "$refs" "1.0 $NEW_DIGEST"$'\n'"keep $old_digest" \
 	"the complete index names the new image as 1.0 and keeps the old one as keep"
 

@@ -87,8 +87,8 @@ dB=$(printed_digest "$(cat "$T/b.out")")
 
 is "$dB" "$dA" "the same manifest digest"
 if [ "$dA" != "$dB" ] && [ -n "$dA" ] && [ -n "$dB" ]; then
-	diag "manifest A: $(cat "$A/out/blobs/sha256/${dA#sha256:}" 2>/dev/null)"
-	diag "manifest B: $(cat "$B/out/blobs/sha256/${dB#sha256:}" 2>/dev/null)"
+	diag "manifest A: $(oci_manifest "$A/out" "$dA" 2>&1)"
+	diag "manifest B: $(oci_manifest "$B/out" "$dB" 2>&1)"
 fi
 check "index.json is byte-identical" cmp "$A/out/index.json" "$B/out/index.json"
 check "oci-layout is byte-identical" cmp "$A/out/oci-layout" "$B/out/oci-layout"
@@ -110,14 +110,14 @@ is "$RC" 0 "rebuild into the same layout"
 check "a rebuild leaves index.json byte-identical" cmp "$T/index.before" "$A/out/index.json"
 
 # Layers lade wrote (after the base's).
-lade_layers() { # MANIFEST-DIGEST LAYOUT
-	python3 -c 'import json,sys; m=json.load(open(sys.argv[2]+"/blobs/sha256/"+sys.argv[1].split(":")[1])); [print(l["digest"].split(":")[1], l["mediaType"]) for l in m["layers"][int(sys.argv[3]):]]' "$1" "$2" "$3"
+lade_layers() { # LAYOUT MANIFEST-DIGEST NBASE
+	oci_layers "$1" "$2" | tail -n +$(($3 + 1))
 }
-nbase=$(python3 -c 'import json,sys; i=json.load(open(sys.argv[1]+"/index.json")); m=json.load(open(sys.argv[1]+"/blobs/sha256/"+i["manifests"][0]["digest"].split(":")[1])); print(len(m["layers"]))' "$BASE_OCI")
+nbase=$(oci_layers "$BASE_OCI" python3.11 | wc -l)
 
 # Without SOURCE_DATE_EPOCH every entry has mtime 0.
-times=$(lade_layers "$dA" "$A/out" "$nbase" | while read -r blob _; do
-	TZ=UTC tar --numeric-owner --full-time -tvzf "$A/out/blobs/sha256/$blob" | awk '{print $4, $5}'
+times=$(lade_layers "$A/out" "$dA" "$nbase" | while read -r blob; do
+	TZ=UTC tar --numeric-owner --full-time -tvzf "$(oci_blob "$A/out" "$blob")" | awk '{print $4, $5}'
 done | sort -u)
 is "$times" "1970-01-01 00:00:00" "without SOURCE_DATE_EPOCH every tar entry has mtime 0"
 
@@ -127,8 +127,8 @@ is "$RC" 0 "build with SOURCE_DATE_EPOCH=1700000000"
 dS=$(printed_digest "$OUT")
 like "$dS" '^sha256:[0-9a-f]{64}$' "it prints a digest"
 if [ "$dS" != "$dA" ]; then ok "SOURCE_DATE_EPOCH changes the manifest digest"; else not_ok "SOURCE_DATE_EPOCH changes the manifest digest"; fi
-times=$(lade_layers "$dS" "$T/sde" "$nbase" | while read -r blob _; do
-	TZ=UTC tar --numeric-owner --full-time -tvzf "$T/sde/blobs/sha256/$blob" | awk '{print $4, $5}'
+times=$(lade_layers "$T/sde" "$dS" "$nbase" | while read -r blob; do
+	TZ=UTC tar --numeric-owner --full-time -tvzf "$(oci_blob "$T/sde" "$blob")" | awk '{print $4, $5}'
 done | sort -u)
 is "$times" "2023-11-14 22:13:20" "every tar entry's mtime is SOURCE_DATE_EPOCH"
 if command -v skopeo >/dev/null; then

@@ -18,14 +18,11 @@ is "$(skopeo inspect --format '{{.Digest}}' "oci:$T/out:1.0" 2>/dev/null)" "$dig
 base_layers=$(skopeo_layers "docker-archive:$BASE_ARCHIVE")
 is "$(skopeo_layers "oci:$T/out:1.0")" "$((base_layers + 1))" "layers = base layers ($base_layers) + 1"
 
-diff_ids() {
-	skopeo inspect --config "$1" | python3 -c 'import json,sys; print("\n".join(json.load(sys.stdin)["rootfs"]["diff_ids"]))'
-}
-diff_ids "docker-archive:$BASE_ARCHIVE" >"$T/base.ids"
-diff_ids "oci:$T/out:1.0" | sed -n "1,${base_layers}p" >"$T/out.ids"
+skopeo_diff_ids "docker-archive:$BASE_ARCHIVE" >"$T/base.ids"
+skopeo_diff_ids "oci:$T/out:1.0" | sed -n "1,${base_layers}p" >"$T/out.ids"
 check "the base's diff_ids come first, unchanged" cmp "$T/base.ids" "$T/out.ids"
-is "$(skopeo inspect --config "oci:$T/out:1.0" | python3 -c 'import json,sys; print(json.load(sys.stdin)["config"]["Env"])')" \
-	"['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', 'LANG=C.UTF-8', 'PYTHONUNBUFFERED=1']" \
+is "$(skopeo inspect --config "oci:$T/out:1.0" | json_get '.config.Env[]')" \
+	"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"$'\n'"LANG=C.UTF-8"$'\n'"PYTHONUNBUFFERED=1" \
 	"the base config from the archive is merged"
 check "skopeo copy verifies every blob" skopeo copy --quiet "oci:$T/out:1.0" "oci:$T/copy:1.0"
 

@@ -55,7 +55,7 @@ refused() {
 	is "$(comm -23 "$T/blobs.before" <(blob_sums))" "" "$case: the previous blobs are intact"
 	if [ -n "$extra" ]; then
 		is "$extra" "${digest#sha256:}  ${digest#sha256:}" "$case: only the refused layer's own blob was added"
-		rm -f "$O/blobs/sha256/${digest#sha256:}"
+		rm -f "$(oci_blob "$O" "$digest")"
 	fi
 	is "$(find "$O" -name '.tmp-*')" "" "$case: no temp file left"
 	check "$case: the layout verifies" "$LADE" verify "$O"
@@ -66,10 +66,10 @@ refused absolute " entry '/etc/evil': absolute path"
 refused symlink " entry 'link/evil': written through the symlink 'link', whose target escapes the root"
 refused hardlink " entry 'early': hard link to 'late', which is not earlier in the layer"
 refused duplicate " entry 'etc/dup': duplicate path in the layer"
-bomb_size=$(stat -c %s "$H/bomb/blobs/sha256/$(layer_of bomb | cut -d: -f2)")
+bomb_size=$(stat -c %s "$(oci_blob "$H/bomb" "$(layer_of bomb)")")
 refused bomb ": more than 1000 times its compressed size ($bomb_size bytes) uncompressed: refused as a decompression bomb"
 refused diffid ": diff_id mismatch (expected sha256:$(printf '0%.0s' $(seq 64)), got sha256:$(
-	gzip -dc "$H/diffid/blobs/sha256/$(layer_of diffid | cut -d: -f2)" | sha256sum | cut -d' ' -f1))"
+	gzip -dc "$(oci_blob "$H/diffid" "$(layer_of diffid)")" | sha256sum | cut -d' ' -f1))"
 
 # kept CASE TAR-LISTING-REGEX — the build succeeds, the base layer is in the manifest verbatim
 # (same digest) and still holds what the regex describes.
@@ -80,9 +80,9 @@ kept() {
 	run_lade build "$T/r/recipe.yaml" -o "$O" --tag "$case" -q
 	is "$RC" 0 "$case: the build succeeds" || diag "$ERR"
 	manifest=$(printed_digest "$OUT")
-	like "$(cat "$O/blobs/sha256/${manifest#sha256:}" 2>&1)" "\"digest\":\"$digest\"" \
+	like "$(oci_manifest "$O" "$manifest" 2>&1)" "\"digest\":\"$digest\"" \
 		"$case: the base layer is reused verbatim"
-	like "$(tar -tvzf "$O/blobs/sha256/${digest#sha256:}" 2>&1 | tr -s ' ' | tr '\n' '|')" "$regex" \
+	like "$(tar -tvzf "$(oci_blob "$O" "$digest")" 2>&1 | tr -s ' ' | tr '\n' '|')" "$regex" \
 		"$case: the layer keeps its entries"
 	check "$case: the layout verifies" "$LADE" verify "$O"
 }

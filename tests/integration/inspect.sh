@@ -10,7 +10,6 @@ need_cmd python3 umoci skopeo find sort
 export LC_ALL=C
 umask 022
 
-"$LADE" inspect --help >/dev/null 2>&1 || skip_all "this lade has no inspect command yet"
 ensure_base
 
 R=$T/recipe
@@ -64,9 +63,10 @@ ROOT=$T/bundle/rootfs
 # The sizes add up: each layer is its blob, size = layers + config + manifest.
 check "layer, config and manifest sizes add up to the blobs" python3 - "$T/inspect.json" "$T/out" <<'PY'
 import json, os, sys
+from oci import Layout
 j = json.load(open(sys.argv[1]))
 (im,) = j["images"]
-blob = lambda d: os.path.getsize(os.path.join(sys.argv[2], "blobs/sha256", d.split(":")[1]))
+blob = lambda d: os.path.getsize(Layout(sys.argv[2]).blob_path(d))
 for l in im["layers"]:
     assert l["size"] == blob(l["digest"]), l
 assert im["config"]["size"] == blob(im["config"]["digest"])
@@ -112,7 +112,7 @@ PY
 
 # --top: the sizes of the 15 largest regular files as find sees them, each file as listed.
 want_top=$(find "$ROOT" -type f -printf '%s\n' | sort -rn | head -n 15 | tr '\n' ' ')
-got_top=$(python3 -c 'import json,sys; print(" ".join(str(t["size"]) for t in json.load(open(sys.argv[1]))["images"][0]["top"]), end=" ")' "$T/inspect.json")
+got_top=$(json_get '.images[0].top[].size' "$T/inspect.json" | tr '\n' ' ')
 is "$got_top" "$want_top" "--top 15 sizes are the 15 largest files find sees"
 check "every --top file has that size in the rootfs" python3 - "$T/inspect.json" "$ROOT" <<'PY'
 import json, os, sys
@@ -121,8 +121,8 @@ for t in json.load(open(sys.argv[1]))["images"][0]["top"]:
     assert os.path.isfile(p) and not os.path.islink(p) and os.path.getsize(p) == t["size"], t
 PY
 du_big=$(du -b "$ROOT/app/big.txt" | cut -f1)
-like "$(python3 -c 'import json,sys; print([t for t in json.load(open(sys.argv[1]))["images"][0]["top"] if t["path"] == "app/big.txt"])' "$T/inspect.json")" \
-	"'size': $du_big" "app/big.txt is listed with the size du gives"
+like "$(json_get '.images[0].top[]' "$T/inspect.json" | grep -F '"path": "app/big.txt"')" \
+	"\"size\": $du_big[,}]" "app/big.txt is listed with the size du gives"
 
 run_lade inspect "$T/out:t" --top 3 --by package
 is "$RC" 0 "human output"
@@ -133,7 +133,7 @@ like "$OUT" "platpkg +2\.0" "human output lists platpkg 2.0"
 run_lade inspect "docker-archive:$BASE_ARCHIVE" --json
 is "$RC" 0 "inspect docker-archive:BASE"
 [ "$RC" -eq 0 ] || diag "$ERR"
-n=$(printf '%s' "$OUT" | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["images"][0]["layers"]))' 2>/dev/null)
+n=$(json_get '.images[0].layers|length' <<<"$OUT")
 is "$n" "$(skopeo_layers "docker-archive:$BASE_ARCHIVE")" "docker-archive: as many layers as skopeo sees"
 
 # diff
@@ -150,11 +150,9 @@ printf 'print("changed")\n' >"$R/app/main.py"
 run_lade build "$R/recipe.yaml" -o "$T/out3" -q
 run_lade diff --json "$T/out:t" "$T/out3:t"
 is "$RC" 1 "a changed app file: diff exits 1"
-is "$(printf '%s' "$OUT" | python3 -c '
-import json, sys
-f = json.load(sys.stdin)["files"]
-print(len(f["added"]), len(f["removed"]), " ".join(m["path"] for m in f["modified"]))')" \
-	"0 0 app/main.py" "exactly the changed file is modified"
+is "$(for e in '.files.added|length' '.files.removed|length' '.files.modified[].path'; do
+	json_get "$e" <<<"$OUT"
+done | tr '\n' ' ')" "0 0 app/main.py " "exactly the changed file is modified"
 
 run_lade diff "$T/out:t" "$T/missing"
 is "$RC" 2 "diff with a missing image exits 2"

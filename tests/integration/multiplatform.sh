@@ -50,22 +50,18 @@ is "$RC" 0 "lade build of two platforms exits 0"
 [ "$RC" -eq 0 ] || { diag "$ERR"; done_testing; }
 
 python3 - "$T/out" "$OUT" >"$T/check.txt" 2>&1 <<'PY'
-import gzip, io, json, sys, tarfile
-out, summary = sys.argv[1], json.loads(sys.argv[2])
-def blob(d):
-    return open("%s/blobs/sha256/%s" % (out, d[7:]), "rb").read()
-idx = json.load(open(out + "/index.json"))
-(top,) = [m for m in idx["manifests"] if m["annotations"]["org.opencontainers.image.ref.name"] == "1.0"]
+import io, json, sys, tarfile
+from oci import Layout
+out, summary = Layout(sys.argv[1]), json.loads(sys.argv[2])
+top = out.descriptor("1.0")
 print("top-media", top["mediaType"])
 print("summary-ref-digest", summary["refs"][0]["digest"] == top["digest"])
-ii = json.loads(blob(top["digest"]))
-for m in ii["manifests"]:
+for m in out.json_blob(top["digest"])["manifests"]:
     p = m["platform"]
-    man = json.loads(blob(m["digest"]))
-    cfg = json.loads(blob(man["config"]["digest"]))
+    cfg = out.config(m["digest"])
     arch_files = []
-    for l in man["layers"]:
-        with tarfile.open(fileobj=io.BytesIO(blob(l["digest"])), mode="r:*") as t:
+    for l in out.layers(m["digest"]):
+        with tarfile.open(fileobj=io.BytesIO(out.blob(l)), mode="r:*") as t:
             for e in t:
                 if e.name.endswith("native/ARCH"):
                     arch_files.append(t.extractfile(e).read().decode().strip())

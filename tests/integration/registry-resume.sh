@@ -8,7 +8,6 @@
 source "${LADE_SRCDIR:-$(dirname "$0")/../..}/tests/lib.sh"
 source "$LADE_SRCDIR/tests/registry-lib.sh"
 need_cmd skopeo
-"$LADE" push --help 2>/dev/null | grep -q -- --chunk-size || skip_all "this lade has no --chunk-size"
 ensure_base
 
 # An image with one 12 MiB incompressible layer: twelve 1 MiB chunks.

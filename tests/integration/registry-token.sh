@@ -9,7 +9,6 @@ source "${LADE_SRCDIR:-$(dirname "$0")/../..}/tests/lib.sh"
 source "$LADE_SRCDIR/tests/registry-lib.sh"
 command -v openssl >/dev/null 2>&1 || skip_all "openssl not installed (apt-get install openssl)"
 need_cmd skopeo python3 curl
-"$LADE" push --help >/dev/null 2>&1 || skip_all "this lade has no push command"
 ensure_base
 
 

@@ -31,9 +31,8 @@ check "every blob is byte-identical" diff -r "$T/out-root/blobs" "$T/out-nobody/
 is "$(find "$T/out-nobody" ! -uid 65534 | wc -l)" 0 "everything in the output belongs to the builder (65534)"
 
 # The app layer: every entry owned by 10001 (the recipe's owner), none by 65534 or root.
-manifest=$T/out-nobody/blobs/sha256/${dnobody#sha256:}
-app=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["layers"][-1]["digest"].split(":")[1])' "$manifest" 2>/dev/null)
-tar --numeric-owner -tvzf "$T/out-nobody/blobs/sha256/$app" >"$T/app.list" 2>&1
+app=$(oci_layers "$T/out-nobody" "$dnobody" | tail -1)
+tar --numeric-owner -tvzf "$(oci_blob "$T/out-nobody" "$app")" >"$T/app.list" 2>&1
 like "$(cat "$T/app.list")" 'app/hello\.py' "the app layer holds app/hello.py"
 is "$(awk '{print $2}' "$T/app.list" | sort -u)" "10001/10001" \
 	"every entry of the app layer is 10001/10001 (tar --numeric-owner -tvzf)"
@@ -55,11 +54,11 @@ run_lade_as_nobody build "$S/recipe.yaml" -o "$T/out-s" --compression none -q
 is "$RC" 0 "scratch build as 65534 exits 0"
 [ "$RC" -eq 0 ] || diag "$ERR"
 ds=$(printed_digest "$OUT")
-layer=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["layers"][0]["digest"].split(":")[1])' "$T/out-s/blobs/sha256/${ds#sha256:}" 2>/dev/null)
-tar --numeric-owner -tvf "$T/out-s/blobs/sha256/$layer" >"$T/s.list" 2>&1
+layer=$(oci_blob "$T/out-s" "$(oci_layers "$T/out-s" "$ds" | head -1)")
+tar --numeric-owner -tvf "$layer" >"$T/s.list" 2>&1
 like "$(cat "$T/s.list")" 'opt/files/sub/hi\.txt' "the layer holds opt/files/sub/hi.txt"
 is "$(awk '{print $2}' "$T/s.list" | sort -u)" "0/0" "without owner: every entry is 0/0, not the builder's 65534"
-is "$(tar -tvf "$T/out-s/blobs/sha256/$layer" 2>/dev/null | awk '{print $2}' | sort -u)" "0/0" \
+is "$(tar -tvf "$layer" 2>/dev/null | awk '{print $2}' | sort -u)" "0/0" \
 	"no user or group names in the headers (tar shows numeric ids)"
 
 done_testing

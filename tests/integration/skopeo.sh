@@ -26,17 +26,17 @@ like "$(cat "$T/base-layers")" '^sha256:[0-9a-f]{64}' "the base has layers"
 check "the base layers come first, unchanged" cmp "$T/base-layers" "$T/out-layers"
 
 skopeo inspect --config "oci:$T/out:1.0" >"$T/config.json"
-cfg() { python3 -c 'import json,sys; c=json.load(open(sys.argv[1])); print(json.dumps(eval(sys.argv[2], {"c": c}), sort_keys=True))' "$T/config.json" "$1"; }
-is "$(cfg 'c["config"]["Env"]')" \
+cfg() { json_get "$1" "$T/config.json"; }
+is "$(cfg .config.Env)" \
 	'["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "LANG=C.UTF-8", "PYTHONUNBUFFERED=1"]' \
 	"Env: the base's PATH and LANG, then PYTHONUNBUFFERED"
-is "$(cfg 'c["config"]["Entrypoint"]')" '["/usr/bin/python3", "/app/hello.py"]' "Entrypoint"
-is "$(cfg 'c["config"]["Cmd"]')" '["--port", "8080"]' "Cmd replaces the base's python3"
-is "$(cfg 'c["config"]["User"]')" '"10001:10001"' "User"
-is "$(cfg 'c["config"]["WorkingDir"]')" '"/app"' "WorkingDir"
-is "$(cfg 'c["config"]["ExposedPorts"]')" '{"8080/tcp": {}}' "ExposedPorts"
-is "$(cfg '[c["architecture"], c["os"]]')" '["amd64", "linux"]' "platform linux/amd64"
-is "$(cfg 'len(c["rootfs"]["diff_ids"])')" "$((base_layers + 1))" "one diff_id per layer"
+is "$(cfg .config.Entrypoint)" '["/usr/bin/python3", "/app/hello.py"]' "Entrypoint"
+is "$(cfg .config.Cmd)" '["--port", "8080"]' "Cmd replaces the base's python3"
+is "$(cfg .config.User)" '10001:10001' "User"
+is "$(cfg .config.WorkingDir)" '/app' "WorkingDir"
+is "$(cfg .config.ExposedPorts)" '{"8080/tcp": {}}' "ExposedPorts"
+is "$(cfg .os)/$(cfg .architecture)" 'linux/amd64' "platform linux/amd64"
+is "$(cfg '.rootfs.diff_ids|length')" "$((base_layers + 1))" "one diff_id per layer"
 
 # The layer blobs really are what the manifest says (skopeo verifies digests on copy).
 check "skopeo copy oci: -> oci:" skopeo copy --quiet "oci:$T/out:1.0" "oci:$T/copy:1.0"
@@ -54,7 +54,7 @@ printf 'junk' >"$R/app/__pycache__/hello.cpython-311.pyc"
 run_lade build "$R/recipe.yaml" -o "$T/out2" -q
 is "$RC" 0 "build with a __pycache__ in the source exits 0"
 app_layer=$(skopeo_layer_digests "oci:$T/out2:1.0" | tail -n1)
-tar --numeric-owner -tvzf "$T/out2/blobs/sha256/${app_layer#sha256:}" >"$T/app-layer.txt" 2>&1
+tar --numeric-owner -tvzf "$(oci_blob "$T/out2" "$app_layer")" >"$T/app-layer.txt" 2>&1
 like "$(cat "$T/app-layer.txt")" ' 10001/10001 .* app/hello\.py$' "app/hello.py owned by 10001:10001 in the gzip layer"
 if ! grep -q 'app/hello\.py$' "$T/app-layer.txt" ||
 	grep -Eq '__pycache__|\.pyc$|\.dockerignore$' "$T/app-layer.txt"; then
@@ -72,12 +72,12 @@ is "$RC" 0 "--json build exits 0"
 printf '%s' "$OUT" >"$T/summary.json"
 is "$(python3 - "$T/summary.json" "$T/out" <<'PY' 2>&1
 import json, sys
+from oci import Layout
 s = json.load(open(sys.argv[1]))
 layout = sys.argv[2]
 (im,) = s["images"]
-blob = lambda d: json.load(open(layout + "/blobs/sha256/" + d.split(":")[1]))
-m = blob(im["digest"])
-c = blob(im["config"])
+m = Layout(layout).manifest(im["digest"])
+c = Layout(layout).json_blob(im["config"])
 assert im["ref"] == "1.0", im["ref"]
 assert im["layout"] == layout, im["layout"]
 assert m["config"]["digest"] == im["config"], "config digest"
@@ -96,11 +96,10 @@ PY
 run_lade build "$R/recipe.yaml" -o "$T/zstd" --compression zstd -q
 is "$RC" 0 "zstd build exits 0"
 zdigest=$(printed_digest "$OUT")
-manifest=$T/zstd/blobs/sha256/${zdigest#sha256:}
-like "$(cat "$manifest" 2>/dev/null)" 'application/vnd\.oci\.image\.layer\.v1\.tar\+zstd' \
+like "$(oci_manifest "$T/zstd" "$zdigest" 2>&1)" 'application/vnd\.oci\.image\.layer\.v1\.tar\+zstd' \
 	"the zstd manifest uses the tar+zstd media type"
-zlayer=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["layers"][-1]["digest"])' "$manifest" 2>/dev/null)
-is "$(head -c4 "$T/zstd/blobs/sha256/${zlayer#sha256:}" 2>/dev/null | od -An -tx1 | tr -d ' ')" "28b52ffd" \
+zlayer=$(oci_layers "$T/zstd" "$zdigest" | tail -1)
+is "$(head -c4 "$(oci_blob "$T/zstd" "$zlayer")" 2>/dev/null | od -An -tx1 | tr -d ' ')" "28b52ffd" \
 	"the app layer blob starts with the zstd magic"
 check "skopeo copy of the zstd image" skopeo copy --quiet "oci:$T/zstd:1.0" "oci:$T/zcopy:1.0"
 check "skopeo recompresses the zstd layers to gzip (decodes every zstd blob)" \
@@ -109,8 +108,7 @@ like "$(skopeo inspect --raw "oci:$T/regz:1.0" 2>&1)" '"application/vnd\.oci\.im
 	"the recompressed image's last layer is gzip"
 # Same files, same tar: the diff_ids do not depend on the compression.
 skopeo inspect --config "oci:$T/zstd:1.0" >"$T/zconfig.json"
-is "$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["rootfs"])' "$T/zconfig.json")" \
-	"$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["rootfs"])' "$T/config.json")" \
+is "$(json_get .rootfs "$T/zconfig.json")" "$(cfg .rootfs)" \
 	"zstd and gzip builds have the same diff_ids"
 
 done_testing

@@ -145,10 +145,9 @@ for comp in gzip none; do
 	[ "$RC" -eq 0 ] || { diag "$ERR"; continue; }
 	digest=$(printed_digest "$OUT")
 	DIGEST[$comp]=$digest
-	manifest=$T/out-$comp/blobs/sha256/${digest#sha256:}
-	mt=$(python3 -c 'import json,sys; print(" ".join(sorted(set(l["mediaType"] for l in json.load(open(sys.argv[1]))["layers"]))))' "$manifest")
+	mt=$(oci_manifest "$T/out-$comp" "$digest" | json_get '.layers[].mediaType' | sort -u | tr '\n' ' ')
 	if [ "$comp" = gzip ]; then want=application/vnd.oci.image.layer.v1.tar+gzip; else want=application/vnd.oci.image.layer.v1.tar; fi
-	is "$mt" "$want" "[$comp] every layer has the media type $want"
+	is "$mt" "$want " "[$comp] every layer has the media type $want"
 
 	B=$T/bundle-$comp
 	if ! out=$(umoci unpack --image "$T/out-$comp:t1" "$B" 2>&1); then
@@ -177,23 +176,19 @@ done
 
 # The same tar whatever the compression.
 if [ -f "$T/out-gzip/index.json" ] && [ -f "$T/out-none/index.json" ]; then
-	diffid() { skopeo inspect --config "oci:$1:t1" | python3 -c 'import json,sys; print(json.load(sys.stdin)["rootfs"]["diff_ids"])'; }
 	if command -v skopeo >/dev/null; then
-		is "$(diffid "$T/out-gzip")" "$(diffid "$T/out-none")" "gzip and none builds have the same diff_id"
+		is "$(skopeo_diff_ids "oci:$T/out-gzip:t1")" "$(skopeo_diff_ids "oci:$T/out-none:t1")" \
+			"gzip and none builds have the same diff_id"
 	fi
 	# With --compression none each blob is the tar itself: its digest is its diff_id.
-	python3 -c '
-import json, sys
-m = json.load(open(sys.argv[1] + "/blobs/sha256/" + sys.argv[2].split(":")[1]))
-c = json.load(open(sys.argv[1] + "/blobs/sha256/" + m["config"]["digest"].split(":")[1]))
-for l, d in zip(m["layers"], c["rootfs"]["diff_ids"]):
-    print(l["digest"], d)' "$T/out-none" "${DIGEST[none]}" >"$T/none-layers"
+	paste -d' ' <(oci_layers "$T/out-none" "${DIGEST[none]}") \
+		<(oci_diff_ids "$T/out-none" "${DIGEST[none]}") >"$T/none-layers"
 	bad=0
 	: >"$T/none-tars"
 	while read -r digest diffid; do
-		sum=sha256:$(sha256_file "$T/out-none/blobs/sha256/${digest#sha256:}")
+		sum=sha256:$(sha256_file "$(oci_blob "$T/out-none" "$digest")")
 		[ "$sum" = "$digest" ] && [ "$sum" = "$diffid" ] || { bad=1; diag "layer $digest: sha256 $sum, diff_id $diffid"; }
-		tar --numeric-owner -tvf "$T/out-none/blobs/sha256/${digest#sha256:}" >>"$T/none-tars"
+		tar --numeric-owner -tvf "$(oci_blob "$T/out-none" "$digest")" >>"$T/none-tars"
 	done <"$T/none-layers"
 	like "$(wc -l <"$T/none-layers")" '^[1-9]' "[none] the image has layers"
 	is "$bad" 0 "[none] every layer blob's sha256 is both its digest and its diff_id"

@@ -75,21 +75,15 @@ check "lade verify passes on the layout with three variants" "$LADE" verify "$T/
 # the layer tars).
 facts() {
 	python3 - "$1" "$BASE_OCI" <<'PY'
-import gzip, io, json, os, sys, tarfile
-out, base = sys.argv[1], sys.argv[2]
-def blob(root, d):
-    return open(os.path.join(root, "blobs/sha256", d.split(":")[1]), "rb").read()
-def base_layers():
-    idx = json.load(open(os.path.join(base, "index.json")))
-    (m,) = [m for m in idx["manifests"] if m["annotations"]["org.opencontainers.image.ref.name"] == "python3.11"]
-    return [l["digest"] for l in json.loads(blob(base, m["digest"]))["layers"]]
-idx = json.load(open(os.path.join(out, "index.json")))
-refs = {m["annotations"]["org.opencontainers.image.ref.name"]: m["digest"] for m in idx["manifests"]}
+import gzip, io, os, sys, tarfile
+from oci import REF_NAME, Layout
+out, base = Layout(sys.argv[1]), Layout(sys.argv[2])
+refs = {m["annotations"][REF_NAME]: m["digest"] for m in out.index()["manifests"]}
 print("refs", " ".join(sorted(refs)))
-man = {r: json.loads(blob(out, d)) for r, d in refs.items()}
+man = {r: out.manifest(r) for r in refs}
 layers = {r: [l["digest"] for l in m["layers"]] for r, m in man.items()}
 def tar_names(d):
-    data = blob(out, d)
+    data = out.blob(d)
     if data[:2] == b"\x1f\x8b":
         data = gzip.decompress(data)
     return data, tarfile.open(fileobj=io.BytesIO(data)).getnames()
@@ -102,9 +96,9 @@ for r in sorted(refs):
             raw[d], names[d] = tar_names(d)
         if any("/mlpkg/" in n or "/mlpkg-" in n for n in names[d]):
             ml_layers.add(d)
-bl = base_layers()
+bl = base.layers("python3.11")
 for r in sorted(refs):
-    env = json.loads(blob(out, man[r]["config"]["digest"]))["config"]["Env"]
+    env = out.config(r)["config"]["Env"]
     own = [d for d in layers[r] if d not in bl]
     print("manifest", r, refs[r])
     print("env", r, " ".join(e for e in env if e.startswith(("VARIANT=", "APP="))))
@@ -116,7 +110,7 @@ for r in sorted(refs):
     print("nvidia-files", r, sum(1 for d in own for n in names[d] if "/nvidia/" in n))
     print("layers", r, len(layers[r]))
 used = {d for ls in layers.values() for d in ls} | {m["config"]["digest"] for m in man.values()} | set(refs.values())
-stored = {"sha256:" + f for f in os.listdir(os.path.join(out, "blobs/sha256")) if not f.startswith(".")}
+stored = {"sha256:" + f for f in os.listdir(out.blobs) if not f.startswith(".")}
 print("blobs", "stored-once" if stored == used else "differ: %d stored, %d used" % (len(stored), len(used)))
 PY
 }

@@ -64,14 +64,16 @@ if [ "$RC" -ne 0 ]; then
 fi
 diag "ml-cpu: $(grep -c '==' "$LOCK") wheels built in ${secs}s, layout $(du -sh "$T/out" | cut -f1)"
 digest=$(printed_digest "$OUT")
-manifest=$T/out/blobs/sha256/${digest#sha256:}
-diag "$(python3 -c '
-import json, sys
-m = json.load(open(sys.argv[1]))
-c = json.load(open(sys.argv[2] + "/blobs/sha256/" + m["config"]["digest"].split(":")[1]))
+diag "$(python3 - "$T/out" "$digest" 2>&1 <<'PY'
+import sys
+from oci import Layout
+out = Layout(sys.argv[1])
+m, c = out.manifest(sys.argv[2]), out.config(sys.argv[2])
 hist = [h for h in c["history"] if not h.get("empty_layer")]
 for l, h in zip(m["layers"], hist):
-    print("%10.1f MB  %s" % (l["size"] / 1e6, h.get("comment") or h.get("created_by", "")))' "$manifest" "$T/out" 2>&1)"
+    print("%10.1f MB  %s" % (l["size"] / 1e6, h.get("comment") or h.get("created_by", "")))
+PY
+)"
 
 ctr=$("${BUILDAH[@]}" from --quiet --name lade-corpus-ml-cpu "oci:$T/out:ml-cpu" 2>"$T/from.err")
 if [ -z "$ctr" ]; then

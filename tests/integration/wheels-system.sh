@@ -113,8 +113,7 @@ check "umoci unpack of the image" umoci unpack --image "$R/out:t" "$R/bundle"
 check "umoci unpack of the base" umoci unpack --image "$T/bases/system:t" "$R/base"
 [ -d "$R/bundle/rootfs/$DP" ] || { not_ok "the image has /$DP"; done_testing; }
 
-cfg=$(python3 -c 'import json,sys; print("\n".join(json.load(open(sys.argv[1]))["process"]["env"]))' \
-	"$R/bundle/config.json")
+cfg=$(json_get '.process.env[]' "$R/bundle/config.json")
 like "$cfg" "^PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin$" \
 	"the config keeps the base's PATH"
 if grep -q VIRTUAL_ENV <<<"$cfg"; then not_ok "no VIRTUAL_ENV in the config"; else ok "no VIRTUAL_ENV in the config"; fi
@@ -123,14 +122,8 @@ if [ -e "$R/bundle/rootfs/opt/venv" ] || [ -n "$(find "$R/bundle/rootfs" -name p
 else
 	ok "no venv in the image (no /opt/venv, no pyvenv.cfg)"
 fi
-layers=$(python3 -c '
-import json, sys
-d = sys.argv[1]
-idx = json.load(open(d + "/index.json"))
-m = json.load(open(d + "/blobs/sha256/" + idx["manifests"][0]["digest"][7:]))
-c = json.load(open(d + "/blobs/sha256/" + m["config"]["digest"][7:]))
-print(" | ".join(h.get("created_by", "") for h in c["history"][2:]))' "$R/out")
-like "$layers" "^lade install [^|]*(\| lade install [^|]*)*$" \
+layers=$(oci_config "$R/out" | json_get '.history[2:][].created_by' | paste -sd '|')
+like "$layers" "^lade install [^|]*(\|lade install [^|]*)*$" \
 	"the layers after the base install wheels only (no venv skeleton): $layers"
 
 mkdir -p "$R/pip"
@@ -250,13 +243,7 @@ if [ "$RC" -eq 0 ] && umoci unpack --image "$R/out:t" "$R/bundle" >/dev/null 2>&
 		"the base's purepkg is what the image has"
 	check "purepkg's console script is not installed" test ! -e "$R/bundle/rootfs/usr/local/bin/purepkg"
 	check "the other distributions are installed" test -f "$R/bundle/rootfs/$DP/datapkg-0.3.dist-info/RECORD"
-	hist=$(python3 -c '
-import json, sys
-d = sys.argv[1]
-idx = json.load(open(d + "/index.json"))
-m = json.load(open(d + "/blobs/sha256/" + idx["manifests"][0]["digest"][7:]))
-c = json.load(open(d + "/blobs/sha256/" + m["config"]["digest"][7:]))
-print(" ".join(h.get("created_by", "") for h in c["history"]))' "$R/out")
+	hist=$(oci_config "$R/out" | json_get '.history[].created_by?')
 	if grep -q "lade install purepkg" <<<"$hist"; then not_ok "no layer installs purepkg"; else ok "no layer installs purepkg"; fi
 else
 	not_ok "umoci unpack of the image over a base with purepkg 1.0"

@@ -19,26 +19,13 @@
 #include "lade/image.h"
 #include "lade/store.h"
 #include "lade/util.h"
+#include "fixture.h"
 #include "tap.h"
 
 #define MT_LAYER_GZIP "application/vnd.oci.image.layer.v1.tar+gzip"
 #define MT_MANIFEST   "application/vnd.oci.image.manifest.v1+json"
 #define MT_INDEX      "application/vnd.oci.image.index.v1+json"
 #define EPOCH         1700000000
-
-static int rm_cb(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	remove(path);
-	return 0;
-}
-
-static void rm_rf(const char *path)
-{
-	nftw(path, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
-}
 
 struct image {
 	char manifest[LADE_DIGEST_STRLEN];
@@ -638,12 +625,7 @@ static void test_errors(const char *tmp)
 
 int main(void)
 {
-	const char *t = getenv("TMPDIR");
-	_cleanup_free_ char *tmp = xasprintf("%s/lade-test-archive.XXXXXX", t && *t ? t : "/tmp");
-	if (mkdtemp(tmp) == NULL) {
-		printf("Bail out! mkdtemp: %s\n", strerror(errno));
-		return 1;
-	}
+	_cleanup_free_ char *tmp = make_tmpdir("test-archive");
 	_cleanup_free_ char *layout = xasprintf("%s/layout", tmp);
 	struct fx fx = {0};
 	make_layout(&fx, layout);

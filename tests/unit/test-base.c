@@ -15,6 +15,7 @@
 #include "lade/digest.h"
 #include "lade/image.h"
 #include "lade/util.h"
+#include "fixture.h"
 #include "tap.h"
 
 #define MT_MANIFEST  "application/vnd.oci.image.manifest.v1+json"
@@ -27,103 +28,7 @@
 static char *tmp;
 static int fixture_n;
 
-static int rm_cb(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
-static void rm_rf(const char *path)
-{
-	nftw(path, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
-}
-
-static void write_file(const char *path, const void *data, size_t len)
-{
-	_cleanup_free_ char *dir = lade_path_parent_dir(path);
-	_cleanup_error_ struct lade_error *err = NULL;
-	if (lade_mkdir_p(dir, &err) < 0) {
-		printf("Bail out! %s\n", err->msg);
-		exit(1);
-	}
-	FILE *f = fopen(path, "wb");
-	if (f == NULL || fwrite(data, 1, len, f) != len || fclose(f) != 0) {
-		printf("Bail out! cannot write %s\n", path);
-		exit(1);
-	}
-}
-
-/* ---- tar fixtures ---- */
-
-struct tent {
-	const char *path;
-	char type;        /* f file, d dir, l symlink, h hardlink */
-	const char *data; /* content or link target */
-	size_t len;       /* content length; 0: strlen(data) */
-};
-
-static la_ssize_t buf_write(struct archive *a, void *ctx, const void *data, size_t len)
-{
-	(void)a;
-	lade_buf_add(ctx, data, len);
-	return (la_ssize_t)len;
-}
-
-static void make_tar(const struct tent *ents, size_t n, bool gzip, struct lade_buf *out)
-{
-	struct archive *a = archive_write_new();
-	archive_write_set_format_pax_restricted(a);
-	if (gzip)
-		archive_write_add_filter_gzip(a);
-	archive_write_set_bytes_in_last_block(a, 1);
-	archive_write_open(a, out, NULL, buf_write, NULL);
-	for (size_t i = 0; i < n; i++) {
-		struct archive_entry *e = archive_entry_new();
-		archive_entry_set_pathname(e, ents[i].path);
-		archive_entry_set_mtime(e, 0, 0);
-		size_t len = ents[i].len ? ents[i].len : (ents[i].data ? strlen(ents[i].data) : 0);
-		switch (ents[i].type) {
-		case 'd':
-			archive_entry_set_filetype(e, AE_IFDIR);
-			archive_entry_set_perm(e, 0755);
-			break;
-		case 'l':
-			archive_entry_set_filetype(e, AE_IFLNK);
-			archive_entry_set_perm(e, 0777);
-			archive_entry_set_symlink(e, ents[i].data);
-			break;
-		case 'h':
-			archive_entry_set_filetype(e, AE_IFREG);
-			archive_entry_set_perm(e, 0644);
-			archive_entry_set_hardlink(e, ents[i].data);
-			break;
-		default:
-			archive_entry_set_filetype(e, AE_IFREG);
-			archive_entry_set_perm(e, 0644);
-			archive_entry_set_size(e, (la_int64_t)len);
-			break;
-		}
-		archive_entry_set_uid(e, 1000);
-		archive_entry_set_gid(e, 100);
-		archive_write_header(a, e);
-		if (ents[i].type == 'f' && len)
-			archive_write_data(a, ents[i].data, len);
-		archive_entry_free(e);
-	}
-	archive_write_close(a);
-	archive_write_free(a);
-}
-
 /* ---- OCI layout fixtures ---- */
-
-static void put_blob(const char *dir, const void *data, size_t len, char digest[LADE_DIGEST_STRLEN])
-{
-	lade_sha256_buf(data, len, digest);
-	_cleanup_free_ char *path = xasprintf("%s/blobs/sha256/%s", dir, lade_digest_hex(digest));
-	write_file(path, data, len);
-}
 
 static json_t *desc(const char *mt, const char *digest, size_t size)
 {
@@ -144,7 +49,7 @@ static json_t *put_json(const char *dir, const char *mt, json_t *j)
 }
 
 struct lfix {
-	const struct tent *ents;
+	const struct tar_ent *ents;
 	size_t n;
 	bool gzip;
 	const char *media_type; /* NULL: by gzip */
@@ -249,7 +154,7 @@ static int load(enum lade_base_kind kind, const char *ref, const char *tag, cons
 	return lade_base_load(&spec, platform, store, out, err);
 }
 
-static const struct tent l1_ents[] = {
+static const struct tar_ent l1_ents[] = {
         {"etc/", 'd', NULL, 0},
         {"etc/passwd", 'f', "root:x:0:0::/root:/bin/sh\n", 0},
         {"etc/gone", 'f', "x", 0},
@@ -258,7 +163,7 @@ static const struct tent l1_ents[] = {
         {"bin", 'l', "usr/bin", 0},
         {"etc/hard", 'h', "etc/passwd", 0},
 };
-static const struct tent l2_ents[] = {
+static const struct tar_ent l2_ents[] = {
         {"./etc/.wh.gone", 'f', "", 0},
         {"./opt/", 'd', NULL, 0},
         {"./opt/.wh..wh..opq", 'f', "", 0},
@@ -473,7 +378,7 @@ static void test_hostile(void)
 	is_str(err ? err->msg : NULL, want3, "diff_ids count message");
 
 	/* A layer entry that climbs out of the root. */
-	static const struct tent evil[] = {{"etc/", 'd', NULL, 0}, {"../evil", 'f', "x", 0}};
+	static const struct tar_ent evil[] = {{"etc/", 'd', NULL, 0}, {"../evil", 'f', "x", 0}};
 	struct lfix el[] = {{evil, 2, false, NULL}};
 	_cleanup_free_ char *dir4 = new_dir("evil-entry");
 	write_layout(dir4, json_pack("[o]", make_image(dir4, el, 1, NULL)));
@@ -492,7 +397,7 @@ static void test_hostile(void)
 	}
 
 	/* An absolute entry name. */
-	static const struct tent abs_ents[] = {{"/etc/shadow", 'f', "x", 0}};
+	static const struct tar_ent abs_ents[] = {{"/etc/shadow", 'f', "x", 0}};
 	struct lfix al[] = {{abs_ents, 1, true, NULL}};
 	_cleanup_free_ char *dir7 = new_dir("abs-entry");
 	write_layout(dir7, json_pack("[o]", make_image(dir7, al, 1, NULL)));
@@ -541,7 +446,7 @@ static void gzip_raw(const void *data, size_t len, struct lade_buf *out)
 	archive_write_set_format_raw(a);
 	archive_write_add_filter_gzip(a);
 	archive_write_set_bytes_in_last_block(a, 1);
-	archive_write_open(a, out, NULL, buf_write, NULL);
+	archive_write_open(a, out, NULL, archive_buf_write, NULL);
 	struct archive_entry *e = archive_entry_new();
 	archive_entry_set_pathname(e, "data");
 	archive_entry_set_filetype(e, AE_IFREG);
@@ -620,7 +525,7 @@ static void test_one_pass(void)
 
 	/* A hostile entry in a layer whose diff_id is also wrong: the diff_id is reported, as
 	 * when the diff_id pass ran before the walk. */
-	static const struct tent evil[] = {{"etc/", 'd', NULL, 0}, {"../evil", 'f', "x", 0}};
+	static const struct tar_ent evil[] = {{"etc/", 'd', NULL, 0}, {"../evil", 'f', "x", 0}};
 	_cleanup_buf_ struct lade_buf evil_gz = LADE_BUF_INIT;
 	make_tar(evil, 2, true, &evil_gz);
 	_cleanup_free_ char *dir3 = new_dir("evil-bad-diff");
@@ -783,7 +688,7 @@ static char *make_docker_archive(bool gzip_layer, const char *bad_diff_id, const
 	                        "busybox:latest", "Layers", layer_name);
 	_cleanup_free_ char *mtext = lade_json_dump(man);
 	json_decref(man);
-	struct tent ents[] = {
+	struct tar_ent ents[] = {
 	        {cname, 'f', ctext, 0},
 	        {"l1/", 'd', NULL, 0},
 	        {"l1/layer.tar", 'f', blob.data, blob.len},
@@ -901,12 +806,7 @@ static void test_scratch(void)
 
 int main(void)
 {
-	const char *t = getenv("TMPDIR");
-	tmp = xasprintf("%s/lade-test-base-XXXXXX", t && *t ? t : "/tmp");
-	if (mkdtemp(tmp) == NULL) {
-		printf("Bail out! mkdtemp: %s\n", strerror(errno));
-		return 1;
-	}
+	tmp = make_tmpdir("test-base");
 	test_oci_basic();
 	test_nested_index();
 	test_tampered();

@@ -13,22 +13,10 @@
 #include "lade/store.h"
 #include "lade/tree.h"
 #include "lade/util.h"
+#include "fixture.h"
 #include "tap.h"
 
-static char tmp[4096];
-
-static int rm_one(const char *p, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(p);
-}
-
-static void rm_rf(const char *p)
-{
-	nftw(p, rm_one, 16, FTW_DEPTH | FTW_PHYS);
-}
+static char *tmp;
 
 static char *tpath(const char *rel)
 {
@@ -522,14 +510,10 @@ static void test_split(void)
 
 int main(void)
 {
-	const char *t = getenv("TMPDIR");
-	snprintf(tmp, sizeof(tmp), "%s/lade-test-cache-XXXXXX", t && *t ? t : "/tmp");
-	if (mkdtemp(tmp) == NULL) {
-		printf("Bail out! mkdtemp: %s\n", strerror(errno));
-		return 1;
-	}
+	tmp = make_tmpdir("test-cache");
 	test_cache();
 	test_split();
 	rm_rf(tmp);
+	free(tmp);
 	return tap_done();
 }

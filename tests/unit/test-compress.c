@@ -11,6 +11,7 @@
 
 #include "lade/compress.h"
 #include "lade/util.h"
+#include "fixture.h"
 #include "tap.h"
 
 #define MiB ((size_t)1 << 20)
@@ -292,19 +293,12 @@ static void test_gzip_tool(void)
 	_cleanup_buf_ struct lade_buf out = LADE_BUF_INIT;
 	struct lade_error *err = NULL;
 	ok(compress_buf(LADE_COMPRESS_GZIP, 3, 4, d, len, 0, &out, &err) == 0, "gzip for gzip -t");
-	const char *tmpdir = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
-	_cleanup_free_ char *dir = xasprintf("%s/lade-compress-XXXXXX", tmpdir);
-	if (mkdtemp(dir) == NULL) {
-		ok(0, "mkdtemp");
-		return;
-	}
+	_cleanup_free_ char *dir = make_tmpdir("test-compress");
 	_cleanup_free_ char *path = xasprintf("%s/layer.gz", dir);
-	FILE *f = fopen(path, "wb");
-	ok(f && fwrite(out.data, 1, out.len, f) == out.len && fclose(f) == 0, "write layer.gz");
+	write_file(path, out.data, out.len);
 	_cleanup_free_ char *cmd = xasprintf("/bin/gzip -t '%s'", path);
 	ok(system(cmd) == 0, "gzip -t accepts the output");
-	unlink(path);
-	rmdir(dir);
+	rm_rf(dir);
 	lade_error_free(err);
 }
 

@@ -9,20 +9,8 @@
 
 #include "lade/image.h"
 #include "lade/util.h"
+#include "fixture.h"
 #include "tap.h"
-
-static int rm_cb(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
-static void rm_rf(const char *path)
-{
-	nftw(path, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
-}
 
 static json_t *parse(const char *s)
 {
@@ -394,12 +382,7 @@ static void test_history_synthesised(void)
 
 int main(void)
 {
-	const char *t = getenv("TMPDIR");
-	_cleanup_free_ char *tmp = xasprintf("%s/lade-test-config-XXXXXX", t && *t ? t : "/tmp");
-	if (mkdtemp(tmp) == NULL) {
-		printf("Bail out! mkdtemp: %s\n", strerror(errno));
-		return 1;
-	}
+	_cleanup_free_ char *tmp = make_tmpdir("test-config");
 	test_time();
 	test_merge_full();
 	test_cmd_variants();

@@ -11,6 +11,7 @@
 #include "lade/layer.h"
 #include "lade/tree.h"
 #include "lade/util.h"
+#include "fixture.h"
 #include "tap.h"
 
 /* ---- glob ---- */
@@ -174,15 +175,6 @@ static void test_ignore(void)
 /* ---- lade_files_add ---- */
 
 static char *tmp;
-
-static int rm_one(const char *p, const struct stat *st, int flag, struct FTW *f)
-{
-	(void)st;
-	(void)f;
-	if (flag == FTW_DP)
-		return rmdir(p);
-	return unlink(p);
-}
 
 static void put(const char *dir, const char *name, const char *content, mode_t mode)
 {
@@ -528,18 +520,13 @@ int main(void)
 	test_glob();
 	test_ignore();
 
-	const char *t = getenv("TMPDIR");
-	tmp = lade_path_join(t && *t ? t : "/tmp", "lade-test-files-XXXXXX");
-	if (mkdtemp(tmp) == NULL) {
-		printf("Bail out! cannot create a temp dir: %s\n", strerror(errno));
-		return 1;
-	}
+	tmp = make_tmpdir("test-files");
 	test_files_dir();
 	test_files_single();
 	test_files_base();
 	test_files_order();
 	test_files_errors();
-	nftw(tmp, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	rm_rf(tmp);
 	free(tmp);
 	return tap_done();
 }

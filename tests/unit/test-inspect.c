@@ -14,33 +14,15 @@
 #include "lade/digest.h"
 #include "lade/inspect.h"
 #include "lade/util.h"
+#include "fixture.h"
 #include "tap.h"
 
 static char *tmp;
 
-static int rm_cb(const char *p, const struct stat *st, int flag, struct FTW *f)
-{
-	(void)st;
-	(void)f;
-	return flag == FTW_DP ? rmdir(p) : unlink(p);
-}
-
-static void write_file(const char *rel, const void *data, size_t len, mode_t mode)
-{
-	_cleanup_free_ char *path = xasprintf("%s/%s", tmp, rel);
-	_cleanup_free_ char *dir = lade_path_parent_dir(path);
-	lade_mkdir_p(dir, NULL);
-	FILE *f = fopen(path, "wb");
-	if (f == NULL)
-		abort();
-	fwrite(data, 1, len, f);
-	fclose(f);
-	chmod(path, mode);
-}
-
+/* Paths are relative to tmp, the working directory. */
 static void write_str(const char *rel, const char *s)
 {
-	write_file(rel, s, strlen(s), 0644);
+	write_file(rel, s, strlen(s));
 }
 
 static off_t file_size(const char *path)
@@ -120,10 +102,11 @@ static void make_inputs(void)
 	static char big[5000], mid[700];
 	memset(big, 'b', sizeof(big));
 	memset(mid, 'm', sizeof(mid));
-	write_file("app/big.bin", big, sizeof(big), 0644);
-	write_file("app/sub/mid.bin", mid, sizeof(mid), 0644);
+	write_file("app/big.bin", big, sizeof(big));
+	write_file("app/sub/mid.bin", mid, sizeof(mid));
 	write_str("app/a.txt", "hello\n");
-	write_file("app/run", "#!/bin/sh\n", 10, 0755);
+	write_file("app/run", "#!/bin/sh\n", 10);
+	chmod("app/run", 0755);
 	/* A distribution: two listed sizes, one row without a size (RECORD itself, whose own
 	 * size in the image counts) and one row for a file that is not there (0). */
 	write_str("site/demo/__init__.py", "print('demo')\n");
@@ -318,53 +301,14 @@ static void test_diff_builds(void)
 
 /* --- a hand-made layout: two uncompressed layers, the second with whiteouts ----------- */
 
-struct ent {
-	const char *path;
-	const char *content; /* NULL: directory */
-};
-
-static la_ssize_t buf_cb(struct archive *a, void *data, const void *buf, size_t len)
-{
-	(void)a;
-	lade_buf_add(data, buf, len);
-	return (la_ssize_t)len;
-}
-
-static void put_blob(const char *dir, const void *data, size_t len, char digest[LADE_DIGEST_STRLEN])
-{
-	lade_sha256_buf(data, len, digest);
-	_cleanup_free_ char *rel = xasprintf("%s/blobs/sha256/%s", dir, lade_digest_hex(digest));
-	write_file(rel, data, len, 0644);
-}
-
-static void make_tar(const struct ent *e, size_t n, struct lade_buf *out)
-{
-	struct archive *a = archive_write_new();
-	archive_write_set_format_pax_restricted(a);
-	archive_write_open(a, out, NULL, buf_cb, NULL);
-	for (size_t i = 0; i < n; i++) {
-		struct archive_entry *ae = archive_entry_new();
-		archive_entry_set_pathname(ae, e[i].path);
-		archive_entry_set_filetype(ae, e[i].content ? AE_IFREG : AE_IFDIR);
-		archive_entry_set_perm(ae, e[i].content ? 0644 : 0755);
-		archive_entry_set_size(ae, e[i].content ? (la_int64_t)strlen(e[i].content) : 0);
-		archive_write_header(a, ae);
-		if (e[i].content)
-			archive_write_data(a, e[i].content, strlen(e[i].content));
-		archive_entry_free(ae);
-	}
-	archive_write_close(a);
-	archive_write_free(a);
-}
-
-static void make_layout(const char *dir, const struct ent *l1, size_t n1, const struct ent *l2,
-                        size_t n2)
+static void make_layout(const char *dir, const struct tar_ent *l1, size_t n1,
+                        const struct tar_ent *l2, size_t n2)
 {
 	char d1[LADE_DIGEST_STRLEN], d2[LADE_DIGEST_STRLEN], dc[LADE_DIGEST_STRLEN],
 	        dm[LADE_DIGEST_STRLEN];
 	_cleanup_buf_ struct lade_buf t1 = LADE_BUF_INIT, t2 = LADE_BUF_INIT;
-	make_tar(l1, n1, &t1);
-	make_tar(l2, n2, &t2);
+	make_tar(l1, n1, false, &t1);
+	make_tar(l2, n2, false, &t2);
 	put_blob(dir, t1.data, t1.len, d1);
 	put_blob(dir, t2.data, t2.len, d2);
 	json_t *cfg = json_pack("{s:s, s:s, s:{s:s, s:[s, s]}, s:[{s:s}, {s:s}]}", "os", "linux",
@@ -398,19 +342,21 @@ static void make_layout(const char *dir, const struct ent *l1, size_t n1, const 
 	json_decref(idx);
 }
 
-static const struct ent base_layer[] = {
-        {"big/", NULL},          {"big/huge.dat", "0123456789012345678901234567890123456789"},
-        {"keep.txt", "keep me"}, {"opq/", NULL},
-        {"opq/old.txt", "old"},
+static const struct tar_ent base_layer[] = {
+        {"big/", 'd', NULL, 0},
+        {"big/huge.dat", 'f', "0123456789012345678901234567890123456789", 0},
+        {"keep.txt", 'f', "keep me", 0},
+        {"opq/", 'd', NULL, 0},
+        {"opq/old.txt", 'f', "old", 0},
 };
 
 static void test_whiteouts(void)
 {
-	static const struct ent upper[] = {
-	        {".wh.big", ""},
-	        {"opq/", NULL},
-	        {"opq/.wh..wh..opq", ""},
-	        {"opq/new.txt", "new!"},
+	static const struct tar_ent upper[] = {
+	        {".wh.big", 'f', "", 0},
+	        {"opq/", 'd', NULL, 0},
+	        {"opq/.wh..wh..opq", 'f', "", 0},
+	        {"opq/new.txt", 'f', "new!", 0},
 	};
 	make_layout("wh", base_layer, LADE_ARRAY_SIZE(base_layer), upper, LADE_ARRAY_SIZE(upper));
 	_cleanup_free_ char *img = xasprintf("%s/wh:w", tmp);
@@ -427,7 +373,7 @@ static void test_whiteouts(void)
 	   "entries of layer 2");
 
 	/* diff against the lower layer alone (upper: empty directory) */
-	static const struct ent nothing[] = {{"opq/", NULL}};
+	static const struct tar_ent nothing[] = {{"opq/", 'd', NULL, 0}};
 	make_layout("wh2", base_layer, LADE_ARRAY_SIZE(base_layer), nothing, 1);
 	_cleanup_free_ char *img2 = xasprintf("%s/wh2", tmp);
 	json_t *d;
@@ -473,7 +419,7 @@ static void test_whiteouts(void)
 	   "an artifact manifest in the index is not listed as an image");
 
 	/* a layer entry that climbs out of the root */
-	static const struct ent climb[] = {{"a/../../evil", "x"}};
+	static const struct tar_ent climb[] = {{"a/../../evil", 'f', "x", 0}};
 	make_layout("esc", base_layer, LADE_ARRAY_SIZE(base_layer), climb, 1);
 	_cleanup_free_ char *esc = xasprintf("%s/esc", tmp);
 	_cleanup_free_ char *escmsg = NULL;
@@ -597,10 +543,7 @@ static void test_archives_and_errors(void)
 
 int main(void)
 {
-	const char *t = getenv("TMPDIR");
-	tmp = xasprintf("%s/lade-test-inspect-XXXXXX", t && *t ? t : "/tmp");
-	if (!mkdtemp(tmp))
-		return 1;
+	tmp = make_tmpdir("test-inspect");
 	unsetenv("SOURCE_DATE_EPOCH");
 	if (chdir(tmp) < 0)
 		return 1;
@@ -609,7 +552,7 @@ int main(void)
 	test_diff_builds();
 	test_whiteouts();
 	test_archives_and_errors();
-	nftw(tmp, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+	rm_rf(tmp);
 	free(tmp);
 	return tap_done();
 }

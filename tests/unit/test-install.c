@@ -13,29 +13,22 @@
 #include "lade/util.h"
 #include "lade/venv.h"
 #include "lade/wheel.h"
+#include "fixture.h"
 #include "tap.h"
 
 #define SITE "opt/venv/lib/python3.11/site-packages"
 
-static char tmpdir[256];
+static char *tmpdir;
 
 static int make_fixtures(void)
 {
 	const char *src = getenv("LADE_TEST_SRCDIR");
-	const char *t = getenv("TMPDIR");
-	snprintf(tmpdir, sizeof(tmpdir), "%s/lade-test-install-XXXXXX", t && *t ? t : "/tmp");
-	if (src == NULL || mkdtemp(tmpdir) == NULL)
+	if (src == NULL)
 		return -1;
+	tmpdir = make_tmpdir("test-install");
 	_cleanup_free_ char *cmd = xasprintf(
 	        "/usr/bin/python3 '%s/tests/fixtures/make-wheels.py' '%s/w'", src, tmpdir);
 	return system(cmd) == 0 ? 0 : -1;
-}
-
-static void rm_rf(const char *dir)
-{
-	_cleanup_free_ char *cmd = xasprintf("rm -rf '%s'", dir);
-	if (system(cmd) != 0)
-		fprintf(stderr, "# cannot remove %s\n", dir);
 }
 
 static struct lade_wheel *open_wheel(const char *fn)
@@ -709,5 +702,6 @@ int main(void)
 	test_venv();
 	test_setuid();
 	rm_rf(tmpdir);
+	free(tmpdir);
 	return tap_done();
 }

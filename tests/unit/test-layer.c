@@ -14,6 +14,7 @@
 #include "lade/store.h"
 #include "lade/tree.h"
 #include "lade/util.h"
+#include "fixture.h"
 #include "tap.h"
 
 /* ---- fixtures ---- */
@@ -36,25 +37,13 @@ static void mem_init(struct mem_stream *m)
 	lade_buf_init(&m->buf);
 }
 
-static char tmpdir[256];
+static char *tmpdir;
 
 static char *write_tmp(const char *name, const char *content)
 {
 	char *path = xasprintf("%s/%s", tmpdir, name);
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-	if (fd >= 0) {
-		if (write(fd, content, strlen(content)) < 0)
-			perror("write");
-		close(fd);
-	}
+	write_file(path, content, strlen(content));
 	return path;
-}
-
-static void rm_rf(const char *dir)
-{
-	_cleanup_free_ char *cmd = xasprintf("rm -rf '%s'", dir);
-	if (system(cmd) != 0)
-		fprintf(stderr, "# cannot remove %s\n", dir);
 }
 
 /* An emit() that writes the entry's data buffer `ops_index` times over (2 = twice as much). */
@@ -652,12 +641,7 @@ static void test_path_rules(void)
 int main(void)
 {
 	test_path_rules();
-	const char *t = getenv("TMPDIR");
-	snprintf(tmpdir, sizeof(tmpdir), "%s/lade-layer-XXXXXX", t && *t ? t : "/tmp");
-	if (mkdtemp(tmpdir) == NULL) {
-		perror("mkdtemp");
-		return 1;
-	}
+	tmpdir = make_tmpdir("test-layer");
 	umask(022);
 
 	struct lade_tree *base = lade_tree_new();
@@ -677,5 +661,6 @@ int main(void)
 
 	lade_tree_free(base);
 	rm_rf(tmpdir);
+	free(tmpdir);
 	return tap_done();
 }

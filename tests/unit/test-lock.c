@@ -7,6 +7,7 @@
 
 #include "lade/lock.h"
 #include "lade/util.h"
+#include "fixture.h"
 #include "tap.h"
 
 #define H1 "0569859f95fc761b18b45ef421b1290a0f65f147e92a1e5eb3e635f9a5e4e66f"
@@ -247,14 +248,7 @@ static void test_errors(void)
 static void test_file(void)
 {
 
-	const char *tmp = getenv("TMPDIR");
-	_cleanup_free_ char *tmpl =
-	        xasprintf("%s/lade-test-lock-XXXXXX", tmp && *tmp ? tmp : "/tmp");
-	char *d = mkdtemp(tmpl);
-
-	ok(d != NULL, "temp dir");
-	if (!d)
-		return;
+	_cleanup_free_ char *d = make_tmpdir("test-lock");
 	_cleanup_free_ char *path = xasprintf("%s/requirements.lock", d);
 	ok(lade_write_file_atomic(path, uv_compile, strlen(uv_compile), NULL) == 0, "write lock");
 	struct lade_lock *l = NULL;
@@ -268,7 +262,7 @@ static void test_file(void)
 	   "missing file refused");
 	ok(err && strstr(err->msg, path) != NULL, "message names the file");
 	lade_error_free(err);
-	rmdir(d);
+	rm_rf(d);
 }
 
 int main(void)

@@ -10,6 +10,7 @@
 
 #include "lade/recipe.h"
 #include "lade/util.h"
+#include "fixture.h"
 #include "tap.h"
 
 static char tmpdir[PATH_MAX];
@@ -630,24 +631,13 @@ static void test_variants(void)
 	       "variants() checks the shape");
 }
 
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
 int main(void)
 {
-	const char *t = getenv("TMPDIR");
-	snprintf(tmpdir, sizeof(tmpdir), "%s/lade-recipe-XXXXXX", t && *t ? t : "/tmp");
-	if (mkdtemp(tmpdir) == NULL || chdir(tmpdir) < 0) {
-		printf("Bail out! cannot create a temp dir: %s\n", strerror(errno));
-		return 1;
-	}
+	_cleanup_free_ char *made = make_tmpdir("test-recipe");
+	if (chdir(made) < 0)
+		bail_out("cannot enter %s: %s", made, strerror(errno));
 	/* the recipe dir as the code sees it (TMPDIR may contain symlinks or "..") */
-	_cleanup_free_ char *abs = lade_path_absolute(NULL, tmpdir);
+	_cleanup_free_ char *abs = lade_path_absolute(NULL, made);
 	snprintf(tmpdir, sizeof(tmpdir), "%s", abs);
 
 	mkdir_rel("models");
@@ -668,7 +658,7 @@ int main(void)
 	test_base_errors();
 	test_variants();
 
-	if (chdir("/") < 0 || nftw(tmpdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS) < 0)
-		printf("# cannot remove %s\n", tmpdir);
+	if (chdir("/") == 0)
+		rm_rf(tmpdir);
 	return tap_done();
 }

@@ -12,17 +12,16 @@
 #include "lade/digest.h"
 #include "lade/registry.h"
 #include "lade/util.h"
+#include "fixture.h"
 #include "tap.h"
 #include "../../registry/registry-private.h"
 
 static char *tmpdir;
 
-static void write_file(const char *name, const char *content)
+static void write_tmp(const char *name, const char *content)
 {
 	_cleanup_free_ char *p = xasprintf("%s/%s", tmpdir, name);
-	FILE *f = fopen(p, "w");
-	fputs(content, f);
-	fclose(f);
+	write_file(p, content, strlen(content));
 }
 
 static void check_ref(const char *in, const char *reg, const char *repo, const char *tag,
@@ -161,12 +160,12 @@ static void test_base64(void)
 
 static void test_auth_files(void)
 {
-	write_file("config.json",
-	           "{\"auths\": {\"https://index.docker.io/v1/\": {\"auth\": \"aHViOnNlY3JldA==\"},"
-	           "\"reg.example:5000\": {\"auth\": \"dXNlcjpwYTpzcw==\"},"
-	           "\"reg.example:5000/team/app\": {\"auth\": \"dGVhbTp0b2s=\"},"
-	           "\"bad.example\": {\"auth\": \"!!!\"},"
-	           "\"nocolon.example\": {\"auth\": \"dXNlcg==\"}}}");
+	write_tmp("config.json",
+	          "{\"auths\": {\"https://index.docker.io/v1/\": {\"auth\": \"aHViOnNlY3JldA==\"},"
+	          "\"reg.example:5000\": {\"auth\": \"dXNlcjpwYTpzcw==\"},"
+	          "\"reg.example:5000/team/app\": {\"auth\": \"dGVhbTp0b2s=\"},"
+	          "\"bad.example\": {\"auth\": \"!!!\"},"
+	          "\"nocolon.example\": {\"auth\": \"dXNlcg==\"}}}");
 	_cleanup_free_ char *cfg = xasprintf("%s/config.json", tmpdir);
 	char *u = NULL, *p = NULL;
 	_cleanup_error_ struct lade_error *err = NULL;
@@ -207,7 +206,7 @@ static void test_auth_files(void)
 	lade_error_free(err);
 	err = NULL;
 
-	write_file("broken.json", "{\"auths\": ");
+	write_tmp("broken.json", "{\"auths\": ");
 	_cleanup_free_ char *broken = xasprintf("%s/broken.json", tmpdir);
 	ok(lade_auth_file_lookup(broken, "x.io", "x", &u, &p, &err) < 0, "invalid JSON");
 	ok(err && strncmp(err->msg, "auth file ", 10) == 0 && strstr(err->msg, "invalid JSON"),
@@ -222,11 +221,11 @@ static void test_auth_files(void)
 	_cleanup_free_ char *d2 = xasprintf("%s/.docker", home);
 	lade_mkdir_p(d1, &err);
 	lade_mkdir_p(d2, &err);
-	write_file("run/containers/auth.json",
-	           "{\"auths\": {\"r.io\": {\"auth\": \"eGRnOjE=\"}}}"); /* xdg:1 */
-	write_file("home/.docker/config.json",
-	           "{\"auths\": {\"r.io\": {\"auth\": \"ZG9jazoy\"}," /* dock:2 */
-	           "\"s.io\": {\"auth\": \"ZG9jazoz\"}}}");           /* dock:3 */
+	write_tmp("run/containers/auth.json",
+	          "{\"auths\": {\"r.io\": {\"auth\": \"eGRnOjE=\"}}}"); /* xdg:1 */
+	write_tmp("home/.docker/config.json",
+	          "{\"auths\": {\"r.io\": {\"auth\": \"ZG9jazoy\"}," /* dock:2 */
+	          "\"s.io\": {\"auth\": \"ZG9jazoz\"}}}");           /* dock:3 */
 	unsetenv("REGISTRY_AUTH_FILE");
 	setenv("XDG_RUNTIME_DIR", xdg, 1);
 	setenv("HOME", home, 1);
@@ -297,16 +296,6 @@ static void test_offline(void)
 	   "missing layout message: %s", err ? err->msg : "");
 }
 
-/* A blob in layout dir; returns its digest (static buffer per call site is not needed: caller's) */
-static void put_blob(const char *dir, const char *data, char digest[LADE_DIGEST_STRLEN])
-{
-	lade_sha256_buf(data, strlen(data), digest);
-	_cleanup_free_ char *p = xasprintf("%s/blobs/sha256/%s", dir, lade_digest_hex(digest));
-	FILE *f = fopen(p, "w");
-	fputs(data, f);
-	fclose(f);
-}
-
 static void write_index(const char *dir, const char *entries)
 {
 	_cleanup_free_ char *p = xasprintf("%s/index.json", dir);
@@ -345,13 +334,13 @@ static void test_push_local_errors(void)
 	_cleanup_free_ char *blobs = xasprintf("%s/blobs/sha256", dir);
 	lade_mkdir_p(blobs, &err);
 	char cfg[LADE_DIGEST_STRLEN], man[LADE_DIGEST_STRLEN], bad[LADE_DIGEST_STRLEN];
-	put_blob(dir, "{}", cfg);
+	put_blob(dir, "{}", 2, cfg);
 	_cleanup_free_ char *m = xasprintf(
 	        "{\"schemaVersion\":2,\"mediaType\":\"application/vnd.oci.image.manifest.v1+json\","
 	        "\"config\":{\"mediaType\":\"application/vnd.oci.image.config.v1+json\","
 	        "\"digest\":\"%s\",\"size\":2},\"layers\":[]}",
 	        cfg);
-	put_blob(dir, m, man);
+	put_blob(dir, m, strlen(m), man);
 	_cleanup_free_ char *e1 = index_entry(man, strlen(m), "a");
 	_cleanup_free_ char *e2 = index_entry(man, strlen(m), "b");
 	_cleanup_free_ char *both = xasprintf("%s,%s", e1, e2);
@@ -393,7 +382,7 @@ static void test_push_local_errors(void)
 	const char *bm = "{\"schemaVersion\":2,\"config\":{\"mediaType\":\"application/"
 	                 "vnd.oci.image.config.v1+json\",\"digest\":\"sha256:nope\",\"size\":2},"
 	                 "\"layers\":[]}";
-	put_blob(dir, bm, bad);
+	put_blob(dir, bm, strlen(bm), bad);
 	_cleanup_free_ char *e3 = index_entry(bad, strlen(bm), "c");
 	write_index(dir, e3);
 	_cleanup_free_ char *img3 = xasprintf("%s:c", dir);
@@ -405,7 +394,7 @@ static void test_push_local_errors(void)
 	/* "layers" twice, an empty list first: other tools keep the first key and see no layers,
 	 * so the manifest is refused as the OCI reader refuses it everywhere */
 	_cleanup_free_ char *dup = xasprintf("{\"layers\":[],%s", m + 1);
-	put_blob(dir, dup, bad);
+	put_blob(dir, dup, strlen(dup), bad);
 	_cleanup_free_ char *e5 = index_entry(bad, strlen(dup), "d");
 	write_index(dir, e5);
 	_cleanup_free_ char *img5 = xasprintf("%s:d", dir);
@@ -419,7 +408,7 @@ static void test_push_local_errors(void)
 	   "a manifest with a key twice: message %s", e5err ? e5err->msg : "");
 
 	/* not JSON */
-	put_blob(dir, "not json", bad);
+	put_blob(dir, "not json", 8, bad);
 	_cleanup_free_ char *e4 = index_entry(bad, 8, NULL);
 	write_index(dir, e4);
 	_cleanup_error_ struct lade_error *e = NULL;
@@ -507,7 +496,7 @@ static void test_push_depth(void)
 	_cleanup_free_ char *blobs = xasprintf("%s/blobs/sha256", dir);
 	lade_mkdir_p(blobs, &err);
 	char cfg[LADE_DIGEST_STRLEN], d[LADE_DIGEST_STRLEN];
-	put_blob(dir, "{}", cfg);
+	put_blob(dir, "{}", 2, cfg);
 	_cleanup_free_ char *doc = xasprintf(
 	        "{\"schemaVersion\":2,\"mediaType\":\"application/vnd.oci.image.manifest.v1+json\","
 	        "\"config\":{\"mediaType\":\"application/vnd.oci.image.config.v1+json\","
@@ -516,7 +505,7 @@ static void test_push_depth(void)
 	const char *mt = "application/vnd.oci.image.manifest.v1+json";
 	for (int nesting = 1; nesting <= LADE_OCI_INDEX_DEPTH + 1; nesting++) {
 		/* one more index around what there is: nesting indexes above the manifest */
-		put_blob(dir, doc, d);
+		put_blob(dir, doc, strlen(doc), d);
 		_cleanup_free_ char *idx = xasprintf(
 		        "{\"schemaVersion\":2,\"mediaType\":\"application/"
 		        "vnd.oci.image.index.v1+json\","
@@ -525,7 +514,7 @@ static void test_push_depth(void)
 		free(doc);
 		doc = steal_pointer(&idx);
 		mt = "application/vnd.oci.image.index.v1+json";
-		put_blob(dir, doc, d);
+		put_blob(dir, doc, strlen(doc), d);
 		_cleanup_free_ char *entry =
 		        xasprintf("{\"mediaType\":\"%s\",\"digest\":\"%s\",\"size\":%zu}", mt, d,
 		                  strlen(doc));
@@ -548,12 +537,7 @@ static void test_push_depth(void)
 
 int main(void)
 {
-	const char *t = getenv("TMPDIR");
-	tmpdir = xasprintf("%s/lade-test-registry.XXXXXX", t && *t ? t : "/tmp");
-	if (!mkdtemp(tmpdir)) {
-		printf("Bail out! cannot create a temp dir\n");
-		return 1;
-	}
+	tmpdir = make_tmpdir("test-registry");
 	test_refs();
 	test_loopback();
 	test_challenge();

@@ -10,6 +10,7 @@
 #include "lade/sbom.h"
 #include "lade/store.h"
 #include "lade/util.h"
+#include "fixture.h"
 #include "tap.h"
 
 #define MANIFEST "sha256:1111111111111111111111111111111111111111111111111111111111111111"
@@ -553,12 +554,7 @@ static json_t *load_blob(struct lade_store *s, const char *digest, struct lade_b
 
 static void test_attach(void)
 {
-	const char *tmp = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
-	_cleanup_free_ char *dir = xasprintf("%s/test-sbom-XXXXXX", tmp);
-	if (!mkdtemp(dir)) {
-		ok(0, "mkdtemp");
-		return;
-	}
+	_cleanup_free_ char *dir = make_tmpdir("test-sbom");
 	_cleanup_free_ char *layout = xasprintf("%s/oci", dir);
 	_cleanup_error_ struct lade_error *err = NULL;
 	struct lade_store *s = NULL;

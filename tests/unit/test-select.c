@@ -10,6 +10,7 @@
 #include "lade/lock.h"
 #include "lade/select.h"
 #include "lade/util.h"
+#include "fixture.h"
 #include "tap.h"
 
 static char *root, *wh1, *wh2, *wh3;
@@ -205,20 +206,9 @@ static void test_errors(void)
 	lade_buf_release(&b);
 }
 
-static int rm_cb(const char *p, const struct stat *st, int flag, struct FTW *f)
-{
-	(void)st;
-	(void)flag;
-	(void)f;
-	return remove(p);
-}
-
 int main(void)
 {
-	const char *tmp = getenv("TMPDIR");
-	root = xasprintf("%s/lade-test-select-XXXXXX", tmp && *tmp ? tmp : "/tmp");
-	if (!mkdtemp(root))
-		return 1;
+	root = make_tmpdir("test-select");
 	wh1 = lade_path_join(root, "wh1");
 	wh2 = lade_path_join(root, "wh2");
 	wh3 = lade_path_join(root, "wh3");
@@ -253,7 +243,7 @@ int main(void)
 	test_choose();
 	test_errors();
 
-	nftw(root, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+	rm_rf(root);
 	free(root);
 	free(wh1);
 	free(wh2);

@@ -14,24 +14,10 @@
 #include "lade/digest.h"
 #include "lade/store.h"
 #include "lade/util.h"
+#include "fixture.h"
 #include "tap.h"
 
 static char *tmp_root;
-
-static int rm_rf(const char *path)
-{
-	_cleanup_free_ char *cmd = xasprintf("rm -rf '%s'", path);
-	return system(cmd);
-}
-
-static bool write_file(const char *path, const void *data, size_t len)
-{
-	FILE *f = fopen(path, "wb");
-	if (f == NULL)
-		return false;
-	bool good = fwrite(data, 1, len, f) == len;
-	return fclose(f) == 0 && good;
-}
 
 static bool file_equals(const char *path, const void *data, size_t len)
 {
@@ -157,14 +143,14 @@ static void test_open_put(void)
 	lade_store_free(s);
 
 	/* reopen: a wrong oci-layout is repaired, stale temp files are removed */
-	ok(write_file(layout, "{}", 2), "damage oci-layout");
+	write_file(layout, "{}", 2); /* damage oci-layout */
 	_cleanup_free_ char *stale = xasprintf("%s/.tmp-stale1", blobs);
-	ok(write_file(stale, "partial", 7), "plant a stale temp file");
+	write_file(stale, "partial", 7); /* plant a stale temp file */
 	/* the temp of an index.json write killed before its rename */
 	_cleanup_free_ char *stale_index = xasprintf("%s/.tmp-lade-AbC123", dir);
-	ok(write_file(stale_index, "{\"partial", 9), "plant a stale index temp file");
+	write_file(stale_index, "{\"partial", 9); /* plant a stale index temp file */
 	_cleanup_free_ char *not_ours = xasprintf("%s/.tmp-not-ours", dir);
-	ok(write_file(not_ours, "x", 1), "plant a file lade did not name");
+	write_file(not_ours, "x", 1); /* plant a file lade did not name */
 	ok(lade_store_open(dir, 0, &s, &err) == 0, "reopen");
 	ok(file_equals(layout, "{\"imageLayoutVersion\":\"1.0.0\"}", 30), "oci-layout rewritten");
 	ok(access(stale, F_OK) < 0 && errno == ENOENT, "stale temp file removed at open");
@@ -362,12 +348,7 @@ static void test_enospc(void)
 
 int main(void)
 {
-	const char *t = getenv("TMPDIR");
-	tmp_root = xasprintf("%s/lade-store-XXXXXX", t && *t ? t : "/tmp");
-	if (mkdtemp(tmp_root) == NULL) {
-		printf("Bail out! mkdtemp: %s\n", strerror(errno));
-		return 1;
-	}
+	tmp_root = make_tmpdir("store");
 	test_open_put();
 	test_import();
 	test_lock();

@@ -1,8 +1,7 @@
-/* Unit tests: buffer, paths, sizes, digests, globs. */
+/* Unit tests: buffer, paths, sizes, globs (digests: test-digest.c). */
 #include <stdlib.h>
 #include <string.h>
 
-#include "lade/digest.h"
 #include "lade/util.h"
 #include "tap.h"
 
@@ -78,53 +77,10 @@ static void test_sizes(void)
 	is_str(lade_human_size(1536, buf, sizeof(buf)), "1.5 KiB", "human size");
 }
 
-static void test_digest(void)
-{
-	char d[LADE_DIGEST_STRLEN];
-	lade_sha256_buf("abc", 3, d);
-	is_str(d, "sha256:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad",
-	       "sha256 of 'abc' (FIPS 180-2 vector)");
-	ok(lade_digest_valid(d), "digest string is valid");
-	ok(!lade_digest_valid("sha256:ABC"), "short/uppercase digest refused");
-	ok(!lade_digest_valid(
-	           "sha512:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"),
-	   "other algorithm refused");
-
-	struct lade_hash_stream hs;
-	lade_hash_stream_init(&hs, NULL);
-	lade_stream_write(&hs.stream, "a", 1, NULL);
-	lade_stream_write(&hs.stream, "bc", 2, NULL);
-	ok(hs.bytes == 3, "hash stream counts bytes");
-	char d2[LADE_DIGEST_STRLEN];
-	lade_hash_stream_final(&hs, d2);
-	is_str(d2, d, "hash stream in pieces equals one-shot");
-
-	char s1[LADE_SHA1_HEXLEN];
-	lade_sha1_buf("abc", 3, s1);
-	is_str(s1, "a9993e364706816aba3e25717850c26c9cd0d89d", "sha1 of 'abc' (FIPS 180-2 vector)");
-	char dir[] = "/tmp/lade-util-XXXXXX";
-	ok(mkdtemp(dir) != NULL, "temp dir");
-	_cleanup_free_ char *f = xasprintf("%s/abc", dir);
-	ok(lade_write_file_atomic(f, "abc", 3, NULL) == 0, "write a file");
-	char fs1[LADE_SHA1_HEXLEN], fd[LADE_DIGEST_STRLEN];
-	ok(lade_sha1_sha256_file(f, fs1, fd, NULL) == 0, "sha1 and sha256 of a file");
-	is_str(fs1, s1, "the file's sha1 equals the one-shot one");
-	is_str(fd, d, "the file's sha256 equals the one-shot one");
-	struct lade_error *err = NULL;
-	_cleanup_free_ char *missing = xasprintf("%s/missing", dir);
-	ok(lade_sha1_sha256_file(missing, fs1, fd, &err) < 0 && err &&
-	           strstr(err->msg, "cannot open ") && strstr(err->msg, "/missing"),
-	   "a missing file: the error names it");
-	lade_error_free(err);
-	unlink(f);
-	rmdir(dir);
-}
-
 int main(void)
 {
 	test_buf();
 	test_paths();
 	test_sizes();
-	test_digest();
 	return tap_done();
 }

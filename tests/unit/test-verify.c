@@ -16,6 +16,7 @@
 #include "lade/digest.h"
 #include "lade/util.h"
 #include "lade/verify.h"
+#include "fixture.h"
 #include "tap.h"
 
 #define MT_LAYER      "application/vnd.oci.image.layer.v1.tar"
@@ -24,14 +25,6 @@
 #define MT_MANIFEST   "application/vnd.oci.image.manifest.v1+json"
 #define MT_INDEX      "application/vnd.oci.image.index.v1+json"
 #define MT_CONFIG     "application/vnd.oci.image.config.v1+json"
-
-/* One tar entry: 'f' file, 'd' directory, 'h' hard link to `link`. */
-struct ent {
-	char type;
-	const char *path;
-	const char *content;
-	const char *link;
-};
 
 struct layer_opts {
 	const char *mt;
@@ -55,48 +48,6 @@ struct fx {
 	char manifest_digest[LADE_DIGEST_STRLEN];
 	uint64_t manifest_size;
 };
-
-static la_ssize_t buf_write_cb(struct archive *a, void *data, const void *buf, size_t len)
-{
-	(void)a;
-	lade_buf_add(data, buf, len);
-	return (la_ssize_t)len;
-}
-
-static void make_tar(const struct ent *ents, struct lade_buf *out)
-{
-	struct archive *a = archive_write_new();
-	archive_write_set_format_pax_restricted(a);
-	archive_write_set_bytes_in_last_block(a, 1);
-	if (archive_write_open(a, out, NULL, buf_write_cb, NULL) != ARCHIVE_OK)
-		abort();
-	for (const struct ent *e = ents; e->path; e++) {
-		struct archive_entry *ae = archive_entry_new();
-		archive_entry_set_pathname(ae, e->path);
-		archive_entry_set_mtime(ae, 0, 0);
-		size_t len = e->content ? strlen(e->content) : 0;
-		if (e->type == 'd') {
-			archive_entry_set_filetype(ae, AE_IFDIR);
-			archive_entry_set_perm(ae, 0755);
-		} else {
-			archive_entry_set_filetype(ae, AE_IFREG);
-			archive_entry_set_perm(ae, 0644);
-			archive_entry_set_size(ae, (la_int64_t)len);
-		}
-		if (e->type == 'h') {
-			archive_entry_set_hardlink(ae, e->link);
-			archive_entry_set_size(ae, 0);
-			len = 0;
-		}
-		if (archive_write_header(a, ae) != ARCHIVE_OK)
-			abort();
-		if (len && archive_write_data(a, e->content, len) != (la_ssize_t)len)
-			abort();
-		archive_entry_free(ae);
-	}
-	archive_write_close(a);
-	archive_write_free(a);
-}
 
 static void gzip_buf(const struct lade_buf *in, struct lade_buf *out)
 {
@@ -124,21 +75,6 @@ static void zstd_buf(const struct lade_buf *in, struct lade_buf *out)
 	out->len = n;
 }
 
-static void write_file(const char *path, const void *data, size_t len)
-{
-	FILE *f = fopen(path, "w");
-	if (!f || fwrite(data, 1, len, f) != len || fclose(f) != 0)
-		abort();
-}
-
-static void write_blob(struct fx *fx, const void *data, size_t len, char digest[LADE_DIGEST_STRLEN])
-{
-	lade_sha256_buf(data, len, digest);
-	_cleanup_free_ char *path =
-	        xasprintf("%s/blobs/sha256/%s", fx->dir, lade_digest_hex(digest));
-	write_file(path, data, len);
-}
-
 static char *blob_file(const struct fx *fx, const char *digest)
 {
 	return xasprintf("%s/blobs/sha256/%s", fx->dir, lade_digest_hex(digest));
@@ -148,7 +84,7 @@ static void write_json_blob(struct fx *fx, const json_t *j, char digest[LADE_DIG
                             uint64_t *size)
 {
 	_cleanup_free_ char *s = json_dumps(j, JSON_SORT_KEYS | JSON_COMPACT);
-	write_blob(fx, s, strlen(s), digest);
+	put_blob(fx->dir, s, strlen(s), digest);
 	if (size)
 		*size = strlen(s);
 }
@@ -163,10 +99,7 @@ static void write_json_file(struct fx *fx, const char *name, const json_t *j)
 static void fx_begin(struct fx *fx)
 {
 	*fx = (struct fx){0};
-	const char *tmp = getenv("TMPDIR");
-	fx->dir = xasprintf("%s/lade-verify-XXXXXX", tmp && *tmp ? tmp : "/tmp");
-	if (!mkdtemp(fx->dir))
-		abort();
+	fx->dir = make_tmpdir("verify");
 	_cleanup_free_ char *blobs = xasprintf("%s/blobs/sha256", fx->dir);
 	struct lade_error *err = NULL;
 	if (lade_mkdir_p(blobs, &err) < 0)
@@ -175,13 +108,13 @@ static void fx_begin(struct fx *fx)
 	write_file(layout, "{\"imageLayoutVersion\":\"1.0.0\"}", 30);
 }
 
-static struct fx_layer *fx_add_layer(struct fx *fx, const struct ent *ents,
+static struct fx_layer *fx_add_layer(struct fx *fx, const struct tar_ent *ents,
                                      const struct layer_opts *o)
 {
 	struct fx_layer *l = &fx->layers[fx->n_layers++];
 	_cleanup_buf_ struct lade_buf tar = LADE_BUF_INIT;
 	_cleanup_buf_ struct lade_buf blob = LADE_BUF_INIT;
-	make_tar(ents, &tar);
+	make_tar(ents, SIZE_MAX, false, &tar);
 	if (o && o->truncate_tar)
 		tar.len = o->truncate_tar;
 	l->mt = o && o->mt ? o->mt : MT_LAYER_GZIP;
@@ -194,7 +127,7 @@ static struct fx_layer *fx_add_layer(struct fx *fx, const struct ent *ents,
 		lade_buf_add(&blob, tar.data, tar.len);
 	if (o && o->truncate_blob)
 		blob.len = o->truncate_blob;
-	write_blob(fx, blob.data, blob.len, l->digest);
+	put_blob(fx->dir, blob.data, blob.len, l->digest);
 	l->size = blob.len;
 	return l;
 }
@@ -242,17 +175,9 @@ static void fx_write(struct fx *fx)
 	write_json_file(fx, "index.json", fx->index);
 }
 
-static int rm_cb(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
 static void fx_end(struct fx *fx)
 {
-	nftw(fx->dir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+	rm_rf(fx->dir);
 	free(fx->dir);
 	json_decref(fx->config);
 	json_decref(fx->manifest);
@@ -297,17 +222,17 @@ static void expect_one(const struct fx *fx, const char *want, const char *name)
 	lade_buf_release(&r.out);
 }
 
-static const struct ent good_ents[] = {
-        {'d', "app/", NULL, NULL},
-        {'f', "app/x.py", "print('x')\n", NULL},
-        {'h', "app/y.py", NULL, "app/x.py"},
-        {'f', "app/.wh.old.py", NULL, NULL},
-        {'f', "etc/.wh..wh..opq", NULL, NULL},
-        {0, NULL, NULL, NULL},
+static const struct tar_ent good_ents[] = {
+        {"app/", 'd', NULL, 0},
+        {"app/x.py", 'f', "print('x')\n", 0},
+        {"app/y.py", 'h', "app/x.py", 0},
+        {"app/.wh.old.py", 'f', NULL, 0},
+        {"etc/.wh..wh..opq", 'f', NULL, 0},
+        {NULL, 0, NULL, 0},
 };
-static const struct ent second_ents[] = {
-        {'f', "./usr/bin/tool", "#!/bin/sh\n", NULL},
-        {0, NULL, NULL, NULL},
+static const struct tar_ent second_ents[] = {
+        {"./usr/bin/tool", 'f', "#!/bin/sh\n", 0},
+        {NULL, 0, NULL, 0},
 };
 
 /* A valid two-layer image; `mt2` is the second layer's media type. */
@@ -391,10 +316,10 @@ static void test_truncated(void)
 	char big[5001];
 	memset(big, 'a', 5000);
 	big[5000] = '\0';
-	const struct ent ents[] = {
-	        {'f', "big", big, NULL},
-	        {'f', "after", "x", NULL},
-	        {0, NULL, NULL, NULL},
+	const struct tar_ent ents[] = {
+	        {"big", 'f', big, 0},
+	        {"after", 'f', "x", 0},
+	        {NULL, 0, NULL, 0},
 	};
 
 	/* The tar stops in the middle of "big"; blob and diff_id match what is there. */
@@ -430,7 +355,7 @@ static void test_truncated(void)
 }
 
 /* A one-layer image from `ents`; returns the layer digest in the fixture. */
-static void fx_one(struct fx *fx, const struct ent *ents, const char *mt)
+static void fx_one(struct fx *fx, const struct tar_ent *ents, const char *mt)
 {
 	fx_begin(fx);
 	fx_add_layer(fx, ents, &(struct layer_opts){.mt = mt});
@@ -438,7 +363,7 @@ static void fx_one(struct fx *fx, const struct ent *ents, const char *mt)
 	fx_write(fx);
 }
 
-static void expect_layer_problem(const struct ent *ents, const char *msg, const char *name)
+static void expect_layer_problem(const struct tar_ent *ents, const char *msg, const char *name)
 {
 	struct fx fx;
 	fx_one(&fx, ents, NULL);
@@ -449,43 +374,40 @@ static void expect_layer_problem(const struct ent *ents, const char *msg, const 
 
 static void test_tar_rules(void)
 {
-	expect_layer_problem((const struct ent[]){{'f', "app/x.py", "1", NULL},
-	                                          {'f', "./app/x.py", "2", NULL},
-	                                          {0, NULL, NULL, NULL}},
+	expect_layer_problem((const struct tar_ent[]){{"app/x.py", 'f', "1", 0},
+	                                              {"./app/x.py", 'f', "2", 0},
+	                                              {NULL, 0, NULL, 0}},
 	                     "duplicate path './app/x.py'", "duplicate path");
-	expect_layer_problem((const struct ent[]){{'d', "app/", NULL, NULL},
-	                                          {'d', "./app", NULL, NULL},
-	                                          {0, NULL, NULL, NULL}},
+	expect_layer_problem((const struct tar_ent[]){{"app/", 'd', NULL, 0},
+	                                              {"./app", 'd', NULL, 0},
+	                                              {NULL, 0, NULL, 0}},
 	                     "duplicate path './app/'", "duplicate directory, trailing slash");
+	expect_layer_problem((const struct tar_ent[]){{"../evil", 'f', "x", 0}, {NULL, 0, NULL, 0}},
+	                     "entry '../evil' escapes the root", "../ path");
 	expect_layer_problem(
-	        (const struct ent[]){{'f', "../evil", "x", NULL}, {0, NULL, NULL, NULL}},
-	        "entry '../evil' escapes the root", "../ path");
-	expect_layer_problem(
-	        (const struct ent[]){{'f', "a/../../evil", "x", NULL}, {0, NULL, NULL, NULL}},
+	        (const struct tar_ent[]){{"a/../../evil", 'f', "x", 0}, {NULL, 0, NULL, 0}},
 	        "entry 'a/../../evil' escapes the root", "nested ../ path");
+	expect_layer_problem((const struct tar_ent[]){{"a/../b", 'f', "x", 0}, {NULL, 0, NULL, 0}},
+	                     "entry 'a/../b' has a '..' component", ".. inside the root");
 	expect_layer_problem(
-	        (const struct ent[]){{'f', "a/../b", "x", NULL}, {0, NULL, NULL, NULL}},
-	        "entry 'a/../b' has a '..' component", ".. inside the root");
-	expect_layer_problem(
-	        (const struct ent[]){{'f', "/etc/passwd", "x", NULL}, {0, NULL, NULL, NULL}},
+	        (const struct tar_ent[]){{"/etc/passwd", 'f', "x", 0}, {NULL, 0, NULL, 0}},
 	        "entry '/etc/passwd' is an absolute path", "absolute path");
 	expect_layer_problem(
-	        (const struct ent[]){{'h', "app/link", NULL, "app/nothere"}, {0, NULL, NULL, NULL}},
+	        (const struct tar_ent[]){{"app/link", 'h', "app/nothere", 0}, {NULL, 0, NULL, 0}},
 	        "hard link 'app/link' points to 'app/nothere', which is not earlier "
 	        "in the layer",
 	        "hard link to a missing target");
-	expect_layer_problem((const struct ent[]){{'h', "first", NULL, "second"},
-	                                          {'f', "second", "x", NULL},
-	                                          {0, NULL, NULL, NULL}},
+	expect_layer_problem((const struct tar_ent[]){{"first", 'h', "second", 0},
+	                                              {"second", 'f', "x", 0},
+	                                              {NULL, 0, NULL, 0}},
 	                     "hard link 'first' points to 'second', which is not earlier in the "
 	                     "layer",
 	                     "hard link to a later entry");
 	expect_layer_problem(
-	        (const struct ent[]){{'f', "dir/.wh.", NULL, NULL}, {0, NULL, NULL, NULL}},
+	        (const struct tar_ent[]){{"dir/.wh.", 'f', NULL, 0}, {NULL, 0, NULL, 0}},
 	        "whiteout 'dir/.wh.' has an empty name", "empty whiteout");
-	expect_layer_problem(
-	        (const struct ent[]){{'f', "../a\nb", "x", NULL}, {0, NULL, NULL, NULL}},
-	        "entry '../a\\x0ab' escapes the root", "control bytes are escaped");
+	expect_layer_problem((const struct tar_ent[]){{"../a\nb", 'f', "x", 0}, {NULL, 0, NULL, 0}},
+	                     "entry '../a\\x0ab' escapes the root", "control bytes are escaped");
 }
 
 static void test_missing_blob(void)
@@ -690,12 +612,12 @@ static void test_limits(void)
 {
 	struct fx fx;
 	fx_one(&fx,
-	       (const struct ent[]){{'f', "a", "1", NULL},
-	                            {'f', "./a", "2", NULL},
-	                            {'f', "a/", "3", NULL},
-	                            {'f', "./a/", "4", NULL},
-	                            {'f', "/x", "5", NULL},
-	                            {0, NULL, NULL, NULL}},
+	       (const struct tar_ent[]){{"a", 'f', "1", 0},
+	                                {"./a", 'f', "2", 0},
+	                                {"a/", 'f', "3", 0},
+	                                {"./a/", 'f', "4", 0},
+	                                {"/x", 'f', "5", 0},
+	                                {NULL, 0, NULL, 0}},
 	       NULL);
 	struct lade_verify_options o = LADE_VERIFY_OPTIONS_INIT;
 	o.max_problems = 2;
@@ -727,7 +649,7 @@ static struct fx_layer *fx_add_raw_layer(struct fx *fx, const char *mt, const st
 	struct fx_layer *l = &fx->layers[fx->n_layers++];
 	l->mt = mt;
 	lade_sha256_buf(tar->data, tar->len, l->diff_id);
-	write_blob(fx, blob->data, blob->len, l->digest);
+	put_blob(fx->dir, blob->data, blob->len, l->digest);
 	l->size = blob->len;
 	return l;
 }
@@ -735,7 +657,7 @@ static struct fx_layer *fx_add_raw_layer(struct fx *fx, const char *mt, const st
 static void test_streams(void)
 {
 	_cleanup_buf_ struct lade_buf tar = LADE_BUF_INIT;
-	make_tar(good_ents, &tar);
+	make_tar(good_ents, SIZE_MAX, false, &tar);
 	struct lade_buf head = {tar.data, 1024, 0}, tail = {tar.data + 1024, tar.len - 1024, 0};
 
 	/* Concatenated gzip members and zstd frames are one stream (chunked compressors). */
@@ -785,9 +707,8 @@ static void test_streams(void)
 	/* One blob used by two layers: its problems are listed once, both diff_ids checked. */
 	fx_begin(&fx);
 	l = fx_add_layer(&fx,
-	                 (const struct ent[]){{'f', "a", "1", NULL},
-	                                      {'f', "a", "2", NULL},
-	                                      {0, NULL, NULL, NULL}},
+	                 (const struct tar_ent[]){
+	                         {"a", 'f', "1", 0}, {"a", 'f', "2", 0}, {NULL, 0, NULL, 0}},
 	                 NULL);
 	fx.layers[fx.n_layers++] = *l;
 	lade_sha256_buf("x", 1, fx.layers[1].diff_id);
