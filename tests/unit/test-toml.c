@@ -1,0 +1,4 @@
+#include "tap.h"
+#include "lade/toml.h"
+#include "lade/util.h"
+int main(void) { return tap_done(); }
