@@ -233,6 +233,13 @@ static void pylock_package(struct tl *t, const struct lade_toml *pkg)
 	const char *marker = get_str(t, pkg, "marker", false, r->name_text);
 	if (marker)
 		r->marker = xstrdup(marker);
+	const char *rp = get_str(t, pkg, "requires-python", false, r->name_text);
+	_cleanup_(lade_specifier_freep) struct lade_specifier *spec = NULL;
+	if (rp && lade_specifier_parse(rp, &spec, NULL) < 0)
+		problem(t, lade_toml_get(pkg, "requires-python"), r->name_text,
+		        "invalid requires-python '%s'", rp);
+	else if (rp)
+		r->requires_python = xstrdup(rp);
 	const struct lade_toml *wheels = get_typed(t, pkg, "wheels", LADE_TOML_ARRAY, r->name_text);
 	for (size_t i = 0; wheels && i < wheels->n; i++)
 		pylock_wheel(t, wheels->items[i], r);

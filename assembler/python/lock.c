@@ -78,6 +78,7 @@ void lade_lock_req_release(struct lade_lock_req *r)
 	free(r->marker);
 	free(r->where);
 	lade_strv_free(r->filenames);
+	free(r->requires_python);
 	for (size_t i = 0; i < r->n_deps; i++) {
 		free(r->deps[i].name);
 		free(r->deps[i].version);

@@ -224,17 +224,24 @@ static void select_one(const struct lade_lock_req *req, char *const *dirs, const
 	*selected = true;
 }
 
+/* The target's Python is within a requires-python specifier (a valid one: the lock
+ * readers check). */
+static bool python_ok(const char *requires_python, const struct lade_target *t)
+{
+	_cleanup_(lade_specifier_freep) struct lade_specifier *s = NULL;
+	_cleanup_(lade_version_freep) struct lade_version *v = NULL;
+	return lade_specifier_parse(requires_python, &s, NULL) < 0 ||
+	       lade_version_parse(t->python_full, &v, NULL) < 0 ||
+	       lade_specifier_contains(s, v, LADE_SPEC_PRERELEASES);
+}
+
 /* The lock's requires-python and environments (TOML locks) hold for the target. */
 static int lock_applies(const struct lade_lock *lock, const struct lade_target *t,
                         const struct lade_marker_env *env, const char *desc,
                         struct lade_problems *pr)
 {
 	if (lock->requires_python) {
-		_cleanup_(lade_specifier_freep) struct lade_specifier *s = NULL;
-		_cleanup_(lade_version_freep) struct lade_version *v = NULL;
-		if (lade_specifier_parse(lock->requires_python, &s, NULL) == 0 &&
-		    lade_version_parse(t->python_full, &v, NULL) == 0 &&
-		    !lade_specifier_contains(s, v, LADE_SPEC_PRERELEASES)) {
+		if (!python_ok(lock->requires_python, t)) {
 			lade_problems_add(
 			        pr, "%s: requires-python '%s' excludes the target's Python %s",
 			        lock->requires_python_where, lock->requires_python, t->python_full);
@@ -396,6 +403,11 @@ int lade_select_wheels(const struct lade_lock *lock, char *const *wheelhouses,
 			continue;
 		}
 		lade_hashmap_put(active, req->name, (void *)req);
+		if (req->requires_python && !python_ok(req->requires_python, t)) {
+			lade_problems_add(&pr, "%s: package %s: requires-python '%s' excludes %s",
+			                  req->where, req->name_text, req->requires_python, desc);
+			continue;
+		}
 		if (req->sdist_only) {
 			lade_problems_add(&pr,
 			                  "%s: lade never builds: %s has no wheel (only an sdist)",

@@ -28,6 +28,7 @@ struct lade_lock_req {
 	   checked against its own hash); NULL for a requirements file (any file, any hash) */
 	char **filenames;
 	bool sdist_only;            /* no wheel locked: an error if the target needs it */
+	char *requires_python;      /* pylock.toml: the package's requires-python, or NULL */
 	struct lade_lock_dep *deps; /* uv.lock: dependencies (extra == NULL) and those of */
 	size_t n_deps;              /* its extras (extra set) */
 };

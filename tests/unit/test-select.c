@@ -365,6 +365,16 @@ static void test_pylock(void)
 	        select_toml("pylock.toml", "lock-version = \"2.0\"\npackages = []\n");
 	is_str(e4, "pylock.toml:1:1: lock-version 2.0 is not supported (only 1.x)",
 	       "pylock.toml: an unknown major lock version");
+	_cleanup_free_ char *e5 = select_toml(
+	        "pylock.toml",
+	        "lock-version = \"1.0\"\n[[packages]]\nname = \"six\"\n"
+	        "version = \"1.16.0\"\nrequires-python = \">=3.12\"\n"
+	        "wheels = [{ name = \"x-1-py3-none-any.whl\", hashes = { sha256 = "
+	        "\"0000000000000000000000000000000000000000000000000000000000000000\" } }]\n");
+	is_str(e5,
+	       "pylock.toml:2:1: package six: requires-python '>=3.12' excludes cp311 linux x86_64 "
+	       "glibc 2.36",
+	       "pylock.toml: a package's requires-python");
 }
 
 static int rm_cb(const char *p, const struct stat *st, int flag, struct FTW *f)
