@@ -323,28 +323,15 @@ static int escape(struct parser *ps, struct lade_buf *b)
 	const char *at = ps->p; /* at the backslash */
 	int c = peek(ps, 1);
 	ps->p += 2;
+	/* the one-letter escapes and what they stand for */
+	static const char pairs[] = "b\bt\tn\nf\fr\r\"\"\\\\";
+	for (size_t i = 0; c > 0 && i + 1 < sizeof(pairs); i += 2) {
+		if (c == pairs[i]) {
+			lade_buf_addch(b, pairs[i + 1]);
+			return 0;
+		}
+	}
 	switch (c) {
-	case 'b':
-		lade_buf_addch(b, '\b');
-		return 0;
-	case 't':
-		lade_buf_addch(b, '\t');
-		return 0;
-	case 'n':
-		lade_buf_addch(b, '\n');
-		return 0;
-	case 'f':
-		lade_buf_addch(b, '\f');
-		return 0;
-	case 'r':
-		lade_buf_addch(b, '\r');
-		return 0;
-	case '"':
-		lade_buf_addch(b, '"');
-		return 0;
-	case '\\':
-		lade_buf_addch(b, '\\');
-		return 0;
 	case 'u':
 	case 'U': {
 		int n = c == 'u' ? 4 : 8;

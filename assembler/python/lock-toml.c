@@ -176,23 +176,32 @@ static int finish(struct tl *t, struct lade_lock **lock, struct lade_lock **out,
 	return 0;
 }
 
+/* The file name of a wheel entry: its `name_key` ("name" in PEP 751, "filename" in uv.lock),
+ * else the last part of its url or path. NULL (a problem) when it has none. */
+static const char *wheel_file(struct tl *t, const struct lade_toml *w, const char *name_key,
+                              const char *pkg)
+{
+	if (w->type != LADE_TOML_TABLE) {
+		problem(t, w, pkg, "a wheel must be a table");
+		return NULL;
+	}
+	const char *name = get_str(t, w, name_key, false, pkg);
+	const char *url = get_str(t, w, "url", false, pkg);
+	const char *path = get_str(t, w, "path", false, pkg);
+	const char *file = name ? name : url ? basename_of(url) : path ? basename_of(path) : NULL;
+	if (!file)
+		problem(t, w, pkg, "a wheel needs a %s, url or path", name_key);
+	return file;
+}
+
 /* ---- PEP 751 ---- */
 
 static void pylock_wheel(struct tl *t, const struct lade_toml *w, struct lade_lock_req *r)
 {
 	const char *pkg = r->name_text;
-	if (w->type != LADE_TOML_TABLE) {
-		problem(t, w, pkg, "a wheel must be a table");
+	const char *file = wheel_file(t, w, "name", pkg);
+	if (!file)
 		return;
-	}
-	const char *name = get_str(t, w, "name", false, pkg);
-	const char *url = get_str(t, w, "url", false, pkg);
-	const char *path = get_str(t, w, "path", false, pkg);
-	const char *file = name ? name : url ? basename_of(url) : path ? basename_of(path) : NULL;
-	if (!file) {
-		problem(t, w, pkg, "a wheel needs a name, url or path");
-		return;
-	}
 	const struct lade_toml *hashes = get_typed(t, w, "hashes", LADE_TOML_TABLE, pkg);
 	const char *sha = hashes ? get_str(t, hashes, "sha256", false, pkg) : NULL;
 	if (!sha) {
@@ -285,21 +294,9 @@ int lade_lock_parse_pylock(const char *path, const char *data, size_t len, struc
 static void uv_wheel(struct tl *t, const struct lade_toml *w, struct lade_lock_req *r)
 {
 	const char *pkg = r->name_text;
-	if (w->type != LADE_TOML_TABLE) {
-		problem(t, w, pkg, "a wheel must be a table");
+	const char *file = wheel_file(t, w, "filename", pkg);
+	if (!file)
 		return;
-	}
-	const char *url = get_str(t, w, "url", false, pkg);
-	const char *path = get_str(t, w, "path", false, pkg);
-	const char *filename = get_str(t, w, "filename", false, pkg);
-	const char *file = filename ? filename
-	                   : url    ? basename_of(url)
-	                   : path   ? basename_of(path)
-	                            : NULL;
-	if (!file) {
-		problem(t, w, pkg, "a wheel needs a url, path or filename");
-		return;
-	}
 	const char *hash = get_str(t, w, "hash", false, pkg);
 	if (!hash) {
 		problem(t, w, pkg,
