@@ -83,7 +83,19 @@ environments = ["sys_platform == 'linux'"]
 TOML
 (cd "$L/proj" && tool "$TOOLS/uv" lock -q) >"$T/uvlock.log" 2>&1
 is "$?" 0 "uv lock writes uv.lock" || diag "$(cat "$T/uvlock.log")"
-like "$(grep -c '^\[\[package\]\]' "$L/proj/uv.lock")" '^1[0-9]$' "uv.lock has the set plus the project"
+# the three tools locked the same packages (uv.lock: besides the virtual project)
+sets=$(python3 - "$L" <<'PY'
+import re, sys, tomllib
+L = sys.argv[1]
+norm = lambda n: re.sub(r"[-_.]+", "-", n).lower()
+req = {norm(m[1]) + " " + m[2] for m in re.finditer(r"^([A-Za-z0-9_.-]+)==(\S+)", open(L + "/requirements.txt").read(), re.M)}
+py = {norm(p["name"]) + " " + p["version"] for p in tomllib.load(open(L + "/pylock.toml", "rb"))["packages"]}
+uv = {norm(p["name"]) + " " + p["version"] for p in tomllib.load(open(L + "/proj/uv.lock", "rb"))["package"]
+      if "virtual" not in p.get("source", {})}
+print(len(req), "same" if req == py == uv else "differ: %s | %s | %s" % (sorted(req), sorted(py), sorted(uv)))
+PY
+)
+like "$sets" '^[0-9]+ same$' "requirements.txt, pylock.toml and uv.lock lock the same packages ($sets)"
 
 # recipe DIR LOCK: a recipe installing LOCK from the wheels
 recipe() {
