@@ -274,6 +274,8 @@ int lade_lock_parse_pylock(const char *path, const char *data, size_t len, struc
 		        "lock-version %s is not supported (only 1.x)", lv);
 	top_requires_python(&t, root);
 	const struct lade_toml *envs = get_typed(&t, root, "environments", LADE_TOML_ARRAY, NULL);
+	if (envs)
+		lock->environments_where = xasprintf("%s:%d:%d", path, envs->line, envs->column);
 	for (size_t i = 0; envs && i < envs->n; i++) {
 		const struct lade_toml *e = envs->items[i];
 		if (e->type != LADE_TOML_STRING || strlen(e->str) != e->len)

@@ -102,6 +102,7 @@ void lade_lock_free(struct lade_lock *lock)
 	free(lock->requires_python);
 	free(lock->requires_python_where);
 	lade_strv_free(lock->environments);
+	free(lock->environments_where);
 	lade_strv_free(lock->ignored);
 	free(lock->path);
 	free(lock);

@@ -254,13 +254,15 @@ static int lock_applies(const struct lade_lock *lock, const struct lade_target *
 		bool on = false;
 		_cleanup_error_ struct lade_error *e = NULL;
 		if (lade_marker_evaluate(*m, env, NULL, &on, &e) < 0) {
-			lade_problems_add(pr, "%s: environments: %s", lock->path, e->msg);
+			lade_problems_add(pr, "%s: environments: %s", lock->environments_where,
+			                  e->msg);
 			return -1;
 		}
 		if (on)
 			return 0;
 	}
-	lade_problems_add(pr, "%s: none of the lock's environments holds for %s", lock->path, desc);
+	lade_problems_add(pr, "%s: none of the lock's environments holds for %s",
+	                  lock->environments_where, desc);
 	return -1;
 }
 

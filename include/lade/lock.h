@@ -59,6 +59,7 @@ struct lade_lock {
 	char *requires_python; /* TOML locks: a specifier the target's Python must meet, or NULL */
 	char *requires_python_where;
 	char **environments; /* pylock.toml: markers of which one must hold, or NULL */
+	char *environments_where;
 	/* uv.lock: the virtual/editable projects (deps only, no wheel). Only the packages
 	   reachable from them through dependencies whose markers hold are installed. */
 	struct lade_lock_req *projects;

@@ -272,6 +272,9 @@ static void test_uv_lock(void)
 	       "uv.lock: numpy and six through the extra; winonly (sdist, win32) and tie "
 	       "(unreachable) left out");
 
+	_cleanup_free_ char *by_content = select_toml("deps/any.lock", lock);
+	is_str(by_content, got, "uv.lock recognised by its [[package]] lines");
+
 	/* the same lock for Windows needs winonly, which has only an sdist */
 	struct lade_target saved = target;
 	lade_target_init(&target, "linux/amd64", "3.9", "glibc-2.36", NULL);
@@ -333,6 +336,15 @@ static void test_pylock(void)
 	/* detected by content whatever the name */
 	_cleanup_free_ char *got2 = select_toml("locks/any-name.txt", lock);
 	is_str(got2, got, "pylock.toml recognised by its lock-version line");
+
+	_cleanup_free_ char *win =
+	        xasprintf("environments = [\"sys_platform == 'win32'\"]\n%s", lock);
+	_cleanup_free_ char *got_win = select_toml("pylock.toml", win);
+	is_str(got_win,
+	       "pylock.toml:1:1: none of the lock's environments holds for cp311 linux x86_64 "
+	       "glibc "
+	       "2.36",
+	       "pylock.toml: environments are checked for the target");
 
 	/* each file has its own hash: the hash of another locked file does not do */
 	_cleanup_free_ char *swapped = xstrdup(lock);
