@@ -55,9 +55,10 @@ diag "wheels: $(cd "$W" && ls *.whl | tr '\n' ' ')"
 L=$T/locks
 mkdir -p "$L/proj"
 printf 'fastapi\nuvicorn\npydantic\n' >"$L/req.in"
-# No user or site configuration: only the wheels above.
-tool() { env -u PIP_FIND_LINKS -u PIP_CONSTRAINT PIP_CONFIG_FILE=/dev/null UV_NO_CONFIG=1 \
-	UV_CACHE_DIR="$CACHE/uv-cache" "$@"; }
+# No pip configuration: only the wheels above. (uv's UV_NO_CONFIG would also drop the
+# project's [tool.uv]; its indexes are switched off on the command line instead.)
+tool() { env -u PIP_FIND_LINKS -u PIP_CONSTRAINT -u UV_INDEX_URL -u UV_EXTRA_INDEX_URL \
+	-u UV_FIND_LINKS PIP_CONFIG_FILE=/dev/null UV_CACHE_DIR="$CACHE/uv-cache" "$@"; }
 
 tool "$TOOLS/uv" pip compile -q --generate-hashes --no-index --find-links "$W" \
 	--python-version 3.11 --python-platform x86_64-manylinux_2_28 "$L/req.in" \
@@ -81,8 +82,12 @@ no-index = true
 find-links = ["file://$W/links.html"]
 environments = ["sys_platform == 'linux'"]
 TOML
-(cd "$L/proj" && tool "$TOOLS/uv" lock -q) >"$T/uvlock.log" 2>&1
+(cd "$L/proj" && tool "$TOOLS/uv" lock -q --no-index) \
+	>"$T/uvlock.log" 2>&1
 is "$?" 0 "uv lock writes uv.lock" || diag "$(cat "$T/uvlock.log")"
+like "$(grep '^source = ' "$L/proj/uv.lock" | sort -u | tr '\n' ' ')" \
+	"^source = \\{ registry = \"$W/links.html\" \\} source = \\{ virtual = \"\\.\" \\} \$" \
+	"uv.lock's packages come from the wheels' page only"
 # the three tools locked the same packages (uv.lock: besides the virtual project)
 sets=$(python3 - "$L" <<'PY'
 import re, sys, tomllib
@@ -171,5 +176,16 @@ PY
 grep -q '^\[packages.sdist\]' "$T/bad/sdist/pylock.toml" || bail_out "cannot make the sdist-only lock"
 expect_fail "pylock.toml with an sdist-only package" "$T/bad/sdist/pylock.toml" \
 	'pylock\.toml:[0-9]+:[0-9]+: lade never builds: h11 has no wheel'
+python3 - "$L/proj/uv.lock" "$T/bad/sdist/uv.lock" <<'PY'
+import re, sys
+src = open(sys.argv[1]).read()
+# h11's wheels line becomes an sdist
+src = re.sub(r'(name = "h11"\n(?:[^\[]*?\n)?)wheels = \[\n    \{ (path|url) = "[^"]*", (hash = "[^"]*") \},\n(?:    \{.*\n)*\]\n',
+             r'\1sdist = { \2 = "h11-0.tar.gz", \3 }\n', src)
+open(sys.argv[2], "w").write(src)
+PY
+grep -q '^sdist = { .*h11-0.tar.gz' "$T/bad/sdist/uv.lock" || { grep -n -A5 'name = "h11"' "$L/proj/uv.lock" >&2; bail_out "cannot make the sdist-only uv.lock"; }
+expect_fail "uv.lock with an sdist-only package" "$T/bad/sdist/uv.lock" \
+	'uv\.lock:[0-9]+:[0-9]+: lade never builds: h11 has no wheel \(only an sdist\)'
 
 done_testing
