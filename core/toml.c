@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lade/hashmap.h"
 #include "lade/toml.h"
 #include "lade/util.h"
 
@@ -26,6 +27,7 @@ struct key_part {
 	char *s;
 	size_t len;
 	const char *at;
+	int line, col; /* of at, taken while reading forward */
 };
 
 struct parser {
@@ -37,29 +39,29 @@ struct parser {
 	struct lade_toml **pending;
 	size_t n_pending, a_pending;
 	/* position cache for line:column, moved forward as values are made */
-	const char *pos_at, *pos_line_start;
-	int pos_line;
+	const char *pos_at;
+	int pos_line, pos_col;
 };
 
+/* Line and column (in characters) of `at`. Values are made in document order, so the scan
+ * goes on from the last position asked for: linear over the document. */
 static void position(struct parser *ps, const char *at, int *line, int *col)
 {
 	if (at < ps->pos_at) {
-		ps->pos_at = ps->pos_line_start = ps->s;
-		ps->pos_line = 1;
+		ps->pos_at = ps->s;
+		ps->pos_line = ps->pos_col = 1;
 	}
 	for (const char *q = ps->pos_at; q < at; q++) {
 		if (*q == '\n') {
 			ps->pos_line++;
-			ps->pos_line_start = q + 1;
+			ps->pos_col = 1;
+		} else if (((unsigned char)*q & 0xC0) != 0x80) {
+			ps->pos_col++;
 		}
 	}
 	ps->pos_at = at;
-	int c = 1;
-	for (const char *q = ps->pos_line_start; q < at; q++)
-		if (((unsigned char)*q & 0xC0) != 0x80)
-			c++;
 	*line = ps->pos_line;
-	*col = c;
+	*col = ps->pos_col;
 }
 
 static int fail(struct parser *ps, const char *at, const char *fmt, ...)
@@ -102,6 +104,7 @@ void lade_toml_free(struct lade_toml *v)
 	free(v->keys);
 	free(v->key_lens);
 	free(v->str);
+	lade_hashmap_free(v->index, NULL);
 	free(v);
 }
 
@@ -111,16 +114,60 @@ void lade_toml_freep(struct lade_toml **v)
 	*v = NULL;
 }
 
-static struct lade_toml *node_new(struct parser *ps, enum lade_toml_type type, const char *at)
+static struct lade_toml *node_new_at(enum lade_toml_type type, int line, int col)
 {
 	struct lade_toml *v = xzalloc(sizeof(*v));
 	v->type = type;
-	position(ps, at, &v->line, &v->column);
+	v->line = line;
+	v->column = col;
 	return v;
+}
+
+/* A value starting at `at`, which must not be before the last position asked for (else the
+ * position scan starts over: only errors may go back). */
+static struct lade_toml *node_new(struct parser *ps, enum lade_toml_type type, const char *at)
+{
+	int line, col;
+	position(ps, at, &line, &col);
+	return node_new_at(type, line, col);
+}
+
+/* Tables beyond this many keys get a hash index, so a wide table is not quadratic. */
+#define INDEX_FROM 16
+
+/* The hash map key of a table key: itself, unless it holds a NUL or \x01, which are escaped
+ * (\x01 -> "\x01a", NUL -> "\x01b") so that every key has its own C string. *tmp is what to
+ * free. */
+static const char *map_key(const char *key, size_t len, char **tmp)
+{
+	*tmp = NULL;
+	if (!memchr(key, '\0', len) && !memchr(key, '\x01', len))
+		return key;
+	struct lade_buf b = LADE_BUF_INIT;
+	for (size_t i = 0; i < len; i++) {
+		if (key[i] == '\0' || key[i] == '\x01') {
+			lade_buf_addch(&b, '\x01');
+			lade_buf_addch(&b, key[i] ? 'a' : 'b');
+		} else {
+			lade_buf_addch(&b, key[i]);
+		}
+	}
+	*tmp = lade_buf_detach(&b, NULL);
+	return *tmp;
+}
+
+static void index_put(struct lade_toml *t, size_t i)
+{
+	_cleanup_free_ char *tmp = NULL;
+	lade_hashmap_put(t->index, map_key(t->keys[i], t->key_lens[i], &tmp), t->items[i]);
 }
 
 static struct lade_toml *table_find(const struct lade_toml *t, const char *key, size_t len)
 {
+	if (t->index) {
+		_cleanup_free_ char *tmp = NULL;
+		return lade_hashmap_get(t->index, map_key(key, len, &tmp));
+	}
 	for (size_t i = 0; i < t->n; i++)
 		if (t->key_lens[i] == len && memcmp(t->keys[i], key, len) == 0)
 			return t->items[i];
@@ -147,13 +194,20 @@ static void push_item(struct lade_toml *c, struct lade_toml *v, const struct key
 		}
 	}
 	c->items[n] = v;
-	if (k) {
-		c->keys[n] = xmalloc(k->len + 1);
-		memcpy(c->keys[n], k->s, k->len);
-		c->keys[n][k->len] = '\0';
-		c->key_lens[n] = k->len;
-	}
 	c->n = n + 1;
+	if (!k)
+		return;
+	c->keys[n] = xmalloc(k->len + 1);
+	memcpy(c->keys[n], k->s, k->len);
+	c->keys[n][k->len] = '\0';
+	c->key_lens[n] = k->len;
+	if (c->index) {
+		index_put(c, n);
+	} else if (c->n > INDEX_FROM) {
+		c->index = lade_hashmap_new();
+		for (size_t i = 0; i < c->n; i++)
+			index_put(c, i);
+	}
 }
 
 /* ---- characters ---- */
@@ -373,6 +427,8 @@ static int string_char(struct parser *ps, struct lade_buf *b, bool multiline)
 		return 0;
 	}
 	if (is_ctrl(c) && c != '\t') {
+		if (c == '\r' && multiline)
+			return fail(ps, ps->p, "carriage return not followed by a newline");
 		if (c == '\n' || c == '\r')
 			return fail(ps, ps->p, "newline in a single-line string");
 		return fail(ps, ps->p, "control character 0x%02x in a string", c);
@@ -475,6 +531,7 @@ static int key(struct parser *ps, struct key_part *k, size_t *n)
 			return fail(ps, ps->p, "key has more than %d dotted parts", MAX_KEY_PART);
 		struct key_part *kp = &k[*n];
 		kp->at = ps->p;
+		position(ps, kp->at, &kp->line, &kp->col);
 		int c = peek(ps, 0);
 		if (c == '"' || c == '\'') {
 			struct lade_buf b = LADE_BUF_INIT;
@@ -786,7 +843,7 @@ static int array(struct parser *ps, struct lade_toml **out)
 			break;
 		}
 		if (at_eof(ps))
-			return fail(ps, a->line ? ps->p : ps->p, "unterminated array");
+			return fail(ps, ps->p, "unterminated array");
 		return fail(ps, ps->p, "expected ',' or ']' in an array");
 	}
 	freeze(a);
@@ -888,7 +945,7 @@ static int walk(struct parser *ps, struct lade_toml *t, const struct key_part *k
 	for (size_t i = 0; i < n; i++) {
 		struct lade_toml *c = table_find(t, k[i].s, k[i].len);
 		if (!c) {
-			c = node_new(ps, LADE_TOML_TABLE, k[i].at);
+			c = node_new_at(LADE_TOML_TABLE, k[i].line, k[i].col);
 			push_item(t, c, &k[i]);
 		} else {
 			_cleanup_free_ char *name = key_text(k, i + 1);
@@ -955,7 +1012,8 @@ static int kv_into(struct parser *ps, struct lade_toml *table, bool top)
 				         name, old->line, old->column);
 			} else {
 				/* the value is placed where its key starts */
-				position(ps, k[0].at, &v->line, &v->column);
+				v->line = k[0].line;
+				v->column = k[0].col;
 				push_item(parent, steal_pointer(&v), &k[n - 1]);
 			}
 		}
@@ -968,6 +1026,8 @@ static int kv_into(struct parser *ps, struct lade_toml *table, bool top)
 static int header(struct parser *ps, struct lade_toml **cur)
 {
 	const char *start = ps->p;
+	int hl, hc;
+	position(ps, start, &hl, &hc);
 	bool aot = peek(ps, 1) == '[';
 	ps->p += aot ? 2 : 1;
 	for (size_t i = 0; i < ps->n_pending; i++)
@@ -992,7 +1052,7 @@ static int header(struct parser *ps, struct lade_toml **cur)
 	struct lade_toml *t = table_find(parent, k[n - 1].s, k[n - 1].len);
 	if (aot) {
 		if (!t) {
-			t = node_new(ps, LADE_TOML_ARRAY, start);
+			t = node_new_at(LADE_TOML_ARRAY, hl, hc);
 			t->flags |= NF_AOT | NF_EXPLICIT;
 			push_item(parent, t, &k[n - 1]);
 		} else if (!(t->flags & NF_AOT)) {
@@ -1003,13 +1063,13 @@ static int header(struct parser *ps, struct lade_toml **cur)
 			         t->line, t->column);
 		}
 		if (r == 0) {
-			struct lade_toml *e = node_new(ps, LADE_TOML_TABLE, start);
+			struct lade_toml *e = node_new_at(LADE_TOML_TABLE, hl, hc);
 			e->flags |= NF_EXPLICIT;
 			push_item(t, e, NULL);
 			*cur = e;
 		}
 	} else if (!t) {
-		t = node_new(ps, LADE_TOML_TABLE, start);
+		t = node_new_at(LADE_TOML_TABLE, hl, hc);
 		t->flags |= NF_EXPLICIT;
 		push_item(parent, t, &k[n - 1]);
 		*cur = t;
@@ -1021,7 +1081,8 @@ static int header(struct parser *ps, struct lade_toml **cur)
 		         t->column);
 	} else {
 		t->flags |= NF_EXPLICIT;
-		position(ps, start, &t->line, &t->column);
+		t->line = hl;
+		t->column = hc;
 		*cur = t;
 	}
 	free_key(k, n);
@@ -1051,8 +1112,8 @@ int lade_toml_parse(const char *path, const char *data, size_t len, struct lade_
                     struct lade_error **err)
 {
 	struct parser ps = {.path = path, .s = data, .p = data, .end = data + len, .err = err};
-	ps.pos_at = ps.pos_line_start = data;
-	ps.pos_line = 1;
+	ps.pos_at = data;
+	ps.pos_line = ps.pos_col = 1;
 	if (check_utf8(&ps) < 0)
 		return -1;
 	_cleanup_(lade_toml_freep) struct lade_toml *root = node_new(&ps, LADE_TOML_TABLE, data);

@@ -40,11 +40,12 @@ struct lade_toml {
 	double fl;
 	bool boolean;
 	struct lade_toml_datetime dt;
-	size_t n;                 /* ARRAY, TABLE: number of items */
-	struct lade_toml **items; /* ARRAY, TABLE: the values, in document order */
-	char **keys;              /* TABLE: the keys (NUL-terminated), parallel to items */
-	size_t *key_lens;         /* TABLE: key lengths (a quoted key may hold a NUL) */
-	unsigned flags;           /* the reader's bookkeeping */
+	size_t n;                   /* ARRAY, TABLE: number of items */
+	struct lade_toml **items;   /* ARRAY, TABLE: the values, in document order */
+	char **keys;                /* TABLE: the keys (NUL-terminated), parallel to items */
+	size_t *key_lens;           /* TABLE: key lengths (a quoted key may hold a NUL) */
+	unsigned flags;             /* the reader's bookkeeping */
+	struct lade_hashmap *index; /* TABLE with many keys: key -> value, the reader's */
 };
 
 /* Parse TOML text. `path` is only used in messages: "pylock.toml:3:9: invalid escape '\q'",

@@ -227,6 +227,34 @@ static void test_depth(void)
 	lade_toml_free(t);
 }
 
+/* Tables past 16 keys are hash-indexed: lookups, duplicates and keys holding NUL or \x01 */
+static void test_wide(void)
+{
+	struct lade_buf b = LADE_BUF_INIT;
+	for (int i = 0; i < 40; i++)
+		lade_buf_addf(&b, "k%d = %d\n", i, i);
+	lade_buf_adds(&b, "\"a\\u0000\" = 1\n\"a\\u0001b\" = 2\n\"a\\u0001a\" = 3\n\"a\" = 4\n");
+	struct lade_toml *t = parse(b.data);
+	ok(t && t->n == 44 && t->index, "44 keys, indexed");
+	ok(t && lade_toml_get(t, "k39")->integer == 39 && lade_toml_get(t, "k0")->integer == 0 &&
+	           !lade_toml_get(t, "k40"),
+	   "indexed lookups");
+	ok(t && lade_toml_get(t, "a")->integer == 4 &&
+	           lade_toml_get(t, "a\x01"
+	                            "a")
+	                           ->integer == 3 &&
+	           lade_toml_get(t, "a\x01"
+	                            "b")
+	                           ->integer == 2,
+	   "keys with \\x01 do not collide with the escaped NUL");
+	lade_toml_free(t);
+	lade_buf_adds(&b, "\"a\\u0000\" = 5\n");
+	is_str(error_of(b.data, b.len),
+	       "t.toml:45:1: \"a\\u0000\" is defined twice (first at 41:1)",
+	       "a duplicate found through the index");
+	lade_buf_release(&b);
+}
+
 int main(void)
 {
 	test_scalars();
@@ -235,5 +263,6 @@ int main(void)
 	test_redefinition();
 	test_errors();
 	test_depth();
+	test_wide();
 	return tap_done();
 }
