@@ -5,6 +5,8 @@
 #   requirements.txt  `uv pip compile --generate-hashes`
 #   pylock.toml       `pip lock` (PEP 751, pip >= 25.1)
 #   uv.lock           `uv lock` of a tiny pyproject (a virtual project)
+#   pylock.uv.toml    `uv export --format pylock.toml` of that uv.lock (and its requirements
+#                     export, with markers)
 # Each builds with lade to the same layer diff_ids. Then the failures a user meets: a wrong
 # hash names the package, broken TOML names file:line:col, an sdist-only package is refused.
 #
@@ -88,6 +90,13 @@ is "$?" 0 "uv lock writes uv.lock" || diag "$(cat "$T/uvlock.log")"
 like "$(grep '^source = ' "$L/proj/uv.lock" | sort -u | tr '\n' ' ')" \
 	"^source = \\{ registry = \"$W/links.html\" \\} source = \\{ virtual = \"\\.\" \\} \$" \
 	"uv.lock's packages come from the wheels' page only"
+# uv's own exports of that uv.lock: PEP 751 (pylock.NAME.toml, recognised by its name) and
+# requirements
+(cd "$L/proj" && tool "$TOOLS/uv" export -q --format pylock.toml -o "$L/pylock.uv.toml" &&
+	tool "$TOOLS/uv" export -q --format requirements-txt -o "$L/uv-export.txt") \
+	>"$T/uvexport.log" 2>&1
+is "$?" 0 "uv export writes pylock.uv.toml and a requirements file" || diag "$(cat "$T/uvexport.log")"
+
 # the three tools locked the same packages (uv.lock: besides the virtual project)
 sets=$(python3 - "$L" <<'PY'
 import re, sys, tomllib
@@ -118,16 +127,22 @@ diff_ids() {
 }
 
 declare -A IDS
-for lock in "$L/requirements.txt" "$L/pylock.toml" "$L/proj/uv.lock"; do
+for lock in "$L/requirements.txt" "$L/pylock.toml" "$L/proj/uv.lock" "$L/pylock.uv.toml" \
+	"$L/uv-export.txt"; do
 	name=${lock##*/}
 	recipe "$T/b-$name" "$lock"
-	run_lade build "$T/b-$name/recipe.yaml" -o "$T/b-$name/out" -q
+	# no layer cache: each lock installs its wheels itself
+	run_lade build "$T/b-$name/recipe.yaml" -o "$T/b-$name/out" -q --no-cache
 	is "$RC" 0 "lade builds from $name" || { diag "$ERR"; continue; }
 	IDS[$name]=$(diff_ids "$T/b-$name/out")
 done
 like "${IDS[requirements.txt]}" 'sha256:' "the requirements build has layers"
 is "${IDS[pylock.toml]}" "${IDS[requirements.txt]}" "pylock.toml gives the diff_ids of requirements.txt"
 is "${IDS[uv.lock]}" "${IDS[requirements.txt]}" "uv.lock gives the diff_ids of requirements.txt"
+is "${IDS[pylock.uv.toml]}" "${IDS[requirements.txt]}" \
+	"uv export's pylock.uv.toml gives the diff_ids of requirements.txt"
+is "${IDS[uv-export.txt]}" "${IDS[requirements.txt]}" \
+	"uv export's requirements gives the diff_ids of requirements.txt"
 
 # A wrong hash names the package (and the file at fault, with its place in the lock).
 bad() { # NAME SED-SCRIPT: a copy of a lock with one change
