@@ -618,28 +618,33 @@ static size_t digits(struct parser *ps, int base, struct lade_buf *out)
 	}
 }
 
+/* 0x / 0o / 0b integers (never signed): p is at the 0. */
+static int prefixed_integer(struct parser *ps, struct lade_toml **out)
+{
+	const char *start = ps->p;
+	int base = peek(ps, 1) == 'x' ? 16 : peek(ps, 1) == 'o' ? 8 : 2;
+	ps->p += 2;
+	_cleanup_buf_ struct lade_buf d = LADE_BUF_INIT;
+	if (!digits(ps, base, &d))
+		return fail(ps, start, "invalid integer (no digits after the prefix)");
+	uint64_t v = 0;
+	for (size_t i = 0; i < d.len; i++) {
+		uint64_t dv = (uint64_t)hex_digit((unsigned char)d.data[i]);
+		if (v > (UINT64_MAX - dv) / (uint64_t)base || v * (uint64_t)base + dv > INT64_MAX)
+			return fail(ps, start, "integer does not fit in 64 bits");
+		v = v * (uint64_t)base + dv;
+	}
+	*out = node_new(ps, LADE_TOML_INTEGER, start);
+	(*out)->integer = (int64_t)v;
+	return 0;
+}
+
 static int number(struct parser *ps, struct lade_toml **out)
 {
 	const char *start = ps->p;
 	int c0 = peek(ps, 0);
-	if (c0 == '0' && (peek(ps, 1) == 'x' || peek(ps, 1) == 'o' || peek(ps, 1) == 'b')) {
-		int base = peek(ps, 1) == 'x' ? 16 : peek(ps, 1) == 'o' ? 8 : 2;
-		ps->p += 2;
-		_cleanup_buf_ struct lade_buf d = LADE_BUF_INIT;
-		if (!digits(ps, base, &d))
-			return fail(ps, start, "invalid integer (no digits after the prefix)");
-		uint64_t v = 0;
-		for (size_t i = 0; i < d.len; i++) {
-			uint64_t dv = (uint64_t)hex_digit((unsigned char)d.data[i]);
-			if (v > (UINT64_MAX - dv) / (uint64_t)base ||
-			    v * (uint64_t)base + dv > INT64_MAX)
-				return fail(ps, start, "integer does not fit in 64 bits");
-			v = v * (uint64_t)base + dv;
-		}
-		*out = node_new(ps, LADE_TOML_INTEGER, start);
-		(*out)->integer = (int64_t)v;
-		return 0;
-	}
+	if (c0 == '0' && (peek(ps, 1) == 'x' || peek(ps, 1) == 'o' || peek(ps, 1) == 'b'))
+		return prefixed_integer(ps, out);
 	_cleanup_buf_ struct lade_buf t = LADE_BUF_INIT;
 	bool neg = false;
 	if (c0 == '+' || c0 == '-') {

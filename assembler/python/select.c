@@ -131,6 +131,28 @@ static bool strv_has(char *const *v, const char *s)
 	return false;
 }
 
+/* The chosen file's sha256 (into digest) is locked for it: a TOML lock has one hash per
+ * file, a requirements file a set for the requirement. */
+static bool hash_ok(const struct lade_lock_req *req, const struct cand *best,
+                    char digest[LADE_DIGEST_STRLEN], struct lade_problems *pr)
+{
+	_cleanup_error_ struct lade_error *herr = NULL;
+	if (lade_sha256_file(best->path, digest, NULL, &herr) < 0) {
+		lade_problems_add(pr, "%s: %s", req->where, herr->msg);
+		return false;
+	}
+	const char *hex = lade_digest_hex(digest);
+	for (size_t i = 0; req->sha256 && req->sha256[i]; i++)
+		if (strcmp(req->sha256[i], hex) == 0 &&
+		    (!req->filenames || strcmp(req->filenames[i], best->filename) == 0))
+			return true;
+	lade_problems_add(pr, "%s: %s%s%s%s has %s which is not %s", req->where,
+	                  req->filenames ? "package " : "", req->filenames ? req->name_text : "",
+	                  req->filenames ? ": " : "", best->filename, digest,
+	                  req->filenames ? "its locked hash" : "among the locked hashes");
+	return false;
+}
+
 static void select_one(const struct lade_lock_req *req, char *const *dirs, const struct cand *c,
                        size_t nc, const char *desc, struct lade_selected *out, bool *selected,
                        struct lade_problems *pr)
@@ -196,25 +218,9 @@ static void select_one(const struct lade_lock_req *req, char *const *dirs, const
 		return;
 
 	char digest[LADE_DIGEST_STRLEN];
-	_cleanup_error_ struct lade_error *herr = NULL;
-	if (lade_sha256_file(best->path, digest, NULL, &herr) < 0) {
-		lade_problems_add(pr, "%s: %s", req->where, herr->msg);
+	if (!hash_ok(req, best, digest, pr))
 		return;
-	}
 	const char *hex = lade_digest_hex(digest);
-	bool found = false;
-	/* a TOML lock has one hash per file, a requirements file a set for the requirement */
-	for (size_t i = 0; req->sha256 && req->sha256[i] && !found; i++)
-		found = strcmp(req->sha256[i], hex) == 0 &&
-		        (!req->filenames || strcmp(req->filenames[i], best->filename) == 0);
-	if (!found) {
-		lade_problems_add(pr, "%s: %s%s%s%s has %s which is not %s", req->where,
-		                  req->filenames ? "package " : "",
-		                  req->filenames ? req->name_text : "", req->filenames ? ": " : "",
-		                  best->filename, digest,
-		                  req->filenames ? "its locked hash" : "among the locked hashes");
-		return;
-	}
 	out->path = xstrdup(best->path);
 	out->filename = xstrdup(best->filename);
 	out->name = xstrdup(best->wn.name);
