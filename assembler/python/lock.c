@@ -68,7 +68,7 @@ static char *strip(char *s)
 	return s;
 }
 
-static void free_req(struct lade_lock_req *r)
+void lade_lock_req_release(struct lade_lock_req *r)
 {
 	free(r->name);
 	free(r->name_text);
@@ -76,6 +76,17 @@ static void free_req(struct lade_lock_req *r)
 	lade_strv_free(r->extras);
 	lade_strv_free(r->sha256);
 	free(r->marker);
+	free(r->where);
+	lade_strv_free(r->filenames);
+	free(r->requires_python);
+	for (size_t i = 0; i < r->n_deps; i++) {
+		free(r->deps[i].name);
+		free(r->deps[i].version);
+		free(r->deps[i].marker);
+		lade_strv_free(r->deps[i].extras);
+		free(r->deps[i].extra);
+	}
+	free(r->deps);
 }
 
 void lade_lock_free(struct lade_lock *lock)
@@ -83,8 +94,15 @@ void lade_lock_free(struct lade_lock *lock)
 	if (!lock)
 		return;
 	for (size_t i = 0; i < lock->n_reqs; i++)
-		free_req(&lock->reqs[i]);
+		lade_lock_req_release(&lock->reqs[i]);
 	free(lock->reqs);
+	for (size_t i = 0; i < lock->n_projects; i++)
+		lade_lock_req_release(&lock->projects[i]);
+	free(lock->projects);
+	free(lock->requires_python);
+	free(lock->requires_python_where);
+	lade_strv_free(lock->environments);
+	free(lock->environments_where);
 	lade_strv_free(lock->ignored);
 	free(lock->path);
 	free(lock);
@@ -301,6 +319,7 @@ static void requirement_line(struct lock_parser *lp, int line, char *text)
 	out->sha256 = steal_pointer(&hashes);
 	out->marker = steal_pointer(&r->marker);
 	out->line = line;
+	out->where = xasprintf("%s:%d", lp->lock->path, line);
 }
 
 static void logical_line(struct lock_parser *lp, int line, char *text)
@@ -377,10 +396,59 @@ int lade_lock_parse(const char *path, const char *data, size_t len, struct lade_
 	return 0;
 }
 
+/* The line starts with `word` (after blanks). */
+static bool has_line_starting(const char *data, size_t len, const char *word)
+{
+	size_t wl = strlen(word);
+	for (const char *p = data, *end = data + len; p < end;) {
+		while (p < end && (*p == ' ' || *p == '\t'))
+			p++;
+		if ((size_t)(end - p) >= wl && memcmp(p, word, wl) == 0)
+			return true;
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		p = nl ? nl + 1 : end;
+	}
+	return false;
+}
+
+static enum lade_lock_format detect_format(const char *path, const char *data, size_t len)
+{
+	const char *base = strrchr(path, '/');
+	base = base ? base + 1 : path;
+	size_t bl = strlen(base);
+	if (strcmp(base, "uv.lock") == 0)
+		return LADE_LOCK_UV;
+	/* PEP 751: pylock.toml or pylock.NAME.toml */
+	if (strcmp(base, "pylock.toml") == 0 ||
+	    (bl > 12 && strncmp(base, "pylock.", 7) == 0 && strcmp(base + bl - 5, ".toml") == 0))
+		return LADE_LOCK_PYLOCK;
+	/* no requirement line starts with "[" or "lock-version" */
+	if (has_line_starting(data, len, "lock-version") ||
+	    has_line_starting(data, len, "[[packages]]"))
+		return LADE_LOCK_PYLOCK;
+	if (has_line_starting(data, len, "[[package]]"))
+		return LADE_LOCK_UV;
+	return LADE_LOCK_REQUIREMENTS;
+}
+
+int lade_lock_parse_any(const char *path, const char *data, size_t len, struct lade_lock **out,
+                        struct lade_error **err)
+{
+	switch (detect_format(path, data, len)) {
+	case LADE_LOCK_PYLOCK:
+		return lade_lock_parse_pylock(path, data, len, out, err);
+	case LADE_LOCK_UV:
+		return lade_lock_parse_uv(path, data, len, out, err);
+	case LADE_LOCK_REQUIREMENTS:
+		break;
+	}
+	return lade_lock_parse(path, data, len, out, err);
+}
+
 int lade_lock_parse_file(const char *path, struct lade_lock **out, struct lade_error **err)
 {
 	_cleanup_buf_ struct lade_buf b = LADE_BUF_INIT;
 	if (lade_read_file(path, LOCK_MAX_SIZE, &b, err) < 0)
 		return -1;
-	return lade_lock_parse(path, b.data, b.len, out, err);
+	return lade_lock_parse_any(path, b.data, b.len, out, err);
 }

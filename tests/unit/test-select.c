@@ -206,6 +206,205 @@ static void test_errors(void)
 	lade_buf_release(&b);
 }
 
+static void like_msg_(const char *got, const char *want, int line);
+#define like_msg(got, want) like_msg_(got, want, __LINE__)
+
+static const char *hex_of(const char *name)
+{
+	static char hex[8][65];
+	static int i;
+	char d[LADE_DIGEST_STRLEN];
+	lade_sha256_buf(name, strlen(name), d);
+	i = (i + 1) % 8;
+	snprintf(hex[i], sizeof(hex[i]), "%s", lade_digest_hex(d));
+	return hex[i];
+}
+
+/* Select from a TOML lock named `path`; returns the chosen file names joined by spaces or the
+ * error message (caller frees). */
+static char *select_toml(const char *path, const char *text)
+{
+	char *const dirs[] = {wh1, wh2, wh3, NULL};
+	_cleanup_(lade_lock_freep) struct lade_lock *l = NULL;
+	_cleanup_error_ struct lade_error *err = NULL;
+	struct lade_selected *sel = NULL;
+	size_t n = 0;
+	if (lade_lock_parse_any(path, text, strlen(text), &l, &err) < 0 ||
+	    lade_select_wheels(l, dirs, &target, &sel, &n, &err) < 0)
+		return xstrdup(err->msg);
+	struct lade_buf b = LADE_BUF_INIT;
+	for (size_t i = 0; i < n; i++)
+		lade_buf_addf(&b, "%s%s", i ? " " : "", sel[i].filename);
+	lade_selected_free(sel, n);
+	return lade_buf_detach(&b, NULL);
+}
+
+static void test_uv_lock(void)
+{
+	const char *six = "six-1.16.0-py2.py3-none-any.whl";
+	const char *np = "numpy-1.26.4-cp311-cp311-manylinux_2_17_x86_64.manylinux2014_x86_64.whl";
+	const char *np_musl = "numpy-1.26.4-cp311-cp311-musllinux_1_1_x86_64.whl";
+	const char *tz = "tie-1.0-1-py3-none-any.whl";
+	_cleanup_free_ char *lock = xasprintf(
+	        "version = 1\nrequires-python = \">=3.10\"\n\n"
+	        "[[package]]\nname = \"app\"\nversion = \"0.1.0\"\nsource = { virtual = \".\" }\n"
+	        "dependencies = [\n  { name = \"numpy\", extra = [\"x\"] },\n"
+	        "  { name = \"winonly\", marker = \"sys_platform == 'win32'\" },\n]\n\n"
+	        "[[package]]\nname = \"numpy\"\nversion = \"1.26.4\"\n"
+	        "source = { registry = \"https://pypi.org/simple\" }\n"
+	        "wheels = [\n  { url = \"https://x/%s\", hash = \"sha256:%s\" },\n"
+	        "  { url = \"https://x/%s\", hash = \"sha256:%s\" },\n]\n"
+	        "[package.optional-dependencies]\nx = [{ name = \"six\" }]\n\n"
+	        "[[package]]\nname = \"six\"\nversion = \"1.16.0\"\n"
+	        "source = { registry = \"https://pypi.org/simple\" }\n"
+	        "wheels = [{ url = \"https://x/%s\", hash = \"sha256:%s\" }]\n\n"
+	        "[[package]]\nname = \"winonly\"\nversion = \"1.0\"\n"
+	        "source = { registry = \"https://pypi.org/simple\" }\n"
+	        "sdist = { url = \"https://x/winonly-1.0.tar.gz\", hash = \"sha256:%s\" }\n\n"
+	        "[[package]]\nname = \"tie\"\nversion = \"1.0\"\n"
+	        "source = { registry = \"https://pypi.org/simple\" }\n"
+	        "wheels = [{ url = \"https://x/%s\", hash = \"sha256:%s\" }]\n",
+	        np, hex_of(np), np_musl, hex_of(np_musl), six, hex_of(six), hex_of("sdist"), tz,
+	        hex_of(tz));
+	_cleanup_free_ char *got = select_toml("uv.lock", lock);
+	is_str(got,
+	       "numpy-1.26.4-cp311-cp311-manylinux_2_17_x86_64.manylinux2014_x86_64.whl "
+	       "six-1.16.0-py2.py3-none-any.whl",
+	       "uv.lock: numpy and six through the extra; winonly (sdist, win32) and tie "
+	       "(unreachable) left out");
+
+	_cleanup_free_ char *by_content = select_toml("deps/any.lock", lock);
+	is_str(by_content, got, "uv.lock recognised by its [[package]] lines");
+
+	/* the same lock for Windows needs winonly, which has only an sdist */
+	struct lade_target saved = target;
+	lade_target_init(&target, "linux/amd64", "3.9", "glibc-2.36", NULL);
+	_cleanup_free_ char *old = select_toml("uv.lock", lock);
+	like_msg(old, "uv.lock:2:1: requires-python '>=3.10' excludes the target's Python 3.9.0");
+	target = saved;
+	_cleanup_free_ char *win = xstrdup(lock);
+	char *m = strstr(win, "sys_platform == 'win32'");
+	memcpy(m, "sys_platform != 'win32'", 23);
+	_cleanup_free_ char *got2 = select_toml("uv.lock", win);
+	is_str(got2, "uv.lock:30:1: lade never builds: winonly has no wheel (only an sdist)",
+	       "uv.lock: a needed sdist-only package is refused");
+
+	/* a wrong hash names the package and the entry */
+	_cleanup_free_ char *badh = xstrdup(lock);
+	m = strstr(badh, hex_of(six));
+	memset(m, '0', 64);
+	_cleanup_free_ char *got3 = select_toml("uv.lock", badh);
+	ok(got3 &&
+	           strstr(got3, "uv.lock:24:1: package six: six-1.16.0-py2.py3-none-any.whl has "
+	                        "sha256:") &&
+	           strstr(got3, "which is not its locked hash"),
+	   "uv.lock: a wrong hash names the package");
+	if (got3)
+		printf("# %s\n", got3);
+
+	/* a dependency the lock lacks */
+	_cleanup_free_ char *miss =
+	        select_toml("uv.lock", "version = 1\n[[package]]\nname = \"a\"\n"
+	                               "source = { editable = \".\" }\n"
+	                               "dependencies = [{ name = \"nope\" }]\n");
+	is_str(miss, "uv.lock:5:17: package a: depends on nope, which the lock does not have",
+	       "uv.lock: a dangling dependency");
+}
+
+static void test_pylock(void)
+{
+	const char *six = "six-1.16.0-py2.py3-none-any.whl";
+	const char *np = "numpy-1.26.4-cp311-cp311-manylinux_2_17_x86_64.manylinux2014_x86_64.whl";
+	const char *np_old = "numpy-1.26.4-cp311-cp311-linux_x86_64.whl";
+	_cleanup_free_ char *lock = xasprintf(
+	        "lock-version = \"1.0\"\nrequires-python = \">=3.11\"\ncreated-by = \"test\"\n\n"
+	        "[[packages]]\nname = \"NumPy\"\nversion = \"1.26.4\"\n"
+	        "wheels = [\n  { name = \"%s\", hashes = { sha256 = \"%s\" } },\n"
+	        "  { url = \"https://x/numpy-1.26.4-cp311-cp311-win_amd64.whl\", "
+	        "hashes = { sha256 = \"%s\" } },\n]\n\n"
+	        "[[packages]]\nname = \"six\"\nversion = \"1.16.0\"\n"
+	        "marker = \"python_version >= '3.8'\"\n"
+	        "[[packages.wheels]]\npath = \"wheels/%s\"\nhashes = { sha256 = \"%s\" }\n\n"
+	        "[[packages]]\nname = \"colorama\"\nversion = \"0.4.6\"\n"
+	        "marker = \"sys_platform == 'win32'\"\nsdist = { name = \"c.tar.gz\" }\n",
+	        np_old, hex_of(np_old), hex_of("win"), six, hex_of(six));
+	_cleanup_free_ char *got = select_toml("pylock.toml", lock);
+	is_str(got, "numpy-1.26.4-cp311-cp311-linux_x86_64.whl six-1.16.0-py2.py3-none-any.whl",
+	       "pylock.toml: only the locked files are candidates (not the better-tagged one), "
+	       "colorama left out by its marker");
+	(void)np;
+
+	/* detected by content whatever the name */
+	_cleanup_free_ char *got2 = select_toml("locks/any-name.txt", lock);
+	is_str(got2, got, "pylock.toml recognised by its lock-version line");
+
+	_cleanup_free_ char *win =
+	        xasprintf("environments = [\"sys_platform == 'win32'\"]\n%s", lock);
+	_cleanup_free_ char *got_win = select_toml("pylock.toml", win);
+	is_str(got_win,
+	       "pylock.toml:1:1: none of the lock's environments holds for cp311 linux x86_64 "
+	       "glibc "
+	       "2.36",
+	       "pylock.toml: environments are checked for the target");
+
+	/* each file has its own hash: the hash of another locked file does not do */
+	_cleanup_free_ char *swapped = xstrdup(lock);
+	char *m = strstr(swapped, hex_of(np_old));
+	memcpy(m, hex_of("win"), 64);
+	_cleanup_free_ char *got3 = select_toml("pylock.toml", swapped);
+	ok(got3 && strstr(got3, "pylock.toml:5:1: package NumPy: "
+	                        "numpy-1.26.4-cp311-cp311-linux_x86_64.whl has sha256:"),
+	   "pylock.toml: a file checked against its own hash");
+
+	/* errors name file:line:col and the package */
+	_cleanup_free_ char *e1 = select_toml(
+	        "pylock.toml",
+	        "lock-version = \"1.0\"\n[[packages]]\nname = \"x\"\nversion = \"1\"\n"
+	        "wheels = [{ name = \"x-1-py3-none-any.whl\", hashes = { md5 = \"0\" } }]\n");
+	is_str(e1, "pylock.toml:5:44: package x: wheel x-1-py3-none-any.whl has no sha256 hash",
+	       "pylock.toml: a wheel without sha256");
+	_cleanup_free_ char *e2 =
+	        select_toml("pylock.toml", "lock-version = \"1.0\"\n[[packages]]\nname = \"x\"\n"
+	                                   "directory = { path = \".\" }\n");
+	is_str(e2,
+	       "pylock.toml:4:1: package x: lade never builds: x is locked as a directory source, "
+	       "not as wheels",
+	       "pylock.toml: a directory package");
+	_cleanup_free_ char *e3 =
+	        select_toml("pylock.toml", "lock-version = \"1.0\"\n[[packages]\n");
+	is_str(e3, "pylock.toml:2:11: expected ']]' to end the table header",
+	       "pylock.toml: broken TOML names line and column");
+	_cleanup_free_ char *e4 =
+	        select_toml("pylock.toml", "lock-version = \"2.0\"\npackages = []\n");
+	is_str(e4, "pylock.toml:1:1: lock-version 2.0 is not supported (only 1.x)",
+	       "pylock.toml: an unknown major lock version");
+	_cleanup_free_ char *e5 = select_toml(
+	        "pylock.toml",
+	        "lock-version = \"1.0\"\n[[packages]]\nname = \"six\"\n"
+	        "version = \"1.16.0\"\nrequires-python = \">=3.12\"\n"
+	        "wheels = [{ name = \"x-1-py3-none-any.whl\", hashes = { sha256 = "
+	        "\"0000000000000000000000000000000000000000000000000000000000000000\" } }]\n");
+	is_str(e5,
+	       "pylock.toml:2:1: package six: requires-python '>=3.12' excludes cp311 linux x86_64 "
+	       "glibc 2.36",
+	       "pylock.toml: a package's requires-python");
+}
+
+static int rm_cb(const char *p, const struct stat *st, int flag, struct FTW *f)
+{
+	(void)st;
+	(void)flag;
+	(void)f;
+	return remove(p);
+}
+
+static void like_msg_(const char *got, const char *want, int line)
+{
+	ok(got && strcmp(got, want) == 0, "%s (line %d)", want, line);
+	if (!got || strcmp(got, want) != 0)
+		printf("#   got:  '%s'\n#   want: '%s'\n", got ? got : "(null)", want);
+}
+
 int main(void)
 {
 	root = make_tmpdir("test-select");
@@ -242,6 +441,8 @@ int main(void)
 
 	test_choose();
 	test_errors();
+	test_uv_lock();
+	test_pylock();
 
 	rm_rf(root);
 	free(root);
