@@ -14,13 +14,6 @@
 
 #define READ_BUFSIZE (1u << 20)
 
-void lade_archive_read_freep(struct archive **a)
-{
-	if (*a)
-		archive_read_free(*a);
-	*a = NULL;
-}
-
 bool lade_tar_name_unsafe(const char *name)
 {
 	if (name[0] == '/')

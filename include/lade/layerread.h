@@ -66,7 +66,4 @@ int lade_layer_read(const struct lade_layer_read *r, struct lade_layer_stats *st
  * are refused by every reader of images. */
 bool lade_tar_name_unsafe(const char *name);
 
-/* archive_read_free for _cleanup_. */
-void lade_archive_read_freep(struct archive **a);
-
 #endif
