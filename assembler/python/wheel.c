@@ -369,11 +369,8 @@ static int member_stream(struct lade_wheel *w, size_t i, sink_fn sink, void *ctx
 			return member_error(w, m, err, "cannot initialise zlib");
 		_cleanup_(inflate_endp) z_stream *zp = &z;
 		(void)zp;
-		int zr = Z_OK;
-		while (zr != Z_STREAM_END) {
-			if (z.avail_in == 0) {
-				if (in_left == 0)
-					return member_error(w, m, err, "truncated deflate data");
+		for (;;) {
+			if (z.avail_in == 0 && in_left > 0) {
 				size_t n = in_left < CHUNK ? (size_t)in_left : CHUNK;
 				if (pread_full(w->fd, in, n, in_off) < 0)
 					return lade_error_set(err, errno,
@@ -384,17 +381,16 @@ static int member_stream(struct lade_wheel *w, size_t i, sink_fn sink, void *ctx
 				in_left -= n;
 				in_off += n;
 			}
+			uInt avail_in = z.avail_in;
 			z.next_out = outb;
 			z.avail_out = CHUNK;
-			zr = inflate(&z, Z_NO_FLUSH);
+			int zr = inflate(&z, Z_NO_FLUSH);
 			if (zr != Z_OK && zr != Z_STREAM_END && zr != Z_BUF_ERROR) {
 				return lade_error_set(
 				        err, 0, "wheel %s member %s: corrupt deflate data (%s)",
 				        w->filename, m->name, z.msg ? z.msg : "zlib error");
 			}
 			size_t have = CHUNK - z.avail_out;
-			if (have == 0 && zr == Z_BUF_ERROR && z.avail_in != 0)
-				return member_error(w, m, err, "corrupt deflate data");
 			if (have > 0) {
 				if (total + have > m->usize)
 					return lade_error_set(err, 0,
@@ -408,6 +404,16 @@ static int member_stream(struct lade_wheel *w, size_t i, sink_fn sink, void *ctx
 				if (sink(ctx, outb, have, err) < 0)
 					return -1;
 				total += have;
+			}
+			if (zr == Z_STREAM_END)
+				break;
+			/* A full output buffer may leave output pending inside zlib even when all
+			 * input is consumed: only a call that made no progress at all, with no
+			 * input left to give, means the stream is cut short. */
+			if (have == 0 && z.avail_in == avail_in) {
+				if (z.avail_in == 0 && in_left == 0)
+					return member_error(w, m, err, "truncated deflate data");
+				return member_error(w, m, err, "corrupt deflate data");
 			}
 		}
 	}
