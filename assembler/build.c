@@ -269,6 +269,25 @@ static int py_prepare_system(struct build_ctx *c, const struct lade_recipe *r,
 	return 0;
 }
 
+/* The per-wheel size limits are the builder's policy, not the recipe's: a recipe from a pull
+ * request must not be able to raise them, so they come from the environment only.
+ * LADE_WHEEL_MAX_BYTES (a size, "64GiB"; 0: no limit) and LADE_WHEEL_MAX_RATIO (0: none). */
+static int wheel_limits_from_env(struct lade_wheel_limits *l, struct lade_error **err)
+{
+	lade_wheel_limits_default(l);
+	const char *v = getenv("LADE_WHEEL_MAX_BYTES");
+	if (v && *v && lade_parse_size(v, &l->max_total) < 0)
+		return lade_error_set(err, 0, "LADE_WHEEL_MAX_BYTES=%s: not a size", v);
+	v = getenv("LADE_WHEEL_MAX_RATIO");
+	uint32_t ratio;
+	if (v && *v) {
+		if (lade_parse_u32(v, 10, &ratio) < 0)
+			return lade_error_set(err, 0, "LADE_WHEEL_MAX_RATIO=%s: not a number", v);
+		l->max_ratio = ratio;
+	}
+	return 0;
+}
+
 static int py_prepare(struct build_ctx *c, const struct lade_recipe *r, const char *platform,
                       const struct lade_base_image *base, const struct lade_tree *tree,
                       const char *base_libc, struct py_plan *p, struct lade_error **err)
@@ -311,10 +330,13 @@ static int py_prepare(struct build_ctx *c, const struct lade_recipe *r, const ch
 		progress(c, "%s", *note);
 	if (lade_select_wheels(p->lock, py->wheelhouse, &t, &p->sel, &p->n_sel, err) < 0)
 		return -1;
+	struct lade_wheel_limits limits;
+	if (wheel_limits_from_env(&limits, err) < 0)
+		return -1;
 	p->wheels = xcalloc(p->n_sel ? p->n_sel : 1, sizeof(*p->wheels));
 	_cleanup_free_ struct lade_dist *dists = xcalloc(p->n_sel ? p->n_sel : 1, sizeof(*dists));
 	for (size_t i = 0; i < p->n_sel; i++) {
-		if (lade_wheel_open(p->sel[i].path, &p->wheels[i], err) < 0)
+		if (lade_wheel_open_limited(p->sel[i].path, &limits, &p->wheels[i], err) < 0)
 			return -1;
 		dists[i] = (struct lade_dist){
 		        .name = lade_wheel_name(p->wheels[i]),

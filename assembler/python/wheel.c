@@ -40,6 +40,7 @@ struct lade_wheel {
 	char *filename;
 	int fd;
 	uint64_t file_size;
+	struct lade_wheel_limits limits;
 	struct lade_wheel_member *members;
 	size_t n_members;
 	struct name_index *sorted; /* by name, for lookup and duplicate detection */
@@ -623,6 +624,27 @@ static int find_eocd(struct lade_wheel *w, uint64_t *cd_off, uint64_t *cd_size, 
 	return 0;
 }
 
+/* The local header's own copy of the sizes: ZIP64 puts both in its extra field. */
+static int local_sizes(struct lade_wheel *w, const struct lade_wheel_member *m,
+                       const unsigned char h[30], uint64_t *csize, uint64_t *usize,
+                       struct lade_error **err)
+{
+	*csize = le32(h + 18);
+	*usize = le32(h + 22);
+	if (*csize != 0xffffffffu && *usize != 0xffffffffu)
+		return 0;
+	uint16_t nlen = le16(h + 26), xlen = le16(h + 28);
+	_cleanup_free_ unsigned char *x = xmalloc((size_t)xlen + 1);
+	if (pread_full(w->fd, x, xlen, m->offset + 30 + nlen) < 0)
+		return lade_error_set(err, 0, "wheel %s member %s: bad local header", w->filename,
+		                      m->name);
+	uint64_t off = 0;
+	return apply_zip64_extra(w, m->name, x, xlen, true, true, false, usize, csize, &off, err);
+}
+
+/* The local header must tell the same story as the central directory: its name, method,
+ * encryption bit and (without a data descriptor) CRC and sizes. Tools that read local headers
+ * (streaming unzip) would otherwise see other contents than pip does. */
 static int read_local_header(struct lade_wheel *w, struct lade_wheel_member *m, uint64_t cd_off,
                              struct lade_error **err)
 {
@@ -638,6 +660,7 @@ static int read_local_header(struct lade_wheel *w, struct lade_wheel_member *m, 
 	if (pread_full(w->fd, h, 30, m->offset) < 0 || le32(h) != SIG_LOCAL)
 		return lade_error_set(err, 0, "wheel %s member %s: bad local header", w->filename,
 		                      m->name);
+	uint16_t lflags = le16(h + 6), lmethod = le16(h + 8);
 	uint16_t nlen = le16(h + 26), xlen = le16(h + 28);
 	size_t name_len = strlen(m->name);
 	m->data_start = m->offset + 30 + nlen + xlen;
@@ -654,12 +677,94 @@ static int read_local_header(struct lade_wheel *w, struct lade_wheel_member *m, 
 		                      "wheel %s member %s: local header name differs from the "
 		                      "central directory",
 		                      w->filename, m->name);
+	if (lmethod != m->method || ((lflags ^ m->flags) & 0x41) != 0)
+		return lade_error_set(err, 0,
+		                      "wheel %s member %s: local header method or flags differ "
+		                      "from the central directory",
+		                      w->filename, m->name);
+	if (lflags & 0x08)
+		return 0; /* sizes and CRC follow the data (data descriptor) */
+	uint64_t lcsize = 0, lusize = 0;
+	if (local_sizes(w, m, h, &lcsize, &lusize, err) < 0)
+		return -1;
+	if (le32(h + 14) != m->crc32 || lcsize != m->csize || lusize != m->usize)
+		return lade_error_set(err, 0,
+		                      "wheel %s member %s: local header crc-32 or sizes differ "
+		                      "from the central directory",
+		                      w->filename, m->name);
+	return 0;
+}
+
+struct member_range {
+	uint64_t start, end; /* local header .. end of data */
+	size_t idx;
+};
+
+static int cmp_range(const void *a, const void *b)
+{
+	const struct member_range *x = a, *y = b;
+	return x->start < y->start ? -1 : x->start > y->start ? 1 : 0;
+}
+
+/* Members must not share bytes: the non-recursive zip bomb points many central entries at
+ * overlapping local headers and one deflate block, so a small file inflates many times over.
+ * Data descriptors (bit 3) lie in the gaps and are not counted. */
+static int check_disjoint(const struct lade_wheel *w, struct lade_error **err)
+{
+	_cleanup_free_ struct member_range *r =
+	        xcalloc(w->n_members ? w->n_members : 1, sizeof(*r));
+	for (size_t i = 0; i < w->n_members; i++)
+		r[i] = (struct member_range){w->members[i].offset,
+		                             w->members[i].data_start + w->members[i].csize, i};
+	qsort(r, w->n_members, sizeof(*r), cmp_range);
+	for (size_t i = 1; i < w->n_members; i++) {
+		if (r[i - 1].end <= r[i].start)
+			continue;
+		return lade_error_set(err, 0,
+		                      "wheel %s member %s: local header or data overlaps member "
+		                      "%s (members must not share bytes)",
+		                      w->filename, w->members[r[i].idx].name,
+		                      w->members[r[i - 1].idx].name);
+	}
+	return 0;
+}
+
+void lade_wheel_limits_default(struct lade_wheel_limits *l)
+{
+	l->max_total = LADE_WHEEL_MAX_TOTAL_SIZE;
+	l->max_ratio = LADE_WHEEL_MAX_TOTAL_RATIO;
+	l->ratio_min = LADE_WHEEL_TOTAL_RATIO_MIN;
+}
+
+/* The per-wheel totals, checked as each member adds its declared size: the error names the
+ * member that crosses the limit. */
+static int check_total(const struct lade_wheel *w, const struct lade_wheel_member *m,
+                       uint64_t total, struct lade_error **err)
+{
+	const struct lade_wheel_limits *l = &w->limits;
+	if (l->max_total && total > l->max_total)
+		return lade_error_set(err, 0,
+		                      "wheel %s member %s: the members add up to %llu bytes "
+		                      "uncompressed, over the per-wheel limit of %llu "
+		                      "(LADE_WHEEL_MAX_BYTES)",
+		                      w->filename, m->name, (unsigned long long)total,
+		                      (unsigned long long)l->max_total);
+	uint64_t size = w->file_size ? w->file_size : 1;
+	if (l->max_ratio && total > l->ratio_min && total / size >= l->max_ratio &&
+	    total > l->max_ratio * size)
+		return lade_error_set(err, 0,
+		                      "wheel %s member %s: the members add up to %llu bytes "
+		                      "uncompressed, over %llu times the wheel's %llu bytes "
+		                      "(decompression bomb; LADE_WHEEL_MAX_RATIO)",
+		                      w->filename, m->name, (unsigned long long)total,
+		                      (unsigned long long)l->max_ratio,
+		                      (unsigned long long)w->file_size);
 	return 0;
 }
 
 static int parse_central(struct lade_wheel *w, struct lade_error **err)
 {
-	uint64_t cd_off = 0, cd_size = 0, n = 0, limit = 0;
+	uint64_t cd_off = 0, cd_size = 0, n = 0, limit = 0, total = 0;
 	if (find_eocd(w, &cd_off, &cd_size, &n, &limit, err) < 0)
 		return -1;
 	_cleanup_free_ unsigned char *cd = xmalloc(cd_size > 0 ? (size_t)cd_size : 1);
@@ -725,9 +830,17 @@ static int parse_central(struct lade_wheel *w, struct lade_error **err)
 			                      "%llu bytes (decompression bomb)",
 			                      w->filename, m->name, LADE_WHEEL_BOMB_MAX_RATIO,
 			                      (unsigned long long)m->usize);
-		if (read_local_header(w, m, cd_off, err) < 0)
+		/* An empty deflate stream takes 2 bytes; anything more is hidden data. */
+		if (m->is_dir && (m->usize != 0 || m->csize > (method == 8 ? 2u : 0u)))
+			return lade_error_set(err, 0,
+			                      "wheel %s member %s: directory entry carries data",
+			                      w->filename, m->name);
+		total += m->usize;
+		if (check_total(w, m, total, err) < 0 || read_local_header(w, m, cd_off, err) < 0)
 			return -1;
 	}
+	if (check_disjoint(w, err) < 0)
+		return -1;
 	w->sorted = xcalloc(w->n_members ? w->n_members : 1, sizeof(*w->sorted));
 	for (size_t i = 0; i < w->n_members; i++)
 		w->sorted[i] = (struct name_index){w->members[i].name, i};
@@ -1230,7 +1343,17 @@ static int parse_entry_points(struct lade_wheel *w, struct lade_error **err)
 
 int lade_wheel_open(const char *path, struct lade_wheel **out, struct lade_error **err)
 {
+	return lade_wheel_open_limited(path, NULL, out, err);
+}
+
+int lade_wheel_open_limited(const char *path, const struct lade_wheel_limits *limits,
+                            struct lade_wheel **out, struct lade_error **err)
+{
 	_cleanup_(lade_wheel_freep) struct lade_wheel *w = xzalloc(sizeof(*w));
+	if (limits)
+		w->limits = *limits;
+	else
+		lade_wheel_limits_default(&w->limits);
 	const char *slash = strrchr(path, '/');
 	w->fd = -1;
 	w->path = xstrdup(path);
