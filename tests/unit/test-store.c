@@ -158,8 +158,11 @@ static void test_open_put(void)
 
 	/* reopen: a wrong oci-layout is repaired, stale temp files are removed */
 	ok(write_file(layout, "{}", 2), "damage oci-layout");
-	_cleanup_free_ char *stale = xasprintf("%s/.tmp-stale1", blobs);
+	_cleanup_free_ char *stale = xasprintf("%s/.tmp-lade-0123456789abcdef", blobs);
 	ok(write_file(stale, "partial", 7), "plant a stale temp file");
+	/* temps of another program (or of lade before .tmp-lade-) are not provably lade's */
+	_cleanup_free_ char *foreign = xasprintf("%s/.tmp-stale1", blobs);
+	ok(write_file(foreign, "partial", 7), "plant a .tmp- file lade did not name");
 	/* the temp of an index.json write killed before its rename */
 	_cleanup_free_ char *stale_index = xasprintf("%s/.tmp-lade-AbC123", dir);
 	ok(write_file(stale_index, "{\"partial", 9), "plant a stale index temp file");
@@ -171,6 +174,7 @@ static void test_open_put(void)
 	ok(access(stale_index, F_OK) < 0 && errno == ENOENT,
 	   "stale index temp file removed at open");
 	ok(access(not_ours, F_OK) == 0, "other files in the layout directory are kept");
+	ok(access(foreign, F_OK) == 0, "a .tmp- file not named by lade is kept in blobs/sha256");
 	ok(lade_store_has(s, want), "blobs survive reopen");
 	lade_store_free(s);
 	lade_error_free(err);
@@ -319,6 +323,123 @@ static void test_lock(void)
 	lade_error_free(err);
 }
 
+/* A directory `target` outside the layout holding a file and a ".tmp-x" file; true when both
+ * are still there with their content and nothing else was added. */
+static bool plant_target(const char *target)
+{
+	_cleanup_free_ char *a = xasprintf("%s/keep", target);
+	_cleanup_free_ char *b = xasprintf("%s/.tmp-x", target);
+	return mkdir(target, 0755) == 0 && write_file(a, "keep", 4) && write_file(b, "tmp", 3);
+}
+
+static bool target_untouched(const char *target)
+{
+	_cleanup_free_ char *a = xasprintf("%s/keep", target);
+	_cleanup_free_ char *b = xasprintf("%s/.tmp-x", target);
+	return file_equals(a, "keep", 4) && file_equals(b, "tmp", 3) &&
+	       count_entries(target, "") == 2;
+}
+
+/* Symlinks, FIFOs and wrong types inside an existing layout are refused by name; nothing is
+ * created, written or deleted where they point. */
+static void test_hostile_layout(void)
+{
+	struct lade_error *err = NULL;
+	struct lade_store *s = NULL;
+
+	/* .lade.lock -> a file outside: refused, the target is not created */
+	_cleanup_free_ char *l1 = xasprintf("%s/h-lock", tmp_root);
+	_cleanup_free_ char *lock = xasprintf("%s/.lade.lock", l1);
+	_cleanup_free_ char *victim = xasprintf("%s/h-lock-victim", tmp_root);
+	ok(mkdir(l1, 0755) == 0 && symlink(victim, lock) == 0, "lock file is a dangling symlink");
+	ok(lade_store_open(l1, 0, &s, &err) < 0, "symlinked lock file refused");
+	_cleanup_free_ char *want = xasprintf("output layout %s: %s/.lade.lock is a symlink (lade "
+	                                      "does not follow symlinks inside a layout)",
+	                                      l1, l1);
+	is_str(err ? err->msg : NULL, want, "the message names the lock file");
+	ok(access(victim, F_OK) < 0 && errno == ENOENT, "the symlink's target was not created");
+	lade_error_freep(&err);
+
+	/* a FIFO as the lock file: refused at once, no hang */
+	_cleanup_free_ char *l2 = xasprintf("%s/h-fifo", tmp_root);
+	_cleanup_free_ char *fifo = xasprintf("%s/.lade.lock", l2);
+	ok(mkdir(l2, 0755) == 0 && mkfifo(fifo, 0644) == 0, "lock file is a FIFO");
+	ok(lade_store_open(l2, 0, &s, &err) < 0, "FIFO lock file refused");
+	_cleanup_free_ char *want2 =
+	        xasprintf("output layout %s: %s/.lade.lock is not a regular file", l2, l2);
+	is_str(err ? err->msg : NULL, want2, "the message says what is wrong");
+	lade_error_freep(&err);
+
+	/* blobs -> a directory outside */
+	_cleanup_free_ char *l3 = xasprintf("%s/h-blobs", tmp_root);
+	_cleanup_free_ char *t3 = xasprintf("%s/h-blobs-target", tmp_root);
+	_cleanup_free_ char *blobs3 = xasprintf("%s/blobs", l3);
+	ok(mkdir(l3, 0755) == 0 && plant_target(t3) && symlink(t3, blobs3) == 0,
+	   "blobs is a symlink to a directory with a .tmp-x file");
+	ok(lade_store_open(l3, 0, &s, &err) < 0, "symlinked blobs/ refused");
+	_cleanup_free_ char *want3 = xasprintf("output layout %s: %s/blobs is a symlink (lade "
+	                                       "does not follow symlinks inside a layout)",
+	                                       l3, l3);
+	is_str(err ? err->msg : NULL, want3, "the message names blobs/");
+	ok(target_untouched(t3), "the target directory is untouched");
+	lade_error_freep(&err);
+
+	/* blobs/sha256 -> a directory outside */
+	_cleanup_free_ char *l4 = xasprintf("%s/h-sha", tmp_root);
+	_cleanup_free_ char *b4 = xasprintf("%s/blobs", l4);
+	_cleanup_free_ char *t4 = xasprintf("%s/h-sha-target", tmp_root);
+	_cleanup_free_ char *sha4 = xasprintf("%s/blobs/sha256", l4);
+	ok(mkdir(l4, 0755) == 0 && mkdir(b4, 0755) == 0 && plant_target(t4) &&
+	           symlink(t4, sha4) == 0,
+	   "blobs/sha256 is a symlink to a directory with a .tmp-x file");
+	ok(lade_store_open(l4, 0, &s, &err) < 0, "symlinked blobs/sha256 refused");
+	_cleanup_free_ char *want4 =
+	        xasprintf("output layout %s: %s/blobs/sha256 is a symlink (lade does not follow "
+	                  "symlinks inside a layout)",
+	                  l4, l4);
+	is_str(err ? err->msg : NULL, want4, "the message names blobs/sha256");
+	ok(target_untouched(t4), "the target directory is untouched");
+	lade_error_freep(&err);
+
+	/* blobs/sha256 a regular file */
+	_cleanup_free_ char *l5 = xasprintf("%s/h-file", tmp_root);
+	_cleanup_free_ char *b5 = xasprintf("%s/blobs", l5);
+	_cleanup_free_ char *sha5 = xasprintf("%s/blobs/sha256", l5);
+	ok(mkdir(l5, 0755) == 0 && mkdir(b5, 0755) == 0 && write_file(sha5, "x", 1),
+	   "blobs/sha256 is a regular file");
+	ok(lade_store_open(l5, 0, &s, &err) < 0, "blobs/sha256 as a file refused");
+	_cleanup_free_ char *want5 =
+	        xasprintf("output layout %s: %s/blobs/sha256 is not a directory", l5, l5);
+	is_str(err ? err->msg : NULL, want5, "the message names blobs/sha256");
+	lade_error_freep(&err);
+
+	/* index.json and a blob as symlinks: the index is refused, the blob does not count */
+	_cleanup_free_ char *l6 = xasprintf("%s/h-index", tmp_root);
+	ok(lade_store_open(l6, 0, &s, &err) == 0, "a fresh layout opens");
+	if (s) {
+		char digest[LADE_DIGEST_STRLEN];
+		lade_sha256_buf("blob", 4, digest);
+		_cleanup_free_ char *blob = lade_store_blob_path(s, digest);
+		_cleanup_free_ char *index = xasprintf("%s/index.json", l6);
+		ok(symlink(victim, blob) == 0 && symlink(victim, index) == 0,
+		   "plant symlinks for a blob and index.json");
+		ok(!lade_store_has(s, digest), "a symlink in blobs/sha256 is not a blob");
+		_cleanup_buf_ struct lade_buf b = LADE_BUF_INIT;
+		ok(lade_store_read_file(s, "index.json", 1024, &b, &err) < 0 && err &&
+		           strstr(err->msg, "/index.json is a symlink") != NULL,
+		   "index.json through a symlink refused");
+		lade_error_freep(&err);
+		char got[LADE_DIGEST_STRLEN];
+		ok(lade_store_put(s, "blob", 4, got, &err) == 0 && file_equals(blob, "blob", 4),
+		   "storing the blob replaces the symlink, not its target");
+		ok(access(victim, F_OK) < 0 && errno == ENOENT,
+		   "the symlinks' target was not created");
+		lade_store_free(s);
+		s = NULL;
+	}
+	lade_error_free(err);
+}
+
 static void test_enospc(void)
 {
 	_cleanup_free_ char *mnt = xasprintf("%s/small", tmp_root);
@@ -371,6 +492,7 @@ int main(void)
 	test_open_put();
 	test_import();
 	test_lock();
+	test_hostile_layout();
 	test_enospc();
 	rm_rf(tmp_root);
 	free(tmp_root);
