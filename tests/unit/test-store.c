@@ -340,6 +340,28 @@ static bool target_untouched(const char *target)
 	       count_entries(target, "") == 2;
 }
 
+/* LAYOUT/rel (rel "blobs" or "blobs/sha256") is a symlink to a directory outside holding a
+ * .tmp-x file: the open is refused naming rel, and the directory is left as it was. */
+static void symlinked_dir(const char *layout, const char *rel)
+{
+	_cleanup_free_ char *dir = xasprintf("%s/%s", tmp_root, layout);
+	_cleanup_free_ char *target = xasprintf("%s/%s-target", tmp_root, layout);
+	_cleanup_free_ char *blobs = xasprintf("%s/blobs", dir);
+	_cleanup_free_ char *link = xasprintf("%s/%s", dir, rel);
+	_cleanup_error_ struct lade_error *err = NULL;
+	struct lade_store *s = NULL;
+	ok(mkdir(dir, 0755) == 0 && (strchr(rel, '/') == NULL || mkdir(blobs, 0755) == 0) &&
+	           plant_target(target) && symlink(target, link) == 0,
+	   "%s is a symlink to a directory with a .tmp-x file", rel);
+	ok(lade_store_open(dir, 0, &s, &err) < 0, "symlinked %s refused", rel);
+	_cleanup_free_ char *want = xasprintf("output layout %s: %s/%s is a symlink (lade does not "
+	                                      "follow symlinks inside a layout)",
+	                                      dir, dir, rel);
+	is_str(err ? err->msg : NULL, want, "the message names %s", rel);
+	ok(target_untouched(target), "the target directory of %s is untouched", rel);
+	lade_store_free(s);
+}
+
 /* Symlinks, FIFOs and wrong types inside an existing layout are refused by name; nothing is
  * created, written or deleted where they point. */
 static void test_hostile_layout(void)
@@ -370,36 +392,8 @@ static void test_hostile_layout(void)
 	is_str(err ? err->msg : NULL, want2, "the message says what is wrong");
 	lade_error_freep(&err);
 
-	/* blobs -> a directory outside */
-	_cleanup_free_ char *l3 = xasprintf("%s/h-blobs", tmp_root);
-	_cleanup_free_ char *t3 = xasprintf("%s/h-blobs-target", tmp_root);
-	_cleanup_free_ char *blobs3 = xasprintf("%s/blobs", l3);
-	ok(mkdir(l3, 0755) == 0 && plant_target(t3) && symlink(t3, blobs3) == 0,
-	   "blobs is a symlink to a directory with a .tmp-x file");
-	ok(lade_store_open(l3, 0, &s, &err) < 0, "symlinked blobs/ refused");
-	_cleanup_free_ char *want3 = xasprintf("output layout %s: %s/blobs is a symlink (lade "
-	                                       "does not follow symlinks inside a layout)",
-	                                       l3, l3);
-	is_str(err ? err->msg : NULL, want3, "the message names blobs/");
-	ok(target_untouched(t3), "the target directory is untouched");
-	lade_error_freep(&err);
-
-	/* blobs/sha256 -> a directory outside */
-	_cleanup_free_ char *l4 = xasprintf("%s/h-sha", tmp_root);
-	_cleanup_free_ char *b4 = xasprintf("%s/blobs", l4);
-	_cleanup_free_ char *t4 = xasprintf("%s/h-sha-target", tmp_root);
-	_cleanup_free_ char *sha4 = xasprintf("%s/blobs/sha256", l4);
-	ok(mkdir(l4, 0755) == 0 && mkdir(b4, 0755) == 0 && plant_target(t4) &&
-	           symlink(t4, sha4) == 0,
-	   "blobs/sha256 is a symlink to a directory with a .tmp-x file");
-	ok(lade_store_open(l4, 0, &s, &err) < 0, "symlinked blobs/sha256 refused");
-	_cleanup_free_ char *want4 =
-	        xasprintf("output layout %s: %s/blobs/sha256 is a symlink (lade does not follow "
-	                  "symlinks inside a layout)",
-	                  l4, l4);
-	is_str(err ? err->msg : NULL, want4, "the message names blobs/sha256");
-	ok(target_untouched(t4), "the target directory is untouched");
-	lade_error_freep(&err);
+	symlinked_dir("h-blobs", "blobs");
+	symlinked_dir("h-sha", "blobs/sha256");
 
 	/* blobs/sha256 a regular file */
 	_cleanup_free_ char *l5 = xasprintf("%s/h-file", tmp_root);
