@@ -609,11 +609,18 @@ static int openat_components(int dfd, const char *rel, int flags, mode_t mode)
 			return -1;
 		}
 		int at = cur >= 0 ? cur : dfd;
+		/* intermediate directories without O_DIRECTORY: with it a symlink gives ENOTDIR,
+		 * where openat2 says ELOOP */
 		int fd = s == NULL ? openat(at, comp, flags | O_NOFOLLOW, mode)
-		                   : openat(at, comp,
-		                            O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		                   : openat(at, comp, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 		if (fd < 0)
 			return -1;
+		struct stat st;
+		if (s != NULL && (fstat(fd, &st) < 0 || !S_ISDIR(st.st_mode))) {
+			close(fd);
+			errno = ENOTDIR;
+			return -1;
+		}
 		if (cur >= 0)
 			close(cur);
 		cur = fd;
