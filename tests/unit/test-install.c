@@ -714,7 +714,7 @@ static void test_buffer_boundaries(void)
 	_cleanup_(lade_wheel_freep) struct lade_wheel *w = NULL;
 	_cleanup_(lade_layer_freep) struct lade_layer *l = lade_layer_new("wheel boundpkg");
 	_cleanup_buf_ struct lade_buf sums = LADE_BUF_INIT;
-	struct lade_install_scheme s;
+	_cleanup_(lade_install_scheme_release) struct lade_install_scheme s = {0};
 	struct lade_install_info info = {0};
 	_cleanup_error_ struct lade_error *err = NULL;
 	if (system(cmd) != 0 || lade_read_file(sums_path, 1 << 20, &sums, &err) < 0 ||
