@@ -336,94 +336,116 @@ static void inflate_endp(z_stream **z)
 	inflateEnd(*z);
 }
 
+/* A member's bytes on their way out: checked against the declared size, hashed, passed on. */
+struct member_out {
+	struct lade_wheel *w;
+	const struct lade_wheel_member *m;
+	sink_fn sink;
+	void *ctx;
+	uLong crc;
+	struct lade_sha256 *sha;
+	uint64_t total;
+};
+
+static int member_out(struct member_out *o, const unsigned char *buf, size_t n,
+                      struct lade_error **err)
+{
+	if (o->total + n > o->m->usize)
+		return lade_error_set(err, 0,
+		                      "wheel %s member %s: data exceeds the declared size %llu",
+		                      o->w->filename, o->m->name, (unsigned long long)o->m->usize);
+	o->crc = crc32(o->crc, buf, (uInt)n);
+	lade_sha256_update(o->sha, buf, n);
+	if (o->sink(o->ctx, buf, n, err) < 0)
+		return -1;
+	o->total += n;
+	return 0;
+}
+
+/* Read the next window of the member's compressed bytes into in (at most CHUNK). */
+static int member_read(struct member_out *o, unsigned char *in, uint64_t *in_left, uint64_t *in_off,
+                       size_t *got, struct lade_error **err)
+{
+	size_t n = *in_left < CHUNK ? (size_t)*in_left : CHUNK;
+	if (pread_full(o->w->fd, in, n, *in_off) < 0)
+		return lade_error_set(err, errno, "wheel %s member %s: read error", o->w->filename,
+		                      o->m->name);
+	*in_left -= n;
+	*in_off += n;
+	*got = n;
+	return 0;
+}
+
+static int stream_deflate(struct member_out *o, unsigned char *in, struct lade_error **err)
+{
+	_cleanup_free_ unsigned char *outb = xmalloc(CHUNK);
+	uint64_t in_left = o->m->csize, in_off = o->m->data_start;
+	z_stream z;
+	memset(&z, 0, sizeof(z));
+	if (inflateInit2(&z, -MAX_WBITS) != Z_OK)
+		return member_error(o->w, o->m, err, "cannot initialise zlib");
+	_cleanup_(inflate_endp) z_stream *zp = &z;
+	(void)zp;
+	for (;;) {
+		if (z.avail_in == 0 && in_left > 0) {
+			size_t n = 0;
+			if (member_read(o, in, &in_left, &in_off, &n, err) < 0)
+				return -1;
+			z.next_in = in;
+			z.avail_in = (uInt)n;
+		}
+		uInt avail_in = z.avail_in;
+		z.next_out = outb;
+		z.avail_out = CHUNK;
+		int zr = inflate(&z, Z_NO_FLUSH);
+		if (zr != Z_OK && zr != Z_STREAM_END && zr != Z_BUF_ERROR)
+			return lade_error_set(
+			        err, 0, "wheel %s member %s: corrupt deflate data (%s)",
+			        o->w->filename, o->m->name, z.msg ? z.msg : "zlib error");
+		size_t have = CHUNK - z.avail_out;
+		if (have > 0 && member_out(o, outb, have, err) < 0)
+			return -1;
+		if (zr == Z_STREAM_END)
+			return 0;
+		/* A full output buffer may leave output pending inside zlib even when all input
+		 * is consumed: only a call that made no progress at all, with no input left to
+		 * give, means the stream is cut short. */
+		if (have == 0 && z.avail_in == avail_in) {
+			if (z.avail_in == 0 && in_left == 0)
+				return member_error(o->w, o->m, err, "truncated deflate data");
+			return member_error(o->w, o->m, err, "corrupt deflate data");
+		}
+	}
+}
+
 static int member_stream(struct lade_wheel *w, size_t i, sink_fn sink, void *ctx,
                          struct lade_error **err)
 {
 	const struct lade_wheel_member *m = &w->members[i];
 	_cleanup_free_ unsigned char *in = xmalloc(CHUNK);
-	_cleanup_free_ unsigned char *outb = xmalloc(CHUNK);
 	_cleanup_(lade_sha256_freep) struct lade_sha256 *sha = lade_sha256_new();
-	uLong crc = crc32(0L, Z_NULL, 0);
-	uint64_t in_left = m->csize, in_off = m->data_start, total = 0;
+	struct member_out o = {w, m, sink, ctx, crc32(0L, Z_NULL, 0), sha, 0};
 
 	if (m->method == 0) {
 		if (m->csize != m->usize)
 			return member_error(w, m, err,
 			                    "stored member with different compressed size");
+		uint64_t in_left = m->csize, in_off = m->data_start;
 		while (in_left > 0) {
-			size_t n = in_left < CHUNK ? (size_t)in_left : CHUNK;
-			if (pread_full(w->fd, in, n, in_off) < 0)
-				return lade_error_set(err, errno, "wheel %s member %s: read error",
-				                      w->filename, m->name);
-			crc = crc32(crc, in, (uInt)n);
-			lade_sha256_update(sha, in, n);
-			if (sink(ctx, in, n, err) < 0)
+			size_t n = 0;
+			if (member_read(&o, in, &in_left, &in_off, &n, err) < 0 ||
+			    member_out(&o, in, n, err) < 0)
 				return -1;
-			in_left -= n;
-			in_off += n;
-			total += n;
 		}
-	} else {
-		z_stream z;
-		memset(&z, 0, sizeof(z));
-		if (inflateInit2(&z, -MAX_WBITS) != Z_OK)
-			return member_error(w, m, err, "cannot initialise zlib");
-		_cleanup_(inflate_endp) z_stream *zp = &z;
-		(void)zp;
-		for (;;) {
-			if (z.avail_in == 0 && in_left > 0) {
-				size_t n = in_left < CHUNK ? (size_t)in_left : CHUNK;
-				if (pread_full(w->fd, in, n, in_off) < 0)
-					return lade_error_set(err, errno,
-					                      "wheel %s member %s: read error",
-					                      w->filename, m->name);
-				z.next_in = in;
-				z.avail_in = (uInt)n;
-				in_left -= n;
-				in_off += n;
-			}
-			uInt avail_in = z.avail_in;
-			z.next_out = outb;
-			z.avail_out = CHUNK;
-			int zr = inflate(&z, Z_NO_FLUSH);
-			if (zr != Z_OK && zr != Z_STREAM_END && zr != Z_BUF_ERROR) {
-				return lade_error_set(
-				        err, 0, "wheel %s member %s: corrupt deflate data (%s)",
-				        w->filename, m->name, z.msg ? z.msg : "zlib error");
-			}
-			size_t have = CHUNK - z.avail_out;
-			if (have > 0) {
-				if (total + have > m->usize)
-					return lade_error_set(err, 0,
-					                      "wheel %s member %s: data exceeds "
-					                      "the declared size "
-					                      "%llu",
-					                      w->filename, m->name,
-					                      (unsigned long long)m->usize);
-				crc = crc32(crc, outb, (uInt)have);
-				lade_sha256_update(sha, outb, have);
-				if (sink(ctx, outb, have, err) < 0)
-					return -1;
-				total += have;
-			}
-			if (zr == Z_STREAM_END)
-				break;
-			/* A full output buffer may leave output pending inside zlib even when all
-			 * input is consumed: only a call that made no progress at all, with no
-			 * input left to give, means the stream is cut short. */
-			if (have == 0 && z.avail_in == avail_in) {
-				if (z.avail_in == 0 && in_left == 0)
-					return member_error(w, m, err, "truncated deflate data");
-				return member_error(w, m, err, "corrupt deflate data");
-			}
-		}
+	} else if (stream_deflate(&o, in, err) < 0) {
+		return -1;
 	}
-	if (total != m->usize)
+	if (o.total != m->usize)
 		return lade_error_set(
 		        err, 0, "wheel %s member %s: data has %llu bytes, the zip declares %llu",
-		        w->filename, m->name, (unsigned long long)total,
+		        w->filename, m->name, (unsigned long long)o.total,
 		        (unsigned long long)m->usize);
-	if ((uint32_t)crc != m->crc32)
+	if ((uint32_t)o.crc != m->crc32)
 		return member_error(w, m, err, "crc-32 mismatch");
 	unsigned char got[32];
 	lade_sha256_final(sha, got, NULL);
