@@ -784,6 +784,41 @@ static int check_total(const struct lade_wheel *w, const struct lade_wheel_membe
 	return 0;
 }
 
+/* The rules one central directory entry must meet on its own (the per-member guards). */
+static int check_entry(const struct lade_wheel *w, const struct lade_wheel_member *m,
+                       struct lade_error **err)
+{
+	if (m->flags & 0x41) /* traditional or strong encryption */
+		return lade_error_set(err, 0, "wheel %s member %s is encrypted", w->filename,
+		                      m->name);
+	if (S_ISLNK(m->unix_mode))
+		return lade_error_set(err, 0,
+		                      "wheel %s member %s is a symlink: wheels cannot contain "
+		                      "symlinks",
+		                      w->filename, m->name);
+	if (m->method != 0 && m->method != 8)
+		return lade_error_set(err, 0,
+		                      "wheel %s member %s: unsupported compression method %u",
+		                      w->filename, m->name, m->method);
+	if (m->usize > LADE_WHEEL_MAX_MEMBER_SIZE)
+		return lade_error_set(err, 0,
+		                      "wheel %s member %s: uncompressed size %llu exceeds the "
+		                      "16 GiB limit",
+		                      w->filename, m->name, (unsigned long long)m->usize);
+	if (m->usize > LADE_WHEEL_BOMB_MIN_SIZE &&
+	    m->usize / (m->csize ? m->csize : 1) > LADE_WHEEL_BOMB_MAX_RATIO)
+		return lade_error_set(err, 0,
+		                      "wheel %s member %s: compression ratio over %d:1 for "
+		                      "%llu bytes (decompression bomb)",
+		                      w->filename, m->name, LADE_WHEEL_BOMB_MAX_RATIO,
+		                      (unsigned long long)m->usize);
+	/* An empty deflate stream takes 2 bytes; anything more is hidden data. */
+	if (m->is_dir && (m->usize != 0 || m->csize > (m->method == 8 ? 2u : 0u)))
+		return lade_error_set(err, 0, "wheel %s member %s: directory entry carries data",
+		                      w->filename, m->name);
+	return 0;
+}
+
 static int parse_central(struct lade_wheel *w, struct lade_error **err)
 {
 	uint64_t cd_off = 0, cd_size = 0, n = 0, limit = 0, total = 0;
@@ -826,37 +861,8 @@ static int parse_central(struct lade_wheel *w, struct lade_error **err)
 			m->unix_mode = ext >> 16;
 		p += 46 + nlen + xlen + clen;
 
-		if (flags & 0x41) /* traditional or strong encryption */
-			return lade_error_set(err, 0, "wheel %s member %s is encrypted",
-			                      w->filename, m->name);
-		if (S_ISLNK(m->unix_mode))
-			return lade_error_set(
-			        err, 0,
-			        "wheel %s member %s is a symlink: wheels cannot contain "
-			        "symlinks",
-			        w->filename, m->name);
-		if (method != 0 && method != 8)
-			return lade_error_set(
-			        err, 0, "wheel %s member %s: unsupported compression method %u",
-			        w->filename, m->name, method);
-		if (m->usize > LADE_WHEEL_MAX_MEMBER_SIZE)
-			return lade_error_set(
-			        err, 0,
-			        "wheel %s member %s: uncompressed size %llu exceeds the "
-			        "16 GiB limit",
-			        w->filename, m->name, (unsigned long long)m->usize);
-		if (m->usize > LADE_WHEEL_BOMB_MIN_SIZE &&
-		    m->usize / (m->csize ? m->csize : 1) > LADE_WHEEL_BOMB_MAX_RATIO)
-			return lade_error_set(err, 0,
-			                      "wheel %s member %s: compression ratio over %d:1 for "
-			                      "%llu bytes (decompression bomb)",
-			                      w->filename, m->name, LADE_WHEEL_BOMB_MAX_RATIO,
-			                      (unsigned long long)m->usize);
-		/* An empty deflate stream takes 2 bytes; anything more is hidden data. */
-		if (m->is_dir && (m->usize != 0 || m->csize > (method == 8 ? 2u : 0u)))
-			return lade_error_set(err, 0,
-			                      "wheel %s member %s: directory entry carries data",
-			                      w->filename, m->name);
+		if (check_entry(w, m, err) < 0)
+			return -1;
 		total += m->usize;
 		if (check_total(w, m, total, err) < 0 || read_local_header(w, m, cd_off, err) < 0)
 			return -1;
