@@ -187,6 +187,25 @@ static void py_note(void *ctx, const char *text)
 	note(ctx, "%s", text);
 }
 
+/* The per-wheel size limits are the builder's policy, not the recipe's: a recipe from a pull
+ * request must not be able to raise them, so they come from the environment only.
+ * LADE_WHEEL_MAX_BYTES (a size, "64GiB"; 0: no limit) and LADE_WHEEL_MAX_RATIO (0: none). */
+static int wheel_limits_from_env(struct lade_wheel_limits *l, struct lade_error **err)
+{
+	lade_wheel_limits_default(l);
+	const char *v = getenv("LADE_WHEEL_MAX_BYTES");
+	if (v && *v && lade_parse_size(v, &l->max_total) < 0)
+		return lade_error_set(err, 0, "LADE_WHEEL_MAX_BYTES=%s: not a size", v);
+	v = getenv("LADE_WHEEL_MAX_RATIO");
+	uint32_t ratio;
+	if (v && *v) {
+		if (lade_parse_u32(v, 10, &ratio) < 0)
+			return lade_error_set(err, 0, "LADE_WHEEL_MAX_RATIO=%s: not a number", v);
+		l->max_ratio = ratio;
+	}
+	return 0;
+}
+
 static int py_prepare(struct build_ctx *c, const struct lade_recipe *r, const char *platform,
                       const struct lade_base_image *base, const struct lade_tree *tree,
                       const char *base_libc, struct lade_py_plan *p, struct lade_error **err)
@@ -205,6 +224,10 @@ static int py_prepare(struct build_ctx *c, const struct lade_recipe *r, const ch
 	                            .libc = r->libc,
 	                            .note = py_note,
 	                            .note_ctx = c};
+	struct lade_wheel_limits limits;
+	if (wheel_limits_from_env(&limits, err) < 0)
+		return -1;
+	spec.wheel_limits = &limits;
 	struct lade_target t;
 	if (lade_py_target(&spec, platform, base, c->store, tree, base_libc, &t, err) < 0)
 		return -1;

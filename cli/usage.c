@@ -214,6 +214,11 @@ static const struct man_item man_environment[] = {
         {"XDG_CACHE_HOME, HOME",
          "lade's content store (the layer cache and pulled base images): $XDG_CACHE_HOME/lade, "
          "else ~/.cache/lade."},
+        {"LADE_WHEEL_MAX_BYTES, LADE_WHEEL_MAX_RATIO",
+         "Per-wheel limits of lade build: the members of one wheel may add up to at most "
+         "LADE_WHEEL_MAX_BYTES uncompressed (a size, default 32GiB) and, above 100 MiB, to at "
+         "most LADE_WHEEL_MAX_RATIO times the wheel's size (default 100); 0 turns a limit "
+         "off. Not recipe keys: the builder's policy, which a recipe cannot raise."},
         {"REGISTRY_AUTH_FILE, XDG_RUNTIME_DIR",
          "Where lade push and lade pull look for registry credentials when --creds is not "
          "given (see FILES)."},

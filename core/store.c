@@ -1,8 +1,13 @@
 /* lade — content-addressed blob store in an OCI image layout (see include/lade/store.h).
  *
- * Every blob is written to blobs/sha256/.tmp-<random>, hashed on the way, fsynced and only then
- * renamed to its digest, and the directory is fsynced: a name in blobs/sha256 always means
- * complete content with that digest, even after a crash. */
+ * Every blob is written to blobs/sha256/.tmp-lade-<random>, hashed on the way, fsynced and only
+ * then renamed to its digest, and the directory is fsynced: a name in blobs/sha256 always means
+ * complete content with that digest, even after a crash.
+ *
+ * The layout may already exist and hold anything, so everything in it is opened relative to
+ * directory fds without following symlinks (lade_openat_beneath): a symlinked blobs/,
+ * blobs/sha256/ or .lade.lock is refused instead of writing (or deleting) outside the layout.
+ * Only the layout directory itself, which the user names, is looked up by path. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -20,14 +25,19 @@
 #include "lade/util.h"
 
 #define OCI_LAYOUT_CONTENT "{\"imageLayoutVersion\":\"1.0.0\"}"
-#define TMP_PREFIX         ".tmp-"
+/* Every temp file lade creates in a layout is TMP_PREFIX + TMP_RANDOM hex digits. */
+#define TMP_PREFIX    ".tmp-lade-"
+#define TMP_RANDOM    16
+#define TMP_NAME_SIZE (sizeof(TMP_PREFIX) + TMP_RANDOM)
 /* Large enough that the tar/compress pipeline's small writes become few syscalls. */
 #define WRITE_BUF_SIZE (1u << 20)
 #define LOCK_POLL_NS   100000000L
 
 struct lade_store {
 	char *dir;
-	char *blob_dir; /* DIR/blobs/sha256 */
+	char *blob_dir; /* DIR/blobs/sha256, for messages and for readers of blob paths */
+	int dir_fd;
+	int blob_fd;
 	int lock_fd;
 };
 
@@ -35,21 +45,110 @@ struct lade_blob_writer {
 	struct lade_stream sink;    /* buffered file writer behind the hash stream */
 	struct lade_hash_stream hs; /* what callers write into */
 	struct lade_store *store;
-	char *tmp_path;
+	char tmp_name[TMP_NAME_SIZE]; /* in blob_fd; "" when there is none */
 	int fd;
 	bool failed;
 	unsigned char *buf;
 	size_t len;
 };
 
+/* ---- opening things inside the layout -------------------------------------------------- */
+
+/* Why `name` (shown as LAYOUT/shown) could not be opened as `what`: a symlink or another type
+ * of file is refused by name, anything else is the errno of the failed open. */
+static int refuse_entry(int dfd, const char *layout, const char *shown, const char *what, int e,
+                        struct lade_error **err)
+{
+	struct stat st;
+	const char *name = strrchr(shown, '/') ? strrchr(shown, '/') + 1 : shown;
+	if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+		if (S_ISLNK(st.st_mode))
+			return lade_error_set(err, 0,
+			                      "output layout %s: %s/%s is a symlink (lade does not "
+			                      "follow symlinks inside a layout)",
+			                      layout, layout, shown);
+		bool want_dir = strcmp(what, "directory") == 0;
+		if (want_dir ? !S_ISDIR(st.st_mode) : !S_ISREG(st.st_mode))
+			return lade_error_set(err, 0, "output layout %s: %s/%s is not a %s", layout,
+			                      layout, shown, what);
+	}
+	return lade_error_set(err, e, "output layout %s: cannot open %s/%s", layout, layout, shown);
+}
+
+/* Create (when missing) and open the directory `name` below dfd, never through a symlink. */
+static int open_subdir(int dfd, const char *layout, const char *shown, int *out,
+                       struct lade_error **err)
+{
+	const char *name = strrchr(shown, '/') ? strrchr(shown, '/') + 1 : shown;
+	if (mkdirat(dfd, name, 0755) < 0 && errno != EEXIST)
+		return lade_error_set(err, errno, "output layout %s: cannot create %s/%s", layout,
+		                      layout, shown);
+	int fd = lade_openat_beneath(dfd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
+	if (fd < 0)
+		return refuse_entry(dfd, layout, shown, "directory", errno, err);
+	*out = fd;
+	return 0;
+}
+
+/* Open a regular file of the layout (flags may add O_CREAT): never a symlink, never a FIFO or
+ * device (O_NONBLOCK, then fstat). */
+static int open_regular(const struct lade_store *s, int dfd, const char *shown, int flags, int *out,
+                        struct lade_error **err)
+{
+	const char *name = strrchr(shown, '/') ? strrchr(shown, '/') + 1 : shown;
+	_cleanup_fd_ int fd =
+	        lade_openat_beneath(dfd, name, flags | O_CLOEXEC | O_NOCTTY | O_NONBLOCK, 0644);
+	if (fd < 0) {
+		if (errno == ENOENT)
+			return lade_error_set(err, ENOENT, "cannot open %s/%s", s->dir, shown);
+		return refuse_entry(dfd, s->dir, shown, "regular file", errno, err);
+	}
+	struct stat st;
+	if (fstat(fd, &st) < 0)
+		return lade_error_set(err, errno, "cannot stat %s/%s", s->dir, shown);
+	if (!S_ISREG(st.st_mode))
+		return refuse_entry(dfd, s->dir, shown, "regular file", 0, err);
+	*out = lade_steal_fd(&fd);
+	return 0;
+}
+
+/* A fresh name TMP_PREFIX<TMP_RANDOM hex digits>. */
+static int temp_name(char name[TMP_NAME_SIZE])
+{
+	unsigned char rnd[TMP_RANDOM / 2];
+	if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd))
+		return -1;
+	int o = snprintf(name, TMP_NAME_SIZE, TMP_PREFIX);
+	for (size_t i = 0; i < sizeof(rnd); i++)
+		o += snprintf(name + o, TMP_NAME_SIZE - (size_t)o, "%02x", rnd[i]);
+	return 0;
+}
+
+/* A new temp file in dfd, created exclusively (never through a name that exists, symlink or
+ * not). */
+static int create_temp(int dfd, char name[TMP_NAME_SIZE])
+{
+	for (int attempt = 0; attempt < 16; attempt++) {
+		if (temp_name(name) < 0)
+			return -1;
+		int fd = openat(dfd, name,
+		                O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY,
+		                0644);
+		if (fd >= 0 || errno != EEXIST)
+			return fd;
+	}
+	errno = EEXIST;
+	return -1;
+}
+
 /* ---- store ---------------------------------------------------------------------------- */
 
 static int take_lock(struct lade_store *s, int timeout_s, struct lade_error **err)
 {
 	_cleanup_free_ char *lock_path = lade_path_join(s->dir, ".lade.lock");
-	_cleanup_fd_ int fd = open(lock_path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOCTTY, 0644);
-	if (fd < 0)
-		return lade_error_set(err, errno, "cannot open lock file %s", lock_path);
+	_cleanup_fd_ int fd = -1;
+	if (open_regular(s, s->dir_fd, ".lade.lock", O_RDWR | O_CREAT, &fd, err) < 0)
+		return -1;
 
 	struct timespec start;
 	clock_gettime(CLOCK_MONOTONIC, &start);
@@ -78,34 +177,60 @@ static int take_lock(struct lade_store *s, int timeout_s, struct lade_error **er
 
 static int ensure_oci_layout(struct lade_store *s, struct lade_error **err)
 {
-	_cleanup_free_ char *path = lade_path_join(s->dir, "oci-layout");
 	_cleanup_buf_ struct lade_buf cur = LADE_BUF_INIT;
-	struct lade_error *rerr = NULL;
+	_cleanup_error_ struct lade_error *rerr = NULL;
 
 	/* Unreadable or too large counts as "different": rewriting it is the repair. */
-	if (lade_read_file(path, 4096, &cur, &rerr) == 0 && cur.len == strlen(OCI_LAYOUT_CONTENT) &&
+	if (lade_store_read_file(s, "oci-layout", 4096, &cur, &rerr) == 0 &&
+	    cur.len == strlen(OCI_LAYOUT_CONTENT) &&
 	    memcmp(cur.data, OCI_LAYOUT_CONTENT, cur.len) == 0)
 		return 0;
-	lade_error_free(rerr);
-	return lade_write_file_atomic(path, OCI_LAYOUT_CONTENT, strlen(OCI_LAYOUT_CONTENT), err);
+	return lade_store_write_file(s, "oci-layout", OCI_LAYOUT_CONTENT,
+	                             strlen(OCI_LAYOUT_CONTENT), err);
 }
 
-/* Temp files of an interrupted run: nobody else can be writing them since we hold the lock.
- * Blob temps live in blobs/sha256; index.json and oci-layout are written through
- * lade_write_file_atomic(), whose temps (".tmp-lade-*") live in the layout directory. */
-static int remove_stale_temps(const char *dir, const char *prefix, struct lade_error **err)
+/* Which temp files may be deleted: only names lade itself gives its temps (TMP_PREFIX and
+ * TMP_RANDOM hex digits, or the 6 characters of mkostemp that earlier index.json writes used),
+ * only regular files, and only while we hold the layout lock. Under the lock no other lade
+ * writes into this layout, so such a file is the temp of a lade killed before its rename; a
+ * file named otherwise (".tmp-x", or the ".tmp-XXXXXX" blob temps of lade before 0.x) may be
+ * someone else's and is left alone: lade cannot prove it made it. */
+static bool stale_temp_name(const char *name)
 {
-	DIR *d = opendir(dir);
-	if (d == NULL)
-		return lade_error_set(err, errno, "cannot open directory %s", dir);
+	size_t n = strlen(TMP_PREFIX);
+	if (strncmp(name, TMP_PREFIX, n) != 0)
+		return false;
+	size_t len = strlen(name + n);
+	if (len != TMP_RANDOM && len != 6)
+		return false;
+	for (const char *p = name + n; *p; p++)
+		if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'z') ||
+		      (*p >= 'A' && *p <= 'Z')))
+			return false;
+	return true;
+}
+
+static int remove_stale_temps(int dfd, const char *shown, struct lade_error **err)
+{
+	int fd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+	if (d == NULL) {
+		int e = errno;
+		if (fd >= 0)
+			close(fd);
+		return lade_error_set(err, e, "cannot open directory %s", shown);
+	}
 	int rc = 0;
 	struct dirent *de;
 	while ((de = readdir(d)) != NULL) {
-		if (strncmp(de->d_name, prefix, strlen(prefix)) != 0)
+		struct stat st;
+		if (!stale_temp_name(de->d_name) ||
+		    fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+		    !S_ISREG(st.st_mode))
 			continue;
 		if (unlinkat(dirfd(d), de->d_name, 0) < 0 && errno != ENOENT) {
 			rc = lade_error_set(err, errno, "cannot remove stale temporary file %s/%s",
-			                    dir, de->d_name);
+			                    shown, de->d_name);
 			break;
 		}
 	}
@@ -117,22 +242,65 @@ int lade_store_open(const char *dir, int lock_timeout_s, struct lade_store **out
                     struct lade_error **err)
 {
 	_cleanup_(lade_store_freep) struct lade_store *s = xzalloc(sizeof(*s));
-	s->lock_fd = -1;
+	s->dir_fd = s->blob_fd = s->lock_fd = -1;
 	s->dir = xstrdup(dir);
 	s->blob_dir = lade_path_join(dir, "blobs/sha256");
 
 	if (lade_mkdir_p(dir, err) < 0)
 		return lade_error_prefix(err, "cannot create output layout %s", dir);
+	s->dir_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (s->dir_fd < 0)
+		return lade_error_set(err, errno, "cannot open output layout %s", dir);
 	if (take_lock(s, lock_timeout_s, err) < 0)
 		return -1;
-	if (lade_mkdir_p(s->blob_dir, err) < 0)
-		return lade_error_prefix(err, "output layout %s", dir);
+	_cleanup_fd_ int blobs_fd = -1;
+	if (open_subdir(s->dir_fd, dir, "blobs", &blobs_fd, err) < 0 ||
+	    open_subdir(blobs_fd, dir, "blobs/sha256", &s->blob_fd, err) < 0)
+		return -1;
 	if (ensure_oci_layout(s, err) < 0)
 		return lade_error_prefix(err, "output layout %s", dir);
-	if (remove_stale_temps(s->blob_dir, TMP_PREFIX, err) < 0 ||
-	    remove_stale_temps(s->dir, TMP_PREFIX "lade-", err) < 0)
+	if (remove_stale_temps(s->blob_fd, s->blob_dir, err) < 0 ||
+	    remove_stale_temps(s->dir_fd, s->dir, err) < 0)
 		return lade_error_prefix(err, "output layout %s", dir);
 	*out = steal_pointer(&s);
+	return 0;
+}
+
+int lade_store_read_file(struct lade_store *s, const char *name, size_t max, struct lade_buf *out,
+                         struct lade_error **err)
+{
+	_cleanup_fd_ int fd = -1;
+	if (open_regular(s, s->dir_fd, name, O_RDONLY, &fd, err) < 0)
+		return -1;
+	char tmp[65536];
+	for (;;) {
+		ssize_t n = lade_read_retry(fd, tmp, sizeof(tmp));
+		if (n < 0)
+			return lade_error_set(err, errno, "cannot read %s/%s", s->dir, name);
+		if (n == 0)
+			return 0;
+		if (out->len + (size_t)n > max)
+			return lade_error_set(err, 0, "%s/%s is larger than %zu bytes", s->dir,
+			                      name, max);
+		lade_buf_add(out, tmp, (size_t)n);
+	}
+}
+
+int lade_store_write_file(struct lade_store *s, const char *name, const void *data, size_t len,
+                          struct lade_error **err)
+{
+	char tmp[TMP_NAME_SIZE];
+	_cleanup_fd_ int fd = create_temp(s->dir_fd, tmp);
+	if (fd < 0)
+		return lade_error_set(err, errno, "cannot create a temporary file in %s", s->dir);
+	if (lade_write_all(fd, data, len) < 0 || fchmod(fd, 0644) < 0 || fsync(fd) < 0 ||
+	    renameat(s->dir_fd, tmp, s->dir_fd, name) < 0) {
+		int e = errno;
+		unlinkat(s->dir_fd, tmp, 0);
+		return lade_error_set(err, e, "cannot write %s/%s", s->dir, name);
+	}
+	if (fsync(s->dir_fd) < 0 && errno != EINVAL)
+		return lade_error_set(err, errno, "cannot sync directory %s", s->dir);
 	return 0;
 }
 
@@ -156,6 +324,10 @@ void lade_store_free(struct lade_store *s)
 		return;
 	if (s->lock_fd >= 0)
 		close(s->lock_fd); /* releases the flock */
+	if (s->blob_fd >= 0)
+		close(s->blob_fd);
+	if (s->dir_fd >= 0)
+		close(s->dir_fd);
 	free(s->dir);
 	free(s->blob_dir);
 	free(s);
@@ -188,9 +360,10 @@ bool lade_store_has(const struct lade_store *s, const char *digest)
 {
 	if (!lade_digest_valid(digest))
 		return false;
-	_cleanup_free_ char *path = lade_store_blob_path(s, digest);
+	/* a symlink in blobs/sha256 is not a blob: writing the blob replaces it */
 	struct stat st;
-	return stat(path, &st) == 0 && S_ISREG(st.st_mode);
+	return fstatat(s->blob_fd, lade_digest_hex(digest), &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+	       S_ISREG(st.st_mode);
 }
 
 /* ---- blob writer ---------------------------------------------------------------------- */
@@ -202,10 +375,9 @@ static void writer_fail(struct lade_blob_writer *w)
 		close(w->fd);
 		w->fd = -1;
 	}
-	if (w->tmp_path) {
-		unlink(w->tmp_path);
-		free(w->tmp_path);
-		w->tmp_path = NULL;
+	if (w->tmp_name[0]) {
+		unlinkat(w->store->blob_fd, w->tmp_name, 0);
+		w->tmp_name[0] = '\0';
 	}
 }
 
@@ -260,17 +432,15 @@ int lade_store_blob_begin(struct lade_store *s, struct lade_blob_writer **out,
                           struct lade_error **err)
 {
 	_cleanup_(lade_blob_writer_freep) struct lade_blob_writer *w = writer_alloc(s);
-	w->tmp_path = lade_path_join(s->blob_dir, TMP_PREFIX "XXXXXX");
-	w->fd = mkostemp(w->tmp_path, O_CLOEXEC);
+	w->fd = create_temp(s->blob_fd, w->tmp_name);
 	if (w->fd < 0) {
-		int e = errno;
-		free(w->tmp_path);
-		w->tmp_path = NULL;
-		return lade_error_set(err, e, "cannot create a blob in %s", s->blob_dir);
+		w->tmp_name[0] = '\0';
+		return lade_error_set(err, errno, "cannot create a blob in %s", s->blob_dir);
 	}
-	/* mkostemp creates 0600; blobs are world-readable whatever the umask says. */
+	/* created 0644 but under the umask: blobs are world-readable whatever it says */
 	if (fchmod(w->fd, 0644) < 0)
-		return lade_error_set(err, errno, "cannot set the mode of %s", w->tmp_path);
+		return lade_error_set(err, errno, "cannot set the mode of %s/%s", s->blob_dir,
+		                      w->tmp_name);
 	w->buf = xmalloc(WRITE_BUF_SIZE);
 	*out = steal_pointer(&w);
 	return 0;
@@ -281,23 +451,25 @@ struct lade_stream *lade_blob_writer_stream(struct lade_blob_writer *w)
 	return &w->hs.stream;
 }
 
-/* Move the finished temp file to its digest name (or drop it when that blob exists). */
-static int install_temp(struct lade_store *s, char **tmp_path, int fd, const char *digest,
+/* Move the finished temp file `tmp` of blob_fd to its digest name (or drop it when that blob
+ * exists); tmp becomes "" once it is gone or renamed. */
+static int install_temp(struct lade_store *s, char tmp[TMP_NAME_SIZE], int fd, const char *digest,
                         struct lade_error **err)
 {
-	_cleanup_free_ char *final = lade_store_blob_path(s, digest);
-	struct stat st;
-	if (stat(final, &st) == 0 && S_ISREG(st.st_mode)) {
-		unlink(*tmp_path);
-		free(steal_pointer(tmp_path));
+	if (lade_store_has(s, digest)) {
+		unlinkat(s->blob_fd, tmp, 0);
+		tmp[0] = '\0';
 		return 0;
 	}
 	if (fd >= 0 && fsync(fd) < 0)
 		return lade_error_set(err, errno, "cannot write blob to %s", s->dir);
-	if (rename(*tmp_path, final) < 0)
-		return lade_error_set(err, errno, "cannot rename %s to %s", *tmp_path, final);
-	free(steal_pointer(tmp_path));
-	return lade_fsync_dir(s->blob_dir, err);
+	if (renameat(s->blob_fd, tmp, s->blob_fd, lade_digest_hex(digest)) < 0)
+		return lade_error_set(err, errno, "cannot rename %s/%s to %s", s->blob_dir, tmp,
+		                      lade_digest_hex(digest));
+	tmp[0] = '\0';
+	if (fsync(s->blob_fd) < 0 && errno != EINVAL)
+		return lade_error_set(err, errno, "cannot sync directory %s", s->blob_dir);
+	return 0;
 }
 
 /* Finish a writer: flush, hash, compare with the expectation (when given), install. */
@@ -320,7 +492,7 @@ static int writer_finish(struct lade_blob_writer *w, const char *src, const char
 	if (want_digest && strcmp(got, want_digest) != 0)
 		return lade_error_set(err, 0, "blob %s: digest mismatch: expected %s, got %s", src,
 		                      want_digest, got);
-	if (install_temp(w->store, &w->tmp_path, w->fd, got, err) < 0) {
+	if (install_temp(w->store, w->tmp_name, w->fd, got, err) < 0) {
 		writer_fail(w);
 		return -1;
 	}
@@ -409,30 +581,24 @@ static int check_hash(const char *src, const char *want_digest, uint64_t want_si
 	return 0;
 }
 
-/* Hard-link the opened file under a fresh temp name. Linking through /proc/self/fd links
- * exactly the inode we opened (a plain link() of a symlink would link the symlink). Returns
- * the temp path, or NULL when linking is not possible (other file system, no /proc, ...). */
-static char *link_temp(struct lade_store *s, int fd)
+/* Hard-link the opened file under a fresh temp name of blob_fd (filled into tmp). Linking
+ * through /proc/self/fd links exactly the inode we opened (a plain link() of a symlink would
+ * link the symlink). Returns false when linking is not possible (other file system, no
+ * /proc, ...). */
+static bool link_temp(struct lade_store *s, int fd, char tmp[TMP_NAME_SIZE])
 {
 	char proc[64];
 	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
 	for (int attempt = 0; attempt < 16; attempt++) {
-		unsigned char rnd[8];
-		if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd))
-			return NULL;
-		char name[sizeof(TMP_PREFIX) + 2 * sizeof(rnd)];
-		int o = snprintf(name, sizeof(name), TMP_PREFIX);
-		for (size_t i = 0; i < sizeof(rnd); i++)
-			o += snprintf(name + o, sizeof(name) - (size_t)o, "%02x", rnd[i]);
-		char *tmp = lade_path_join(s->blob_dir, name);
-		if (linkat(AT_FDCWD, proc, AT_FDCWD, tmp, AT_SYMLINK_FOLLOW) == 0)
-			return tmp;
-		int e = errno;
-		free(tmp);
-		if (e != EEXIST)
-			return NULL;
+		if (temp_name(tmp) < 0)
+			break;
+		if (linkat(AT_FDCWD, proc, s->blob_fd, tmp, AT_SYMLINK_FOLLOW) == 0)
+			return true;
+		if (errno != EEXIST)
+			break;
 	}
-	return NULL;
+	tmp[0] = '\0';
+	return false;
 }
 
 int lade_store_import_file(struct lade_store *s, const char *src_path, const char *digest,
@@ -464,14 +630,14 @@ int lade_store_import_file(struct lade_store *s, const char *src_path, const cha
 		return check_hash(src_path, digest, size, got, got_size, err);
 	}
 
-	_cleanup_free_ char *tmp = link_temp(s, fd);
-	if (tmp != NULL) {
+	char tmp[TMP_NAME_SIZE];
+	if (link_temp(s, fd, tmp)) {
 		/* The link shares the inode with fd: hashing fd verifies what will be installed. */
 		if (hash_fd(fd, src_path, got, &got_size, NULL, err) < 0 ||
 		    check_hash(src_path, digest, size, got, got_size, err) < 0 ||
-		    install_temp(s, &tmp, fd, digest, err) < 0) {
-			if (tmp)
-				unlink(tmp);
+		    install_temp(s, tmp, fd, digest, err) < 0) {
+			if (tmp[0])
+				unlinkat(s->blob_fd, tmp, 0);
 			return -1;
 		}
 		return 0;

@@ -80,11 +80,12 @@ static const char *ref_name_of(const json_t *desc)
 }
 
 /* The existing index.json, or a new empty one when there is none. */
-static int load_index(const char *path, json_t **out, struct lade_error **err)
+static int load_index(struct lade_store *store, const char *path, json_t **out,
+                      struct lade_error **err)
 {
 	_cleanup_buf_ struct lade_buf b = LADE_BUF_INIT;
 	_cleanup_error_ struct lade_error *rerr = NULL;
-	if (lade_read_file(path, LADE_OCI_JSON_MAX, &b, &rerr) < 0) {
+	if (lade_store_read_file(store, "index.json", LADE_OCI_JSON_MAX, &b, &rerr) < 0) {
 		if (rerr->sys_errno == ENOENT) {
 			*out = json_object();
 			json_object_set_new(*out, "manifests", json_array());
@@ -146,7 +147,7 @@ int lade_layout_update_index(struct lade_store *store, const struct lade_index_e
 	}
 
 	_cleanup_(json_decrefp) json_t *index = NULL;
-	if (load_index(path, &index, err) < 0)
+	if (load_index(store, path, &index, err) < 0)
 		return -1;
 
 	json_t *old = json_object_get(index, "manifests");
@@ -180,7 +181,7 @@ int lade_layout_update_index(struct lade_store *store, const struct lade_index_e
 	json_object_set_new(index, "manifests", manifests);
 
 	_cleanup_free_ char *text = lade_json_dump(index);
-	if (lade_write_file_atomic(path, text, strlen(text), err) < 0)
+	if (lade_store_write_file(store, "index.json", text, strlen(text), err) < 0)
 		return lade_error_prefix(err, "cannot write the layout index");
 	return 0;
 }

@@ -137,10 +137,15 @@ static int select_wheels(const struct lade_py_spec *s, const struct lade_target 
 		note(s, "%s", *n);
 	if (lade_select_wheels(p->lock, s->wheelhouse, t, &p->sel, &p->n_sel, err) < 0)
 		return -1;
+	struct lade_wheel_limits limits;
+	if (s->wheel_limits)
+		limits = *s->wheel_limits;
+	else
+		lade_wheel_limits_default(&limits);
 	p->wheels = xcalloc(p->n_sel ? p->n_sel : 1, sizeof(*p->wheels));
 	_cleanup_free_ struct lade_dist *dists = xcalloc(p->n_sel ? p->n_sel : 1, sizeof(*dists));
 	for (size_t i = 0; i < p->n_sel; i++) {
-		if (lade_wheel_open(p->sel[i].path, &p->wheels[i], err) < 0)
+		if (lade_wheel_open_limited(p->sel[i].path, &limits, &p->wheels[i], err) < 0)
 			return -1;
 		dists[i] = (struct lade_dist){
 		        .name = lade_wheel_name(p->wheels[i]),

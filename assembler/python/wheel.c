@@ -41,6 +41,7 @@ struct lade_wheel {
 	char *filename;
 	int fd;
 	uint64_t file_size;
+	struct lade_wheel_limits limits;
 	struct lade_wheel_member *members;
 	size_t n_members;
 	struct name_index *sorted; /* by name, for lookup and duplicate detection */
@@ -318,88 +319,116 @@ static void inflate_endp(z_stream **z)
 	inflateEnd(*z);
 }
 
+/* A member's bytes on their way out: checked against the declared size, hashed, passed on. */
+struct member_out {
+	struct lade_wheel *w;
+	const struct lade_wheel_member *m;
+	sink_fn sink;
+	void *ctx;
+	uLong crc;
+	struct lade_sha256 *sha;
+	uint64_t total;
+};
+
+static int member_out(struct member_out *o, const unsigned char *buf, size_t n,
+                      struct lade_error **err)
+{
+	if (o->total + n > o->m->usize)
+		return lade_error_set(err, 0,
+		                      "wheel %s member %s: data exceeds the declared size %llu",
+		                      o->w->filename, o->m->name, (unsigned long long)o->m->usize);
+	o->crc = crc32(o->crc, buf, (uInt)n);
+	lade_sha256_update(o->sha, buf, n);
+	if (o->sink(o->ctx, buf, n, err) < 0)
+		return -1;
+	o->total += n;
+	return 0;
+}
+
+/* Read the next window of the member's compressed bytes into in (at most CHUNK). */
+static int member_read(struct member_out *o, unsigned char *in, uint64_t *in_left, uint64_t *in_off,
+                       size_t *got, struct lade_error **err)
+{
+	size_t n = *in_left < CHUNK ? (size_t)*in_left : CHUNK;
+	if (pread_full(o->w->fd, in, n, *in_off) < 0)
+		return lade_error_set(err, errno, "wheel %s member %s: read error", o->w->filename,
+		                      o->m->name);
+	*in_left -= n;
+	*in_off += n;
+	*got = n;
+	return 0;
+}
+
+static int stream_deflate(struct member_out *o, unsigned char *in, struct lade_error **err)
+{
+	_cleanup_free_ unsigned char *outb = xmalloc(CHUNK);
+	uint64_t in_left = o->m->csize, in_off = o->m->data_start;
+	z_stream z;
+	memset(&z, 0, sizeof(z));
+	if (inflateInit2(&z, -MAX_WBITS) != Z_OK)
+		return member_error(o->w, o->m, err, "cannot initialise zlib");
+	_cleanup_(inflate_endp) z_stream *zp = &z;
+	(void)zp;
+	for (;;) {
+		if (z.avail_in == 0 && in_left > 0) {
+			size_t n = 0;
+			if (member_read(o, in, &in_left, &in_off, &n, err) < 0)
+				return -1;
+			z.next_in = in;
+			z.avail_in = (uInt)n;
+		}
+		uInt avail_in = z.avail_in;
+		z.next_out = outb;
+		z.avail_out = CHUNK;
+		int zr = inflate(&z, Z_NO_FLUSH);
+		if (zr != Z_OK && zr != Z_STREAM_END && zr != Z_BUF_ERROR)
+			return lade_error_set(
+			        err, 0, "wheel %s member %s: corrupt deflate data (%s)",
+			        o->w->filename, o->m->name, z.msg ? z.msg : "zlib error");
+		size_t have = CHUNK - z.avail_out;
+		if (have > 0 && member_out(o, outb, have, err) < 0)
+			return -1;
+		if (zr == Z_STREAM_END)
+			return 0;
+		/* A full output buffer may leave output pending inside zlib even when all input
+		 * is consumed: only a call that made no progress at all, with no input left to
+		 * give, means the stream is cut short. */
+		if (have == 0 && z.avail_in == avail_in) {
+			if (z.avail_in == 0 && in_left == 0)
+				return member_error(o->w, o->m, err, "truncated deflate data");
+			return member_error(o->w, o->m, err, "corrupt deflate data");
+		}
+	}
+}
+
 static int member_stream(struct lade_wheel *w, size_t i, sink_fn sink, void *ctx,
                          struct lade_error **err)
 {
 	const struct lade_wheel_member *m = &w->members[i];
 	_cleanup_free_ unsigned char *in = xmalloc(CHUNK);
-	_cleanup_free_ unsigned char *outb = xmalloc(CHUNK);
 	_cleanup_(lade_sha256_freep) struct lade_sha256 *sha = lade_sha256_new();
-	uLong crc = crc32(0L, Z_NULL, 0);
-	uint64_t in_left = m->csize, in_off = m->data_start, total = 0;
+	struct member_out o = {w, m, sink, ctx, crc32(0L, Z_NULL, 0), sha, 0};
 
 	if (m->method == 0) {
 		if (m->csize != m->usize)
 			return member_error(w, m, err,
 			                    "stored member with different compressed size");
+		uint64_t in_left = m->csize, in_off = m->data_start;
 		while (in_left > 0) {
-			size_t n = in_left < CHUNK ? (size_t)in_left : CHUNK;
-			if (pread_full(w->fd, in, n, in_off) < 0)
-				return lade_error_set(err, errno, "wheel %s member %s: read error",
-				                      w->filename, m->name);
-			crc = crc32(crc, in, (uInt)n);
-			lade_sha256_update(sha, in, n);
-			if (sink(ctx, in, n, err) < 0)
+			size_t n = 0;
+			if (member_read(&o, in, &in_left, &in_off, &n, err) < 0 ||
+			    member_out(&o, in, n, err) < 0)
 				return -1;
-			in_left -= n;
-			in_off += n;
-			total += n;
 		}
-	} else {
-		z_stream z;
-		memset(&z, 0, sizeof(z));
-		if (inflateInit2(&z, -MAX_WBITS) != Z_OK)
-			return member_error(w, m, err, "cannot initialise zlib");
-		_cleanup_(inflate_endp) z_stream *zp = &z;
-		(void)zp;
-		int zr = Z_OK;
-		while (zr != Z_STREAM_END) {
-			if (z.avail_in == 0) {
-				if (in_left == 0)
-					return member_error(w, m, err, "truncated deflate data");
-				size_t n = in_left < CHUNK ? (size_t)in_left : CHUNK;
-				if (pread_full(w->fd, in, n, in_off) < 0)
-					return lade_error_set(err, errno,
-					                      "wheel %s member %s: read error",
-					                      w->filename, m->name);
-				z.next_in = in;
-				z.avail_in = (uInt)n;
-				in_left -= n;
-				in_off += n;
-			}
-			z.next_out = outb;
-			z.avail_out = CHUNK;
-			zr = inflate(&z, Z_NO_FLUSH);
-			if (zr != Z_OK && zr != Z_STREAM_END && zr != Z_BUF_ERROR) {
-				return lade_error_set(
-				        err, 0, "wheel %s member %s: corrupt deflate data (%s)",
-				        w->filename, m->name, z.msg ? z.msg : "zlib error");
-			}
-			size_t have = CHUNK - z.avail_out;
-			if (have == 0 && zr == Z_BUF_ERROR && z.avail_in != 0)
-				return member_error(w, m, err, "corrupt deflate data");
-			if (have > 0) {
-				if (total + have > m->usize)
-					return lade_error_set(err, 0,
-					                      "wheel %s member %s: data exceeds "
-					                      "the declared size "
-					                      "%llu",
-					                      w->filename, m->name,
-					                      (unsigned long long)m->usize);
-				crc = crc32(crc, outb, (uInt)have);
-				lade_sha256_update(sha, outb, have);
-				if (sink(ctx, outb, have, err) < 0)
-					return -1;
-				total += have;
-			}
-		}
+	} else if (stream_deflate(&o, in, err) < 0) {
+		return -1;
 	}
-	if (total != m->usize)
+	if (o.total != m->usize)
 		return lade_error_set(
 		        err, 0, "wheel %s member %s: data has %llu bytes, the zip declares %llu",
-		        w->filename, m->name, (unsigned long long)total,
+		        w->filename, m->name, (unsigned long long)o.total,
 		        (unsigned long long)m->usize);
-	if ((uint32_t)crc != m->crc32)
+	if ((uint32_t)o.crc != m->crc32)
 		return member_error(w, m, err, "crc-32 mismatch");
 	unsigned char got[32];
 	lade_sha256_final(sha, got, NULL);
@@ -600,6 +629,27 @@ static int find_eocd(struct lade_wheel *w, uint64_t *cd_off, uint64_t *cd_size, 
 	return 0;
 }
 
+/* The local header's own copy of the sizes: ZIP64 puts both in its extra field. */
+static int local_sizes(struct lade_wheel *w, const struct lade_wheel_member *m,
+                       const unsigned char h[30], uint64_t *csize, uint64_t *usize,
+                       struct lade_error **err)
+{
+	*csize = le32(h + 18);
+	*usize = le32(h + 22);
+	if (*csize != 0xffffffffu && *usize != 0xffffffffu)
+		return 0;
+	uint16_t nlen = le16(h + 26), xlen = le16(h + 28);
+	_cleanup_free_ unsigned char *x = xmalloc((size_t)xlen + 1);
+	if (pread_full(w->fd, x, xlen, m->offset + 30 + nlen) < 0)
+		return lade_error_set(err, 0, "wheel %s member %s: bad local header", w->filename,
+		                      m->name);
+	uint64_t off = 0;
+	return apply_zip64_extra(w, m->name, x, xlen, true, true, false, usize, csize, &off, err);
+}
+
+/* The local header must tell the same story as the central directory: its name, method,
+ * encryption bit and (without a data descriptor) CRC and sizes. Tools that read local headers
+ * (streaming unzip) would otherwise see other contents than pip does. */
 static int read_local_header(struct lade_wheel *w, struct lade_wheel_member *m, uint64_t cd_off,
                              struct lade_error **err)
 {
@@ -615,6 +665,7 @@ static int read_local_header(struct lade_wheel *w, struct lade_wheel_member *m, 
 	if (pread_full(w->fd, h, 30, m->offset) < 0 || le32(h) != SIG_LOCAL)
 		return lade_error_set(err, 0, "wheel %s member %s: bad local header", w->filename,
 		                      m->name);
+	uint16_t lflags = le16(h + 6), lmethod = le16(h + 8);
 	uint16_t nlen = le16(h + 26), xlen = le16(h + 28);
 	size_t name_len = strlen(m->name);
 	m->data_start = m->offset + 30 + nlen + xlen;
@@ -631,12 +682,129 @@ static int read_local_header(struct lade_wheel *w, struct lade_wheel_member *m, 
 		                      "wheel %s member %s: local header name differs from the "
 		                      "central directory",
 		                      w->filename, m->name);
+	if (lmethod != m->method || ((lflags ^ m->flags) & 0x41) != 0)
+		return lade_error_set(err, 0,
+		                      "wheel %s member %s: local header method or flags differ "
+		                      "from the central directory",
+		                      w->filename, m->name);
+	if (lflags & 0x08)
+		return 0; /* sizes and CRC follow the data (data descriptor) */
+	uint64_t lcsize = 0, lusize = 0;
+	if (local_sizes(w, m, h, &lcsize, &lusize, err) < 0)
+		return -1;
+	if (le32(h + 14) != m->crc32 || lcsize != m->csize || lusize != m->usize)
+		return lade_error_set(err, 0,
+		                      "wheel %s member %s: local header crc-32 or sizes differ "
+		                      "from the central directory",
+		                      w->filename, m->name);
+	return 0;
+}
+
+struct member_range {
+	uint64_t start, end; /* local header .. end of data */
+	size_t idx;
+};
+
+static int cmp_range(const void *a, const void *b)
+{
+	const struct member_range *x = a, *y = b;
+	return x->start < y->start ? -1 : x->start > y->start ? 1 : 0;
+}
+
+/* Members must not share bytes: the non-recursive zip bomb points many central entries at
+ * overlapping local headers and one deflate block, so a small file inflates many times over.
+ * Data descriptors (bit 3) lie in the gaps and are not counted. */
+static int check_disjoint(const struct lade_wheel *w, struct lade_error **err)
+{
+	_cleanup_free_ struct member_range *r =
+	        xcalloc(w->n_members ? w->n_members : 1, sizeof(*r));
+	for (size_t i = 0; i < w->n_members; i++)
+		r[i] = (struct member_range){w->members[i].offset,
+		                             w->members[i].data_start + w->members[i].csize, i};
+	qsort(r, w->n_members, sizeof(*r), cmp_range);
+	for (size_t i = 1; i < w->n_members; i++) {
+		if (r[i - 1].end <= r[i].start)
+			continue;
+		return lade_error_set(err, 0,
+		                      "wheel %s member %s: local header or data overlaps member "
+		                      "%s (members must not share bytes)",
+		                      w->filename, w->members[r[i].idx].name,
+		                      w->members[r[i - 1].idx].name);
+	}
+	return 0;
+}
+
+void lade_wheel_limits_default(struct lade_wheel_limits *l)
+{
+	l->max_total = LADE_WHEEL_MAX_TOTAL_SIZE;
+	l->max_ratio = LADE_WHEEL_MAX_TOTAL_RATIO;
+	l->ratio_min = LADE_WHEEL_TOTAL_RATIO_MIN;
+}
+
+/* The per-wheel totals, checked as each member adds its declared size: the error names the
+ * member that crosses the limit. */
+static int check_total(const struct lade_wheel *w, const struct lade_wheel_member *m,
+                       uint64_t total, struct lade_error **err)
+{
+	const struct lade_wheel_limits *l = &w->limits;
+	if (l->max_total && total > l->max_total)
+		return lade_error_set(err, 0,
+		                      "wheel %s member %s: the members add up to %llu bytes "
+		                      "uncompressed, over the per-wheel limit of %llu "
+		                      "(LADE_WHEEL_MAX_BYTES)",
+		                      w->filename, m->name, (unsigned long long)total,
+		                      (unsigned long long)l->max_total);
+	uint64_t size = w->file_size ? w->file_size : 1;
+	if (l->max_ratio && total > l->ratio_min && total / size >= l->max_ratio &&
+	    total > l->max_ratio * size)
+		return lade_error_set(err, 0,
+		                      "wheel %s member %s: the members add up to %llu bytes "
+		                      "uncompressed, over %llu times the wheel's %llu bytes "
+		                      "(decompression bomb; LADE_WHEEL_MAX_RATIO)",
+		                      w->filename, m->name, (unsigned long long)total,
+		                      (unsigned long long)l->max_ratio,
+		                      (unsigned long long)w->file_size);
+	return 0;
+}
+
+/* The rules one central directory entry must meet on its own (the per-member guards). */
+static int check_entry(const struct lade_wheel *w, const struct lade_wheel_member *m,
+                       struct lade_error **err)
+{
+	if (m->flags & 0x41) /* traditional or strong encryption */
+		return lade_error_set(err, 0, "wheel %s member %s is encrypted", w->filename,
+		                      m->name);
+	if (S_ISLNK(m->unix_mode))
+		return lade_error_set(err, 0,
+		                      "wheel %s member %s is a symlink: wheels cannot contain "
+		                      "symlinks",
+		                      w->filename, m->name);
+	if (m->method != 0 && m->method != 8)
+		return lade_error_set(err, 0,
+		                      "wheel %s member %s: unsupported compression method %u",
+		                      w->filename, m->name, m->method);
+	if (m->usize > LADE_WHEEL_MAX_MEMBER_SIZE)
+		return lade_error_set(err, 0,
+		                      "wheel %s member %s: uncompressed size %llu exceeds the "
+		                      "16 GiB limit",
+		                      w->filename, m->name, (unsigned long long)m->usize);
+	if (m->usize > LADE_WHEEL_BOMB_MIN_SIZE &&
+	    m->usize / (m->csize ? m->csize : 1) > LADE_WHEEL_BOMB_MAX_RATIO)
+		return lade_error_set(err, 0,
+		                      "wheel %s member %s: compression ratio over %d:1 for "
+		                      "%llu bytes (decompression bomb)",
+		                      w->filename, m->name, LADE_WHEEL_BOMB_MAX_RATIO,
+		                      (unsigned long long)m->usize);
+	/* An empty deflate stream takes 2 bytes; anything more is hidden data. */
+	if (m->is_dir && (m->usize != 0 || m->csize > (m->method == 8 ? 2u : 0u)))
+		return lade_error_set(err, 0, "wheel %s member %s: directory entry carries data",
+		                      w->filename, m->name);
 	return 0;
 }
 
 static int parse_central(struct lade_wheel *w, struct lade_error **err)
 {
-	uint64_t cd_off = 0, cd_size = 0, n = 0, limit = 0;
+	uint64_t cd_off = 0, cd_size = 0, n = 0, limit = 0, total = 0;
 	if (find_eocd(w, &cd_off, &cd_size, &n, &limit, err) < 0)
 		return -1;
 	_cleanup_free_ unsigned char *cd = xmalloc(cd_size > 0 ? (size_t)cd_size : 1);
@@ -676,35 +844,14 @@ static int parse_central(struct lade_wheel *w, struct lade_error **err)
 			m->unix_mode = ext >> 16;
 		p += 46 + nlen + xlen + clen;
 
-		if (flags & 0x41) /* traditional or strong encryption */
-			return lade_error_set(err, 0, "wheel %s member %s is encrypted",
-			                      w->filename, m->name);
-		if (S_ISLNK(m->unix_mode))
-			return lade_error_set(
-			        err, 0,
-			        "wheel %s member %s is a symlink: wheels cannot contain "
-			        "symlinks",
-			        w->filename, m->name);
-		if (method != 0 && method != 8)
-			return lade_error_set(
-			        err, 0, "wheel %s member %s: unsupported compression method %u",
-			        w->filename, m->name, method);
-		if (m->usize > LADE_WHEEL_MAX_MEMBER_SIZE)
-			return lade_error_set(
-			        err, 0,
-			        "wheel %s member %s: uncompressed size %llu exceeds the "
-			        "16 GiB limit",
-			        w->filename, m->name, (unsigned long long)m->usize);
-		if (m->usize > LADE_WHEEL_BOMB_MIN_SIZE &&
-		    m->usize / (m->csize ? m->csize : 1) > LADE_WHEEL_BOMB_MAX_RATIO)
-			return lade_error_set(err, 0,
-			                      "wheel %s member %s: compression ratio over %d:1 for "
-			                      "%llu bytes (decompression bomb)",
-			                      w->filename, m->name, LADE_WHEEL_BOMB_MAX_RATIO,
-			                      (unsigned long long)m->usize);
-		if (read_local_header(w, m, cd_off, err) < 0)
+		if (check_entry(w, m, err) < 0)
+			return -1;
+		total += m->usize;
+		if (check_total(w, m, total, err) < 0 || read_local_header(w, m, cd_off, err) < 0)
 			return -1;
 	}
+	if (check_disjoint(w, err) < 0)
+		return -1;
 	w->sorted = xcalloc(w->n_members ? w->n_members : 1, sizeof(*w->sorted));
 	for (size_t i = 0; i < w->n_members; i++)
 		w->sorted[i] = (struct name_index){w->members[i].name, i};
@@ -1162,7 +1309,17 @@ static int parse_entry_points(struct lade_wheel *w, struct lade_error **err)
 
 int lade_wheel_open(const char *path, struct lade_wheel **out, struct lade_error **err)
 {
+	return lade_wheel_open_limited(path, NULL, out, err);
+}
+
+int lade_wheel_open_limited(const char *path, const struct lade_wheel_limits *limits,
+                            struct lade_wheel **out, struct lade_error **err)
+{
 	_cleanup_(lade_wheel_freep) struct lade_wheel *w = xzalloc(sizeof(*w));
+	if (limits)
+		w->limits = *limits;
+	else
+		lade_wheel_limits_default(&w->limits);
 	const char *slash = strrchr(path, '/');
 	w->fd = -1;
 	w->path = xstrdup(path);

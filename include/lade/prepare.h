@@ -29,6 +29,8 @@ struct lade_py_spec {
 	char *const *wheelhouse; /* NULL-terminated absolute host dirs */
 	char *const *exclude;    /* NULL-terminated globs, may be NULL */
 	const char *libc;        /* the recipe's libc:, else NULL */
+	/* Per-wheel size limits (the builder's policy); NULL: lade_wheel_limits_default. */
+	const struct lade_wheel_limits *wheel_limits;
 	/* Notes for the user (lock lines ignored, distributions the base has), may be NULL. */
 	void (*note)(void *ctx, const char *text);
 	void *note_ctx;

@@ -1,8 +1,9 @@
 /* lade — content-addressed blob store laid out as an OCI image layout:
  *   DIR/oci-layout, DIR/blobs/sha256/<hex>, DIR/index.json (written by manifest/layout.c).
- * Blobs are written to DIR/blobs/sha256/.tmp-* , fsynced, then renamed to their digest, so a
- * blob name always means complete, verified content. Stale temp files of an interrupted run
- * are removed by lade_store_open(). */
+ * Blobs are written to DIR/blobs/sha256/.tmp-lade-<random>, fsynced, then renamed to their
+ * digest, so a blob name always means complete, verified content. Stale temp files of an
+ * interrupted run (lade's own names only) are removed by lade_store_open(). Nothing inside DIR
+ * is reached through a symlink: a symlinked blobs/, blobs/sha256/ or .lade.lock is refused. */
 #ifndef LADE_STORE_H
 #define LADE_STORE_H
 
@@ -11,6 +12,7 @@
 #include "lade/digest.h"
 #include "lade/error.h"
 #include "lade/stream.h"
+#include "lade/util.h"
 
 struct lade_store;       /* opaque */
 struct lade_blob_writer; /* opaque */
@@ -19,7 +21,7 @@ struct lade_blob_writer; /* opaque */
  * oci-layout file, removes stale temp files, and takes an exclusive lock (flock on
  * DIR/.lade.lock) held until lade_store_free(); a second lade on the same layout waits at
  * most `lock_timeout_s` seconds then fails with a clear error (0: fail at once).
- * Errors name the directory. */
+ * Errors name the directory (and the entry of it that is a symlink or of the wrong type). */
 int lade_store_open(const char *dir, int lock_timeout_s, struct lade_store **out,
                     struct lade_error **err);
 /* lade's own content store, shared by the layer cache and pulled images (one set of blobs, one
@@ -29,6 +31,15 @@ char *lade_store_default_dir(struct lade_error **err);
 void lade_store_free(struct lade_store *s);
 void lade_store_freep(struct lade_store **s);
 const char *lade_store_dir(const struct lade_store *s);
+
+/* A regular file NAME directly in the layout directory (index.json), read without following
+ * a symlink and without blocking on a FIFO: at most max bytes appended to out. A missing file
+ * fails with sys_errno ENOENT. */
+int lade_store_read_file(struct lade_store *s, const char *name, size_t max, struct lade_buf *out,
+                         struct lade_error **err);
+/* Replace NAME in the layout directory atomically (temp, fsync, rename, fsync directory). */
+int lade_store_write_file(struct lade_store *s, const char *name, const void *data, size_t len,
+                          struct lade_error **err);
 
 /* Path of a blob (may not exist). New string. */
 char *lade_store_blob_path(const struct lade_store *s, const char *digest);

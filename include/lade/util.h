@@ -168,6 +168,11 @@ int lade_mkdir_p(const char *path, struct lade_error **err);
 int lade_write_file_atomic(const char *path, const void *data, size_t len, struct lade_error **err);
 /* fsync the directory that contains path (or path itself if it is a directory). */
 int lade_fsync_dir(const char *dir, struct lade_error **err);
+/* openat() of the relative path `rel` below the directory dfd without following any symlink
+ * and without leaving dfd: openat2(RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS) where the kernel
+ * has it, else one O_NOFOLLOW openat per component. "..", "." and absolute paths fail with
+ * EXDEV, a symlink with ELOOP. Returns the fd or -1 with errno set (no error message). */
+int lade_openat_beneath(int dfd, const char *rel, int flags, mode_t mode);
 
 /* Parse "1234" / "0644" style numbers with bounds; return 0 or -1 (no error message). */
 int lade_parse_u32(const char *s, int base, uint32_t *out);

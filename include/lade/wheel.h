@@ -6,7 +6,9 @@
  * A wheel that lade_wheel_open() accepts is safe to install: every member has a relative path
  * without "..", empty components, backslashes or NUL; no member is a symlink, encrypted,
  * compressed with anything but stored/deflate, duplicated, larger than 16 GiB or a likely
- * decompression bomb; every member is listed in RECORD with a sha256 hash (RECORD itself and
+ * decompression bomb; no two members share bytes, every local header agrees with the central
+ * directory, directory entries carry no data, and the members' total size is within the
+ * per-wheel limits; every member is listed in RECORD with a sha256 hash (RECORD itself and
  * its signatures excepted) and every RECORD line names a member. Content hashes are only
  * verified when the bytes are read (lade_wheel_read_member / lade_wheel_emit_member). */
 #ifndef LADE_WHEEL_H
@@ -24,6 +26,22 @@
 #define LADE_WHEEL_MAX_MEMBER_SIZE (16ULL << 30)  /* uncompressed bytes per member */
 #define LADE_WHEEL_BOMB_MIN_SIZE   (100ULL << 20) /* ratio check applies above this */
 #define LADE_WHEEL_BOMB_MAX_RATIO  1000
+
+/* Per-wheel limits on the sum of the members' declared uncompressed sizes, refused at open with
+ * the member that crosses them. Members must also not share bytes (local header and data
+ * ranges are disjoint), so a wheel cannot inflate one deflate block many times over. */
+#define LADE_WHEEL_MAX_TOTAL_SIZE  (32ULL << 30)  /* all members */
+#define LADE_WHEEL_MAX_TOTAL_RATIO 100            /* total / wheel file size ... */
+#define LADE_WHEEL_TOTAL_RATIO_MIN (100ULL << 20) /* ... once the total is above this */
+
+struct lade_wheel_limits {
+	uint64_t max_total; /* 0: no limit */
+	uint64_t max_ratio; /* 0: no limit */
+	uint64_t ratio_min; /* the ratio applies to totals above this */
+};
+
+/* The defaults above. */
+void lade_wheel_limits_default(struct lade_wheel_limits *l);
 
 struct lade_wheel_member {
 	const char *name; /* as in the zip, directories end with '/'; owned by the wheel */
@@ -55,6 +73,9 @@ struct lade_wheel; /* opaque */
  * wheel (by base name) and, where it applies, the member, e.g.
  * "wheel evil-1.0-py3-none-any.whl member ../x: path has a '..' component". */
 int lade_wheel_open(const char *path, struct lade_wheel **out, struct lade_error **err);
+/* The same with other per-wheel limits (NULL: the defaults). */
+int lade_wheel_open_limited(const char *path, const struct lade_wheel_limits *limits,
+                            struct lade_wheel **out, struct lade_error **err);
 void lade_wheel_free(struct lade_wheel *w);
 void lade_wheel_freep(struct lade_wheel **w);
 

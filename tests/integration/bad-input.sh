@@ -124,6 +124,30 @@ expect_error "base tag not found" 'no-such-tag' "$T/notag/out" -- \
 expect_error "no recipe file" "$T/nothing/recipe\\.yaml" "$T/nothing/out" -- \
 	build "$T/nothing/recipe.yaml" -o "$T/nothing/out" -q
 
+# 7b. Symlinks inside an existing output layout are refused by name, never followed: nothing
+# is created outside it, and the directory they point at (with a .tmp-x file) is untouched.
+recipe "$T/links" <<YAML
+name: bad
+base: {oci: "$BASE_OCI:python3.11"}
+files: [{src: app/, dst: /app}]
+YAML
+mkdir -p "$T/links/lock-out" "$T/links/victim" "$T/links/blobs-out" "$T/links/sha-out/blobs"
+printf 'keep' >"$T/links/victim/keep"
+printf 'tmp' >"$T/links/victim/.tmp-x"
+ln -s "$T/links/created-by-lade" "$T/links/lock-out/.lade.lock"
+expect_error "symlinked .lade.lock" "lock-out/\.lade\.lock is a symlink" "$T/links/lock-out" -- \
+	build "$T/links/recipe.yaml" -o "$T/links/lock-out" -q
+check "symlinked .lade.lock: its target was not created" test ! -e "$T/links/created-by-lade"
+ln -s "$T/links/victim" "$T/links/blobs-out/blobs"
+expect_error "symlinked blobs/" "blobs-out/blobs is a symlink" "$T/links/blobs-out" -- \
+	build "$T/links/recipe.yaml" -o "$T/links/blobs-out" -q
+ln -s "$T/links/victim" "$T/links/sha-out/blobs/sha256"
+expect_error "symlinked blobs/sha256/" "sha-out/blobs/sha256 is a symlink" "$T/links/sha-out" -- \
+	build "$T/links/recipe.yaml" -o "$T/links/sha-out" -q
+is "$(cd "$T/links/victim" && ls -A | tr '\n' ' ')" ".tmp-x keep " \
+	"the symlinks' target directory keeps exactly its files"
+is "$(cat "$T/links/victim/.tmp-x")" "tmp" "its .tmp-x file is untouched"
+
 # 8. Usage errors exit 2 with a message on stderr and nothing on stdout.
 usage_error() {
 	local name=$1

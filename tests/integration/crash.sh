@@ -139,11 +139,14 @@ is "$n_cleaned" "$n_temps" "the next build removes the temp files of a killed on
 # Temp files of every kind (a blob, index.json) in a layout are removed by the next build.
 rm -rf "$L"
 cp -a "$PRISTINE" "$L"
-printf 'partial' >"$L/blobs/sha256/.tmp-abc123"
+printf 'partial' >"$L/blobs/sha256/.tmp-lade-0123456789abcdef"
 printf '{"partial' >"$L/.tmp-lade-XyZ123"
+# ... but only lade's own temp names: a file lade cannot know it made is kept
+printf 'mine' >"$L/blobs/sha256/.tmp-x"
 run_lade build "$T/new/recipe.yaml" -o "$L" -q
 is "$RC" 0 "a build into a layout with stale temp files succeeds"
-is "$(find "$L" -name '.tmp-*')" "" "the stale blob and index temp files are removed"
+is "$(find "$L" -name '.tmp-*')" "$L/blobs/sha256/.tmp-x" "the stale blob and index temp files are removed, .tmp-x is kept"
+rm -f "$L/blobs/sha256/.tmp-x"
 check "the layout verifies" "$LADE" verify "$L"
 
 done_testing

@@ -95,6 +95,10 @@ declare -A MEMBER=(
 	[localheader]='hostile/mod\.py'
 	[nul]='hostile/nul'
 	[truncated]='.'
+	[overlap]='hostile/bomb-01\.bin.*overlaps member hostile/bomb-00\.bin'
+	[localsize]='hostile/mod\.py.*local header'
+	[localmethod]='hostile/mod\.py.*local header'
+	[dirdata]='hostile/sub/.*directory entry carries data'
 )
 mapfile -t rules < <(printf '%s\n' "${!MEMBER[@]}" | sort)
 for rule in "${rules[@]}"; do
@@ -122,6 +126,16 @@ d=$T/case/hostile-badhash # fails late: while the layer is written
 run_lade build "$d/recipe.yaml" -o "$T/fresh2" -q
 is "$RC" 1 "hostile badhash, fresh layout: exit status 1"
 if [ -e "$T/fresh2/index.json" ]; then not_ok "hostile badhash, fresh layout: no index.json"; else ok "hostile badhash, fresh layout: no index.json"; fi
+
+# The per-wheel total comes from the environment (the recipe cannot raise it): datapkg's
+# members add up to more than 100 bytes.
+d=$(case_dir total "$W/datapkg-0.3-py3-none-any.whl")
+LADE_WHEEL_MAX_BYTES=100 expect_fail "LADE_WHEEL_MAX_BYTES=100" 'wheel datapkg-0\.3-py3-none-any\.whl member ' \
+	'over the per-wheel limit of 100 \(LADE_WHEEL_MAX_BYTES\)' -- "$d/recipe.yaml"
+LADE_WHEEL_MAX_BYTES=lots expect_fail "LADE_WHEEL_MAX_BYTES=lots" 'LADE_WHEEL_MAX_BYTES=lots: not a size' \
+	-- "$d/recipe.yaml"
+LADE_WHEEL_MAX_BYTES=1MiB LADE_WHEEL_MAX_RATIO=0 run_lade build "$d/recipe.yaml" -o "$T/total-out" -q
+is "$RC" 0 "datapkg builds under LADE_WHEEL_MAX_BYTES=1MiB"
 
 # The lock: a hash that is not the wheel's (one hex digit changed).
 d=$(case_dir lockhash "$W/datapkg-0.3-py3-none-any.whl")

@@ -53,30 +53,39 @@ static int mem_write(struct lade_stream *s, const void *buf, size_t len, struct 
 	return 0;
 }
 
-/* Content of a file entry in a tar (NULL when absent). */
-static char *tar_file(const struct lade_buf *tar, const char *path)
+/* Content of a file entry in a tar, binary safe: false when absent. */
+static bool tar_file_buf(const struct lade_buf *tar, const char *path, struct lade_buf *out)
 {
 	struct archive *a = archive_read_new();
 	struct archive_entry *ae;
-	char *out = NULL;
+	bool found = false;
 	archive_read_support_format_tar(a);
 	if (archive_read_open_memory(a, tar->data, tar->len) != ARCHIVE_OK) {
 		archive_read_free(a);
-		return NULL;
+		return false;
 	}
-	while (archive_read_next_header(a, &ae) == ARCHIVE_OK) {
+	while (!found && archive_read_next_header(a, &ae) == ARCHIVE_OK) {
 		if (strcmp(archive_entry_pathname(ae), path) != 0)
 			continue;
-		struct lade_buf b = LADE_BUF_INIT;
 		char buf[4096];
 		la_ssize_t n;
 		while ((n = archive_read_data(a, buf, sizeof(buf))) > 0)
-			lade_buf_add(&b, buf, (size_t)n);
-		out = lade_buf_detach(&b, NULL);
-		break;
+			lade_buf_add(out, buf, (size_t)n);
+		found = true;
 	}
 	archive_read_free(a);
-	return out;
+	return found;
+}
+
+/* Content of a file entry in a tar as a string (NULL when absent). */
+static char *tar_file(const struct lade_buf *tar, const char *path)
+{
+	struct lade_buf b = LADE_BUF_INIT;
+	if (!tar_file_buf(tar, path, &b)) {
+		lade_buf_release(&b);
+		return NULL;
+	}
+	return lade_buf_detach(&b, NULL);
 }
 
 static const char *entry_data(const struct lade_layer *l, const char *path)
@@ -686,6 +695,62 @@ static void test_setuid(void)
 	lade_install_scheme_release(&s);
 }
 
+/* Members whose size is at an inflate output buffer boundary (k * 64 KiB - 1, +0, +1) install
+ * exactly the bytes Python's zipfile reads (boundpkg.sums, written by make-wheels.py). */
+static void test_buffer_boundaries(void)
+{
+	_cleanup_free_ char *cmd =
+	        xasprintf("/usr/bin/python3 '%s/tests/fixtures/make-wheels.py' '%s/b' boundary",
+	                  getenv("LADE_TEST_SRCDIR"), tmpdir);
+	_cleanup_free_ char *path = xasprintf("%s/b/boundpkg-1.0-py3-none-any.whl", tmpdir);
+	_cleanup_free_ char *sums_path = xasprintf("%s/b/boundpkg.sums", tmpdir);
+	_cleanup_(lade_wheel_freep) struct lade_wheel *w = NULL;
+	_cleanup_(lade_layer_freep) struct lade_layer *l = lade_layer_new("wheel boundpkg");
+	_cleanup_buf_ struct lade_buf sums = LADE_BUF_INIT;
+	_cleanup_(lade_install_scheme_release) struct lade_install_scheme s = {0};
+	struct lade_install_info info = {0};
+	_cleanup_error_ struct lade_error *err = NULL;
+	if (system(cmd) != 0 || lade_read_file(sums_path, 1 << 20, &sums, &err) < 0 ||
+	    lade_wheel_open(path, &w, &err) < 0 ||
+	    lade_install_scheme_venv("/opt/venv", "3.11", &s, &err) < 0 ||
+	    lade_wheel_install(w, &s, true, l, &info, &err) < 0) {
+		ok(0, "boundpkg installs: %s", err ? err->msg : "make-wheels.py failed");
+		return;
+	}
+	struct mem_stream ms = {{mem_write}, LADE_BUF_INIT};
+	struct lade_layer_options opts = {
+	        .compression = LADE_COMPRESS_NONE, .level = -1, .jobs = 1};
+	ok(lade_layer_write_tar(l, &opts, &ms.stream, &err) == 0, "boundpkg layer written: %s",
+	   err ? err->msg : "ok");
+	size_t checked = 0, same = 0;
+	for (char *line = sums.data, *nl; line && *line; line = nl ? nl + 1 : NULL) {
+		nl = strchr(line, '\n');
+		if (nl)
+			*nl = '\0';
+		char name[256], want[65];
+		unsigned long long size;
+		if (sscanf(line, "%255s %64s %llu", name, want, &size) != 3)
+			continue;
+		_cleanup_free_ char *tpath = xasprintf(SITE "/%s", name);
+		_cleanup_buf_ struct lade_buf got = LADE_BUF_INIT;
+		char digest[LADE_DIGEST_STRLEN];
+		checked++;
+		if (!tar_file_buf(&ms.buf, tpath, &got)) {
+			printf("# %s missing from the layer\n", name);
+			continue;
+		}
+		lade_sha256_buf(got.data, got.len, digest);
+		if (got.len == size && strcmp(lade_digest_hex(digest), want) == 0)
+			same++;
+		else
+			printf("# %s: %zu bytes, zipfile reads %llu\n", name, got.len, size);
+	}
+	ok(checked == 25, "every boundary member checked (%zu)", checked);
+	ok(same == checked, "installed bytes equal zipfile's at each 64 KiB boundary +-1");
+	lade_buf_release(&ms.buf);
+	lade_install_info_release(&info);
+}
+
 int main(void)
 {
 	if (make_fixtures() < 0) {
@@ -701,6 +766,7 @@ int main(void)
 	test_platlib_and_collapse();
 	test_venv();
 	test_setuid();
+	test_buffer_boundaries();
 	rm_rf(tmpdir);
 	free(tmpdir);
 	return tap_done();

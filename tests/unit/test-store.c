@@ -144,8 +144,11 @@ static void test_open_put(void)
 
 	/* reopen: a wrong oci-layout is repaired, stale temp files are removed */
 	write_file(layout, "{}", 2); /* damage oci-layout */
-	_cleanup_free_ char *stale = xasprintf("%s/.tmp-stale1", blobs);
+	_cleanup_free_ char *stale = xasprintf("%s/.tmp-lade-0123456789abcdef", blobs);
 	write_file(stale, "partial", 7); /* plant a stale temp file */
+	/* temps of another program (or of lade before .tmp-lade-) are not provably lade's */
+	_cleanup_free_ char *foreign = xasprintf("%s/.tmp-stale1", blobs);
+	write_file(foreign, "partial", 7); /* plant a .tmp- file lade did not name */
 	/* the temp of an index.json write killed before its rename */
 	_cleanup_free_ char *stale_index = xasprintf("%s/.tmp-lade-AbC123", dir);
 	write_file(stale_index, "{\"partial", 9); /* plant a stale index temp file */
@@ -157,6 +160,7 @@ static void test_open_put(void)
 	ok(access(stale_index, F_OK) < 0 && errno == ENOENT,
 	   "stale index temp file removed at open");
 	ok(access(not_ours, F_OK) == 0, "other files in the layout directory are kept");
+	ok(access(foreign, F_OK) == 0, "a .tmp- file not named by lade is kept in blobs/sha256");
 	ok(lade_store_has(s, want), "blobs survive reopen");
 	lade_store_free(s);
 	lade_error_free(err);
@@ -305,6 +309,117 @@ static void test_lock(void)
 	lade_error_free(err);
 }
 
+/* A directory `target` outside the layout holding a file and a ".tmp-x" file; true when both
+ * are still there with their content and nothing else was added. */
+static bool plant_target(const char *target)
+{
+	_cleanup_free_ char *a = xasprintf("%s/keep", target);
+	_cleanup_free_ char *b = xasprintf("%s/.tmp-x", target);
+	return mkdir(target, 0755) == 0 && write_file(a, "keep", 4) && write_file(b, "tmp", 3);
+}
+
+static bool target_untouched(const char *target)
+{
+	_cleanup_free_ char *a = xasprintf("%s/keep", target);
+	_cleanup_free_ char *b = xasprintf("%s/.tmp-x", target);
+	return file_equals(a, "keep", 4) && file_equals(b, "tmp", 3) &&
+	       count_entries(target, "") == 2;
+}
+
+/* LAYOUT/rel (rel "blobs" or "blobs/sha256") is a symlink to a directory outside holding a
+ * .tmp-x file: the open is refused naming rel, and the directory is left as it was. */
+static void symlinked_dir(const char *layout, const char *rel)
+{
+	_cleanup_free_ char *dir = xasprintf("%s/%s", tmp_root, layout);
+	_cleanup_free_ char *target = xasprintf("%s/%s-target", tmp_root, layout);
+	_cleanup_free_ char *blobs = xasprintf("%s/blobs", dir);
+	_cleanup_free_ char *link = xasprintf("%s/%s", dir, rel);
+	_cleanup_error_ struct lade_error *err = NULL;
+	struct lade_store *s = NULL;
+	ok(mkdir(dir, 0755) == 0 && (strchr(rel, '/') == NULL || mkdir(blobs, 0755) == 0) &&
+	           plant_target(target) && symlink(target, link) == 0,
+	   "%s is a symlink to a directory with a .tmp-x file", rel);
+	ok(lade_store_open(dir, 0, &s, &err) < 0, "symlinked %s refused", rel);
+	_cleanup_free_ char *want = xasprintf("output layout %s: %s/%s is a symlink (lade does not "
+	                                      "follow symlinks inside a layout)",
+	                                      dir, dir, rel);
+	is_str(err ? err->msg : NULL, want, "the message names %s", rel);
+	ok(target_untouched(target), "the target directory of %s is untouched", rel);
+	lade_store_free(s);
+}
+
+/* Symlinks, FIFOs and wrong types inside an existing layout are refused by name; nothing is
+ * created, written or deleted where they point. */
+static void test_hostile_layout(void)
+{
+	struct lade_error *err = NULL;
+	struct lade_store *s = NULL;
+
+	/* .lade.lock -> a file outside: refused, the target is not created */
+	_cleanup_free_ char *l1 = xasprintf("%s/h-lock", tmp_root);
+	_cleanup_free_ char *lock = xasprintf("%s/.lade.lock", l1);
+	_cleanup_free_ char *victim = xasprintf("%s/h-lock-victim", tmp_root);
+	ok(mkdir(l1, 0755) == 0 && symlink(victim, lock) == 0, "lock file is a dangling symlink");
+	ok(lade_store_open(l1, 0, &s, &err) < 0, "symlinked lock file refused");
+	_cleanup_free_ char *want = xasprintf("output layout %s: %s/.lade.lock is a symlink (lade "
+	                                      "does not follow symlinks inside a layout)",
+	                                      l1, l1);
+	is_str(err ? err->msg : NULL, want, "the message names the lock file");
+	ok(access(victim, F_OK) < 0 && errno == ENOENT, "the symlink's target was not created");
+	lade_error_freep(&err);
+
+	/* a FIFO as the lock file: refused at once, no hang */
+	_cleanup_free_ char *l2 = xasprintf("%s/h-fifo", tmp_root);
+	_cleanup_free_ char *fifo = xasprintf("%s/.lade.lock", l2);
+	ok(mkdir(l2, 0755) == 0 && mkfifo(fifo, 0644) == 0, "lock file is a FIFO");
+	ok(lade_store_open(l2, 0, &s, &err) < 0, "FIFO lock file refused");
+	_cleanup_free_ char *want2 =
+	        xasprintf("output layout %s: %s/.lade.lock is not a regular file", l2, l2);
+	is_str(err ? err->msg : NULL, want2, "the message says what is wrong");
+	lade_error_freep(&err);
+
+	symlinked_dir("h-blobs", "blobs");
+	symlinked_dir("h-sha", "blobs/sha256");
+
+	/* blobs/sha256 a regular file */
+	_cleanup_free_ char *l5 = xasprintf("%s/h-file", tmp_root);
+	_cleanup_free_ char *b5 = xasprintf("%s/blobs", l5);
+	_cleanup_free_ char *sha5 = xasprintf("%s/blobs/sha256", l5);
+	ok(mkdir(l5, 0755) == 0 && mkdir(b5, 0755) == 0 && write_file(sha5, "x", 1),
+	   "blobs/sha256 is a regular file");
+	ok(lade_store_open(l5, 0, &s, &err) < 0, "blobs/sha256 as a file refused");
+	_cleanup_free_ char *want5 =
+	        xasprintf("output layout %s: %s/blobs/sha256 is not a directory", l5, l5);
+	is_str(err ? err->msg : NULL, want5, "the message names blobs/sha256");
+	lade_error_freep(&err);
+
+	/* index.json and a blob as symlinks: the index is refused, the blob does not count */
+	_cleanup_free_ char *l6 = xasprintf("%s/h-index", tmp_root);
+	ok(lade_store_open(l6, 0, &s, &err) == 0, "a fresh layout opens");
+	if (s) {
+		char digest[LADE_DIGEST_STRLEN];
+		lade_sha256_buf("blob", 4, digest);
+		_cleanup_free_ char *blob = lade_store_blob_path(s, digest);
+		_cleanup_free_ char *index = xasprintf("%s/index.json", l6);
+		ok(symlink(victim, blob) == 0 && symlink(victim, index) == 0,
+		   "plant symlinks for a blob and index.json");
+		ok(!lade_store_has(s, digest), "a symlink in blobs/sha256 is not a blob");
+		_cleanup_buf_ struct lade_buf b = LADE_BUF_INIT;
+		ok(lade_store_read_file(s, "index.json", 1024, &b, &err) < 0 && err &&
+		           strstr(err->msg, "/index.json is a symlink") != NULL,
+		   "index.json through a symlink refused");
+		lade_error_freep(&err);
+		char got[LADE_DIGEST_STRLEN];
+		ok(lade_store_put(s, "blob", 4, got, &err) == 0 && file_equals(blob, "blob", 4),
+		   "storing the blob replaces the symlink, not its target");
+		ok(access(victim, F_OK) < 0 && errno == ENOENT,
+		   "the symlinks' target was not created");
+		lade_store_free(s);
+		s = NULL;
+	}
+	lade_error_free(err);
+}
+
 static void test_enospc(void)
 {
 	_cleanup_free_ char *mnt = xasprintf("%s/small", tmp_root);
@@ -352,6 +467,7 @@ int main(void)
 	test_open_put();
 	test_import();
 	test_lock();
+	test_hostile_layout();
 	test_enospc();
 	rm_rf(tmp_root);
 	free(tmp_root);

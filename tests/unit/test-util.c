@@ -1,6 +1,13 @@
-/* Unit tests: buffer, paths, sizes, globs (digests: test-digest.c). */
+/* Unit tests: buffer, paths, sizes, globs, opening beneath a directory fd (digests:
+ * test-digest.c). */
+#include <errno.h>
+#include <fcntl.h>
+#include <seccomp.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "lade/util.h"
 #include "tap.h"
@@ -77,10 +84,89 @@ static void test_sizes(void)
 	is_str(lade_human_size(1536, buf, sizeof(buf)), "1.5 KiB", "human size");
 }
 
+/* lade_openat_beneath over DIR (a/b/file, a/link -> b, a/abs -> DIR/a/b): the number of the
+ * cases below that do not behave. */
+static int beneath_failures(const char *dir)
+{
+	int failures = 0;
+	_cleanup_fd_ int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int fd = lade_openat_beneath(dfd, "a/b/file", O_RDONLY | O_CLOEXEC, 0);
+	failures += fd < 0;
+	if (fd >= 0)
+		close(fd);
+	const struct {
+		const char *rel;
+		int want;
+	} refused[] = {{"a/link/file", ELOOP},
+	               {"a/abs/file", ELOOP},
+	               {"a/link", ELOOP},
+	               {"/etc/passwd", EXDEV},
+	               {"../x", EXDEV}};
+	for (size_t i = 0; i < LADE_ARRAY_SIZE(refused); i++) {
+		errno = 0;
+		fd = lade_openat_beneath(dfd, refused[i].rel, O_RDONLY | O_CLOEXEC, 0);
+		if (fd >= 0)
+			close(fd);
+		if (fd >= 0 || errno != refused[i].want) {
+			printf("# %s: fd %d errno %d, want %d\n", refused[i].rel, fd, errno,
+			       refused[i].want);
+			failures++;
+		}
+	}
+	/* O_CREAT through a dangling symlink creates nothing */
+	_cleanup_free_ char *dangling = xasprintf("%s/a/dangling", dir);
+	_cleanup_free_ char *target = xasprintf("%s/a/created", dir);
+	if (symlink(target, dangling) < 0)
+		failures++;
+	fd = lade_openat_beneath(dfd, "a/dangling", O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	failures += fd >= 0 || access(target, F_OK) == 0;
+	unlink(dangling);
+	return failures;
+}
+
+static void test_openat_beneath(void)
+{
+	const char *t = getenv("TMPDIR");
+	_cleanup_free_ char *dir = xasprintf("%s/lade-util-XXXXXX", t && *t ? t : "/tmp");
+	if (mkdtemp(dir) == NULL) {
+		ok(0, "mkdtemp");
+		return;
+	}
+	_cleanup_free_ char *setup = xasprintf(
+	        "cd '%s' && mkdir -p a/b && echo x >a/b/file && ln -s b a/link && ln -s '%s/a/b' "
+	        "a/abs",
+	        dir, dir);
+	ok(system(setup) == 0, "tree with symlinks");
+	ok(beneath_failures(dir) == 0, "openat2 path: symlinks, '..' and absolute paths refused");
+
+	/* the fallback, as on a kernel without openat2: a child where openat2 fails ENOSYS */
+	fflush(stdout); /* the child must not print what is buffered again */
+	pid_t pid = fork();
+	if (pid == 0) {
+		scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ALLOW);
+		if (ctx == NULL ||
+		    seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS),
+		                     seccomp_syscall_resolve_name("openat2"), 0) < 0 ||
+		    seccomp_load(ctx) < 0)
+			_exit(100);
+		int failures = beneath_failures(dir);
+		fflush(stdout);
+		_exit(failures > 0);
+	}
+	int status = 0;
+	ok(pid > 0 && waitpid(pid, &status, 0) == pid && WIFEXITED(status) &&
+	           WEXITSTATUS(status) == 0,
+	   "O_NOFOLLOW fallback: the same refusals (child status %d)", status);
+	_cleanup_free_ char *rm = xasprintf("rm -rf '%s'", dir);
+	if (system(rm) != 0)
+		printf("# cannot remove %s\n", dir);
+}
+
 int main(void)
 {
 	test_buf();
 	test_paths();
 	test_sizes();
+	test_openat_beneath();
 	return tap_done();
 }

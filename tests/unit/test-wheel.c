@@ -179,6 +179,13 @@ static void test_hostile(void)
 	check_refused("localheader", " member hostile/mod.py: local header lies outside the file");
 	check_refused("nul", " member hostile/nul: name contains a NUL byte");
 	check_refused("truncated", ": not a zip file (no end of central directory record)");
+	check_refused("overlap", " member hostile/bomb-01.bin: local header or data overlaps "
+	                         "member hostile/bomb-00.bin (members must not share bytes)");
+	check_refused("localsize", " member hostile/mod.py: local header crc-32 or sizes differ "
+	                           "from the central directory");
+	check_refused("localmethod", " member hostile/mod.py: local header method or flags "
+	                             "differ from the central directory");
+	check_refused("dirdata", " member hostile/sub/: directory entry carries data");
 
 	/* the bad hash is only seen when the member is read */
 	struct lade_wheel *w = open_ok("hostile_badhash-1.0-py3-none-any.whl");
@@ -224,6 +231,57 @@ static void test_hostile(void)
 	lade_error_free(err);
 }
 
+/* The per-wheel totals: three members of 1 MiB zeros (a wheel of a few KiB) open with the
+ * defaults, and are refused under a 2 MiB cap (at the third member) or a 100:1 ratio above
+ * 1 MiB (at the second); each limit also switches off with 0. */
+static void test_total_limits(void)
+{
+	_cleanup_free_ char *cmd = xasprintf(
+	        "cd '%s' && PYTHONPATH='%s/tests/fixtures' /usr/bin/python3 -c 'import wheelkit; "
+	        "wheelkit.mw.simple(\"w\", \"zeros\", \"1.0\", {\"zeros/%%s.bin\" %% c: "
+	        "bytes(1 << 20) for c in \"abc\"})'",
+	        tmpdir, getenv("LADE_TEST_SRCDIR"));
+	_cleanup_free_ char *path = xasprintf("%s/w/zeros-1.0-py3-none-any.whl", tmpdir);
+	ok(system(cmd) == 0, "zeros wheel written");
+	struct lade_wheel_limits lim;
+	struct lade_wheel *w = NULL;
+	struct lade_error *err = NULL;
+	ok(lade_wheel_open_limited(path, NULL, &w, &err) == 0, "3 MiB of zeros open by default");
+	lade_wheel_free(w);
+	lade_error_free(err);
+	err = NULL;
+
+	lade_wheel_limits_default(&lim);
+	lim.max_total = 2 << 20;
+	ok(lade_wheel_open_limited(path, &lim, &w, &err) < 0 && err &&
+	           strcmp(err->msg, "wheel zeros-1.0-py3-none-any.whl member zeros/c.bin: the "
+	                            "members add up to 3145728 bytes uncompressed, over the "
+	                            "per-wheel limit of 2097152 (LADE_WHEEL_MAX_BYTES)") == 0,
+	   "total cap names the member that crosses it");
+	lade_error_free(err);
+	err = NULL;
+
+	lade_wheel_limits_default(&lim);
+	lim.ratio_min = 1 << 20;
+	struct stat st;
+	ok(stat(path, &st) == 0 && st.st_size * 100 < (2 << 20), "the wheel is < 1/100 of 2 MiB");
+	_cleanup_free_ char *want = xasprintf(
+	        "wheel zeros-1.0-py3-none-any.whl member zeros/b.bin: the members add up to "
+	        "2097152 bytes uncompressed, over 100 times the wheel's %lld bytes (decompression "
+	        "bomb; LADE_WHEEL_MAX_RATIO)",
+	        (long long)st.st_size);
+	ok(lade_wheel_open_limited(path, &lim, &w, &err) < 0 && err && strcmp(err->msg, want) == 0,
+	   "total ratio names the member that crosses it");
+	lade_error_free(err);
+	err = NULL;
+
+	lim.max_ratio = 0;
+	lim.max_total = 0;
+	ok(lade_wheel_open_limited(path, &lim, &w, &err) == 0, "0 switches both limits off");
+	lade_wheel_free(w);
+	lade_error_free(err);
+}
+
 static void test_deterministic_fixtures(void)
 {
 	/* the generator itself must be deterministic: run it again elsewhere and compare */
@@ -245,6 +303,7 @@ int main(void)
 	test_pure();
 	test_others();
 	test_hostile();
+	test_total_limits();
 	test_deterministic_fixtures();
 	rm_rf(tmpdir);
 	free(tmpdir);
