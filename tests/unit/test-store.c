@@ -315,7 +315,11 @@ static bool plant_target(const char *target)
 {
 	_cleanup_free_ char *a = xasprintf("%s/keep", target);
 	_cleanup_free_ char *b = xasprintf("%s/.tmp-x", target);
-	return mkdir(target, 0755) == 0 && write_file(a, "keep", 4) && write_file(b, "tmp", 3);
+	if (mkdir(target, 0755) != 0)
+		return false;
+	write_file(a, "keep", 4);
+	write_file(b, "tmp", 3);
+	return true;
 }
 
 static bool target_untouched(const char *target)
@@ -385,8 +389,8 @@ static void test_hostile_layout(void)
 	_cleanup_free_ char *l5 = xasprintf("%s/h-file", tmp_root);
 	_cleanup_free_ char *b5 = xasprintf("%s/blobs", l5);
 	_cleanup_free_ char *sha5 = xasprintf("%s/blobs/sha256", l5);
-	ok(mkdir(l5, 0755) == 0 && mkdir(b5, 0755) == 0 && write_file(sha5, "x", 1),
-	   "blobs/sha256 is a regular file");
+	ok(mkdir(l5, 0755) == 0 && mkdir(b5, 0755) == 0, "layout with blobs/");
+	write_file(sha5, "x", 1); /* blobs/sha256 a regular file */
 	ok(lade_store_open(l5, 0, &s, &err) < 0, "blobs/sha256 as a file refused");
 	_cleanup_free_ char *want5 =
 	        xasprintf("output layout %s: %s/blobs/sha256 is not a directory", l5, l5);
