@@ -18,6 +18,18 @@ export PYTHONPATH=$LADE_SRCDIR/tests/fixtures${PYTHONPATH:+:$PYTHONPATH}
 
 # wheelkit lock LOCK WHEEL... — a hashed lock of those wheels (tests/fixtures/wheelkit.py).
 wheelkit() { python3 "$LADE_SRCDIR/tests/fixtures/wheelkit.py" "$@"; }
+# The project's Python tools venv (.ci/tools-venv: the current pip, uv, spdx-tools,
+# cyclonedx-python-lib, jsonschema).
+: "${LADE_TOOLS_VENV:=$LADE_SRCDIR/.venv}"
+export LADE_TOOLS_VENV
+
+# need_tools_venv — skip unless the tools venv is there; sets TOOLS_PY (its python) and PIP_VERSION.
+need_tools_venv() {
+	TOOLS_PY=$LADE_TOOLS_VENV/bin/python
+	PIP_VERSION=$("$TOOLS_PY" -m pip --version 2>/dev/null | cut -d' ' -f2) ||
+		skip_all "no tools venv at $LADE_TOOLS_VENV (make it with: bash .ci/tools-venv)"
+}
+
 # Builds in tests never share a layer cache (it would hide non-determinism); tests of the
 # cache give --cache DIR explicitly.
 export LADE_NO_CACHE=1
