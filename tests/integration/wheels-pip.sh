@@ -68,36 +68,16 @@ YAML
 	ok "[$label] umoci unpack"
 	[ -d "$d/bundle/rootfs/opt/venv" ] || { not_ok "[$label] the image has /opt/venv"; return; }
 
-	# pip at /opt/venv: a tmpfs on /opt in a private mount namespace, the stage dir bound on
-	# /opt/venv. No host configuration, no cache, no network.
 	mkdir -p "$d/pip"
-	local -a pip=("$TOOLS_PY" -m pip --python /opt/venv/bin/python)
-	if ! out=$(env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME="$d" LANG=C.UTF-8 \
-		PIP_CONFIG_FILE=/dev/null PIP_NO_CACHE_DIR=1 PYTHONDONTWRITEBYTECODE=1 \
-		unshare --mount --propagation private /bin/sh -ec '
-			umask 022
-			mount -t tmpfs tmpfs /opt
-			mkdir /opt/venv
-			mount --bind "$0" /opt/venv
-			"$1" -m venv --without-pip /opt/venv
-			shift 2
-			exec "$@"' "$d/pip" "$PY" -- "${pip[@]}" install --quiet --no-compile --no-index \
-		--no-deps --disable-pip-version-check --find-links "$wh" -r "$lock" 2>&1); then
+	if ! out=$(pip_at_opt_venv "$d/pip" "$PY" install --quiet --no-compile --no-index \
+		--no-deps --find-links "$wh" -r "$lock" 2>&1); then
 		not_ok "[$label] venv + pip install"
 		diag "$out"
 		return
 	fi
 	ok "[$label] venv + pip install at /opt/venv"
 
-	local kind desc
-	while IFS=$'\t' read -r kind desc; do
-		case $kind in
-		ok) ok "$desc" ;;
-		"not ok") not_ok "$desc" ;;
-		*) diag "$desc" ;;
-		esac
-	done < <(python3 "$LADE_SRCDIR/tests/fixtures/pip-venv-compare.py" "$d/bundle/rootfs/opt/venv" "$d/pip" "$label" 2>&1 ||
-		printf 'not ok\t[%s] pip-venv-compare.py failed\n' "$label")
+	tap_from python3 "$LADE_SRCDIR/tests/fixtures/pip-venv-compare.py" "$d/bundle/rootfs/opt/venv" "$d/pip" "$label"
 }
 
 # Set 1: the fixture wheels that fit a glibc CPython 3.11 x86_64 target (muslpkg does not; one

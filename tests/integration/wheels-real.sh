@@ -22,8 +22,8 @@ TOOLS=${LADE_TOOLS_VENV:-$LADE_SRCDIR/.venv}
 CORPUS_DIR=${CORPUS_DIR:-/var/tmp/corpus}
 PY=/usr/bin/python3.11 # the interpreter of the test base image and of the wheels (cp311)
 [ -x "$PY" ] || skip_all "$PY is not installed on this host"
-[ -x "$TOOLS/bin/pip" ] || skip_all "no tools venv at $TOOLS (bash .ci/tools-venv)"
-pipv=$("$TOOLS/bin/pip" --version | cut -d' ' -f2)
+need_tools_venv
+pipv=$PIP_VERSION
 diag "pip $pipv from $TOOLS"
 
 D=$CORPUS_DIR/real/$SET
@@ -60,21 +60,10 @@ else
 	done_testing
 fi
 
-# pip's install at /opt/venv: a tmpfs on /opt in a private mount namespace, the stage dir bound
-# on /opt/venv; no pip configuration, no cache, no index.
+# pip's install at /opt/venv (tests/lib.sh: a private mount namespace, no configuration).
 mkdir -p "$T/pip"
-if out=$(env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME="$T" LANG=C.UTF-8 \
-	PIP_CONFIG_FILE=/dev/null PIP_NO_CACHE_DIR=1 PYTHONDONTWRITEBYTECODE=1 \
-	unshare --mount --propagation private /bin/sh -ec '
-		umask 022
-		mount -t tmpfs tmpfs /opt
-		mkdir /opt/venv
-		mount --bind "$0" /opt/venv
-		"$1" -m venv --without-pip /opt/venv
-		shift 2
-		exec "$@"' "$T/pip" "$PY" -- "$TOOLS/bin/python" -m pip --python /opt/venv/bin/python \
-	install --quiet --disable-pip-version-check --no-deps --require-hashes --no-index --no-compile \
-	--find-links "$D/wheels" -r "$D/requirements.txt" 2>&1); then
+if out=$(pip_at_opt_venv "$T/pip" "$PY" install --quiet --no-deps --require-hashes --no-index \
+	--no-compile --find-links "$D/wheels" -r "$D/requirements.txt" 2>&1); then
 	ok "[$SET] venv + pip $pipv install at /opt/venv"
 else
 	not_ok "[$SET] venv + pip $pipv install"
@@ -85,13 +74,6 @@ fi
 n=$(find "$T/pip" -type f | wc -l)
 diag "[$SET] pip installed $n files"
 [ "$n" -gt 100 ] && ok "[$SET] pip installed $n files" || not_ok "[$SET] pip installed only $n files"
-while IFS=$'\t' read -r kind desc; do
-	case $kind in
-	ok) ok "$desc" ;;
-	"not ok") not_ok "$desc" ;;
-	*) diag "$desc" ;;
-	esac
-done < <(python3 "$LADE_SRCDIR/tests/fixtures/pip-venv-compare.py" "$R/bundle/rootfs/opt/venv" "$T/pip" "$SET" 2>&1 ||
-	printf 'not ok\t[%s] pip-venv-compare.py failed\n' "$SET")
+tap_from python3 "$LADE_SRCDIR/tests/fixtures/pip-venv-compare.py" "$R/bundle/rootfs/opt/venv" "$T/pip" "$SET"
 
 done_testing

@@ -200,14 +200,7 @@ out("ok" if fails == 0 else "not ok",
     f"{same} installed paths identical in type, mode and content (RECORD as rows), "
     f"{fails} differences")
 PY
-while IFS=$'\t' read -r kind desc; do
-	case $kind in
-	ok) ok "$desc" ;;
-	"not ok") not_ok "$desc" ;;
-	*) diag "$desc" ;;
-	esac
-done < <(python3 "$T/compare.py" "$R/bundle/rootfs" "$R/base/rootfs" "$R/pip" 2>&1 ||
-	printf 'not ok\tcompare.py failed\n')
+tap_from python3 "$T/compare.py" "$R/bundle/rootfs" "$R/base/rootfs" "$R/pip"
 is "$(head -n 1 "$R/bundle/rootfs/usr/local/bin/purepkg")" "#!$PY" \
 	"console script wrapper in /usr/local/bin with #!$PY"
 check "datapkg's header under /usr/include/python3.11/datapkg (Debian pip's headers path)" \
