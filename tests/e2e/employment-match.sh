@@ -15,8 +15,8 @@
 #                /data/embeddings.npy)
 #   full         torch 2.14.1 imports without a GPU and torch.version.cuda is set
 # The base is the recipe's (corpus/base/oci:bookworm-python3.11, the shared corpus'
-# make-base.sh); lightweight falls back to the test base when it is absent, the ML variants
-# need it (libstdc++ for torch).
+# make-base.sh); lightweight falls back to the test base (+ the host libraries its extension
+# modules need) when it is absent, the ML variants need it (libstdc++ for torch).
 source "${LADE_SRCDIR:-$(dirname "$0")/../..}/tests/lib.sh"
 need_cmd buildah python3 setsid
 need_root "buildah from/run with vfs storage"
@@ -61,10 +61,33 @@ if [ -f "$REAL/data/embeddings.npy" ]; then ln -s "$REAL/data" "$C/real/data"; e
 if [ "$HAVE_BASE" = 1 ]; then
 	ln -s "$CORPUS_DIR/base" "$C/base"
 else
+	# The test base plus the host libraries the set's extension modules need (DT_NEEDED of
+	# every .so in its wheels, as ldconfig finds them: libgcc_s, librt for pydantic-core).
 	ensure_base
-	diag "no corpus base: lightweight on the test base ($BASE_OCI)"
-	mkdir -p "$C/base"
-	ln -s "$BASE_OCI" "$C/base/oci"
+	need_cmd readelf ldconfig
+	mapfile -t libs < <(python3 - "$REAL/lightweight/wheels" <<'PY'
+import glob, os, re, subprocess, sys, tempfile, zipfile
+needed = set()
+with tempfile.TemporaryDirectory() as tmp:
+    for whl in glob.glob(os.path.join(sys.argv[1], "*.whl")):
+        with zipfile.ZipFile(whl) as z:
+            for n in z.namelist():
+                if re.search(r"\.so(\.|$)", n):
+                    p = os.path.join(tmp, "x.so")
+                    open(p, "wb").write(z.read(n))
+                    out = subprocess.run(["readelf", "-d", p], capture_output=True, text=True).stdout
+                    needed |= set(re.findall(r"\(NEEDED\)\s+Shared library: \[(.+?)\]", out))
+cache = subprocess.run(["ldconfig", "-p"], capture_output=True, text=True).stdout
+for lib in sorted(needed):
+    m = re.search(r"^\s+%s \(libc6,x86-64[^)]*\) => (\S+)$" % re.escape(lib), cache, re.M)
+    if m and not lib.startswith(("libc.so", "ld-linux")):
+        real = os.path.realpath(m.group(1))
+        print("copy:%s/%s=%s" % (os.path.dirname(real), lib, real))
+PY
+	)
+	out=$(python3 "$LADE_SRCDIR/tests/fixtures/add-layer.py" "$BASE_OCI:python3.11" "$C/base/oci:python3.11" \
+		dir:tmp "${libs[@]}" 2>&1) || bail_out "add-layer.py: $out"
+	diag "no corpus base: lightweight on the test base + ${libs[*]:-nothing}"
 	sed -i 's|corpus/base/oci:bookworm-python3.11|corpus/base/oci:python3.11|' "$R/recipe.yaml"
 fi
 ln -s "$C" "$R/corpus"
@@ -190,6 +213,7 @@ print(tuple(m.encode(["a person who writes Python", "a welder in a shipyard"]).s
 	SERVER_PID=$!
 	health=$(http GET "http://127.0.0.1:$port/healthz")
 	like "$health" '^200 .*"status":"ok"' "$v: GET /healthz answers 200"
+	[[ $health == 200* ]] || diag "$v: the server's output: $(grep -m 3 -i error "$T/$v.log")"
 	diag "$v: /healthz: ${health#* }"
 	want_backend=embedding
 	[ "$v" = lightweight ] && want_backend=keyword
