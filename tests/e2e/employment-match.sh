@@ -46,6 +46,10 @@ for v in "${want[@]}"; do
 		diag "SKIP variant $v: no real set at $REAL/$v (make it with recipes/employment-match/setup-corpus.sh $v)"
 	elif [ "$v" != lightweight ] && [ "$HAVE_BASE" = 0 ]; then
 		diag "SKIP variant $v: no corpus base at $CORPUS_DIR/base/oci (make it with the shared corpus' make-base.sh)"
+	elif [ "$v" = full ] && [ "$(df --output=avail -B1G "$T" | tail -n 1)" -lt 80 ]; then
+		# buildah's vfs storage copies the whole tree for every layer: 19 layers of a 6 GB image
+		# filled 63 GB here.
+		diag "SKIP variant full: buildah from with vfs storage needs ~80 GB free in $T"
 	elif [ "$v" != lightweight ] && [ ! -f "$REAL/data/embeddings.npy" ]; then
 		diag "SKIP variant $v: no embeddings at $REAL/data (setup-corpus.sh production makes them)"
 	else
