@@ -18,6 +18,52 @@ export PYTHONPATH=$LADE_SRCDIR/tests/fixtures${PYTHONPATH:+:$PYTHONPATH}
 
 # wheelkit lock LOCK WHEEL... — a hashed lock of those wheels (tests/fixtures/wheelkit.py).
 wheelkit() { python3 "$LADE_SRCDIR/tests/fixtures/wheelkit.py" "$@"; }
+# The project's Python tools venv (.ci/tools-venv: the current pip, uv, spdx-tools,
+# cyclonedx-python-lib, jsonschema).
+: "${LADE_TOOLS_VENV:=$LADE_SRCDIR/.venv}"
+export LADE_TOOLS_VENV
+
+# need_tools_venv — skip unless the tools venv is there; sets TOOLS_PY (its python) and PIP_VERSION.
+need_tools_venv() {
+	TOOLS_PY=$LADE_TOOLS_VENV/bin/python
+	PIP_VERSION=$("$TOOLS_PY" -m pip --version 2>/dev/null | cut -d' ' -f2) ||
+		skip_all "no tools venv at $LADE_TOOLS_VENV (make it with: bash .ci/tools-venv)"
+}
+
+# pip_at_opt_venv STAGE PY PIP-ARGS... — `PY -m venv --without-pip /opt/venv`, then the tools
+# venv's pip (need_tools_venv first) with --python /opt/venv/bin/python and PIP-ARGS, so shebangs
+# and RECORD paths are the ones an image has: /opt is a tmpfs in a private mount namespace with
+# STAGE bound on /opt/venv (the host's /opt is untouched). No pip configuration, cache or
+# bytecode; needs root.
+pip_at_opt_venv() {
+	local stage=$1 py=$2
+	shift 2
+	env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME="$stage" LANG=C.UTF-8 \
+		PIP_CONFIG_FILE=/dev/null PIP_NO_CACHE_DIR=1 PYTHONDONTWRITEBYTECODE=1 \
+		unshare --mount --propagation private /bin/sh -ec '
+			umask 022
+			mount -t tmpfs tmpfs /opt
+			mkdir /opt/venv
+			mount --bind "$0" /opt/venv
+			"$1" -m venv --without-pip /opt/venv
+			shift 2
+			exec "$@"' "$stage" "$py" -- "$TOOLS_PY" -m pip --python /opt/venv/bin/python \
+		--disable-pip-version-check "$@"
+}
+
+# tap_from CMD... — turn CMD's "ok<TAB>desc", "not ok<TAB>desc" and other "<x><TAB>text" lines
+# (diagnostics) into this test's TAP; CMD failing is a failure.
+tap_from() {
+	local kind desc
+	while IFS=$'\t' read -r kind desc; do
+		case $kind in
+		ok) ok "$desc" ;;
+		"not ok") not_ok "$desc" ;;
+		*) diag "$desc" ;;
+		esac
+	done < <("$@" 2>&1 || printf 'not ok\t%s failed\n' "$*")
+}
+
 # Builds in tests never share a layer cache (it would hide non-determinism); tests of the
 # cache give --cache DIR explicitly.
 export LADE_NO_CACHE=1

@@ -21,9 +21,10 @@
 #include "lade/tree.h"
 #include "lade/util.h"
 
-/* Bumped whenever the bytes lade writes for the same entries and options change (tar
- * framing, ordering, implicit parents): part of every layer cache key. */
-#define LADE_LAYER_FORMAT_VERSION 1
+/* Bumped whenever the bytes lade writes for the same inputs and options change (tar
+ * framing, ordering, implicit parents, what a wheel installs as: 2 = pip's current console
+ * script template): part of every layer cache key. */
+#define LADE_LAYER_FORMAT_VERSION 2
 
 struct lade_entry;
 

@@ -4,8 +4,8 @@
 #
 #   recipes/employment-match/size-table.sh [--no-build] [-o LAYOUT] [VARIANT...]
 #
-# Without VARIANT: every variant whose corpus wheel set exists (production: ml-cpu,
-# lightweight: small, full: cuda). LADE (default: build/lade of this checkout) is the binary;
+# Without VARIANT: every variant whose real wheel set setup-corpus.sh made
+# (corpus/real/<variant>). LADE (default: build/lade of this checkout) is the binary;
 # the layout defaults to the recipe's out/. --no-build only reads an existing layout.
 # Per variant: the compressed bytes a pull transfers (the sum of its layer blob sizes, base
 # included), the unpacked bytes (the layer tars' sizes) and the layer count; then the bytes the
@@ -29,12 +29,11 @@ while [ $# -gt 0 ]; do
 	shift
 done
 if [ ${#variants[@]} -eq 0 ]; then
-	declare -A set=([production]=ml-cpu [lightweight]=small [full]=cuda)
 	for v in production lightweight full; do
-		if [ -f "$here/corpus/wheelhouse/${set[$v]}/requirements-${set[$v]}.txt" ]; then
+		if [ -f "$here/corpus/real/$v/.complete" ]; then
 			variants+=("$v")
 		else
-			echo "size-table.sh: skipping $v: no corpus set ${set[$v]} (run setup-corpus.sh, make-wheelhouse.py --set ${set[$v]})" >&2
+			echo "size-table.sh: skipping $v: no real set (run setup-corpus.sh $v)" >&2
 		fi
 	done
 fi
@@ -51,9 +50,9 @@ python3 - "$out" "${variants[@]}" <<'PY'
 import gzip, json, os, sys, zlib
 out, wanted = sys.argv[1], sys.argv[2:]
 TEXT = {
-    "production": ("Full ML (CPU torch, numpy, scipy, scikit-learn)", "Production deployment"),
-    "lightweight": ("Basic API, pure-Python matching, no ML wheels", "Development/testing"),
-    "full": ("Full ML + GPU (CUDA torch, nvidia-* wheels)", "GPU development"),
+    "production": ("Full ML on CPU (torch 2.13.0+cpu, sentence-transformers, the model)", "Production deployment"),
+    "lightweight": ("Basic API (FastAPI), keyword matching, no ML wheels", "Development/testing"),
+    "full": ("Full ML + GPU (torch 2.14.1 CUDA 13, nvidia-* wheels)", "GPU development"),
 }
 def blob(d):
     return os.path.join(out, "blobs/sha256", d.split(":")[1])

@@ -5,8 +5,8 @@
 # the whiteout of /usr/lib/python3.11/EXTERNALLY-MANAGED and Debian's /usr/lib/python3/
 # dist-packages, so lade picks Debian's posix_local scheme (/usr/local/lib/python3.11/
 # dist-packages, /usr/local/bin). The installed tree (the paths the lade layers add to the base)
-# must be what Debian's pip (python3-pip-whl) lays out with `--root`: path set, types, modes,
-# content, RECORD rows (without INSTALLER and direct_url.json), no venv, no VIRTUAL_ENV, the
+# must be what the current pip (the tools venv's, run by that interpreter) lays out with
+# `--root`: path set, types, modes, content, RECORD rows (without INSTALLER and direct_url.json), no venv, no VIRTUAL_ENV, the
 # base's PATH. Then the refusals: the unchanged base (PEP 668 marker), a base without any site
 # directory, another version of a locked distribution in the base; a same-version one is kept.
 # Last, with buildah, the image runs: python imports the packages, a console script runs from
@@ -20,9 +20,8 @@ umask 022
 
 PY=/usr/bin/python3.11 # the interpreter of the test base image
 [ -x "$PY" ] || skip_all "$PY is not installed on this host"
-pipwhl=$(compgen -G '/usr/share/python-wheels/pip-*.whl' | head -n 1)
-[ -n "$pipwhl" ] || skip_all "no /usr/share/python-wheels/pip-*.whl (python3-pip-whl)"
-diag "pip: $pipwhl run by $PY with --root"
+need_tools_venv
+diag "pip $PIP_VERSION from $LADE_TOOLS_VENV run with --python $PY --root"
 
 W=$T/wheels
 python3 "$LADE_SRCDIR/tests/fixtures/make-wheels.py" "$W" >"$T/make-wheels.log" 2>&1 ||
@@ -97,7 +96,7 @@ python:
 YAML
 }
 
-# --- the install, against Debian's pip --root
+# --- the install, against the current pip --root
 R=$T/sys
 recipe "$R" system
 run_lade build "$R/recipe.yaml" -o "$R/out"
@@ -129,14 +128,14 @@ like "$layers" "^lade install [^|]*(\|lade install [^|]*)*$" \
 mkdir -p "$R/pip"
 if ! out=$(env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME="$R" LANG=C.UTF-8 \
 	PIP_CONFIG_FILE=/dev/null PIP_NO_CACHE_DIR=1 PYTHONDONTWRITEBYTECODE=1 \
-	"$PY" "$pipwhl/pip" install --quiet --root "$R/pip" --no-compile --no-index --no-deps \
+	"$TOOLS_PY" -m pip --python "$PY" install --quiet --root "$R/pip" --no-compile --no-index --no-deps \
 	--no-warn-script-location --disable-pip-version-check --find-links "$W" \
 	-r "$T/fixtures.lock" 2>&1); then
 	not_ok "pip install --root"
 	diag "$out"
 	done_testing
 fi
-ok "Debian's pip install --root with $PY"
+ok "pip $PIP_VERSION install --root with $PY"
 
 cat >"$T/compare.py" <<'PY'
 import csv, hashlib, io, os, stat, sys
@@ -194,14 +193,7 @@ out("ok" if fails == 0 else "not ok",
     f"{same} installed paths identical in type, mode and content (RECORD as rows), "
     f"{fails} differences")
 PY
-while IFS=$'\t' read -r kind desc; do
-	case $kind in
-	ok) ok "$desc" ;;
-	"not ok") not_ok "$desc" ;;
-	*) diag "$desc" ;;
-	esac
-done < <(python3 "$T/compare.py" "$R/bundle/rootfs" "$R/base/rootfs" "$R/pip" 2>&1 ||
-	printf 'not ok\tcompare.py failed\n')
+tap_from python3 "$T/compare.py" "$R/bundle/rootfs" "$R/base/rootfs" "$R/pip"
 is "$(head -n 1 "$R/bundle/rootfs/usr/local/bin/purepkg")" "#!$PY" \
 	"console script wrapper in /usr/local/bin with #!$PY"
 check "datapkg's header under /usr/include/python3.11/datapkg (Debian pip's headers path)" \

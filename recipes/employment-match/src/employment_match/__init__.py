@@ -1,3 +1,3 @@
-"""employment-match: skill → occupation matching over ESCO-style embeddings (see README.md)."""
+"""employment-match: skills -> ranked ESCO-style occupations (see the recipe's README.md)."""
 
-__version__ = "1.0"
+__version__ = "2.0"
