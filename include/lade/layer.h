@@ -22,8 +22,9 @@
 #include "lade/util.h"
 
 /* Bumped whenever the bytes lade writes for the same entries and options change (tar
- * framing, ordering, implicit parents): part of every layer cache key. */
-#define LADE_LAYER_FORMAT_VERSION 1
+ * framing, ordering, implicit parents, compression): part of every layer cache key.
+ * 2: gzip layers are members: wheel members' deflate data spliced, the rest zlib. */
+#define LADE_LAYER_FORMAT_VERSION 2
 
 struct lade_entry;
 
@@ -39,6 +40,14 @@ struct lade_entry;
 struct lade_source_ops {
 	int (*emit)(void *ctx, const struct lade_entry *e, struct lade_stream *out,
 	            struct lade_error **err);
+	/* Optional, both or neither: content that is one deflate stream already (a deflated zip
+	 * member), which a gzip layer splices in unchanged (lade_compressor_splice_begin).
+	 * deflated() says whether e's content is such a stream, with its size and the CRC-32
+	 * of the content; emit_spliced() is emit() that also writes exactly that deflate stream
+	 * to `raw`. */
+	bool (*deflated)(void *ctx, const struct lade_entry *e, uint32_t *crc, uint64_t *raw_size);
+	int (*emit_spliced)(void *ctx, const struct lade_entry *e, struct lade_stream *out,
+	                    struct lade_stream *raw, struct lade_error **err);
 };
 
 struct lade_entry {
