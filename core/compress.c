@@ -277,7 +277,6 @@ struct lade_compressor {
 	uint32_t splice_want_crc, splice_crc;
 	uint64_t splice_want_size, splice_size, splice_raw_size;
 	struct splice_raw raw;
-	struct lade_compressor_stats stats;
 
 	/* gzip worker pool (jobs > 1): slots form a ring indexed by chunk sequence % jobs */
 	pthread_t *threads;
@@ -332,7 +331,6 @@ static int gz_emit(struct lade_compressor *c, struct gz_chunk *ch, struct lade_e
 	}
 	if (lade_stream_write(c->out, ch->out, ch->out_len, err) < 0)
 		return fail(c);
-	c->stats.out_bytes += ch->out_len;
 	return 0;
 }
 
@@ -362,8 +360,6 @@ static int gz_submit(struct lade_compressor *c, struct lade_error **err)
 {
 	struct gz_chunk *ch;
 	c->members++;
-	c->stats.compressed_members++;
-	c->stats.compressed_bytes += c->cur_len;
 	if (c->jobs == 1) {
 		ch = &c->inline_chunk;
 		ch->in = c->cur;
@@ -438,7 +434,7 @@ bool lade_compressor_can_splice(const struct lade_compressor *c, uint64_t raw_si
 	 * member of its own costs ~18 bytes of framing plus the context the tar headers around
 	 * it lose, which outweighs a small member's own deflate data. */
 	return c->kind == LADE_COMPRESS_GZIP && !c->failed && !c->finished && !c->splicing &&
-	       raw_size >= LADE_SPLICE_MIN_RAW && raw_size <= UINT32_MAX && size > 0;
+	       raw_size >= LADE_SPLICE_MIN_RAW && size > 0;
 }
 
 static int splice_raw_write(struct lade_stream *s, const void *buf, size_t len,
@@ -512,15 +508,7 @@ int lade_compressor_splice_end(struct lade_compressor *c, struct lade_error **er
 	put_le32(trailer + 4, (uint32_t)(c->splice_size & 0xffffffffu));
 	if (lade_stream_write(c->out, trailer, sizeof(trailer), err) < 0)
 		return fail(c);
-	c->stats.spliced_members++;
-	c->stats.spliced_bytes += c->splice_size;
-	c->stats.out_bytes += sizeof(gzip_header) + c->splice_raw_size + sizeof(trailer);
 	return 0;
-}
-
-void lade_compressor_get_stats(const struct lade_compressor *c, struct lade_compressor_stats *st)
-{
-	*st = c->stats;
 }
 
 static int zstd_run(struct lade_compressor *c, const void *data, size_t len, ZSTD_EndDirective op,

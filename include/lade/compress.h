@@ -69,13 +69,6 @@ int lade_compressor_splice_begin(struct lade_compressor *c, uint32_t crc, uint64
                                  struct lade_stream **raw, struct lade_error **err);
 int lade_compressor_splice_end(struct lade_compressor *c, struct lade_error **err);
 
-struct lade_compressor_stats {
-	uint64_t spliced_members, spliced_bytes;       /* content bytes */
-	uint64_t compressed_members, compressed_bytes; /* input bytes */
-	uint64_t out_bytes;                            /* gzip only */
-};
-void lade_compressor_get_stats(const struct lade_compressor *c, struct lade_compressor_stats *st);
-
 /* ---- decompression ---- */
 
 /* Where a decompressor reads compressed bytes from. Implementations embed it as their first

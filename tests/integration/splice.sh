@@ -67,9 +67,13 @@ config:
   entrypoint: ["/opt/venv/bin/python", "-c", "import splbig, splsmall, splstored; print('ok', splbig.X)"]
 YAML
 
+digest_of() { # the manifest digest in lade's --json output file
+	python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["images"][0]["digest"])' "$1"
+}
 run_lade build "$R/recipe.yaml" -o "$T/out" -j 2 --json -q
 is "$RC" 0 "build the spliced image" || { diag "$ERR"; done_testing; }
-DIGEST=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["images"][0]["digest"])' "$OUT")
+printf '%s\n' "$OUT" >"$T/first.json"
+DIGEST=$(digest_of "$T/first.json")
 like "$DIGEST" '^sha256:[0-9a-f]{64}$' "the build prints its manifest digest"
 
 # The layers: every gzip layer inflates with Python's gzip to its diff_id and reads with
@@ -149,8 +153,7 @@ digests=$T/digests
 for i in $(seq 1 "$BUILDS"); do
 	"$LADE" build "$R/recipe.yaml" -o "$T/seq" -j $((1 + i % 2)) --json -q >"$T/seq.json" 2>"$T/seq.err" ||
 		diag "sequential build $i: $(cat "$T/seq.err")"
-	python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["images"][0]["digest"])' "$T/seq.json" \
-		>>"$digests" 2>/dev/null
+	digest_of "$T/seq.json" >>"$digests" 2>/dev/null
 	rm -rf "$T/seq"
 done
 for i in $(seq 1 $((BUILDS / 2))); do
@@ -159,8 +162,8 @@ for i in $(seq 1 $((BUILDS / 2))); do
 	done
 	wait
 	for k in a b; do
-		python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["images"][0]["digest"])' \
-			"$T/par-$k.json" >>"$digests" 2>/dev/null || diag "parallel build $i$k: $(cat "$T/par-$k.err")"
+		digest_of "$T/par-$k.json" >>"$digests" 2>/dev/null ||
+			diag "parallel build $i$k: $(cat "$T/par-$k.err")"
 		rm -rf "$T/par-$k"
 	done
 done
