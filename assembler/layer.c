@@ -4,9 +4,10 @@
  * Framing choices, fixed here so that the same entries always give the same bytes:
  *  - libarchive "pax restricted": plain ustar headers, a pax extended header only for what
  *    ustar cannot hold (long or non-ASCII names, big sizes or ids);
- *  - 512-byte records in 10240-byte blocks, but the last block is not padded
- *    (bytes_in_last_block = 1): the stream ends right after the two zero records of the
- *    end-of-archive marker, as Go's archive/tar (docker, buildah) writes layers;
+ *  - 512-byte records, no blocking (bytes_per_block = 0): the stream ends right after the
+ *    two zero records of the end-of-archive marker, as Go's archive/tar (docker, buildah)
+ *    writes layers, and every byte reaches the output as soon as libarchive writes it,
+ *    which splicing needs (an entry's content starts right after its header has left);
  *  - directories as libarchive writes them (a trailing '/' on the name), no uname/gname,
  *    mtime = the build epoch with no sub-second part, no atime/ctime;
  *  - names are UTF-8 and libarchive converts them through the thread's locale, so every
@@ -382,6 +383,7 @@ static int plan_build(const struct lade_layer *l, const struct lade_layer_option
 
 struct tar_sink {
 	struct lade_stream *out;
+	struct lade_compressor *comp; /* where `out` leads, for splicing; may be NULL */
 	struct lade_error *err; /* the output stream's failure, reported instead of libarchive's */
 	bool dead;              /* after a failure: swallow what libarchive still flushes */
 	uint64_t bytes;
@@ -515,11 +517,32 @@ static int emit_write(struct lade_stream *st, const void *buf, size_t len, struc
 	return 0;
 }
 
+/* Whether e's deflate data goes into the gzip layer as it is: its bytes still pass through the
+ * tar writer (for the diff_id) and the compressor checks them against the member's CRC-32 and
+ * size. This relies on the tar writer handing every byte on at once (no blocking), so that
+ * the compressor has seen the entry's header when the content starts. */
+static bool splice_wanted(const struct tar_sink *s, const struct lade_entry *e, uint32_t *crc)
+{
+	uint64_t raw_size;
+	return s->comp && e->ops->deflated && e->ops->emit_spliced &&
+	       e->ops->deflated(e->ops_ctx, e, crc, &raw_size) &&
+	       lade_compressor_can_splice(s->comp, raw_size, e->size);
+}
+
 static int put_emitted(struct archive *a, struct tar_sink *s, const struct lade_entry *e,
                        struct lade_error **err)
 {
 	struct emit_stream es = {.stream.write = emit_write, .a = a, .sink = s, .e = e};
-	if (e->ops->emit(e->ops_ctx, e, &es.stream, err) < 0) {
+	uint32_t crc;
+	struct lade_stream *raw = NULL;
+	if (splice_wanted(s, e, &crc) &&
+	    lade_compressor_splice_begin(s->comp, crc, e->size, &raw, err) < 0)
+		return lade_error_prefix(err, "%s", origin_of(e));
+	int r = raw ? e->ops->emit_spliced(e->ops_ctx, e, &es.stream, raw, err)
+	            : e->ops->emit(e->ops_ctx, e, &es.stream, err);
+	if (r == 0 && raw && lade_compressor_splice_end(s->comp, err) < 0)
+		return lade_error_prefix(err, "%s", origin_of(e));
+	if (r < 0) {
 		/* Name the entry unless the message already does. */
 		if (err && *err && strstr((*err)->msg, origin_of(e)) == NULL)
 			lade_error_prefix(err, "%s", origin_of(e));
@@ -627,8 +650,8 @@ static void locale_freep(locale_t *loc)
 }
 
 static int write_tar(struct lade_layer *l, const struct lade_layer_options *opts,
-                     struct lade_stream *out, size_t *n_entries, uint64_t *content_size,
-                     struct lade_error **err)
+                     struct lade_stream *out, struct lade_compressor *comp, size_t *n_entries,
+                     uint64_t *content_size, struct lade_error **err)
 {
 	_cleanup_(plan_release) struct plan plan = {0};
 	if (plan_build(l, opts, &plan, err) < 0)
@@ -638,14 +661,13 @@ static int write_tar(struct lade_layer *l, const struct lade_layer_options *opts
 	_cleanup_(locale_restorep) locale_t old = utf8 ? uselocale(utf8) : (locale_t)0;
 
 	/* Declared before the archive so it outlives archive_write_free()'s final flush. */
-	_cleanup_(sink_release) struct tar_sink sink = {.out = out};
+	_cleanup_(sink_release) struct tar_sink sink = {.out = out, .comp = comp};
 	_cleanup_(archive_write_freep) struct archive *a = archive_write_new();
 	if (a == NULL)
 		return lade_error_set(err, ENOMEM, "cannot create a tar writer");
 	if (archive_write_set_format_pax_restricted(a) != ARCHIVE_OK ||
 	    archive_write_add_filter_none(a) != ARCHIVE_OK ||
-	    archive_write_set_bytes_per_block(a, 10240) != ARCHIVE_OK ||
-	    archive_write_set_bytes_in_last_block(a, 1) != ARCHIVE_OK)
+	    archive_write_set_bytes_per_block(a, 0) != ARCHIVE_OK)
 		return archive_fail(a, &sink, err, "cannot set up the tar writer");
 	if (archive_write_open2(a, &sink, NULL, sink_write, NULL, NULL) != ARCHIVE_OK)
 		return archive_fail(a, &sink, err, "cannot start the tar stream");
@@ -677,7 +699,7 @@ static int write_tar(struct lade_layer *l, const struct lade_layer_options *opts
 int lade_layer_write_tar(struct lade_layer *l, const struct lade_layer_options *opts,
                          struct lade_stream *out, struct lade_error **err)
 {
-	return write_tar(l, opts, out, NULL, NULL, err);
+	return write_tar(l, opts, out, NULL, NULL, NULL, err);
 }
 
 static void hash_stream_releasep(struct lade_hash_stream *hs)
@@ -709,7 +731,7 @@ int lade_layer_write(struct lade_layer *l, const struct lade_layer_options *opts
 
 	size_t n_entries = 0;
 	uint64_t content = 0;
-	if (write_tar(l, opts, &tar_hash.stream, &n_entries, &content, err) < 0)
+	if (write_tar(l, opts, &tar_hash.stream, comp, &n_entries, &content, err) < 0)
 		return lade_error_prefix(err, "layer %s", l->comment);
 	if (comp && lade_compressor_finish(comp, err) < 0)
 		return lade_error_prefix(err, "layer %s", l->comment);

@@ -13,21 +13,27 @@ import sys
 
 ORDER = [
     "lade gzip",
+    "lade gzip -j 1",
+    "lade gzip -j 2",
     "lade zstd",
     "peer: pip + buildah (gzip)",
     "peer: pip install (compiles .pyc)",
     "peer: pip install --no-compile",
     "floor gzip",
+    "floor splice",
     "floor zstd",
     "lade rebuild (app change)",
 ]
 WHAT = {
-    "lade gzip": "lade build, ISA-L gzip (default level 2), fresh layout",
+    "lade gzip": "lade build, gzip (wheel members spliced, the rest zlib -6), fresh layout",
+    "lade gzip -j 1": "the same with -j 1 (one compression thread)",
+    "lade gzip -j 2": "the same with -j 2",
     "lade zstd": "lade build, zstd level 3, fresh layout",
     "peer: pip + buildah (gzip)": "venv + pip install + buildah pull/from/copy/commit (sum of phases)",
     "peer: pip install (compiles .pyc)": "its pip-install phase alone",
     "peer: pip install --no-compile": "venv + pip install --no-compile (output: tree size, uncompressed)",
-    "floor gzip": "inflate every wheel + sha256 + igzip -2 on all cores",
+    "floor gzip": "inflate every wheel + sha256 + igzip -2 on all cores (layer format 1's compressor)",
+    "floor splice": "inflate every wheel + sha256 of installed bytes, of that stream, of the wheels (no deflate)",
     "floor zstd": "inflate every wheel + sha256 + zstd -3 on all cores",
     "lade rebuild (app change)": "one app file changed, build into the same layout",
 }
@@ -109,6 +115,7 @@ def main():
         ("peer / lade gzip (speed-up)", "peer: pip + buildah (gzip)", "lade gzip"),
         ("pip --no-compile alone / lade gzip", "peer: pip install --no-compile", "lade gzip"),
         ("lade gzip / floor gzip", "lade gzip", "floor gzip"),
+        ("lade gzip / floor splice", "lade gzip", "floor splice"),
         ("lade zstd / floor zstd", "lade zstd", "floor zstd"),
         ("lade zstd / lade gzip", "lade zstd", "lade gzip"),
     ]

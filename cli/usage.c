@@ -30,7 +30,10 @@ static const struct lade_cli_option build_options[] = {
         {0, "variant", "NAME", "build this variant (repeatable; default: all)", NULL},
         {0, "compression", "ALG", "gzip, zstd or none (default: the recipe's, else gzip)",
          "gzip zstd none"},
-        {0, "level", "N", "compression level (gzip 0-3, default 2; zstd 1-19, default 3)", NULL},
+        {0, "level", "N",
+         "compression level (gzip: zlib 1-9, default 6, for what is not spliced; zstd 1-19, "
+         "default 3)",
+         NULL},
         {0, "gzip-level", "N", "the same as --level", NULL},
         {0, "annotation", "K=V", "manifest annotation (repeatable; over the recipe's)", NULL},
         {0, "sbom", "FMT", "attach an SBOM (spdx or cyclonedx) to each image as an OCI artifact",

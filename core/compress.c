@@ -1,13 +1,21 @@
 /* lade — layer compression (see include/lade/compress.h).
  *
- * gzip: the input is cut into fixed GZIP_CHUNK_SIZE (1 MiB) chunks. Each chunk is compressed as
- * raw deflate with a fresh ISA-L state; every chunk but the last ends with a FULL_FLUSH (byte
- * aligned, no back-references into the previous chunk), the last one with end_of_stream. The
- * deflate pieces are concatenated into ONE gzip member with a fixed 10-byte header, and the
- * CRC-32 of the whole input is combined from the per-chunk CRCs (zlib crc32_combine). The chunk
- * size is a constant of the format: changing it changes every layer digest. Because chunks are
- * independent, `jobs` threads can compress them in parallel and the bytes are the same as with
- * one thread.
+ * gzip: a series of gzip members (RFC 1952 §2.2), each with a bare 10-byte header (no name,
+ * no extra field, mtime 0, OS 255) and its own CRC-32 and ISIZE trailer. Two kinds:
+ *  - spliced: the content of one tar entry whose deflate data already exists (a wheel's zip
+ *    member). The caller brackets the entry's content with splice_begin/splice_end and hands
+ *    the raw deflate bytes over through a second stream; they are copied unchanged. The
+ *    content itself still flows through the compressor's input (it is what the tar and the
+ *    diff_id hold) and is only checked: its CRC-32 and length must be the ones the member's
+ *    trailer will carry, else the layer fails.
+ *  - compressed: every other byte (tar headers and padding, small or stored members, files),
+ *    cut into chunks of at most GZIP_CHUNK_SIZE (1 MiB) that end early where a spliced member
+ *    starts. Each chunk is one member, deflated by zlib (level 6 by default) with a fresh
+ *    state, so `jobs` threads compress chunks in parallel and the bytes are those of one
+ *    thread. zlib's output is a pure function of its input, its version and its parameters;
+ *    ISA-L's deflate (the compressor before layer format 2) was not, on some machines.
+ * The chunk size, the splice threshold and the zlib parameters are constants of the layer
+ * format: changing one changes layer digests (bump LADE_LAYER_FORMAT_VERSION).
  *
  * zstd: libzstd in multithreaded mode with a fixed job size. libzstd's multithreaded output
  * does not depend on the number of workers, but it differs from single-threaded mode, so we
@@ -39,17 +47,11 @@
 #include "lade/util.h"
 
 #define GZIP_CHUNK_SIZE ((size_t)1 << 20)
-/* ISA-L is the gzip compressor because layers are compressed at build time on every build: it
- * runs many times faster than zlib -6 for a few percent larger output, and registries and
- * runtimes only need a valid gzip stream. Level 2, not 1: on a 2-vCPU AMD EPYC (AVX-512) VM
- * ISA-L 2.30's level 1 gave, in about one build in 20, a different but valid encoding of one
- * 1 MiB chunk — the same input, the same diff_id, another layer digest — and the variant
- * followed the process's address-space layout (never with ASLR off: `setarch -R`); level 2 did
- * so once in about 190 builds, for ~3% more compression CPU and ~2% smaller output. The same
- * chunk compressed alone, in any alignment, state reuse or process, always gives one output:
- * the cause is not isolated yet (see the README's known issues). */
-#define GZIP_DEFAULT_LEVEL 2
-#define GZIP_MAX_LEVEL     3
+/* zlib's own default: members of wheels are mostly deflated at 6 too, so a layer of wheels is
+ * deflated alike throughout; 1-9 as zlib. */
+#define GZIP_DEFAULT_LEVEL 6
+#define GZIP_MIN_LEVEL     1
+#define GZIP_MAX_LEVEL     9
 #define ZSTD_DEFAULT_LEVEL 3
 #define ZSTD_MIN_LEVEL     1
 #define ZSTD_MAX_LEVEL     19
@@ -143,15 +145,11 @@ static pthread_once_t desc_once = PTHREAD_ONCE_INIT;
 
 static void build_descriptions(void)
 {
-#ifdef ISAL_MAJOR_VERSION
-	snprintf(gzip_desc_base, sizeof(gzip_desc_base), "isa-l %d.%d.%d igzip", ISAL_MAJOR_VERSION,
-	         ISAL_MINOR_VERSION, ISAL_PATCH_VERSION);
-#else
-	snprintf(gzip_desc_base, sizeof(gzip_desc_base), "isa-l igzip");
-#endif
+	snprintf(gzip_desc_base, sizeof(gzip_desc_base), "splice+zlib %s", zlibVersion());
 	for (int l = 0; l <= GZIP_MAX_LEVEL; l++)
-		snprintf(gzip_desc[l], sizeof(gzip_desc[l]), "%s level %d chunk %zuMiB",
-		         gzip_desc_base, l, GZIP_CHUNK_SIZE >> 20);
+		snprintf(gzip_desc[l], sizeof(gzip_desc[l]),
+		         "%s level %d chunk %zuMiB splice %zuKiB", gzip_desc_base, l,
+		         GZIP_CHUNK_SIZE >> 20, (size_t)LADE_SPLICE_MIN_RAW >> 10);
 	snprintf(zstd_desc_base, sizeof(zstd_desc_base), "zstd %s", ZSTD_versionString());
 	for (int l = 0; l <= ZSTD_MAX_LEVEL; l++)
 		snprintf(zstd_desc[l], sizeof(zstd_desc[l]), "%s level %d", zstd_desc_base, l);
@@ -164,7 +162,8 @@ const char *lade_compression_describe(enum lade_compression c, int level)
 	case LADE_COMPRESS_GZIP:
 		if (level < 0)
 			level = GZIP_DEFAULT_LEVEL;
-		return level <= GZIP_MAX_LEVEL ? gzip_desc[level] : gzip_desc_base;
+		return level >= GZIP_MIN_LEVEL && level <= GZIP_MAX_LEVEL ? gzip_desc[level]
+		                                                          : gzip_desc_base;
 	case LADE_COMPRESS_ZSTD:
 		if (level < 0)
 			level = ZSTD_DEFAULT_LEVEL;
@@ -176,48 +175,30 @@ const char *lade_compression_describe(enum lade_compression c, int level)
 	return "none";
 }
 
-/* ---- gzip chunks ---------------------------------------------------------------------- */
+/* ---- gzip members --------------------------------------------------------------------- */
 
-/* One ISA-L deflate state with its level buffer; one per worker thread. */
+/* One zlib deflate state; one per worker thread, reset for every chunk. */
 struct gz_state {
-	struct isal_zstream zs;
-	unsigned char *level_buf;
-	size_t level_buf_size;
+	z_stream z;
+	bool ready;
 };
 
 struct gz_chunk {
 	unsigned char *in;
 	size_t in_len;
-	bool final;
-	unsigned char *out;
+	unsigned char *out; /* one whole gzip member: header, deflate data, trailer */
 	size_t out_len, out_alloc;
-	uint32_t crc;
-	int rc; /* isal_deflate() result */
+	int rc; /* zlib result, Z_STREAM_END on success */
 	bool done;
 };
-
-static size_t level_buf_size(int level)
-{
-	/* The size decides where ISA-L ends its internal blocks, so it is part of the format:
-	 * always the library's DEFAULT for the level, never derived from the machine. */
-	switch (level) {
-	case 1:
-		return ISAL_DEF_LVL1_DEFAULT;
-	case 2:
-		return ISAL_DEF_LVL2_DEFAULT;
-	case 3:
-		return ISAL_DEF_LVL3_DEFAULT;
-	default:
-		return 0;
-	}
-}
 
 static struct gz_state *gz_state_new(int level)
 {
 	struct gz_state *st = xzalloc(sizeof(*st));
-	st->level_buf_size = level_buf_size(level);
-	if (st->level_buf_size)
-		st->level_buf = xmalloc(st->level_buf_size);
+	/* Raw deflate (the gzip framing is ours), 32 KiB window, zlib's default memLevel and
+	 * strategy: every parameter that shapes the output is fixed here. */
+	if (deflateInit2(&st->z, level, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY) == Z_OK)
+		st->ready = true;
 	return st;
 }
 
@@ -225,54 +206,54 @@ static void gz_state_free(struct gz_state *st)
 {
 	if (st == NULL)
 		return;
-	free(st->level_buf);
+	if (st->ready)
+		deflateEnd(&st->z);
 	free(st);
 }
 
-static void gz_compress_chunk(struct gz_state *st, int level, struct gz_chunk *ch)
+static void put_le32(unsigned char *p, uint32_t v)
 {
-	struct isal_zstream *zs = &st->zs;
+	for (int i = 0; i < 4; i++)
+		p[i] = (unsigned char)(v >> (8 * i));
+}
 
-	/* A state reused across chunks must not carry anything over: the output of a chunk may
-	 * only depend on the chunk, whichever worker compresses it. */
-	if (st->level_buf)
-		memset(st->level_buf, 0, st->level_buf_size);
-	isal_deflate_init(zs);
-	zs->level = (uint32_t)level;
-	zs->level_buf = st->level_buf;
-	zs->level_buf_size = (uint32_t)st->level_buf_size;
-	zs->gzip_flag = IGZIP_DEFLATE;
-	zs->next_in = ch->in;
-	zs->avail_in = (uint32_t)ch->in_len;
-	zs->end_of_stream = ch->final ? 1 : 0;
-	zs->flush = ch->final ? NO_FLUSH : FULL_FLUSH;
-
-	ch->crc = crc32_gzip_refl(0, ch->in, ch->in_len);
+/* Compress one chunk into a complete gzip member. The bytes depend only on the chunk, zlib's
+ * version and the level, never on which worker or state did it. */
+static void gz_compress_chunk(struct gz_state *st, struct gz_chunk *ch)
+{
 	ch->out_len = 0;
-	ch->rc = COMP_OK;
-	for (;;) {
-		if (ch->out_alloc - ch->out_len < 4096) {
-			size_t want = ch->out_alloc ? 2 * ch->out_alloc
-			                            : ch->in_len + ch->in_len / 8 + 65536;
-			ch->out = xrealloc(ch->out, want);
-			ch->out_alloc = want;
-		}
-		zs->next_out = ch->out + ch->out_len;
-		zs->avail_out = (uint32_t)(ch->out_alloc - ch->out_len);
-		uint32_t before = zs->avail_out;
-		ch->rc = isal_deflate(zs);
-		if (ch->rc != COMP_OK)
-			return;
-		ch->out_len += before - zs->avail_out;
-		/* Done when all input is in and the output buffer was not filled (a flush is
-		 * complete then), and for the last chunk when the final block was written. */
-		if (zs->avail_in == 0 && zs->avail_out > 0 &&
-		    (!ch->final || zs->internal_state.state == ZSTATE_END))
-			return;
+	if (!st->ready) {
+		ch->rc = Z_MEM_ERROR;
+		return;
 	}
+	z_stream *z = &st->z;
+	deflateReset(z);
+	size_t want = sizeof(gzip_header) + deflateBound(z, (uLong)ch->in_len) + 8;
+	if (ch->out_alloc < want) {
+		free(ch->out);
+		ch->out = xmalloc(want);
+		ch->out_alloc = want;
+	}
+	memcpy(ch->out, gzip_header, sizeof(gzip_header));
+	z->next_in = ch->in;
+	z->avail_in = (uInt)ch->in_len;
+	z->next_out = ch->out + sizeof(gzip_header);
+	z->avail_out = (uInt)(want - sizeof(gzip_header) - 8);
+	ch->rc = deflate(z, Z_FINISH);
+	if (ch->rc != Z_STREAM_END)
+		return;
+	size_t n = sizeof(gzip_header) + (size_t)z->total_out;
+	put_le32(ch->out + n, crc32_gzip_refl(0, ch->in, ch->in_len));
+	put_le32(ch->out + n + 4, (uint32_t)(ch->in_len & 0xffffffffu));
+	ch->out_len = n + 8;
 }
 
 /* ---- compressor ----------------------------------------------------------------------- */
+
+struct splice_raw {
+	struct lade_stream stream; /* first member */
+	struct lade_compressor *c;
+};
 
 struct lade_compressor {
 	struct lade_stream stream; /* first member */
@@ -286,11 +267,16 @@ struct lade_compressor {
 	/* gzip */
 	unsigned char *cur; /* chunk being filled */
 	size_t cur_len;
-	bool header_written;
-	uint32_t crc;
-	uint64_t isize;
+	uint64_t members;              /* gzip members written or in flight */
 	struct gz_state *inline_state; /* jobs == 1 */
 	struct gz_chunk inline_chunk;
+
+	/* splicing: between splice_begin and splice_end the input is the content of a member
+	 * whose deflate data arrives through `raw`; the input is only checked against it */
+	bool splicing;
+	uint32_t splice_want_crc, splice_crc;
+	uint64_t splice_want_size, splice_size, splice_raw_size;
+	struct splice_raw raw;
 
 	/* gzip worker pool (jobs > 1): slots form a ring indexed by chunk sequence % jobs */
 	pthread_t *threads;
@@ -321,7 +307,7 @@ static void *gz_worker(void *arg)
 		struct gz_chunk *ch = &c->slots[c->nstarted % (uint64_t)c->jobs];
 		c->nstarted++;
 		pthread_mutex_unlock(&c->mu);
-		gz_compress_chunk(st, c->level, ch);
+		gz_compress_chunk(st, ch);
 		pthread_mutex_lock(&c->mu);
 		ch->done = true;
 		pthread_cond_broadcast(&c->cond_done);
@@ -339,19 +325,12 @@ static int fail(struct lade_compressor *c)
 
 static int gz_emit(struct lade_compressor *c, struct gz_chunk *ch, struct lade_error **err)
 {
-	if (ch->rc != COMP_OK) {
-		lade_error_set(err, 0, "gzip compression failed (isa-l error %d)", ch->rc);
+	if (ch->rc != Z_STREAM_END) {
+		lade_error_set(err, 0, "gzip compression failed (zlib error %d)", ch->rc);
 		return fail(c);
-	}
-	if (!c->header_written) {
-		if (lade_stream_write(c->out, gzip_header, sizeof(gzip_header), err) < 0)
-			return fail(c);
-		c->header_written = true;
 	}
 	if (lade_stream_write(c->out, ch->out, ch->out_len, err) < 0)
 		return fail(c);
-	c->crc = (uint32_t)crc32_combine(c->crc, ch->crc, (z_off_t)ch->in_len);
-	c->isize += ch->in_len;
 	return 0;
 }
 
@@ -367,16 +346,25 @@ static int gz_drain_one(struct lade_compressor *c, struct lade_error **err)
 	return gz_emit(c, ch, err);
 }
 
-/* Hand the filled chunk `cur` over for compression; output leaves strictly in chunk order. */
-static int gz_submit(struct lade_compressor *c, bool final, struct lade_error **err)
+static int gz_drain_all(struct lade_compressor *c, struct lade_error **err)
+{
+	while (c->jobs > 1 && c->nwritten < c->nsubmitted)
+		if (gz_drain_one(c, err) < 0)
+			return -1;
+	return 0;
+}
+
+/* Hand the filled chunk `cur` over for compression as a member of its own; output leaves
+ * strictly in chunk order. */
+static int gz_submit(struct lade_compressor *c, struct lade_error **err)
 {
 	struct gz_chunk *ch;
+	c->members++;
 	if (c->jobs == 1) {
 		ch = &c->inline_chunk;
 		ch->in = c->cur;
 		ch->in_len = c->cur_len;
-		ch->final = final;
-		gz_compress_chunk(c->inline_state, c->level, ch);
+		gz_compress_chunk(c->inline_state, ch);
 		c->cur_len = 0;
 		return gz_emit(c, ch, err);
 	}
@@ -388,7 +376,6 @@ static int gz_submit(struct lade_compressor *c, bool final, struct lade_error **
 	unsigned char *spare = ch->in;
 	ch->in = c->cur;
 	ch->in_len = c->cur_len;
-	ch->final = final;
 	ch->done = false;
 	c->cur = spare ? spare : xmalloc(GZIP_CHUNK_SIZE);
 	c->cur_len = 0;
@@ -403,10 +390,20 @@ static int gz_submit(struct lade_compressor *c, bool final, struct lade_error **
 static int gz_write(struct lade_compressor *c, const unsigned char *p, size_t len,
                     struct lade_error **err)
 {
+	if (c->splicing) {
+		if (len > c->splice_want_size - c->splice_size) {
+			lade_error_set(err, 0,
+			               "gzip splice: content longer than the %" PRIu64
+			               " bytes of the deflate stream",
+			               c->splice_want_size);
+			return fail(c);
+		}
+		c->splice_crc = crc32_gzip_refl(c->splice_crc, p, len);
+		c->splice_size += len;
+		return 0;
+	}
 	while (len > 0) {
-		/* Submit a full chunk only when more input arrives, so the last chunk (the one with
-		 * end_of_stream) is never an empty extra chunk unless the input is empty. */
-		if (c->cur_len == GZIP_CHUNK_SIZE && gz_submit(c, false, err) < 0)
+		if (c->cur_len == GZIP_CHUNK_SIZE && gz_submit(c, err) < 0)
 			return -1;
 		size_t n = GZIP_CHUNK_SIZE - c->cur_len;
 		if (n > len)
@@ -421,17 +418,94 @@ static int gz_write(struct lade_compressor *c, const unsigned char *p, size_t le
 
 static int gz_finish(struct lade_compressor *c, struct lade_error **err)
 {
-	if (gz_submit(c, true, err) < 0)
-		return -1;
-	while (c->jobs > 1 && c->nwritten < c->nsubmitted)
-		if (gz_drain_one(c, err) < 0)
-			return -1;
-	unsigned char trailer[8];
-	uint32_t isize = (uint32_t)(c->isize & 0xffffffffu);
-	for (int i = 0; i < 4; i++) {
-		trailer[i] = (unsigned char)(c->crc >> (8 * i));
-		trailer[4 + i] = (unsigned char)(isize >> (8 * i));
+	if (c->splicing) {
+		lade_error_set(err, 0, "gzip compressor: finished inside a spliced member");
+		return fail(c);
 	}
+	/* An empty input still gives one (empty) member: a gzip file has at least one. */
+	if ((c->cur_len > 0 || c->members == 0) && gz_submit(c, err) < 0)
+		return -1;
+	return gz_drain_all(c, err);
+}
+
+bool lade_compressor_can_splice(const struct lade_compressor *c, uint64_t raw_size, uint64_t size)
+{
+	/* Below the threshold the member's bytes are recompressed with their neighbours: a
+	 * member of its own costs ~18 bytes of framing plus the context the tar headers around
+	 * it lose, which outweighs a small member's own deflate data. */
+	return c->kind == LADE_COMPRESS_GZIP && !c->failed && !c->finished && !c->splicing &&
+	       raw_size >= LADE_SPLICE_MIN_RAW && size > 0;
+}
+
+static int splice_raw_write(struct lade_stream *s, const void *buf, size_t len,
+                            struct lade_error **err)
+{
+	struct lade_compressor *c = ((struct splice_raw *)s)->c;
+	if (c->failed)
+		return lade_error_set(err, 0, "gzip compressor: an earlier write failed");
+	if (!c->splicing)
+		return lade_error_set(err, 0, "gzip splice: deflate data outside a member");
+	if (lade_stream_write(c->out, buf, len, err) < 0)
+		return fail(c);
+	c->splice_raw_size += len;
+	return 0;
+}
+
+int lade_compressor_splice_begin(struct lade_compressor *c, uint32_t crc, uint64_t size,
+                                 struct lade_stream **raw, struct lade_error **err)
+{
+	if (!lade_compressor_can_splice(c, LADE_SPLICE_MIN_RAW, size))
+		return lade_error_set(err, 0, "gzip compressor: cannot splice a member here");
+	/* Everything before the member leaves first, as members of its own. */
+	if (c->cur_len > 0 && gz_submit(c, err) < 0)
+		return -1;
+	if (gz_drain_all(c, err) < 0)
+		return -1;
+	if (lade_stream_write(c->out, gzip_header, sizeof(gzip_header), err) < 0)
+		return fail(c);
+	c->members++;
+	c->splicing = true;
+	c->splice_want_crc = crc;
+	c->splice_want_size = size;
+	c->splice_crc = 0;
+	c->splice_size = 0;
+	c->splice_raw_size = 0;
+	c->raw.stream.write = splice_raw_write;
+	c->raw.c = c;
+	*raw = &c->raw.stream;
+	return 0;
+}
+
+int lade_compressor_splice_end(struct lade_compressor *c, struct lade_error **err)
+{
+	if (c->failed)
+		return lade_error_set(err, 0, "gzip compressor: an earlier write failed");
+	if (!c->splicing)
+		return lade_error_set(err, 0, "gzip splice: no member begun");
+	c->splicing = false;
+	/* The member's trailer must describe what went into the tar (and so into the
+	 * diff_id): a stream whose deflate data, CRC-32 or size disagree is never written. */
+	if (c->splice_size != c->splice_want_size) {
+		lade_error_set(err, 0,
+		               "gzip splice: content has %" PRIu64
+		               " bytes, the deflate stream %" PRIu64,
+		               c->splice_size, c->splice_want_size);
+		return fail(c);
+	}
+	if (c->splice_crc != c->splice_want_crc) {
+		lade_error_set(err, 0,
+		               "gzip splice: content crc-32 %08" PRIx32
+		               " differs from the deflate stream's %08" PRIx32,
+		               c->splice_crc, c->splice_want_crc);
+		return fail(c);
+	}
+	if (c->splice_raw_size == 0) {
+		lade_error_set(err, 0, "gzip splice: no deflate data");
+		return fail(c);
+	}
+	unsigned char trailer[8];
+	put_le32(trailer, c->splice_crc);
+	put_le32(trailer + 4, (uint32_t)(c->splice_size & 0xffffffffu));
 	if (lade_stream_write(c->out, trailer, sizeof(trailer), err) < 0)
 		return fail(c);
 	return 0;
@@ -510,7 +584,6 @@ static int zstd_setup(struct lade_compressor *c, struct lade_error **err)
 static int gz_setup(struct lade_compressor *c, struct lade_error **err)
 {
 	c->cur = xmalloc(GZIP_CHUNK_SIZE);
-	c->crc = 0;
 	if (c->jobs == 1) {
 		c->inline_state = gz_state_new(c->level);
 		return 0;
@@ -533,9 +606,9 @@ int lade_compressor_new(enum lade_compression kind, int level, int jobs, struct 
 	case LADE_COMPRESS_GZIP:
 		if (level < 0)
 			level = GZIP_DEFAULT_LEVEL;
-		if (level > GZIP_MAX_LEVEL)
-			return lade_error_set(err, 0, "gzip level %d not supported by ISA-L (0-%d)",
-			                      level, GZIP_MAX_LEVEL);
+		if (level < GZIP_MIN_LEVEL || level > GZIP_MAX_LEVEL)
+			return lade_error_set(err, 0, "gzip level %d not supported (%d-%d)", level,
+			                      GZIP_MIN_LEVEL, GZIP_MAX_LEVEL);
 		break;
 	case LADE_COMPRESS_ZSTD:
 		if (level < 0)

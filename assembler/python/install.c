@@ -499,7 +499,28 @@ static int member_emit(void *ctx, const struct lade_entry *e, struct lade_stream
 	return lade_wheel_emit_member(ctx, (size_t)e->ops_index, out, err);
 }
 
-static const struct lade_source_ops wheel_member_ops = {.emit = member_emit};
+static bool member_deflated(void *ctx, const struct lade_entry *e, uint32_t *crc,
+                            uint64_t *raw_size)
+{
+	const struct lade_wheel_member *m = lade_wheel_member(ctx, (size_t)e->ops_index);
+	if (m->method != 8)
+		return false;
+	*crc = m->crc32;
+	*raw_size = m->csize;
+	return true;
+}
+
+static int member_emit_spliced(void *ctx, const struct lade_entry *e, struct lade_stream *out,
+                               struct lade_stream *raw, struct lade_error **err)
+{
+	return lade_wheel_emit_member_spliced(ctx, (size_t)e->ops_index, out, raw, err);
+}
+
+static const struct lade_source_ops wheel_member_ops = {
+        .emit = member_emit,
+        .deflated = member_deflated,
+        .emit_spliced = member_emit_spliced,
+};
 
 static int cmp_str(const void *a, const void *b)
 {

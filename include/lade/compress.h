@@ -1,11 +1,14 @@
-/* lade — layer compression: gzip (ISA-L igzip, a single gzip member with no name, mtime 0,
- * OS byte 255 "unknown" fixed), zstd (libzstd) or none. Output depends only on the input
- * bytes, the algorithm, the level and the lade release: never on thread count or machine.
+/* lade — layer compression: gzip (a series of gzip members with bare 10-byte headers: wheel
+ * members' own deflate data spliced in unchanged, everything else deflated by zlib in chunks),
+ * zstd (libzstd) or none. Output depends only on the input bytes, the splice points, the
+ * algorithm, the level and the library versions: never on thread count or machine.
  * And the way back for layers read from images (base layers, lade verify): a pull
  * decompressor over the same three. */
 #ifndef LADE_COMPRESS_H
 #define LADE_COMPRESS_H
 
+#include <stdbool.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "lade/error.h"
@@ -30,12 +33,17 @@ const char *lade_compression_media_type(enum lade_compression c);
 int lade_compression_from_media_type(const char *media_type, enum lade_compression *out);
 /* Detect from the first bytes of a blob (gzip/zstd magic, else none). */
 enum lade_compression lade_compression_sniff(const void *head, size_t len);
-/* The compressor and its version for the layer annotation, e.g. "isa-l 2.30.0 level 2". */
+/* The compressor and its version for the layer annotation (dev.lade.compressor) and the
+ * layer cache key, e.g. "splice+zlib 1.2.13 level 6 chunk 1MiB splice 4KiB". */
 const char *lade_compression_describe(enum lade_compression c, int level);
 
 struct lade_compressor; /* opaque; also a lade_stream */
 
-/* level: -1 for the default of the algorithm (gzip: ISA-L level 2; zstd: 3).
+/* Deflate data shorter than this is not spliced but recompressed with its neighbours (part of
+ * the layer format). */
+#define LADE_SPLICE_MIN_RAW ((uint64_t)4 << 10)
+
+/* level: -1 for the default of the algorithm (gzip: zlib level 6, 1-9; zstd: 3, 1-19).
  * jobs: worker threads (>= 1); never changes the output. `out` receives compressed bytes. */
 int lade_compressor_new(enum lade_compression c, int level, int jobs, struct lade_stream *out,
                         struct lade_compressor **ret, struct lade_error **err);
@@ -44,6 +52,22 @@ struct lade_stream *lade_compressor_stream(struct lade_compressor *c);
 int lade_compressor_finish(struct lade_compressor *c, struct lade_error **err);
 void lade_compressor_free(struct lade_compressor *c);
 void lade_compressor_freep(struct lade_compressor **c);
+
+/* Splicing (gzip only). A piece of the input whose deflate stream exists already (a wheel
+ * member: raw_size bytes of deflate data for `size` bytes of content) becomes a gzip member
+ * of its own whose body is that data, unchanged:
+ *   lade_compressor_splice_begin(c, crc, size, &raw)   (crc, size: the stream's, e.g. zip's)
+ *   write the content to the compressor's stream as usual, and the deflate bytes to `raw`
+ *   lade_compressor_splice_end(c)
+ * The content is not compressed, only checked: splice_end fails (and the compressor with it)
+ * unless it had exactly `size` bytes with CRC-32 `crc`. The caller guarantees that the raw
+ * bytes are exactly one deflate stream that inflates to the content (by inflating them).
+ * can_splice says whether a member is worth it (deflate data at least LADE_SPLICE_MIN_RAW,
+ * gzip, not inside another splice); splice_begin fails where it says no. */
+bool lade_compressor_can_splice(const struct lade_compressor *c, uint64_t raw_size, uint64_t size);
+int lade_compressor_splice_begin(struct lade_compressor *c, uint32_t crc, uint64_t size,
+                                 struct lade_stream **raw, struct lade_error **err);
+int lade_compressor_splice_end(struct lade_compressor *c, struct lade_error **err);
 
 /* ---- decompression ---- */
 

@@ -22,9 +22,10 @@
 #include "lade/util.h"
 
 /* Bumped whenever the bytes lade writes for the same inputs and options change (tar
- * framing, ordering, implicit parents, what a wheel installs as: 2 = pip's current console
- * script template): part of every layer cache key. */
-#define LADE_LAYER_FORMAT_VERSION 2
+ * framing, ordering, implicit parents, compression, what a wheel installs as): part of every
+ * layer cache key. 3: gzip layers are members (wheel members' deflate data spliced, the rest
+ * zlib) and console scripts use pip's current template. */
+#define LADE_LAYER_FORMAT_VERSION 3
 
 struct lade_entry;
 
@@ -40,6 +41,14 @@ struct lade_entry;
 struct lade_source_ops {
 	int (*emit)(void *ctx, const struct lade_entry *e, struct lade_stream *out,
 	            struct lade_error **err);
+	/* Optional, both or neither: content that is one deflate stream already (a deflated zip
+	 * member), which a gzip layer splices in unchanged (lade_compressor_splice_begin).
+	 * deflated() says whether e's content is such a stream, with its size and the CRC-32
+	 * of the content; emit_spliced() is emit() that also writes exactly that deflate stream
+	 * to `raw`. */
+	bool (*deflated)(void *ctx, const struct lade_entry *e, uint32_t *crc, uint64_t *raw_size);
+	int (*emit_spliced)(void *ctx, const struct lade_entry *e, struct lade_stream *out,
+	                    struct lade_stream *raw, struct lade_error **err);
 };
 
 struct lade_entry {

@@ -1,5 +1,5 @@
 /* lade — reading a wheel (binary distribution format, PEP 427 / PEP 491) without extracting it:
- * the ZIP central directory is parsed here, member bytes are inflated on demand (zlib raw
+ * the ZIP central directory is parsed here, member bytes are inflated on demand (ISA-L raw
  * inflate, CRC-32 and the RECORD sha256 checked while streaming), and the metadata files of
  * the .dist-info directory (WHEEL, METADATA, RECORD, entry_points.txt) are parsed at open.
  *
@@ -119,6 +119,12 @@ ssize_t lade_wheel_find_member(const struct lade_wheel *w, const char *name);
  * RECORD's urlsafe base64. Bytes already written before a failure are not taken back. */
 int lade_wheel_emit_member(struct lade_wheel *w, size_t i, struct lade_stream *out,
                            struct lade_error **err);
+/* Same, for a deflate member (method 8), and its deflate data is also written to `raw`, as read
+ * and before the bytes it inflates to: exactly one deflate stream (data after its end is an
+ * error here, "N bytes after the end of the deflate data"). For layers that splice the data
+ * into a gzip member (lade_compressor_splice_begin). */
+int lade_wheel_emit_member_spliced(struct lade_wheel *w, size_t i, struct lade_stream *out,
+                                   struct lade_stream *raw, struct lade_error **err);
 /* Same, into memory: appends to `out`; members larger than max are an error. */
 int lade_wheel_read_member(struct lade_wheel *w, size_t i, size_t max, struct lade_buf *out,
                            struct lade_error **err);

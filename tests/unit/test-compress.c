@@ -86,24 +86,59 @@ static int compress_buf(enum lade_compression kind, int level, int jobs, const u
 	return 0;
 }
 
-/* Inflate a gzip stream; true when it is exactly one member whose content is want. */
+/* Walk a gzip stream member by member with zlib: every member must have lade's bare 10-byte
+ * header, inflate as raw deflate and end with the CRC-32 and ISIZE of its own content. The
+ * contents go to *content; the member count is returned, -1 on any defect. */
+static int gzip_members(const struct lade_buf *gz, struct lade_buf *content)
+{
+	static const unsigned char hdr[10] = {0x1f, 0x8b, 0x08, 0x00, 0x00,
+	                                      0x00, 0x00, 0x00, 0x00, 0xff};
+	const unsigned char *p = (const unsigned char *)gz->data, *end = p + gz->len;
+	unsigned char out[65536];
+	int members = 0;
+	while (p < end) {
+		if (end - p < 18 || memcmp(p, hdr, sizeof(hdr)) != 0)
+			return -1;
+		p += sizeof(hdr);
+		z_stream z;
+		memset(&z, 0, sizeof(z));
+		if (inflateInit2(&z, -MAX_WBITS) != Z_OK)
+			return -1;
+		z.next_in = (unsigned char *)p;
+		z.avail_in = (uInt)(end - p);
+		uLong crc = crc32(0, Z_NULL, 0);
+		int r;
+		do {
+			z.next_out = out;
+			z.avail_out = sizeof(out);
+			r = inflate(&z, Z_NO_FLUSH);
+			size_t n = sizeof(out) - z.avail_out;
+			crc = crc32(crc, out, (uInt)n);
+			lade_buf_add(content, out, n);
+		} while (r == Z_OK);
+		uLong total = z.total_out;
+		p = z.next_in;
+		inflateEnd(&z);
+		if (r != Z_STREAM_END || end - p < 8)
+			return -1;
+		uint32_t tcrc = (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
+		                (uint32_t)p[3] << 24;
+		uint32_t tsize = (uint32_t)p[4] | (uint32_t)p[5] << 8 | (uint32_t)p[6] << 16 |
+		                 (uint32_t)p[7] << 24;
+		if (tcrc != (uint32_t)crc || tsize != (uint32_t)total)
+			return -1;
+		p += 8;
+		members++;
+	}
+	return members;
+}
+
+/* True when the gzip stream's members inflate, in order, to exactly want. */
 static bool gunzip_equals(const struct lade_buf *gz, const unsigned char *want, size_t want_len)
 {
-	z_stream z;
-	memset(&z, 0, sizeof(z));
-	if (inflateInit2(&z, 16 + MAX_WBITS) != Z_OK)
-		return false;
-	unsigned char *out = xmalloc(want_len + 65536);
-	z.next_in = (unsigned char *)gz->data;
-	z.avail_in = (uInt)gz->len;
-	z.next_out = out;
-	z.avail_out = (uInt)(want_len + 65536);
-	int r = inflate(&z, Z_FINISH);
-	bool good = r == Z_STREAM_END && z.avail_in == 0 && z.total_out == want_len &&
-	            (want_len == 0 || memcmp(out, want, want_len) == 0);
-	inflateEnd(&z);
-	free(out);
-	return good;
+	_cleanup_buf_ struct lade_buf content = LADE_BUF_INIT;
+	return gzip_members(gz, &content) > 0 && content.len == want_len &&
+	       (want_len == 0 || memcmp(content.data, want, want_len) == 0);
 }
 
 static bool unzstd_equals(const struct lade_buf *zs, const unsigned char *want, size_t want_len)
@@ -150,10 +185,11 @@ static void test_names(void)
 	snprintf(want, sizeof(want), "zstd %s level 3", ZSTD_versionString());
 	is_str(lade_compression_describe(LADE_COMPRESS_ZSTD, -1), want, "describe zstd default");
 	const char *g = lade_compression_describe(LADE_COMPRESS_GZIP, -1);
-	ok(strncmp(g, "isa-l ", 6) == 0 && strstr(g, " level 2 chunk 1MiB") != NULL,
-	   "describe gzip default: %s", g);
-	ok(strstr(lade_compression_describe(LADE_COMPRESS_GZIP, 3), "level 3") != NULL,
-	   "describe gzip level 3");
+	snprintf(want, sizeof(want), "splice+zlib %s level 6 chunk 1MiB splice 4KiB",
+	         zlibVersion());
+	is_str(g, want, "describe gzip default");
+	ok(strstr(lade_compression_describe(LADE_COMPRESS_GZIP, 9), "level 9") != NULL,
+	   "describe gzip level 9");
 }
 
 static void test_errors(void)
@@ -163,10 +199,12 @@ static void test_errors(void)
 	struct lade_compressor *c = NULL;
 	struct lade_error *err = NULL;
 
-	ok(lade_compressor_new(LADE_COMPRESS_GZIP, 4, 1, &m.stream, &c, &err) == -1 && c == NULL,
-	   "gzip level 4 refused");
-	is_str(err ? err->msg : NULL, "gzip level 4 not supported by ISA-L (0-3)",
-	       "gzip level msg");
+	ok(lade_compressor_new(LADE_COMPRESS_GZIP, 10, 1, &m.stream, &c, &err) == -1 && c == NULL,
+	   "gzip level 10 refused");
+	is_str(err ? err->msg : NULL, "gzip level 10 not supported (1-9)", "gzip level msg");
+	lade_error_freep(&err);
+	ok(lade_compressor_new(LADE_COMPRESS_GZIP, 0, 1, &m.stream, &c, &err) == -1 && c == NULL,
+	   "gzip level 0 refused");
 	lade_error_freep(&err);
 
 	ok(lade_compressor_new(LADE_COMPRESS_ZSTD, 20, 1, &m.stream, &c, &err) == -1,
@@ -217,8 +255,8 @@ static void test_round_trips(void)
 		int level;
 		const char *name;
 	} algos[] = {
-	        {LADE_COMPRESS_GZIP, 0, "gzip-0"}, {LADE_COMPRESS_GZIP, 1, "gzip-1"},
-	        {LADE_COMPRESS_GZIP, 3, "gzip-3"}, {LADE_COMPRESS_ZSTD, -1, "zstd"},
+	        {LADE_COMPRESS_GZIP, 1, "gzip-1"}, {LADE_COMPRESS_GZIP, 6, "gzip-6"},
+	        {LADE_COMPRESS_GZIP, 9, "gzip-9"}, {LADE_COMPRESS_ZSTD, -1, "zstd"},
 	        {LADE_COMPRESS_NONE, -1, "none"},
 	};
 	for (size_t s = 0; s < LADE_ARRAY_SIZE(sizes); s++) {
@@ -255,15 +293,13 @@ static void test_gzip_format(void)
 	   "gzip default level");
 	static const unsigned char hdr[10] = {0x1f, 0x8b, 0x08, 0x00, 0x00,
 	                                      0x00, 0x00, 0x00, 0x00, 0xff};
-	ok(out.len > 18 && memcmp(out.data, hdr, 10) == 0,
-	   "gzip header is 1f8b08 00 00000000 00 ff");
-	const unsigned char *t = (const unsigned char *)out.data + out.len - 8;
-	uint32_t crc =
-	        (uint32_t)t[0] | (uint32_t)t[1] << 8 | (uint32_t)t[2] << 16 | (uint32_t)t[3] << 24;
-	uint32_t isize =
-	        (uint32_t)t[4] | (uint32_t)t[5] << 8 | (uint32_t)t[6] << 16 | (uint32_t)t[7] << 24;
-	ok(crc == (uint32_t)crc32(0, d, (uInt)len), "trailer crc32 is the crc of the whole input");
-	ok(isize == (uint32_t)len, "trailer isize is the input size");
+	_cleanup_buf_ struct lade_buf content = LADE_BUF_INIT;
+	int members = gzip_members(&out, &content);
+	ok(members == 3,
+	   "2 MiB + 12345 bytes are 3 members of 1 MiB chunks, each with its own "
+	   "bare header, CRC-32 and ISIZE (got %d)",
+	   members);
+	ok(content.len == len && memcmp(content.data, d, len) == 0, "members hold the input");
 	ok(out.len < len * 3 / 4, "compressible half is compressed (%zu -> %zu)", len, out.len);
 
 	_cleanup_buf_ struct lade_buf empty = LADE_BUF_INIT;
@@ -311,9 +347,9 @@ static void test_determinism(void)
 		int level;
 		const char *name;
 	} algos[] = {
-	        {LADE_COMPRESS_GZIP, 0, "gzip-0"},
 	        {LADE_COMPRESS_GZIP, 1, "gzip-1"},
-	        {LADE_COMPRESS_GZIP, 3, "gzip-3"},
+	        {LADE_COMPRESS_GZIP, 6, "gzip-6"},
+	        {LADE_COMPRESS_GZIP, 9, "gzip-9"},
 	        {LADE_COMPRESS_ZSTD, 3, "zstd-3"},
 	};
 	for (size_t a = 0; a < LADE_ARRAY_SIZE(algos); a++) {
@@ -336,14 +372,14 @@ static void test_determinism(void)
 		   "%s: write boundaries do not change the bytes", algos[a].name);
 		lade_error_free(err);
 	}
-	/* the level reaches ISA-L */
+	/* the level reaches zlib */
 	_cleanup_buf_ struct lade_buf a = LADE_BUF_INIT;
 	_cleanup_buf_ struct lade_buf b = LADE_BUF_INIT;
 	struct lade_error *err = NULL;
 	ok(compress_buf(LADE_COMPRESS_GZIP, 1, 1, d, len, 0, &a, &err) == 0 &&
-	           compress_buf(LADE_COMPRESS_GZIP, 3, 1, d, len, 0, &b, &err) == 0 &&
+	           compress_buf(LADE_COMPRESS_GZIP, 9, 1, d, len, 0, &b, &err) == 0 &&
 	           (a.len != b.len || memcmp(a.data, b.data, a.len) != 0),
-	   "levels 1 and 3 give different streams");
+	   "levels 1 and 9 give different streams");
 	lade_error_free(err);
 }
 
@@ -512,7 +548,7 @@ static void test_decompress_gzip(void)
 	   "members with extra, name, comment and header crc%s%s", err ? ": " : "",
 	   err ? err->msg : "");
 
-	/* lade's own parallel gzip: one member of independent 1 MiB deflate chunks. */
+	/* lade's own parallel gzip: one member per 1 MiB chunk. */
 	size_t len = 4 * MiB + 333;
 	_cleanup_free_ unsigned char *big = make_data(len, 99);
 	_cleanup_buf_ struct lade_buf lgz = LADE_BUF_INIT;
@@ -768,6 +804,153 @@ static void test_decompress_detect(void)
 	}
 }
 
+/* ---- splicing ---- */
+
+/* Raw deflate (no header) of data by zlib at `level`, as a zip member holds it. */
+static void raw_deflate(const unsigned char *data, size_t len, int level, struct lade_buf *out)
+{
+	z_stream z;
+	memset(&z, 0, sizeof(z));
+	deflateInit2(&z, level, Z_DEFLATED, -MAX_WBITS, 8, Z_DEFAULT_STRATEGY);
+	size_t bound = deflateBound(&z, (uLong)len);
+	lade_buf_grow(out, bound);
+	z.next_in = (unsigned char *)data;
+	z.avail_in = (uInt)len;
+	z.next_out = (unsigned char *)out->data + out->len;
+	z.avail_out = (uInt)bound;
+	deflate(&z, Z_FINISH);
+	out->len += z.total_out;
+	deflateEnd(&z);
+}
+
+struct splice_case {
+	size_t prefix, member, suffix; /* bytes before, of, after the spliced member */
+	uint32_t crc_xor;              /* damage to the CRC given to splice_begin */
+	size_t short_by;               /* content bytes left out */
+};
+
+/* prefix, a spliced member (content d+prefix, deflated by zlib -9), suffix; jobs workers,
+ * the content written in pieces of 4099 bytes. */
+static int splice_buf(const unsigned char *d, const struct splice_case *sc, int jobs,
+                      const struct lade_buf *raw, struct lade_buf *out, struct lade_error **err)
+{
+	struct mem_sink m;
+	sink_init(&m);
+	_cleanup_(lade_compressor_freep) struct lade_compressor *c = NULL;
+	if (lade_compressor_new(LADE_COMPRESS_GZIP, -1, jobs, &m.stream, &c, err) < 0)
+		return -1;
+	struct lade_stream *in = lade_compressor_stream(c), *rs = NULL;
+	const unsigned char *content = d + sc->prefix;
+	uint32_t crc = (uint32_t)crc32(0, content, (uInt)sc->member) ^ sc->crc_xor;
+	int r = lade_stream_write(in, d, sc->prefix, err);
+	if (r == 0)
+		r = lade_compressor_splice_begin(c, crc, sc->member, &rs, err);
+	for (size_t off = 0; r == 0 && off < raw->len; off += 1000)
+		r = lade_stream_write(rs, raw->data + off,
+		                      raw->len - off < 1000 ? raw->len - off : 1000, err);
+	for (size_t off = 0; r == 0 && off < sc->member - sc->short_by; off += 4099) {
+		size_t n = sc->member - sc->short_by - off;
+		r = lade_stream_write(in, content + off, n < 4099 ? n : 4099, err);
+	}
+	if (r == 0)
+		r = lade_compressor_splice_end(c, err);
+	if (r == 0)
+		r = lade_stream_write(in, content + sc->member, sc->suffix, err);
+	if (r == 0)
+		r = lade_compressor_finish(c, err);
+	if (r < 0) {
+		lade_buf_release(&m.buf);
+		return -1;
+	}
+	*out = m.buf;
+	return 0;
+}
+
+static void test_splice(void)
+{
+	const struct splice_case good = {.prefix = 3 * MiB / 2, .member = 700000, .suffix = 5000};
+	size_t total = good.prefix + good.member + good.suffix;
+	_cleanup_free_ unsigned char *d = make_data(total, 77);
+	_cleanup_buf_ struct lade_buf raw = LADE_BUF_INIT;
+	raw_deflate(d + good.prefix, good.member, 9, &raw);
+
+	_cleanup_buf_ struct lade_buf o1 = LADE_BUF_INIT;
+	_cleanup_buf_ struct lade_buf o3 = LADE_BUF_INIT;
+	_cleanup_error_ struct lade_error *err = NULL;
+	ok(splice_buf(d, &good, 1, &raw, &o1, &err) == 0 &&
+	           splice_buf(d, &good, 3, &raw, &o3, &err) == 0,
+	   "splice a member between compressed chunks%s%s", err ? ": " : "", err ? err->msg : "");
+	ok(o1.len == o3.len && memcmp(o1.data, o3.data, o1.len) == 0,
+	   "jobs 1 and 3 give the same spliced stream");
+	_cleanup_buf_ struct lade_buf content = LADE_BUF_INIT;
+	int members = gzip_members(&o1, &content);
+	/* 1 MiB + 0.5 MiB of prefix, the spliced member, the suffix */
+	ok(members == 4, "prefix chunks, spliced member and suffix are 4 members (got %d)",
+	   members);
+	ok(content.len == total && memcmp(content.data, d, total) == 0,
+	   "the members inflate to the whole input");
+	ok(memmem(o1.data, o1.len, raw.data, raw.len) != NULL,
+	   "the member's deflate bytes appear unchanged in the output");
+	_cleanup_buf_ struct lade_buf back = LADE_BUF_INIT;
+	ok(decompress_mem(LADE_COMPRESS_GZIP, 0, o1.data, o1.len, 65536, &back, &err) == 0 &&
+	           buf_is(&back, d, total),
+	   "lade's decompressor reads the spliced stream%s%s", err ? ": " : "",
+	   err ? err->msg : "");
+
+	/* The spliced member's trailer is checked on the way back: damage its ISIZE. */
+	const char *at = memmem(o1.data, o1.len, raw.data, raw.len);
+	size_t isize_off = (size_t)(at - o1.data) + raw.len + 4;
+	o1.data[isize_off] ^= 1;
+	lade_error_freep(&err);
+	lade_buf_release(&back);
+	ok(decompress_mem(LADE_COMPRESS_GZIP, 0, o1.data, o1.len, 0, &back, &err) == -1,
+	   "a wrong ISIZE in a later member is refused");
+	is_str(err ? err->msg : NULL, "gzip: crc or length mismatch in member trailer",
+	       "ISIZE message");
+	o1.data[isize_off] ^= 1;
+	o1.data[isize_off - 4] ^= 1;
+	lade_error_freep(&err);
+	lade_buf_release(&back);
+	ok(decompress_mem(LADE_COMPRESS_GZIP, 0, o1.data, o1.len, 0, &back, &err) == -1,
+	   "a wrong CRC-32 in a later member is refused");
+
+	/* The content must be what the trailer says. */
+	struct splice_case bad_crc = good;
+	bad_crc.crc_xor = 0x10;
+	_cleanup_buf_ struct lade_buf x = LADE_BUF_INIT;
+	lade_error_freep(&err);
+	ok(splice_buf(d, &bad_crc, 2, &raw, &x, &err) == -1, "splice with a wrong CRC-32 fails");
+	ok(err && strstr(err->msg, "gzip splice: content crc-32 ") == err->msg,
+	   "wrong CRC message: %s", err ? err->msg : "(none)");
+	struct splice_case short_content = good;
+	short_content.short_by = 1;
+	lade_error_freep(&err);
+	ok(splice_buf(d, &short_content, 1, &raw, &x, &err) == -1,
+	   "splice with content one byte short fails");
+	is_str(err ? err->msg : NULL,
+	       "gzip splice: content has 699999 bytes, the deflate stream 700000",
+	       "short content message");
+
+	/* Where splicing does not apply. */
+	struct mem_sink m;
+	sink_init(&m);
+	_cleanup_(lade_compressor_freep) struct lade_compressor *gz = NULL;
+	_cleanup_(lade_compressor_freep) struct lade_compressor *zs = NULL;
+	lade_error_freep(&err);
+	ok(lade_compressor_new(LADE_COMPRESS_GZIP, -1, 1, &m.stream, &gz, &err) == 0 &&
+	           lade_compressor_new(LADE_COMPRESS_ZSTD, -1, 1, &m.stream, &zs, &err) == 0,
+	   "compressors");
+	ok(lade_compressor_can_splice(gz, LADE_SPLICE_MIN_RAW, 100000), "gzip splices 4 KiB");
+	ok(!lade_compressor_can_splice(gz, LADE_SPLICE_MIN_RAW - 1, 100000),
+	   "smaller deflate data is recompressed");
+	ok(!lade_compressor_can_splice(zs, 1 << 20, 4 << 20), "zstd never splices");
+	struct lade_stream *rs = NULL;
+	ok(lade_compressor_splice_begin(zs, 0, 1, &rs, &err) == -1, "zstd splice_begin refused");
+	lade_error_freep(&err);
+	ok(lade_compressor_splice_end(gz, &err) == -1, "splice_end without begin refused");
+	lade_buf_release(&m.buf);
+}
+
 int main(void)
 {
 	test_names();
@@ -780,5 +963,6 @@ int main(void)
 	test_decompress_zstd();
 	test_decompress_errors();
 	test_decompress_detect();
+	test_splice();
 	return tap_done();
 }

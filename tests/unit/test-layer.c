@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <zlib.h>
 
 #include "lade/layer.h"
 #include "lade/store.h"
@@ -638,6 +639,123 @@ static void test_path_rules(void)
 	   "absolute targets, '..' that stays inside, and UTF-8 names are accepted");
 }
 
+/* A source whose content exists as one raw deflate stream too, as a wheel member does. */
+struct deflated_src {
+	struct lade_buf content, raw;
+	uint32_t crc; /* what deflated() reports */
+};
+
+static bool src_deflated(void *ctx, const struct lade_entry *e, uint32_t *crc, uint64_t *raw_size)
+{
+	(void)e;
+	struct deflated_src *d = ctx;
+	*crc = d->crc;
+	*raw_size = d->raw.len;
+	return true;
+}
+
+static int src_emit(void *ctx, const struct lade_entry *e, struct lade_stream *out,
+                    struct lade_error **err)
+{
+	(void)e;
+	struct deflated_src *d = ctx;
+	return lade_stream_write(out, d->content.data, d->content.len, err);
+}
+
+static int src_emit_spliced(void *ctx, const struct lade_entry *e, struct lade_stream *out,
+                            struct lade_stream *raw, struct lade_error **err)
+{
+	struct deflated_src *d = ctx;
+	if (lade_stream_write(raw, d->raw.data, d->raw.len, err) < 0)
+		return -1;
+	return src_emit(ctx, e, out, err);
+}
+
+static const struct lade_source_ops deflated_ops = {
+        .emit = src_emit, .deflated = src_deflated, .emit_spliced = src_emit_spliced};
+
+static struct lade_layer *splice_layer(struct deflated_src *d)
+{
+	struct lade_layer *l = lade_layer_new("splice");
+	add(l, mem_file("site/a.py", "A = 1\n", "test"));
+	struct lade_entry *e = lade_entry_new("site/m.py", LADE_ENTRY_FILE, "member site/m.py");
+	e->mode = 0644;
+	e->size = d->content.len;
+	e->ops = &deflated_ops;
+	e->ops_ctx = d;
+	add(l, e);
+	add(l, mem_file("site/z.py", "Z = 1\n", "test"));
+	return l;
+}
+
+static void test_layer_splice(void)
+{
+	struct deflated_src d;
+	lade_buf_init(&d.content);
+	lade_buf_init(&d.raw);
+	uint64_t x = 88172645463325252ull;
+	for (int i = 0; i < 60000; i++) {
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		char c = (char)('a' + x % 20);
+		lade_buf_add(&d.content, &c, 1);
+	}
+	z_stream z;
+	memset(&z, 0, sizeof(z));
+	deflateInit2(&z, 9, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY);
+	lade_buf_grow(&d.raw, deflateBound(&z, d.content.len));
+	z.next_in = (unsigned char *)d.content.data;
+	z.avail_in = (uInt)d.content.len;
+	z.next_out = (unsigned char *)d.raw.data;
+	z.avail_out = (uInt)deflateBound(&z, d.content.len);
+	deflate(&z, Z_FINISH);
+	d.raw.len = z.total_out;
+	deflateEnd(&z);
+	d.crc = (uint32_t)crc32(0, (const unsigned char *)d.content.data, (uInt)d.content.len);
+
+	char dir[300];
+	snprintf(dir, sizeof(dir), "%s/splice-store", tmpdir);
+	_cleanup_error_ struct lade_error *err = NULL;
+	_cleanup_(lade_store_freep) struct lade_store *store = NULL;
+	if (lade_store_open(dir, 0, &store, &err) < 0) {
+		ok(0, "open a store: %s", err->msg);
+		return;
+	}
+	_cleanup_(lade_layer_freep) struct lade_layer *l = splice_layer(&d);
+	struct lade_layer_options opts = {
+	        .compression = LADE_COMPRESS_GZIP, .level = -1, .jobs = 2, .mtime = 5};
+	struct lade_layer_result res;
+	ok(lade_layer_write(l, &opts, store, &res, &err) == 0,
+	   "gzip layer with a spliced entry%s%s", err ? ": " : "", err ? err->msg : "");
+	_cleanup_buf_ struct lade_buf tar = LADE_BUF_INIT;
+	char want[LADE_DIGEST_STRLEN];
+	ok(write_to(l, &opts, &tar, &err) == 0, "its tar");
+	lade_sha256_buf(tar.data, tar.len, want);
+	is_str(res.diff_id, want, "the diff_id is the tar's: the content went through the tar");
+	_cleanup_free_ char *blob = lade_store_blob_path(store, res.digest);
+	_cleanup_buf_ struct lade_buf gz = LADE_BUF_INIT;
+	ok(lade_read_file(blob, 1 << 20, &gz, &err) == 0 &&
+	           memmem(gz.data, gz.len, d.raw.data, d.raw.len) != NULL && gz.len < tar.len,
+	   "the blob holds the deflate stream unchanged (%zu bytes)", d.raw.len);
+
+	/* A source whose deflate data does not have the CRC it claims: the layer fails. */
+	d.crc ^= 1;
+	_cleanup_(lade_layer_freep) struct lade_layer *bad = splice_layer(&d);
+	lade_error_freep(&err);
+	ok(lade_layer_write(bad, &opts, store, &res, &err) == -1, "a CRC mismatch fails the layer");
+	ok(err && strstr(err->msg, "member site/m.py") &&
+	           strstr(err->msg, "gzip splice: content crc-32"),
+	   "naming the entry: %s", err ? err->msg : "(none)");
+
+	/* Without gzip the source's plain emit() is used. */
+	lade_error_freep(&err);
+	opts.compression = LADE_COMPRESS_ZSTD;
+	ok(lade_layer_write(bad, &opts, store, &res, &err) == 0, "zstd never splices");
+	lade_buf_release(&d.content);
+	lade_buf_release(&d.raw);
+}
+
 int main(void)
 {
 	test_path_rules();
@@ -658,6 +776,7 @@ int main(void)
 	test_locale();
 	test_long_names();
 	test_layer_write();
+	test_layer_splice();
 
 	lade_tree_free(base);
 	rm_rf(tmpdir);

@@ -294,6 +294,108 @@ static void test_deterministic_fixtures(void)
 	ok(system(cmd) == 0, "make-wheels.py is deterministic");
 }
 
+/* ---- deflate data for splicing ---- */
+
+struct mem_stream {
+	struct lade_stream stream;
+	struct lade_buf buf;
+};
+
+static int mem_write(struct lade_stream *s, const void *data, size_t len, struct lade_error **err)
+{
+	(void)err;
+	lade_buf_add(&((struct mem_stream *)s)->buf, data, len);
+	return 0;
+}
+
+/* Emit member `name` of wheel fn with its deflate data; 0/-1, the message in *msg. */
+static int emit_spliced(const char *fn, const char *name, struct mem_stream *out,
+                        struct mem_stream *raw, char **msg)
+{
+	_cleanup_(lade_wheel_freep) struct lade_wheel *w = open_ok(fn);
+	ssize_t i = w ? lade_wheel_find_member(w, name) : -1;
+	if (i < 0) {
+		*msg = xasprintf("no wheel %s or member %s", fn, name);
+		return -1;
+	}
+	out->stream.write = raw->stream.write = mem_write;
+	_cleanup_error_ struct lade_error *err = NULL;
+	if (lade_wheel_emit_member_spliced(w, (size_t)i, &out->stream, &raw->stream, &err) < 0) {
+		*msg = xstrdup(err->msg);
+		return -1;
+	}
+	return 0;
+}
+
+static void test_spliced(void)
+{
+	/* A deflated member 64 KiB long, and the same deflate data with 3 bytes after its end
+	 * (the central directory's sizes and CRC are those of the content: zipfile and pip take
+	 * such a member, a spliced gzip member must not). */
+	const char *src = getenv("LADE_TEST_SRCDIR");
+	_cleanup_free_ char *cmd = xasprintf(
+	        "cd '%s/w' && PYTHONPATH='%s/tests/fixtures' /usr/bin/python3 - <<'PY'\n"
+	        "import zlib\n"
+	        "from wheelkit import mw\n"
+	        "body = b''.join(b'line %%d of the module\\n' %% i for i in range(3000))\n"
+	        "mw.simple('.', 'splok', '1.0', {'splok/m.py': body})\n"
+	        "c = zlib.compressobj(6, zlib.DEFLATED, -15)\n"
+	        "raw = c.compress(body) + c.flush() + b'JNK'\n"
+	        "def fix(rows):\n"
+	        "    return [[r[0], mw.b64hash(body), str(len(body))] if r[0] == 'spljunk/m.py' "
+	        "else r for r in rows]\n"
+	        "fn = mw.simple('.', 'spljunk', '1.0', {'splok/x': b'', 'spljunk/m.py': raw}, "
+	        "record_edit=fix, method=0)\n"
+	        "crc = zlib.crc32(body)\n"
+	        "mw.patch_zip(fn, 'spljunk/m.py', central={10: (2, 8), 16: (4, crc), 24: (4, "
+	        "len(body))}, local={8: (2, 8), 14: (4, crc), 22: (4, len(body))})\n"
+	        "PY",
+	        tmpdir, src);
+	if (system(cmd) != 0) {
+		ok(0, "make the splice wheels");
+		return;
+	}
+	struct mem_stream out = {0}, raw = {0};
+	lade_buf_init(&out.buf);
+	lade_buf_init(&raw.buf);
+	_cleanup_free_ char *msg = NULL;
+	ok(emit_spliced("splok-1.0-py3-none-any.whl", "splok/m.py", &out, &raw, &msg) == 0,
+	   "emit a deflated member with its deflate data%s%s", msg ? ": " : "", msg ? msg : "");
+	_cleanup_free_ char *zip = xasprintf("%s/w/splok-1.0-py3-none-any.whl", tmpdir);
+	_cleanup_buf_ struct lade_buf file = LADE_BUF_INIT;
+	_cleanup_error_ struct lade_error *err = NULL;
+	ok(lade_read_file(zip, 1 << 20, &file, &err) == 0 && raw.buf.len > 100 &&
+	           memmem(file.data, file.len, raw.buf.data, raw.buf.len) != NULL,
+	   "the deflate data are the zip's bytes (%zu)", raw.buf.len);
+	ok(out.buf.len == 3000 * 20 + 10890 &&
+	           memcmp(out.buf.data, "line 0 of the module\n", 21) == 0,
+	   "and the content is inflated as by emit_member (%zu bytes)", out.buf.len);
+
+	lade_buf_reset(&out.buf);
+	lade_buf_reset(&raw.buf);
+	_cleanup_free_ char *junk = NULL;
+	ok(emit_spliced("spljunk-1.0-py3-none-any.whl", "spljunk/m.py", &out, &raw, &junk) == -1,
+	   "deflate data followed by 3 bytes is refused for splicing");
+	is_str(junk,
+	       "wheel spljunk-1.0-py3-none-any.whl member spljunk/m.py: 3 bytes after the end of "
+	       "the deflate data",
+	       "trailing bytes message");
+	_cleanup_(lade_wheel_freep) struct lade_wheel *w = open_ok("spljunk-1.0-py3-none-any.whl");
+	_cleanup_buf_ struct lade_buf b = LADE_BUF_INIT;
+	ssize_t i = w ? lade_wheel_find_member(w, "spljunk/m.py") : -1;
+	ok(i >= 0 && lade_wheel_read_member(w, (size_t)i, 1 << 20, &b, &err) == 0 &&
+	           b.len == 3000 * 20 + 10890,
+	   "but it inflates, as zipfile and pip take it%s%s", err ? ": " : "", err ? err->msg : "");
+	lade_buf_reset(&out.buf);
+	lade_buf_reset(&raw.buf);
+	_cleanup_free_ char *stored = NULL;
+	ok(emit_spliced("spljunk-1.0-py3-none-any.whl", "splok/x", &out, &raw, &stored) == -1 &&
+	           strstr(stored, "a stored member has no deflate data") != NULL,
+	   "a stored member has no deflate data: %s", stored ? stored : "(accepted)");
+	lade_buf_release(&out.buf);
+	lade_buf_release(&raw.buf);
+}
+
 int main(void)
 {
 	if (make_fixtures() < 0) {
@@ -305,6 +407,7 @@ int main(void)
 	test_hostile();
 	test_total_limits();
 	test_deterministic_fixtures();
+	test_spliced();
 	rm_rf(tmpdir);
 	free(tmpdir);
 	return tap_done();
