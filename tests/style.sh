@@ -6,7 +6,7 @@ command -v clang-format >/dev/null 2>&1 || { echo "1..0 # SKIP clang-format not 
 if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then
 	mapfile -t files < <(git ls-files '*.c' '*.h')
 else
-	mapfile -t files < <(find assembler manifest include tests bench -name '*.[ch]' | sort)
+	mapfile -t files < <(find core manifest registry insight assembler cli include tests bench tools -name '*.[ch]' | sort)
 fi
 echo "1..1"
 bad=()
