@@ -33,6 +33,15 @@ static int tap_n, tap_failed;
 			       is_w_ ? is_w_ : "(null)");                                          \
 	} while (0)
 
+/* A check that cannot run here, with the reason (TAP "# SKIP"). */
+#define skip(...)                                                                                  \
+	do {                                                                                       \
+		tap_n++;                                                                           \
+		printf("ok %d # SKIP ", tap_n);                                                    \
+		printf(__VA_ARGS__);                                                               \
+		printf("\n");                                                                      \
+	} while (0)
+
 static inline int tap_done(void)
 {
 	printf("1..%d\n", tap_n);

@@ -144,19 +144,25 @@ static void test_openat_beneath(void)
 	pid_t pid = fork();
 	if (pid == 0) {
 		scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ALLOW);
-		if (ctx == NULL ||
-		    seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS),
-		                     seccomp_syscall_resolve_name("openat2"), 0) < 0 ||
-		    seccomp_load(ctx) < 0)
-			_exit(100);
+		int r = ctx == NULL ? -1
+		                    : seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS),
+		                                       seccomp_syscall_resolve_name("openat2"), 0);
+		if (r == 0)
+			r = seccomp_load(ctx);
+		seccomp_release(ctx);
+		if (r < 0)
+			_exit(100); /* no seccomp here (valgrind does not implement it) */
 		int failures = beneath_failures(dir);
 		fflush(stdout);
 		_exit(failures > 0);
 	}
 	int status = 0;
-	ok(pid > 0 && waitpid(pid, &status, 0) == pid && WIFEXITED(status) &&
-	           WEXITSTATUS(status) == 0,
-	   "O_NOFOLLOW fallback: the same refusals (child status %d)", status);
+	bool waited = pid > 0 && waitpid(pid, &status, 0) == pid && WIFEXITED(status);
+	if (waited && WEXITSTATUS(status) == 100)
+		skip("O_NOFOLLOW fallback: seccomp cannot be loaded here (under valgrind?)");
+	else
+		ok(waited && WEXITSTATUS(status) == 0,
+		   "O_NOFOLLOW fallback: the same refusals (child status %d)", status);
 	_cleanup_free_ char *rm = xasprintf("rm -rf '%s'", dir);
 	if (system(rm) != 0)
 		printf("# cannot remove %s\n", dir);
