@@ -71,26 +71,25 @@ static char *blob_path(const char *digest)
 	return xasprintf("blobs/sha256/%s", lade_digest_hex(digest));
 }
 
-/* Read a file of the layout (relative to dfd) of at most max bytes; -1 with errno set
- * (EFBIG when larger). */
-static int read_at(int dfd, const char *name, size_t max, struct lade_buf *out)
+/* Read a regular file of the layout (relative to dfd) of at most max bytes; -1 with *err
+ * set (sys_errno ENOENT when missing, EFBIG when larger). */
+static int read_at(int dfd, const char *name, size_t max, struct lade_buf *out,
+                   struct lade_error **err)
 {
-	_cleanup_fd_ int fd = openat(dfd, name, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
+	_cleanup_fd_ int fd = -1;
+	if (lade_open_regular_at(dfd, name, name, 0, &fd, err) < 0)
 		return -1;
 	for (;;) {
 		lade_buf_grow(out, 65536);
 		ssize_t r = lade_read_retry(fd, out->data + out->len, out->alloc - out->len - 1);
 		if (r < 0)
-			return -1;
+			return lade_error_set(err, errno, "cannot read %s", name);
 		if (r == 0)
 			break;
 		out->len += (size_t)r;
 		out->data[out->len] = '\0';
-		if (out->len > max) {
-			errno = EFBIG;
-			return -1;
-		}
+		if (out->len > max)
+			return lade_error_set(err, EFBIG, "%s is larger than %zu bytes", name, max);
 	}
 	return 0;
 }
@@ -135,9 +134,10 @@ static void hash_blob(struct verifier *v, const char *digest, struct blob_info *
 {
 	info->hashed = true;
 	_cleanup_free_ char *path = blob_path(digest);
-	_cleanup_fd_ int fd = openat(v->dfd, path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		problem(v, "blob %s: cannot open: %s", digest, strerror(errno));
+	_cleanup_fd_ int fd = -1;
+	_cleanup_error_ struct lade_error *oerr = NULL;
+	if (lade_open_regular_at(v->dfd, path, path, 0, &fd, &oerr) < 0) {
+		problem(v, "blob %s: %s", digest, oerr->msg);
 		return;
 	}
 	_cleanup_free_ char *buf = xmalloc(CHUNK);
@@ -201,8 +201,9 @@ static json_t *load_json_blob(struct verifier *v, const char *where, const struc
 	}
 	_cleanup_free_ char *path = blob_path(d->digest);
 	_cleanup_buf_ struct lade_buf b = LADE_BUF_INIT;
-	if (read_at(v->dfd, path, LADE_OCI_JSON_MAX, &b) < 0) {
-		problem(v, "blob %s: cannot read: %s", d->digest, strerror(errno));
+	_cleanup_error_ struct lade_error *rerr = NULL;
+	if (read_at(v->dfd, path, LADE_OCI_JSON_MAX, &b, &rerr) < 0) {
+		problem(v, "blob %s: %s", d->digest, rerr->msg);
 		info->hashed = true;
 		return NULL;
 	}
@@ -623,13 +624,14 @@ static void check_index(struct verifier *v, const char *name, const json_t *j, c
 static json_t *load_layout_file(struct verifier *v, const char *name)
 {
 	_cleanup_buf_ struct lade_buf b = LADE_BUF_INIT;
-	if (read_at(v->dfd, name, LADE_OCI_JSON_MAX, &b) < 0) {
-		if (errno == ENOENT)
+	_cleanup_error_ struct lade_error *rerr = NULL;
+	if (read_at(v->dfd, name, LADE_OCI_JSON_MAX, &b, &rerr) < 0) {
+		if (rerr->sys_errno == ENOENT)
 			problem(v, "%s: missing", name);
-		else if (errno == EFBIG)
+		else if (rerr->sys_errno == EFBIG)
 			problem(v, "%s: larger than %u bytes", name, LADE_OCI_JSON_MAX);
 		else
-			problem(v, "%s: cannot read: %s", name, strerror(errno));
+			problem(v, "%s", rerr->msg);
 		return NULL;
 	}
 	return parse_json(v, name, &b);

@@ -192,10 +192,8 @@ static int darchive_open(const struct darchive *d, struct archive **out, struct 
 	archive_read_support_filter_gzip(a);
 	archive_read_support_filter_zstd(a);
 	archive_read_support_format_tar(a);
-	if (archive_read_open_filename(a, d->path, READ_BUFSIZE) != ARCHIVE_OK)
-		return lade_error_set(err, archive_errno(a) > 0 ? archive_errno(a) : 0,
-		                      "base %s: cannot open %s: %s", d->name, d->path,
-		                      archive_error_string(a));
+	if (lade_archive_read_open_regular(a, d->path, READ_BUFSIZE, err) < 0)
+		return lade_error_prefix(err, "base %s", d->name);
 	*out = steal_pointer(&a);
 	return 0;
 }

@@ -94,9 +94,8 @@ static ssize_t blob_read(struct lade_source *s, const void **buf, struct lade_er
 static void pass_open(struct pass *p)
 {
 	p->source.read = blob_read;
-	p->fd = open(p->r->path, O_RDONLY | O_CLOEXEC);
-	if (p->fd < 0) {
-		lade_error_set(&p->stream_err, errno, "cannot open %s", p->r->path);
+	if (lade_open_regular(p->r->path, 0, &p->fd, &p->stream_err) < 0) {
+		p->fd = -1;
 		prefix(&p->stream_err, p->r);
 		return;
 	}
