@@ -243,27 +243,11 @@ static void closedirp(DIR **d)
 		closedir(*d);
 }
 
-static const char *file_kind(mode_t m)
-{
-	switch (m & S_IFMT) {
-	case S_IFIFO:
-		return "a fifo";
-	case S_IFSOCK:
-		return "a socket";
-	case S_IFCHR:
-		return "a character device";
-	case S_IFBLK:
-		return "a block device";
-	default:
-		return "of an unknown type";
-	}
-}
-
 static int refuse_special(const char *shown, mode_t m, struct lade_error **err)
 {
 	return lade_error_set(err, 0,
 	                      "%s is %s: only files, directories and symlinks can be copied", shown,
-	                      file_kind(m));
+	                      lade_file_kind(m));
 }
 
 static char *origin_for(const struct lade_recipe_files *item, const char *rel)

@@ -25,7 +25,8 @@
 
 /* What is known about one blob, shared by every descriptor that names it. */
 struct blob_info {
-	bool present; /* a regular file */
+	bool present;  /* a regular file */
+	bool unusable; /* there but no regular file (reported once) */
 	uint64_t size;
 	bool hashed; /* digest_ok is known */
 	bool digest_ok;
@@ -170,11 +171,20 @@ static struct blob_info *check_blob(struct verifier *v, const char *where, const
 		lade_hashmap_put(v->blobs, d->digest, info);
 		_cleanup_free_ char *path = blob_path(d->digest);
 		struct stat st;
-		if (fstatat(v->dfd, path, &st, 0) == 0 && S_ISREG(st.st_mode)) {
+		int r = fstatat(v->dfd, path, &st, 0);
+		if (r == 0 && S_ISREG(st.st_mode)) {
 			info->present = true;
 			info->size = (uint64_t)st.st_size;
+		} else if (r == 0) {
+			/* there but unusable: say what it is (a FIFO, a directory), not "missing"
+			 */
+			info->unusable = true;
+			problem(v, "%s: blob %s: %s is %s, not a regular file", where, d->digest,
+			        path, lade_file_kind(st.st_mode));
 		}
 	}
+	if (info->unusable)
+		return NULL;
 	if (!info->present) {
 		problem(v, "%s: blob %s is missing", where, d->digest);
 		return NULL;

@@ -428,8 +428,8 @@ int lade_images_open(const char *image, struct lade_images **out, struct lade_er
 		s->dir = xstrdup(s->spec_copy);
 	} else {
 		if (!S_ISREG(st.st_mode))
-			return lade_error_set(err, 0, "image '%s': %s is not a file", image,
-			                      s->spec_copy);
+			return lade_error_set(err, 0, "image '%s': %s is %s, not a regular file",
+			                      image, s->spec_copy, lade_file_kind(st.st_mode));
 		if (extract_archive(s, s->spec_copy, err) < 0)
 			return -1;
 	}

@@ -466,7 +466,7 @@ static void test_files_errors(void)
 		printf("# mkfifo failed: %s\n", strerror(errno));
 	struct lade_recipe_files it = item_for(bad, "bad", "/b");
 	expect_error(&it,
-	             "files entry at line 7: bad/pipe is a fifo: only files, directories and "
+	             "files entry at line 7: bad/pipe is a FIFO: only files, directories and "
 	             "symlinks can be copied",
 	             "fifo");
 
