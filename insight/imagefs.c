@@ -143,7 +143,7 @@ static int stream_layer(const struct lade_image_blob *b, const char *where, stru
 	        .digest = b->digest,
 	        .size = b->size,
 	        .compression = comp,
-	        .decompress_flags = LADE_DECOMPRESS_IGNORE_TRAILING,
+	        .decompress_flags = LADE_DECOMPRESS_ZERO_PADDING,
 	        .entry = f ? fs_entry : NULL,
 	        .ctx = &w,
 	};

@@ -387,6 +387,7 @@ static void scan_layer(struct verifier *v, size_t number, const struct desc *d,
 	        .path = path,
 	        .size = d->size,
 	        .compression = comp,
+	        .decompress_flags = LADE_DECOMPRESS_ZERO_PADDING, /* as for base layers (base.c) */
 	        .entry = check_entry_cb,
 	        .ctx = &lc,
 	};

@@ -730,7 +730,7 @@ void lade_base_layer_read_init(const struct lade_base_layer *l, const char *path
 	        .digest = l->desc.digest,
 	        .size = l->desc.size,
 	        .compression = comp,
-	        .decompress_flags = LADE_DECOMPRESS_DETECT | LADE_DECOMPRESS_IGNORE_TRAILING,
+	        .decompress_flags = LADE_DECOMPRESS_DETECT | LADE_DECOMPRESS_ZERO_PADDING,
 	        .diff_id = l->diff_id,
 	};
 }
