@@ -19,6 +19,7 @@
 #include "lade/hashmap.h"
 #include "lade/layerread.h"
 #include "lade/oci.h"
+#include "lade/tree.h"
 #include "lade/verify.h"
 
 #define CHUNK (1u << 20)
@@ -272,8 +273,11 @@ struct layer_check {
 	char **lines;
 	size_t n_lines, n;
 	size_t max;
-	struct lade_hashmap *paths; /* normalised path -> (void *)1 */
+	struct lade_hashmap *paths; /* normalised path -> PATH_FILE or PATH_DIR */
+	struct lade_tree *tree;     /* the layer's entries, for writes through symlinks */
 };
+#define PATH_FILE ((void *)1)
+#define PATH_DIR  ((void *)2)
 
 static void lprob(struct layer_check *lc, const char *fmt, ...)
         __attribute__((format(printf, 2, 3)));
@@ -321,6 +325,48 @@ static char *tar_path_normalize(const char *p, bool *dotdot, bool *escapes)
 	return lade_buf_detach(&b, NULL);
 }
 
+/* The rule of base layers (manifest/base.c), within the layer: symlink targets resolve inside
+ * the image root (absolute ones from the root, as containerd does), and an entry written
+ * through a symlink whose target climbs above the root with ".." is a problem. */
+static void check_symlinks(struct layer_check *lc, struct archive_entry *e, const char *norm,
+                           const char *q)
+{
+	if (norm[0] == '\0')
+		return;
+	_cleanup_free_ char *dir = lade_path_dirname(norm);
+	_cleanup_free_ char *resolved = NULL, *via = NULL;
+	_cleanup_error_ struct lade_error *loop = NULL;
+	lade_tree_resolve_escape(lc->tree, dir, true, &resolved, &via, &loop);
+	if (via) {
+		_cleanup_free_ char *qv = lade_oci_quote(via);
+		lprob(lc,
+		      "entry '%s' is written through the symlink '%s', whose target escapes "
+		      "the root",
+		      q, qv);
+		return;
+	}
+	enum lade_entry_type type = LADE_ENTRY_OTHER;
+	const char *link = NULL;
+	if (archive_entry_hardlink(e))
+		return; /* checked above; no new name to resolve through */
+	switch (archive_entry_filetype(e)) {
+	case AE_IFDIR:
+		type = LADE_ENTRY_DIR;
+		break;
+	case AE_IFREG:
+		type = LADE_ENTRY_FILE;
+		break;
+	case AE_IFLNK:
+		type = LADE_ENTRY_SYMLINK;
+		link = archive_entry_symlink(e) ? archive_entry_symlink(e) : "";
+		break;
+	default:
+		break;
+	}
+	_cleanup_error_ struct lade_error *aerr = NULL;
+	lade_tree_apply(lc->tree, norm, type, 0644, 0, 0, 0, link, &aerr);
+}
+
 static void check_entry(struct layer_check *lc, struct archive_entry *e)
 {
 	const char *path = archive_entry_pathname(e);
@@ -347,16 +393,21 @@ static void check_entry(struct layer_check *lc, struct archive_entry *e)
 	if (target) {
 		bool tdotdot, tescapes;
 		_cleanup_free_ char *tnorm = tar_path_normalize(target, &tdotdot, &tescapes);
-		if (lade_hashmap_get(lc->paths, tnorm) == NULL) {
-			_cleanup_free_ char *qt = lade_oci_quote(target);
+		void *kind = lade_hashmap_get(lc->paths, tnorm);
+		_cleanup_free_ char *qt = lade_oci_quote(target);
+		if (kind == NULL)
 			lprob(lc,
 			      "hard link '%s' points to '%s', which is not earlier in the layer", q,
 			      qt);
-		}
+		else if (kind == PATH_DIR)
+			lprob(lc, "hard link '%s' points to the directory '%s'", q, qt);
 	}
 
-	if (lade_hashmap_put(lc->paths, norm, (void *)1) != NULL)
+	bool is_dir = !target && archive_entry_filetype(e) == AE_IFDIR;
+	if (lade_hashmap_put(lc->paths, norm, is_dir ? PATH_DIR : PATH_FILE) != NULL)
 		lprob(lc, "duplicate path '%s'", q);
+	if (path[0] != '/' && !dotdot)
+		check_symlinks(lc, e, norm, q);
 }
 
 static int check_entry_cb(void *ctx, struct archive *a, struct archive_entry *e,
@@ -369,8 +420,8 @@ static int check_entry_cb(void *ctx, struct archive *a, struct archive_entry *e,
 }
 
 /* One pass over a layer blob (the one layer reader): blob digest, diff_id and the tar rules.
- * By media type, not sniffed: a zstd blob labelled gzip is a problem, and so are bytes after
- * the last gzip member. */
+ * By media type, not sniffed: a zstd blob labelled gzip is a problem, and so is anything but
+ * zero padding after the last gzip member or after the tar's end-of-archive. */
 static void scan_layer(struct verifier *v, size_t number, const struct desc *d,
                        struct blob_info *info, enum lade_compression comp)
 {
@@ -381,6 +432,7 @@ static void scan_layer(struct verifier *v, size_t number, const struct desc *d,
 	        .name = xasprintf("layer %zu (%s)", number, d->digest),
 	        .max = v->max,
 	        .paths = lade_hashmap_new(),
+	        .tree = lade_tree_new(),
 	};
 	_cleanup_free_ char *path = lade_oci_blob_path(v->dir, d->digest);
 	struct lade_layer_read r = {
@@ -419,6 +471,7 @@ static void scan_layer(struct verifier *v, size_t number, const struct desc *d,
 	free(lc.name);
 	lade_strv_free(lc.lines);
 	lade_hashmap_free(lc.paths, NULL);
+	lade_tree_free(lc.tree);
 }
 
 /* --- manifests, configs, indexes ------------------------------------------------------ */

@@ -703,6 +703,14 @@ static int walk_entry(void *ctx, struct archive *a, struct archive_entry *e,
 		                      "base %s: layer %s entry '%s': hard link to '%s', which is "
 		                      "not earlier in the layer",
 		                      base_name, digest, raw, hl);
+	/* link(2) refuses directories: an extractor fails or, worse, does something else */
+	const struct lade_tree_node *target =
+	        type == LADE_ENTRY_HARDLINK ? lade_tree_lookup(w->tree, link) : NULL;
+	if (target && target->type == LADE_ENTRY_DIR)
+		return lade_error_set(err, 0,
+		                      "base %s: layer %s entry '%s': hard link to the directory "
+		                      "'%s'",
+		                      base_name, digest, raw, hl);
 	if (lade_hashmap_put(w->seen, p, (void *)1) != NULL)
 		return lade_error_set(err, 0,
 		                      "base %s: layer %s entry '%s': duplicate path in the layer",
