@@ -233,6 +233,7 @@ static struct lade_recipe_files item_for(char *src, const char *src_text, const 
 {
 	return (struct lade_recipe_files){
 	        .src = src,
+	        .src_real = src,
 	        .src_text = (char *)src_text,
 	        .dst = (char *)dst,
 	        .dockerignore = true,
