@@ -345,24 +345,10 @@ static void check_symlinks(struct layer_check *lc, struct archive_entry *e, cons
 		      q, qv);
 		return;
 	}
-	enum lade_entry_type type = LADE_ENTRY_OTHER;
 	const char *link = NULL;
-	if (archive_entry_hardlink(e))
+	enum lade_entry_type type = lade_tar_entry_type(e, &link);
+	if (type == LADE_ENTRY_HARDLINK)
 		return; /* checked above; no new name to resolve through */
-	switch (archive_entry_filetype(e)) {
-	case AE_IFDIR:
-		type = LADE_ENTRY_DIR;
-		break;
-	case AE_IFREG:
-		type = LADE_ENTRY_FILE;
-		break;
-	case AE_IFLNK:
-		type = LADE_ENTRY_SYMLINK;
-		link = archive_entry_symlink(e) ? archive_entry_symlink(e) : "";
-		break;
-	default:
-		break;
-	}
 	_cleanup_error_ struct lade_error *aerr = NULL;
 	lade_tree_apply(lc->tree, norm, type, 0644, 0, 0, 0, link, &aerr);
 }

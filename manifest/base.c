@@ -664,30 +664,15 @@ static int walk_entry(void *ctx, struct archive *a, struct archive_entry *e,
 		return -1;
 	if (p[0] == '\0')
 		return 0; /* "./": the root itself */
-	enum lade_entry_type type;
+	const char *hl = NULL;
+	enum lade_entry_type type = lade_tar_entry_type(e, &hl);
 	_cleanup_free_ char *link = NULL;
-	const char *hl = archive_entry_hardlink(e);
-	if (hl) {
-		type = LADE_ENTRY_HARDLINK;
+	if (type == LADE_ENTRY_HARDLINK) {
 		link = entry_path(base_name, digest, hl, err);
 		if (link == NULL)
 			return -1;
-	} else {
-		switch (archive_entry_filetype(e)) {
-		case AE_IFDIR:
-			type = LADE_ENTRY_DIR;
-			break;
-		case AE_IFREG:
-			type = LADE_ENTRY_FILE;
-			break;
-		case AE_IFLNK:
-			type = LADE_ENTRY_SYMLINK;
-			link = xstrdup(archive_entry_symlink(e) ? archive_entry_symlink(e) : "");
-			break;
-		default:
-			type = LADE_ENTRY_OTHER;
-			break;
-		}
+	} else if (hl) {
+		link = xstrdup(hl);
 	}
 	_cleanup_free_ char *dir = lade_path_dirname(p);
 	_cleanup_free_ char *via = escaping_link(w->tree, dir);

@@ -31,6 +31,24 @@ bool lade_tar_name_unsafe(const char *name)
 	return false;
 }
 
+enum lade_entry_type lade_tar_entry_type(struct archive_entry *e, const char **link)
+{
+	*link = archive_entry_hardlink(e);
+	if (*link)
+		return LADE_ENTRY_HARDLINK;
+	switch (archive_entry_filetype(e)) {
+	case AE_IFDIR:
+		return LADE_ENTRY_DIR;
+	case AE_IFREG:
+		return LADE_ENTRY_FILE;
+	case AE_IFLNK:
+		*link = archive_entry_symlink(e) ? archive_entry_symlink(e) : "";
+		return LADE_ENTRY_SYMLINK;
+	default:
+		return LADE_ENTRY_OTHER;
+	}
+}
+
 struct pass {
 	struct lade_source source; /* the blob, read and hashed; first member */
 	const struct lade_layer_read *r;

@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "fixture.h"
 #include "lade/util.h"
 #include "tap.h"
 
@@ -166,12 +167,7 @@ static void test_openat_beneath(void)
  * with O_NOFOLLOW, a symlink are refused at once, naming the file and what it is. */
 static void test_open_regular(void)
 {
-	const char *t = getenv("TMPDIR");
-	_cleanup_free_ char *dir = xasprintf("%s/lade-util-XXXXXX", t && *t ? t : "/tmp");
-	if (mkdtemp(dir) == NULL) {
-		ok(0, "mkdtemp");
-		return;
-	}
+	_cleanup_free_ char *dir = make_tmpdir("open-regular");
 	_cleanup_free_ char *setup = xasprintf(
 	        "cd '%s' && mkfifo fifo && echo x >file && ln -s file link && mkdir d", dir);
 	ok(system(setup) == 0, "a FIFO, a file, a symlink, a directory");
@@ -206,9 +202,7 @@ static void test_open_regular(void)
 		if (fd >= 0)
 			close(fd);
 	}
-	_cleanup_free_ char *rm = xasprintf("rm -rf '%s'", dir);
-	if (system(rm) != 0)
-		printf("# cannot remove %s\n", dir);
+	rm_rf(dir);
 }
 
 int main(void)
