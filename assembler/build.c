@@ -407,6 +407,9 @@ static json_t *build_annotations(const struct lade_build_options *o, const struc
 	return a;
 }
 
+/* A cached base index is a JSON tree of the base's files: far below this even for big bases. */
+#define BASE_INDEX_MAX ((size_t)1 << 30)
+
 /* The base image's file index (and libc, when wheels need it) come from decompressing every
  * base layer, which dominates a rebuild. With a layer cache they are kept in it under the base
  * manifest digest: the layers behind that digest were verified (digest and diff_id) when the
@@ -424,7 +427,13 @@ static int base_facts(struct build_ctx *c, const struct lade_recipe *r,
 		lade_sha256_buf(k, strlen(k), key);
 		path = xasprintf("%s/bases/%s.json", lade_cache_dir(c->cache),
 		                 lade_digest_hex(key));
-		_cleanup_(json_decrefp) json_t *j = json_load_file(path, 0, NULL);
+		/* a cache entry that cannot be read (or is no regular file) is a miss */
+		_cleanup_buf_ struct lade_buf text = LADE_BUF_INIT;
+		_cleanup_error_ struct lade_error *rerr = NULL;
+		_cleanup_(json_decrefp) json_t *j =
+		        lade_read_file(path, BASE_INDEX_MAX, &text, &rerr) == 0
+		                ? json_loadb(text.data, text.len, 0, NULL)
+		                : NULL;
 		const char *libc = json_string_value(json_object_get(j, "libc"));
 		_cleanup_(lade_tree_freep) struct lade_tree *t = lade_tree_new();
 		_cleanup_error_ struct lade_error *ignored = NULL;
