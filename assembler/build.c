@@ -407,6 +407,9 @@ static json_t *build_annotations(const struct lade_build_options *o, const struc
 	return a;
 }
 
+/* A cached base index is a JSON tree of the base's files: far below this even for big bases. */
+#define BASE_INDEX_MAX ((size_t)1 << 30)
+
 /* The base image's file index (and libc, when wheels need it) come from decompressing every
  * base layer, which dominates a rebuild. With a layer cache they are kept in it under the base
  * manifest digest: the layers behind that digest were verified (digest and diff_id) when the
@@ -424,7 +427,13 @@ static int base_facts(struct build_ctx *c, const struct lade_recipe *r,
 		lade_sha256_buf(k, strlen(k), key);
 		path = xasprintf("%s/bases/%s.json", lade_cache_dir(c->cache),
 		                 lade_digest_hex(key));
-		_cleanup_(json_decrefp) json_t *j = json_load_file(path, 0, NULL);
+		/* a cache entry that cannot be read (or is no regular file) is a miss */
+		_cleanup_buf_ struct lade_buf text = LADE_BUF_INIT;
+		_cleanup_error_ struct lade_error *rerr = NULL;
+		_cleanup_(json_decrefp) json_t *j =
+		        lade_read_file(path, BASE_INDEX_MAX, &text, &rerr) == 0
+		                ? json_loadb(text.data, text.len, 0, NULL)
+		                : NULL;
 		const char *libc = json_string_value(json_object_get(j, "libc"));
 		_cleanup_(lade_tree_freep) struct lade_tree *t = lade_tree_new();
 		_cleanup_error_ struct lade_error *ignored = NULL;
@@ -520,6 +529,30 @@ static int load_base(struct build_ctx *c, const struct lade_recipe *r, const cha
 	return lade_base_load(&oci, platform, c->store, out, err);
 }
 
+/* The recipe (and variant), with its files[].src inside the build context unless
+ * --allow-outside-context: like COPY, a recipe only ships what its context holds, so a CI
+ * building someone else's recipe cannot be made to copy the runner's files. */
+static int load_recipe(const struct lade_build_options *o, const char *variant,
+                       struct lade_recipe **out, struct lade_error **err)
+{
+	_cleanup_(lade_recipe_freep) struct lade_recipe *r = NULL;
+	if (lade_recipe_load(o->recipe_path, variant, &r, err) < 0)
+		return -1;
+	for (size_t i = 0; i < r->n_files && !o->allow_outside_context; i++) {
+		const struct lade_recipe_files *f = &r->files[i];
+		if (f->outside_context)
+			return lade_error_set(
+			        err, 0,
+			        "%s:%d:%d: files[%zu].src '%s' resolves to %s, outside "
+			        "the build context %s (--allow-outside-context allows "
+			        "it)",
+			        r->path, f->line, f->column, i, f->src_text, f->src_real,
+			        r->context);
+	}
+	*out = steal_pointer(&r);
+	return 0;
+}
+
 int lade_build_needs_network(const struct lade_build_options *o, bool *needs,
                              struct lade_error **err)
 {
@@ -533,7 +566,7 @@ int lade_build_needs_network(const struct lade_build_options *o, bool *needs,
 	size_t n = lade_strv_len(variants);
 	for (size_t i = 0; i < (n ? n : 1) && !*needs; i++) {
 		_cleanup_(lade_recipe_freep) struct lade_recipe *r = NULL;
-		if (lade_recipe_load(o->recipe_path, n ? variants[i] : NULL, &r, err) < 0)
+		if (load_recipe(o, n ? variants[i] : NULL, &r, err) < 0)
 			return -1;
 		*needs = r->base.kind == LADE_BASE_IMAGE;
 	}
@@ -804,7 +837,7 @@ int lade_build_run(const struct lade_build_options *o, struct lade_build_report 
 	/* The first recipe load decides the output and compression (variants may not change
 	 * them: one layout, one store). */
 	_cleanup_(lade_recipe_freep) struct lade_recipe *first = NULL;
-	if (lade_recipe_load(o->recipe_path, variants ? variants[0] : NULL, &first, err) < 0)
+	if (load_recipe(o, variants ? variants[0] : NULL, &first, err) < 0)
 		return -1;
 	/* The recipe's output.sbom unless the command line says otherwise. */
 	struct lade_build_options eff = *o;
@@ -895,7 +928,7 @@ static int build_variant(struct build_ctx *c, const char *vname, const char *def
 {
 	const struct lade_build_options *o = c->o;
 	_cleanup_(lade_recipe_freep) struct lade_recipe *r = NULL;
-	if (lade_recipe_load(o->recipe_path, vname, &r, err) < 0)
+	if (load_recipe(o, vname, &r, err) < 0)
 		return -1;
 	const char *tag = o->tag ? o->tag : r->tag;
 	_cleanup_free_ char *ref = vname ? xasprintf("%s-%s", tag, vname) : xstrdup(tag);

@@ -123,7 +123,8 @@ static int host_file_hash(struct lade_cache *c, const char *path, char out[LADE_
 	if (lstat(path, &st) < 0)
 		return lade_error_set(err, errno, "cannot stat %s", path);
 	if (!S_ISREG(st.st_mode))
-		return lade_error_set(err, 0, "%s is not a regular file", path);
+		return lade_error_set(err, 0, "%s is %s, not a regular file", path,
+		                      lade_file_kind(st.st_mode));
 	_cleanup_free_ char *id =
 	        xasprintf("%ju:%ju:%jd:%" PRId64 ":%" PRId64 ":%s", (uintmax_t)st.st_dev,
 	                  (uintmax_t)st.st_ino, (intmax_t)st.st_size, ts_ns(&st.st_mtim),

@@ -243,27 +243,11 @@ static void closedirp(DIR **d)
 		closedir(*d);
 }
 
-static const char *file_kind(mode_t m)
-{
-	switch (m & S_IFMT) {
-	case S_IFIFO:
-		return "a fifo";
-	case S_IFSOCK:
-		return "a socket";
-	case S_IFCHR:
-		return "a character device";
-	case S_IFBLK:
-		return "a block device";
-	default:
-		return "of an unknown type";
-	}
-}
-
 static int refuse_special(const char *shown, mode_t m, struct lade_error **err)
 {
 	return lade_error_set(err, 0,
 	                      "%s is %s: only files, directories and symlinks can be copied", shown,
-	                      file_kind(m));
+	                      lade_file_kind(m));
 }
 
 static char *origin_for(const struct lade_recipe_files *item, const char *rel)
@@ -314,7 +298,7 @@ static int add_file_entry(struct walk *w, const char *path, const char *rel, con
 	if (e == NULL) {
 		e = lade_entry_new(path, LADE_ENTRY_FILE, origin);
 		e->size = (uint64_t)st->st_size;
-		e->src_path = lade_path_join(w->item->src, rel);
+		e->src_path = lade_path_join(w->item->src_real, rel);
 	}
 	e->mode = file_mode(w->item, st->st_mode);
 	set_owner(e, w->item);
@@ -402,7 +386,7 @@ static int walk_one(struct walk *w, int dfd, const char *name, const char *rel,
 	if (strlen(path) > MAX_PATH)
 		return lade_error_set(err, 0, "%s: image path /%.64s... is longer than %d bytes",
 		                      shown, path, MAX_PATH);
-	if (strlen(item->src) + 1 + strlen(rel) > MAX_PATH)
+	if (strlen(item->src_real) + 1 + strlen(rel) > MAX_PATH)
 		return lade_error_set(err, 0, "%s: host path is longer than %d bytes", shown,
 		                      MAX_PATH);
 	if (!excluded && S_ISDIR(st.st_mode) && add_dir_entry(w, path, rel, err) < 0)
@@ -501,7 +485,7 @@ static int build_ignore(const struct lade_recipe_files *item, bool src_is_dir,
 	_cleanup_(lade_ignore_freep) struct lade_ignore *ig = NULL;
 
 	if (src_is_dir && item->dockerignore) {
-		_cleanup_free_ char *path = lade_path_join(item->src, ".dockerignore");
+		_cleanup_free_ char *path = lade_path_join(item->src_real, ".dockerignore");
 		_cleanup_free_ char *shown = lade_path_join(item->src_text, ".dockerignore");
 		struct stat st;
 		int r = stat(path, &st);
@@ -533,13 +517,14 @@ static int files_add(const struct lade_recipe_files *item, const struct lade_tre
                      struct lade_layer *layer, struct lade_error **err)
 {
 	struct stat st;
-	/* The source itself is followed when it is a symlink, as COPY does. */
-	if (stat(item->src, &st) < 0)
+	/* The source itself is followed when it is a symlink, as COPY does (src_real: resolved,
+	 * and checked against the build context by the build). */
+	if (stat(item->src_real, &st) < 0)
 		return lade_error_set(err, errno, "cannot access %s", item->src_text);
 	bool is_dir = S_ISDIR(st.st_mode);
 	if (!is_dir && !S_ISREG(st.st_mode))
 		return refuse_special(item->src_text, st.st_mode, err);
-	if (strlen(item->src) > MAX_PATH)
+	if (strlen(item->src_real) > MAX_PATH)
 		return lade_error_set(err, 0, "source %s is longer than %d bytes", item->src_text,
 		                      MAX_PATH);
 
@@ -557,7 +542,7 @@ static int files_add(const struct lade_recipe_files *item, const struct lade_tre
 		e->mode = file_mode(item, st.st_mode);
 		set_owner(e, item);
 		e->size = (uint64_t)st.st_size;
-		e->src_path = xstrdup(item->src);
+		e->src_path = xstrdup(item->src_real);
 		return lade_layer_add(layer, e, err);
 	}
 
@@ -573,7 +558,7 @@ static int files_add(const struct lade_recipe_files *item, const struct lade_tre
 	if (target[0] != '\0' && !base_dir && add_dir_entry(&w, target, "", err) < 0)
 		return -1;
 
-	_cleanup_fd_ int dfd = open(item->src, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	_cleanup_fd_ int dfd = open(item->src_real, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dfd < 0)
 		return lade_error_set(err, errno, "cannot open directory %s", item->src_text);
 	return walk_dir(&w, dfd, "", err);

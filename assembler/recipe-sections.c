@@ -117,9 +117,9 @@ static bool valid_signal(const char *s)
 
 /* ---- sections ---- */
 
-static const char *const top_keys[] = {"name",        "tag",      "base",   "platforms", "libc",
-                                       "python",      "files",    "layers", "config",    "output",
-                                       "annotations", "variants", NULL};
+static const char *const top_keys[] = {"name",        "tag",      "base",    "platforms", "libc",
+                                       "python",      "files",    "layers",  "config",    "output",
+                                       "annotations", "variants", "context", NULL};
 
 static int do_base(const struct ctx *c, const struct node *key, const struct node *n,
                    struct lade_recipe *r)
@@ -312,6 +312,16 @@ static int do_file_item(const struct ctx *c, const struct node *n, size_t idx,
 	if (recipe_get_host_path(c, r, v, src_name, false, false, &f->src) < 0)
 		return -1;
 	f->src_text = xstrdup(v->text);
+	/* Where src really is, every symlink on the way resolved as the host resolves it: that
+	 * is what would be copied, so that is what must be inside the build context. */
+	f->src_real = realpath(f->src, NULL);
+	if (f->src_real == NULL)
+		return recipe_node_error(c, v, "%s '%s' cannot be resolved: %s", src_name, v->text,
+		                         strerror(errno));
+	size_t cl = strlen(r->context);
+	f->outside_context = strcmp(r->context, "/") != 0 &&
+	                     (strncmp(f->src_real, r->context, cl) != 0 ||
+	                      (f->src_real[cl] != '\0' && f->src_real[cl] != '/'));
 
 	_cleanup_free_ char *dst_name = xasprintf("%s.dst", name);
 	if ((v = recipe_map_get(n, "dst")) == NULL)
@@ -624,6 +634,15 @@ int recipe_validate(const struct ctx *c, const struct node *root, struct lade_re
 	}
 	if ((p = recipe_map_find(root, "python")) && do_python(c, p->key, p->value, r) < 0)
 		return -1;
+	_cleanup_free_ char *context = NULL;
+	if ((v = recipe_map_get(root, "context")) &&
+	    recipe_get_host_path(c, r, v, "context", true, false, &context) < 0)
+		return -1;
+	r->context = realpath(context ? context : r->dir, NULL);
+	if (r->context == NULL)
+		return recipe_node_error(c, v ? v : root,
+		                         "the build context %s cannot be resolved: %s",
+		                         context ? context : r->dir, strerror(errno));
 	if ((v = recipe_map_get(root, "files")) && do_files(c, v, r) < 0)
 		return -1;
 	if ((v = recipe_map_get(root, "layers")) && do_layers(c, v, r) < 0)

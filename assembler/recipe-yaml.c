@@ -350,7 +350,7 @@ int recipe_load_tree(const struct ctx *c, const char *path, struct node **out)
 	if (lade_read_file(path, RECIPE_MAX_SIZE, &data, &rerr) < 0) {
 		if (data.len > 0) /* read up to the limit: a special file that kept going */
 			return recipe_mark_error(c, 0, 0, "the recipe is larger than 1 MiB");
-		return lade_error_set(c->err, rerr->sys_errno, "cannot read recipe %s", path);
+		return lade_error_set(c->err, 0, "cannot read recipe: %s", rerr->msg);
 	}
 	return parse_yaml(c, data.data, data.len, out);
 }

@@ -72,6 +72,7 @@ void lade_recipe_free(struct lade_recipe *r)
 		return;
 	free(r->path);
 	free(r->dir);
+	free(r->context);
 	free(r->name);
 	free(r->tag);
 	free(r->variant);
@@ -87,6 +88,7 @@ void lade_recipe_free(struct lade_recipe *r)
 	lade_strv_free(r->python.exclude);
 	for (size_t i = 0; i < r->n_files; i++) {
 		free(r->files[i].src);
+		free(r->files[i].src_real);
 		free(r->files[i].src_text);
 		free(r->files[i].dst);
 		lade_strv_free(r->files[i].exclude);

@@ -152,6 +152,7 @@ enum {
 	OPT_PUSH,
 	OPT_OFFLINE,
 	OPT_ALLOW_UNPINNED,
+	OPT_ALLOW_OUTSIDE_CONTEXT,
 	OPT_CREDS,
 	OPT_TLS_VERIFY,
 	OPT_CACHE,
@@ -178,6 +179,7 @@ static const struct option longopts[] = {
         {"push", required_argument, NULL, OPT_PUSH},
         {"offline", no_argument, NULL, OPT_OFFLINE},
         {"allow-unpinned-base", no_argument, NULL, OPT_ALLOW_UNPINNED},
+        {"allow-outside-context", no_argument, NULL, OPT_ALLOW_OUTSIDE_CONTEXT},
         {"creds", required_argument, NULL, OPT_CREDS},
         {"tls-verify", optional_argument, NULL, OPT_TLS_VERIFY},
         {"cache", required_argument, NULL, OPT_CACHE},
@@ -299,6 +301,9 @@ static int build_option(int c, const char *arg, struct args *a)
 		return NEXT;
 	case OPT_ALLOW_UNPINNED:
 		a->o.allow_unpinned_base = true;
+		return NEXT;
+	case OPT_ALLOW_OUTSIDE_CONTEXT:
+		a->o.allow_outside_context = true;
 		return NEXT;
 	case 'q':
 		a->o.progress = NULL;

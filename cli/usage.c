@@ -49,6 +49,10 @@ static const struct lade_cli_option build_options[] = {
         {0, "offline", NULL, "registry base images from lade's local image store only", NULL},
         {0, "allow-unpinned-base", NULL,
          "accept a registry base image that is not pinned by a @sha256: digest", NULL},
+        {0, "allow-outside-context", NULL,
+         "copy files[].src that resolve outside the build context (the recipe's directory or "
+         "its context:)",
+         NULL},
         {0, "creds", "USER:PASS", "registry credentials (default: the auth files, as skopeo)",
          NULL},
         {0, "tls-verify", "=BOOL",

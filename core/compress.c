@@ -878,12 +878,9 @@ static enum gz_step gz_step_after(unsigned flags, enum gz_step s)
 	return GZ_H_DONE;
 }
 
-/* What ends a member header that is not one: an error, or with IGNORE_TRAILING after the
- * first member the quiet end of the stream (0). */
+/* What ends a member header that is not one: an error. */
 static int gz_not_a_member(struct lade_decompressor *d, const char *what, struct lade_error **err)
 {
-	if (d->members > 0 && (d->flags & LADE_DECOMPRESS_IGNORE_TRAILING))
-		return 0;
 	if (what == NULL)
 		lade_error_set(err, 0,
 		               d->members > 0 ? "trailing garbage after gzip stream"
@@ -954,8 +951,27 @@ static int gz_header_byte(struct lade_decompressor *d, unsigned char c, struct l
 	return d->step == GZ_H_DONE ? 1 : 2;
 }
 
+/* ZERO_PADDING: the rest of the input must be zero bytes; 0 at its end, -1 otherwise. */
+static int gz_zero_padding(struct lade_decompressor *d, struct lade_error **err)
+{
+	for (;;) {
+		if (dec_fill(d, err) < 0)
+			return -1;
+		if (d->in_len == 0)
+			return 0;
+		for (size_t i = 0; i < d->in_len; i++) {
+			if (d->in[i] != 0) {
+				lade_error_set(err, 0, "trailing garbage after gzip stream");
+				return dec_fail(d);
+			}
+		}
+		d->in += d->in_len;
+		d->in_len = 0;
+	}
+}
+
 /* Read a member header; 1 when one was read, 0 when the stream ended before another member
- * (with IGNORE_TRAILING also at what is not one), -1 on errors. */
+ * (with ZERO_PADDING also at zero padding to the end), -1 on errors. */
 static int gz_read_header(struct lade_decompressor *d, struct lade_error **err)
 {
 	if (d->step == GZ_H_DONE) {
@@ -972,13 +988,13 @@ static int gz_read_header(struct lade_decompressor *d, struct lade_error **err)
 			bool none_yet = d->step == GZ_H_FIXED && d->hdr_pos == 0;
 			if (none_yet && d->members > 0)
 				return 0;
-			if (!none_yet && d->members > 0 &&
-			    (d->flags & LADE_DECOMPRESS_IGNORE_TRAILING))
-				return 0;
 			lade_error_set(err, 0,
 			               none_yet ? "empty gzip stream" : "truncated gzip stream");
 			return dec_fail(d);
 		}
+		if (d->members > 0 && d->step == GZ_H_FIXED && d->hdr_pos == 0 && d->in[0] == 0 &&
+		    (d->flags & LADE_DECOMPRESS_ZERO_PADDING))
+			return gz_zero_padding(d, err);
 		while (d->in_len > 0) {
 			unsigned char c = *d->in++;
 			d->in_len--;

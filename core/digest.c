@@ -73,9 +73,9 @@ void lade_sha256_buf(const void *data, size_t len, char out[LADE_DIGEST_STRLEN])
 static int hash_file(const char *path, EVP_MD_CTX *sha1, char out[LADE_DIGEST_STRLEN],
                      uint64_t *size, struct lade_error **err)
 {
-	_cleanup_fd_ int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return lade_error_set(err, errno, "cannot open %s", path);
+	_cleanup_fd_ int fd = -1;
+	if (lade_open_regular(path, 0, &fd, err) < 0)
+		return -1;
 	_cleanup_(lade_sha256_freep) struct lade_sha256 *h = lade_sha256_new();
 	_cleanup_free_ char *buf = xmalloc(1 << 20);
 	uint64_t total = 0;

@@ -607,14 +607,12 @@ int lade_store_import_file(struct lade_store *s, const char *src_path, const cha
 	if (!lade_digest_valid(digest))
 		return lade_error_set(err, 0, "blob %s: invalid digest '%s'", src_path, digest);
 
-	_cleanup_fd_ int fd = open(src_path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-	if (fd < 0)
-		return lade_error_set(err, errno, "cannot open blob %s", src_path);
+	_cleanup_fd_ int fd = -1;
+	if (lade_open_regular(src_path, 0, &fd, err) < 0)
+		return lade_error_prefix(err, "blob");
 	struct stat st;
 	if (fstat(fd, &st) < 0)
 		return lade_error_set(err, errno, "cannot stat blob %s", src_path);
-	if (!S_ISREG(st.st_mode))
-		return lade_error_set(err, 0, "blob %s: not a regular file", src_path);
 	if (size != UINT64_MAX && (uint64_t)st.st_size != size)
 		return lade_error_set(err, 0,
 		                      "blob %s: size mismatch: expected %" PRIu64 ", got %" PRIu64,

@@ -57,32 +57,15 @@ static int fs_entry(void *ctx, struct archive *a, struct archive_entry *e, struc
 		return lade_error_set(err, 0, "%s: entry '%s' escapes the root", where, name);
 	if (*path == '\0')
 		return 0;
-	enum lade_entry_type type;
 	const char *link = NULL;
+	enum lade_entry_type type = lade_tar_entry_type(e, &link);
 	_cleanup_free_ char *hl = NULL;
-	if (archive_entry_hardlink(e)) {
-		type = LADE_ENTRY_HARDLINK;
-		hl = lade_path_normalize(archive_entry_hardlink(e), &nerr);
+	if (type == LADE_ENTRY_HARDLINK) {
+		hl = lade_path_normalize(link, &nerr);
 		if (hl == NULL)
 			return lade_error_set(err, 0, "%s: hard link '%s' escapes the root", where,
 			                      name);
 		link = hl;
-	} else {
-		switch (archive_entry_filetype(e)) {
-		case AE_IFREG:
-			type = LADE_ENTRY_FILE;
-			break;
-		case AE_IFDIR:
-			type = LADE_ENTRY_DIR;
-			break;
-		case AE_IFLNK:
-			type = LADE_ENTRY_SYMLINK;
-			link = archive_entry_symlink(e);
-			break;
-		default:
-			type = LADE_ENTRY_OTHER;
-			break;
-		}
 	}
 	uint64_t size = type == LADE_ENTRY_FILE ? (uint64_t)archive_entry_size(e) : 0;
 	if (lade_tree_apply(f->tree, path, type, archive_entry_perm(e) & 07777,
@@ -143,7 +126,7 @@ static int stream_layer(const struct lade_image_blob *b, const char *where, stru
 	        .digest = b->digest,
 	        .size = b->size,
 	        .compression = comp,
-	        .decompress_flags = LADE_DECOMPRESS_IGNORE_TRAILING,
+	        .decompress_flags = LADE_DECOMPRESS_ZERO_PADDING,
 	        .entry = f ? fs_entry : NULL,
 	        .ctx = &w,
 	};

@@ -19,13 +19,15 @@
 #include "lade/hashmap.h"
 #include "lade/layerread.h"
 #include "lade/oci.h"
+#include "lade/tree.h"
 #include "lade/verify.h"
 
 #define CHUNK (1u << 20)
 
 /* What is known about one blob, shared by every descriptor that names it. */
 struct blob_info {
-	bool present; /* a regular file */
+	bool present;  /* a regular file */
+	bool unusable; /* there but no regular file (reported once) */
 	uint64_t size;
 	bool hashed; /* digest_ok is known */
 	bool digest_ok;
@@ -71,26 +73,25 @@ static char *blob_path(const char *digest)
 	return xasprintf("blobs/sha256/%s", lade_digest_hex(digest));
 }
 
-/* Read a file of the layout (relative to dfd) of at most max bytes; -1 with errno set
- * (EFBIG when larger). */
-static int read_at(int dfd, const char *name, size_t max, struct lade_buf *out)
+/* Read a regular file of the layout (relative to dfd) of at most max bytes; -1 with *err
+ * set (sys_errno ENOENT when missing, EFBIG when larger). */
+static int read_at(int dfd, const char *name, size_t max, struct lade_buf *out,
+                   struct lade_error **err)
 {
-	_cleanup_fd_ int fd = openat(dfd, name, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
+	_cleanup_fd_ int fd = -1;
+	if (lade_open_regular_at(dfd, name, name, 0, &fd, err) < 0)
 		return -1;
 	for (;;) {
 		lade_buf_grow(out, 65536);
 		ssize_t r = lade_read_retry(fd, out->data + out->len, out->alloc - out->len - 1);
 		if (r < 0)
-			return -1;
+			return lade_error_set(err, errno, "cannot read %s", name);
 		if (r == 0)
 			break;
 		out->len += (size_t)r;
 		out->data[out->len] = '\0';
-		if (out->len > max) {
-			errno = EFBIG;
-			return -1;
-		}
+		if (out->len > max)
+			return lade_error_set(err, EFBIG, "%s is larger than %zu bytes", name, max);
 	}
 	return 0;
 }
@@ -135,9 +136,10 @@ static void hash_blob(struct verifier *v, const char *digest, struct blob_info *
 {
 	info->hashed = true;
 	_cleanup_free_ char *path = blob_path(digest);
-	_cleanup_fd_ int fd = openat(v->dfd, path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		problem(v, "blob %s: cannot open: %s", digest, strerror(errno));
+	_cleanup_fd_ int fd = -1;
+	_cleanup_error_ struct lade_error *oerr = NULL;
+	if (lade_open_regular_at(v->dfd, path, path, 0, &fd, &oerr) < 0) {
+		problem(v, "blob %s: %s", digest, oerr->msg);
 		return;
 	}
 	_cleanup_free_ char *buf = xmalloc(CHUNK);
@@ -170,11 +172,20 @@ static struct blob_info *check_blob(struct verifier *v, const char *where, const
 		lade_hashmap_put(v->blobs, d->digest, info);
 		_cleanup_free_ char *path = blob_path(d->digest);
 		struct stat st;
-		if (fstatat(v->dfd, path, &st, 0) == 0 && S_ISREG(st.st_mode)) {
+		int r = fstatat(v->dfd, path, &st, 0);
+		if (r == 0 && S_ISREG(st.st_mode)) {
 			info->present = true;
 			info->size = (uint64_t)st.st_size;
+		} else if (r == 0) {
+			/* there but unusable: say what it is (a FIFO, a directory), not "missing"
+			 */
+			info->unusable = true;
+			problem(v, "%s: blob %s: %s is %s, not a regular file", where, d->digest,
+			        path, lade_file_kind(st.st_mode));
 		}
 	}
+	if (info->unusable)
+		return NULL;
 	if (!info->present) {
 		problem(v, "%s: blob %s is missing", where, d->digest);
 		return NULL;
@@ -201,8 +212,9 @@ static json_t *load_json_blob(struct verifier *v, const char *where, const struc
 	}
 	_cleanup_free_ char *path = blob_path(d->digest);
 	_cleanup_buf_ struct lade_buf b = LADE_BUF_INIT;
-	if (read_at(v->dfd, path, LADE_OCI_JSON_MAX, &b) < 0) {
-		problem(v, "blob %s: cannot read: %s", d->digest, strerror(errno));
+	_cleanup_error_ struct lade_error *rerr = NULL;
+	if (read_at(v->dfd, path, LADE_OCI_JSON_MAX, &b, &rerr) < 0) {
+		problem(v, "blob %s: %s", d->digest, rerr->msg);
 		info->hashed = true;
 		return NULL;
 	}
@@ -261,8 +273,11 @@ struct layer_check {
 	char **lines;
 	size_t n_lines, n;
 	size_t max;
-	struct lade_hashmap *paths; /* normalised path -> (void *)1 */
+	struct lade_hashmap *paths; /* normalised path -> PATH_FILE or PATH_DIR */
+	struct lade_tree *tree;     /* the layer's entries, for writes through symlinks */
 };
+#define PATH_FILE ((void *)1)
+#define PATH_DIR  ((void *)2)
 
 static void lprob(struct layer_check *lc, const char *fmt, ...)
         __attribute__((format(printf, 2, 3)));
@@ -310,6 +325,34 @@ static char *tar_path_normalize(const char *p, bool *dotdot, bool *escapes)
 	return lade_buf_detach(&b, NULL);
 }
 
+/* The rule of base layers (manifest/base.c), within the layer: symlink targets resolve inside
+ * the image root (absolute ones from the root, as containerd does), and an entry written
+ * through a symlink whose target climbs above the root with ".." is a problem. */
+static void check_symlinks(struct layer_check *lc, struct archive_entry *e, const char *norm,
+                           const char *q)
+{
+	if (norm[0] == '\0')
+		return;
+	_cleanup_free_ char *dir = lade_path_dirname(norm);
+	_cleanup_free_ char *resolved = NULL, *via = NULL;
+	_cleanup_error_ struct lade_error *loop = NULL;
+	lade_tree_resolve_escape(lc->tree, dir, true, &resolved, &via, &loop);
+	if (via) {
+		_cleanup_free_ char *qv = lade_oci_quote(via);
+		lprob(lc,
+		      "entry '%s' is written through the symlink '%s', whose target escapes "
+		      "the root",
+		      q, qv);
+		return;
+	}
+	const char *link = NULL;
+	enum lade_entry_type type = lade_tar_entry_type(e, &link);
+	if (type == LADE_ENTRY_HARDLINK)
+		return; /* checked above; no new name to resolve through */
+	_cleanup_error_ struct lade_error *aerr = NULL;
+	lade_tree_apply(lc->tree, norm, type, 0644, 0, 0, 0, link, &aerr);
+}
+
 static void check_entry(struct layer_check *lc, struct archive_entry *e)
 {
 	const char *path = archive_entry_pathname(e);
@@ -336,16 +379,21 @@ static void check_entry(struct layer_check *lc, struct archive_entry *e)
 	if (target) {
 		bool tdotdot, tescapes;
 		_cleanup_free_ char *tnorm = tar_path_normalize(target, &tdotdot, &tescapes);
-		if (lade_hashmap_get(lc->paths, tnorm) == NULL) {
-			_cleanup_free_ char *qt = lade_oci_quote(target);
+		void *kind = lade_hashmap_get(lc->paths, tnorm);
+		_cleanup_free_ char *qt = lade_oci_quote(target);
+		if (kind == NULL)
 			lprob(lc,
 			      "hard link '%s' points to '%s', which is not earlier in the layer", q,
 			      qt);
-		}
+		else if (kind == PATH_DIR)
+			lprob(lc, "hard link '%s' points to the directory '%s'", q, qt);
 	}
 
-	if (lade_hashmap_put(lc->paths, norm, (void *)1) != NULL)
+	bool is_dir = !target && archive_entry_filetype(e) == AE_IFDIR;
+	if (lade_hashmap_put(lc->paths, norm, is_dir ? PATH_DIR : PATH_FILE) != NULL)
 		lprob(lc, "duplicate path '%s'", q);
+	if (path[0] != '/' && !dotdot)
+		check_symlinks(lc, e, norm, q);
 }
 
 static int check_entry_cb(void *ctx, struct archive *a, struct archive_entry *e,
@@ -358,8 +406,8 @@ static int check_entry_cb(void *ctx, struct archive *a, struct archive_entry *e,
 }
 
 /* One pass over a layer blob (the one layer reader): blob digest, diff_id and the tar rules.
- * By media type, not sniffed: a zstd blob labelled gzip is a problem, and so are bytes after
- * the last gzip member. */
+ * By media type, not sniffed: a zstd blob labelled gzip is a problem, and so is anything but
+ * zero padding after the last gzip member or after the tar's end-of-archive. */
 static void scan_layer(struct verifier *v, size_t number, const struct desc *d,
                        struct blob_info *info, enum lade_compression comp)
 {
@@ -370,12 +418,14 @@ static void scan_layer(struct verifier *v, size_t number, const struct desc *d,
 	        .name = xasprintf("layer %zu (%s)", number, d->digest),
 	        .max = v->max,
 	        .paths = lade_hashmap_new(),
+	        .tree = lade_tree_new(),
 	};
 	_cleanup_free_ char *path = lade_oci_blob_path(v->dir, d->digest);
 	struct lade_layer_read r = {
 	        .path = path,
 	        .size = d->size,
 	        .compression = comp,
+	        .decompress_flags = LADE_DECOMPRESS_ZERO_PADDING, /* as for base layers (base.c) */
 	        .entry = check_entry_cb,
 	        .ctx = &lc,
 	};
@@ -407,6 +457,7 @@ static void scan_layer(struct verifier *v, size_t number, const struct desc *d,
 	free(lc.name);
 	lade_strv_free(lc.lines);
 	lade_hashmap_free(lc.paths, NULL);
+	lade_tree_free(lc.tree);
 }
 
 /* --- manifests, configs, indexes ------------------------------------------------------ */
@@ -623,13 +674,14 @@ static void check_index(struct verifier *v, const char *name, const json_t *j, c
 static json_t *load_layout_file(struct verifier *v, const char *name)
 {
 	_cleanup_buf_ struct lade_buf b = LADE_BUF_INIT;
-	if (read_at(v->dfd, name, LADE_OCI_JSON_MAX, &b) < 0) {
-		if (errno == ENOENT)
+	_cleanup_error_ struct lade_error *rerr = NULL;
+	if (read_at(v->dfd, name, LADE_OCI_JSON_MAX, &b, &rerr) < 0) {
+		if (rerr->sys_errno == ENOENT)
 			problem(v, "%s: missing", name);
-		else if (errno == EFBIG)
+		else if (rerr->sys_errno == EFBIG)
 			problem(v, "%s: larger than %u bytes", name, LADE_OCI_JSON_MAX);
 		else
-			problem(v, "%s: cannot read: %s", name, strerror(errno));
+			problem(v, "%s", rerr->msg);
 		return NULL;
 	}
 	return parse_json(v, name, &b);

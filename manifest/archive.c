@@ -435,14 +435,12 @@ static int write_blob(struct tar_out *t, const char *dir, const char *name, cons
                       struct lade_error **err)
 {
 	_cleanup_free_ char *path = lade_oci_blob_path(dir, b->digest);
-	_cleanup_fd_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-	if (fd < 0)
-		return lade_error_set(err, errno, "blob %s: cannot open %s", b->digest, path);
+	_cleanup_fd_ int fd = -1;
+	if (lade_open_regular(path, 0, &fd, err) < 0)
+		return lade_error_prefix(err, "blob %s", b->digest);
 	struct stat st;
 	if (fstat(fd, &st) < 0)
 		return lade_error_set(err, errno, "blob %s: cannot stat %s", b->digest, path);
-	if (!S_ISREG(st.st_mode))
-		return lade_error_set(err, 0, "blob %s: %s is not a regular file", b->digest, path);
 	if ((uint64_t)st.st_size != b->size)
 		return lade_error_set(err, 0,
 		                      "blob %s: %s is %jd bytes but the descriptor says %" PRIu64,

@@ -192,10 +192,8 @@ static int darchive_open(const struct darchive *d, struct archive **out, struct 
 	archive_read_support_filter_gzip(a);
 	archive_read_support_filter_zstd(a);
 	archive_read_support_format_tar(a);
-	if (archive_read_open_filename(a, d->path, READ_BUFSIZE) != ARCHIVE_OK)
-		return lade_error_set(err, archive_errno(a) > 0 ? archive_errno(a) : 0,
-		                      "base %s: cannot open %s: %s", d->name, d->path,
-		                      archive_error_string(a));
+	if (lade_archive_read_open_regular(a, d->path, READ_BUFSIZE, err) < 0)
+		return lade_error_prefix(err, "base %s", d->name);
 	*out = steal_pointer(&a);
 	return 0;
 }
@@ -666,30 +664,15 @@ static int walk_entry(void *ctx, struct archive *a, struct archive_entry *e,
 		return -1;
 	if (p[0] == '\0')
 		return 0; /* "./": the root itself */
-	enum lade_entry_type type;
+	const char *hl = NULL;
+	enum lade_entry_type type = lade_tar_entry_type(e, &hl);
 	_cleanup_free_ char *link = NULL;
-	const char *hl = archive_entry_hardlink(e);
-	if (hl) {
-		type = LADE_ENTRY_HARDLINK;
+	if (type == LADE_ENTRY_HARDLINK) {
 		link = entry_path(base_name, digest, hl, err);
 		if (link == NULL)
 			return -1;
-	} else {
-		switch (archive_entry_filetype(e)) {
-		case AE_IFDIR:
-			type = LADE_ENTRY_DIR;
-			break;
-		case AE_IFREG:
-			type = LADE_ENTRY_FILE;
-			break;
-		case AE_IFLNK:
-			type = LADE_ENTRY_SYMLINK;
-			link = xstrdup(archive_entry_symlink(e) ? archive_entry_symlink(e) : "");
-			break;
-		default:
-			type = LADE_ENTRY_OTHER;
-			break;
-		}
+	} else if (hl) {
+		link = xstrdup(hl);
 	}
 	_cleanup_free_ char *dir = lade_path_dirname(p);
 	_cleanup_free_ char *via = escaping_link(w->tree, dir);
@@ -704,6 +687,14 @@ static int walk_entry(void *ctx, struct archive *a, struct archive_entry *e,
 		return lade_error_set(err, 0,
 		                      "base %s: layer %s entry '%s': hard link to '%s', which is "
 		                      "not earlier in the layer",
+		                      base_name, digest, raw, hl);
+	/* link(2) refuses directories: an extractor fails or, worse, does something else */
+	const struct lade_tree_node *target =
+	        type == LADE_ENTRY_HARDLINK ? lade_tree_lookup(w->tree, link) : NULL;
+	if (target && target->type == LADE_ENTRY_DIR)
+		return lade_error_set(err, 0,
+		                      "base %s: layer %s entry '%s': hard link to the directory "
+		                      "'%s'",
 		                      base_name, digest, raw, hl);
 	if (lade_hashmap_put(w->seen, p, (void *)1) != NULL)
 		return lade_error_set(err, 0,
@@ -732,7 +723,7 @@ void lade_base_layer_read_init(const struct lade_base_layer *l, const char *path
 	        .digest = l->desc.digest,
 	        .size = l->desc.size,
 	        .compression = comp,
-	        .decompress_flags = LADE_DECOMPRESS_DETECT | LADE_DECOMPRESS_IGNORE_TRAILING,
+	        .decompress_flags = LADE_DECOMPRESS_DETECT | LADE_DECOMPRESS_ZERO_PADDING,
 	        .diff_id = l->diff_id,
 	};
 }

@@ -268,8 +268,11 @@ static int load_docker_manifest(struct lade_images *s, struct lade_error **err)
 			bl->digest = xstrdup(digest);
 			if (k > 0) {
 				unsigned char head[4] = {0};
-				_cleanup_fd_ int fd = open(bl->path, O_RDONLY | O_CLOEXEC);
-				ssize_t got = fd >= 0 ? lade_read_retry(fd, head, sizeof(head)) : 0;
+				/* a regular file: lade_sha256_file above checked it */
+				_cleanup_fd_ int fd = -1;
+				if (lade_open_regular(bl->path, 0, &fd, err) < 0)
+					return lade_error_prefix(err, "%s", s->name);
+				ssize_t got = lade_read_retry(fd, head, sizeof(head));
 				enum lade_compression c =
 				        lade_compression_sniff(head, got > 0 ? (size_t)got : 0);
 				bl->media_type = xstrdup(lade_compression_media_type(c));
@@ -299,9 +302,8 @@ static int extract_archive(struct lade_images *s, const char *file, struct lade_
 	archive_read_support_format_tar(a);
 	archive_read_support_filter_gzip(a);
 	archive_read_support_filter_zstd(a);
-	if (archive_read_open_filename(a, file, CHUNK) != ARCHIVE_OK)
-		return lade_error_set(err, archive_errno(a), "%s: cannot read %s: %s", s->name,
-		                      file, archive_error_string(a));
+	if (lade_archive_read_open_regular(a, file, CHUNK, err) < 0)
+		return lade_error_prefix(err, "%s", s->name);
 	_cleanup_strv_ char **links = NULL;
 	_cleanup_free_ char *buf = xmalloc(CHUNK);
 	for (;;) {
@@ -426,8 +428,8 @@ int lade_images_open(const char *image, struct lade_images **out, struct lade_er
 		s->dir = xstrdup(s->spec_copy);
 	} else {
 		if (!S_ISREG(st.st_mode))
-			return lade_error_set(err, 0, "image '%s': %s is not a file", image,
-			                      s->spec_copy);
+			return lade_error_set(err, 0, "image '%s': %s is %s, not a regular file",
+			                      image, s->spec_copy, lade_file_kind(st.st_mode));
 		if (extract_archive(s, s->spec_copy, err) < 0)
 			return -1;
 	}

@@ -464,14 +464,12 @@ static int file_changed(const char *path, struct lade_error **err)
 static int put_host_file(struct archive *a, struct tar_sink *s, const struct lade_entry *e,
                          char *buf, struct lade_error **err)
 {
-	_cleanup_fd_ int fd = open(e->src_path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0)
-		return lade_error_set(err, errno, "cannot open %s", e->src_path);
+	_cleanup_fd_ int fd = -1;
+	if (lade_open_regular(e->src_path, O_NOFOLLOW, &fd, err) < 0)
+		return -1;
 	struct stat st;
 	if (fstat(fd, &st) < 0)
 		return lade_error_set(err, errno, "cannot stat %s", e->src_path);
-	if (!S_ISREG(st.st_mode))
-		return lade_error_set(err, 0, "%s is not a regular file", e->src_path);
 	if ((uint64_t)st.st_size != e->size)
 		return file_changed(e->src_path, err);
 

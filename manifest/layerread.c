@@ -2,7 +2,9 @@
  * are hashed and pulled through the decompressor; the stream it yields is hashed (diff_id),
  * counted (bomb guard) and handed to a libarchive tar reader. Failures are reported in the
  * order that explains the others, so the stream is read to its end and the blob to EOF even
- * when the tar ends (or the walk fails) earlier. */
+ * when the tar ends (or the walk fails) earlier. After the tar's end-of-archive blocks only
+ * zero padding may follow, to the end of the stream: a second archive there (`tar -i` and
+ * `tarfile(ignore_zeros=True)` would extract it) or any other data is refused. */
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -29,6 +31,24 @@ bool lade_tar_name_unsafe(const char *name)
 	return false;
 }
 
+enum lade_entry_type lade_tar_entry_type(struct archive_entry *e, const char **link)
+{
+	*link = archive_entry_hardlink(e);
+	if (*link)
+		return LADE_ENTRY_HARDLINK;
+	switch (archive_entry_filetype(e)) {
+	case AE_IFDIR:
+		return LADE_ENTRY_DIR;
+	case AE_IFREG:
+		return LADE_ENTRY_FILE;
+	case AE_IFLNK:
+		*link = archive_entry_symlink(e) ? archive_entry_symlink(e) : "";
+		return LADE_ENTRY_SYMLINK;
+	default:
+		return LADE_ENTRY_OTHER;
+	}
+}
+
 struct pass {
 	struct lade_source source; /* the blob, read and hashed; first member */
 	const struct lade_layer_read *r;
@@ -43,6 +63,7 @@ struct pass {
 	struct lade_decompressor *dec;
 	bool dec_eof;
 	uint64_t total;                /* decompressed bytes so far */
+	uint64_t data_end;             /* offset after the last non-zero byte of the stream */
 	struct lade_error *stream_err; /* first open, read, decompression or bomb failure */
 };
 
@@ -94,9 +115,8 @@ static ssize_t blob_read(struct lade_source *s, const void **buf, struct lade_er
 static void pass_open(struct pass *p)
 {
 	p->source.read = blob_read;
-	p->fd = open(p->r->path, O_RDONLY | O_CLOEXEC);
-	if (p->fd < 0) {
-		lade_error_set(&p->stream_err, errno, "cannot open %s", p->r->path);
+	if (lade_open_regular(p->r->path, 0, &p->fd, &p->stream_err) < 0) {
+		p->fd = -1;
 		prefix(&p->stream_err, p->r);
 		return;
 	}
@@ -140,6 +160,13 @@ static ssize_t pass_next(struct pass *p, const void **buf)
 		p->dec_eof = true;
 		return 0;
 	}
+	/* from the end of the block: normally one step, a linear scan over zero padding */
+	for (size_t i = (size_t)n; i > 0; i--) {
+		if (((const unsigned char *)*buf)[i - 1] != 0) {
+			p->data_end = p->total + i;
+			break;
+		}
+	}
 	p->total += (uint64_t)n;
 	if (p->compressed) {
 		if (too_big(p))
@@ -171,8 +198,9 @@ static int tar_error(struct archive *a, const struct lade_layer_read *r, struct 
 	return prefix(err, r);
 }
 
-/* The tar headers of the stream; 1 when the callback stopped the walk. */
-static int walk(struct pass *p, uint64_t *entries, struct lade_error **err)
+/* The tar headers of the stream; 1 when the callback stopped the walk. *tar_end: the offset
+ * after the end-of-archive blocks (what libarchive consumed of the stream). */
+static int walk(struct pass *p, uint64_t *entries, uint64_t *tar_end, struct lade_error **err)
 {
 	_cleanup_(lade_archive_read_freep) struct archive *a = archive_read_new();
 	if (a == NULL)
@@ -184,8 +212,11 @@ static int walk(struct pass *p, uint64_t *entries, struct lade_error **err)
 	for (;;) {
 		struct archive_entry *e;
 		int r = archive_read_next_header(a, &e);
-		if (r == ARCHIVE_EOF)
+		if (r == ARCHIVE_EOF) {
+			la_int64_t pos = archive_filter_bytes(a, 0);
+			*tar_end = pos > 0 ? (uint64_t)pos : 0;
 			return 0;
+		}
 		/* ARCHIVE_WARN: a name libarchive cannot convert to the C locale (Debian's
 		 * ca-certificates has UTF-8 link names); the header is still usable. */
 		if (r < ARCHIVE_WARN)
@@ -236,7 +267,8 @@ int lade_layer_read(const struct lade_layer_read *r, struct lade_layer_stats *st
 	_cleanup_error_ struct lade_error *walk_err = NULL;
 	pass_open(&p);
 	if (p.stream_err == NULL) {
-		if (walk(&p, &st->entries, &walk_err) == 1) {
+		uint64_t tar_end = UINT64_MAX;
+		if (walk(&p, &st->entries, &tar_end, &walk_err) == 1) {
 			st->tar_size = p.total;
 			st->blob_size = p.in_bytes;
 			return 0;
@@ -244,6 +276,14 @@ int lade_layer_read(const struct lade_layer_read *r, struct lade_layer_stats *st
 		const void *buf;
 		while (pass_next(&p, &buf) > 0)
 			;
+		if (walk_err == NULL && tar_end != UINT64_MAX && p.data_end > tar_end) {
+			lade_error_set(&walk_err, 0,
+			               "data after the tar's end-of-archive at byte %" PRIu64
+			               " of the uncompressed stream (only zero padding may follow "
+			               "it, not a second archive or other data)",
+			               tar_end);
+			prefix(&walk_err, r);
+		}
 	}
 	while (p.fd >= 0 && !p.in_eof && !p.in_failed)
 		blob_fill(&p);

@@ -161,6 +161,8 @@ static char **auth_file_keys(const char *registry, const char *repository)
 	return keys;
 }
 
+#define AUTH_FILE_MAX (16u << 20)
+
 int lade_auth_file_lookup(const char *path, const char *registry, const char *repository,
                           char **user, char **pass, struct lade_error **err)
 {
@@ -170,8 +172,12 @@ int lade_auth_file_lookup(const char *path, const char *registry, const char *re
 			return 0;
 		return lade_error_set(err, errno, "cannot read auth file %s", path);
 	}
+	/* lade_read_file: a FIFO or device in place of the file is refused, never waited on */
+	_cleanup_buf_ struct lade_buf text = LADE_BUF_INIT;
+	if (lade_read_file(path, AUTH_FILE_MAX, &text, err) < 0)
+		return lade_error_prefix(err, "auth file");
 	json_error_t je;
-	json_auto_t *root = json_load_file(path, 0, &je);
+	json_auto_t *root = json_loadb(text.data, text.len, 0, &je);
 	if (!root)
 		return lade_error_set(err, 0, "auth file %s:%d: invalid JSON: %s", path, je.line,
 		                      je.text);

@@ -221,9 +221,9 @@ static int push_blob(struct push *p, const char *digest, uint64_t size, struct l
 
 	_cleanup_free_ char *path =
 	        xasprintf("%s/blobs/sha256/%s", p->dir, lade_digest_hex(digest));
-	_cleanup_fd_ int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return lade_error_set(err, errno, "%s: cannot open %s", ctx, path);
+	_cleanup_fd_ int fd = -1;
+	if (lade_open_regular(path, 0, &fd, err) < 0)
+		return lade_error_prefix(err, "%s", ctx);
 	struct stat st;
 	if (fstat(fd, &st) < 0)
 		return lade_error_set(err, errno, "%s: cannot stat %s", ctx, path);

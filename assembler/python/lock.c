@@ -218,7 +218,7 @@ static void requirement_line(struct lock_parser *lp, int line, char *text)
 	}
 	char *req_text = strip(text);
 	_cleanup_strv_ char **hashes = xcalloc(1, sizeof(char *));
-	bool bad = false;
+	bool bad = false, other_strong = false;
 	if (opts) {
 		_cleanup_free_ char **tok = split_ws(opts);
 		for (size_t i = 0; tok[i]; i++) {
@@ -242,9 +242,18 @@ static void requirement_line(struct lock_parser *lp, int line, char *text)
 				problem(lp, line, "--hash needs algorithm:digest, got '%s'",
 				        value ? value : "");
 				bad = true;
+			} else if (((size_t)(colon - value) == 6 &&
+			            strncmp(value, "sha384", 6) == 0) ||
+			           ((size_t)(colon - value) == 6 &&
+			            strncmp(value, "sha512", 6) == 0)) {
+				/* pip accepts a file when any of its hashes matches: with a sha256
+				 * beside them these are ignored, lade checks the sha256 */
+				other_strong = true;
 			} else if ((size_t)(colon - value) != 6 ||
 			           strncmp(value, "sha256", 6) != 0) {
-				problem(lp, line, "only sha256 hashes are supported, got '%.*s'",
+				problem(lp, line,
+				        "hash algorithm '%.*s' is not allowed (pip allows sha256, "
+				        "sha384 and sha512; lade checks sha256)",
 				        (int)(colon - value), value);
 				bad = true;
 			} else if (!is_hex64(colon + 1)) {
@@ -283,7 +292,12 @@ static void requirement_line(struct lock_parser *lp, int line, char *text)
 		return;
 	}
 	if (!hashes[0]) {
-		if (!bad)
+		if (!bad && other_strong)
+			problem(lp, line,
+			        "'%s' has no sha256 --hash (lade checks sha256 only; sha384 and "
+			        "sha512 are accepted beside one)",
+			        req_text);
+		else if (!bad)
 			problem(lp, line, "'%s' has no --hash", req_text);
 		return;
 	}
@@ -344,8 +358,13 @@ int lade_lock_parse(const char *path, const char *data, size_t len, struct lade_
 
 	lock->path = xstrdup(path);
 	lock->ignored = xcalloc(1, sizeof(char *));
-	if (memchr(data, '\0', len))
-		return lade_error_set(err, 0, "%s: contains a NUL byte", path);
+	const char *nul = memchr(data, '\0', len);
+	if (nul) {
+		int nul_line = 1;
+		for (const char *q = data; q < nul; q++)
+			nul_line += *q == '\n';
+		return lade_error_set(err, 0, "%s:%d: contains a NUL byte", path, nul_line);
+	}
 	lp.byname = lade_hashmap_new();
 
 	const char *p = data, *end = data + len;

@@ -862,14 +862,11 @@ int lade_wheel_open_limited(const char *path, const struct lade_wheel_limits *li
 	w->filename = xstrdup(slash ? slash + 1 : path);
 	if (parse_filename(w, err) < 0)
 		return -1;
-	w->fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (w->fd < 0)
-		return lade_error_set(err, errno, "cannot open wheel %s", path);
+	if (lade_open_regular(path, 0, &w->fd, err) < 0)
+		return lade_error_prefix(err, "wheel");
 	struct stat st;
 	if (fstat(w->fd, &st) < 0)
 		return lade_error_set(err, errno, "cannot stat wheel %s", path);
-	if (!S_ISREG(st.st_mode))
-		return lade_error_set(err, 0, "wheel %s is not a regular file", path);
 	w->file_size = (uint64_t)st.st_size;
 	if (wheel_parse_central(w, err) < 0 || find_dist_info(w, err) < 0 ||
 	    parse_record(w, err) < 0 || parse_wheel_file(w, err) < 0 ||

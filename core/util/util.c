@@ -35,6 +35,65 @@ void lade_archive_read_freep(struct archive **a)
 		archive_read_free(*a);
 }
 
+/* The client of lade_archive_read_open_regular: the fd and one read buffer, freed on close. */
+struct archive_file {
+	int fd;
+	size_t size;
+	char buf[];
+};
+
+static la_ssize_t archive_file_read(struct archive *a, void *data, const void **out)
+{
+	struct archive_file *f = data;
+	ssize_t n = lade_read_retry(f->fd, f->buf, f->size);
+	if (n < 0)
+		archive_set_error(a, errno, "read error");
+	*out = f->buf;
+	return n;
+}
+
+/* Skipping a member's data is a seek (a regular file always seeks). */
+static la_int64_t archive_file_skip(struct archive *a, void *data, la_int64_t request)
+{
+	(void)a;
+	struct archive_file *f = data;
+	off_t cur = lseek(f->fd, 0, SEEK_CUR), end = lseek(f->fd, 0, SEEK_END);
+	if (cur < 0 || end < 0)
+		return 0;
+	la_int64_t n = request < end - cur ? request : end - cur;
+	if (n < 0)
+		n = 0;
+	if (lseek(f->fd, cur + n, SEEK_SET) < 0)
+		return 0;
+	return n;
+}
+
+static int archive_file_close(struct archive *a, void *data)
+{
+	(void)a;
+	struct archive_file *f = data;
+	close(f->fd);
+	free(f);
+	return ARCHIVE_OK;
+}
+
+int lade_archive_read_open_regular(struct archive *a, const char *path, size_t block,
+                                   struct lade_error **err)
+{
+	int fd;
+	if (lade_open_regular(path, 0, &fd, err) < 0)
+		return -1;
+	struct archive_file *f = xmalloc(sizeof(*f) + block);
+	f->fd = fd;
+	f->size = block;
+	/* libarchive calls the close callback on failure too: f is its from here on */
+	if (archive_read_open2(a, f, NULL, archive_file_read, archive_file_skip,
+	                       archive_file_close) != ARCHIVE_OK)
+		return lade_error_set(err, archive_errno(a) > 0 ? archive_errno(a) : 0,
+		                      "cannot read %s: %s", path, archive_error_string(a));
+	return 0;
+}
+
 void lade_freep(void *p)
 {
 	free(*(void **)p);
@@ -312,11 +371,64 @@ int lade_problems_finish(struct lade_problems *pr, struct lade_error **err)
 	return r;
 }
 
+const char *lade_file_kind(mode_t mode)
+{
+	switch (mode & S_IFMT) {
+	case S_IFREG:
+		return "a regular file";
+	case S_IFDIR:
+		return "a directory";
+	case S_IFLNK:
+		return "a symlink";
+	case S_IFIFO:
+		return "a FIFO";
+	case S_IFSOCK:
+		return "a socket";
+	case S_IFCHR:
+		return "a character device";
+	case S_IFBLK:
+		return "a block device";
+	default:
+		return "a special file";
+	}
+}
+
+int lade_open_regular_at(int dfd, const char *path, const char *shown, int flags, int *out,
+                         struct lade_error **err)
+{
+	if (shown == NULL)
+		shown = path;
+	/* O_NONBLOCK: opening a FIFO for reading would wait for a writer, a tape or a terminal
+	 * may block too; a regular file ignores the flag */
+	_cleanup_fd_ int fd =
+	        openat(dfd, path, flags | O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	if (fd < 0) {
+		struct stat lst;
+		if (errno == ELOOP && (flags & O_NOFOLLOW) &&
+		    fstatat(dfd, path, &lst, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(lst.st_mode))
+			return lade_error_set(err, 0, "%s is a symlink, not a regular file", shown);
+		return lade_error_set(err, errno, "cannot open %s", shown);
+	}
+	struct stat st;
+	if (fstat(fd, &st) < 0)
+		return lade_error_set(err, errno, "cannot stat %s", shown);
+	if (!S_ISREG(st.st_mode))
+		return lade_error_set(err, 0, "%s is %s, not a regular file", shown,
+		                      lade_file_kind(st.st_mode));
+	*out = lade_steal_fd(&fd);
+	return 0;
+}
+
+int lade_open_regular(const char *path, int flags, int *out, struct lade_error **err)
+{
+	return lade_open_regular_at(AT_FDCWD, path, NULL, flags, out, err);
+}
+
 int lade_read_file(const char *path, size_t max, struct lade_buf *out, struct lade_error **err)
 {
-	_cleanup_fd_ int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return lade_error_set(err, errno, "cannot open %s", path);
+	_cleanup_fd_ int fd = -1;
+	if (lade_open_regular(path, 0, &fd, err) < 0)
+		return -1;
 	char tmp[65536];
 	for (;;) {
 		ssize_t n = lade_read_retry(fd, tmp, sizeof(tmp));

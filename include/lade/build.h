@@ -53,12 +53,13 @@ struct lade_build_options {
 	const char *sbom;     /* "spdx" | "cyclonedx" | NULL: attach an SBOM to every image */
 	const char *sbom_out; /* also write the (single) image's SBOM to this file; NULL: no */
 	bool offline;         /* base images from a registry: the local store only */
-	bool allow_unpinned_base; /* accept `base: {image: …}` without @sha256: */
-	const char *push;         /* push every ref to PUSH (registry/repo[:tag]) after the build */
-	const char *creds;        /* registry "user:pass" (else the auth files) */
-	bool tls_verify_off;      /* --tls-verify=false */
-	char **annotations;       /* NULL-terminated "KEY=VALUE" from the command line, over the
-	                           * recipe's; may be NULL */
+	bool allow_unpinned_base;   /* accept `base: {image: …}` without @sha256: */
+	bool allow_outside_context; /* files[].src may resolve outside the recipe's context */
+	const char *push;    /* push every ref to PUSH (registry/repo[:tag]) after the build */
+	const char *creds;   /* registry "user:pass" (else the auth files) */
+	bool tls_verify_off; /* --tls-verify=false */
+	char **annotations;  /* NULL-terminated "KEY=VALUE" from the command line, over the
+	                      * recipe's; may be NULL */
 	/* What the build does as it does it (struct lade_build_event), may be NULL. Called from
 	 * the building thread; the event and its strings live for the call only. */
 	void (*progress)(void *ctx, const struct lade_build_event *ev);

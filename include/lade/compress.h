@@ -82,11 +82,11 @@ enum {
 	/* Take the compression from the first bytes (lade_compression_sniff) rather than from
 	 * the argument: what libarchive's filters did for base layers. */
 	LADE_DECOMPRESS_DETECT = 1 << 0,
-	/* gzip: bytes after a member that do not start another gzip header (magic, method 8,
-	 * no reserved flags), or a later member's header cut short by the end of the input,
-	 * end the stream and are left unread, as libarchive's gzip filter does. Without it
-	 * they are an error. zstd never allows trailing bytes. */
-	LADE_DECOMPRESS_IGNORE_TRAILING = 1 << 1,
+	/* gzip: zero bytes after a member, to the end of the input, end the stream (GNU gzip
+	 * accepts such padding too); they are read and checked. Anything else after a member
+	 * that is no member header is "trailing garbage after gzip stream", with or without
+	 * this flag. zstd never allows trailing bytes. */
+	LADE_DECOMPRESS_ZERO_PADDING = 1 << 1,
 };
 
 struct lade_decompressor; /* opaque */

@@ -14,6 +14,7 @@
 #include "lade/compress.h"
 #include "lade/digest.h"
 #include "lade/error.h"
+#include "lade/tree.h"
 
 /* The bomb guard: a layer that decompresses to more than 64 GiB, or above 100 MiB to more
  * than 1000 times its compressed size, is refused (gzip cannot exceed ~1032:1; zstd of zeros
@@ -65,5 +66,8 @@ int lade_layer_read(const struct lade_layer_read *r, struct lade_layer_stats *st
 /* Is a tar entry (or archive member) name absolute, or has it a ".." component? Such names
  * are refused by every reader of images. */
 bool lade_tar_name_unsafe(const char *name);
+/* The tree type of a tar header and, in *link, the name it links to: a hard link's target as
+ * written, a symlink's target ("" when it has none), NULL for every other type. */
+enum lade_entry_type lade_tar_entry_type(struct archive_entry *e, const char **link);
 
 #endif

@@ -22,10 +22,13 @@ struct lade_recipe_base {
 };
 
 struct lade_recipe_files {
-	char *src;      /* absolute host path (resolved against the recipe directory) */
-	char *src_text; /* as written, for messages */
-	char *dst;      /* absolute image path as written, e.g. "/app" */
-	char **exclude; /* NULL-terminated globs, may be NULL */
+	char *src;      /* absolute host path (resolved against the recipe directory), lexical:
+	                 * its last component names a copied file, as COPY does */
+	char *src_real; /* src with every symlink resolved (realpath): what is read */
+	bool outside_context; /* src_real is not inside the recipe's build context */
+	char *src_text;       /* as written, for messages */
+	char *dst;            /* absolute image path as written, e.g. "/app" */
+	char **exclude;       /* NULL-terminated globs, may be NULL */
 	bool has_owner;
 	uint32_t uid, gid;
 	bool has_mode;
@@ -68,8 +71,10 @@ struct lade_recipe_output {
 };
 
 struct lade_recipe {
-	char *path; /* absolute recipe file path */
-	char *dir;  /* its directory */
+	char *path;    /* absolute recipe file path */
+	char *dir;     /* its directory */
+	char *context; /* the build context (`context:`, default dir), every symlink resolved:
+	                * files[].src must resolve inside it (lade build --allow-outside-context) */
 	char *name;
 	char *tag;     /* default "latest" */
 	char *variant; /* the variant applied, or NULL */
@@ -92,7 +97,8 @@ struct lade_recipe {
 /* Parse and validate the recipe at `path`. With `variant` NULL and the recipe declaring no
  * variants, the top level is the recipe; with `variant` set, that overlay is applied first
  * (unknown variant: error listing the declared ones). Relative paths are resolved against the
- * recipe's directory; `files[].src` must exist. Limits against hostile input: file size
+ * recipe's directory; `files[].src` must exist (whether it resolves inside the build context is
+ * recorded in outside_context, the build decides). Limits against hostile input: file size
  * (1 MiB), nesting depth (32), aliases are refused. *out is owned by the caller. */
 int lade_recipe_load(const char *path, const char *variant, struct lade_recipe **out,
                      struct lade_error **err);

@@ -47,6 +47,10 @@ void lade_fclosep(FILE **f);
 struct archive;
 /* archive_read_free(*a) unless NULL: the cleanup of every libarchive reader. */
 void lade_archive_read_freep(struct archive **a);
+/* archive_read_open of the regular file path (lade_open_regular: never a FIFO or a device),
+ * reading `block` bytes at a time; the archive owns the fd. -1 with *err naming path. */
+int lade_archive_read_open_regular(struct archive *a, const char *path, size_t block,
+                                   struct lade_error **err);
 
 /* A state lade cannot go on from and no input causes (out of memory, a broken crypto library):
  * "lade: WHAT" on stderr, then abort(). The only output of the library, which otherwise
@@ -122,7 +126,20 @@ void lade_problems_add(struct lade_problems *pr, const char *fmt, ...)
  * way pr is released (back to LADE_PROBLEMS_INIT). */
 int lade_problems_finish(struct lade_problems *pr, struct lade_error **err);
 
-/* Read a whole file (at most max bytes; larger is an error naming the file). */
+/* What a file of this st_mode is, for errors: "a FIFO", "a directory", "a symlink", ... */
+const char *lade_file_kind(mode_t mode);
+/* Open an input file for reading (flags may add O_NOFOLLOW, O_DIRECTORY is wrong here) so that
+ * nothing can hang lade: O_NONBLOCK for the open itself (a FIFO waits for a writer otherwise),
+ * then fstat, and anything but a regular file is refused naming it and what it is
+ * ("SHOWN is a FIFO, not a regular file"). path is relative to dfd (AT_FDCWD for none); shown
+ * is the name errors give (NULL: path). *out is the fd, owned by the caller. Every input lade
+ * reads (recipe, lock, wheels, base layouts and archives, app files) is opened this way. */
+int lade_open_regular_at(int dfd, const char *path, const char *shown, int flags, int *out,
+                         struct lade_error **err);
+int lade_open_regular(const char *path, int flags, int *out, struct lade_error **err);
+
+/* Read a whole regular file (at most max bytes; larger is an error naming the file), opened
+ * with lade_open_regular(). */
 int lade_read_file(const char *path, size_t max, struct lade_buf *out, struct lade_error **err);
 
 /* Paths inside an image are kept "relative normalised": no leading '/', no "." or empty

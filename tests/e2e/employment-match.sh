@@ -118,7 +118,8 @@ at_exit "${BUILDAH[*]} rm --all; ${BUILDAH[*]} rmi --all --force"
 
 vargs=()
 for v in "${variants[@]}"; do vargs+=(--variant "$v"); done
-run_lade build "$R/recipe.yaml" "${vargs[@]}" -q
+# The data of production/full come through the corpus link, from outside the recipe's directory.
+run_lade build "$R/recipe.yaml" "${vargs[@]}" --allow-outside-context -q
 is "$RC" 0 "lade build ${vargs[*]} exits 0"
 [ "$RC" -eq 0 ] || { diag "$ERR"; done_testing; }
 check "lade verify passes on the layout" "$LADE" verify "$R/out"

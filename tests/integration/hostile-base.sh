@@ -1,12 +1,17 @@
 #!/bin/bash
 # Hostile base images (tests/fixtures/make-hostile-base.py: one OCI layout per case, correct
 # digests, one gzip layer from hand-made tar headers). Refused: '../' and absolute entries, a
-# file written through a symlink whose target escapes the root, a hard link to a path not yet
-# written, a path twice in a layer, a decompression bomb (1 GiB of zeros, ratio guard), a wrong diff_id: exit 1, the
+# file written through a symlink whose target climbs above the root (relative, or absolute:
+# absolute targets resolve from the image root, as containerd does), a hard link to a path not
+# yet written or to a directory, a path twice in a layer, a decompression bomb (1 GiB of zeros,
+# ratio guard), a wrong diff_id, data after the tar's end-of-archive (a second tar in the same
+# gzip member or in another one) and trailing garbage after the gzip stream: exit 1, the
 # exact error naming the base, the layer and the entry, and the output layout's index.json,
 # blobs and verification unchanged (the only file a refusal may add is the refused layer's own
 # verified blob, never named by index.json). Kept verbatim, as real tools do (lade never
-# extracts a base): device nodes and fifos, setuid/setgid files.
+# extracts a base): device nodes and fifos, setuid/setgid files, a file written through an
+# absolute symlink (inside the root), zero padding after the tar and after the gzip stream.
+# `lade verify` of each hostile layout agrees with the build.
 source "${LADE_SRCDIR:-$(dirname "$0")/../..}/tests/lib.sh"
 need_cmd python3 tar cmp sha256sum
 export LC_ALL=C
@@ -64,10 +69,17 @@ refused() {
 refused dotdot " entry '../evil': path escapes the root"
 refused absolute " entry '/etc/evil': absolute path"
 refused symlink " entry 'link/evil': written through the symlink 'link', whose target escapes the root"
+refused abs-dotdot " entry 'link/evil': written through the symlink 'link', whose target escapes the root"
+refused hardlink-dir " entry 'dirlink': hard link to the directory 'etc'"
 refused hardlink " entry 'early': hard link to 'late', which is not earlier in the layer"
 refused duplicate " entry 'etc/dup': duplicate path in the layer"
 bomb_size=$(stat -c %s "$(oci_blob "$H/bomb" "$(layer_of bomb)")")
 refused bomb ": more than 1000 times its compressed size ($bomb_size bytes) uncompressed: refused as a decompression bomb"
+# the first tar of these ends at byte 2560: two headers, one data block, two zero blocks
+after_end=": data after the tar's end-of-archive at byte 2560 of the uncompressed stream (only zero padding may follow it, not a second archive or other data)"
+refused tar-after "$after_end"
+refused member-after "$after_end"
+refused gzip-garbage ": trailing garbage after gzip stream"
 refused diffid ": diff_id mismatch (expected sha256:$(printf '0%.0s' $(seq 64)), got sha256:$(
 	gzip -dc "$(oci_blob "$H/diffid" "$(layer_of diffid)")" | sha256sum | cut -d' ' -f1))"
 
@@ -88,6 +100,24 @@ kept() {
 }
 kept device 'crw-rw-rw- 0/0 1,3 [^|]* dev/null\|prw------- 0/0 0 [^|]* dev/fifo'
 kept setuid '-rwsr-xr-x 0/0 [0-9]+ [^|]* usr/bin/su\|-rwxr-sr-x 0/0 [0-9]+ [^|]* usr/bin/wall'
+kept abs-symlink 'lrwxrwxrwx 0/0 0 [^|]* link -> /etc\|-rw-r--r-- 0/0 [0-9]+ [^|]* link/inside'
+kept zero-padding '-rw-r--r-- 0/0 [0-9]+ [^|]* etc/os-release'
+
+# lade verify of the hostile layouts themselves: the same rules.
+verify_problem() { # CASE REGEX
+	run_lade verify "$H/$1"
+	is "$RC" 1 "verify $1: exit 1"
+	like "$OUT$ERR" "$2" "verify $1: the problem is named"
+}
+verify_problem symlink "entry 'link/evil' is written through the symlink 'link', whose target escapes the root"
+verify_problem abs-dotdot "entry 'link/evil' is written through the symlink 'link', whose target escapes the root"
+verify_problem hardlink-dir "hard link 'dirlink' points to the directory 'etc'"
+verify_problem tar-after "data after the tar's end-of-archive at byte 2560"
+verify_problem member-after "data after the tar's end-of-archive at byte 2560"
+verify_problem gzip-garbage "trailing garbage after gzip stream"
+for case in abs-symlink zero-padding device setuid; do
+	check "verify $case: no problem" "$LADE" verify "$H/$case"
+done
 
 # The previous image is still there and named.
 like "$(cat "$O/index.json")" '"org.opencontainers.image.ref.name":"old"' "the previous image is still tagged"

@@ -497,7 +497,23 @@ static void test_one_pass(void)
 	lade_sha256_buf(tar.data, tar.len, tar_digest);
 
 	/* Bytes after the tar's end marker belong to the diff: the stream is read to its end
-	 * although the walk stops at the marker. */
+	 * although the walk stops at the marker. Zero padding there is fine; anything else
+	 * (a second archive that `tar -i` would extract) is refused. */
+	_cleanup_buf_ struct lade_buf zpadded = LADE_BUF_INIT;
+	lade_buf_add(&zpadded, tar.data, tar.len);
+	for (int i = 0; i < 30000; i++)
+		lade_buf_addch(&zpadded, 0);
+	char zpadded_digest[LADE_DIGEST_STRLEN];
+	lade_sha256_buf(zpadded.data, zpadded.len, zpadded_digest);
+	_cleanup_buf_ struct lade_buf zgz = LADE_BUF_INIT;
+	gzip_raw(zpadded.data, zpadded.len, &zgz);
+	_cleanup_free_ char *dir0 = new_dir("zero-padded");
+	_cleanup_(lade_base_image_freep) struct lade_base_image *b =
+	        one_layer_base(dir0, &zgz, zpadded_digest, store);
+	ok(read_tree(b, store, &err) == 0, "zero padding after the tar's end marker is fine (%s)",
+	   err ? err->msg : "");
+	lade_base_image_freep(&b);
+
 	_cleanup_buf_ struct lade_buf padded = LADE_BUF_INIT;
 	lade_buf_add(&padded, tar.data, tar.len);
 	for (int i = 0; i < 3000; i++)
@@ -507,10 +523,15 @@ static void test_one_pass(void)
 	_cleanup_buf_ struct lade_buf gz = LADE_BUF_INIT;
 	gzip_raw(padded.data, padded.len, &gz);
 	_cleanup_free_ char *dir1 = new_dir("after-tar");
-	_cleanup_(lade_base_image_freep) struct lade_base_image *b =
-	        one_layer_base(dir1, &gz, padded_digest, store);
-	ok(read_tree(b, store, &err) == 0,
-	   "diff_id covers the data after the tar's end marker (%s)", err ? err->msg : "");
+	b = one_layer_base(dir1, &gz, padded_digest, store);
+	lade_error_freep(&err);
+	_cleanup_free_ char *want1 = xasprintf(
+	        "base oci:%s: layer %s: data after the tar's end-of-archive at byte %zu of the "
+	        "uncompressed stream (only zero padding may follow it, not a second archive or "
+	        "other data)",
+	        dir1, b->layers[0].desc.digest, tar.len);
+	ok(read_tree(b, store, &err) == -1, "data after the tar's end marker refused");
+	is_str(err ? err->msg : NULL, want1, "the message names the layer and the offset");
 	lade_base_image_freep(&b);
 
 	_cleanup_free_ char *dir2 = new_dir("after-tar-bad");
@@ -536,15 +557,16 @@ static void test_one_pass(void)
 	   "diff_id mismatch reported before the hostile entry: %s", err ? err->msg : "");
 	lade_base_image_freep(&b);
 
-	/* The store's copy changed after the import, in bytes after the gzip stream that no
-	 * decompressor reads: the blob digest still covers them. */
+	/* The store's copy changed after the import, in the zero padding after the gzip
+	 * stream: the blob digest covers it and is reported first. */
 	_cleanup_buf_ struct lade_buf trailing = LADE_BUF_INIT;
 	make_tar(l1_ents, 2, true, &trailing);
-	lade_buf_adds(&trailing, "trailing bytes");
+	for (int i = 0; i < 100; i++)
+		lade_buf_addch(&trailing, 0);
 	_cleanup_free_ char *dir4 = new_dir("store-changed");
 	b = one_layer_base(dir4, &trailing, tar_digest, store);
 	lade_error_freep(&err);
-	ok(read_tree(b, store, &err) == 0, "gzip blob with trailing bytes reads (%s)",
+	ok(read_tree(b, store, &err) == 0, "gzip blob with zero padding reads (%s)",
 	   err ? err->msg : "");
 	_cleanup_free_ char *sp = lade_store_blob_path(store, b->layers[0].desc.digest);
 	trailing.data[trailing.len - 1] = '!';
@@ -654,14 +676,48 @@ static void test_decompression(void)
 	lade_buf_adds(&bad, "junk");
 	expect_layer_error("junk after zstd", &bad, diff_id, store,
 	                   "zstd: Unknown frame descriptor");
-	/* A second gzip header of an unknown method is trailing bytes, as libarchive read it. */
+	/* After the gzip stream only zero padding: a header of an unknown method, junk, or
+	 * zeros then junk are refused (libarchive used to stop there and ignore the rest). */
 	lade_buf_reset(&bad);
 	lade_buf_add(&bad, gz.data, gz.len);
 	lade_buf_add(&bad, "\x1f\x8b\x09\0\0\0\0\0\0\3", 10);
+	expect_layer_error("method 9 after the gzip stream", &bad, diff_id, store,
+	                   "gzip: unknown compression method 9");
+	lade_buf_reset(&bad);
+	lade_buf_add(&bad, gz.data, gz.len);
+	lade_buf_adds(&bad, "junk");
+	expect_layer_error("junk after the gzip stream", &bad, diff_id, store,
+	                   "trailing garbage after gzip stream");
+	lade_buf_reset(&bad);
+	lade_buf_add(&bad, gz.data, gz.len);
+	for (int i = 0; i < 5000; i++)
+		lade_buf_addch(&bad, 0);
 	_cleanup_free_ char *dir = NULL, *digest = NULL;
 	_cleanup_error_ struct lade_error *err = NULL;
-	ok(read_blob_layer("method 9 after", &bad, diff_id, store, &dir, &digest, &err) == 0,
-	   "bytes after the gzip stream that are no member are ignored (%s)", err ? err->msg : "");
+	ok(read_blob_layer("zero padding", &bad, diff_id, store, &dir, &digest, &err) == 0,
+	   "zero padding after the gzip stream is fine (%s)", err ? err->msg : "");
+	lade_buf_adds(&bad, "x");
+	expect_layer_error("zeros then junk after the gzip stream", &bad, diff_id, store,
+	                   "trailing garbage after gzip stream");
+
+	/* A second gzip member holding a second tar after the first one's end: the diff_id
+	 * covers it, yet it is refused (spliced layers have many members, but all before the
+	 * end-of-archive). */
+	static const struct tar_ent evil[] = {{"../evil", 'f', "x", 0}};
+	_cleanup_buf_ struct lade_buf evil_tar = LADE_BUF_INIT, two = LADE_BUF_INIT;
+	make_tar(evil, 1, false, &evil_tar);
+	gzip_raw(tar.data, tar.len, &two);
+	gzip_raw(evil_tar.data, evil_tar.len, &two);
+	_cleanup_buf_ struct lade_buf both = LADE_BUF_INIT;
+	lade_buf_add(&both, tar.data, tar.len);
+	lade_buf_add(&both, evil_tar.data, evil_tar.len);
+	char both_id[LADE_DIGEST_STRLEN];
+	lade_sha256_buf(both.data, both.len, both_id);
+	_cleanup_free_ char *want = xasprintf(
+	        "data after the tar's end-of-archive at byte %zu of the uncompressed stream (only "
+	        "zero padding may follow it, not a second archive or other data)",
+	        tar.len);
+	expect_layer_error("a second tar in a second member", &two, both_id, store, want);
 }
 
 /* ---- docker-archive ---- */

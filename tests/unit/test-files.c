@@ -233,6 +233,7 @@ static struct lade_recipe_files item_for(char *src, const char *src_text, const 
 {
 	return (struct lade_recipe_files){
 	        .src = src,
+	        .src_real = src,
 	        .src_text = (char *)src_text,
 	        .dst = (char *)dst,
 	        .dockerignore = true,
@@ -466,7 +467,7 @@ static void test_files_errors(void)
 		printf("# mkfifo failed: %s\n", strerror(errno));
 	struct lade_recipe_files it = item_for(bad, "bad", "/b");
 	expect_error(&it,
-	             "files entry at line 7: bad/pipe is a fifo: only files, directories and "
+	             "files entry at line 7: bad/pipe is a FIFO: only files, directories and "
 	             "symlinks can be copied",
 	             "fifo");
 

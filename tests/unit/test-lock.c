@@ -150,7 +150,11 @@ static void test_errors(void)
 	        {"# c\nnumpy==1.26.4 \\\n    # via x\n",
 	         "requirements.lock:2: 'numpy==1.26.4' has no --hash"},
 	        {"numpy==1.26.4 --hash=sha512:abcd\n",
-	         "requirements.lock:1: only sha256 hashes are supported, got 'sha512'"},
+	         "requirements.lock:1: 'numpy==1.26.4' has no sha256 --hash (lade checks sha256 "
+	         "only; sha384 and sha512 are accepted beside one)"},
+	        {"numpy==1.26.4 --hash=sha256:" H1 " --hash=md5:abcd\n",
+	         "requirements.lock:1: hash algorithm 'md5' is not allowed (pip allows sha256, "
+	         "sha384 and sha512; lade checks sha256)"},
 	        {"numpy==1.26.4 --hash=sha256:abcd\n",
 	         "requirements.lock:1: invalid sha256 digest 'abcd'"},
 	        {"numpy==1.26.4 --hash=" H1 "\n",
@@ -211,8 +215,23 @@ static void test_errors(void)
 
 	struct lade_lock *l = NULL;
 	struct lade_error *err = NULL;
-	ok(lade_lock_parse("x.lock", "a==1\0", 5, &l, &err) == -1 && l == NULL, "NUL refused");
-	is_str(err ? err->msg : NULL, "x.lock: contains a NUL byte", "NUL message");
+	ok(lade_lock_parse("x.lock", "# c\na==1\0", 9, &l, &err) == -1 && l == NULL, "NUL refused");
+	is_str(err ? err->msg : NULL, "x.lock:2: contains a NUL byte", "NUL message: its line");
+	lade_error_free(err);
+	err = NULL;
+
+	/* pip accepts a line when any of its (sha256, sha384, sha512) hashes matches: lade
+	 * keeps the sha256 and ignores the others (pip 26.3 refuses md5 as lade does) */
+	ok(lade_lock_parse(
+	           "x.lock", "a==1 --hash=sha512:" H1 H2 " --hash=sha256:" H1 " --hash=sha384:ff\n",
+	           strlen("a==1 --hash=sha512:" H1 H2 " --hash=sha256:" H1 " --hash=sha384:ff\n"),
+	           &l, &err) == 0 &&
+	           l && l->n_reqs == 1 && lade_strv_len(l->reqs[0].sha256) == 1 &&
+	           strcmp(l->reqs[0].sha256[0], H1) == 0,
+	   "sha256 beside sha512 and sha384: the sha256 is kept%s%s", err ? ": " : "",
+	   err ? err->msg : "");
+	lade_lock_free(l);
+	l = NULL;
 	lade_error_free(err);
 
 	/* many problems: 20 lines and a summary */

@@ -214,14 +214,14 @@ static void test_import(void)
 	_cleanup_free_ char *missing = xasprintf("%s/no-such-blob", tmp_root);
 	ok(lade_store_import_file(s, missing, digest, len, &err) == -1, "import of a missing file");
 	free(msg);
-	msg = xasprintf("cannot open blob %s: %s", missing, strerror(ENOENT));
+	msg = xasprintf("blob: cannot open %s: %s", missing, strerror(ENOENT));
 	is_str(err ? err->msg : NULL, msg, "missing file message");
 	lade_error_freep(&err);
 
 	ok(lade_store_import_file(s, tmp_root, digest, UINT64_MAX, &err) == -1,
 	   "import of a directory");
 	free(msg);
-	msg = xasprintf("blob %s: not a regular file", tmp_root);
+	msg = xasprintf("blob: %s is a directory, not a regular file", tmp_root);
 	is_str(err ? err->msg : NULL, msg, "directory message");
 	lade_error_freep(&err);
 

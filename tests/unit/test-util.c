@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "fixture.h"
 #include "lade/util.h"
 #include "tap.h"
 
@@ -168,11 +169,54 @@ static void test_openat_beneath(void)
 		printf("# cannot remove %s\n", dir);
 }
 
+/* lade_open_regular: a FIFO (no writer: a blocking open would hang here), a directory and,
+ * with O_NOFOLLOW, a symlink are refused at once, naming the file and what it is. */
+static void test_open_regular(void)
+{
+	_cleanup_free_ char *dir = make_tmpdir("open-regular");
+	_cleanup_free_ char *setup = xasprintf(
+	        "cd '%s' && mkfifo fifo && echo x >file && ln -s file link && mkdir d", dir);
+	ok(system(setup) == 0, "a FIFO, a file, a symlink, a directory");
+	static const struct {
+		const char *name;
+		int flags;
+		const char *what; /* NULL: opens */
+	} cases[] = {
+	        {"fifo", 0, "a FIFO"},
+	        {"d", 0, "a directory"},
+	        {"link", O_NOFOLLOW, "a symlink"},
+	        {"link", 0, NULL},
+	        {"file", O_NOFOLLOW, NULL},
+	};
+	for (size_t i = 0; i < LADE_ARRAY_SIZE(cases); i++) {
+		_cleanup_free_ char *path = xasprintf("%s/%s", dir, cases[i].name);
+		_cleanup_error_ struct lade_error *err = NULL;
+		int fd = -1;
+		int r = lade_open_regular(path, cases[i].flags, &fd, &err);
+		if (cases[i].what == NULL) {
+			char c = 0;
+			ok(r == 0 && read(fd, &c, 1) == 1 && c == 'x', "%s (flags %#x) opens",
+			   cases[i].name, cases[i].flags);
+		} else {
+			_cleanup_free_ char *want =
+			        xasprintf("%s is %s, not a regular file", path, cases[i].what);
+			ok(r == -1 && fd == -1, "%s (flags %#x) is refused", cases[i].name,
+			   cases[i].flags);
+			is_str(err ? err->msg : NULL, want, "%s: the message says what it is",
+			       cases[i].name);
+		}
+		if (fd >= 0)
+			close(fd);
+	}
+	rm_rf(dir);
+}
+
 int main(void)
 {
 	test_buf();
 	test_paths();
 	test_sizes();
 	test_openat_beneath();
+	test_open_regular();
 	return tap_done();
 }
