@@ -1005,6 +1005,7 @@ static int build_into(struct build_ctx *cp, const struct lade_build_options *o, 
 	if (lade_store_open(outdir, o->lock_timeout_s, &store, err) < 0)
 		return -1;
 	c.store = store;
+	lade_store_set_link_blobs(store, o->link_blobs);
 	/* The layer cache: content-keyed, so a rebuild after an app change compresses the app
 	 * layer only. Tests and one-off builds turn it off with LADE_NO_CACHE=1. */
 	const char *no_cache_env = getenv("LADE_NO_CACHE");
@@ -1013,6 +1014,7 @@ static int build_into(struct build_ctx *cp, const struct lade_build_options *o, 
 	if (use_cache) {
 		if (lade_cache_open(cache_dir_option(o), &cache, err) < 0)
 			return -1;
+		lade_store_set_link_blobs(lade_cache_store(cache), o->link_blobs);
 		c.cache = cache;
 	}
 

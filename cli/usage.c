@@ -46,6 +46,10 @@ static const struct lade_cli_option build_options[] = {
         {0, "cache", "DIR", "layer cache directory (default: $LADE_CACHE_DIR, else ~/.cache/lade)",
          NULL},
         {0, "no-cache", NULL, "no layer cache (also LADE_NO_CACHE=1)", NULL},
+        {0, "link-blobs", NULL,
+         "hard-link base and cache blobs into the output instead of reflinking or copying them "
+         "(only for stores nobody edits: the output then shares inodes with its inputs)",
+         NULL},
         {0, "offline", NULL, "registry base images from lade's local image store only", NULL},
         {0, "allow-unpinned-base", NULL,
          "accept a registry base image that is not pinned by a @sha256: digest", NULL},

@@ -49,7 +49,7 @@ _lade() {
 		opts="--output --format --tag --variant --compression --level --gzip-level
 		      --annotation --jobs --lock-timeout --json --progress --quiet --no-sandbox
 		      --explain-sandbox --sbom --sbom-out --push --offline --allow-unpinned-base
-		      --creds --tls-verify --cache --no-cache --help"
+		      --creds --tls-verify --cache --no-cache --link-blobs --help"
 		case $prev in
 		-o | --output)
 			# A layout directory or, with --format *-archive, a file.

@@ -14,7 +14,9 @@
 #include <inttypes.h>
 #include <stddef.h>
 #include <string.h>
+#include <linux/fs.h>
 #include <sys/file.h>
+#include <sys/ioctl.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -39,6 +41,7 @@ struct lade_store {
 	int dir_fd;
 	int blob_fd;
 	int lock_fd;
+	bool link_blobs; /* import by hard link (lade_store_set_link_blobs) */
 };
 
 struct lade_blob_writer {
@@ -131,9 +134,9 @@ static int create_temp(int dfd, char name[TMP_NAME_SIZE])
 	for (int attempt = 0; attempt < 16; attempt++) {
 		if (temp_name(name) < 0)
 			return -1;
-		int fd = openat(dfd, name,
-		                O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY,
-		                0644);
+		int fd =
+		        openat(dfd, name,
+		               O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY, 0644);
 		if (fd >= 0 || errno != EEXIST)
 			return fd;
 	}
@@ -601,6 +604,50 @@ static bool link_temp(struct lade_store *s, int fd, char tmp[TMP_NAME_SIZE])
 	return false;
 }
 
+/* Copy all of src into the empty dst without reading it into user space: copy_file_range
+ * (which shares extents itself on btrfs and XFS with reflink=1, and copies in the kernel
+ * elsewhere). Returns false, with dst still empty, when the kernel cannot (EXDEV before 5.3,
+ * EINVAL/ENOSYS/EPERM under some file systems and sandboxes): the caller copies by hand. */
+static bool kernel_copy(int src, int dst, uint64_t size)
+{
+	uint64_t done = 0;
+	while (done < size) {
+		loff_t in = (loff_t)done, out = (loff_t)done;
+		ssize_t n = copy_file_range(src, &in, dst, &out, size - done, 0);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			(void)!ftruncate(dst, 0);
+			return false;
+		}
+		done += (uint64_t)n;
+	}
+	return true;
+}
+
+/* A private copy of the opened file under a fresh temp name of blob_fd: a reflink (FICLONE,
+ * new inode sharing extents copy-on-write) where the file system can, else a kernel copy.
+ * Returns the temp's fd (tmp filled) with the whole content in it, or -1 with tmp "" when
+ * neither works and the caller must copy through user space. */
+static int clone_temp(struct lade_store *s, int fd, uint64_t size, char tmp[TMP_NAME_SIZE])
+{
+	_cleanup_fd_ int out = create_temp(s->blob_fd, tmp);
+	if (out < 0) {
+		tmp[0] = '\0';
+		return -1;
+	}
+	if (fchmod(out, 0644) == 0 && (ioctl(out, FICLONE, fd) == 0 || kernel_copy(fd, out, size)))
+		return lade_steal_fd(&out);
+	unlinkat(s->blob_fd, tmp, 0);
+	tmp[0] = '\0';
+	return -1;
+}
+
+void lade_store_set_link_blobs(struct lade_store *s, bool link)
+{
+	s->link_blobs = link;
+}
+
 int lade_store_import_file(struct lade_store *s, const char *src_path, const char *digest,
                            uint64_t size, struct lade_error **err)
 {
@@ -631,11 +678,26 @@ int lade_store_import_file(struct lade_store *s, const char *src_path, const cha
 	}
 
 	char tmp[TMP_NAME_SIZE];
-	if (link_temp(s, fd, tmp)) {
+	if (s->link_blobs && link_temp(s, fd, tmp)) {
 		/* The link shares the inode with fd: hashing fd verifies what will be installed. */
 		if (hash_fd(fd, src_path, got, &got_size, NULL, err) < 0 ||
 		    check_hash(src_path, digest, size, got, got_size, err) < 0 ||
 		    install_temp(s, tmp, fd, digest, err) < 0) {
+			if (tmp[0])
+				unlinkat(s->blob_fd, tmp, 0);
+			return -1;
+		}
+		return 0;
+	}
+	/* Our own inode, so that nobody editing the output edits the source (a base is usually
+	 * someone else's file). What is installed is hashed, not the source: a source changed
+	 * while it is copied cannot slip a wrong blob in. */
+	_cleanup_fd_ int copy = clone_temp(s, fd, (uint64_t)st.st_size, tmp);
+	if (copy >= 0) {
+		if (lseek(copy, 0, SEEK_SET) < 0 ||
+		    hash_fd(copy, src_path, got, &got_size, NULL, err) < 0 ||
+		    check_hash(src_path, digest, size, got, got_size, err) < 0 ||
+		    install_temp(s, tmp, copy, digest, err) < 0) {
 			if (tmp[0])
 				unlinkat(s->blob_fd, tmp, 0);
 			return -1;

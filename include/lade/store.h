@@ -63,8 +63,13 @@ int lade_store_put(struct lade_store *s, const void *data, size_t len,
                    char digest[LADE_DIGEST_STRLEN], struct lade_error **err);
 
 /* Import an existing file as a blob that must have `digest` and `size` (size UINT64_MAX: not
- * checked): hard-links when possible, else copies; the content is hashed either way and a
- * mismatch is an error naming `src_path`, leaving nothing in the store. */
+ * checked). The blob gets its own inode, so editing it in place never edits the source: a
+ * reflink (FICLONE) where the file system can, else copy_file_range, else read/write. With
+ * lade_store_set_link_blobs() it is hard-linked when possible instead (for stores known to be
+ * immutable). The content is hashed either way and a mismatch is an error naming `src_path`,
+ * leaving nothing in the store. */
+/* Let lade_store_import_file() hard-link sources into this store (default: never). */
+void lade_store_set_link_blobs(struct lade_store *s, bool link);
 int lade_store_import_file(struct lade_store *s, const char *src_path, const char *digest,
                            uint64_t size, struct lade_error **err);
 
