@@ -222,6 +222,7 @@ static int py_prepare(struct build_ctx *c, const struct lade_recipe *r, const ch
 	                            .wheelhouse = py->wheelhouse,
 	                            .exclude = py->exclude,
 	                            .libc = r->libc,
+	                            .hashes = lade_cache_stat_cache(c->cache),
 	                            .note = py_note,
 	                            .note_ctx = c};
 	struct lade_wheel_limits limits;

@@ -9,22 +9,17 @@
 
 #include "lade/cache.h"
 #include "lade/hashmap.h"
+#include "lade/statcache.h"
 
 #define CACHE_FORMAT   "lade-layer-cache 1"
 #define LOCK_TIMEOUT_S 600
 #define STAT_FILE      "stat-cache.json"
-#define RACY_NS        (2ll * 1000000000ll)
 #define ENTRY_MAX      (64u << 10)
-#define STAT_MAX       (256u << 20)
-/* Past this many recorded files, only those seen by this run are kept. */
-#define STAT_KEEP 200000
 
 struct lade_cache {
 	char *dir;
 	struct lade_store *store;
-	json_t *stat; /* identity string -> "sha256:…" */
-	json_t *seen; /* the part of stat this run used */
-	bool stat_dirty;
+	struct lade_stat_cache *stat; /* host files and wheels: identity -> sha256 */
 	char *warning;
 };
 
@@ -38,6 +33,11 @@ struct lade_store *lade_cache_store(struct lade_cache *c)
 	return c->store;
 }
 
+struct lade_stat_cache *lade_cache_stat_cache(struct lade_cache *c)
+{
+	return c ? c->stat : NULL;
+}
+
 const char *lade_cache_warning(const struct lade_cache *c)
 {
 	return c ? c->warning : NULL;
@@ -47,9 +47,12 @@ void lade_cache_free(struct lade_cache *c)
 {
 	if (c == NULL)
 		return;
+	/* wheels hashed after the last layer was written (a build whose layers all came from
+	 * the cache) are recorded too; a failure only costs the next build time */
+	_cleanup_error_ struct lade_error *ignored = NULL;
+	lade_stat_cache_save(c->stat, &ignored);
+	lade_stat_cache_free(c->stat);
 	lade_store_free(c->store);
-	json_decref(c->stat);
-	json_decref(c->seen);
 	free(c->warning);
 	free(c->dir);
 	free(c);
@@ -59,22 +62,6 @@ void lade_cache_freep(struct lade_cache **c)
 {
 	lade_cache_free(*c);
 	*c = NULL;
-}
-
-/* A stat cache that cannot be read is only a slower build: start empty. */
-static json_t *load_stat_cache(const char *dir)
-{
-	_cleanup_free_ char *path = lade_path_join(dir, STAT_FILE);
-	_cleanup_buf_ struct lade_buf b = LADE_BUF_INIT;
-	_cleanup_error_ struct lade_error *ignored = NULL;
-	json_t *j = NULL;
-	if (lade_read_file(path, STAT_MAX, &b, &ignored) == 0)
-		j = json_loadb(b.data, b.len, 0, NULL);
-	if (!json_is_object(j)) {
-		json_decref(j);
-		j = json_object();
-	}
-	return j;
 }
 
 int lade_cache_open(const char *dir, struct lade_cache **out, struct lade_error **err)
@@ -90,8 +77,8 @@ int lade_cache_open(const char *dir, struct lade_cache **out, struct lade_error 
 	_cleanup_free_ char *layers = lade_path_join(c->dir, "layers");
 	if (lade_mkdir_p(layers, err) < 0)
 		return lade_error_prefix(err, "layer cache %s", c->dir);
-	c->stat = load_stat_cache(c->dir);
-	c->seen = json_object();
+	_cleanup_free_ char *stat_path = lade_path_join(c->dir, STAT_FILE);
+	c->stat = lade_stat_cache_load(stat_path);
 	*out = steal_pointer(&c);
 	return 0;
 }
@@ -110,44 +97,6 @@ static void set_warning(struct lade_cache *c, const char *fmt, ...)
 }
 
 /* ---- the key ---- */
-
-static int64_t ts_ns(const struct timespec *t)
-{
-	return (int64_t)t->tv_sec * 1000000000ll + t->tv_nsec;
-}
-
-static int host_file_hash(struct lade_cache *c, const char *path, char out[LADE_DIGEST_STRLEN],
-                          struct lade_error **err)
-{
-	struct stat st;
-	if (lstat(path, &st) < 0)
-		return lade_error_set(err, errno, "cannot stat %s", path);
-	if (!S_ISREG(st.st_mode))
-		return lade_error_set(err, 0, "%s is not a regular file", path);
-	_cleanup_free_ char *id =
-	        xasprintf("%ju:%ju:%jd:%" PRId64 ":%" PRId64 ":%s", (uintmax_t)st.st_dev,
-	                  (uintmax_t)st.st_ino, (intmax_t)st.st_size, ts_ns(&st.st_mtim),
-	                  ts_ns(&st.st_ctim), path);
-	const char *known = json_string_value(json_object_get(c->stat, id));
-	if (known && lade_digest_valid(known)) {
-		snprintf(out, LADE_DIGEST_STRLEN, "%s", known);
-		json_object_set_new(c->seen, id, json_string(known));
-		return 0;
-	}
-	uint64_t size;
-	if (lade_sha256_file(path, out, &size, err) < 0)
-		return -1;
-	struct timespec now;
-	clock_gettime(CLOCK_REALTIME, &now);
-	/* Racily clean: a write in the same timestamp tick would keep this identity. */
-	if (size == (uint64_t)st.st_size && ts_ns(&now) - ts_ns(&st.st_mtim) >= RACY_NS &&
-	    ts_ns(&now) - ts_ns(&st.st_ctim) >= RACY_NS) {
-		json_object_set_new(c->stat, id, json_string(out));
-		json_object_set_new(c->seen, id, json_string(out));
-		c->stat_dirty = true;
-	}
-	return 0;
-}
 
 static int emitted_hash(const struct lade_entry *e, char out[LADE_DIGEST_STRLEN],
                         struct lade_error **err)
@@ -192,7 +141,8 @@ static int key_entry(void *ctx, const struct lade_entry *e, struct lade_error **
 				snprintf(hex + 2 * i, 3, "%02x", e->sha256[i]);
 			snprintf(content, sizeof(content), "sha256:%s", hex);
 		} else if (e->src_path) {
-			if (host_file_hash(k->c, e->src_path, content, err) < 0)
+			if (lade_stat_cache_sha256(k->c->stat, e->src_path, false, content, err) <
+			    0)
 				return -1;
 		} else if (e->ops) {
 			if (emitted_hash(e, content, err) < 0)
@@ -306,19 +256,9 @@ static int write_entry(const char *path, const struct lade_layer_result *r, stru
 
 static void save_stat_cache(struct lade_cache *c)
 {
-	if (!c->stat_dirty)
-		return;
-	if (json_object_size(c->stat) > STAT_KEEP) {
-		json_decref(c->stat);
-		c->stat = json_deep_copy(c->seen);
-	}
-	_cleanup_free_ char *path = lade_path_join(c->dir, STAT_FILE);
-	_cleanup_free_ char *text = json_dumps(c->stat, JSON_SORT_KEYS | JSON_COMPACT);
 	_cleanup_error_ struct lade_error *e = NULL;
-	if (lade_write_file_atomic(path, text, strlen(text), &e) < 0)
+	if (lade_stat_cache_save(c->stat, &e) < 0)
 		set_warning(c, "layer cache %s: %s", c->dir, e->msg);
-	else
-		c->stat_dirty = false;
 }
 
 /* Remove an entry and its cached blob so that a broken one is never seen again. */

@@ -12,7 +12,7 @@ LAYERS = ["core", "manifest", "registry", "insight", "python", "build", "cli"]
 
 # Each public header, by the layer of the module it declares.
 HEADERS = {
-    "core": "util error hashmap stream digest compress store sandbox pyformat toml",
+    "core": "util error hashmap stream digest compress store statcache sandbox pyformat toml",
     "manifest": "oci layerread tree layer base libc images image config layout archive",
     "registry": "registry",
     "insight": "inspect verify sbom",

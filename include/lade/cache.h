@@ -15,18 +15,16 @@
  * sha256 (wheel RECORD), the sha256 of in-memory data, of what a source emits, or of a host
  * file's content.
  *
- * Host files are hashed through a stat cache, as git's index does: a file whose (path, device,
- * inode, size, mtime ns, ctime ns) are unchanged is taken to have the recorded content without
- * being read. The trade-off is git's: a change that keeps all of those (a same-size rewrite
- * within the file system's timestamp granularity, or a deliberate reset of the times, which
- * cannot reset ctime) goes unnoticed. As in git, "racily clean" files — modified within 2
- * seconds of being hashed — are never recorded, so they are hashed again next time. */
+ * Host files and wheels are hashed through a stat cache (lade/statcache.h), as git's index
+ * does: a file whose (path, device, inode, size, mtime ns, ctime ns) are unchanged is taken to
+ * have the recorded content without being read. */
 #ifndef LADE_CACHE_H
 #define LADE_CACHE_H
 
 #include <stdbool.h>
 #include "lade/error.h"
 #include "lade/layer.h"
+#include "lade/statcache.h"
 #include "lade/store.h"
 
 struct lade_cache; /* opaque */
@@ -41,6 +39,9 @@ const char *lade_cache_dir(const struct lade_cache *c);
 /* The cache's store (an OCI layout, locked by the cache): pulled base images go there too, so a
  * layer lade built and pushed is never fetched back. Borrowed; valid until lade_cache_free(). */
 struct lade_store *lade_cache_store(struct lade_cache *c);
+/* The cache's stat cache (host file and wheel hashes), written back as layers are written and
+ * at lade_cache_free(). c NULL: NULL. Borrowed. */
+struct lade_stat_cache *lade_cache_stat_cache(struct lade_cache *c);
 
 /* lade_layer_write() through the cache (c NULL: exactly lade_layer_write, *reused false).
  * Hit: the blob is taken from the output store when it has it, else imported from the cache
