@@ -1,13 +1,17 @@
 /* lade — the layer cache (see include/lade/cache.h for the layout and the key). */
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <inttypes.h>
 #include <jansson.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "lade/cache.h"
+#include "lade/gc.h"
 #include "lade/hashmap.h"
 #include "lade/statcache.h"
 
@@ -292,6 +296,8 @@ int lade_layer_write_cached(struct lade_cache *c, struct lade_layer *l,
 	_cleanup_free_ char *why = NULL;
 	int found = read_entry(entry_path, o, &hit, &why);
 	if (found > 0) {
+		/* "used" for lade gc --cache: the entry file's mtime (atime is often noatime) */
+		(void)utimensat(AT_FDCWD, entry_path, NULL, 0);
 		if (lade_store_has(store, hit.digest)) {
 			*res = hit;
 			*reused = true;
@@ -323,4 +329,193 @@ int lade_layer_write_cached(struct lade_cache *c, struct lade_layer *l,
 		set_warning(c, "layer cache %s: cannot record layer %s: %s", c->dir,
 		            lade_layer_comment(l), ce->msg);
 	return 0;
+}
+
+/* ---- trimming (lade gc --cache) ---- */
+
+struct trim_entry {
+	char *path;                      /* layers/KEY.json or bases/DIGEST.json */
+	char digest[LADE_DIGEST_STRLEN]; /* its layer blob; "" for bases/ and broken entries */
+	int64_t used_ns;                 /* mtime: set when written and on every hit */
+	uint64_t size;                   /* of the entry file */
+	bool drop;
+};
+
+struct trim {
+	struct trim_entry *e;
+	size_t n, alloc;
+};
+
+static void trim_release(struct trim *t)
+{
+	for (size_t i = 0; i < t->n; i++)
+		free(t->e[i].path);
+	free(t->e);
+}
+
+static int list_entries(struct trim *t, const char *dir, bool layers, struct lade_error **err)
+{
+	DIR *d = opendir(dir);
+	if (d == NULL)
+		return errno == ENOENT ? 0 : lade_error_set(err, errno, "cannot open %s", dir);
+	struct dirent *de;
+	while ((de = readdir(d)) != NULL) {
+		size_t len = strlen(de->d_name);
+		struct stat st;
+		if (len < 6 || strcmp(de->d_name + len - 5, ".json") != 0 ||
+		    fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+		    !S_ISREG(st.st_mode))
+			continue;
+		lade_grow(&t->e, sizeof(*t->e), t->n + 1, &t->alloc);
+		struct trim_entry *e = &t->e[t->n++];
+		*e = (struct trim_entry){.path = lade_path_join(dir, de->d_name),
+		                         .used_ns = (int64_t)st.st_mtim.tv_sec * 1000000000ll +
+		                                    st.st_mtim.tv_nsec,
+		                         .size = (uint64_t)st.st_size};
+		if (!layers)
+			continue;
+		_cleanup_buf_ struct lade_buf b = LADE_BUF_INIT;
+		_cleanup_error_ struct lade_error *ignored = NULL;
+		json_t *j = NULL;
+		if (lade_read_file(e->path, ENTRY_MAX, &b, &ignored) == 0)
+			j = json_loadb(b.data, b.len, 0, NULL);
+		/* a broken entry is never used: it goes first */
+		if (!get_digest(j, "digest", e->digest))
+			e->drop = true;
+		json_decref(j);
+	}
+	closedir(d);
+	return 0;
+}
+
+static int by_use(const void *a, const void *b)
+{
+	const struct trim_entry *x = a, *y = b;
+	if (x->used_ns != y->used_ns)
+		return x->used_ns < y->used_ns ? -1 : 1;
+	return strcmp(x->path, y->path);
+}
+
+struct blob_sizes {
+	struct lade_hashmap *size; /* digest -> uint64_t* */
+	uint64_t *vals;
+	size_t n, alloc;
+};
+
+static int note_size(void *ctx, const char *digest, uint64_t size, struct lade_error **err)
+{
+	(void)err;
+	struct blob_sizes *b = ctx;
+	uint64_t *v = xmalloc(sizeof(*v));
+	*v = size;
+	free(lade_hashmap_put(b->size, digest, v));
+	return 0;
+}
+
+/* Which entries to drop: broken ones, those unused for longer than older_than, then the
+ * least recently used until the cache (blobs the kept entries and the store's tagged images
+ * reach, plus the entry files) fits max_size. */
+static void choose(struct trim *t, struct lade_hashmap *size, char *const *unpinned,
+                   const struct lade_cache_gc_options *o)
+{
+	struct lade_hashmap *refs = lade_hashmap_new(); /* digest -> count of kept entries */
+	struct lade_hashmap *loose = lade_hashmap_new();
+	for (char *const *u = unpinned; u && *u; u++)
+		lade_hashmap_put(loose, *u, (void *)1);
+	struct timespec now;
+	clock_gettime(CLOCK_REALTIME, &now);
+	int64_t cut = o->older_than_s >= 0 ? (int64_t)now.tv_sec * 1000000000ll + now.tv_nsec -
+	                                             o->older_than_s * 1000000000ll
+	                                   : INT64_MIN;
+	uint64_t total = 0;
+	size_t pos = 0;
+	const char *k;
+	void *v;
+	/* blobs the store's own index keeps (pulled images) always count */
+	while (lade_hashmap_next(size, &pos, &k, &v))
+		if (!lade_hashmap_get(loose, k))
+			total += *(uint64_t *)v;
+	for (size_t i = 0; i < t->n; i++) {
+		struct trim_entry *e = &t->e[i];
+		if (e->used_ns < cut)
+			e->drop = true;
+		if (e->drop)
+			continue;
+		total += e->size;
+		if (!e->digest[0] || !lade_hashmap_get(loose, e->digest))
+			continue;
+		uintptr_t n = (uintptr_t)lade_hashmap_get(refs, e->digest);
+		lade_hashmap_put(refs, e->digest, (void *)(n + 1));
+		uint64_t *sz = lade_hashmap_get(size, e->digest);
+		if (n == 0 && sz)
+			total += *sz;
+	}
+	for (size_t i = 0; o->max_size != UINT64_MAX && total > o->max_size && i < t->n; i++) {
+		struct trim_entry *e = &t->e[i];
+		if (e->drop)
+			continue;
+		e->drop = true;
+		total -= e->size;
+		if (!e->digest[0] || !lade_hashmap_get(loose, e->digest))
+			continue;
+		uintptr_t n = (uintptr_t)lade_hashmap_get(refs, e->digest);
+		lade_hashmap_put(refs, e->digest, (void *)(n - 1));
+		uint64_t *sz = lade_hashmap_get(size, e->digest);
+		if (n == 1 && sz)
+			total -= *sz;
+	}
+	lade_hashmap_free(refs, NULL);
+	lade_hashmap_free(loose, NULL);
+}
+
+int lade_cache_gc(struct lade_cache *c, const struct lade_cache_gc_options *o,
+                  struct lade_cache_gc_report *r, struct lade_error **err)
+{
+	*r = (struct lade_cache_gc_report){0};
+	_cleanup_(trim_release) struct trim t = {0};
+	_cleanup_free_ char *layers = lade_path_join(c->dir, "layers");
+	_cleanup_free_ char *bases = lade_path_join(c->dir, "bases");
+	if (list_entries(&t, layers, true, err) < 0 || list_entries(&t, bases, false, err) < 0)
+		return lade_error_prefix(err, "layer cache %s", c->dir);
+	if (t.n)
+		qsort(t.e, t.n, sizeof(*t.e), by_use);
+
+	/* what the store's index.json (images pulled into it) does not keep */
+	struct lade_gc_options probe = {.dry_run = true, .index_optional = true};
+	struct lade_gc_report unpinned = {0};
+	if (lade_gc_layout(c->store, &probe, &unpinned, err) < 0)
+		return lade_error_prefix(err, "layer cache %s", c->dir);
+	struct blob_sizes sizes = {.size = lade_hashmap_new()};
+	int rc = lade_store_each_blob(c->store, note_size, &sizes, err);
+	if (rc == 0)
+		choose(&t, sizes.size, unpinned.removed, o);
+	lade_hashmap_free(sizes.size, free);
+	lade_gc_report_release(&unpinned);
+	if (rc < 0)
+		return lade_error_prefix(err, "layer cache %s", c->dir);
+
+	/* Entries first: a blob whose entry is gone is unreferenced, never the reverse. */
+	_cleanup_(lade_strv_freep) char **keep = NULL;
+	for (size_t i = 0; i < t.n; i++) {
+		struct trim_entry *e = &t.e[i];
+		if (!e->drop) {
+			if (e->digest[0])
+				lade_strv_push(&keep, e->digest);
+			r->entries_kept++;
+			continue;
+		}
+		r->entries++;
+		r->entry_bytes += e->size;
+		if (!o->dry_run && unlink(e->path) < 0 && errno != ENOENT)
+			return lade_error_set(err, errno, "cannot remove %s", e->path);
+	}
+	struct lade_gc_options go = {.keep = keep, .dry_run = o->dry_run, .index_optional = true};
+	if (lade_gc_layout(c->store, &go, &r->blobs, err) < 0)
+		return lade_error_prefix(err, "layer cache %s", c->dir);
+	return 0;
+}
+
+void lade_cache_gc_report_release(struct lade_cache_gc_report *r)
+{
+	lade_gc_report_release(&r->blobs);
 }

@@ -369,6 +369,62 @@ bool lade_store_has(const struct lade_store *s, const char *digest)
 	       S_ISREG(st.st_mode);
 }
 
+static bool blob_name(const char *name)
+{
+	if (strlen(name) != LADE_DIGEST_HEX_LEN)
+		return false;
+	for (const char *p = name; *p; p++)
+		if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f')))
+			return false;
+	return true;
+}
+
+int lade_store_each_blob(struct lade_store *s,
+                         int (*fn)(void *ctx, const char *digest, uint64_t size,
+                                   struct lade_error **err),
+                         void *ctx, struct lade_error **err)
+{
+	int fd = openat(s->blob_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+	if (d == NULL) {
+		int e = errno;
+		if (fd >= 0)
+			close(fd);
+		return lade_error_set(err, e, "cannot open directory %s", s->blob_dir);
+	}
+	int rc = 0;
+	struct dirent *de;
+	while (rc == 0 && (de = readdir(d)) != NULL) {
+		struct stat st;
+		if (!blob_name(de->d_name) ||
+		    fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+		    !S_ISREG(st.st_mode))
+			continue;
+		char digest[LADE_DIGEST_STRLEN];
+		snprintf(digest, sizeof(digest), "sha256:%s", de->d_name);
+		rc = fn(ctx, digest, (uint64_t)st.st_size, err);
+	}
+	closedir(d);
+	return rc;
+}
+
+int lade_store_remove_blob(struct lade_store *s, const char *digest, struct lade_error **err)
+{
+	if (!lade_digest_valid(digest))
+		return lade_error_set(err, 0, "invalid digest '%s'", digest);
+	if (unlinkat(s->blob_fd, lade_digest_hex(digest), 0) < 0 && errno != ENOENT)
+		return lade_error_set(err, errno, "cannot remove %s/%s", s->blob_dir,
+		                      lade_digest_hex(digest));
+	return 0;
+}
+
+int lade_store_sync(struct lade_store *s, struct lade_error **err)
+{
+	if (fsync(s->blob_fd) < 0 && errno != EINVAL)
+		return lade_error_set(err, errno, "cannot sync directory %s", s->blob_dir);
+	return 0;
+}
+
 /* ---- blob writer ---------------------------------------------------------------------- */
 
 static void writer_fail(struct lade_blob_writer *w)

@@ -23,6 +23,7 @@
 
 #include <stdbool.h>
 #include "lade/error.h"
+#include "lade/gc.h"
 #include "lade/layer.h"
 #include "lade/statcache.h"
 #include "lade/store.h"
@@ -64,5 +65,31 @@ const char *lade_cache_warning(const struct lade_cache *c);
  * reports and tests. */
 int lade_cache_key(struct lade_cache *c, struct lade_layer *l, const struct lade_layer_options *o,
                    char out[65], struct lade_error **err);
+
+/* ---- trimming: lade gc --cache, cache.max-size, LADE_CACHE_MAX ---- */
+
+struct lade_cache_gc_options {
+	uint64_t max_size;    /* UINT64_MAX: no bound */
+	int64_t older_than_s; /* drop entries unused for longer; < 0: no age limit */
+	bool dry_run;
+};
+
+struct lade_cache_gc_report {
+	size_t entries;       /* layer (and base index) entries removed */
+	uint64_t entry_bytes; /* their files */
+	size_t entries_kept;
+	struct lade_gc_report blobs; /* blobs removed and kept (lade/gc.h) */
+};
+void lade_cache_gc_report_release(struct lade_cache_gc_report *r);
+
+/* Trim the cache c (whose lock the caller holds by having it open, so no build is writing
+ * or using an entry meanwhile): broken entries, entries not used (written or hit) for
+ * older_than_s, then the least recently used ones until what is left — the kept entries'
+ * files and blobs, and the blobs of images pulled into the store, which are kept — is at most
+ * max_size bytes; then every blob neither a kept entry nor the store's index.json reaches
+ * (lade_gc_layout). An entry file goes before its blob, so an interrupted trim leaves no entry
+ * naming a missing blob. */
+int lade_cache_gc(struct lade_cache *c, const struct lade_cache_gc_options *o,
+                  struct lade_cache_gc_report *r, struct lade_error **err);
 
 #endif

@@ -45,6 +45,19 @@ int lade_store_write_file(struct lade_store *s, const char *name, const void *da
 char *lade_store_blob_path(const struct lade_store *s, const char *digest);
 bool lade_store_has(const struct lade_store *s, const char *digest);
 
+/* Call fn for each blob of the store: every regular file of blobs/sha256 named by 64 lowercase
+ * hex digits (temp files and foreign names are not blobs), with its digest and size. Stops at
+ * the first fn that returns -1. */
+int lade_store_each_blob(struct lade_store *s,
+                         int (*fn)(void *ctx, const char *digest, uint64_t size,
+                                   struct lade_error **err),
+                         void *ctx, struct lade_error **err);
+/* Remove a blob (one unlink: atomic; already gone is fine). Only under the store's lock and
+ * only for blobs nothing the layout names reaches. */
+int lade_store_remove_blob(struct lade_store *s, const char *digest, struct lade_error **err);
+/* fsync blobs/sha256, so that removals are durable. */
+int lade_store_sync(struct lade_store *s, struct lade_error **err);
+
 /* Start a new blob. Bytes go through lade_blob_writer_stream(); the digest and size are
  * computed on the way. */
 int lade_store_blob_begin(struct lade_store *s, struct lade_blob_writer **out,
