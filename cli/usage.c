@@ -212,8 +212,9 @@ const struct lade_cli_command lade_cli_commands[] = {
          pull_options, NULL},
         {"gc", "DIR | --cache [DIR] [options]",
          "remove the blobs no tag of a layout reaches, or trim the layer cache",
-         "Remove from the OCI layout DIR every blob that no tag reaches (index.json → image "
-         "indexes → manifests → configs and layers; referrers such as SBOMs are kept while "
+         "Remove from the OCI layout DIR every blob that no tag reaches (from index.json through "
+         "image indexes and manifests to configs and layers; referrers such as SBOMs are kept "
+         "while "
          "their subject is, and an untagged referrer of a removed image is dropped from "
          "index.json), under the layout's lock. With --cache, trim lade's layer cache: entries "
          "not used for --older-than, then the least recently used (written or reused by a "
