@@ -704,6 +704,24 @@ void lade_store_set_link_blobs(struct lade_store *s, bool link)
 	s->link_blobs = link;
 }
 
+/* Hash the temp file tmp through fd (the temp itself or its inode), check it against the
+ * expectation and install it; on failure the temp is gone. */
+static int install_checked(struct lade_store *s, int fd, char tmp[TMP_NAME_SIZE], const char *src,
+                           const char *digest, uint64_t size, struct lade_error **err)
+{
+	char got[LADE_DIGEST_STRLEN];
+	uint64_t got_size = 0;
+	if (lseek(fd, 0, SEEK_SET) < 0 || hash_fd(fd, src, got, &got_size, NULL, err) < 0 ||
+	    check_hash(src, digest, size, got, got_size, err) < 0 ||
+	    install_temp(s, tmp, fd, digest, err) < 0) {
+		int e = errno;
+		if (tmp[0])
+			unlinkat(s->blob_fd, tmp, 0);
+		return lade_error_set(err, e, "cannot import blob %s", src);
+	}
+	return 0;
+}
+
 int lade_store_import_file(struct lade_store *s, const char *src_path, const char *digest,
                            uint64_t size, struct lade_error **err)
 {
@@ -734,32 +752,15 @@ int lade_store_import_file(struct lade_store *s, const char *src_path, const cha
 	}
 
 	char tmp[TMP_NAME_SIZE];
-	if (s->link_blobs && link_temp(s, fd, tmp)) {
-		/* The link shares the inode with fd: hashing fd verifies what will be installed. */
-		if (hash_fd(fd, src_path, got, &got_size, NULL, err) < 0 ||
-		    check_hash(src_path, digest, size, got, got_size, err) < 0 ||
-		    install_temp(s, tmp, fd, digest, err) < 0) {
-			if (tmp[0])
-				unlinkat(s->blob_fd, tmp, 0);
-			return -1;
-		}
-		return 0;
-	}
+	/* The link shares the inode with fd: hashing fd verifies what will be installed. */
+	if (s->link_blobs && link_temp(s, fd, tmp))
+		return install_checked(s, fd, tmp, src_path, digest, size, err);
 	/* Our own inode, so that nobody editing the output edits the source (a base is usually
 	 * someone else's file). What is installed is hashed, not the source: a source changed
 	 * while it is copied cannot slip a wrong blob in. */
 	_cleanup_fd_ int copy = clone_temp(s, fd, (uint64_t)st.st_size, tmp);
-	if (copy >= 0) {
-		if (lseek(copy, 0, SEEK_SET) < 0 ||
-		    hash_fd(copy, src_path, got, &got_size, NULL, err) < 0 ||
-		    check_hash(src_path, digest, size, got, got_size, err) < 0 ||
-		    install_temp(s, tmp, copy, digest, err) < 0) {
-			if (tmp[0])
-				unlinkat(s->blob_fd, tmp, 0);
-			return -1;
-		}
-		return 0;
-	}
+	if (copy >= 0)
+		return install_checked(s, copy, tmp, src_path, digest, size, err);
 
 	_cleanup_(lade_blob_writer_freep) struct lade_blob_writer *w = NULL;
 	if (lade_store_blob_begin(s, &w, err) < 0)
