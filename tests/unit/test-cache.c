@@ -520,6 +520,103 @@ static void test_stat_cache(void)
 	   "a directory is refused by name");
 }
 
+/* ---- trimming: least recently used first ---- */
+
+static void age_entry(const char *cdir, const char *key, time_t sec)
+{
+	_cleanup_free_ char *p = xasprintf("%s/layers/%s.json", cdir, key);
+	struct timespec ts[2] = {{sec, 0}, {sec, 0}};
+	if (utimensat(AT_FDCWD, p, ts, 0) < 0)
+		printf("# cannot age %s\n", p);
+}
+
+static bool has_entry(const char *cdir, const char *key)
+{
+	_cleanup_free_ char *p = xasprintf("%s/layers/%s.json", cdir, key);
+	return access(p, F_OK) == 0;
+}
+
+static void test_trim(void)
+{
+	_cleanup_free_ char *cdir = tpath("trim-cache");
+	_cleanup_error_ struct lade_error *err = NULL;
+	struct lade_cache *c = NULL;
+	if (lade_cache_open(cdir, &c, &err) < 0) {
+		ok(0, "open: %s", err->msg);
+		return;
+	}
+	struct lade_store *s = open_store("trim-out");
+	/* three layers of distinct, incompressible-ish content, oldest first */
+	char keys[3][65];
+	struct lade_layer_result res[3];
+	for (int i = 0; i < 3; i++) {
+		_cleanup_free_ char *text = xmalloc(200001);
+		for (int k = 0; k < 200000; k++)
+			text[k] = (char)('a' + (k * 7919 + i * 104729 + (k >> 5) * 31) % 26);
+		text[200000] = '\0';
+		struct lade_layer *l = wheel_layer(text);
+		bool reused;
+		ok(write_cached(c, l, &gzip_opts, s, &res[i], &reused) == 0, "layer %d cached", i);
+		char *k = key_of(c, l, &gzip_opts);
+		snprintf(keys[i], sizeof(keys[i]), "%s", k);
+		free(k);
+		age_entry(cdir, keys[i], 1000000000 + i * 1000);
+		lade_layer_free(l);
+	}
+	/* layer 0 is hit now: it becomes the most recently used */
+	{
+		_cleanup_free_ char *text = xmalloc(200001);
+		for (int k = 0; k < 200000; k++)
+			text[k] = (char)('a' + (k * 7919 + (k >> 5) * 31) % 26);
+		text[200000] = '\0';
+		struct lade_layer *l = wheel_layer(text);
+		struct lade_layer_result r;
+		bool reused = false;
+		ok(write_cached(c, l, &gzip_opts, s, &r, &reused) == 0 && reused, "layer 0 hits");
+		lade_layer_free(l);
+	}
+	struct stat st;
+	_cleanup_free_ char *e0 = xasprintf("%s/layers/%s.json", cdir, keys[0]);
+	ok(stat(e0, &st) == 0 && st.st_mtim.tv_sec > 1000000000 + 10000,
+	   "a hit refreshes the mtime");
+
+	/* room for about one layer: the least recently used (1, then 2) go */
+	/* room for one layer blob and its entry file (a few hundred bytes), not for two */
+	uint64_t one = res[0].size + 1000;
+	struct lade_cache_gc_options o = {.max_size = one, .older_than_s = -1, .dry_run = true};
+	struct lade_cache_gc_report r;
+	ok(lade_cache_gc(c, &o, &r, &err) == 0 && r.entries == 2 && r.blobs.blobs == 2,
+	   "dry run: 2 entries and their 2 blobs would go (%zu, %zu)", r.entries, r.blobs.blobs);
+	lade_cache_gc_report_release(&r);
+	ok(has_entry(cdir, keys[1]) && lade_store_has(lade_cache_store(c), res[1].digest),
+	   "the dry run removed nothing");
+	o.dry_run = false;
+	ok(lade_cache_gc(c, &o, &r, &err) == 0 && r.entries == 2 && r.entries_kept == 1,
+	   "trim to one layer");
+	ok(r.blobs.kept_bytes <= one && r.blobs.kept_bytes >= res[0].size,
+	   "what is left fits (%ju bytes)", (uintmax_t)r.blobs.kept_bytes);
+	lade_cache_gc_report_release(&r);
+	ok(has_entry(cdir, keys[0]) && !has_entry(cdir, keys[1]) && !has_entry(cdir, keys[2]),
+	   "the recently used entry stays, the least recently used go");
+	ok(lade_store_has(lade_cache_store(c), res[0].digest) &&
+	           !lade_store_has(lade_cache_store(c), res[1].digest) &&
+	           !lade_store_has(lade_cache_store(c), res[2].digest),
+	   "and so do their blobs");
+	ok(lade_store_has(s, res[1].digest), "the output store is untouched");
+
+	/* --older-than: layer 0 was used just now */
+	o = (struct lade_cache_gc_options){.max_size = UINT64_MAX, .older_than_s = 3600};
+	ok(lade_cache_gc(c, &o, &r, &err) == 0 && r.entries == 0, "nothing is an hour old");
+	lade_cache_gc_report_release(&r);
+	age_entry(cdir, keys[0], 1000000000);
+	ok(lade_cache_gc(c, &o, &r, &err) == 0 && r.entries == 1 && r.blobs.blobs == 1 &&
+	           r.blobs.kept_blobs == 0,
+	   "an entry unused for long goes with its blob");
+	lade_cache_gc_report_release(&r);
+	lade_store_free(s);
+	lade_cache_free(c);
+}
+
 /* ---- splitting ---- */
 
 static struct lade_entry *sized(const char *path, size_t n)
@@ -644,6 +741,7 @@ int main(void)
 	tmp = make_tmpdir("test-cache");
 	test_cache();
 	test_stat_cache();
+	test_trim();
 	test_split();
 	rm_rf(tmp);
 	free(tmp);
