@@ -49,6 +49,9 @@ shared() { comm -12 <(inodes "$1") <(inodes "$2") | wc -l; }
 blobs_of() { find "$1/blobs/sha256" -type f ! -name '.tmp-*' | wc -l; }
 
 # ---- outputs never alias inputs ----
+run_lade build --explain-sandbox
+like "$OUT" "ioctl +\\(if request is FICLONE\\)" "the sandbox allows reflinks (ioctl FICLONE)"
+like "$OUT" "copy_file_range" "and copy_file_range"
 run_lade build "$R/recipe.yaml" -o "$T/out" -q --sbom spdx
 is "$RC" 0 "build with the cache" || diag "$ERR"
 run_lade build "$R/recipe.yaml" -o "$T/out2" -q --sbom spdx
