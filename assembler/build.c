@@ -34,6 +34,7 @@ struct build_ctx {
 	enum lade_compression compression;
 	int64_t epoch;
 	struct lade_cache *cache; /* NULL: --no-cache */
+	uint64_t cache_max;       /* trim the cache to this after the build; 0: no */
 	/* --sbom: the app files of the image being built (reset per image) */
 	struct lade_sbom_file *sbom_files;
 	char **sbom_strs;
@@ -222,6 +223,7 @@ static int py_prepare(struct build_ctx *c, const struct lade_recipe *r, const ch
 	                            .wheelhouse = py->wheelhouse,
 	                            .exclude = py->exclude,
 	                            .libc = r->libc,
+	                            .hashes = lade_cache_stat_cache(c->cache),
 	                            .note = py_note,
 	                            .note_ctx = c};
 	struct lade_wheel_limits limits;
@@ -845,6 +847,13 @@ int lade_build_run(const struct lade_build_options *o, struct lade_build_report 
 		eff.sbom = first->output.sbom;
 	o = &eff;
 	c.o = o;
+	/* LADE_CACHE_MAX over the recipe's cache.max-size */
+	c.cache_max = first->cache_max_size;
+	const char *cache_max = getenv("LADE_CACHE_MAX");
+	if (cache_max && *cache_max && lade_parse_size(cache_max, &c.cache_max) < 0)
+		return lade_error_set(err, 0,
+		                      "LADE_CACHE_MAX '%s' is not a size (like 500MiB or 2GiB)",
+		                      cache_max);
 	_cleanup_free_ char *outdir = NULL;
 	bool to_archive = false;
 	enum lade_archive_format archive_format = LADE_ARCHIVE_OCI;
@@ -1028,6 +1037,28 @@ static int push_refs(struct build_ctx *c, const struct lade_build_report *rep, c
 	return 0;
 }
 
+/* cache.max-size or LADE_CACHE_MAX: trim the cache while this build still holds it (so what
+ * it just wrote is the most recently used). The image is complete: a failure is a note. */
+static void trim_cache(struct build_ctx *c)
+{
+	if (c->cache == NULL || c->cache_max == 0)
+		return;
+	struct lade_cache_gc_options go = {.max_size = c->cache_max, .older_than_s = -1};
+	struct lade_cache_gc_report r;
+	_cleanup_error_ struct lade_error *e = NULL;
+	if (lade_cache_gc(c->cache, &go, &r, &e) < 0) {
+		note(c, "cache: not trimmed: %s", e->msg);
+		return;
+	}
+	if (r.entries || r.blobs.blobs) {
+		char freed[32];
+		lade_human_size(r.blobs.bytes + r.entry_bytes, freed, sizeof(freed));
+		note(c, "cache: trimmed %zu entries and %zu blobs (%s)", r.entries, r.blobs.blobs,
+		     freed);
+	}
+	lade_cache_gc_report_release(&r);
+}
+
 /* Build every wanted variant into the layout at outdir; index.json last. */
 static int build_into(struct build_ctx *cp, const struct lade_build_options *o, char **variants,
                       const char *default_variant, const char *outdir,
@@ -1038,6 +1069,7 @@ static int build_into(struct build_ctx *cp, const struct lade_build_options *o, 
 	if (lade_store_open(outdir, o->lock_timeout_s, &store, err) < 0)
 		return -1;
 	c.store = store;
+	lade_store_set_link_blobs(store, o->link_blobs);
 	/* The layer cache: content-keyed, so a rebuild after an app change compresses the app
 	 * layer only. Tests and one-off builds turn it off with LADE_NO_CACHE=1. */
 	const char *no_cache_env = getenv("LADE_NO_CACHE");
@@ -1046,6 +1078,7 @@ static int build_into(struct build_ctx *cp, const struct lade_build_options *o, 
 	if (use_cache) {
 		if (lade_cache_open(cache_dir_option(o), &cache, err) < 0)
 			return -1;
+		lade_store_set_link_blobs(lade_cache_store(cache), o->link_blobs);
 		c.cache = cache;
 	}
 
@@ -1066,6 +1099,7 @@ static int build_into(struct build_ctx *cp, const struct lade_build_options *o, 
 		return -1;
 	if (o->push && push_refs(&c, rep, outdir, err) < 0)
 		return -1;
+	trim_cache(&c);
 	*out = steal_pointer(&rep);
 	return 0;
 }

@@ -1,30 +1,29 @@
 /* lade — the layer cache (see include/lade/cache.h for the layout and the key). */
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <inttypes.h>
 #include <jansson.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "lade/cache.h"
+#include "lade/gc.h"
 #include "lade/hashmap.h"
+#include "lade/statcache.h"
 
 #define CACHE_FORMAT   "lade-layer-cache 1"
 #define LOCK_TIMEOUT_S 600
 #define STAT_FILE      "stat-cache.json"
-#define RACY_NS        (2ll * 1000000000ll)
 #define ENTRY_MAX      (64u << 10)
-#define STAT_MAX       (256u << 20)
-/* Past this many recorded files, only those seen by this run are kept. */
-#define STAT_KEEP 200000
 
 struct lade_cache {
 	char *dir;
 	struct lade_store *store;
-	json_t *stat; /* identity string -> "sha256:…" */
-	json_t *seen; /* the part of stat this run used */
-	bool stat_dirty;
+	struct lade_stat_cache *stat; /* host files and wheels: identity -> sha256 */
 	char *warning;
 };
 
@@ -38,6 +37,11 @@ struct lade_store *lade_cache_store(struct lade_cache *c)
 	return c->store;
 }
 
+struct lade_stat_cache *lade_cache_stat_cache(struct lade_cache *c)
+{
+	return c ? c->stat : NULL;
+}
+
 const char *lade_cache_warning(const struct lade_cache *c)
 {
 	return c ? c->warning : NULL;
@@ -47,9 +51,12 @@ void lade_cache_free(struct lade_cache *c)
 {
 	if (c == NULL)
 		return;
+	/* wheels hashed after the last layer was written (a build whose layers all came from
+	 * the cache) are recorded too; a failure only costs the next build time */
+	_cleanup_error_ struct lade_error *ignored = NULL;
+	lade_stat_cache_save(c->stat, &ignored);
+	lade_stat_cache_free(c->stat);
 	lade_store_free(c->store);
-	json_decref(c->stat);
-	json_decref(c->seen);
 	free(c->warning);
 	free(c->dir);
 	free(c);
@@ -59,22 +66,6 @@ void lade_cache_freep(struct lade_cache **c)
 {
 	lade_cache_free(*c);
 	*c = NULL;
-}
-
-/* A stat cache that cannot be read is only a slower build: start empty. */
-static json_t *load_stat_cache(const char *dir)
-{
-	_cleanup_free_ char *path = lade_path_join(dir, STAT_FILE);
-	_cleanup_buf_ struct lade_buf b = LADE_BUF_INIT;
-	_cleanup_error_ struct lade_error *ignored = NULL;
-	json_t *j = NULL;
-	if (lade_read_file(path, STAT_MAX, &b, &ignored) == 0)
-		j = json_loadb(b.data, b.len, 0, NULL);
-	if (!json_is_object(j)) {
-		json_decref(j);
-		j = json_object();
-	}
-	return j;
 }
 
 int lade_cache_open(const char *dir, struct lade_cache **out, struct lade_error **err)
@@ -90,8 +81,8 @@ int lade_cache_open(const char *dir, struct lade_cache **out, struct lade_error 
 	_cleanup_free_ char *layers = lade_path_join(c->dir, "layers");
 	if (lade_mkdir_p(layers, err) < 0)
 		return lade_error_prefix(err, "layer cache %s", c->dir);
-	c->stat = load_stat_cache(c->dir);
-	c->seen = json_object();
+	_cleanup_free_ char *stat_path = lade_path_join(c->dir, STAT_FILE);
+	c->stat = lade_stat_cache_load(stat_path);
 	*out = steal_pointer(&c);
 	return 0;
 }
@@ -110,45 +101,6 @@ static void set_warning(struct lade_cache *c, const char *fmt, ...)
 }
 
 /* ---- the key ---- */
-
-static int64_t ts_ns(const struct timespec *t)
-{
-	return (int64_t)t->tv_sec * 1000000000ll + t->tv_nsec;
-}
-
-static int host_file_hash(struct lade_cache *c, const char *path, char out[LADE_DIGEST_STRLEN],
-                          struct lade_error **err)
-{
-	struct stat st;
-	if (lstat(path, &st) < 0)
-		return lade_error_set(err, errno, "cannot stat %s", path);
-	if (!S_ISREG(st.st_mode))
-		return lade_error_set(err, 0, "%s is %s, not a regular file", path,
-		                      lade_file_kind(st.st_mode));
-	_cleanup_free_ char *id =
-	        xasprintf("%ju:%ju:%jd:%" PRId64 ":%" PRId64 ":%s", (uintmax_t)st.st_dev,
-	                  (uintmax_t)st.st_ino, (intmax_t)st.st_size, ts_ns(&st.st_mtim),
-	                  ts_ns(&st.st_ctim), path);
-	const char *known = json_string_value(json_object_get(c->stat, id));
-	if (known && lade_digest_valid(known)) {
-		snprintf(out, LADE_DIGEST_STRLEN, "%s", known);
-		json_object_set_new(c->seen, id, json_string(known));
-		return 0;
-	}
-	uint64_t size;
-	if (lade_sha256_file(path, out, &size, err) < 0)
-		return -1;
-	struct timespec now;
-	clock_gettime(CLOCK_REALTIME, &now);
-	/* Racily clean: a write in the same timestamp tick would keep this identity. */
-	if (size == (uint64_t)st.st_size && ts_ns(&now) - ts_ns(&st.st_mtim) >= RACY_NS &&
-	    ts_ns(&now) - ts_ns(&st.st_ctim) >= RACY_NS) {
-		json_object_set_new(c->stat, id, json_string(out));
-		json_object_set_new(c->seen, id, json_string(out));
-		c->stat_dirty = true;
-	}
-	return 0;
-}
 
 static int emitted_hash(const struct lade_entry *e, char out[LADE_DIGEST_STRLEN],
                         struct lade_error **err)
@@ -193,7 +145,8 @@ static int key_entry(void *ctx, const struct lade_entry *e, struct lade_error **
 				snprintf(hex + 2 * i, 3, "%02x", e->sha256[i]);
 			snprintf(content, sizeof(content), "sha256:%s", hex);
 		} else if (e->src_path) {
-			if (host_file_hash(k->c, e->src_path, content, err) < 0)
+			if (lade_stat_cache_sha256(k->c->stat, e->src_path, false, content, err) <
+			    0)
 				return -1;
 		} else if (e->ops) {
 			if (emitted_hash(e, content, err) < 0)
@@ -307,19 +260,9 @@ static int write_entry(const char *path, const struct lade_layer_result *r, stru
 
 static void save_stat_cache(struct lade_cache *c)
 {
-	if (!c->stat_dirty)
-		return;
-	if (json_object_size(c->stat) > STAT_KEEP) {
-		json_decref(c->stat);
-		c->stat = json_deep_copy(c->seen);
-	}
-	_cleanup_free_ char *path = lade_path_join(c->dir, STAT_FILE);
-	_cleanup_free_ char *text = json_dumps(c->stat, JSON_SORT_KEYS | JSON_COMPACT);
 	_cleanup_error_ struct lade_error *e = NULL;
-	if (lade_write_file_atomic(path, text, strlen(text), &e) < 0)
+	if (lade_stat_cache_save(c->stat, &e) < 0)
 		set_warning(c, "layer cache %s: %s", c->dir, e->msg);
-	else
-		c->stat_dirty = false;
 }
 
 /* Remove an entry and its cached blob so that a broken one is never seen again. */
@@ -353,6 +296,8 @@ int lade_layer_write_cached(struct lade_cache *c, struct lade_layer *l,
 	_cleanup_free_ char *why = NULL;
 	int found = read_entry(entry_path, o, &hit, &why);
 	if (found > 0) {
+		/* "used" for lade gc --cache: the entry file's mtime (atime is often noatime) */
+		(void)utimensat(AT_FDCWD, entry_path, NULL, 0);
 		if (lade_store_has(store, hit.digest)) {
 			*res = hit;
 			*reused = true;
@@ -384,4 +329,193 @@ int lade_layer_write_cached(struct lade_cache *c, struct lade_layer *l,
 		set_warning(c, "layer cache %s: cannot record layer %s: %s", c->dir,
 		            lade_layer_comment(l), ce->msg);
 	return 0;
+}
+
+/* ---- trimming (lade gc --cache) ---- */
+
+struct trim_entry {
+	char *path;                      /* layers/KEY.json or bases/DIGEST.json */
+	char digest[LADE_DIGEST_STRLEN]; /* its layer blob; "" for bases/ and broken entries */
+	int64_t used_ns;                 /* mtime: set when written and on every hit */
+	uint64_t size;                   /* of the entry file */
+	bool drop;
+};
+
+struct trim {
+	struct trim_entry *e;
+	size_t n, alloc;
+};
+
+static void trim_release(struct trim *t)
+{
+	for (size_t i = 0; i < t->n; i++)
+		free(t->e[i].path);
+	free(t->e);
+}
+
+static int list_entries(struct trim *t, const char *dir, bool layers, struct lade_error **err)
+{
+	DIR *d = opendir(dir);
+	if (d == NULL)
+		return errno == ENOENT ? 0 : lade_error_set(err, errno, "cannot open %s", dir);
+	struct dirent *de;
+	while ((de = readdir(d)) != NULL) {
+		size_t len = strlen(de->d_name);
+		struct stat st;
+		if (len < 6 || strcmp(de->d_name + len - 5, ".json") != 0 ||
+		    fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+		    !S_ISREG(st.st_mode))
+			continue;
+		lade_grow(&t->e, sizeof(*t->e), t->n + 1, &t->alloc);
+		struct trim_entry *e = &t->e[t->n++];
+		*e = (struct trim_entry){.path = lade_path_join(dir, de->d_name),
+		                         .used_ns = (int64_t)st.st_mtim.tv_sec * 1000000000ll +
+		                                    st.st_mtim.tv_nsec,
+		                         .size = (uint64_t)st.st_size};
+		if (!layers)
+			continue;
+		_cleanup_buf_ struct lade_buf b = LADE_BUF_INIT;
+		_cleanup_error_ struct lade_error *ignored = NULL;
+		json_t *j = NULL;
+		if (lade_read_file(e->path, ENTRY_MAX, &b, &ignored) == 0)
+			j = json_loadb(b.data, b.len, 0, NULL);
+		/* a broken entry is never used: it goes first */
+		if (!get_digest(j, "digest", e->digest))
+			e->drop = true;
+		json_decref(j);
+	}
+	closedir(d);
+	return 0;
+}
+
+static int by_use(const void *a, const void *b)
+{
+	const struct trim_entry *x = a, *y = b;
+	if (x->used_ns != y->used_ns)
+		return x->used_ns < y->used_ns ? -1 : 1;
+	return strcmp(x->path, y->path);
+}
+
+struct blob_sizes {
+	struct lade_hashmap *size; /* digest -> uint64_t* */
+	uint64_t *vals;
+	size_t n, alloc;
+};
+
+static int note_size(void *ctx, const char *digest, uint64_t size, struct lade_error **err)
+{
+	(void)err;
+	struct blob_sizes *b = ctx;
+	uint64_t *v = xmalloc(sizeof(*v));
+	*v = size;
+	free(lade_hashmap_put(b->size, digest, v));
+	return 0;
+}
+
+/* Which entries to drop: broken ones, those unused for longer than older_than, then the
+ * least recently used until the cache (blobs the kept entries and the store's tagged images
+ * reach, plus the entry files) fits max_size. */
+static void choose(struct trim *t, struct lade_hashmap *size, char *const *unpinned,
+                   const struct lade_cache_gc_options *o)
+{
+	struct lade_hashmap *refs = lade_hashmap_new(); /* digest -> count of kept entries */
+	struct lade_hashmap *loose = lade_hashmap_new();
+	for (char *const *u = unpinned; u && *u; u++)
+		lade_hashmap_put(loose, *u, (void *)1);
+	struct timespec now;
+	clock_gettime(CLOCK_REALTIME, &now);
+	int64_t cut = o->older_than_s >= 0 ? (int64_t)now.tv_sec * 1000000000ll + now.tv_nsec -
+	                                             o->older_than_s * 1000000000ll
+	                                   : INT64_MIN;
+	uint64_t total = 0;
+	size_t pos = 0;
+	const char *k;
+	void *v;
+	/* blobs the store's own index keeps (pulled images) always count */
+	while (lade_hashmap_next(size, &pos, &k, &v))
+		if (!lade_hashmap_get(loose, k))
+			total += *(uint64_t *)v;
+	for (size_t i = 0; i < t->n; i++) {
+		struct trim_entry *e = &t->e[i];
+		if (e->used_ns < cut)
+			e->drop = true;
+		if (e->drop)
+			continue;
+		total += e->size;
+		if (!e->digest[0] || !lade_hashmap_get(loose, e->digest))
+			continue;
+		uintptr_t n = (uintptr_t)lade_hashmap_get(refs, e->digest);
+		lade_hashmap_put(refs, e->digest, (void *)(n + 1));
+		uint64_t *sz = lade_hashmap_get(size, e->digest);
+		if (n == 0 && sz)
+			total += *sz;
+	}
+	for (size_t i = 0; o->max_size != UINT64_MAX && total > o->max_size && i < t->n; i++) {
+		struct trim_entry *e = &t->e[i];
+		if (e->drop)
+			continue;
+		e->drop = true;
+		total -= e->size;
+		if (!e->digest[0] || !lade_hashmap_get(loose, e->digest))
+			continue;
+		uintptr_t n = (uintptr_t)lade_hashmap_get(refs, e->digest);
+		lade_hashmap_put(refs, e->digest, (void *)(n - 1));
+		uint64_t *sz = lade_hashmap_get(size, e->digest);
+		if (n == 1 && sz)
+			total -= *sz;
+	}
+	lade_hashmap_free(refs, NULL);
+	lade_hashmap_free(loose, NULL);
+}
+
+int lade_cache_gc(struct lade_cache *c, const struct lade_cache_gc_options *o,
+                  struct lade_cache_gc_report *r, struct lade_error **err)
+{
+	*r = (struct lade_cache_gc_report){0};
+	_cleanup_(trim_release) struct trim t = {0};
+	_cleanup_free_ char *layers = lade_path_join(c->dir, "layers");
+	_cleanup_free_ char *bases = lade_path_join(c->dir, "bases");
+	if (list_entries(&t, layers, true, err) < 0 || list_entries(&t, bases, false, err) < 0)
+		return lade_error_prefix(err, "layer cache %s", c->dir);
+	if (t.n)
+		qsort(t.e, t.n, sizeof(*t.e), by_use);
+
+	/* what the store's index.json (images pulled into it) does not keep */
+	struct lade_gc_options probe = {.dry_run = true, .index_optional = true};
+	struct lade_gc_report unpinned = {0};
+	if (lade_gc_layout(c->store, &probe, &unpinned, err) < 0)
+		return lade_error_prefix(err, "layer cache %s", c->dir);
+	struct blob_sizes sizes = {.size = lade_hashmap_new()};
+	int rc = lade_store_each_blob(c->store, note_size, &sizes, err);
+	if (rc == 0)
+		choose(&t, sizes.size, unpinned.removed, o);
+	lade_hashmap_free(sizes.size, free);
+	lade_gc_report_release(&unpinned);
+	if (rc < 0)
+		return lade_error_prefix(err, "layer cache %s", c->dir);
+
+	/* Entries first: a blob whose entry is gone is unreferenced, never the reverse. */
+	_cleanup_(lade_strv_freep) char **keep = NULL;
+	for (size_t i = 0; i < t.n; i++) {
+		struct trim_entry *e = &t.e[i];
+		if (!e->drop) {
+			if (e->digest[0])
+				lade_strv_push(&keep, e->digest);
+			r->entries_kept++;
+			continue;
+		}
+		r->entries++;
+		r->entry_bytes += e->size;
+		if (!o->dry_run && unlink(e->path) < 0 && errno != ENOENT)
+			return lade_error_set(err, errno, "cannot remove %s", e->path);
+	}
+	struct lade_gc_options go = {.keep = keep, .dry_run = o->dry_run, .index_optional = true};
+	if (lade_gc_layout(c->store, &go, &r->blobs, err) < 0)
+		return lade_error_prefix(err, "layer cache %s", c->dir);
+	return 0;
+}
+
+void lade_cache_gc_report_release(struct lade_cache_gc_report *r)
+{
+	lade_gc_report_release(&r->blobs);
 }

@@ -119,7 +119,7 @@ static bool valid_signal(const char *s)
 
 static const char *const top_keys[] = {"name",        "tag",      "base",    "platforms", "libc",
                                        "python",      "files",    "layers",  "config",    "output",
-                                       "annotations", "variants", "context", NULL};
+                                       "annotations", "variants", "context", "cache",     NULL};
 
 static int do_base(const struct ctx *c, const struct node *key, const struct node *n,
                    struct lade_recipe *r)
@@ -389,6 +389,19 @@ static int get_size(const struct ctx *c, const struct node *n, const char *name,
 	return 0;
 }
 
+static int do_cache(const struct ctx *c, const struct node *n, struct lade_recipe *r)
+{
+	static const char *const keys[] = {"max-size", NULL};
+	const struct node *v;
+	if (recipe_want_kind(c, n, "cache", NODE_MAP) < 0 ||
+	    recipe_check_keys(c, n, "in cache", keys) < 0)
+		return -1;
+	if ((v = recipe_map_get(n, "max-size")) &&
+	    get_size(c, v, "cache.max-size", &r->cache_max_size) < 0)
+		return -1;
+	return 0;
+}
+
 static int do_layers(const struct ctx *c, const struct node *n, struct lade_recipe *r)
 {
 	static const char *const keys[] = {"max-layers", "max-layer-size", "split-threshold",
@@ -646,6 +659,8 @@ int recipe_validate(const struct ctx *c, const struct node *root, struct lade_re
 	if ((v = recipe_map_get(root, "files")) && do_files(c, v, r) < 0)
 		return -1;
 	if ((v = recipe_map_get(root, "layers")) && do_layers(c, v, r) < 0)
+		return -1;
+	if ((v = recipe_map_get(root, "cache")) && do_cache(c, v, r) < 0)
 		return -1;
 	if ((v = recipe_map_get(root, "config")) && do_config(c, v, r) < 0)
 		return -1;

@@ -19,6 +19,7 @@ int lade_cmd_inspect(int argc, char **argv);
 int lade_cmd_diff(int argc, char **argv);
 int lade_cmd_push(int argc, char **argv);
 int lade_cmd_pull(int argc, char **argv);
+int lade_cmd_gc(int argc, char **argv);
 
 /* The one range of -j/--jobs for every command. */
 enum { LADE_CLI_JOBS_MAX = 1024 };

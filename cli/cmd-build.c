@@ -157,6 +157,7 @@ enum {
 	OPT_TLS_VERIFY,
 	OPT_CACHE,
 	OPT_NO_CACHE,
+	OPT_LINK_BLOBS,
 };
 
 static const struct option longopts[] = {
@@ -184,6 +185,7 @@ static const struct option longopts[] = {
         {"tls-verify", optional_argument, NULL, OPT_TLS_VERIFY},
         {"cache", required_argument, NULL, OPT_CACHE},
         {"no-cache", no_argument, NULL, OPT_NO_CACHE},
+        {"link-blobs", no_argument, NULL, OPT_LINK_BLOBS},
         {"quiet", no_argument, NULL, 'q'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -295,6 +297,9 @@ static int build_option(int c, const char *arg, struct args *a)
 		return NEXT;
 	case OPT_NO_CACHE:
 		a->o.no_cache = true;
+		return NEXT;
+	case OPT_LINK_BLOBS:
+		a->o.link_blobs = true;
 		return NEXT;
 	case OPT_OFFLINE:
 		a->o.offline = true;

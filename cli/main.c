@@ -16,9 +16,11 @@ static const struct {
 	const char *name;
 	int (*run)(int argc, char **argv);
 } commands[] = {
-        {"build", lade_cmd_build},   {"inspect", lade_cmd_inspect}, {"diff", lade_cmd_diff},
-        {"verify", lade_cmd_verify}, {"push", lade_cmd_push},       {"pull", lade_cmd_pull},
-        {"help", cmd_help},          {"version", cmd_version},
+        {"build", lade_cmd_build}, {"inspect", lade_cmd_inspect},
+        {"diff", lade_cmd_diff},   {"verify", lade_cmd_verify},
+        {"push", lade_cmd_push},   {"pull", lade_cmd_pull},
+        {"gc", lade_cmd_gc},       {"help", cmd_help},
+        {"version", cmd_version},
 };
 
 static int cmd_version(int argc, char **argv)

@@ -46,6 +46,10 @@ static const struct lade_cli_option build_options[] = {
         {0, "cache", "DIR", "layer cache directory (default: $LADE_CACHE_DIR, else ~/.cache/lade)",
          NULL},
         {0, "no-cache", NULL, "no layer cache (also LADE_NO_CACHE=1)", NULL},
+        {0, "link-blobs", NULL,
+         "hard-link base and cache blobs into the output instead of reflinking or copying them "
+         "(only for stores nobody edits: the output then shares inodes with its inputs)",
+         NULL},
         {0, "offline", NULL, "registry base images from lade's local image store only", NULL},
         {0, "allow-unpinned-base", NULL,
          "accept a registry base image that is not pinned by a @sha256: digest", NULL},
@@ -125,6 +129,31 @@ static const struct lade_cli_option push_options[] = {
         {0, NULL, NULL, NULL, NULL},
 };
 
+static const struct lade_cli_option gc_options[] = {
+        {0, "dry-run", NULL, "say what would be removed, remove nothing", NULL},
+        {0, "json", NULL,
+         "print {layout|cache, dry_run, blobs, bytes, kept_blobs, kept_bytes, removed, "
+         "index_entries_dropped|entries, entries_kept} on stdout",
+         NULL},
+        {0, "cache", NULL,
+         "trim the layer cache (DIR, else $LADE_CACHE_DIR, else ~/.cache/lade) instead of a "
+         "layout",
+         NULL},
+        {0, "max-size", "SIZE",
+         "with --cache: drop least recently used entries until the cache holds at most SIZE "
+         "(K, M, G suffixes: binary units)",
+         NULL},
+        {0, "older-than", "DURATION",
+         "with --cache: drop entries not used for DURATION (N seconds, or Ns, Nm, Nh, Nd, Nw)",
+         NULL},
+        {0, "lock-timeout", "S", "wait S seconds for another lade using the layout (default 60)",
+         NULL},
+        {'q', "quiet", NULL, "no summary on stdout", NULL},
+        {0, "no-sandbox", NULL, no_sandbox_help, NULL},
+        {'h', "help", NULL, "this help", NULL},
+        {0, NULL, NULL, NULL, NULL},
+};
+
 static const struct lade_cli_option pull_options[] = {
         {'o', "output", "DIR", "the layout to write", NULL},
         {0, "platform", "OS/ARCH[/V]", "only this platform of an index (default: all)", NULL},
@@ -185,6 +214,18 @@ const struct lade_cli_command lade_cli_commands[] = {
          "digest, and name it there by its full reference. Blobs already in DIR are not "
          "fetched again. Prints the digest of the manifest (or index) it named.",
          pull_options, NULL},
+        {"gc", "DIR | --cache [DIR] [options]",
+         "remove the blobs no tag of a layout reaches, or trim the layer cache",
+         "Remove from the OCI layout DIR every blob that no tag reaches (from index.json through "
+         "image indexes and manifests to configs and layers; referrers such as SBOMs are kept "
+         "while "
+         "their subject is, and an untagged referrer of a removed image is dropped from "
+         "index.json), under the layout's lock. With --cache, trim lade's layer cache: entries "
+         "not used for --older-than, then the least recently used (written or reused by a "
+         "build) until it fits --max-size, then every blob no kept entry or pulled image "
+         "reaches; it waits for builds using the cache and never removes what they use. An "
+         "interrupted gc leaves a layout that verifies. Prints what was removed and kept.",
+         gc_options, NULL},
         {"help", "[COMMAND]", "show help for lade or for a command",
          "Show the list of commands, or the help of COMMAND (the same as lade COMMAND --help).",
          no_options, NULL},
@@ -226,6 +267,11 @@ static const struct man_item man_environment[] = {
          "LADE_WHEEL_MAX_BYTES uncompressed (a size, default 32GiB) and, above 100 MiB, to at "
          "most LADE_WHEEL_MAX_RATIO times the wheel's size (default 100); 0 turns a limit "
          "off. Not recipe keys: the builder's policy, which a recipe cannot raise."},
+        {"LADE_CACHE_DIR, LADE_NO_CACHE, LADE_CACHE_MAX",
+         "The layer cache directory (default: the content store above); LADE_NO_CACHE=1 "
+         "builds without it (and without the stat cache of wheel hashes); LADE_CACHE_MAX=SIZE "
+         "trims it to SIZE after each build, as lade gc --cache --max-size SIZE (over the "
+         "recipe's cache.max-size)."},
         {"REGISTRY_AUTH_FILE, XDG_RUNTIME_DIR",
          "Where lade push and lade pull look for registry credentials when --creds is not "
          "given (see FILES)."},

@@ -18,7 +18,7 @@ _lade() {
 	cur=${COMP_WORDS[COMP_CWORD]}
 	prev=${COMP_WORDS[COMP_CWORD - 1]}
 
-	local commands="build inspect diff verify push pull help version"
+	local commands="build inspect diff verify push pull gc help version"
 	cmd=
 	for ((i = 1; i < COMP_CWORD; i++)); do
 		case ${COMP_WORDS[i]} in
@@ -49,7 +49,7 @@ _lade() {
 		opts="--output --format --tag --variant --compression --level --gzip-level
 		      --annotation --jobs --lock-timeout --json --progress --quiet --no-sandbox
 		      --explain-sandbox --sbom --sbom-out --push --offline --allow-unpinned-base
-		      --allow-outside-context --creds --tls-verify --cache --no-cache --help"
+		      --allow-outside-context --creds --tls-verify --cache --no-cache --link-blobs --help"
 		case $prev in
 		-o | --output)
 			# A layout directory or, with --format *-archive, a file.
@@ -111,6 +111,15 @@ _lade() {
 			;;
 		esac
 		;;
+	gc)
+		opts="--dry-run --json --cache --max-size --older-than --lock-timeout --quiet
+		      --no-sandbox --help"
+		case $prev in
+		--max-size | --older-than | --lock-timeout)
+			return 0
+			;;
+		esac
+		;;
 	push | pull)
 		if [[ $cmd == push ]]; then
 			opts="--creds --tls-verify --cert-dir --mount-from --digestfile --jobs --chunk-size
@@ -154,6 +163,11 @@ _lade() {
 		_lade_reply -f -X '!*.yaml' -- "$cur"
 		_lade_reply_add -f -X '!*.yml' -- "$cur"
 		_lade_reply_add -d -- "$cur"
+		compopt -o filenames 2>/dev/null
+		;;
+	gc)
+		# DIR: a layout (or with --cache the cache directory).
+		_lade_reply -d -- "$cur"
 		compopt -o filenames 2>/dev/null
 		;;
 	inspect | diff | verify | push)

@@ -7,6 +7,7 @@
 #include <signal.h>
 #include <stdint.h>
 #include <string.h>
+#include <linux/fs.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
@@ -58,6 +59,7 @@ enum cond {
 	COND_THREAD,    /* arg 0 (clone flags): a thread, no new namespace */
 	COND_IOCTL_TTY, /* arg 1: TCGETS or TIOCGWINSZ */
 	COND_IOCTL_FIONREAD,
+	COND_IOCTL_FICLONE, /* arg 1: FICLONE (a blob reflinked into the output) */
 	COND_RLIMIT_READ,   /* prlimit64(0, res, NULL, old) */
 	COND_NOT_SIGSYS,    /* arg 0 != SIGSYS */
 	COND_OWN_PROCESS,   /* arg 0 (tgid) == our pid */
@@ -111,6 +113,8 @@ static const struct rule rules[] = {
         {"unlink", COND_NONE, PHASE_ALL},
         {"unlinkat", COND_NONE, PHASE_ALL},
         {"rmdir", COND_NONE, PHASE_ALL},
+        /* the layer cache's "last used" mark (an entry's mtime) */
+        {"utimensat", COND_NONE, PHASE_ALL},
         {"readlink", COND_NONE, PHASE_ALL},
         {"readlinkat", COND_NONE, PHASE_ALL},
         {"getcwd", COND_NONE, PHASE_ALL},
@@ -170,6 +174,8 @@ static const struct rule rules[] = {
         {"getrlimit", COND_NONE, PHASE_ALL},
         {"prlimit64", COND_RLIMIT_READ, PHASE_ALL},
         {"ioctl", COND_IOCTL_TTY, PHASE_ALL},
+        {"ioctl", COND_IOCTL_FICLONE, PHASE_ALL},
+        {"copy_file_range", COND_NONE, PHASE_ALL},
         /* registry clients and the DNS resolver */
         {"socket", COND_SOCKET_FAMILY, PHASE_NETWORK},
         {"socketpair", COND_SOCKET_UNIX, PHASE_NETWORK},
@@ -210,6 +216,8 @@ static const char *cond_text(enum cond c)
 		return "if request is TCGETS or TIOCGWINSZ";
 	case COND_IOCTL_FIONREAD:
 		return "if request is FIONREAD";
+	case COND_IOCTL_FICLONE:
+		return "if request is FICLONE";
 	case COND_RLIMIT_READ:
 		return "if pid is 0 and new_limit is NULL";
 	case COND_NOT_SIGSYS:
@@ -323,6 +331,10 @@ static int add_rule(scmp_filter_ctx ctx, const struct rule *r, int nr, struct la
 	case COND_IOCTL_FIONREAD:
 		rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, nr, 1,
 		                      SCMP_A1(SCMP_CMP_EQ, (unsigned long)FIONREAD, 0));
+		break;
+	case COND_IOCTL_FICLONE:
+		rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, nr, 1,
+		                      SCMP_A1(SCMP_CMP_EQ, (unsigned long)FICLONE, 0));
 		break;
 	case COND_RLIMIT_READ:
 		rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, nr, 2, SCMP_A0(SCMP_CMP_EQ, 0, 0),

@@ -14,7 +14,9 @@
 #include <inttypes.h>
 #include <stddef.h>
 #include <string.h>
+#include <linux/fs.h>
 #include <sys/file.h>
+#include <sys/ioctl.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -39,6 +41,7 @@ struct lade_store {
 	int dir_fd;
 	int blob_fd;
 	int lock_fd;
+	bool link_blobs; /* import by hard link (lade_store_set_link_blobs) */
 };
 
 struct lade_blob_writer {
@@ -131,9 +134,9 @@ static int create_temp(int dfd, char name[TMP_NAME_SIZE])
 	for (int attempt = 0; attempt < 16; attempt++) {
 		if (temp_name(name) < 0)
 			return -1;
-		int fd = openat(dfd, name,
-		                O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY,
-		                0644);
+		int fd =
+		        openat(dfd, name,
+		               O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY, 0644);
 		if (fd >= 0 || errno != EEXIST)
 			return fd;
 	}
@@ -364,6 +367,62 @@ bool lade_store_has(const struct lade_store *s, const char *digest)
 	struct stat st;
 	return fstatat(s->blob_fd, lade_digest_hex(digest), &st, AT_SYMLINK_NOFOLLOW) == 0 &&
 	       S_ISREG(st.st_mode);
+}
+
+static bool blob_name(const char *name)
+{
+	if (strlen(name) != LADE_DIGEST_HEX_LEN)
+		return false;
+	for (const char *p = name; *p; p++)
+		if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f')))
+			return false;
+	return true;
+}
+
+int lade_store_each_blob(struct lade_store *s,
+                         int (*fn)(void *ctx, const char *digest, uint64_t size,
+                                   struct lade_error **err),
+                         void *ctx, struct lade_error **err)
+{
+	int fd = openat(s->blob_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+	if (d == NULL) {
+		int e = errno;
+		if (fd >= 0)
+			close(fd);
+		return lade_error_set(err, e, "cannot open directory %s", s->blob_dir);
+	}
+	int rc = 0;
+	struct dirent *de;
+	while (rc == 0 && (de = readdir(d)) != NULL) {
+		struct stat st;
+		if (!blob_name(de->d_name) ||
+		    fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+		    !S_ISREG(st.st_mode))
+			continue;
+		char digest[LADE_DIGEST_STRLEN];
+		snprintf(digest, sizeof(digest), "sha256:%s", de->d_name);
+		rc = fn(ctx, digest, (uint64_t)st.st_size, err);
+	}
+	closedir(d);
+	return rc;
+}
+
+int lade_store_remove_blob(struct lade_store *s, const char *digest, struct lade_error **err)
+{
+	if (!lade_digest_valid(digest))
+		return lade_error_set(err, 0, "invalid digest '%s'", digest);
+	if (unlinkat(s->blob_fd, lade_digest_hex(digest), 0) < 0 && errno != ENOENT)
+		return lade_error_set(err, errno, "cannot remove %s/%s", s->blob_dir,
+		                      lade_digest_hex(digest));
+	return 0;
+}
+
+int lade_store_sync(struct lade_store *s, struct lade_error **err)
+{
+	if (fsync(s->blob_fd) < 0 && errno != EINVAL)
+		return lade_error_set(err, errno, "cannot sync directory %s", s->blob_dir);
+	return 0;
 }
 
 /* ---- blob writer ---------------------------------------------------------------------- */
@@ -601,6 +660,68 @@ static bool link_temp(struct lade_store *s, int fd, char tmp[TMP_NAME_SIZE])
 	return false;
 }
 
+/* Copy all of src into the empty dst without reading it into user space: copy_file_range
+ * (which shares extents itself on btrfs and XFS with reflink=1, and copies in the kernel
+ * elsewhere). Returns false, with dst still empty, when the kernel cannot (EXDEV before 5.3,
+ * EINVAL/ENOSYS/EPERM under some file systems and sandboxes): the caller copies by hand. */
+static bool kernel_copy(int src, int dst, uint64_t size)
+{
+	uint64_t done = 0;
+	while (done < size) {
+		loff_t in = (loff_t)done, out = (loff_t)done;
+		ssize_t n = copy_file_range(src, &in, dst, &out, size - done, 0);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			(void)!ftruncate(dst, 0);
+			return false;
+		}
+		done += (uint64_t)n;
+	}
+	return true;
+}
+
+/* A private copy of the opened file under a fresh temp name of blob_fd: a reflink (FICLONE,
+ * new inode sharing extents copy-on-write) where the file system can, else a kernel copy.
+ * Returns the temp's fd (tmp filled) with the whole content in it, or -1 with tmp "" when
+ * neither works and the caller must copy through user space. */
+static int clone_temp(struct lade_store *s, int fd, uint64_t size, char tmp[TMP_NAME_SIZE])
+{
+	_cleanup_fd_ int out = create_temp(s->blob_fd, tmp);
+	if (out < 0) {
+		tmp[0] = '\0';
+		return -1;
+	}
+	if (fchmod(out, 0644) == 0 && (ioctl(out, FICLONE, fd) == 0 || kernel_copy(fd, out, size)))
+		return lade_steal_fd(&out);
+	unlinkat(s->blob_fd, tmp, 0);
+	tmp[0] = '\0';
+	return -1;
+}
+
+void lade_store_set_link_blobs(struct lade_store *s, bool link)
+{
+	s->link_blobs = link;
+}
+
+/* Hash the temp file tmp through fd (the temp itself or its inode), check it against the
+ * expectation and install it; on failure the temp is gone. */
+static int install_checked(struct lade_store *s, int fd, char tmp[TMP_NAME_SIZE], const char *src,
+                           const char *digest, uint64_t size, struct lade_error **err)
+{
+	char got[LADE_DIGEST_STRLEN];
+	uint64_t got_size = 0;
+	if (lseek(fd, 0, SEEK_SET) < 0 || hash_fd(fd, src, got, &got_size, NULL, err) < 0 ||
+	    check_hash(src, digest, size, got, got_size, err) < 0 ||
+	    install_temp(s, tmp, fd, digest, err) < 0) {
+		int e = errno;
+		if (tmp[0])
+			unlinkat(s->blob_fd, tmp, 0);
+		return lade_error_set(err, e, "cannot import blob %s", src);
+	}
+	return 0;
+}
+
 int lade_store_import_file(struct lade_store *s, const char *src_path, const char *digest,
                            uint64_t size, struct lade_error **err)
 {
@@ -629,17 +750,15 @@ int lade_store_import_file(struct lade_store *s, const char *src_path, const cha
 	}
 
 	char tmp[TMP_NAME_SIZE];
-	if (link_temp(s, fd, tmp)) {
-		/* The link shares the inode with fd: hashing fd verifies what will be installed. */
-		if (hash_fd(fd, src_path, got, &got_size, NULL, err) < 0 ||
-		    check_hash(src_path, digest, size, got, got_size, err) < 0 ||
-		    install_temp(s, tmp, fd, digest, err) < 0) {
-			if (tmp[0])
-				unlinkat(s->blob_fd, tmp, 0);
-			return -1;
-		}
-		return 0;
-	}
+	/* The link shares the inode with fd: hashing fd verifies what will be installed. */
+	if (s->link_blobs && link_temp(s, fd, tmp))
+		return install_checked(s, fd, tmp, src_path, digest, size, err);
+	/* Our own inode, so that nobody editing the output edits the source (a base is usually
+	 * someone else's file). What is installed is hashed, not the source: a source changed
+	 * while it is copied cannot slip a wrong blob in. */
+	_cleanup_fd_ int copy = clone_temp(s, fd, (uint64_t)st.st_size, tmp);
+	if (copy >= 0)
+		return install_checked(s, copy, tmp, src_path, digest, size, err);
 
 	_cleanup_(lade_blob_writer_freep) struct lade_blob_writer *w = NULL;
 	if (lade_store_blob_begin(s, &w, err) < 0)

@@ -545,18 +545,24 @@ static void check_manifest(struct verifier *v, const char *where, const struct d
 	_cleanup_free_ char *cfg_where = xasprintf("%s: config", name);
 	struct desc cd;
 	const json_t *jc = json_object_get(m, "config");
+	/* An artifact (OCI 1.1: a manifest with a subject whose config is not an image config,
+	 * such as the SBOMs lade attaches): its blobs are checked, not as image parts. */
+	bool artifact = false;
 	if (jc == NULL) {
 		problem(v, "%s: config is missing", name);
 	} else if (parse_descriptor(v, cfg_where, jc, &cd)) {
-		if (cd.media_type && strcmp(cd.media_type, LADE_MT_OCI_CONFIG) != 0 &&
-		    strcmp(cd.media_type, LADE_MT_DOCKER_CONFIG) != 0) {
+		bool image_config = !cd.media_type ||
+		                    strcmp(cd.media_type, LADE_MT_OCI_CONFIG) == 0 ||
+		                    strcmp(cd.media_type, LADE_MT_DOCKER_CONFIG) == 0;
+		artifact = !image_config && json_is_object(json_object_get(m, "subject"));
+		if (!image_config && !artifact) {
 			_cleanup_free_ char *q = lade_oci_quote(cd.media_type);
 			problem(v, "%s.mediaType '%s' is not an image config media type", cfg_where,
 			        q);
 		}
-		struct blob_info *ci = check_blob(v, cfg_where, &cd, false);
+		struct blob_info *ci = check_blob(v, cfg_where, &cd, artifact);
 		cfg_name = xasprintf("config %s", cd.digest);
-		if (ci)
+		if (ci && !artifact)
 			cfg = load_json_blob(v, cfg_where, &cd, ci);
 	}
 
@@ -576,8 +582,9 @@ static void check_manifest(struct verifier *v, const char *where, const struct d
 		_cleanup_free_ char *lw = xasprintf("%s: layers[%zu]", name, i);
 		if (!parse_descriptor(v, lw, json_array_get(jl, i), &lds[i]))
 			continue;
-		known[i] = lade_compression_from_media_type(lds[i].media_type, &comps[i]) == 0;
-		if (!known[i] && lds[i].media_type) {
+		known[i] = !artifact &&
+		           lade_compression_from_media_type(lds[i].media_type, &comps[i]) == 0;
+		if (!known[i] && !artifact && lds[i].media_type) {
 			_cleanup_free_ char *q = lade_oci_quote(lds[i].media_type);
 			problem(v, "%s.mediaType '%s' is not a layer media type", lw, q);
 		}

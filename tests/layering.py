@@ -12,8 +12,8 @@ LAYERS = ["core", "manifest", "registry", "insight", "python", "build", "cli"]
 
 # Each public header, by the layer of the module it declares.
 HEADERS = {
-    "core": "util error hashmap stream digest compress store sandbox pyformat toml",
-    "manifest": "oci layerread tree layer base libc images image config layout archive",
+    "core": "util error hashmap stream digest compress store statcache sandbox pyformat toml",
+    "manifest": "oci layerread tree layer base libc images image config layout archive gc",
     "registry": "registry",
     "insight": "inspect verify sbom",
     "python": "lock pep440 pep508 tags select wheel install venv prepare",

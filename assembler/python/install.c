@@ -530,18 +530,20 @@ static int cmp_str(const void *a, const void *b)
 static int add_dirs(const struct plan *p, const struct lade_install_scheme *s,
                     struct lade_layer *layer, const char *origin, struct lade_error **err)
 {
+	/* every parent of every file (torch: tens of thousands): counted, not lade_strv_push,
+	 * which walks the vector on each push */
 	_cleanup_strv_ char **dirs = NULL;
+	size_t n = 0, alloc = 0;
 	for (size_t i = 0; i < p->n; i++) {
 		const char *rel;
 		if (p->v[i].record_only || !under(p->v[i].path, p->v[i].root, &rel))
 			continue;
 		for (const char *sl = strchr(rel, '/'); sl; sl = strchr(sl + 1, '/')) {
-			_cleanup_free_ char *d =
-			        xstrndup(p->v[i].path, (size_t)(sl - p->v[i].path));
-			lade_strv_push(&dirs, d);
+			lade_grow(&dirs, sizeof(*dirs), n + 2, &alloc);
+			dirs[n++] = xstrndup(p->v[i].path, (size_t)(sl - p->v[i].path));
+			dirs[n] = NULL;
 		}
 	}
-	size_t n = lade_strv_len(dirs);
 	if (n == 0)
 		return 0;
 	qsort(dirs, n, sizeof(char *), cmp_str);

@@ -135,7 +135,7 @@ static int select_wheels(const struct lade_py_spec *s, const struct lade_target 
 		return -1;
 	for (char **n = p->lock->ignored; n && *n; n++)
 		note(s, "%s", *n);
-	if (lade_select_wheels(p->lock, s->wheelhouse, t, &p->sel, &p->n_sel, err) < 0)
+	if (lade_select_wheels(p->lock, s->wheelhouse, t, s->hashes, &p->sel, &p->n_sel, err) < 0)
 		return -1;
 	struct lade_wheel_limits limits;
 	if (s->wheel_limits)

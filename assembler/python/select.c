@@ -12,6 +12,7 @@
 #include "lade/pep440.h"
 #include "lade/pep508.h"
 #include "lade/select.h"
+#include "lade/statcache.h"
 #include "lade/util.h"
 
 #define MAX_CANDIDATE_LINES 50
@@ -134,10 +135,11 @@ static bool strv_has(char *const *v, const char *s)
 /* The chosen file's sha256 (into digest) is locked for it: a TOML lock has one hash per
  * file, a requirements file a set for the requirement. */
 static bool hash_ok(const struct lade_lock_req *req, const struct cand *best,
-                    char digest[LADE_DIGEST_STRLEN], struct lade_problems *pr)
+                    struct lade_stat_cache *sc, char digest[LADE_DIGEST_STRLEN],
+                    struct lade_problems *pr)
 {
 	_cleanup_error_ struct lade_error *herr = NULL;
-	if (lade_sha256_file(best->path, digest, NULL, &herr) < 0) {
+	if (lade_stat_cache_sha256(sc, best->path, true, digest, &herr) < 0) {
 		lade_problems_add(pr, "%s: %s", req->where, herr->msg);
 		return false;
 	}
@@ -154,8 +156,8 @@ static bool hash_ok(const struct lade_lock_req *req, const struct cand *best,
 }
 
 static void select_one(const struct lade_lock_req *req, char *const *dirs, const struct cand *c,
-                       size_t nc, const char *desc, struct lade_selected *out, bool *selected,
-                       struct lade_problems *pr)
+                       size_t nc, const char *desc, struct lade_stat_cache *sc,
+                       struct lade_selected *out, bool *selected, struct lade_problems *pr)
 {
 	_cleanup_free_ char *spec_text = xasprintf("==%s", req->version);
 	_cleanup_(lade_specifier_freep) struct lade_specifier *spec = NULL;
@@ -218,7 +220,7 @@ static void select_one(const struct lade_lock_req *req, char *const *dirs, const
 		return;
 
 	char digest[LADE_DIGEST_STRLEN];
-	if (!hash_ok(req, best, digest, pr))
+	if (!hash_ok(req, best, sc, digest, pr))
 		return;
 	const char *hex = lade_digest_hex(digest);
 	out->path = xstrdup(best->path);
@@ -367,8 +369,8 @@ static int lock_reach(const struct lade_lock *lock, const struct lade_marker_env
 }
 
 int lade_select_wheels(const struct lade_lock *lock, char *const *wheelhouses,
-                       const struct lade_target *t, struct lade_selected **out, size_t *n,
-                       struct lade_error **err)
+                       const struct lade_target *t, struct lade_stat_cache *sc,
+                       struct lade_selected **out, size_t *n, struct lade_error **err)
 {
 	_cleanup_(lade_tags_freep) struct lade_tags *tags = lade_tags_generate(t);
 	struct lade_marker_env env;
@@ -423,7 +425,7 @@ int lade_select_wheels(const struct lade_lock *lock, char *const *wheelhouses,
 			continue;
 		}
 		bool selected;
-		select_one(req, wheelhouses, c, nc, desc, &sel[ns], &selected, &pr);
+		select_one(req, wheelhouses, c, nc, desc, sc, &sel[ns], &selected, &pr);
 		if (selected)
 			ns++;
 	}

@@ -50,6 +50,8 @@ struct lade_build_options {
 	int lock_timeout_s;      /* wait for another lade on the same layout */
 	const char *cache_dir;   /* layer cache; NULL: $LADE_CACHE_DIR, else ~/.cache/lade */
 	bool no_cache;        /* no layer cache; LADE_NO_CACHE=1 too, unless cache_dir is given */
+	bool link_blobs;      /* hard-link base and cache blobs into the output (and output
+	                       * blobs into the cache) instead of reflinking or copying them */
 	const char *sbom;     /* "spdx" | "cyclonedx" | NULL: attach an SBOM to every image */
 	const char *sbom_out; /* also write the (single) image's SBOM to this file; NULL: no */
 	bool offline;         /* base images from a registry: the local store only */

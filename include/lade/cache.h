@@ -15,18 +15,17 @@
  * sha256 (wheel RECORD), the sha256 of in-memory data, of what a source emits, or of a host
  * file's content.
  *
- * Host files are hashed through a stat cache, as git's index does: a file whose (path, device,
- * inode, size, mtime ns, ctime ns) are unchanged is taken to have the recorded content without
- * being read. The trade-off is git's: a change that keeps all of those (a same-size rewrite
- * within the file system's timestamp granularity, or a deliberate reset of the times, which
- * cannot reset ctime) goes unnoticed. As in git, "racily clean" files — modified within 2
- * seconds of being hashed — are never recorded, so they are hashed again next time. */
+ * Host files and wheels are hashed through a stat cache (lade/statcache.h), as git's index
+ * does: a file whose (path, device, inode, size, mtime ns, ctime ns) are unchanged is taken to
+ * have the recorded content without being read. */
 #ifndef LADE_CACHE_H
 #define LADE_CACHE_H
 
 #include <stdbool.h>
 #include "lade/error.h"
+#include "lade/gc.h"
 #include "lade/layer.h"
+#include "lade/statcache.h"
 #include "lade/store.h"
 
 struct lade_cache; /* opaque */
@@ -41,6 +40,9 @@ const char *lade_cache_dir(const struct lade_cache *c);
 /* The cache's store (an OCI layout, locked by the cache): pulled base images go there too, so a
  * layer lade built and pushed is never fetched back. Borrowed; valid until lade_cache_free(). */
 struct lade_store *lade_cache_store(struct lade_cache *c);
+/* The cache's stat cache (host file and wheel hashes), written back as layers are written and
+ * at lade_cache_free(). c NULL: NULL. Borrowed. */
+struct lade_stat_cache *lade_cache_stat_cache(struct lade_cache *c);
 
 /* lade_layer_write() through the cache (c NULL: exactly lade_layer_write, *reused false).
  * Hit: the blob is taken from the output store when it has it, else imported from the cache
@@ -63,5 +65,31 @@ const char *lade_cache_warning(const struct lade_cache *c);
  * reports and tests. */
 int lade_cache_key(struct lade_cache *c, struct lade_layer *l, const struct lade_layer_options *o,
                    char out[65], struct lade_error **err);
+
+/* ---- trimming: lade gc --cache, cache.max-size, LADE_CACHE_MAX ---- */
+
+struct lade_cache_gc_options {
+	uint64_t max_size;    /* UINT64_MAX: no bound */
+	int64_t older_than_s; /* drop entries unused for longer; < 0: no age limit */
+	bool dry_run;
+};
+
+struct lade_cache_gc_report {
+	size_t entries;       /* layer (and base index) entries removed */
+	uint64_t entry_bytes; /* their files */
+	size_t entries_kept;
+	struct lade_gc_report blobs; /* blobs removed and kept (lade/gc.h) */
+};
+void lade_cache_gc_report_release(struct lade_cache_gc_report *r);
+
+/* Trim the cache c (whose lock the caller holds by having it open, so no build is writing
+ * or using an entry meanwhile): broken entries, entries not used (written or hit) for
+ * older_than_s, then the least recently used ones until what is left — the kept entries'
+ * files and blobs, and the blobs of images pulled into the store, which are kept — is at most
+ * max_size bytes; then every blob neither a kept entry nor the store's index.json reaches
+ * (lade_gc_layout). An entry file goes before its blob, so an interrupted trim leaves no entry
+ * naming a missing blob. */
+int lade_cache_gc(struct lade_cache *c, const struct lade_cache_gc_options *o,
+                  struct lade_cache_gc_report *r, struct lade_error **err);
 
 #endif

@@ -12,6 +12,7 @@
 #include "lade/install.h"
 #include "lade/lock.h"
 #include "lade/select.h"
+#include "lade/statcache.h"
 #include "lade/store.h"
 #include "lade/tags.h"
 #include "lade/tree.h"
@@ -29,6 +30,8 @@ struct lade_py_spec {
 	char *const *wheelhouse; /* NULL-terminated absolute host dirs */
 	char *const *exclude;    /* NULL-terminated globs, may be NULL */
 	const char *libc;        /* the recipe's libc:, else NULL */
+	/* Known wheel hashes (the layer cache's stat cache), may be NULL: every wheel is hashed. */
+	struct lade_stat_cache *hashes;
 	/* Per-wheel size limits (the builder's policy); NULL: lade_wheel_limits_default. */
 	const struct lade_wheel_limits *wheel_limits;
 	/* Notes for the user (lock lines ignored, distributions the base has), may be NULL. */

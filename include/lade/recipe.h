@@ -89,6 +89,7 @@ struct lade_recipe {
 	struct lade_kv *annotations;
 	size_t n_annotations;
 	struct lade_recipe_output output;
+	uint64_t cache_max_size; /* cache.max-size: trim the layer cache after a build; 0: no */
 	/* variants declared in the file (names in file order), and which one is the default. */
 	char **variant_names;  /* NULL-terminated or NULL */
 	char *default_variant; /* NULL if none marked */

@@ -45,6 +45,19 @@ int lade_store_write_file(struct lade_store *s, const char *name, const void *da
 char *lade_store_blob_path(const struct lade_store *s, const char *digest);
 bool lade_store_has(const struct lade_store *s, const char *digest);
 
+/* Call fn for each blob of the store: every regular file of blobs/sha256 named by 64 lowercase
+ * hex digits (temp files and foreign names are not blobs), with its digest and size. Stops at
+ * the first fn that returns -1. */
+int lade_store_each_blob(struct lade_store *s,
+                         int (*fn)(void *ctx, const char *digest, uint64_t size,
+                                   struct lade_error **err),
+                         void *ctx, struct lade_error **err);
+/* Remove a blob (one unlink: atomic; already gone is fine). Only under the store's lock and
+ * only for blobs nothing the layout names reaches. */
+int lade_store_remove_blob(struct lade_store *s, const char *digest, struct lade_error **err);
+/* fsync blobs/sha256, so that removals are durable. */
+int lade_store_sync(struct lade_store *s, struct lade_error **err);
+
 /* Start a new blob. Bytes go through lade_blob_writer_stream(); the digest and size are
  * computed on the way. */
 int lade_store_blob_begin(struct lade_store *s, struct lade_blob_writer **out,
@@ -63,8 +76,13 @@ int lade_store_put(struct lade_store *s, const void *data, size_t len,
                    char digest[LADE_DIGEST_STRLEN], struct lade_error **err);
 
 /* Import an existing file as a blob that must have `digest` and `size` (size UINT64_MAX: not
- * checked): hard-links when possible, else copies; the content is hashed either way and a
- * mismatch is an error naming `src_path`, leaving nothing in the store. */
+ * checked). The blob gets its own inode, so editing it in place never edits the source: a
+ * reflink (FICLONE) where the file system can, else copy_file_range, else read/write. With
+ * lade_store_set_link_blobs() it is hard-linked when possible instead (for stores known to be
+ * immutable). The content is hashed either way and a mismatch is an error naming `src_path`,
+ * leaving nothing in the store. */
+/* Let lade_store_import_file() hard-link sources into this store (default: never). */
+void lade_store_set_link_blobs(struct lade_store *s, bool link);
 int lade_store_import_file(struct lade_store *s, const char *src_path, const char *digest,
                            uint64_t size, struct lade_error **err);
 

@@ -10,6 +10,7 @@
 
 #include "lade/cache.h"
 #include "lade/layer.h"
+#include "lade/statcache.h"
 #include "lade/store.h"
 #include "lade/tree.h"
 #include "lade/util.h"
@@ -389,6 +390,233 @@ static void test_cache(void)
 	lade_store_free(s4);
 }
 
+/* ---- the stat cache (wheel and host file hashes) ---- */
+
+static char *identity(const char *path)
+{
+	struct stat st;
+	if (stat(path, &st) < 0)
+		return xstrdup("");
+	return xasprintf("%ju:%ju:%jd:%lld:%lld:%s", (uintmax_t)st.st_dev, (uintmax_t)st.st_ino,
+	                 (intmax_t)st.st_size,
+	                 (long long)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec,
+	                 (long long)st.st_ctim.tv_sec * 1000000000 + st.st_ctim.tv_nsec, path);
+}
+
+/* A stat cache file that says `path` (as it is now) has the digest `fake`. */
+static void plant(const char *cache_rel, const char *path, const char *fake)
+{
+	_cleanup_free_ char *id = identity(path);
+	json_t *j = json_object();
+	json_object_set_new(j, id, json_string(fake));
+	_cleanup_free_ char *text = json_dumps(j, JSON_SORT_KEYS | JSON_COMPACT);
+	json_decref(j);
+	write_text(cache_rel, text);
+}
+
+/* What a stat cache loaded from cache_rel says path's sha256 is; *read: whether it read the
+ * file to say so. */
+static char *hash_via(const char *cache_rel, const char *path, bool *read)
+{
+	_cleanup_free_ char *cp = tpath(cache_rel);
+	_cleanup_(lade_stat_cache_freep) struct lade_stat_cache *sc = lade_stat_cache_load(cp);
+	_cleanup_error_ struct lade_error *err = NULL;
+	char d[LADE_DIGEST_STRLEN];
+	if (lade_stat_cache_sha256(sc, path, true, d, &err) < 0)
+		return xstrdup(err->msg);
+	size_t hashed, hits;
+	lade_stat_cache_counts(sc, &hashed, &hits);
+	*read = hashed == 1 && hits == 0;
+	if (lade_stat_cache_save(sc, &err) < 0)
+		printf("# cannot save: %s\n", err->msg);
+	return xstrdup(d);
+}
+
+static void set_mtime(const char *path, time_t sec, long nsec)
+{
+	struct timespec ts[2] = {{sec, nsec}, {sec, nsec}};
+	if (utimensat(AT_FDCWD, path, ts, 0) < 0)
+		printf("# cannot set times of %s\n", path);
+}
+
+static void test_stat_cache(void)
+{
+	const char *fake =
+	        "sha256:00000000000000000000000000000000000000000000000000000000000000ff";
+	_cleanup_free_ char *dir = tpath("wh");
+	mkdir(dir, 0755);
+	_cleanup_free_ char *whl = tpath("wh/a-1-py3-none-any.whl");
+	write_text("wh/a-1-py3-none-any.whl", "wheel bytes v1");
+	set_mtime(whl, 1000000000, 5);
+	char real1[LADE_DIGEST_STRLEN], real2[LADE_DIGEST_STRLEN];
+	lade_sha256_buf("wheel bytes v1", 14, real1);
+	lade_sha256_buf("wheel bytes v2", 14, real2);
+	bool read = false;
+
+	/* unchanged identity: believed without reading (the planted digest is not the content) */
+	plant("sc1.json", whl, fake);
+	_cleanup_free_ char *h1 = hash_via("sc1.json", whl, &read);
+	is_str(h1, fake, "an unchanged wheel is not read: the recorded hash is used");
+	ok(!read, "and the file was not read");
+
+	/* touched (mtime and ctime change): hashed again */
+	set_mtime(whl, 1000000001, 5);
+	_cleanup_free_ char *h2 = hash_via("sc1.json", whl, &read);
+	is_str(h2, real1, "a touched wheel is hashed again");
+	ok(read, "and read");
+
+	/* a same-size rewrite in place with the mtime put back (same second, same ns): only
+	 * ctime tells, and it is enough */
+	plant("sc2.json", whl, fake);
+	struct stat before, after;
+	stat(whl, &before);
+	{
+		int fd = open(whl, O_WRONLY);
+		ok(fd >= 0 && pwrite(fd, "wheel bytes v2", 14, 0) == 14 && close(fd) == 0,
+		   "rewrite the wheel in place, same size");
+	}
+	set_mtime(whl, before.st_mtim.tv_sec, before.st_mtim.tv_nsec);
+	stat(whl, &after);
+	ok(after.st_size == before.st_size && after.st_ino == before.st_ino &&
+	           after.st_mtim.tv_sec == before.st_mtim.tv_sec &&
+	           after.st_mtim.tv_nsec == before.st_mtim.tv_nsec,
+	   "size, inode and mtime are as recorded");
+	_cleanup_free_ char *h3 = hash_via("sc2.json", whl, &read);
+	is_str(h3, real2, "a same-size rewrite within the same mtime is hashed again (ctime)");
+
+	/* replaced by rename (a new inode, as pip download or an editor gives) */
+	plant("sc3.json", whl, fake);
+	_cleanup_free_ char *other = tpath("wh/.new");
+	{
+		_cleanup_error_ struct lade_error *err = NULL;
+		ok(lade_write_file_atomic(other, "wheel bytes v1", 14, &err) == 0,
+		   "write a new file");
+	}
+	set_mtime(other, after.st_mtim.tv_sec, after.st_mtim.tv_nsec);
+	ok(rename(other, whl) == 0, "rename it over the wheel");
+	_cleanup_free_ char *h4 = hash_via("sc3.json", whl, &read);
+	is_str(h4, real1, "a wheel replaced by rename is hashed again");
+
+	/* a freshly written file is racily clean: hashed but not recorded; an old enough one is
+	 * recorded and then believed */
+	_cleanup_free_ char *h5 = hash_via("sc4.json", whl, &read);
+	_cleanup_free_ char *sc4 = tpath("sc4.json");
+	ok(access(sc4, F_OK) < 0, "a just-changed file is not recorded (racily clean)");
+	struct timespec nap = {2, 100000000};
+	nanosleep(&nap, NULL);
+	_cleanup_free_ char *h6 = hash_via("sc4.json", whl, &read);
+	ok(read && strcmp(h6, real1) == 0 && access(sc4, F_OK) == 0,
+	   "a file unchanged for 2 s is hashed and recorded");
+	_cleanup_free_ char *h7 = hash_via("sc4.json", whl, &read);
+	ok(!read && strcmp(h7, real1) == 0, "and the next run does not read it");
+
+	/* no stat cache: always read */
+	char d[LADE_DIGEST_STRLEN];
+	_cleanup_error_ struct lade_error *err = NULL;
+	ok(lade_stat_cache_sha256(NULL, whl, true, d, &err) == 0 && strcmp(d, real1) == 0,
+	   "without a stat cache the file is hashed");
+	ok(lade_stat_cache_sha256(NULL, dir, true, d, &err) < 0 && err &&
+	           strstr(err->msg, "is not a regular file"),
+	   "a directory is refused by name");
+}
+
+/* ---- trimming: least recently used first ---- */
+
+static void age_entry(const char *cdir, const char *key, time_t sec)
+{
+	_cleanup_free_ char *p = xasprintf("%s/layers/%s.json", cdir, key);
+	struct timespec ts[2] = {{sec, 0}, {sec, 0}};
+	if (utimensat(AT_FDCWD, p, ts, 0) < 0)
+		printf("# cannot age %s\n", p);
+}
+
+static bool has_entry(const char *cdir, const char *key)
+{
+	_cleanup_free_ char *p = xasprintf("%s/layers/%s.json", cdir, key);
+	return access(p, F_OK) == 0;
+}
+
+static void test_trim(void)
+{
+	_cleanup_free_ char *cdir = tpath("trim-cache");
+	_cleanup_error_ struct lade_error *err = NULL;
+	struct lade_cache *c = NULL;
+	if (lade_cache_open(cdir, &c, &err) < 0) {
+		ok(0, "open: %s", err->msg);
+		return;
+	}
+	struct lade_store *s = open_store("trim-out");
+	/* three layers of distinct, incompressible-ish content, oldest first */
+	char keys[3][65];
+	struct lade_layer_result res[3];
+	for (int i = 0; i < 3; i++) {
+		_cleanup_free_ char *text = xmalloc(200001);
+		for (int k = 0; k < 200000; k++)
+			text[k] = (char)('a' + (k * 7919 + i * 104729 + (k >> 5) * 31) % 26);
+		text[200000] = '\0';
+		struct lade_layer *l = wheel_layer(text);
+		bool reused;
+		ok(write_cached(c, l, &gzip_opts, s, &res[i], &reused) == 0, "layer %d cached", i);
+		char *k = key_of(c, l, &gzip_opts);
+		snprintf(keys[i], sizeof(keys[i]), "%s", k);
+		free(k);
+		age_entry(cdir, keys[i], 1000000000 + i * 1000);
+		lade_layer_free(l);
+	}
+	/* layer 0 is hit now: it becomes the most recently used */
+	{
+		_cleanup_free_ char *text = xmalloc(200001);
+		for (int k = 0; k < 200000; k++)
+			text[k] = (char)('a' + (k * 7919 + (k >> 5) * 31) % 26);
+		text[200000] = '\0';
+		struct lade_layer *l = wheel_layer(text);
+		struct lade_layer_result r;
+		bool reused = false;
+		ok(write_cached(c, l, &gzip_opts, s, &r, &reused) == 0 && reused, "layer 0 hits");
+		lade_layer_free(l);
+	}
+	struct stat st;
+	_cleanup_free_ char *e0 = xasprintf("%s/layers/%s.json", cdir, keys[0]);
+	ok(stat(e0, &st) == 0 && st.st_mtim.tv_sec > 1000000000 + 10000,
+	   "a hit refreshes the mtime");
+
+	/* room for about one layer: the least recently used (1, then 2) go */
+	/* room for one layer blob and its entry file (a few hundred bytes), not for two */
+	uint64_t one = res[0].size + 1000;
+	struct lade_cache_gc_options o = {.max_size = one, .older_than_s = -1, .dry_run = true};
+	struct lade_cache_gc_report r;
+	ok(lade_cache_gc(c, &o, &r, &err) == 0 && r.entries == 2 && r.blobs.blobs == 2,
+	   "dry run: 2 entries and their 2 blobs would go (%zu, %zu)", r.entries, r.blobs.blobs);
+	lade_cache_gc_report_release(&r);
+	ok(has_entry(cdir, keys[1]) && lade_store_has(lade_cache_store(c), res[1].digest),
+	   "the dry run removed nothing");
+	o.dry_run = false;
+	ok(lade_cache_gc(c, &o, &r, &err) == 0 && r.entries == 2 && r.entries_kept == 1,
+	   "trim to one layer");
+	ok(r.blobs.kept_bytes <= one && r.blobs.kept_bytes >= res[0].size,
+	   "what is left fits (%ju bytes)", (uintmax_t)r.blobs.kept_bytes);
+	lade_cache_gc_report_release(&r);
+	ok(has_entry(cdir, keys[0]) && !has_entry(cdir, keys[1]) && !has_entry(cdir, keys[2]),
+	   "the recently used entry stays, the least recently used go");
+	ok(lade_store_has(lade_cache_store(c), res[0].digest) &&
+	           !lade_store_has(lade_cache_store(c), res[1].digest) &&
+	           !lade_store_has(lade_cache_store(c), res[2].digest),
+	   "and so do their blobs");
+	ok(lade_store_has(s, res[1].digest), "the output store is untouched");
+
+	/* --older-than: layer 0 was used just now */
+	o = (struct lade_cache_gc_options){.max_size = UINT64_MAX, .older_than_s = 3600};
+	ok(lade_cache_gc(c, &o, &r, &err) == 0 && r.entries == 0, "nothing is an hour old");
+	lade_cache_gc_report_release(&r);
+	age_entry(cdir, keys[0], 1000000000);
+	ok(lade_cache_gc(c, &o, &r, &err) == 0 && r.entries == 1 && r.blobs.blobs == 1 &&
+	           r.blobs.kept_blobs == 0,
+	   "an entry unused for long goes with its blob");
+	lade_cache_gc_report_release(&r);
+	lade_store_free(s);
+	lade_cache_free(c);
+}
+
 /* ---- splitting ---- */
 
 static struct lade_entry *sized(const char *path, size_t n)
@@ -512,6 +740,8 @@ int main(void)
 {
 	tmp = make_tmpdir("test-cache");
 	test_cache();
+	test_stat_cache();
+	test_trim();
 	test_split();
 	rm_rf(tmp);
 	free(tmp);

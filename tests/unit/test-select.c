@@ -52,7 +52,7 @@ static int run(const char *lock_text, char *const *dirs, struct lade_selected **
 	*msg = NULL;
 	if (!l)
 		return -2;
-	int r = lade_select_wheels(l, dirs, &target, sel, n, &err);
+	int r = lade_select_wheels(l, dirs, &target, NULL, sel, n, &err);
 	if (err)
 		*msg = xstrdup(err->msg);
 	lade_error_free(err);
@@ -230,7 +230,7 @@ static char *select_toml(const char *path, const char *text)
 	struct lade_selected *sel = NULL;
 	size_t n = 0;
 	if (lade_lock_parse_any(path, text, strlen(text), &l, &err) < 0 ||
-	    lade_select_wheels(l, dirs, &target, &sel, &n, &err) < 0)
+	    lade_select_wheels(l, dirs, &target, NULL, &sel, &n, &err) < 0)
 		return xstrdup(err->msg);
 	struct lade_buf b = LADE_BUF_INIT;
 	for (size_t i = 0; i < n; i++)

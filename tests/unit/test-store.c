@@ -225,7 +225,7 @@ static void test_import(void)
 	is_str(err ? err->msg : NULL, msg, "directory message");
 	lade_error_freep(&err);
 
-	/* good import (same file system: hard link) */
+	/* good import: a copy of its own (reflink or copy), never the source's inode */
 	ok(lade_store_import_file(s, src, digest, len, &err) == 0, "import good blob%s%s",
 	   err ? ": " : "", err ? err->msg : "");
 	ok(lade_store_has(s, digest), "imported blob present");
@@ -233,8 +233,38 @@ static void test_import(void)
 	ok(file_equals(path, data, len), "imported content");
 	ok(count_entries(blobs, ".tmp-") == 0, "no temp file after import");
 	struct stat si, sb;
-	ok(stat(src, &si) == 0 && stat(path, &sb) == 0 && si.st_ino == sb.st_ino,
-	   "same file system: the blob is a hard link of the source");
+	ok(stat(src, &si) == 0 && stat(path, &sb) == 0 && si.st_ino != sb.st_ino &&
+	           sb.st_nlink == 1 && (sb.st_mode & 07777) == 0644,
+	   "the blob has its own inode (not a hard link of the source), mode 0644");
+	/* someone edits "their" output blob in place: the source stays intact */
+	{
+		int fd = open(path, O_WRONLY);
+		unsigned char flipped = data[7] ^ 0xff;
+		ok(fd >= 0 && pwrite(fd, &flipped, 1, 7) == 1 && close(fd) == 0,
+		   "flip a byte of the imported blob in place");
+		ok(file_equals(src, data, len), "the source is unchanged by the edit");
+		unlink(path);
+		ok(lade_store_import_file(s, src, digest, len, &err) == 0 &&
+		           file_equals(path, data, len),
+		   "re-import after the edit");
+		lade_error_freep(&err);
+	}
+	/* --link-blobs: the caller vouches for an immutable source, so a hard link is fine */
+	{
+		_cleanup_free_ char *ldir = xasprintf("%s/imp-link", tmp_root);
+		_cleanup_(lade_store_freep) struct lade_store *ls = NULL;
+		ok(lade_store_open(ldir, 0, &ls, &err) == 0, "open a store for linked imports");
+		lade_error_freep(&err);
+		if (ls) {
+			lade_store_set_link_blobs(ls, true);
+			_cleanup_free_ char *lp = lade_store_blob_path(ls, digest);
+			struct stat sl;
+			ok(lade_store_import_file(ls, src, digest, len, &err) == 0 &&
+			           stat(lp, &sl) == 0 && sl.st_ino == si.st_ino,
+			   "with link_blobs: the blob is a hard link of the source");
+			lade_error_freep(&err);
+		}
+	}
 
 	/* the store already has the digest: a hostile source must still be verified */
 	data[100] ^= 1;
