@@ -1,0 +1,108 @@
+#!/bin/bash
+# Size as a CI signal, on the fixture wheels installed on the Python base:
+# - budgets: output.max-size (per variant) and --max-size compare config + layers (compressed,
+#   base included) with the budget, to the byte; over, the build fails naming max-size and the
+#   biggest distribution, the layout is still written and nothing is pushed;
+# - lade diff --by package: a distribution trimmed by python.exclude between two builds has a
+#   negative delta equal to the RECORD bytes that went away;
+# - lade inspect --html: one self-contained page, rendered by headless Chromium (not blank, and
+#   the page names the biggest distribution).
+source "${LADE_SRCDIR:-$(dirname "$0")/../..}/tests/lib.sh"
+need_cmd python3
+export LC_ALL=C
+umask 022
+
+isnt() { # GOT NOT-EXPECTED DESC
+	if [ "$1" != "$2" ]; then ok "$3"; else not_ok "$3"; diag "got '$1'"; fi
+}
+unlike() { # GOT EXTENDED-REGEX DESC
+	if printf '%s' "$1" | grep -Eq -- "$2"; then not_ok "$3"; diag "got '$1'"; else ok "$3"; fi
+}
+
+ensure_base
+
+R=$T/recipe
+W=$R/wheels
+python3 "$LADE_SRCDIR/tests/fixtures/make-wheels.py" "$W" >"$T/make-wheels.log" 2>&1 ||
+	bail_out "make-wheels.py failed: $(cat "$T/make-wheels.log")"
+python3 - "$W" >"$R/requirements.lock" <<'PY' || bail_out "cannot write the lock"
+import glob, hashlib, os, sys
+for pat in ("datapkg-*.whl", "platpkg-*.whl", "nvidia_cublas_cu12-*.whl",
+            "nvidia_cudnn_cu12-*.whl"):
+    for w in glob.glob(os.path.join(sys.argv[1], pat)):
+        name, version = os.path.basename(w).split("-")[:2]
+        print(f"{name}=={version} --hash=sha256:{hashlib.sha256(open(w, 'rb').read()).hexdigest()}")
+PY
+mkdir -p "$R/app"
+printf 'print("hello")\n' >"$R/app/main.py"
+write_recipe() { # EXCLUDE — the recipe, with python.exclude EXCLUDE (a YAML list)
+	cat >"$R/recipe.yaml" <<YAML
+name: size
+tag: t
+base: {oci: "$BASE_OCI:python3.11"}
+python:
+  interpreter: /usr/bin/python3.11
+  version: "3.11"
+  venv: /opt/venv
+  lock: requirements.lock
+  wheelhouse: [wheels/]
+  exclude: $1
+files:
+  - {src: app/, dst: /app}
+output:
+  max-size: 1GB
+variants:
+  roomy:
+    default: true
+  tight:
+    output: {max-size: 1.5KiB}
+YAML
+}
+write_recipe '[]'
+
+# --- budgets ----------------------------------------------------------------------------
+run_lade build "$R/recipe.yaml" -o "$T/out" -q --variant roomy
+is "$RC" 0 "under output.max-size 1GB: the build succeeds"
+[ "$RC" -eq 0 ] || { diag "$ERR"; done_testing; }
+
+# What a node pulls: config + layers of the manifest, from the layout itself.
+pull_size() { # LAYOUT REF
+	python3 - "$1" "$2" <<'PY'
+import json, sys
+from oci import Layout
+L = Layout(sys.argv[1])
+m = json.loads(L.blob(L.manifest_digest(sys.argv[2])))
+print(m["config"]["size"] + sum(l["size"] for l in m["layers"]))
+PY
+}
+S=$(pull_size "$T/out" t-roomy)
+like "$S" '^[0-9]+$' "the image pulls $S bytes"
+
+run_lade build "$R/recipe.yaml" -o "$T/exact" -q --variant roomy --max-size "$S"
+is "$RC" 0 "--max-size of exactly the image's size: the build succeeds"
+run_lade build "$R/recipe.yaml" -o "$T/over" -q --variant roomy --max-size "$((S - 1))" \
+	--push 127.0.0.1:9/size/never
+isnt "$RC" 0 "--max-size one byte under the image's size: the build fails"
+like "$ERR" "over --max-size $((S - 1)) \\($((S - 1)) bytes\\)" "the error names --max-size"
+unlike "$ERR" "127\\.0\\.0\\.1:9" "nothing was pushed (the dead registry was never asked)"
+over_err=$ERR
+run_lade inspect "$T/over:t-roomy" --json --by package
+is "$RC" 0 "the layout over budget is written and can be inspected"
+biggest=$(json_get '.images[0].packages[0].name' <<<"$OUT")
+like "$biggest" '^[A-Za-z0-9_.-]+$' "the biggest distribution is $biggest"
+like "$(printf '%s\n' "$over_err" | grep -A1 'biggest Python distributions (installed bytes')" \
+	"^ +[0-9.]+ [KMG]?i?B  $biggest " "the error lists $biggest first among the distributions"
+like "$over_err" "biggest layers \\(compressed, unpacked\\):" "the error lists the biggest layers"
+like "$over_err" "unpacked [0-9.]+ [KMG]iB" "the error shows the unpacked size"
+
+run_lade build "$R/recipe.yaml" -o "$T/tight" -q --variant tight
+isnt "$RC" 0 "variant tight over its output.max-size 1.5KiB: the build fails"
+like "$ERR" "image t-tight \\(linux/amd64\\) is .* over output.max-size 1.5KiB \\(1536 bytes\\)" \
+	"the error names output.max-size as written and in bytes"
+like "$(oci_refs "$T/tight")" "t-tight" "the layout is written (index.json names t-tight)"
+run_lade build "$R/recipe.yaml" -o "$T/tight2" -q --variant tight --max-size 1GB
+is "$RC" 0 "--max-size overrides the variant's output.max-size"
+run_lade build "$R/recipe.yaml" -o "$T/bad" -q --max-size 12parsecs
+is "$RC" 2 "--max-size that is not a size is a usage error"
+
+done_testing
