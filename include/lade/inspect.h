@@ -61,4 +61,18 @@ int lade_diff(const char *image_a, const char *image_b, json_t **out, bool *diff
 /* Human-readable rendering of a lade_diff() report, appended to out. */
 void lade_diff_format(const json_t *report, struct lade_buf *out);
 
+/* `lade diff --by package`: where the bytes of two images (one each) went. *out (caller
+ * owns): {"a": S, "b": S, "delta", "rows": [R]} with S = {"image", "digest", "ref", "bytes"
+ * (regular files of the merged file system)} and one R per Python distribution (by
+ * normalised name and site directory) and per layer for the bytes no distribution owns
+ * (matched by the history text that made it): {"kind": "package"|"layer", "name",
+ * "location" (package), "a_version", "b_version" (package, when present), "a_layer",
+ * "b_layer" (layer: 1-based index, when present), "a_bytes", "b_bytes", "delta" (b - a),
+ * "status": "added"|"removed"|"changed"|"unchanged"}, sorted by |delta|, then name. A
+ * distribution's bytes are those of inspect --by package; a layer's are the regular files it
+ * wrote last that no RECORD lists. *different: any row not unchanged. */
+int lade_diff_packages(const char *image_a, const char *image_b, json_t **out, bool *different,
+                       struct lade_error **err);
+void lade_diff_packages_format(const json_t *report, struct lade_buf *out);
+
 #endif

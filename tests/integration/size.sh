@@ -105,4 +105,44 @@ is "$RC" 0 "--max-size overrides the variant's output.max-size"
 run_lade build "$R/recipe.yaml" -o "$T/bad" -q --max-size 12parsecs
 is "$RC" 2 "--max-size that is not a size is a usage error"
 
+# --- diff --by package ---------------------------------------------------------------------
+# A second build of the same recipe with platpkg's C extension excluded: its RECORD shrinks.
+write_recipe '["**/platpkg/_speedups*.so"]'
+run_lade build "$R/recipe.yaml" -o "$T/trim" -q --variant roomy
+is "$RC" 0 "build with python.exclude trimming platpkg"
+run_lade inspect "$T/trim:t-roomy" --json --by package
+trim_json=$OUT
+run_lade inspect "$T/out:t-roomy" --json --by package
+full_json=$OUT
+pk_bytes() { python3 -c 'import json,sys; print(sum(p["bytes"] for p in json.loads(sys.argv[1])["images"][0]["packages"] if p["name"]==sys.argv[2]))' "$1" "$2"; }
+want=$(($(pk_bytes "$trim_json" platpkg) - $(pk_bytes "$full_json" platpkg)))
+like "$want" '^-[0-9]+$' "inspect --by package: platpkg lost $want bytes"
+
+run_lade diff "$T/out:t-roomy" "$T/trim:t-roomy" --by package --json
+is "$RC" 1 "diff --by package of the two builds exits 1 (different)"
+[ "$RC" -le 1 ] || diag "$ERR"
+printf '%s\n' "$OUT" >"$T/diff.json"
+check "platpkg: delta $want, same version, status changed; its row is first (sorted by |delta|)" \
+	python3 - "$T/diff.json" "$want" <<'PY'
+import json, sys
+j = json.load(open(sys.argv[1]))
+rows = j["rows"]
+(p,) = [r for r in rows if r["kind"] == "package" and r["name"] == "platpkg"]
+assert p["delta"] == int(sys.argv[2]) and p["delta"] == p["b_bytes"] - p["a_bytes"], p
+assert p["a_version"] == p["b_version"] == "2.0" and p["status"] == "changed", p
+deltas = [abs(r["delta"]) for r in rows]
+assert deltas == sorted(deltas, reverse=True), deltas
+assert rows[0] is not None and rows[0]["name"] == "platpkg", rows[0]
+others = [r for r in rows if r is not p]
+assert all(r["status"] == "unchanged" and r["delta"] == 0 for r in others), others
+assert any(r["kind"] == "layer" for r in rows), "no layer rows"
+assert j["delta"] == p["delta"], j["delta"]
+PY
+run_lade diff "$T/out:t-roomy" "$T/trim:t-roomy" --by package
+like "$OUT" "^~ platpkg +2\.0 .* -[0-9.]+ K?i?B$" "the text shows platpkg with a negative delta"
+run_lade diff "$T/out:t-roomy" "$T/exact:t-roomy" --by package
+is "$RC" 0 "diff --by package of two identical builds exits 0"
+run_lade diff "$T/out:t-roomy" "$T/trim:t-roomy" --by files
+is "$RC" 2 "--by files is a usage error"
+
 done_testing
