@@ -82,6 +82,13 @@ void imagefs_sizes_release(struct imagefs_sizes *z);
 /* inspect --by-package: installed bytes per distribution, from every RECORD in f. */
 json_t *imagefs_packages(const struct imagefs *f, const char **paths, size_t n);
 
+/* inspect --html: layer → distribution or directory → file, area = bytes (treemap.c):
+ * {"n": name, "k": "r"|"l"|"p"|"d"|"f"|"o" (root, layer, distribution, directory, file,
+ * folded small ones), "v": bytes, "c": [children, biggest first], "i": layer index}. layers:
+ * the report's layers (their comment or created_by names them). */
+json_t *imagefs_treemap(const struct imagefs *f, const char **paths, size_t n,
+                        const json_t *layers);
+
 /* Set key to v when v is not NULL. */
 static inline void imagefs_set_str(json_t *o, const char *key, const char *v)
 {

@@ -23,6 +23,8 @@ struct lade_inspect_options {
 	bool layers;     /* decompress the layers: uncompressed sizes, diff_ids (default true) */
 	size_t top;      /* list the N largest files of the merged file system (0: none) */
 	bool by_package; /* installed bytes per Python distribution (every *.dist-info/RECORD) */
+	bool treemap;    /* "treemap": the bytes as a tree (layer → distribution or directory →
+	                  * file) for lade_inspect_html */
 };
 
 /* Inspect every image IMAGE names (all refs of a layout, or the one tagged). *out is a new
@@ -45,6 +47,12 @@ int lade_inspect(const char *image, const struct lade_inspect_options *o, json_t
 /* Human-readable rendering of an lade_inspect() report (aligned columns, human sizes),
  * appended to out. */
 void lade_inspect_format(const json_t *report, struct lade_buf *out);
+
+/* One self-contained HTML page of a lade_inspect() report made with treemap (and top,
+ * by_package): a zoomable treemap (inline SVG drawn by a small inline script, nothing loaded
+ * from anywhere), the layer table, the biggest files and distributions and, for several
+ * images, the bytes and layers they share. Appended to out. */
+void lade_inspect_html(const json_t *report, struct lade_buf *out);
 
 /* Compare the merged file systems of two images, each of which must name exactly one image
  * (give the TAG when a layout holds several). *out (caller owns):

@@ -145,4 +145,89 @@ is "$RC" 0 "diff --by package of two identical builds exits 0"
 run_lade diff "$T/out:t-roomy" "$T/trim:t-roomy" --by files
 is "$RC" 2 "--by files is a usage error"
 
+# --- inspect --html ------------------------------------------------------------------------
+# Both variants in one layout: the page also says what they share.
+run_lade build "$R/recipe.yaml" -o "$T/both" -q --max-size 1GB
+is "$RC" 0 "build both variants into one layout"
+run_lade inspect "$T/both" --html "$T/page.html"
+is "$RC" 0 "lade inspect LAYOUT --html FILE"
+[ -s "$T/page.html" ] || bail_out "no page written: $ERR"
+run_lade inspect "$T/both" --json --by package
+biggest=$(json_get '.images[0].packages[0].name' <<<"$OUT")
+check "the page is self-contained: an <svg>, inline script and style, no URL it would load" \
+	python3 - "$T/page.html" <<'PY'
+import re, sys
+html = open(sys.argv[1], encoding="utf-8").read()
+assert "<svg" in html and "<script>" in html and "<style>" in html
+# nothing fetched: no src=/href= attributes, no @import or url() in the style, no link tags
+assert not re.search(r"""\b(src|href)\s*=""", html, re.I), "an attribute loads something"
+assert not re.search(r"<link\b|@import|url\(", html, re.I), "a stylesheet or url()"
+assert "t-roomy" in html and "t-tight" in html and "share" in html
+PY
+chromium_bin=$(command -v chromium || command -v chromium-browser || true)
+if [ -z "$chromium_bin" ]; then
+	not_ok "chromium is installed (Debian package chromium; .ci/setup installs it)"
+else
+	# Offline: a proxy that does not exist and no network service; the page must not care.
+	chrome() {
+		timeout 120 "$chromium_bin" --headless --no-sandbox --disable-gpu \
+			--user-data-dir="$T/chromium" --proxy-server=127.0.0.1:9 \
+			--window-size=1200,900 --virtual-time-budget=5000 "$@" 2>>"$T/chromium.log"
+	}
+	(cd "$T" && chrome --screenshot="$T/shot.png" "file://$T/page.html") >/dev/null
+	[ -s "$T/shot.png" ] || diag "$(tail -n 20 "$T/chromium.log")"
+	check "Chromium renders the page: the screenshot is not blank (many colours)" \
+		python3 - "$T/shot.png" <<'PY'
+import struct, sys, zlib
+data = open(sys.argv[1], "rb").read()
+assert data[:8] == b"\x89PNG\r\n\x1a\n", "not a PNG"
+pos, chunks, ihdr = 8, [], None
+while pos < len(data):
+    n, kind = struct.unpack(">I4s", data[pos:pos + 8])
+    body = data[pos + 8:pos + 8 + n]
+    if kind == b"IHDR":
+        ihdr = struct.unpack(">IIBBBBB", body)
+    elif kind == b"IDAT":
+        chunks.append(body)
+    pos += 12 + n
+w, h, depth, ctype = ihdr[:4]
+assert depth == 8 and ctype in (2, 6), ihdr
+bpp = 3 if ctype == 2 else 4
+raw = zlib.decompress(b"".join(chunks))
+stride, prev, colours = w * bpp, bytearray(w * bpp), set()
+for y in range(h):
+    f, line = raw[y * (stride + 1)], bytearray(raw[y * (stride + 1) + 1:(y + 1) * (stride + 1)])
+    for i in range(stride):
+        a = line[i - bpp] if i >= bpp else 0
+        b, c = prev[i], prev[i - bpp] if i >= bpp else 0
+        if f == 1: line[i] = (line[i] + a) & 255
+        elif f == 2: line[i] = (line[i] + b) & 255
+        elif f == 3: line[i] = (line[i] + (a + b) // 2) & 255
+        elif f == 4:
+            p = a + b - c; pa, pb, pc = abs(p - a), abs(p - b), abs(p - c)
+            line[i] = (line[i] + (a if pa <= pb and pa <= pc else b if pb <= pc else c)) & 255
+    if y % 4 == 0:
+        for x in range(0, w, 4):
+            colours.add(bytes(line[x * bpp:x * bpp + 3]))
+    prev = line
+print(f"{len(colours)} colours")
+assert len(colours) >= 8, f"only {len(colours)} colours: blank"
+PY
+	chrome --dump-dom "file://$T/page.html" >"$T/dom.html"
+	check "the rendered treemap (SVG drawn by the script) names the biggest distribution, $biggest" \
+		python3 - "$T/dom.html" "$biggest" <<'PY'
+import re, sys
+dom = open(sys.argv[1], encoding="utf-8").read()
+svg = re.search(r"<svg id=\"map\".*?</svg>", dom, re.S)
+assert svg, "no svg in the DOM"
+rects = svg.group(0).count("<rect")
+assert rects >= 3, f"{rects} rectangles"
+assert re.search(r"<text[^>]*>layer \d", svg.group(0)), "no layer named in the map"
+assert sys.argv[2] in dom, "the page does not name " + sys.argv[2]
+PY
+	if [ -n "${LADE_KEEP_HTML:-}" ]; then cp "$T/page.html" "$T/shot.png" "$LADE_KEEP_HTML/"; fi
+fi
+run_lade inspect "$T/both" --html "$T/page2.html" --json
+is "$RC" 2 "--html with --json is a usage error"
+
 done_testing
