@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "budget.h"
 #include "lade/archive.h"
 #include "lade/base.h"
 #include "lade/cache.h"
@@ -39,7 +40,9 @@ struct build_ctx {
 	struct lade_sbom_file *sbom_files;
 	char **sbom_strs;
 	size_t n_sbom_files, sbom_files_alloc;
-	char *sbom_json; /* the last image's document, for --sbom-out */
+	char *sbom_json;         /* the last image's document, for --sbom-out */
+	const char *shown;       /* the output as `lade inspect` names it (archive: TYPE:FILE) */
+	struct lade_error *over; /* a budget exceeded: the layout is written, the build fails */
 };
 
 static void sbom_ctx_release(struct build_ctx *c)
@@ -103,6 +106,7 @@ static void image_release(struct lade_build_image *im)
 	free(im->ref);
 	free(im->variant);
 	free(im->platform);
+	free(im->max_size_where);
 	for (size_t i = 0; i < im->n_layers; i++) {
 		free(im->layers[i].comment);
 		free(im->layers[i].compressor);
@@ -675,7 +679,8 @@ static int write_manifest(struct build_ctx *c, const struct lade_recipe *r,
 	if (written < 0)
 		return -1;
 	_cleanup_free_ char *config_text = lade_json_dump(config);
-	lade_sha256_buf(config_text, strlen(config_text), im->config_digest);
+	im->config_size = strlen(config_text);
+	lade_sha256_buf(config_text, im->config_size, im->config_digest);
 	return 0;
 }
 
@@ -734,6 +739,13 @@ static int build_image(struct build_ctx *c, const struct lade_recipe *r, const c
 	im->ref = xstrdup(ref);
 	im->variant = r->variant ? xstrdup(r->variant) : NULL;
 	im->platform = xstrdup(platform);
+	if (c->o->max_size) {
+		im->max_size = c->o->max_size;
+		im->max_size_where = xasprintf("--max-size %s", c->o->max_size_text);
+	} else if (r->output.max_size) {
+		im->max_size = r->output.max_size;
+		im->max_size_where = xasprintf("output.max-size %s", r->output.max_size_text);
+	}
 	size_t alloc = 0;
 
 	_cleanup_(lade_base_image_freep) struct lade_base_image *base = NULL;
@@ -873,6 +885,11 @@ int lade_build_run(const struct lade_build_options *o, struct lade_build_report 
 			                      parent);
 		outdir = xstrdup(staging);
 	}
+	_cleanup_free_ char *shown =
+	        to_archive ? xasprintf("%s:%s", o->format ? o->format : first->output.format,
+	                               archive_path)
+	                   : xstrdup(outdir);
+	c.shown = shown;
 	int rc = build_into(&c, o, variants, default_variant, outdir, out, err);
 	if (rc == 0 && to_archive) {
 		struct lade_build_report *rep = *out;
@@ -892,6 +909,14 @@ int lade_build_run(const struct lade_build_options *o, struct lade_build_report 
 		_cleanup_error_ struct lade_error *rm_err = NULL;
 		if (lade_remove_tree(staging, &rm_err) < 0 && rc == 0)
 			rc = lade_error_set(err, rm_err->sys_errno, "%s", rm_err->msg);
+	}
+	if (c.over) {
+		if (rc == 0) {
+			lade_build_report_free(*out);
+			*out = NULL;
+			rc = lade_error_set(err, 0, "%s", c.over->msg);
+		}
+		lade_error_free(c.over);
 	}
 	return rc;
 }
@@ -1097,6 +1122,11 @@ static int build_into(struct build_ctx *cp, const struct lade_build_options *o, 
 		return lade_error_set(err, 0, "%s: nothing to build", o->recipe_path);
 	if (write_index(&c, rep, err) < 0)
 		return -1;
+	/* Over budget: the layout stays (to be inspected) but nothing is pushed. */
+	if (lade_budget_check(rep, outdir, cp->shown, &cp->over) < 0) {
+		*out = steal_pointer(&rep);
+		return 0;
+	}
 	if (o->push && push_refs(&c, rep, outdir, err) < 0)
 		return -1;
 	trim_cache(&c);

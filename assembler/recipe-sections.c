@@ -382,8 +382,8 @@ static int get_size(const struct ctx *c, const struct node *n, const char *name,
 	if (recipe_want_kind(c, n, name, NODE_SCALAR) < 0)
 		return -1;
 	if (lade_parse_size(n->text, out) < 0)
-		return recipe_node_error(c, n, "%s '%s' is not a size (like 64MiB or 4GiB)", name,
-		                         n->text);
+		return recipe_node_error(
+		        c, n, "%s '%s' is not a size (like 64MiB, 500MB or 1.5GiB)", name, n->text);
 	if (*out == 0)
 		return recipe_node_error(c, n, "%s must be greater than 0", name);
 	return 0;
@@ -559,7 +559,8 @@ static int do_config(const struct ctx *c, const struct node *n, struct lade_reci
 
 static int do_output(const struct ctx *c, const struct node *n, struct lade_recipe *r)
 {
-	static const char *const keys[] = {"dir", "format", "compression", "sbom", NULL};
+	static const char *const keys[] = {"dir",  "format",   "compression",
+	                                   "sbom", "max-size", NULL};
 	static const char *const formats[] = {"oci", "oci-archive", "docker-archive", NULL};
 	static const char *const comps[] = {"gzip", "zstd", "none", NULL};
 	static const char *const sboms[] = {"spdx", "cyclonedx", "none", NULL};
@@ -583,6 +584,11 @@ static int do_output(const struct ctx *c, const struct node *n, struct lade_reci
 	if ((v = recipe_map_get(n, "sbom")) &&
 	    recipe_get_enum(c, v, "output.sbom", sboms, &o->sbom) < 0)
 		return -1;
+	if ((v = recipe_map_get(n, "max-size"))) {
+		if (get_size(c, v, "output.max-size", &o->max_size) < 0)
+			return -1;
+		o->max_size_text = xstrdup(v->text);
+	}
 	return 0;
 }
 

@@ -114,6 +114,7 @@ void lade_recipe_free(struct lade_recipe *r)
 	free(r->output.format);
 	free(r->output.compression);
 	free(r->output.sbom);
+	free(r->output.max_size_text);
 	lade_strv_free(r->variant_names);
 	free(r->default_variant);
 	free(r);

@@ -158,6 +158,7 @@ enum {
 	OPT_CACHE,
 	OPT_NO_CACHE,
 	OPT_LINK_BLOBS,
+	OPT_MAX_SIZE,
 };
 
 static const struct option longopts[] = {
@@ -186,6 +187,7 @@ static const struct option longopts[] = {
         {"cache", required_argument, NULL, OPT_CACHE},
         {"no-cache", no_argument, NULL, OPT_NO_CACHE},
         {"link-blobs", no_argument, NULL, OPT_LINK_BLOBS},
+        {"max-size", required_argument, NULL, OPT_MAX_SIZE},
         {"quiet", no_argument, NULL, 'q'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -248,6 +250,13 @@ static int value_option(int c, const char *arg, struct args *a)
 			return lade_cli_usage_error("build", "--sbom '%s' is not spdx or cyclonedx",
 			                            arg);
 		a->o.sbom = arg;
+		return NEXT;
+	case OPT_MAX_SIZE:
+		if (lade_parse_size(arg, &a->o.max_size) < 0 || a->o.max_size == 0)
+			return lade_cli_usage_error(
+			        "build", "--max-size '%s' is not a size > 0 (like 500MB or 1.5GiB)",
+			        arg);
+		a->o.max_size_text = arg;
 		return NEXT;
 	case OPT_CREDS:
 		if (strchr(arg, ':') == NULL)

@@ -39,6 +39,10 @@ static const struct lade_cli_option build_options[] = {
         {0, "sbom", "FMT", "attach an SBOM (spdx or cyclonedx) to each image as an OCI artifact",
          "spdx cyclonedx"},
         {0, "sbom-out", "FILE", "also write the SBOM document to FILE (one image only)", NULL},
+        {0, "max-size", "SIZE",
+         "fail when an image's config + layers (compressed, base included) exceed SIZE (500MB, "
+         "1.5GiB; over every output.max-size); the layout is still written, nothing is pushed",
+         NULL},
         {0, "push", "REF",
          "push every built ref to REF (registry/repo[:tag]; with several refs the repository, each "
          "ref as its tag)",
@@ -80,6 +84,10 @@ static const struct lade_cli_option inspect_options[] = {
         {0, "top", "N", "the N largest files of the merged file system", NULL},
         {0, "by", "package", "installed bytes per Python distribution (from RECORD)", "package"},
         {0, "no-layers", NULL, "do not decompress layers (no uncompressed sizes)", NULL},
+        {0, "html", "FILE",
+         "write one self-contained HTML page: a zoomable treemap (layer, distribution or "
+         "directory, file), the layers, distributions, biggest files and what images share",
+         NULL},
         {0, "json", NULL, "JSON on stdout (sorted keys)", NULL},
         {0, "no-sandbox", NULL, no_sandbox_help, NULL},
         {'h', "help", NULL, "this help", NULL},
@@ -87,6 +95,10 @@ static const struct lade_cli_option inspect_options[] = {
 };
 
 static const struct lade_cli_option diff_options[] = {
+        {0, "by", "package",
+         "per Python distribution its version and installed bytes in A and B, other bytes per "
+         "layer, sorted by the size of the change",
+         "package"},
         {0, "json", NULL, "JSON on stdout (sorted keys)", NULL},
         {0, "no-sandbox", NULL, no_sandbox_help, NULL},
         {'h', "help", NULL, "this help", NULL},
@@ -308,6 +320,9 @@ static const struct man_item man_examples[] = {
          "Layer sizes, the ten largest files and the installed bytes per Python "
          "distribution."},
         {"lade diff out/:1.0 out/:1.1", "Which layers and files differ between two builds."},
+        {"lade diff old/:1.0 out/:1.0 --by package",
+         "Which distributions grew or shrank, and by how much."},
+        {"lade inspect out/ --html size.html", "A treemap of every image of the layout."},
         {"lade verify out/", "Check every digest, size, diff_id and tar rule of a layout."},
         {"lade push out/:1.0 registry.example.com/team/app:1.0",
          "Push a built image to a registry."},

@@ -49,7 +49,7 @@ _lade() {
 		opts="--output --format --tag --variant --compression --level --gzip-level
 		      --annotation --jobs --lock-timeout --json --progress --quiet --no-sandbox
 		      --explain-sandbox --sbom --sbom-out --push --offline --allow-unpinned-base
-		      --allow-outside-context --creds --tls-verify --cache --no-cache --link-blobs --help"
+		      --allow-outside-context --creds --tls-verify --cache --no-cache --link-blobs --max-size --help"
 		case $prev in
 		-o | --output)
 			# A layout directory or, with --format *-archive, a file.
@@ -74,7 +74,7 @@ _lade() {
 			compopt -o filenames 2>/dev/null
 			return 0
 			;;
-		--push | --creds)
+		--push | --creds | --max-size)
 			return 0
 			;;
 		--sbom-out)
@@ -89,8 +89,13 @@ _lade() {
 		esac
 		;;
 	inspect)
-		opts="--top --by --no-layers --json --no-sandbox --help"
+		opts="--top --by --no-layers --html --json --no-sandbox --help"
 		case $prev in
+		--html)
+			_lade_reply -f -- "$cur"
+			compopt -o filenames 2>/dev/null
+			return 0
+			;;
 		--by)
 			_lade_reply -W "package" -- "$cur"
 			return 0
@@ -101,7 +106,13 @@ _lade() {
 		esac
 		;;
 	diff)
-		opts="--json --no-sandbox --help"
+		opts="--by --json --no-sandbox --help"
+		case $prev in
+		--by)
+			_lade_reply -W "package" -- "$cur"
+			return 0
+			;;
+		esac
 		;;
 	verify)
 		opts="--max-problems --no-layers --no-sandbox --json --quiet --help"

@@ -38,24 +38,6 @@ static json_t *entry_json(const struct imagefs *f, const char *path)
 	return e;
 }
 
-static int open_one(const char *image, struct lade_images **out, struct lade_error **err)
-{
-	if (lade_images_open(image, out, err) < 0)
-		return -1;
-	if ((*out)->n_imgs != 1) {
-		_cleanup_buf_ struct lade_buf refs = LADE_BUF_INIT;
-		for (size_t i = 0; i < (*out)->n_imgs; i++)
-			lade_buf_addf(&refs, "%s%s", i ? ", " : "",
-			              (*out)->imgs[i].ref ? (*out)->imgs[i].ref : "(untagged)");
-		lade_error_set(err, 0, "%s holds %zu images (%s): name one as IMAGE:TAG", image,
-		               (*out)->n_imgs, refs.data);
-		lade_images_free(*out);
-		*out = NULL;
-		return -1;
-	}
-	return 0;
-}
-
 static json_t *side_json(const struct lade_images *s)
 {
 	json_t *j =
@@ -149,7 +131,7 @@ int lade_diff(const char *image_a, const char *image_b, json_t **out, bool *diff
 {
 	_cleanup_(lade_images_freep) struct lade_images *sa = NULL;
 	_cleanup_(lade_images_freep) struct lade_images *sb = NULL;
-	if (open_one(image_a, &sa, err) < 0 || open_one(image_b, &sb, err) < 0)
+	if (imagefs_open_one(image_a, &sa, err) < 0 || imagefs_open_one(image_b, &sb, err) < 0)
 		return -1;
 	const struct lade_image *a = &sa->imgs[0], *b = &sb->imgs[0];
 	const json_t *ida = json_object_get(json_object_get(a->config, "rootfs"), "diff_ids");

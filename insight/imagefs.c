@@ -37,6 +37,7 @@ struct walk {
 	struct imagefs *f;
 	const char *where;
 	unsigned char *buf;
+	uint32_t layer;
 };
 
 static int fs_entry(void *ctx, struct archive *a, struct archive_entry *e, struct lade_error **err)
@@ -84,6 +85,7 @@ static int fs_entry(void *ctx, struct archive *a, struct archive_entry *e, struc
 	}
 	fe->sha256[0] = '\0';
 	fe->has_record = false;
+	fe->layer = w->layer;
 	lade_buf_reset(&fe->record);
 	if (type != LADE_ENTRY_FILE)
 		return 0;
@@ -111,15 +113,15 @@ static int fs_entry(void *ctx, struct archive *a, struct archive_entry *e, struc
 
 /* One pass over a layer blob (the one layer reader): its digest and size, the tar stream's
  * size and sha256 (diff_id) and, with f, every entry applied to the merged file system. */
-static int stream_layer(const struct lade_image_blob *b, const char *where, struct imagefs *f,
-                        struct imagefs_layer *res, struct lade_error **err)
+static int stream_layer(const struct lade_image_blob *b, const char *where, uint32_t layer,
+                        struct imagefs *f, struct imagefs_layer *res, struct lade_error **err)
 {
 	enum lade_compression comp;
 	if (lade_compression_from_media_type(b->media_type, &comp) < 0)
 		return lade_error_set(err, 0, "%s: unsupported layer media type '%s'", where,
 		                      b->media_type ? b->media_type : "(none)");
 	_cleanup_free_ unsigned char *databuf = f ? xmalloc(CHUNK) : NULL;
-	struct walk w = {f, where, databuf};
+	struct walk w = {f, where, databuf, layer};
 	struct lade_layer_read r = {
 	        .path = b->path,
 	        .name = where,
@@ -164,7 +166,8 @@ int imagefs_stream(const struct lade_images *s, const struct lade_image *im, str
 		if (done) {
 			results[i] = *done;
 		} else {
-			if (stream_layer(&im->layers[i], where, f, &results[i], err) < 0)
+			if (stream_layer(&im->layers[i], where, (uint32_t)i, f, &results[i], err) <
+			    0)
 				return -1;
 			if (seen) {
 				struct imagefs_layer *copy = xmalloc(sizeof(*copy));
@@ -206,4 +209,22 @@ const char **imagefs_paths(const struct imagefs *f, size_t *n)
 	qsort(v, k, sizeof(*v), cmp_path);
 	*n = k;
 	return v;
+}
+
+int imagefs_open_one(const char *image, struct lade_images **out, struct lade_error **err)
+{
+	if (lade_images_open(image, out, err) < 0)
+		return -1;
+	if ((*out)->n_imgs != 1) {
+		_cleanup_buf_ struct lade_buf refs = LADE_BUF_INIT;
+		for (size_t i = 0; i < (*out)->n_imgs; i++)
+			lade_buf_addf(&refs, "%s%s", i ? ", " : "",
+			              (*out)->imgs[i].ref ? (*out)->imgs[i].ref : "(untagged)");
+		lade_error_set(err, 0, "%s holds %zu images (%s): name one as IMAGE:TAG", image,
+		               (*out)->n_imgs, refs.data);
+		lade_images_free(*out);
+		*out = NULL;
+		return -1;
+	}
+	return 0;
 }

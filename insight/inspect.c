@@ -74,8 +74,8 @@ static int inspect_img(const struct lade_images *s, const struct lade_image *im,
 	_cleanup_free_ struct imagefs_layer *res = xcalloc(im->n_layers + 1, sizeof(*res));
 	struct imagefs f;
 	imagefs_init(&f);
-	f.records = o->by_package;
-	bool need_fs = o->top || o->by_package;
+	f.records = o->by_package || o->treemap;
+	bool need_fs = o->top || o->by_package || o->treemap;
 	int r = o->layers ? imagefs_stream(s, im, need_fs ? &f : NULL, seen, res, err) : 0;
 	if (r < 0) {
 		imagefs_release(&f);
@@ -109,13 +109,15 @@ static int inspect_img(const struct lade_images *s, const struct lade_image *im,
 	                 lsize + im->config_blob.size + (im->digest ? im->manifest_size : 0));
 	if (o->layers)
 		imagefs_set_size(j, "uncompressed_size", usize);
-	if (o->layers && (o->top || o->by_package)) {
+	if (o->layers && need_fs) {
 		size_t n;
 		_cleanup_free_ const char **paths = imagefs_paths(&f, &n);
 		if (o->top)
 			json_object_set_new(j, "top", top_files(&f, paths, n, o->top));
 		if (o->by_package)
 			json_object_set_new(j, "packages", imagefs_packages(&f, paths, n));
+		if (o->treemap)
+			json_object_set_new(j, "treemap", imagefs_treemap(&f, paths, n, layers));
 	}
 	imagefs_release(&f);
 	*out = steal_pointer(&j);
@@ -169,7 +171,7 @@ int lade_inspect(const char *image, const struct lade_inspect_options *o, json_t
 	struct lade_inspect_options dflt = {.layers = true};
 	if (o == NULL)
 		o = &dflt;
-	if (!o->layers && (o->top || o->by_package))
+	if (!o->layers && (o->top || o->by_package || o->treemap))
 		return lade_error_set(err, 0, "%s: the largest files and packages need the layers",
 		                      image);
 	_cleanup_(lade_images_freep) struct lade_images *s = NULL;

@@ -252,6 +252,21 @@ ensure_base() {
 	BASE_ARCHIVE=$BASE_DIR/docker-archive.tar
 }
 
+# fixture_lock DIR — the fixture wheels in DIR/wheels and DIR/requirements.lock pinning
+# datapkg, platpkg and the two nvidia-* namespace wheels by their sha256.
+fixture_lock() {
+	python3 "$LADE_SRCDIR/tests/fixtures/make-wheels.py" "$1/wheels" >"$T/make-wheels.log" 2>&1 ||
+		bail_out "make-wheels.py failed: $(cat "$T/make-wheels.log")"
+	python3 - "$1/wheels" >"$1/requirements.lock" <<'PY' || bail_out "cannot write the lock"
+import glob, hashlib, os, sys
+for pat in ("datapkg-*.whl", "platpkg-*.whl", "nvidia_cublas_cu12-*.whl",
+            "nvidia_cudnn_cu12-*.whl"):
+    for w in glob.glob(os.path.join(sys.argv[1], pat)):
+        name, version = os.path.basename(w).split("-")[:2]
+        print(f"{name}=={version} --hash=sha256:{hashlib.sha256(open(w, 'rb').read()).hexdigest()}")
+PY
+}
+
 # hello_recipe DIR [BASE-YAML] — copy recipes/hello to DIR with its base replaced (default:
 # the shared OCI base) and no output dir, so tests choose one with -o.
 hello_recipe() {

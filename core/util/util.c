@@ -787,6 +787,9 @@ int lade_parse_u32(const char *s, int base, uint32_t *out)
 	return 0;
 }
 
+/* Units as written, like GNU coreutils: K, M, G, T and KiB … TiB are powers of 1024; KB, MB,
+ * GB, TB powers of 1000 (a budget of "500MB" is 500,000,000 bytes). A fraction of at most six
+ * digits needs a unit ("1.5GiB"); the result is rounded down to whole bytes. */
 int lade_parse_size(const char *s, uint64_t *out)
 {
 	if (s == NULL || *s < '0' || *s > '9')
@@ -796,21 +799,46 @@ int lade_parse_size(const char *s, uint64_t *out)
 	unsigned long long v = strtoull(s, &end, 10);
 	if (errno)
 		return -1;
+	uint64_t frac = 0, frac_div = 1;
+	if (*end == '.') {
+		const char *f = ++end;
+		while (*end >= '0' && *end <= '9' && end - f < 6) {
+			frac = frac * 10 + (uint64_t)(*end++ - '0');
+			frac_div *= 10;
+		}
+		if (end == f || (*end >= '0' && *end <= '9'))
+			return -1;
+	}
 	static const struct {
 		const char *suffix;
-		unsigned shift;
+		uint64_t mult;
 	} units[] = {
-	        {"", 0},    {"B", 0},    {"K", 10},   {"KiB", 10}, {"KB", 10},
-	        {"M", 20},  {"MiB", 20}, {"MB", 20},  {"G", 30},   {"GiB", 30},
-	        {"GB", 30}, {"T", 40},   {"TiB", 40}, {"TB", 40},
+	        {"", 1},
+	        {"B", 1},
+	        {"K", 1ull << 10},
+	        {"KiB", 1ull << 10},
+	        {"KB", 1000ull},
+	        {"M", 1ull << 20},
+	        {"MiB", 1ull << 20},
+	        {"MB", 1000000ull},
+	        {"G", 1ull << 30},
+	        {"GiB", 1ull << 30},
+	        {"GB", 1000000000ull},
+	        {"T", 1ull << 40},
+	        {"TiB", 1ull << 40},
+	        {"TB", 1000000000000ull},
 	};
 	for (size_t i = 0; i < LADE_ARRAY_SIZE(units); i++) {
-		if (strcmp(end, units[i].suffix) == 0) {
-			if (units[i].shift && v > (UINT64_MAX >> units[i].shift))
-				return -1;
-			*out = (uint64_t)v << units[i].shift;
-			return 0;
-		}
+		if (strcmp(end, units[i].suffix) != 0)
+			continue;
+		uint64_t m = units[i].mult;
+		if ((frac_div > 1 && m == 1) || v > UINT64_MAX / m)
+			return -1;
+		uint64_t whole = (uint64_t)v * m, part = frac * m / frac_div; /* < 10^6 · 2^40 */
+		if (whole > UINT64_MAX - part)
+			return -1;
+		*out = whole + part;
+		return 0;
 	}
 	return -1;
 }

@@ -62,6 +62,10 @@ struct lade_build_options {
 	bool tls_verify_off; /* --tls-verify=false */
 	char **annotations;  /* NULL-terminated "KEY=VALUE" from the command line, over the
 	                      * recipe's; may be NULL */
+	uint64_t max_size;   /* --max-size: budget for each image's config + layers
+	                      * (compressed), over every variant's output.max-size; 0: the
+	                      * recipe's */
+	const char *max_size_text; /* --max-size as written, for messages */
 	/* What the build does as it does it (struct lade_build_event), may be NULL. Called from
 	 * the building thread; the event and its strings live for the call only. */
 	void (*progress)(void *ctx, const struct lade_build_event *ev);
@@ -87,6 +91,9 @@ struct lade_build_image {
 	char digest[LADE_DIGEST_STRLEN];
 	char config_digest[LADE_DIGEST_STRLEN];
 	uint64_t manifest_size;
+	uint64_t config_size;
+	uint64_t max_size;    /* the budget (--max-size, else output.max-size); 0: none */
+	char *max_size_where; /* "--max-size 500MB" or "output.max-size 500MB"; NULL: none */
 	char sbom_digest[LADE_DIGEST_STRLEN]; /* the SBOM artifact manifest, "" without --sbom */
 	uint64_t sbom_size;
 	struct lade_build_layer *layers;
@@ -117,7 +124,9 @@ struct lade_build_report {
 
 /* Build. On success *out holds what was written (caller frees with lade_build_report_free).
  * On failure the output layout's index.json is untouched (blobs already written are complete
- * and unreferenced, never partial). */
+ * and unreferenced, never partial) — except over a size budget: then the layout (or archive)
+ * is written, nothing is pushed, and the error names max-size, the image's compressed and
+ * unpacked sizes and its biggest layers and Python distributions. */
 int lade_build_run(const struct lade_build_options *o, struct lade_build_report **out,
                    struct lade_error **err);
 void lade_build_report_free(struct lade_build_report *r);

@@ -23,6 +23,8 @@ struct lade_inspect_options {
 	bool layers;     /* decompress the layers: uncompressed sizes, diff_ids (default true) */
 	size_t top;      /* list the N largest files of the merged file system (0: none) */
 	bool by_package; /* installed bytes per Python distribution (every *.dist-info/RECORD) */
+	bool treemap;    /* "treemap": the bytes as a tree (layer → distribution or directory →
+	                  * file) for lade_inspect_html */
 };
 
 /* Inspect every image IMAGE names (all refs of a layout, or the one tagged). *out is a new
@@ -46,6 +48,12 @@ int lade_inspect(const char *image, const struct lade_inspect_options *o, json_t
  * appended to out. */
 void lade_inspect_format(const json_t *report, struct lade_buf *out);
 
+/* One self-contained HTML page of a lade_inspect() report made with treemap (and top,
+ * by_package): a zoomable treemap (inline SVG drawn by a small inline script, nothing loaded
+ * from anywhere), the layer table, the biggest files and distributions and, for several
+ * images, the bytes and layers they share. Appended to out. */
+void lade_inspect_html(const json_t *report, struct lade_buf *out);
+
 /* Compare the merged file systems of two images, each of which must name exactly one image
  * (give the TAG when a layout holds several). *out (caller owns):
  *   {"a": {"image", "digest", "config"}, "b": {...}, "identical": bool, "config_equal": bool,
@@ -60,5 +68,19 @@ int lade_diff(const char *image_a, const char *image_b, json_t **out, bool *diff
 
 /* Human-readable rendering of a lade_diff() report, appended to out. */
 void lade_diff_format(const json_t *report, struct lade_buf *out);
+
+/* `lade diff --by package`: where the bytes of two images (one each) went. *out (caller
+ * owns): {"a": S, "b": S, "delta", "rows": [R]} with S = {"image", "digest", "ref", "bytes"
+ * (regular files of the merged file system)} and one R per Python distribution (by
+ * normalised name and site directory) and per layer for the bytes no distribution owns
+ * (matched by the history text that made it): {"kind": "package"|"layer", "name",
+ * "location" (package), "a_version", "b_version" (package, when present), "a_layer",
+ * "b_layer" (layer: 1-based index, when present), "a_bytes", "b_bytes", "delta" (b - a),
+ * "status": "added"|"removed"|"changed"|"unchanged"}, sorted by |delta|, then name. A
+ * distribution's bytes are those of inspect --by package; a layer's are the regular files it
+ * wrote last that no RECORD lists. *different: any row not unchanged. */
+int lade_diff_packages(const char *image_a, const char *image_b, json_t **out, bool *different,
+                       struct lade_error **err);
+void lade_diff_packages_format(const json_t *report, struct lade_buf *out);
 
 #endif

@@ -64,10 +64,12 @@ struct lade_recipe_layers {
 };
 
 struct lade_recipe_output {
-	char *dir;         /* absolute host path; NULL when not given */
-	char *format;      /* "oci" (default) | "oci-archive" | "docker-archive" */
-	char *compression; /* "gzip" (default) | "zstd" | "none" */
-	char *sbom;        /* "none" (default) | "spdx" | "cyclonedx" */
+	char *dir;           /* absolute host path; NULL when not given */
+	char *format;        /* "oci" (default) | "oci-archive" | "docker-archive" */
+	char *compression;   /* "gzip" (default) | "zstd" | "none" */
+	char *sbom;          /* "none" (default) | "spdx" | "cyclonedx" */
+	uint64_t max_size;   /* budget for config + layers (compressed), 0: none */
+	char *max_size_text; /* max-size as written ("500MB"), for messages; NULL: none */
 };
 
 struct lade_recipe {

@@ -193,7 +193,8 @@ int lade_openat_beneath(int dfd, const char *rel, int flags, mode_t mode);
 
 /* Parse "1234" / "0644" style numbers with bounds; return 0 or -1 (no error message). */
 int lade_parse_u32(const char *s, int base, uint32_t *out);
-/* Parse sizes like "64MiB", "4GiB", "100", "2G" (binary units). */
+/* Parse sizes like "64MiB", "4GiB", "100", "2G", "1.5GiB" (K M G T KiB … TiB: powers of 1024)
+ * and "500MB" (KB MB GB TB: powers of 1000). */
 int lade_parse_size(const char *s, uint64_t *out);
 /* Format a size in human units ("1.5 MiB") into buf. */
 const char *lade_human_size(uint64_t n, char *buf, size_t buflen);

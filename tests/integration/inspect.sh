@@ -13,17 +13,7 @@ umask 022
 ensure_base
 
 R=$T/recipe
-W=$R/wheels
-python3 "$LADE_SRCDIR/tests/fixtures/make-wheels.py" "$W" >"$T/make-wheels.log" 2>&1 ||
-	bail_out "make-wheels.py failed: $(cat "$T/make-wheels.log")"
-python3 - "$W" >"$R/requirements.lock" <<'PY' || bail_out "cannot write the lock"
-import glob, hashlib, os, sys
-for pat in ("datapkg-*.whl", "platpkg-*.whl", "nvidia_cublas_cu12-*.whl",
-            "nvidia_cudnn_cu12-*.whl"):
-    for w in glob.glob(os.path.join(sys.argv[1], pat)):
-        name, version = os.path.basename(w).split("-")[:2]
-        print(f"{name}=={version} --hash=sha256:{hashlib.sha256(open(w, 'rb').read()).hexdigest()}")
-PY
+fixture_lock "$R"
 mkdir -p "$R/app"
 printf 'print("hello")\n' >"$R/app/main.py"
 head -c 300000 /dev/zero | tr '\0' 'x' >"$R/app/big.txt"

@@ -105,7 +105,8 @@ static const char full_recipe[] =
         "  dir: out/\n"
         "  format: oci-archive\n"
         "  compression: zstd\n"
-        "  sbom: spdx\n";
+        "  sbom: spdx\n"
+        "  max-size: 1.5GB\n";
 
 static void test_full(void)
 {
@@ -192,6 +193,8 @@ static void test_full(void)
 	is_str(r->output.format, "oci-archive", "output.format");
 	is_str(r->output.compression, "zstd", "output.compression");
 	is_str(r->output.sbom, "spdx", "output.sbom");
+	ok(r->output.max_size == 1500000000u, "output.max-size 1.5GB is decimal");
+	is_str(r->output.max_size_text, "1.5GB", "output.max-size as written");
 }
 
 static void test_defaults(void)
@@ -212,6 +215,7 @@ static void test_defaults(void)
 	is_str(r->output.format, "oci", "format defaults to oci");
 	is_str(r->output.compression, "gzip", "compression defaults to gzip");
 	is_str(r->output.sbom, "none", "sbom defaults to none");
+	ok(r->output.max_size == 0 && r->output.max_size_text == NULL, "no max-size by default");
 	ok(!r->config.has_cmd && !r->config.has_entrypoint && r->config.user == NULL,
 	   "config unset");
 
@@ -427,9 +431,14 @@ static void test_value_errors(void)
 	        {"layers: {max-layers: 0}\n",
 	         "recipe.yaml:3:22: layers.max-layers '0' must be from 1 to 125", "max-layers 0"},
 	        {"layers: {split-threshold: 64 MiB}\n",
-	         "recipe.yaml:3:27: layers.split-threshold '64 MiB' is not a size (like 64MiB or "
-	         "4GiB)",
+	         "recipe.yaml:3:27: layers.split-threshold '64 MiB' is not a size (like 64MiB, "
+	         "500MB "
+	         "or 1.5GiB)",
 	         "a bad size"},
+	        {"output: {max-size: 12 parsecs}\n",
+	         "recipe.yaml:3:20: output.max-size '12 parsecs' is not a size (like 64MiB, 500MB "
+	         "or 1.5GiB)",
+	         "a bad max-size"},
 	        {"layers: {groups: [{name: a, files: [/x]}, {name: a, packages: [b]}]}\n",
 	         "recipe.yaml:3:50: layers.groups[1].name 'a' is used twice", "a repeated group"},
 	        {"layers: {groups: [{name: a}]}\n",

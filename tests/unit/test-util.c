@@ -78,6 +78,15 @@ static void test_sizes(void)
 	ok(lade_parse_size("100", &v) == 0 && v == 100, "plain bytes");
 	ok(lade_parse_size("12XB", &v) < 0, "unknown unit refused");
 	ok(lade_parse_size("-1", &v) < 0, "negative refused");
+	ok(lade_parse_size("500MB", &v) == 0 && v == 500000000ull, "500MB is decimal");
+	ok(lade_parse_size("2GB", &v) == 0 && v == 2000000000ull, "2GB is decimal");
+	ok(lade_parse_size("1.5GiB", &v) == 0 && v == 3ull << 29, "1.5GiB");
+	ok(lade_parse_size("1.5GB", &v) == 0 && v == 1500000000ull, "1.5GB");
+	ok(lade_parse_size("0.25K", &v) == 0 && v == 256, "0.25K");
+	ok(lade_parse_size("1.5", &v) < 0, "a fraction of a byte refused");
+	ok(lade_parse_size("1.GiB", &v) < 0 && lade_parse_size("1.1234567GiB", &v) < 0,
+	   "empty or over-long fraction refused");
+	ok(lade_parse_size("20000000TB", &v) < 0, "overflow refused");
 	uint32_t u;
 	ok(lade_parse_u32("0644", 8, &u) == 0 && u == 0644, "octal mode");
 	ok(lade_parse_u32("4294967296", 10, &u) < 0, "u32 overflow refused");
