@@ -11,6 +11,7 @@
 
 #include "lade/base.h"
 #include "lade/compress.h"
+#include "lade/hashmap.h"
 #include "lade/libc.h"
 #include "lade/store.h"
 #include "lade/tree.h"
@@ -179,6 +180,37 @@ static void test_glibc(const char *tmp)
 	ok(lade_base_detect_libc(f2.base, f2.store, f2.tree, "linux/amd64", &libc2, &err) == 0,
 	   "libc detected in two layers");
 	is_str(libc2, "glibc-2.38", "the topmost layer's libc.so.6 wins");
+
+	/* libc.so.6 kept while the tree is read: detection then reads no layer (the blobs are
+	 * gone from the store) and still sees the topmost layer's copy. */
+	_cleanup_(lade_tree_freep) struct lade_tree *t3 = lade_tree_new();
+	_cleanup_(lade_base_keep_release) struct lade_base_keep keep = LADE_BASE_KEEP_LIBC;
+	ok(lade_base_read_tree_keep(f2.base, f2.store, t3, &keep, &err) == 0 && keep.files &&
+	           lade_hashmap_size(keep.files) == 1,
+	   "read_tree_keep keeps the one libc.so.6 path (%s)", msg(err));
+	const struct lade_buf *kb =
+	        keep.files ? lade_hashmap_get(keep.files, "lib/x86_64-linux-gnu/libc.so.6") : NULL;
+	ok(kb && kb->len == sizeof(GLIBC_238) - 1 && memcmp(kb->data, GLIBC_238, kb->len) == 0,
+	   "with the topmost layer's content");
+	for (size_t i = 0; i < f2.base->n_layers; i++) {
+		_cleanup_free_ char *p =
+		        lade_store_blob_path(f2.store, f2.base->layers[i].desc.digest);
+		_cleanup_free_ char *moved = xasprintf("%s.away", p);
+		if (rename(p, moved) < 0)
+			abort();
+	}
+	_cleanup_free_ char *libc4 = NULL;
+	ok(lade_base_detect_libc_kept(f2.base, f2.store, t3, &keep, "linux/amd64", &libc4, &err) ==
+	           0,
+	   "detected from the kept copy without the layers (%s)", msg(err));
+	is_str(libc4, "glibc-2.38", "the same answer");
+	for (size_t i = 0; i < f2.base->n_layers; i++) {
+		_cleanup_free_ char *p =
+		        lade_store_blob_path(f2.store, f2.base->layers[i].desc.digest);
+		_cleanup_free_ char *moved = xasprintf("%s.away", p);
+		if (rename(moved, p) < 0)
+			abort();
+	}
 
 	/* lade_base_read_path itself. */
 	_cleanup_buf_ struct lade_buf b = LADE_BUF_INIT;
