@@ -46,6 +46,20 @@ static int write_all(int fd, const void *p, size_t n)
 	return 0;
 }
 
+/* "WHAT: N members, N bytes, sha256 HEX" on stderr; frees ctx. */
+static void report(const char *what, EVP_MD_CTX *ctx, unsigned long long members,
+                   unsigned long long bytes)
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int mdlen = 0;
+	EVP_DigestFinal_ex(ctx, md, &mdlen);
+	EVP_MD_CTX_free(ctx);
+	fprintf(stderr, "%s: %llu members, %llu bytes, sha256 ", what, members, bytes);
+	for (unsigned int i = 0; i < mdlen; i++)
+		fprintf(stderr, "%02x", md[i]);
+	fprintf(stderr, "\n");
+}
+
 static uint32_t le16(const unsigned char *p)
 {
 	return (uint32_t)p[0] | (uint32_t)p[1] << 8;
@@ -138,14 +152,7 @@ static int splice_floor(int argc, char **argv)
 	for (int i = 0; i < argc; i++)
 		if (splice_wheel(argv[i], stream, &members, &bytes) < 0)
 			return 1;
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned int mdlen;
-	EVP_DigestFinal_ex(stream, md, &mdlen);
-	EVP_MD_CTX_free(stream);
-	fprintf(stderr, "floor --splice: %llu members, %llu bytes, sha256 ", members, bytes);
-	for (unsigned int i = 0; i < mdlen; i++)
-		fprintf(stderr, "%02x", md[i]);
-	fprintf(stderr, "\n");
+	report("floor --splice", stream, members, bytes);
 	return 0;
 }
 
@@ -153,8 +160,6 @@ int main(int argc, char **argv)
 {
 	static char buf[1 << 20];
 	unsigned long long bytes = 0, members = 0;
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned int mdlen = 0;
 	int out = isatty(STDOUT_FILENO) ? -1 : STDOUT_FILENO;
 	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
 
@@ -199,11 +204,6 @@ int main(int argc, char **argv)
 		}
 		archive_read_free(a);
 	}
-	EVP_DigestFinal_ex(ctx, md, &mdlen);
-	EVP_MD_CTX_free(ctx);
-	fprintf(stderr, "floor: %llu members, %llu bytes, sha256 ", members, bytes);
-	for (unsigned int i = 0; i < mdlen; i++)
-		fprintf(stderr, "%02x", md[i]);
-	fprintf(stderr, "\n");
+	report("floor", ctx, members, bytes);
 	return 0;
 }
