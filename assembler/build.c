@@ -453,11 +453,14 @@ static int base_facts(struct build_ctx *c, const struct lade_recipe *r,
 			note(c, "cache: base index %s not used: %s", path, ignored->msg);
 	}
 
+	/* libc.so.6 is kept while the tree is read: one pass over the base layers, not two. */
 	_cleanup_(lade_tree_freep) struct lade_tree *t = lade_tree_new();
-	if (lade_base_read_tree(base, c->store, t, err) < 0)
+	_cleanup_(lade_base_keep_release) struct lade_base_keep keep = LADE_BASE_KEEP_LIBC;
+	if (lade_base_read_tree_keep(base, c->store, t, need_libc ? &keep : NULL, err) < 0)
 		return -1;
 	_cleanup_free_ char *libc = NULL;
-	if (need_libc && lade_base_detect_libc(base, c->store, t, platform, &libc, err) < 0)
+	if (need_libc &&
+	    lade_base_detect_libc_kept(base, c->store, t, &keep, platform, &libc, err) < 0)
 		return lade_error_prefix(err, "%s: cannot tell the base image's libc (set libc:)",
 		                         r->path);
 	if (path) {

@@ -33,7 +33,7 @@ WHAT = {
     "peer: pip install (compiles .pyc)": "its pip-install phase alone",
     "peer: pip install --no-compile": "venv + pip install --no-compile (output: tree size, uncompressed)",
     "floor gzip": "inflate every wheel + sha256 + igzip -2 on all cores (layer format 1's compressor)",
-    "floor splice": "inflate every wheel + sha256 of installed bytes, of that stream, of the wheels (no deflate)",
+    "floor splice": "ISA-L inflate of every member + sha256 per member and of the stream + 2 sha256 of the wheels (no deflate)",
     "floor zstd": "inflate every wheel + sha256 + zstd -3 on all cores",
     "lade rebuild (app change)": "one app file changed, build into the same layout",
 }

@@ -203,8 +203,10 @@ const struct lade_cli_command lade_cli_commands[] = {
         {"diff", "IMAGE_A IMAGE_B [options]", "what differs between two images: layers and files",
          "Compare two images: config, layers (by diff_id, position by position and as sets) "
          "and, when layers differ, the files added, removed and modified in the merged file "
-         "systems (path, type, mode, size, sha256). Exit status 0 when identical, 1 when "
-         "different, 2 on error.",
+         "systems (path, type, mode, size, sha256). Layers with the same content in other "
+         "blobs (another compressor, level or media type) are listed as recompressed, with "
+         "both blobs. Exit status 0 when identical (same manifest, blobs and content), 1 when "
+         "anything differs, 2 on error.",
          diff_options, image_forms},
         {"verify", "DIR[:REF] [options]",
          "check an OCI image layout: digests, sizes, diff_ids, tar rules",

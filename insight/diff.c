@@ -56,6 +56,22 @@ static bool diff_id_in(const json_t *ids, const char *id)
 	return false;
 }
 
+static bool same_blob(const struct lade_image_blob *x, const struct lade_image_blob *y)
+{
+	return x && y && strcmp(x->digest, y->digest) == 0 &&
+	       (x->media_type == NULL) == (y->media_type == NULL) &&
+	       (x->media_type == NULL || strcmp(x->media_type, y->media_type) == 0);
+}
+
+static void blob_json(json_t *l, const char *key, const struct lade_image_blob *b)
+{
+	if (b == NULL)
+		return;
+	json_t *o = json_pack("{s:s, s:I}", "digest", b->digest, "size", (json_int_t)b->size);
+	imagefs_set_str(o, "media_type", b->media_type);
+	json_object_set_new(l, key, o);
+}
+
 static json_t *only_in(const json_t *x, const json_t *y)
 {
 	json_t *arr = json_array();
@@ -138,19 +154,29 @@ int lade_diff(const char *image_a, const char *image_b, json_t **out, bool *diff
 	const json_t *idb = json_object_get(json_object_get(b->config, "rootfs"), "diff_ids");
 	size_t na = json_array_size(ida), nb = json_array_size(idb);
 	json_t *layers = json_array();
-	bool layers_equal = true;
+	bool layers_equal = true, blobs_equal = true;
 	for (size_t i = 0; i < na || i < nb; i++) {
 		const char *x = json_string_value(json_array_get(ida, i));
 		const char *y = json_string_value(json_array_get(idb, i));
+		const struct lade_image_blob *ba = i < a->n_layers ? &a->layers[i] : NULL;
+		const struct lade_image_blob *bb = i < b->n_layers ? &b->layers[i] : NULL;
 		const char *status = i >= na                         ? "added"
 		                     : i >= nb                       ? "removed"
 		                     : (x && y && strcmp(x, y) == 0) ? "equal"
 		                                                     : "changed";
 		if (strcmp(status, "equal") != 0)
 			layers_equal = false;
+		else if (!same_blob(ba, bb)) {
+			/* The same tar, stored differently: compressed by another compressor or
+			 * level, or with another media type. */
+			status = "recompressed";
+			blobs_equal = false;
+		}
 		json_t *l = json_pack("{s:I, s:s}", "index", (json_int_t)(i + 1), "status", status);
 		imagefs_set_str(l, "a", x);
 		imagefs_set_str(l, "b", y);
+		blob_json(l, "blob_a", ba);
+		blob_json(l, "blob_b", bb);
 		json_array_append_new(layers, l);
 	}
 	_cleanup_(json_decrefp) json_t *j = json_object();
@@ -175,7 +201,14 @@ int lade_diff(const char *image_a, const char *image_b, json_t **out, bool *diff
 		        j, "files",
 		        json_pack("{s:[], s:[], s:[]}", "added", "removed", "modified"));
 	}
-	bool identical = layers_equal && files_equal && config_equal;
+	/* A docker-archive read through manifest.json has no manifest digest. */
+	bool manifest_equal =
+	        a->digest == NULL || b->digest == NULL || strcmp(a->digest, b->digest) == 0;
+	bool content_equal = layers_equal && files_equal && config_equal;
+	bool identical = content_equal && blobs_equal && manifest_equal;
+	json_object_set_new(j, "manifest_equal", json_boolean(manifest_equal));
+	json_object_set_new(j, "blobs_equal", json_boolean(blobs_equal));
+	json_object_set_new(j, "content_equal", json_boolean(content_equal));
 	json_object_set_new(j, "identical", json_boolean(identical));
 	*different = !identical;
 	*out = steal_pointer(&j);

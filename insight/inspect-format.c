@@ -229,14 +229,41 @@ void lade_diff_format(const json_t *report, struct lade_buf *out)
 		lade_buf_adds(out, "identical\n");
 		return;
 	}
+	if (json_is_true(json_object_get(report, "content_equal")))
+		lade_buf_adds(out, "same content (config, diff_ids, files), stored differently:\n");
+	size_t i;
+	const json_t *l;
+	json_array_foreach(json_object_get(report, "layers"), i, l)
+	{
+		if (strcmp(json_string_value(json_object_get(l, "status")), "recompressed") != 0)
+			continue;
+		const json_t *x = json_object_get(l, "blob_a"), *y = json_object_get(l, "blob_b");
+		char sx[32], sy[32];
+		lade_buf_addf(out,
+		              "layer %" JSON_INTEGER_FORMAT
+		              " recompressed (diff_id %s):\n  a: %s %s %s\n  b: %s %s %s\n",
+		              json_integer_value(json_object_get(l, "index")),
+		              json_string_value(json_object_get(l, "a")),
+		              json_string_value(json_object_get(x, "digest")),
+		              json_string_value(json_object_get(x, "media_type")) ?: "",
+		              hsize(json_object_get(x, "size"), sx, sizeof(sx)),
+		              json_string_value(json_object_get(y, "digest")),
+		              json_string_value(json_object_get(y, "media_type")) ?: "",
+		              hsize(json_object_get(y, "size"), sy, sizeof(sy)));
+	}
+	if (!json_is_true(json_object_get(report, "manifest_equal")) &&
+	    json_is_true(json_object_get(report, "blobs_equal")) &&
+	    json_is_true(json_object_get(report, "content_equal")))
+		lade_buf_adds(out, "manifests differ (annotations or media types), with the same "
+		                   "config and layer blobs\n");
+	if (json_is_true(json_object_get(report, "content_equal")))
+		return;
 	if (!json_is_true(json_object_get(report, "config_equal")))
 		lade_buf_addf(out, "config differs: %s vs %s\n",
 		              json_string_value(json_object_get(a, "config")),
 		              json_string_value(json_object_get(b, "config")));
 	struct table t = {.cols = 4, .right = 0x1};
 	table_row(&t, "#", "LAYER", "A", "B");
-	size_t i;
-	const json_t *l;
 	json_array_foreach(json_object_get(report, "layers"), i, l)
 	{
 		char n[24];

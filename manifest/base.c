@@ -645,14 +645,58 @@ static void hashmap_freep(struct lade_hashmap **m)
 struct walk {
 	const char *base_name, *digest;
 	struct lade_tree *tree;
-	struct lade_hashmap *seen; /* paths this layer wrote */
+	struct lade_hashmap *seen;   /* paths this layer wrote */
+	struct lade_base_keep *keep; /* may be NULL */
 };
+
+static void buf_free(void *p)
+{
+	lade_buf_release(p);
+	free(p);
+}
+
+void lade_base_keep_release(struct lade_base_keep *keep)
+{
+	if (keep == NULL || keep->files == NULL)
+		return;
+	lade_hashmap_free(keep->files, buf_free);
+	keep->files = NULL;
+}
+
+/* Keep (or drop) the content of the entry at p when its name is keep's. */
+static int keep_entry(struct walk *w, struct archive *a, struct archive_entry *e, const char *p,
+                      enum lade_entry_type type, struct lade_error **err)
+{
+	const char *slash = strrchr(p, '/');
+	if (w->keep == NULL || strcmp(slash ? slash + 1 : p, w->keep->name) != 0)
+		return 0;
+	if (w->keep->files == NULL)
+		w->keep->files = lade_hashmap_new();
+	struct lade_buf *old = lade_hashmap_remove(w->keep->files, p);
+	if (old)
+		buf_free(old);
+	la_int64_t size = archive_entry_size(e);
+	if (type != LADE_ENTRY_FILE || size < 0 || (uint64_t)size > w->keep->max)
+		return 0;
+	struct lade_buf *b = xmalloc(sizeof(*b));
+	lade_buf_init(b);
+	char chunk[65536];
+	la_ssize_t n;
+	while ((n = archive_read_data(a, chunk, sizeof(chunk))) > 0)
+		lade_buf_add(b, chunk, (size_t)n);
+	if (n < 0) {
+		buf_free(b);
+		return lade_error_set(err, 0, "base %s: layer %s: cannot read /%s: %s",
+		                      w->base_name, w->digest, p, archive_error_string(a));
+	}
+	lade_hashmap_put(w->keep->files, p, b);
+	return 0;
+}
 
 /* One tar header of a base layer, into the tree. */
 static int walk_entry(void *ctx, struct archive *a, struct archive_entry *e,
                       struct lade_error **err)
 {
-	(void)a;
 	struct walk *w = ctx;
 	const char *base_name = w->base_name, *digest = w->digest;
 	const char *raw = archive_entry_pathname(e);
@@ -705,7 +749,7 @@ static int walk_entry(void *ctx, struct archive *a, struct archive_entry *e,
 	                    (uint32_t)archive_entry_uid(e), (uint32_t)archive_entry_gid(e),
 	                    size > 0 ? (uint64_t)size : 0, link, err) < 0)
 		return lade_error_prefix(err, "base %s: layer %s", base_name, digest);
-	return 0;
+	return keep_entry(w, a, e, p, type, err);
 }
 
 /* How a base layer is read: verified against its digest and diff_id in the same read; the
@@ -731,12 +775,19 @@ void lade_base_layer_read_init(const struct lade_base_layer *l, const char *path
 int lade_base_read_tree(const struct lade_base_image *b, struct lade_store *store,
                         struct lade_tree *tree, struct lade_error **err)
 {
+	return lade_base_read_tree_keep(b, store, tree, NULL, err);
+}
+
+int lade_base_read_tree_keep(const struct lade_base_image *b, struct lade_store *store,
+                             struct lade_tree *tree, struct lade_base_keep *keep,
+                             struct lade_error **err)
+{
 	for (size_t i = 0; i < b->n_layers; i++) {
 		const struct lade_base_layer *l = &b->layers[i];
 		_cleanup_free_ char *path = lade_store_blob_path(store, l->desc.digest);
 		_cleanup_free_ char *name = xasprintf("base %s: layer %s", b->name, l->desc.digest);
 		_cleanup_(hashmap_freep) struct lade_hashmap *seen = lade_hashmap_new();
-		struct walk w = {b->name, l->desc.digest, tree, seen};
+		struct walk w = {b->name, l->desc.digest, tree, seen, keep};
 		struct lade_layer_read r;
 		lade_base_layer_read_init(l, path, name, &r);
 		r.entry = walk_entry;

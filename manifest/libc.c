@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "lade/hashmap.h"
 #include "lade/libc.h"
 #include "lade/util.h"
 
@@ -119,6 +120,13 @@ int lade_base_detect_libc(const struct lade_base_image *base, struct lade_store 
                           const struct lade_tree *tree, const char *platform, char **out,
                           struct lade_error **err)
 {
+	return lade_base_detect_libc_kept(base, store, tree, NULL, platform, out, err);
+}
+
+int lade_base_detect_libc_kept(const struct lade_base_image *base, struct lade_store *store,
+                               const struct lade_tree *tree, const struct lade_base_keep *kept,
+                               const char *platform, char **out, struct lade_error **err)
+{
 	const char *march = musl_arch(platform);
 	if (march) {
 		_cleanup_free_ char *ld = xasprintf("lib/ld-musl-%s.so.1", march);
@@ -146,12 +154,14 @@ int lade_base_detect_libc(const struct lade_base_image *base, struct lade_store 
 		const struct lade_tree_node *n = lade_tree_lookup(tree, resolved);
 		if (n == NULL || n->type != LADE_ENTRY_FILE)
 			continue;
+		const struct lade_buf *k =
+		        kept && kept->files ? lade_hashmap_get(kept->files, resolved) : NULL;
 		_cleanup_buf_ struct lade_buf content = LADE_BUF_INIT;
-		bool found = false;
-		if (lade_base_read_path(base, store, resolved, 64u << 20, &content, &found, err) <
-		    0)
+		bool found = k != NULL;
+		if (k == NULL && lade_base_read_path(base, store, resolved, 64u << 20, &content,
+		                                     &found, err) < 0)
 			return -1;
-		int minor = found ? glibc_version(&content) : -1;
+		int minor = found ? glibc_version(k ? k : &content) : -1;
 		if (minor < 0)
 			continue;
 		*out = xasprintf("glibc-2.%d", minor);

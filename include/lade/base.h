@@ -68,6 +68,22 @@ void lade_base_image_freep(struct lade_base_image **b);
 int lade_base_read_tree(const struct lade_base_image *b, struct lade_store *store,
                         struct lade_tree *tree, struct lade_error **err);
 
+/* Regular files whose last path component is `name`, kept while lade_base_read_tree_keep
+ * reads the layers: the content the topmost layer writes at each such path (files over `max`
+ * bytes are not kept; a later non-regular entry at the path drops it). So lade_base_detect_libc
+ * reads libc.so.6 without a second pass over the base layers. */
+struct lade_hashmap;
+struct lade_base_keep {
+	const char *name;
+	size_t max;
+	struct lade_hashmap *files; /* path -> struct lade_buf * (owned), made by read_tree_keep */
+};
+/* lade_base_read_tree, keeping keep's files (keep may be NULL). */
+int lade_base_read_tree_keep(const struct lade_base_image *b, struct lade_store *store,
+                             struct lade_tree *tree, struct lade_base_keep *keep,
+                             struct lade_error **err);
+void lade_base_keep_release(struct lade_base_keep *keep);
+
 /* How a base layer blob at `path` is read (lade_layer_read): checked against its digest and
  * diff_id, the compression detected from the bytes, bytes after the last gzip member ignored;
  * name prefixes the errors. Fills *r with no entry callback. */

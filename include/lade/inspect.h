@@ -57,12 +57,18 @@ void lade_inspect_html(const json_t *report, struct lade_buf *out);
 /* Compare the merged file systems of two images, each of which must name exactly one image
  * (give the TAG when a layout holds several). *out (caller owns):
  *   {"a": {"image", "digest", "config"}, "b": {...}, "identical": bool, "config_equal": bool,
- *    "layers": [{"index" (from 1), "status": "equal"|"changed"|"added"|"removed",
- *                "a": diff_id, "b": diff_id}],
+ *    "content_equal": bool, "blobs_equal": bool, "manifest_equal": bool,
+ *    "layers": [{"index" (from 1),
+ *                "status": "equal"|"recompressed"|"changed"|"added"|"removed",
+ *                "a": diff_id, "b": diff_id, "blob_a": B, "blob_b": B}],
  *    "layers_only_in_a": [diff_id], "layers_only_in_b": [diff_id],
  *    "files": {"added": [E], "removed": [E], "modified": [{"path", "a": E, "b": E}]}}
- * with E = {"path", "type", "mode", "uid", "gid", "size", "sha256" (files), "link"}. Files
- * are compared only when the layers differ. *different is set to !identical. */
+ * with E = {"path", "type", "mode", "uid", "gid", "size", "sha256" (files), "link"} and
+ * B = {"digest", "size", "media_type"}. "recompressed": the same diff_id in another blob
+ * (another compressor, level or media type). content_equal: same config, diff_ids and files;
+ * identical: also the same blobs and manifest digest (unknown for a docker-archive read
+ * through manifest.json: not compared). Files are compared only when the diff_ids differ.
+ * *different is set to !identical. */
 int lade_diff(const char *image_a, const char *image_b, json_t **out, bool *different,
               struct lade_error **err);
 

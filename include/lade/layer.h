@@ -24,8 +24,9 @@
 /* Bumped whenever the bytes lade writes for the same inputs and options change (tar
  * framing, ordering, implicit parents, compression, what a wheel installs as): part of every
  * layer cache key. 3: gzip layers are members (wheel members' deflate data spliced, the rest
- * zlib) and console scripts use pip's current template. */
-#define LADE_LAYER_FORMAT_VERSION 3
+ * zlib) and console scripts use pip's current template. 4: members with at least 1 KiB of
+ * deflate data are spliced (4 KiB in 3). */
+#define LADE_LAYER_FORMAT_VERSION 4
 
 struct lade_entry;
 

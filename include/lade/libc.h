@@ -18,6 +18,16 @@ int lade_base_detect_libc(const struct lade_base_image *base, struct lade_store 
                           const struct lade_tree *tree, const char *platform, char **out,
                           struct lade_error **err);
 
+/* The same, reading libc.so.6 from kept (LADE_BASE_KEEP_LIBC, filled by
+ * lade_base_read_tree_keep with that tree) instead of reading the base layers again. */
+#define LADE_BASE_KEEP_LIBC                                                                        \
+	{                                                                                          \
+		"libc.so.6", 64u << 20, NULL                                                       \
+	}
+int lade_base_detect_libc_kept(const struct lade_base_image *base, struct lade_store *store,
+                               const struct lade_tree *tree, const struct lade_base_keep *kept,
+                               const char *platform, char **out, struct lade_error **err);
+
 /* Read the content of the file `path` (normalised, symlinks already resolved) from the
  * topmost base layer that has it, at most max bytes. *found is false when no layer has it. */
 int lade_base_read_path(const struct lade_base_image *base, struct lade_store *store,

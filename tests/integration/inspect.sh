@@ -4,7 +4,9 @@
 # `umoci unpack` makes (a row's size column, or the file's size when the column is empty), and
 # `--top` the largest regular files `find` sees there; the layer sizes add up to the blobs.
 # diff: two builds of one recipe are identical (exit 0); a changed app file is exactly that
-# file (exit 1); a layout and its oci-archive (skopeo) are identical; errors exit 2.
+# file (exit 1); a layout and its oci-archive (skopeo) are identical; the same recipe built with
+# zstd or gzip --level 1 has the same content in other blobs, listed as recompressed (exit 1);
+# errors exit 2.
 source "${LADE_SRCDIR:-$(dirname "$0")/../..}/tests/lib.sh"
 need_cmd python3 umoci skopeo find sort
 export LC_ALL=C
@@ -135,6 +137,39 @@ like "$OUT" "identical" "and says identical"
 skopeo copy -q "oci:$T/out:t" "oci-archive:$T/out.tar:t" || bail_out "skopeo copy to oci-archive failed"
 run_lade diff "$T/out:t" "oci-archive:$T/out.tar:t"
 is "$RC" 0 "a layout and its oci-archive are identical"
+
+# The same recipe compressed otherwise (zstd; gzip --level 1): the same config, diff_ids and
+# files in other blobs and another manifest. Not identical: exit 1, and each layer lade wrote
+# is listed as recompressed with both blobs (those of the two manifests), the base's as equal.
+for how in "--compression zstd" "--level 1"; do
+	rm -rf "$T/outc"
+	# shellcheck disable=SC2086
+	run_lade build "$R/recipe.yaml" -o "$T/outc" -q $how
+	run_lade diff "$T/out:t" "$T/outc:t"
+	is "$RC" 1 "$how build of the same recipe: diff exits 1"
+	like "$OUT" "same content \(config, diff_ids, files\), stored differently" "and says the content is the same"
+	if [[ "$OUT" == *identical* ]]; then not_ok "and does not say identical"; else ok "and does not say identical"; fi
+	run_lade diff --json "$T/out:t" "$T/outc:t"
+	is "$RC" 1 "$how: diff --json exits 1"
+	printf '%s\n' "$OUT" >"$T/diffc.json"
+	is "$(for e in .identical .content_equal .blobs_equal .manifest_equal .config_equal '.files.modified|length'; do
+		json_get "$e" "$T/diffc.json"
+	done | tr '\n' ' ')" "false true false false true 0 " "$how: JSON says same content, other blobs and manifest"
+	python3 - "$T/diffc.json" <(oci_layers "$T/out" t) <(oci_layers "$T/outc" t) <(oci_layers "$BASE_OCI" python3.11) <<'PY' >"$T/diffc.err" 2>&1
+import json, sys
+d = json.load(open(sys.argv[1]))
+la, lb, base = (open(p).read().split() for p in sys.argv[2:5])
+assert len(d["layers"]) == len(la) == len(lb), (len(d["layers"]), len(la), len(lb))
+for i, l in enumerate(d["layers"]):
+    assert l["a"] == l["b"], l
+    assert l["blob_a"]["digest"] == la[i] and l["blob_b"]["digest"] == lb[i], l
+    want = "equal" if la[i] in base else "recompressed"
+    assert l["status"] == want, (l, want)
+assert sum(l["status"] == "recompressed" for l in d["layers"]) == len(la) - len(base)
+PY
+	is "$?" 0 "$how: the layers lade wrote are recompressed, with both manifests' blobs; the base's equal"
+	[ -s "$T/diffc.err" ] && diag "$(cat "$T/diffc.err")"
+done
 
 printf 'print("changed")\n' >"$R/app/main.py"
 run_lade build "$R/recipe.yaml" -o "$T/out3" -q

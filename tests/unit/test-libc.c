@@ -11,6 +11,7 @@
 
 #include "lade/base.h"
 #include "lade/compress.h"
+#include "lade/hashmap.h"
 #include "lade/libc.h"
 #include "lade/store.h"
 #include "lade/tree.h"
@@ -134,6 +135,18 @@ static int make_base(const char *dir, const struct tent *const *layers, const si
 	return lade_base_read_tree(f->base, f->store, f->tree, err);
 }
 
+/* Move the base's layer blobs out of the store (away) or back. */
+static void move_blobs(const struct fixture *f, bool away)
+{
+	for (size_t i = 0; i < f->base->n_layers; i++) {
+		_cleanup_free_ char *p =
+		        lade_store_blob_path(f->store, f->base->layers[i].desc.digest);
+		_cleanup_free_ char *moved = xasprintf("%s.away", p);
+		if ((away ? rename(p, moved) : rename(moved, p)) < 0)
+			abort();
+	}
+}
+
 static const char *msg(const struct lade_error *e)
 {
 	return e ? e->msg : "(no error)";
@@ -179,6 +192,25 @@ static void test_glibc(const char *tmp)
 	ok(lade_base_detect_libc(f2.base, f2.store, f2.tree, "linux/amd64", &libc2, &err) == 0,
 	   "libc detected in two layers");
 	is_str(libc2, "glibc-2.38", "the topmost layer's libc.so.6 wins");
+
+	/* libc.so.6 kept while the tree is read: detection then reads no layer (the blobs are
+	 * gone from the store) and still sees the topmost layer's copy. */
+	_cleanup_(lade_tree_freep) struct lade_tree *t3 = lade_tree_new();
+	_cleanup_(lade_base_keep_release) struct lade_base_keep keep = LADE_BASE_KEEP_LIBC;
+	ok(lade_base_read_tree_keep(f2.base, f2.store, t3, &keep, &err) == 0 && keep.files &&
+	           lade_hashmap_size(keep.files) == 1,
+	   "read_tree_keep keeps the one libc.so.6 path (%s)", msg(err));
+	const struct lade_buf *kb =
+	        keep.files ? lade_hashmap_get(keep.files, "lib/x86_64-linux-gnu/libc.so.6") : NULL;
+	ok(kb && kb->len == sizeof(GLIBC_238) - 1 && memcmp(kb->data, GLIBC_238, kb->len) == 0,
+	   "with the topmost layer's content");
+	move_blobs(&f2, true);
+	_cleanup_free_ char *libc4 = NULL;
+	ok(lade_base_detect_libc_kept(f2.base, f2.store, t3, &keep, "linux/amd64", &libc4, &err) ==
+	           0,
+	   "detected from the kept copy without the layers (%s)", msg(err));
+	is_str(libc4, "glibc-2.38", "the same answer");
+	move_blobs(&f2, false);
 
 	/* lade_base_read_path itself. */
 	_cleanup_buf_ struct lade_buf b = LADE_BUF_INIT;
