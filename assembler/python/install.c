@@ -312,7 +312,7 @@ struct planned {
 	uint32_t mode;
 	ssize_t member;       /* verbatim member index, or -1 for generated content */
 	struct lade_buf data; /* generated content */
-	bool record_self;     /* the RECORD file: listed as ",," */
+	bool record_self;     /* the RECORD file, and .pyc files: listed as ",," */
 	bool record_only;     /* not installed, only listed (see plan_member) */
 };
 
@@ -696,6 +696,57 @@ static int plan_member(struct lade_wheel *w, const struct lade_install_scheme *s
 	return 0;
 }
 
+#define PY_SOURCE_MAX (256u << 20)
+
+/* pip's compile step: after the wheel's files (not the entry-point wrappers written later),
+ * every installed path ending in ".py", in any scheme directory. */
+static int compile_planned(struct lade_wheel *w, const struct lade_install_scheme *s,
+                           struct plan *p, struct lade_error **err)
+{
+	const char *fn = lade_wheel_filename(w);
+	size_t n = p->n;
+	_cleanup_buf_ struct lade_buf src = LADE_BUF_INIT;
+	for (size_t i = 0; i < n; i++) {
+		size_t len = strlen(p->v[i].path);
+		if (p->v[i].record_only || len < 3 || strcmp(p->v[i].path + len - 3, ".py") != 0)
+			continue;
+		const struct lade_buf *text = &p->v[i].data;
+		if (p->v[i].member >= 0) {
+			lade_buf_reset(&src);
+			if (lade_wheel_read_member(w, (size_t)p->v[i].member, PY_SOURCE_MAX, &src,
+			                           err) < 0)
+				return -1;
+			text = &src;
+		}
+		_cleanup_free_ char *pyc_path = lade_pyc_path(
+		        p->v[i].path, lade_pyc_compiler_cache_tag(s->compiler), s->optimize);
+		if (excluded(s, pyc_path))
+			continue;
+		_cleanup_free_ char *image_path = xasprintf("/%s", p->v[i].path);
+		_cleanup_buf_ struct lade_buf pyc = LADE_BUF_INIT;
+		_cleanup_free_ char *failure = NULL;
+		int rc = lade_pyc_compile(s->compiler, image_path, text->data, text->len,
+		                          s->optimize, &pyc, &failure, err);
+		if (rc < 0)
+			return lade_error_prefix(err, "wheel %s", fn);
+		if (rc == 1) {
+			_cleanup_free_ char *note =
+			        xasprintf("wheel %s: %s not compiled (%s), as pip skips it", fn,
+			                  image_path, failure);
+			lade_strv_push(&p->notes, note);
+			continue;
+		}
+		struct planned *f = plan_add(p, p->v[i].root, steal_pointer(&pyc_path),
+		                             xasprintf("%s (bytecode)", p->v[i].origin));
+		f->mode = 0644;
+		f->record_self = true;
+		lade_buf_release(&f->data);
+		f->data = pyc;
+		lade_buf_init(&pyc);
+	}
+	return 0;
+}
+
 int lade_wheel_install(struct lade_wheel *w, const struct lade_install_scheme *scheme,
                        bool requested, struct lade_layer *layer, struct lade_install_info *info,
                        struct lade_error **err)
@@ -713,6 +764,8 @@ int lade_wheel_install(struct lade_wheel *w, const struct lade_install_scheme *s
 		if (plan_member(w, scheme, lib_dir, i, &p, err) < 0)
 			return -1;
 	}
+	if (scheme->compiler && compile_planned(w, scheme, &p, err) < 0)
+		return -1;
 	for (size_t i = 0; i < lade_wheel_entry_point_count(w); i++) {
 		const struct lade_wheel_entry_point *ep = lade_wheel_entry_point(w, i);
 		char *dest = lade_path_join(scheme->scripts, ep->name);
