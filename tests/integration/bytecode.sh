@@ -1,0 +1,154 @@
+#!/bin/bash
+# python.compile: the .pyc files lade writes with its bytecode helper (the host's python3.11).
+# - present as __pycache__/NAME.cpython-311.pyc with PEP 552 flags 1 (unchecked hash), listed in
+#   RECORD as pip lists them ("path,,"), for .py files in every scheme directory;
+# - a file that does not compile is installed, not compiled, and the build says so;
+# - two builds from different directories and umasks give one digest;
+# - the interpreter in the image uses the pyc: the source changed inside the container does not
+#   change what is imported (and it does with compile: false, the control);
+# - compile: false gives the same tree minus the pycs and their RECORD rows;
+# - python.optimize: 2 writes .opt-2.pyc; a missing interpreter fails before anything is
+#   written, naming python.compiler and python.compile: false.
+source "${LADE_SRCDIR:-$(dirname "$0")/../..}/tests/lib.sh"
+need_cmd buildah python3 tar
+need_root "buildah from/run with vfs storage"
+ensure_base
+export LC_ALL=C
+[ -x /usr/bin/python3.11 ] || skip_all "no /usr/bin/python3.11 to compile with"
+export PATH=/usr/bin:/bin:/usr/sbin:/sbin # the compiler: /usr/bin/python3.11, as the base's
+
+export STORAGE_DRIVER=vfs BUILDAH_ISOLATION=chroot
+BUILDAH=(buildah --root "$T/containers/root" --runroot "$T/containers/run" --storage-driver vfs)
+at_exit "${BUILDAH[*]} rm --all; ${BUILDAH[*]} rmi --all --force"
+
+R=$T/a
+mkdir -p "$R/wheels"
+python3 - "$R/wheels" <<'PY' || bail_out "cannot make the bcpkg wheel"
+import sys
+from wheelkit import mw
+mw.simple(sys.argv[1], "bcpkg", "1.0", {
+    "bcpkg/__init__.py": b"VALUE = 'compiled'\n",
+    "bcpkg/sub/mod.py": b"# -*- coding: latin-1 -*-\nS = '\xe9t\xe9'\nF = frozenset({'a', 'b', 'c'})\n",
+    "bcpkg/broken.py": b"def f(:\n    pass\n",
+    "bcpkg/data.txt": b"not python\n",
+    "bcpkg-1.0.data/purelib/bcextra.py": b"EXTRA = 1\n",
+})
+PY
+wheelkit lock "$R/requirements.lock" "$R"/wheels/*.whl || bail_out "cannot write the lock"
+recipe() { # DIR EXTRA-PYTHON-KEYS
+	cat >"$1/recipe.yaml" <<YAML
+name: bytecode
+tag: t
+base: {oci: "$BASE_OCI:python3.11"}
+python: {interpreter: /usr/bin/python3.11, version: "3.11", lock: requirements.lock, wheelhouse: [wheels/]$2}
+YAML
+}
+recipe "$R" ""
+SITE=opt/venv/lib/python3.11/site-packages
+
+# -- the compiled image
+run_lade build "$R/recipe.yaml" -o "$T/out-a"
+is "$RC" 0 "build with python.compile (the default) exits 0"
+[ "$RC" -eq 0 ] || { diag "$ERR"; done_testing; }
+digest_a=$(printed_digest "$OUT")
+like "$ERR" "bcpkg-1.0-py3-none-any.whl: /$SITE/bcpkg/broken.py not compiled \(SyntaxError: " \
+	"the file that does not compile is named in a note"
+
+# the layer holding bcpkg, unpacked with tar
+mkdir -p "$T/tree-a"
+for l in $(oci_layers "$T/out-a" t); do
+	tar -xzf "$(oci_blob "$T/out-a" "$l")" -C "$T/tree-a" 2>/dev/null
+done
+for p in bcpkg/__pycache__/__init__.cpython-311.pyc bcpkg/sub/__pycache__/mod.cpython-311.pyc \
+	__pycache__/bcextra.cpython-311.pyc; do
+	if [ -f "$T/tree-a/$SITE/$p" ]; then ok "$p is in the image"; else not_ok "$p is in the image"; fi
+done
+is "$(ls "$T/tree-a/$SITE/bcpkg/__pycache__")" "__init__.cpython-311.pyc" \
+	"no pyc for broken.py, nor for data.txt"
+is "$(python3 -c 'import sys; d = open(sys.argv[1], "rb").read(16); print(int.from_bytes(d[4:8], "little"))' \
+	"$T/tree-a/$SITE/bcpkg/__pycache__/__init__.cpython-311.pyc")" 1 "PEP 552 flags 1: unchecked hash"
+record=$T/tree-a/$SITE/bcpkg-1.0.dist-info/RECORD
+is "$(grep -c '\.pyc,,' "$record")" 3 "RECORD lists the three pycs as pip does (path,,)"
+like "$(cat "$record")" "bcpkg/sub/__pycache__/mod.cpython-311.pyc,," "RECORD row of a nested module"
+
+# -- another directory, another umask: one digest
+B=$T/other/place
+mkdir -p "$B"
+cp -a "$R/wheels" "$R/requirements.lock" "$B/"
+recipe "$B" ""
+(umask 077 && cd / && "$LADE" build "$B/recipe.yaml" -o "$T/out-b" -q >"$T/b.out" 2>"$T/b.err")
+is "$(printed_digest "$(cat "$T/b.out")")" "$digest_a" \
+	"built from another directory under umask 077: the same manifest digest"
+
+# -- the interpreter uses the pyc
+ctr=$("${BUILDAH[@]}" from --quiet "oci:$T/out-a:t" 2>"$T/from.err") || true
+if [ -n "$ctr" ]; then
+	brun() { "${BUILDAH[@]}" run --env PYTHONDONTWRITEBYTECODE=1 "$ctr" -- "$@" 2>&1; }
+	is "$(brun /opt/venv/bin/python -c 'import bcpkg, bcextra; print(bcpkg.VALUE, bcextra.EXTRA)')" \
+		"compiled 1" "the modules import"
+	brun /bin/sh -c "echo \"VALUE = 'source'\" > /$SITE/bcpkg/__init__.py"
+	is "$(brun /opt/venv/bin/python -c 'import bcpkg; print(bcpkg.VALUE, bcpkg.__cached__)')" \
+		"compiled /$SITE/bcpkg/__pycache__/__init__.cpython-311.pyc" \
+		"with the source changed in the container, the import still gives the compiled code"
+	is "$(brun /opt/venv/bin/python -c 'import bcpkg.sub.mod as m; print(m.__spec__.origin, m.S == "\xe9t\xe9", sorted(m.F))')" \
+		"/$SITE/bcpkg/sub/mod.py True ['a', 'b', 'c']" "co_filename and the latin-1 source's constants"
+else
+	not_ok "buildah from oci:out-a:t"
+	diag "$(cat "$T/from.err")"
+fi
+
+# -- compile: false: the same tree without the pycs (and the control for the pyc's use)
+C=$T/c
+mkdir -p "$C"
+cp -a "$R/wheels" "$R/requirements.lock" "$C/"
+recipe "$C" ", compile: false"
+run_lade build "$C/recipe.yaml" -o "$T/out-c" -q
+is "$RC" 0 "build with python.compile: false exits 0"
+mkdir -p "$T/tree-c"
+for l in $(oci_layers "$T/out-c" t); do
+	tar -xzf "$(oci_blob "$T/out-c" "$l")" -C "$T/tree-c" 2>/dev/null
+done
+is "$(cd "$T/tree-c" && find . -name '*.pyc' -path './opt/*' | wc -l)" 0 "no pyc with compile: false"
+is "$(cd "$T/tree-c/opt" && find . ! -name RECORD | sort)" \
+	"$(cd "$T/tree-a/opt" && find . ! -name '*.pyc' ! -name __pycache__ ! -name RECORD | sort)" \
+	"the same paths as the compiled image without its pycs"
+is "$(cat "$T/tree-c/$SITE/bcpkg-1.0.dist-info/RECORD")" "$(grep -v '\.pyc,,' "$record")" \
+	"RECORD is the compiled image's without the pyc rows"
+ctr_c=$("${BUILDAH[@]}" from --quiet "oci:$T/out-c:t" 2>/dev/null) || true
+if [ -n "$ctr_c" ]; then
+	crun() { "${BUILDAH[@]}" run --env PYTHONDONTWRITEBYTECODE=1 "$ctr_c" -- "$@" 2>&1; }
+	crun /bin/sh -c "echo \"VALUE = 'source'\" > /$SITE/bcpkg/__init__.py"
+	is "$(crun /opt/venv/bin/python -c 'import bcpkg; print(bcpkg.VALUE)')" "source" \
+		"control: without pycs the changed source is what is imported"
+else
+	not_ok "buildah from oci:out-c:t"
+fi
+
+# -- optimize: 2
+O=$T/o
+mkdir -p "$O"
+cp -a "$R/wheels" "$R/requirements.lock" "$O/"
+recipe "$O" ", optimize: 2"
+run_lade build "$O/recipe.yaml" -o "$T/out-o" -q
+is "$RC" 0 "build with python.optimize: 2 exits 0"
+like "$(for l in $(oci_layers "$T/out-o" t); do tar -tzf "$(oci_blob "$T/out-o" "$l")"; done)" \
+	"bcpkg/__pycache__/__init__.cpython-311.opt-2.pyc" "optimize 2 writes NAME.cpython-311.opt-2.pyc"
+
+# -- no interpreter: an error before anything is written
+M=$T/m
+mkdir -p "$M"
+cp -a "$R/wheels" "$R/requirements.lock" "$M/"
+recipe "$M" ", compiler: /nonexistent/python3.11"
+run_lade build "$M/recipe.yaml" -o "$T/out-m" -q
+isnt_zero=$([ "$RC" -ne 0 ] && echo yes)
+is "$isnt_zero" yes "a missing python.compiler fails"
+like "$ERR" "recipe.yaml:4:[0-9]+: python.compile: set python.compiler to a Python 3.11 interpreter, or python.compile: false: /nonexistent/python3.11" \
+	"the error names python.compiler and python.compile: false"
+[ -e "$T/out-m" ] && not_ok "nothing written" || ok "nothing written (no output directory)"
+recipe "$M" ""
+ERR=$(env PATH=/nonexistent "$LADE" build "$M/recipe.yaml" -o "$T/out-m" -q 2>&1)
+like "$ERR" "python.compile: set python.compiler .*: no python3.11 on PATH" \
+	"no python3.11 on PATH: the same advice"
+[ -e "$T/out-m" ] && not_ok "nothing written" || ok "nothing written either"
+
+done_testing
