@@ -35,6 +35,7 @@ struct build_ctx {
 	int64_t epoch;
 	struct lade_cache *cache; /* NULL: --no-cache */
 	struct lade_build_compilers *compilers;
+	char *key_extra; /* the image's bytecode compiler ("python compiler …"), for cache keys */
 	/* --sbom: the app files of the image being built (reset per image) */
 	struct lade_sbom_file *sbom_files;
 	char **sbom_strs;
@@ -44,6 +45,7 @@ struct build_ctx {
 
 static void sbom_ctx_release(struct build_ctx *c)
 {
+	free(c->key_extra);
 	free(c->sbom_files);
 	lade_strv_free(c->sbom_strs);
 	free(c->sbom_json);
@@ -152,6 +154,7 @@ static int write_layer(struct build_ctx *c, struct lade_layer *layer, const char
 	        .jobs = c->o->jobs > 0 ? c->o->jobs : 1,
 	        .mtime = c->epoch,
 	        .base = tree,
+	        .key_extra = c->key_extra,
 	};
 	struct lade_layer_result res;
 	bool reused = false;
@@ -334,6 +337,11 @@ static int py_prepare(struct build_ctx *c, const struct lade_recipe *r, const ch
 	if (py->compile) {
 		p->scheme.compiler = compiler_for(c->compilers, py);
 		p->scheme.optimize = py->optimize;
+		free(c->key_extra);
+		c->key_extra = p->scheme.compiler
+		                       ? xasprintf("python compiler %s",
+		                                   lade_pyc_compiler_version(p->scheme.compiler))
+		                       : NULL;
 		if (p->scheme.compiler == NULL) /* started for every wanted variant */
 			return lade_error_set(err, 0,
 			                      "%s:%d:%d: python.compile: no compiler started",
@@ -822,6 +830,8 @@ static int build_image(struct build_ctx *c, const struct lade_recipe *r, const c
 	add_base_layers(im, &alloc, base);
 
 	_cleanup_(lade_py_plan_release) struct lade_py_plan py = {0};
+	free(c->key_extra); /* per image: py_prepare sets it when it compiles */
+	c->key_extra = NULL;
 	if (r->python.present && py_prepare(c, r, platform, base, tree, base_libc, &py, err) < 0)
 		return -1;
 	/* Config first, so each written layer appends its diff_id and history entry. */

@@ -220,6 +220,8 @@ static int compute_key(struct lade_cache *c, struct lade_layer *l,
 	        LADE_LAYER_FORMAT_VERSION, lade_compression_name(o->compression),
 	        lade_compression_describe(o->compression, o->level), o->level, o->mtime);
 	key_field(sha, head);
+	if (o->key_extra) /* absent otherwise: keys of layers without it stay what they were */
+		key_field(sha, o->key_extra);
 	struct key_ctx k = {.c = c, .sha = sha};
 	if (lade_layer_walk(l, o, key_entry, &k, err) < 0)
 		return lade_error_prefix(err, "layer %s", lade_layer_comment(l));
