@@ -262,7 +262,13 @@ static int start_compiler(struct lade_build_compilers *s, const struct lade_reci
 		return 0;
 	int line = py->compiler ? py->compiler_line : py->line;
 	int column = py->compiler ? py->compiler_column : py->column;
-	_cleanup_free_ char *path = lade_pyc_compiler_find(py->compiler, py->version, err);
+	/* a path is the recipe's, like its other host paths; a name is looked up on PATH */
+	_cleanup_free_ char *named =
+	        py->compiler && strchr(py->compiler, '/') && py->compiler[0] != '/'
+	                ? lade_path_join(r->dir, py->compiler)
+	                : NULL;
+	_cleanup_free_ char *path =
+	        lade_pyc_compiler_find(named ? named : py->compiler, py->version, err);
 	if (path == NULL)
 		return lade_error_prefix(
 		        err,
