@@ -343,6 +343,11 @@ static int py_prepare(struct build_ctx *c, const struct lade_recipe *r, const ch
 	if (py->compile) {
 		p->scheme.compiler = compiler_for(c->compilers, py);
 		p->scheme.optimize = py->optimize;
+		if (c->cache) { /* a rebuild takes the wheels' bytecode from the cache */
+			p->scheme.memo_get = lade_cache_memo_get;
+			p->scheme.memo_put = lade_cache_memo_put;
+			p->scheme.memo_ctx = c->cache;
+		}
 		free(c->key_extra);
 		c->key_extra = p->scheme.compiler
 		                       ? xasprintf("python compiler %s",

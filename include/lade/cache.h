@@ -65,4 +65,11 @@ const char *lade_cache_warning(const struct lade_cache *c);
 int lade_cache_key(struct lade_cache *c, struct lade_layer *l, const struct lade_layer_options *o,
                    char out[65], struct lade_error **err);
 
+/* The bytecode memo (struct lade_install_scheme's memo_get / memo_put, ctx the cache): a
+ * wheel's compiled bytecode under DIR/pyc/<key>, so that a rebuild whose venv layers come from
+ * the cache does not compile them again. get: 1 with the bytes, 0 when absent or unreadable;
+ * put: written atomically, a failure only sets the warning. Callers check what they read. */
+int lade_cache_memo_get(void *cache, const char *key, struct lade_buf *out);
+void lade_cache_memo_put(void *cache, const char *key, const void *data, size_t len);
+
 #endif

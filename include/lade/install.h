@@ -42,6 +42,14 @@ struct lade_install_scheme {
 	 * lists it; a file that does not compile is skipped with a note. */
 	struct lade_pyc_compiler *compiler;
 	int optimize; /* 0-2 */
+	/* Where a wheel's compiled bytecode is kept between builds (the layer cache), may be NULL:
+	 * without it a rebuild compiles every file again. key is 64 hex digits naming the
+	 * compiler's version, the level and every compiled file's image path and content hash;
+	 * get returns 1 with the bytes put for that key in *out, 0 when it has none; put may fail
+	 * silently. */
+	int (*memo_get)(void *ctx, const char *key, struct lade_buf *out);
+	void (*memo_put)(void *ctx, const char *key, const void *data, size_t len);
+	void *memo_ctx;
 };
 
 /* Fill s for a venv at image path `venv` ("/opt/venv" or "opt/venv") and python "3.11".

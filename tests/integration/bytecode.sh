@@ -44,6 +44,19 @@ python: {interpreter: /usr/bin/python3.11, version: "3.11", lock: requirements.l
 YAML
 }
 recipe "$R" ""
+# another_recipe DIR EXTRA-PYTHON-KEYS — the same wheels and lock in DIR, the recipe with EXTRA.
+another_recipe() {
+	mkdir -p "$1"
+	cp -a "$R/wheels" "$R/requirements.lock" "$1/"
+	recipe "$1" "$2"
+}
+# unpack LAYOUT DIR — every layer of LAYOUT:t extracted into DIR.
+unpack() {
+	mkdir -p "$2"
+	for l in $(oci_layers "$1" t); do
+		tar -xzf "$(oci_blob "$1" "$l")" -C "$2" 2>/dev/null
+	done
+}
 SITE=opt/venv/lib/python3.11/site-packages
 
 # -- the compiled image
@@ -54,11 +67,7 @@ digest_a=$(printed_digest "$OUT")
 like "$ERR" "bcpkg-1.0-py3-none-any.whl: /$SITE/bcpkg/broken.py not compiled \(SyntaxError: " \
 	"the file that does not compile is named in a note"
 
-# the layer holding bcpkg, unpacked with tar
-mkdir -p "$T/tree-a"
-for l in $(oci_layers "$T/out-a" t); do
-	tar -xzf "$(oci_blob "$T/out-a" "$l")" -C "$T/tree-a" 2>/dev/null
-done
+unpack "$T/out-a" "$T/tree-a"
 for p in bcpkg/__pycache__/__init__.cpython-311.pyc bcpkg/sub/__pycache__/mod.cpython-311.pyc \
 	__pycache__/bcextra.cpython-311.pyc; do
 	if [ -f "$T/tree-a/$SITE/$p" ]; then ok "$p is in the image"; else not_ok "$p is in the image"; fi
@@ -73,12 +82,23 @@ like "$(cat "$record")" "bcpkg/sub/__pycache__/mod.cpython-311.pyc,," "RECORD ro
 
 # -- another directory, another umask: one digest
 B=$T/other/place
-mkdir -p "$B"
-cp -a "$R/wheels" "$R/requirements.lock" "$B/"
-recipe "$B" ""
+another_recipe "$B" ""
 (umask 077 && cd / && "$LADE" build "$B/recipe.yaml" -o "$T/out-b" -q >"$T/b.out" 2>"$T/b.err")
 is "$(printed_digest "$(cat "$T/b.out")")" "$digest_a" \
 	"built from another directory under umask 077: the same manifest digest"
+
+# -- with the layer cache: the wheels' bytecode is kept (DIR/pyc/KEY), a rebuild uses it, and a
+# damaged memo is not used
+run_lade build "$R/recipe.yaml" -o "$T/out-cache1" -q --cache "$T/cache"
+is "$(printed_digest "$OUT")" "$digest_a" "with the layer cache: the same digest"
+is "$(ls "$T/cache/pyc" 2>/dev/null | wc -l)" 1 "one bytecode memo for the one wheel"
+run_lade build "$R/recipe.yaml" -o "$T/out-cache2" --cache "$T/cache" --json
+is "$(json_get '.images[0].digest' <<<"$OUT")" "$digest_a" "rebuilt from the cache: the same digest"
+is "$(json_get '.images[0].layers[]' <<<"$OUT" | grep -c '"reused": *true')" 1 \
+	"the venv layer is reused (not compiled, not compressed again)"
+for m in "$T"/cache/pyc/*; do printf 'x' | dd of="$m" bs=1 seek=40 conv=notrunc 2>/dev/null; done
+run_lade build "$R/recipe.yaml" -o "$T/out-cache3" -q --cache "$T/cache"
+is "$(printed_digest "$OUT")" "$digest_a" "a damaged bytecode memo is compiled again: the same digest"
 
 # -- the interpreter uses the pyc
 ctr=$("${BUILDAH[@]}" from --quiet "oci:$T/out-a:t" 2>"$T/from.err") || true
@@ -98,16 +118,10 @@ else
 fi
 
 # -- compile: false: the same tree without the pycs (and the control for the pyc's use)
-C=$T/c
-mkdir -p "$C"
-cp -a "$R/wheels" "$R/requirements.lock" "$C/"
-recipe "$C" ", compile: false"
-run_lade build "$C/recipe.yaml" -o "$T/out-c" -q
+another_recipe "$T/c" ", compile: false"
+run_lade build "$T/c/recipe.yaml" -o "$T/out-c" -q
 is "$RC" 0 "build with python.compile: false exits 0"
-mkdir -p "$T/tree-c"
-for l in $(oci_layers "$T/out-c" t); do
-	tar -xzf "$(oci_blob "$T/out-c" "$l")" -C "$T/tree-c" 2>/dev/null
-done
+unpack "$T/out-c" "$T/tree-c"
 is "$(cd "$T/tree-c" && find . -name '*.pyc' -path './opt/*' | wc -l)" 0 "no pyc with compile: false"
 is "$(cd "$T/tree-c/opt" && find . ! -name RECORD | sort)" \
 	"$(cd "$T/tree-a/opt" && find . ! -name '*.pyc' ! -name __pycache__ ! -name RECORD | sort)" \
@@ -125,20 +139,15 @@ else
 fi
 
 # -- optimize: 2
-O=$T/o
-mkdir -p "$O"
-cp -a "$R/wheels" "$R/requirements.lock" "$O/"
-recipe "$O" ", optimize: 2"
-run_lade build "$O/recipe.yaml" -o "$T/out-o" -q
+another_recipe "$T/o" ", optimize: 2"
+run_lade build "$T/o/recipe.yaml" -o "$T/out-o" -q
 is "$RC" 0 "build with python.optimize: 2 exits 0"
 like "$(for l in $(oci_layers "$T/out-o" t); do tar -tzf "$(oci_blob "$T/out-o" "$l")"; done)" \
 	"bcpkg/__pycache__/__init__.cpython-311.opt-2.pyc" "optimize 2 writes NAME.cpython-311.opt-2.pyc"
 
 # -- no interpreter: an error before anything is written
 M=$T/m
-mkdir -p "$M"
-cp -a "$R/wheels" "$R/requirements.lock" "$M/"
-recipe "$M" ", compiler: /nonexistent/python3.11"
+another_recipe "$M" ", compiler: /nonexistent/python3.11"
 run_lade build "$M/recipe.yaml" -o "$T/out-m" -q
 isnt_zero=$([ "$RC" -ne 0 ] && echo yes)
 is "$isnt_zero" yes "a missing python.compiler fails"
