@@ -806,6 +806,50 @@ static void compiled(struct plan *p, size_t i, char *pyc_path, const char *fn, u
 	lade_buf_add(&f->data, data, len);
 }
 
+/* One file to compile, described before the writer thread starts (the plan grows meanwhile). */
+struct job {
+	size_t plan;
+	char *pyc_path, *image_path;
+	ssize_t member;   /* wheel member, or -1: data */
+	const char *data; /* generated content (a rewritten script) */
+	size_t len;
+};
+
+struct compile_ctx {
+	struct lade_wheel *w;
+	struct plan *p;
+	struct job *jobs;
+	size_t n;
+	struct lade_buf *memo; /* len 0: no memo */
+	const char *fn;
+};
+
+/* From the writer thread: only the wheel and the job are touched. */
+static int job_source(void *ctx, size_t i, const char **path, struct lade_buf *src,
+                      struct lade_error **err)
+{
+	struct compile_ctx *cc = ctx;
+	const struct job *j = &cc->jobs[i];
+	*path = j->image_path;
+	if (j->member < 0) {
+		lade_buf_add(src, j->data, j->len);
+		return 0;
+	}
+	return lade_wheel_read_member(cc->w, (size_t)j->member, PY_SOURCE_MAX, src, err);
+}
+
+static int job_answer(void *ctx, size_t i, int status, const char *data, size_t len,
+                      struct lade_error **err)
+{
+	(void)err;
+	struct compile_ctx *cc = ctx;
+	struct job *j = &cc->jobs[i];
+	if (cc->memo->len)
+		memo_add(cc->memo, (uint8_t)status, data, len);
+	compiled(cc->p, j->plan, steal_pointer(&j->pyc_path), cc->fn, (uint8_t)status, data, len);
+	return 0;
+}
+
 static int compile_planned(struct lade_wheel *w, const struct lade_install_scheme *s,
                            struct plan *p, struct lade_error **err)
 {
@@ -842,36 +886,29 @@ static int compile_planned(struct lade_wheel *w, const struct lade_install_schem
 		lade_buf_grow(&memo, 32);
 		memo.len = 32;
 	}
-	_cleanup_buf_ struct lade_buf src = LADE_BUF_INIT;
-	_cleanup_buf_ struct lade_buf pyc = LADE_BUF_INIT;
+	struct job *jobs = xcalloc(n ? n : 1, sizeof(*jobs));
+	struct compile_ctx cc = {.w = w, .p = p, .jobs = jobs, .memo = &memo, .fn = fn};
 	for (size_t i = 0; i < n; i++) {
 		char *pyc_path = NULL;
 		if (!to_compile(s, &p->v[i], &pyc_path))
 			continue;
-		const struct lade_buf *text = &p->v[i].data;
-		if (p->v[i].member >= 0) {
-			lade_buf_reset(&src);
-			if (lade_wheel_read_member(w, (size_t)p->v[i].member, PY_SOURCE_MAX, &src,
-			                           err) < 0) {
-				free(pyc_path);
-				return -1;
-			}
-			text = &src;
-		}
-		_cleanup_free_ char *image_path = xasprintf("/%s", p->v[i].path);
-		_cleanup_free_ char *failure = NULL;
-		int rc = lade_pyc_compile(s->compiler, image_path, text->data, text->len,
-		                          s->optimize, &pyc, &failure, err);
-		if (rc < 0) {
-			free(pyc_path);
-			return lade_error_prefix(err, "wheel %s", fn);
-		}
-		const char *data = rc == 1 ? failure : pyc.data;
-		size_t len = rc == 1 ? strlen(failure) : pyc.len;
-		if (memo.len)
-			memo_add(&memo, (uint8_t)rc, data, len);
-		compiled(p, i, pyc_path, fn, (uint8_t)rc, data, len);
+		struct job *j = &jobs[cc.n++];
+		j->plan = i;
+		j->pyc_path = pyc_path;
+		j->image_path = xasprintf("/%s", p->v[i].path);
+		j->member = p->v[i].member;
+		j->data = p->v[i].data.data;
+		j->len = p->v[i].data.len;
 	}
+	int rc = lade_pyc_compile_many(s->compiler, cc.n, s->optimize, job_source, job_answer, &cc,
+	                               err);
+	for (size_t i = 0; i < cc.n; i++) {
+		free(jobs[i].pyc_path);
+		free(jobs[i].image_path);
+	}
+	free(jobs);
+	if (rc < 0)
+		return lade_error_prefix(err, "wheel %s", fn);
 	if (memo.len) {
 		struct lade_sha256 *ctx = lade_sha256_new();
 		lade_sha256_update(ctx, memo.data + 32, memo.len - 32);

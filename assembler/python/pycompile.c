@@ -9,6 +9,7 @@
  * bootstrap): no file is read after start-up and nothing it compiles is executed. */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -257,18 +258,15 @@ static void put_le(uint8_t *p, uint64_t v, int bytes)
 		p[i] = (uint8_t)(v >> (8 * i));
 }
 
+static int send_request(struct lade_pyc_compiler *c, const char *path, const void *src, size_t n,
+                        int optimize);
+
 int lade_pyc_compile(struct lade_pyc_compiler *c, const char *image_path, const void *src, size_t n,
                      int optimize, struct lade_buf *pyc, char **failure, struct lade_error **err)
 {
 	if (c->broken)
 		return lade_error_set(err, 0, "python compiler %s: no longer running", c->path);
-	size_t plen = strlen(image_path);
-	uint8_t h[16];
-	put_le(h, (uint64_t)optimize, 4);
-	put_le(h + 4, plen, 4);
-	put_le(h + 8, n, 8);
-	if (lade_write_all(c->to, h, sizeof(h)) < 0 ||
-	    lade_write_all(c->to, image_path, plen) < 0 || lade_write_all(c->to, src, n) < 0)
+	if (send_request(c, image_path, src, n, optimize) < 0)
 		return helper_failed(c, errno == EPIPE ? -2 : -1, "sending a source", err);
 	uint8_t st;
 	if (read_answer(c, &st, pyc, PYC_MAX, err) < 0)
@@ -279,6 +277,126 @@ int lade_pyc_compile(struct lade_pyc_compiler *c, const char *image_path, const 
 	}
 	if (lade_pyc_canonicalize(pyc->data, pyc->len, c->pyversion, err) < 0)
 		return lade_error_prefix(err, "%s", image_path);
+	return 0;
+}
+
+/* The writer thread's side of lade_pyc_compile_many. */
+struct many {
+	struct lade_pyc_compiler *c;
+	size_t n;
+	int optimize;
+	int (*source)(void *ctx, size_t i, const char **path, struct lade_buf *src,
+	              struct lade_error **err);
+	void *ctx;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	size_t sent;  /* requests written */
+	bool stopped; /* the writer ended early (err says why) */
+	struct lade_error *err;
+};
+
+static int send_request(struct lade_pyc_compiler *c, const char *path, const void *src, size_t n,
+                        int optimize)
+{
+	size_t plen = strlen(path);
+	uint8_t h[16];
+	put_le(h, (uint64_t)optimize, 4);
+	put_le(h + 4, plen, 4);
+	put_le(h + 8, n, 8);
+	if (lade_write_all(c->to, h, sizeof(h)) < 0 || lade_write_all(c->to, path, plen) < 0 ||
+	    lade_write_all(c->to, src, n) < 0)
+		return -1;
+	return 0;
+}
+
+static void *writer(void *arg)
+{
+	struct many *m = arg;
+	_cleanup_buf_ struct lade_buf src = LADE_BUF_INIT;
+	struct lade_error *err = NULL;
+	for (size_t i = 0; i < m->n; i++) {
+		const char *path = NULL;
+		lade_buf_reset(&src);
+		if (m->source(m->ctx, i, &path, &src, &err) < 0)
+			break;
+		if (send_request(m->c, path, src.data, src.len, m->optimize) < 0) {
+			lade_error_set(&err, errno, "python compiler %s: sending %s", m->c->path,
+			               path);
+			break;
+		}
+		pthread_mutex_lock(&m->mu);
+		m->sent = i + 1;
+		pthread_cond_signal(&m->cv);
+		pthread_mutex_unlock(&m->mu);
+	}
+	pthread_mutex_lock(&m->mu);
+	m->err = err;
+	m->stopped = m->sent < m->n;
+	pthread_cond_signal(&m->cv);
+	pthread_mutex_unlock(&m->mu);
+	return NULL;
+}
+
+int lade_pyc_compile_many(struct lade_pyc_compiler *c, size_t n, int optimize,
+                          int (*source)(void *ctx, size_t i, const char **path,
+                                        struct lade_buf *src, struct lade_error **err),
+                          int (*answer)(void *ctx, size_t i, int status, const char *data,
+                                        size_t len, struct lade_error **err),
+                          void *ctx, struct lade_error **err)
+{
+	if (c->broken)
+		return lade_error_set(err, 0, "python compiler %s: no longer running", c->path);
+	if (n == 0)
+		return 0;
+	struct many m = {.c = c, .n = n, .optimize = optimize, .source = source, .ctx = ctx};
+	pthread_mutex_init(&m.mu, NULL);
+	pthread_cond_init(&m.cv, NULL);
+	pthread_t t;
+	int rc = pthread_create(&t, NULL, writer, &m);
+	if (rc != 0) {
+		pthread_mutex_destroy(&m.mu);
+		pthread_cond_destroy(&m.cv);
+		return lade_error_set(err, rc, "python compiler %s: cannot start a thread",
+		                      c->path);
+	}
+	_cleanup_buf_ struct lade_buf out = LADE_BUF_INIT;
+	struct lade_error *mine = NULL;
+	for (size_t i = 0; i < n; i++) {
+		pthread_mutex_lock(&m.mu);
+		while (m.sent <= i && !m.stopped)
+			pthread_cond_wait(&m.cv, &m.mu);
+		bool have = m.sent > i;
+		pthread_mutex_unlock(&m.mu);
+		if (!have)
+			break;
+		uint8_t st;
+		if (read_answer(c, &st, &out, PYC_MAX, &mine) < 0)
+			break;
+		if (st == 0 && lade_pyc_canonicalize(out.data, out.len, c->pyversion, &mine) < 0)
+			break;
+		if (answer(ctx, i, st, out.data, out.len, &mine) < 0)
+			break;
+	}
+	if (mine) {
+		/* the writer may be blocked on a full pipe: the helper is of no use any more */
+		c->broken = true;
+		kill(c->pid, SIGKILL);
+	}
+	pthread_join(t, NULL);
+	pthread_mutex_destroy(&m.mu);
+	pthread_cond_destroy(&m.cv);
+	if (m.err && mine == NULL) {
+		c->broken = true; /* requests may be half-written */
+		mine = steal_pointer(&m.err);
+	}
+	lade_error_free(m.err);
+	if (mine) {
+		if (err && *err == NULL)
+			*err = mine;
+		else
+			lade_error_free(mine);
+		return -1;
+	}
 	return 0;
 }
 

@@ -49,6 +49,19 @@ const char *lade_pyc_compiler_cache_tag(const struct lade_pyc_compiler *c);
 int lade_pyc_compile(struct lade_pyc_compiler *c, const char *image_path, const void *src, size_t n,
                      int optimize, struct lade_buf *pyc, char **failure, struct lade_error **err);
 
+/* Compile n sources in one stream: a writer thread sends them (source(ctx, i, &path, buf)
+ * fills the image path and the bytes of source i, called from that thread in order 0..n-1)
+ * while this thread reads the answers and hands each to answer(ctx, i, status, data, len) in
+ * order (status 0: data is the canonical pyc; 1: the failure text). The helper never waits
+ * for lade between files, which matters on a loaded machine. Errors: the first error of a
+ * callback or of the helper; the answers delivered before it stand. */
+int lade_pyc_compile_many(struct lade_pyc_compiler *c, size_t n, int optimize,
+                          int (*source)(void *ctx, size_t i, const char **path,
+                                        struct lade_buf *src, struct lade_error **err),
+                          int (*answer)(void *ctx, size_t i, int status, const char *data,
+                                        size_t len, struct lade_error **err),
+                          void *ctx, struct lade_error **err);
+
 /* importlib.util.cache_from_source: "d/x.py" → "d/__pycache__/x.cpython-311.pyc" (or
  * ".opt-N.pyc"). New string. */
 char *lade_pyc_path(const char *py_path, const char *cache_tag, int optimize);

@@ -45,6 +45,54 @@ static void compile_all(struct lade_pyc_compiler *c, const size_t *order, struct
 	}
 }
 
+struct stream {
+	const char *src[3];
+	int status[3];
+	struct lade_buf out[3];
+	size_t answers;
+};
+
+static int stream_source(void *ctx, size_t i, const char **path, struct lade_buf *src,
+                         struct lade_error **err)
+{
+	(void)err;
+	struct stream *s = ctx;
+	*path = "/m.py";
+	lade_buf_adds(src, s->src[i]);
+	return 0;
+}
+
+static int stream_answer(void *ctx, size_t i, int status, const char *data, size_t len,
+                         struct lade_error **err)
+{
+	(void)err;
+	struct stream *s = ctx;
+	s->status[i] = status;
+	lade_buf_add(&s->out[i], data, len);
+	s->answers++;
+	return 0;
+}
+
+static void test_many(struct lade_pyc_compiler *c)
+{
+	struct stream s = {.src = {sources[0], "def f(:\n", sources[1]}};
+	for (int i = 0; i < 3; i++)
+		lade_buf_init(&s.out[i]);
+	_cleanup_error_ struct lade_error *err = NULL;
+	ok(lade_pyc_compile_many(c, 3, 0, stream_source, stream_answer, &s, &err) == 0 &&
+	           s.answers == 3,
+	   "three sources in one stream, three answers");
+	ok(s.status[0] == 0 && s.status[1] == 1 && s.status[2] == 0, "in order: pyc, failure, pyc");
+	_cleanup_buf_ struct lade_buf one = LADE_BUF_INIT;
+	char *failure = NULL;
+	ok(lade_pyc_compile(c, "/m.py", sources[1], strlen(sources[1]), 0, &one, &failure, &err) ==
+	                   0 &&
+	           one.len == s.out[2].len && memcmp(one.data, s.out[2].data, one.len) == 0,
+	   "a streamed pyc is the one compiled alone");
+	for (int i = 0; i < 3; i++)
+		lade_buf_release(&s.out[i]);
+}
+
 static void test_paths(void)
 {
 	_cleanup_free_ char *a = lade_pyc_path("opt/venv/lib/x/mod.py", "cpython-311", 0);
@@ -130,6 +178,8 @@ static void test_compile(const char *python)
 	failure = NULL;
 	rc = lade_pyc_compile(c1, "/ok.py", "x = 1\n", 6, 0, &bad, &failure, &err);
 	ok(rc == 0, "the helper goes on after failures");
+
+	test_many(c1);
 
 	/* garbage is refused by the canonicaliser, naming what is wrong */
 	unsigned char junk[20] = {0};
