@@ -5,7 +5,8 @@
  * libseccomp ALLOW-LIST. A compromised parser can then still read and write the files lade
  * could (that is the job), but it cannot run programs, open sockets, trace or signal other
  * processes, change owners or namespaces, load new code or talk to the kernel's more exotic
- * interfaces.
+ * interfaces. The one program lade runs, the bytecode helper of python.compile, is started
+ * before that by lade_sandbox_spawn() (below), confined by a filter of its own.
  *
  * Why each group is allowed (the table in core/sandbox.c is the one source of truth;
  * lade_sandbox_explain() prints it):
