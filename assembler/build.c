@@ -36,6 +36,8 @@ struct build_ctx {
 	int64_t epoch;
 	struct lade_cache *cache; /* NULL: --no-cache */
 	uint64_t cache_max;       /* trim the cache to this after the build; 0: no */
+	struct lade_build_compilers *compilers;
+	char *key_extra; /* the image's bytecode compiler ("python compiler …"), for cache keys */
 	/* --sbom: the app files of the image being built (reset per image) */
 	struct lade_sbom_file *sbom_files;
 	char **sbom_strs;
@@ -47,6 +49,7 @@ struct build_ctx {
 
 static void sbom_ctx_release(struct build_ctx *c)
 {
+	free(c->key_extra);
 	free(c->sbom_files);
 	lade_strv_free(c->sbom_strs);
 	free(c->sbom_json);
@@ -156,6 +159,7 @@ static int write_layer(struct build_ctx *c, struct lade_layer *layer, const char
 	        .jobs = c->o->jobs > 0 ? c->o->jobs : 1,
 	        .mtime = c->epoch,
 	        .base = tree,
+	        .key_extra = c->key_extra,
 	};
 	struct lade_layer_result res;
 	bool reused = false;
@@ -211,6 +215,106 @@ static int wheel_limits_from_env(struct lade_wheel_limits *l, struct lade_error 
 	return 0;
 }
 
+/* ---------------------------------------------------------------- bytecode helpers */
+
+struct build_compiler {
+	char *name;    /* python.compiler, or NULL */
+	char *version; /* python.version */
+	struct lade_pyc_compiler *pc;
+};
+
+struct lade_build_compilers {
+	struct build_compiler *v;
+	size_t n, alloc;
+};
+
+void lade_build_compilers_free(struct lade_build_compilers *s)
+{
+	if (s == NULL)
+		return;
+	for (size_t i = 0; i < s->n; i++) {
+		free(s->v[i].name);
+		free(s->v[i].version);
+		lade_pyc_compiler_free(s->v[i].pc);
+	}
+	free(s->v);
+	free(s);
+}
+
+void lade_build_compilers_freep(struct lade_build_compilers **s)
+{
+	lade_build_compilers_free(*s);
+}
+
+static struct lade_pyc_compiler *compiler_for(const struct lade_build_compilers *s,
+                                              const struct lade_recipe_python *py)
+{
+	for (size_t i = 0; s && i < s->n; i++) {
+		const struct build_compiler *b = &s->v[i];
+		if (strcmp(b->version, py->version) == 0 &&
+		    (b->name == NULL) == (py->compiler == NULL) &&
+		    (b->name == NULL || strcmp(b->name, py->compiler) == 0))
+			return b->pc;
+	}
+	return NULL;
+}
+
+static int start_compiler(struct lade_build_compilers *s, const struct lade_recipe *r,
+                          struct lade_error **err)
+{
+	const struct lade_recipe_python *py = &r->python;
+	if (!py->present || !py->compile || py->version == NULL || compiler_for(s, py))
+		return 0;
+	int line = py->compiler ? py->compiler_line : py->line;
+	int column = py->compiler ? py->compiler_column : py->column;
+	/* a path is the recipe's, like its other host paths; a name is looked up on PATH */
+	_cleanup_free_ char *named =
+	        py->compiler && strchr(py->compiler, '/') && py->compiler[0] != '/'
+	                ? lade_path_join(r->dir, py->compiler)
+	                : NULL;
+	_cleanup_free_ char *path =
+	        lade_pyc_compiler_find(named ? named : py->compiler, py->version, err);
+	if (path == NULL)
+		return lade_error_prefix(
+		        err,
+		        "%s:%d:%d: python.compile: set python.compiler to a Python "
+		        "%s interpreter, or python.compile: false",
+		        r->path, line, column, py->version);
+	struct lade_pyc_compiler *pc = NULL;
+	if (lade_pyc_compiler_start(path, py->version, &pc, err) < 0)
+		return lade_error_prefix(err, "%s:%d:%d: python.compile", r->path, line, column);
+	lade_grow(&s->v, sizeof(*s->v), s->n + 1, &s->alloc);
+	s->v[s->n++] = (struct build_compiler){
+	        .name = py->compiler ? xstrdup(py->compiler) : NULL,
+	        .version = xstrdup(py->version),
+	        .pc = pc,
+	};
+	return 0;
+}
+
+static bool wanted(const struct lade_build_options *o, const char *variant);
+
+int lade_build_start_compilers(const struct lade_build_options *o,
+                               struct lade_build_compilers **out, struct lade_error **err)
+{
+	_cleanup_(lade_build_compilers_freep) struct lade_build_compilers *s = xzalloc(sizeof(*s));
+	_cleanup_strv_ char **variants = NULL;
+	_cleanup_free_ char *def = NULL;
+	if (lade_recipe_variants(o->recipe_path, &variants, &def, err) < 0)
+		return -1;
+	size_t n = lade_strv_len(variants);
+	for (size_t i = 0; i < (n ? n : 1); i++) {
+		if (n && !wanted(o, variants[i]))
+			continue;
+		_cleanup_(lade_recipe_freep) struct lade_recipe *r = NULL;
+		if (lade_recipe_load(o->recipe_path, n ? variants[i] : NULL, &r, err) < 0 ||
+		    start_compiler(s, r, err) < 0)
+			return -1;
+	}
+	*out = steal_pointer(&s);
+	return 0;
+}
+
 static int py_prepare(struct build_ctx *c, const struct lade_recipe *r, const char *platform,
                       const struct lade_base_image *base, const struct lade_tree *tree,
                       const char *base_libc, struct lade_py_plan *p, struct lade_error **err)
@@ -240,7 +344,27 @@ static int py_prepare(struct build_ctx *c, const struct lade_recipe *r, const ch
 	char tdesc[128];
 	emit(c, &(struct lade_build_event){.kind = LADE_BUILD_EVENT_PYTHON_TARGET,
 	                                   .text = lade_target_describe(&t, tdesc, sizeof(tdesc))});
-	return lade_py_prepare(&spec, &t, base, tree, p, err);
+	if (lade_py_prepare(&spec, &t, base, tree, p, err) < 0)
+		return -1;
+	if (py->compile) {
+		p->scheme.compiler = compiler_for(c->compilers, py);
+		p->scheme.optimize = py->optimize;
+		if (c->cache) { /* a rebuild takes the wheels' bytecode from the cache */
+			p->scheme.memo_get = lade_cache_memo_get;
+			p->scheme.memo_put = lade_cache_memo_put;
+			p->scheme.memo_ctx = c->cache;
+		}
+		free(c->key_extra);
+		c->key_extra = p->scheme.compiler
+		                       ? xasprintf("python compiler %s",
+		                                   lade_pyc_compiler_version(p->scheme.compiler))
+		                       : NULL;
+		if (p->scheme.compiler == NULL) /* started for every wanted variant */
+			return lade_error_set(err, 0,
+			                      "%s:%d:%d: python.compile: no compiler started",
+			                      r->path, py->line, py->column);
+	}
+	return 0;
 }
 
 /* The units of an image (distributions, the venv skeleton, files items), planned into layers. */
@@ -767,6 +891,8 @@ static int build_image(struct build_ctx *c, const struct lade_recipe *r, const c
 	add_base_layers(im, &alloc, base);
 
 	_cleanup_(lade_py_plan_release) struct lade_py_plan py = {0};
+	free(c->key_extra); /* per image: py_prepare sets it when it compiles */
+	c->key_extra = NULL;
 	if (r->python.present && py_prepare(c, r, platform, base, tree, base_libc, &py, err) < 0)
 		return -1;
 	/* Config first, so each written layer appends its diff_id and history entry. */
@@ -869,6 +995,14 @@ int lade_build_run(const struct lade_build_options *o, struct lade_build_report 
 		return lade_error_set(err, 0,
 		                      "LADE_CACHE_MAX '%s' is not a size (like 500MiB or 2GiB)",
 		                      cache_max);
+	/* Bytecode helpers before anything is written: a missing interpreter fails here. */
+	_cleanup_(lade_build_compilers_freep) struct lade_build_compilers *own = NULL;
+	c.compilers = o->compilers;
+	if (c.compilers == NULL) {
+		if (lade_build_start_compilers(o, &own, err) < 0)
+			return -1;
+		c.compilers = own;
+	}
 	_cleanup_free_ char *outdir = NULL;
 	bool to_archive = false;
 	enum lade_archive_format archive_format = LADE_ARCHIVE_OCI;

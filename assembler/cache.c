@@ -174,6 +174,8 @@ static int compute_key(struct lade_cache *c, struct lade_layer *l,
 	        LADE_LAYER_FORMAT_VERSION, lade_compression_name(o->compression),
 	        lade_compression_describe(o->compression, o->level), o->level, o->mtime);
 	key_field(sha, head);
+	if (o->key_extra) /* absent otherwise: keys of layers without it stay what they were */
+		key_field(sha, o->key_extra);
 	struct key_ctx k = {.c = c, .sha = sha};
 	if (lade_layer_walk(l, o, key_entry, &k, err) < 0)
 		return lade_error_prefix(err, "layer %s", lade_layer_comment(l));
@@ -518,4 +520,43 @@ int lade_cache_gc(struct lade_cache *c, const struct lade_cache_gc_options *o,
 void lade_cache_gc_report_release(struct lade_cache_gc_report *r)
 {
 	lade_gc_report_release(&r->blobs);
-}
+
+#define MEMO_MAX (1u << 30)
+
+	static bool is_key(const char *k)
+	{
+		size_t n = 0;
+		for (; k[n]; n++)
+			if (!strchr("0123456789abcdef", k[n]))
+				return false;
+		return n == 64;
+	}
+
+	static char *memo_path(struct lade_cache * c, const char *key)
+	{
+		_cleanup_free_ char *name = xasprintf("pyc/%s", key);
+		return lade_path_join(c->dir, name);
+	}
+
+	int lade_cache_memo_get(void *cache, const char *key, struct lade_buf *out)
+	{
+		struct lade_cache *c = cache;
+		if (c == NULL || !is_key(key))
+			return 0;
+		_cleanup_free_ char *path = memo_path(c, key);
+		_cleanup_error_ struct lade_error *e = NULL;
+		lade_buf_reset(out);
+		return lade_read_file(path, MEMO_MAX, out, &e) == 0 ? 1 : 0;
+	}
+
+	void lade_cache_memo_put(void *cache, const char *key, const void *data, size_t len)
+	{
+		struct lade_cache *c = cache;
+		if (c == NULL || !is_key(key))
+			return;
+		_cleanup_free_ char *dir = lade_path_join(c->dir, "pyc");
+		_cleanup_free_ char *path = memo_path(c, key);
+		_cleanup_error_ struct lade_error *e = NULL;
+		if (lade_mkdir_p(dir, &e) < 0 || lade_write_file_atomic(path, data, len, &e) < 0)
+			set_warning(c, "layer cache %s: bytecode memo: %s", c->dir, e->msg);
+	}

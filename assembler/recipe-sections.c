@@ -201,11 +201,41 @@ static int do_base(const struct ctx *c, const struct node *key, const struct nod
 	return 0;
 }
 
+/* python.compile / compiler / optimize: bytecode as pip compiles it (default on). */
+static int do_python_compile(const struct ctx *c, const struct node *n,
+                             struct lade_recipe_python *py)
+{
+	const struct node *v;
+	py->compile = true;
+	if ((v = recipe_map_get(n, "compile")) &&
+	    recipe_get_bool(c, v, "python.compile", &py->compile) < 0)
+		return -1;
+	if ((v = recipe_map_get(n, "compiler"))) {
+		if (recipe_get_string(c, v, "python.compiler", &py->compiler) < 0)
+			return -1;
+		if (py->compiler[0] == '\0')
+			return recipe_node_error(c, v, "python.compiler must not be empty");
+		py->compiler_line = v->line;
+		py->compiler_column = v->column;
+	}
+	if ((v = recipe_map_get(n, "optimize"))) {
+		if (recipe_want_kind(c, v, "python.optimize", NODE_SCALAR) < 0)
+			return -1;
+		if (strcmp(v->text, "0") != 0 && strcmp(v->text, "1") != 0 &&
+		    strcmp(v->text, "2") != 0)
+			return recipe_node_error(c, v, "python.optimize '%s' must be 0, 1 or 2",
+			                         v->text);
+		py->optimize = v->text[0] - '0';
+	}
+	return 0;
+}
+
 static int do_python(const struct ctx *c, const struct node *key, const struct node *n,
                      struct lade_recipe *r)
 {
 	static const char *const keys[] = {"interpreter", "version",    "venv",    "site-packages",
-	                                   "lock",        "wheelhouse", "exclude", NULL};
+	                                   "lock",        "wheelhouse", "exclude", "compile",
+	                                   "compiler",    "optimize",   NULL};
 	struct lade_recipe_python *py = &r->python;
 	const struct node *v;
 	if (recipe_want_kind(c, n, "python", NODE_MAP) < 0 ||
@@ -277,7 +307,7 @@ static int do_python(const struct ctx *c, const struct node *key, const struct n
 	if ((v = recipe_map_get(n, "exclude")) &&
 	    recipe_get_strv(c, v, "python.exclude", NULL, &py->exclude) < 0)
 		return -1;
-	return 0;
+	return do_python_compile(c, n, py);
 }
 
 static int parse_owner(const char *s, uint32_t *uid, uint32_t *gid)

@@ -86,6 +86,7 @@ void lade_recipe_free(struct lade_recipe *r)
 	free(r->python.lock);
 	lade_strv_free(r->python.wheelhouse);
 	lade_strv_free(r->python.exclude);
+	free(r->python.compiler);
 	for (size_t i = 0; i < r->n_files; i++) {
 		free(r->files[i].src);
 		free(r->files[i].src_real);

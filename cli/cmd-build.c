@@ -354,9 +354,15 @@ static int enter_sandbox(const struct args *a)
 
 static int run(struct args *a)
 {
+	_cleanup_error_ struct lade_error *err = NULL;
+	/* The bytecode helpers are the only programs lade runs: started before the sandbox
+	 * closes execve (each in a sandbox of its own). */
+	_cleanup_(lade_build_compilers_freep) struct lade_build_compilers *compilers = NULL;
+	if (lade_build_start_compilers(&a->o, &compilers, &err) < 0)
+		return lade_cli_error(err, EXIT_FAILURE);
+	a->o.compilers = compilers;
 	if (enter_sandbox(a) < 0)
 		return EXIT_FAILURE;
-	_cleanup_error_ struct lade_error *err = NULL;
 	_cleanup_(lade_build_report_freep) struct lade_build_report *rep = NULL;
 	if (lade_build_run(&a->o, &rep, &err) < 0)
 		return lade_cli_error(err, EXIT_FAILURE);

@@ -2,6 +2,8 @@
  * lade_sandbox_enter() and into text by lade_sandbox_explain(). See include/lade/sandbox.h for
  * why each group of syscalls is allowed. */
 #include <errno.h>
+#include <fcntl.h>
+#include <linux/close_range.h>
 #include <linux/sched.h>
 #include <seccomp.h>
 #include <signal.h>
@@ -13,6 +15,7 @@
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <ucontext.h>
 #include <unistd.h>
 
@@ -534,4 +537,219 @@ bool lade_sandbox_supported(void)
 	if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, NULL) == 0)
 		return true;
 	return errno == EFAULT || errno == EACCES;
+}
+
+/* ---------------------------------------------------------------- confined helpers */
+
+/* The helper's filter is a deny-list on top of "allow": an interpreter's start-up (dynamic
+ * loader, locale, its own library) needs more than lade's allow-list, and what matters is that
+ * it can neither reach the network, nor change any file, nor start other programs. */
+static const char *const helper_denied[] = {
+        "socket",
+        "socketpair",
+        "connect",
+        "bind",
+        "listen",
+        "accept",
+        "accept4",
+        "execveat",
+        "fork",
+        "vfork",
+        "creat",
+        "mkdir",
+        "mkdirat",
+        "rmdir",
+        "unlink",
+        "unlinkat",
+        "rename",
+        "renameat",
+        "renameat2",
+        "link",
+        "linkat",
+        "symlink",
+        "symlinkat",
+        "chmod",
+        "fchmod",
+        "fchmodat",
+        "chown",
+        "fchown",
+        "lchown",
+        "fchownat",
+        "truncate",
+        "ftruncate",
+        "mknod",
+        "mknodat",
+        "utime",
+        "utimes",
+        "utimensat",
+        "futimesat",
+        "setxattr",
+        "lsetxattr",
+        "fsetxattr",
+        "removexattr",
+        "lremovexattr",
+        "fremovexattr",
+        "ptrace",
+        "process_vm_readv",
+        "process_vm_writev",
+        "kill",
+        "tkill",
+        "mount",
+        "umount2",
+        "pivot_root",
+        "chroot",
+        "setns",
+        "unshare",
+        "bpf",
+        "perf_event_open",
+        "io_uring_setup",
+        "io_uring_enter",
+        "io_uring_register",
+        "keyctl",
+        "add_key",
+        "request_key",
+        "init_module",
+        "finit_module",
+        "delete_module",
+        "kexec_load",
+        "kexec_file_load",
+        "reboot",
+        "swapon",
+        "swapoff",
+        "acct",
+        "settimeofday",
+        "clock_settime",
+        "sethostname",
+        "setdomainname",
+        "userfaultfd",
+        "memfd_create",
+        "name_to_handle_at",
+        "open_by_handle_at",
+        "fanotify_init",
+        "process_madvise",
+        "pidfd_open",
+        "pidfd_getfd",
+        "move_mount",
+        "fsopen",
+        "fsmount",
+        "open_tree",
+        "mount_setattr",
+};
+
+static int helper_filter(const char *path, struct lade_error **err)
+{
+	_cleanup_(seccomp_releasep) scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ALLOW);
+	static const unsigned long write_flags[] = {O_WRONLY, O_RDWR, O_CREAT, O_TRUNC, O_APPEND};
+	uint32_t deny = SCMP_ACT_ERRNO(EPERM);
+	int rc = ctx ? 0 : -ENOMEM;
+
+	if (rc == 0)
+		rc = seccomp_attr_set(ctx, SCMP_FLTATR_ACT_BADARCH, deny);
+	for (size_t i = 0; rc == 0 && i < LADE_ARRAY_SIZE(helper_denied); i++) {
+		int nr = seccomp_syscall_resolve_name(helper_denied[i]);
+		if (nr >= 0)
+			rc = seccomp_rule_add(ctx, deny, nr, 0);
+	}
+	/* files are opened for reading only (the interpreter's own library) */
+	for (size_t i = 0; rc == 0 && i < LADE_ARRAY_SIZE(write_flags); i++) {
+		unsigned long f = write_flags[i];
+		rc = seccomp_rule_add(ctx, deny, SCMP_SYS(openat), 1,
+		                      SCMP_A2(SCMP_CMP_MASKED_EQ, f, f));
+		int nr = seccomp_syscall_resolve_name("open");
+		if (rc == 0 && nr >= 0)
+			rc = seccomp_rule_add(ctx, deny, nr, 1, SCMP_A1(SCMP_CMP_MASKED_EQ, f, f));
+	}
+	/* openat2's flags live in memory a filter cannot read: ENOSYS makes libcs fall back */
+	if (rc == 0)
+		rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(openat2), 0);
+	if (rc == 0)
+		rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(clone3), 0);
+	/* threads only, no new process */
+	if (rc == 0)
+		rc = seccomp_rule_add(ctx, deny, SCMP_SYS(clone), 1,
+		                      SCMP_A0(SCMP_CMP_MASKED_EQ, CLONE_THREAD, 0));
+	/* The one execve allowed is the one below: same path pointer. A seccomp filter cannot
+	 * read the path itself, so this is a pointer comparison (see the README's security
+	 * model); whatever runs stays under this filter anyway. */
+	if (rc == 0)
+		rc = seccomp_rule_add(ctx, deny, SCMP_SYS(execve), 1,
+		                      SCMP_A0(SCMP_CMP_NE, (scmp_datum_t)(uintptr_t)path));
+	if (rc == 0 && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+		rc = -errno;
+	if (rc == 0)
+		rc = seccomp_load(ctx);
+	if (rc < 0)
+		return lade_error_set(err, -rc, "cannot load the helper's seccomp filter");
+	return 0;
+}
+
+int lade_sandbox_spawn(const char *path, char *const argv[], char *const envp[], pid_t *pid,
+                       int *to_child, int *from_child, struct lade_error **err)
+{
+	int in[2] = {-1, -1}, out[2] = {-1, -1}, status[2] = {-1, -1};
+	if (active)
+		return lade_error_set(err, 0, "cannot start %s: the sandbox is already active",
+		                      path);
+	if (pipe2(in, O_CLOEXEC) < 0 || pipe2(out, O_CLOEXEC) < 0 || pipe2(status, O_CLOEXEC) < 0) {
+		int e = errno;
+		for (int i = 0; i < 2; i++) {
+			if (in[i] >= 0)
+				close(in[i]);
+			if (out[i] >= 0)
+				close(out[i]);
+			if (status[i] >= 0)
+				close(status[i]);
+		}
+		return lade_error_set(err, e, "cannot start %s: pipe", path);
+	}
+	/* a helper that dies must give lade an error on write, not kill it */
+	signal(SIGPIPE, SIG_IGN);
+	pid_t child = fork();
+	if (child == 0) {
+		/* lade is single-threaded here (before any build work), so the filter can be
+		 * built with malloc in the child */
+		_cleanup_error_ struct lade_error *e = NULL;
+		int code = 0;
+		if (dup2(in[0], STDIN_FILENO) < 0 || dup2(out[1], STDOUT_FILENO) < 0 ||
+		    chdir("/") < 0)
+			code = errno;
+		else if (syscall(SYS_close_range, 3, ~0U, CLOSE_RANGE_CLOEXEC) < 0 &&
+		         errno != ENOSYS)
+			code = errno;
+		else if (helper_filter(path, &e) < 0)
+			code = e->sys_errno ? e->sys_errno : EPERM;
+		else {
+			execve(path, argv, envp);
+			code = errno;
+		}
+		if (write(status[1], &code, sizeof(code)) < 0)
+			_exit(127);
+		_exit(127);
+	}
+	int e = errno;
+	close(in[0]);
+	close(out[1]);
+	close(status[1]);
+	if (child < 0) {
+		close(in[1]);
+		close(out[0]);
+		close(status[0]);
+		return lade_error_set(err, e, "cannot start %s: fork", path);
+	}
+	int code = 0;
+	ssize_t n;
+	do
+		n = read(status[0], &code, sizeof(code));
+	while (n < 0 && errno == EINTR);
+	close(status[0]);
+	if (n == (ssize_t)sizeof(code)) {
+		close(in[1]);
+		close(out[0]);
+		waitpid(child, NULL, 0);
+		return lade_error_set(err, code, "cannot start %s", path);
+	}
+	*pid = child;
+	*to_child = in[1];
+	*from_child = out[0];
+	return 0;
 }

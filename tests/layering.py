@@ -16,7 +16,7 @@ HEADERS = {
     "manifest": "oci layerread tree layer base libc images image config layout archive gc",
     "registry": "registry",
     "insight": "inspect verify sbom",
-    "python": "lock pep440 pep508 tags select wheel install venv prepare",
+    "python": "lock pep440 pep508 tags select wheel pycompile install venv prepare",
     "build": "recipe files plan cache build",
 }
 HEADER_LAYER = {h: layer for layer, names in HEADERS.items() for h in names.split()}

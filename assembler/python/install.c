@@ -312,7 +312,7 @@ struct planned {
 	uint32_t mode;
 	ssize_t member;       /* verbatim member index, or -1 for generated content */
 	struct lade_buf data; /* generated content */
-	bool record_self;     /* the RECORD file: listed as ",," */
+	bool record_self;     /* the RECORD file, and .pyc files: listed as ",," */
 	bool record_only;     /* not installed, only listed (see plan_member) */
 };
 
@@ -698,6 +698,229 @@ static int plan_member(struct lade_wheel *w, const struct lade_install_scheme *s
 	return 0;
 }
 
+#define PY_SOURCE_MAX (256u << 20)
+
+/* The files pip's compile step compiles: after the wheel's files (not the entry-point wrappers
+ * written later), every installed path ending in ".py", in any scheme directory, unless the
+ * pyc path is excluded. */
+static bool to_compile(const struct lade_install_scheme *s, const struct planned *f,
+                       char **pyc_path)
+{
+	size_t len = strlen(f->path);
+	if (f->record_only || len < 3 || strcmp(f->path + len - 3, ".py") != 0)
+		return false;
+	*pyc_path = lade_pyc_path(f->path, lade_pyc_compiler_cache_tag(s->compiler), s->optimize);
+	if (!excluded(s, *pyc_path))
+		return true;
+	free(steal_pointer(pyc_path));
+	return false;
+}
+
+static void content_sha(struct lade_wheel *w, const struct planned *f, unsigned char sha[32])
+{
+	if (f->member >= 0) {
+		memcpy(sha, lade_wheel_member(w, (size_t)f->member)->sha256, 32);
+		return;
+	}
+	struct lade_sha256 *ctx = lade_sha256_new();
+	lade_sha256_update(ctx, f->data.data, f->data.len);
+	lade_sha256_final(ctx, sha, NULL);
+	lade_sha256_free(ctx);
+}
+
+/* The memo key: compiler version, level, and each file's image path and content hash. */
+static void memo_key(struct lade_wheel *w, const struct lade_install_scheme *s,
+                     const struct plan *p, size_t n, char key[65])
+{
+	struct lade_sha256 *ctx = lade_sha256_new();
+	_cleanup_free_ char *head = xasprintf("lade pyc memo 1\n%s\n%d\n",
+	                                      lade_pyc_compiler_version(s->compiler), s->optimize);
+	lade_sha256_update(ctx, head, strlen(head) + 1);
+	for (size_t i = 0; i < n; i++) {
+		_cleanup_free_ char *pyc_path = NULL;
+		if (!to_compile(s, &p->v[i], &pyc_path))
+			continue;
+		unsigned char sha[32];
+		content_sha(w, &p->v[i], sha);
+		lade_sha256_update(ctx, p->v[i].path, strlen(p->v[i].path) + 1);
+		lade_sha256_update(ctx, sha, sizeof(sha));
+	}
+	unsigned char d[32];
+	lade_sha256_final(ctx, d, NULL);
+	lade_sha256_free(ctx);
+	for (size_t i = 0; i < 32; i++)
+		snprintf(key + 2 * i, 3, "%02x", d[i]);
+}
+
+/* Memo bytes: per compiled file "u8 status, u32 length, bytes" in plan order (status 1: the
+ * failure text), after a sha256 of the rest (a damaged memo is not used). */
+static void memo_add(struct lade_buf *m, uint8_t status, const void *data, size_t len)
+{
+	uint8_t h[5] = {status, (uint8_t)len, (uint8_t)(len >> 8), (uint8_t)(len >> 16),
+	                (uint8_t)(len >> 24)};
+	lade_buf_add(m, h, sizeof(h));
+	lade_buf_add(m, data, len);
+}
+
+static bool memo_next(const struct lade_buf *m, size_t *pos, uint8_t *status, const char **data,
+                      size_t *len)
+{
+	if (m->len - *pos < 5)
+		return false;
+	const uint8_t *h = (const uint8_t *)m->data + *pos;
+	*status = h[0];
+	*len = (size_t)h[1] | (size_t)h[2] << 8 | (size_t)h[3] << 16 | (size_t)h[4] << 24;
+	if (*status > 1 || m->len - *pos - 5 < *len)
+		return false;
+	*data = m->data + *pos + 5;
+	*pos += 5 + *len;
+	return true;
+}
+
+static bool memo_valid(const struct lade_buf *m)
+{
+	if (m->len < 32)
+		return false;
+	unsigned char sha[32];
+	struct lade_sha256 *ctx = lade_sha256_new();
+	lade_sha256_update(ctx, m->data + 32, m->len - 32);
+	lade_sha256_final(ctx, sha, NULL);
+	lade_sha256_free(ctx);
+	return memcmp(sha, m->data, 32) == 0;
+}
+
+/* One file's answer: its pyc planned, or the note pip's skipping deserves. */
+static void compiled(struct plan *p, size_t i, char *pyc_path, const char *fn, uint8_t status,
+                     const char *data, size_t len)
+{
+	if (status == 1) {
+		_cleanup_free_ char *note =
+		        xasprintf("wheel %s: /%s not compiled (%.*s), as pip skips it", fn,
+		                  p->v[i].path, (int)len, data);
+		lade_strv_push(&p->notes, note);
+		free(pyc_path);
+		return;
+	}
+	struct planned *f =
+	        plan_add(p, p->v[i].root, pyc_path, xasprintf("%s (bytecode)", p->v[i].origin));
+	f->mode = 0644;
+	f->record_self = true;
+	lade_buf_add(&f->data, data, len);
+}
+
+/* One file to compile, described before the writer thread starts (the plan grows meanwhile). */
+struct job {
+	size_t plan;
+	char *pyc_path, *image_path;
+	ssize_t member;   /* wheel member, or -1: data */
+	const char *data; /* generated content (a rewritten script) */
+	size_t len;
+};
+
+struct compile_ctx {
+	struct lade_wheel *w;
+	struct plan *p;
+	struct job *jobs;
+	size_t n;
+	struct lade_buf *memo; /* len 0: no memo */
+	const char *fn;
+};
+
+/* From the writer thread: only the wheel and the job are touched. */
+static int job_source(void *ctx, size_t i, const char **path, struct lade_buf *src,
+                      struct lade_error **err)
+{
+	struct compile_ctx *cc = ctx;
+	const struct job *j = &cc->jobs[i];
+	*path = j->image_path;
+	if (j->member < 0) {
+		lade_buf_add(src, j->data, j->len);
+		return 0;
+	}
+	return lade_wheel_read_member(cc->w, (size_t)j->member, PY_SOURCE_MAX, src, err);
+}
+
+static int job_answer(void *ctx, size_t i, int status, const char *data, size_t len,
+                      struct lade_error **err)
+{
+	(void)err;
+	struct compile_ctx *cc = ctx;
+	struct job *j = &cc->jobs[i];
+	if (cc->memo->len)
+		memo_add(cc->memo, (uint8_t)status, data, len);
+	compiled(cc->p, j->plan, steal_pointer(&j->pyc_path), cc->fn, (uint8_t)status, data, len);
+	return 0;
+}
+
+static int compile_planned(struct lade_wheel *w, const struct lade_install_scheme *s,
+                           struct plan *p, struct lade_error **err)
+{
+	const char *fn = lade_wheel_filename(w);
+	size_t n = p->n;
+	char key[65];
+	_cleanup_buf_ struct lade_buf memo = LADE_BUF_INIT;
+	if (s->memo_get && s->memo_put) {
+		memo_key(w, s, p, n, key);
+		if (s->memo_get(s->memo_ctx, key, &memo) == 1 && memo_valid(&memo)) {
+			/* check it answers every file before using any of it */
+			size_t pos = 32, k = 0, want = 0, len;
+			uint8_t st;
+			const char *data;
+			for (size_t i = 0; i < n; i++) {
+				_cleanup_free_ char *pyc_path = NULL;
+				want += to_compile(s, &p->v[i], &pyc_path);
+			}
+			while (memo_next(&memo, &pos, &st, &data, &len))
+				k++;
+			if (k == want && pos == memo.len) {
+				pos = 32;
+				for (size_t i = 0; i < n; i++) {
+					char *pyc_path = NULL;
+					if (!to_compile(s, &p->v[i], &pyc_path))
+						continue;
+					memo_next(&memo, &pos, &st, &data, &len);
+					compiled(p, i, pyc_path, fn, st, data, len);
+				}
+				return 0;
+			}
+		}
+		lade_buf_reset(&memo);
+		lade_buf_grow(&memo, 32);
+		memo.len = 32;
+	}
+	struct job *jobs = xcalloc(n ? n : 1, sizeof(*jobs));
+	struct compile_ctx cc = {.w = w, .p = p, .jobs = jobs, .memo = &memo, .fn = fn};
+	for (size_t i = 0; i < n; i++) {
+		char *pyc_path = NULL;
+		if (!to_compile(s, &p->v[i], &pyc_path))
+			continue;
+		struct job *j = &jobs[cc.n++];
+		j->plan = i;
+		j->pyc_path = pyc_path;
+		j->image_path = xasprintf("/%s", p->v[i].path);
+		j->member = p->v[i].member;
+		j->data = p->v[i].data.data;
+		j->len = p->v[i].data.len;
+	}
+	int rc = lade_pyc_compile_many(s->compiler, cc.n, s->optimize, job_source, job_answer, &cc,
+	                               err);
+	for (size_t i = 0; i < cc.n; i++) {
+		free(jobs[i].pyc_path);
+		free(jobs[i].image_path);
+	}
+	free(jobs);
+	if (rc < 0)
+		return lade_error_prefix(err, "wheel %s", fn);
+	if (memo.len) {
+		struct lade_sha256 *ctx = lade_sha256_new();
+		lade_sha256_update(ctx, memo.data + 32, memo.len - 32);
+		lade_sha256_final(ctx, (unsigned char *)memo.data, NULL);
+		lade_sha256_free(ctx);
+		s->memo_put(s->memo_ctx, key, memo.data, memo.len);
+	}
+	return 0;
+}
+
 int lade_wheel_install(struct lade_wheel *w, const struct lade_install_scheme *scheme,
                        bool requested, struct lade_layer *layer, struct lade_install_info *info,
                        struct lade_error **err)
@@ -715,6 +938,8 @@ int lade_wheel_install(struct lade_wheel *w, const struct lade_install_scheme *s
 		if (plan_member(w, scheme, lib_dir, i, &p, err) < 0)
 			return -1;
 	}
+	if (scheme->compiler && compile_planned(w, scheme, &p, err) < 0)
+		return -1;
 	for (size_t i = 0; i < lade_wheel_entry_point_count(w); i++) {
 		const struct lade_wheel_entry_point *ep = lade_wheel_entry_point(w, i);
 		char *dest = lade_path_join(scheme->scripts, ep->name);

@@ -66,6 +66,9 @@ struct lade_build_options {
 	                      * (compressed), over every variant's output.max-size; 0: the
 	                      * recipe's */
 	const char *max_size_text; /* --max-size as written, for messages */
+	/* The bytecode helpers (lade_build_start_compilers), borrowed; NULL: lade_build_run
+	 * starts them itself, which a process inside lade's sandbox cannot. */
+	struct lade_build_compilers *compilers;
 	/* What the build does as it does it (struct lade_build_event), may be NULL. Called from
 	 * the building thread; the event and its strings live for the call only. */
 	void (*progress)(void *ctx, const struct lade_build_event *ev);
@@ -113,6 +116,17 @@ struct lade_build_ref {
  * before it enters the sandbox, which allows sockets only when they are needed. */
 int lade_build_needs_network(const struct lade_build_options *o, bool *needs,
                              struct lade_error **err);
+
+/* The python.compile helpers of the variants o builds, one per interpreter, started now: the
+ * CLI calls this before it enters the sandbox, which refuses execve. Errors, before anything
+ * is written: "RECIPE:LINE:COL: python.compile: no python3.11 on PATH: set python.compiler to a
+ * Python 3.11 interpreter, or python.compile: false", and those of starting one. *out may be
+ * an empty set; free it with lade_build_compilers_free (which ends the helpers). */
+struct lade_build_compilers;
+int lade_build_start_compilers(const struct lade_build_options *o,
+                               struct lade_build_compilers **out, struct lade_error **err);
+void lade_build_compilers_free(struct lade_build_compilers *s);
+void lade_build_compilers_freep(struct lade_build_compilers **s);
 
 struct lade_build_report {
 	char *layout;                    /* absolute output directory */

@@ -9,7 +9,8 @@
  *
  * The key is the sha256 of a canonical serialisation of: the cache format version, lade's
  * layer format version (LADE_LAYER_FORMAT_VERSION), the compression, its level and compressor
- * description (library version included), the mtime, then every tar entry in canonical order
+ * description (library version included), the mtime, the options' key_extra when set (the
+ * bytecode compiler's version string), then every tar entry in canonical order
  * (implicit parents with the metadata the base gives them included): path, type, mode, uid,
  * gid, size, link target and the content's sha256. The content hash is the entry's known
  * sha256 (wheel RECORD), the sha256 of in-memory data, of what a source emits, or of a host
@@ -91,5 +92,12 @@ void lade_cache_gc_report_release(struct lade_cache_gc_report *r);
  * naming a missing blob. */
 int lade_cache_gc(struct lade_cache *c, const struct lade_cache_gc_options *o,
                   struct lade_cache_gc_report *r, struct lade_error **err);
+
+/* The bytecode memo (struct lade_install_scheme's memo_get / memo_put, ctx the cache): a
+ * wheel's compiled bytecode under DIR/pyc/<key>, so that a rebuild whose venv layers come from
+ * the cache does not compile them again. get: 1 with the bytes, 0 when absent or unreadable;
+ * put: written atomically, a failure only sets the warning. Callers check what they read. */
+int lade_cache_memo_get(void *cache, const char *key, struct lade_buf *out);
+void lade_cache_memo_put(void *cache, const char *key, const void *data, size_t len);
 
 #endif

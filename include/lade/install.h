@@ -1,9 +1,9 @@
 /* lade — installing an opened wheel into layer entries, producing the tree that
- * `pip install --no-compile --no-deps --no-index` produces in a virtualenv: root members under
- * purelib/platlib, NAME-VER.data/<key>/ under the scheme path of key, #!python scripts
- * rewritten (first line replaced by "#!<interpreter>", mode from the zip as pip does), console/gui
- * script wrappers written as pip's vendored distlib writes them, and a dist-info with INSTALLER,
- * REQUESTED (when requested) and a regenerated RECORD.
+ * `pip install --no-deps --no-index` produces (with --no-compile unless a compiler is given) in a
+ * virtualenv: root members under purelib/platlib, NAME-VER.data/<key>/ under the scheme path of
+ * key, #!python scripts rewritten (first line replaced by "#!<interpreter>", mode from the zip as
+ * pip does), console/gui script wrappers written as pip's vendored distlib writes them, and a
+ * dist-info with INSTALLER, REQUESTED (when requested) and a regenerated RECORD.
  *
  * Verbatim members are not extracted: their entries carry the RECORD sha256 and stream the
  * bytes out of the zip when the layer is written (the hash is checked then, a mismatch fails
@@ -17,6 +17,7 @@
 #include <stdint.h>
 #include "lade/error.h"
 #include "lade/layer.h"
+#include "lade/pycompile.h"
 #include "lade/tree.h"
 #include "lade/wheel.h"
 
@@ -35,6 +36,20 @@ struct lade_install_scheme {
 	 * or its whole image path (e.g. "opt/venv/bin/foo"). The generated INSTALLER, REQUESTED
 	 * and RECORD are never excluded. */
 	char **exclude;
+	/* Bytecode as pip's compile step writes it (borrowed, NULL: none, `pip install
+	 * --no-compile`): every installed file ending in ".py" gets
+	 * <dir>/__pycache__/<name>.<cache tag>[.opt-N].pyc, listed in RECORD as "path,," as pip
+	 * lists it; a file that does not compile is skipped with a note. */
+	struct lade_pyc_compiler *compiler;
+	int optimize; /* 0-2 */
+	/* Where a wheel's compiled bytecode is kept between builds (the layer cache), may be NULL:
+	 * without it a rebuild compiles every file again. key is 64 hex digits naming the
+	 * compiler's version, the level and every compiled file's image path and content hash;
+	 * get returns 1 with the bytes put for that key in *out, 0 when it has none; put may fail
+	 * silently. */
+	int (*memo_get)(void *ctx, const char *key, struct lade_buf *out);
+	void (*memo_put)(void *ctx, const char *key, const void *data, size_t len);
+	void *memo_ctx;
 };
 
 /* Fill s for a venv at image path `venv` ("/opt/venv" or "opt/venv") and python "3.11".

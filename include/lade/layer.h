@@ -101,6 +101,9 @@ struct lade_layer_options {
 	int jobs;                     /* compression threads, >= 1 */
 	int64_t mtime;                /* build epoch */
 	const struct lade_tree *base; /* may be NULL: metadata for implicit parents */
+	/* What made generated content, e.g. the bytecode compiler's version: read by the layer
+	 * cache's key only (the bytes themselves are keyed anyway). NULL: nothing. */
+	const char *key_extra;
 };
 
 struct lade_layer_result {

@@ -46,6 +46,10 @@ struct lade_recipe_python {
 	char *lock;        /* absolute host path */
 	char **wheelhouse; /* NULL-terminated absolute host dirs, in search order */
 	char **exclude;    /* NULL-terminated globs over installed paths */
+	bool compile;      /* python.compile: .pyc files as pip writes them (default true) */
+	char *compiler;    /* python.compiler: host interpreter (path, or name on PATH), or NULL */
+	int compiler_line, compiler_column;
+	int optimize; /* python.optimize: 0 (default), 1, 2 */
 	int line, column;
 };
 

@@ -5,7 +5,8 @@
  * libseccomp ALLOW-LIST. A compromised parser can then still read and write the files lade
  * could (that is the job), but it cannot run programs, open sockets, trace or signal other
  * processes, change owners or namespaces, load new code or talk to the kernel's more exotic
- * interfaces.
+ * interfaces. The one program lade runs, the bytecode helper of python.compile, is started
+ * before that by lade_sandbox_spawn() (below), confined by a filter of its own.
  *
  * Why each group is allowed (the table in core/sandbox.c is the one source of truth;
  * lade_sandbox_explain() prints it):
@@ -52,6 +53,7 @@
 #define LADE_SANDBOX_H
 
 #include <stdbool.h>
+#include <sys/types.h>
 
 #include "lade/error.h"
 #include "lade/util.h"
@@ -86,5 +88,20 @@ int lade_sandbox_explain(enum lade_sandbox_phase p, struct lade_buf *out, struct
 /* Does this kernel support seccomp filters (prctl(PR_GET_SECCOMP) works and
  * SECCOMP_MODE_FILTER is known)? Does not change anything. */
 bool lade_sandbox_supported(void);
+
+/* Start the program at `path` (absolute) as a confined helper, before lade_sandbox_enter():
+ * fork, the child's stdin and stdout become pipes (*to_child, *from_child: lade's ends, close
+ * them to end it), its working directory "/", no other fd open; no_new_privs and a seccomp
+ * filter that refuses with EPERM: sockets, opening a file for writing (O_WRONLY, O_RDWR,
+ * O_CREAT, O_TRUNC, O_APPEND; openat2 and clone3 fail with ENOSYS), every call that creates,
+ * removes, renames or changes a file (mkdir, unlink, rename, link, symlink, chmod, chown,
+ * truncate, utimes, xattrs), new processes (fork, vfork, clone without CLONE_THREAD), any
+ * execve but the one that starts `path` (compared by pointer: seccomp cannot read strings),
+ * ptrace, mounts and namespaces, bpf, io_uring, keyrings, modules. stderr is inherited.
+ * SIGPIPE is ignored in lade from then on (a dead helper is a write error). The caller reaps
+ * *pid. Errors: the sandbox already active, pipe/fork failures, and the child's errno when the
+ * filter or the execve failed ("cannot start PATH: No such file or directory"). */
+int lade_sandbox_spawn(const char *path, char *const argv[], char *const envp[], pid_t *pid,
+                       int *to_child, int *from_child, struct lade_error **err);
 
 #endif

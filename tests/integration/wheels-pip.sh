@@ -1,6 +1,6 @@
 #!/bin/bash
 # Conformance with the current pip (the tools venv's): the venv lade installs into an image must be the tree that
-# `pip install --no-compile --no-index --no-deps -r LOCK` makes in a `python3 -m venv
+# `pip install --no-index --no-deps -r LOCK` makes (bytecode included: pip compiles by default) in a `python3 -m venv
 # --without-pip` venv at the same path (/opt/venv). pip runs in a private mount namespace with a
 # tmpfs on /opt, so shebangs and RECORD paths are the ones the image has and the host's /opt is
 # untouched. The lade image is unpacked with umoci. Two sets: the fixture wheels of
@@ -69,7 +69,7 @@ YAML
 	[ -d "$d/bundle/rootfs/opt/venv" ] || { not_ok "[$label] the image has /opt/venv"; return; }
 
 	mkdir -p "$d/pip"
-	if ! out=$(pip_at_opt_venv "$d/pip" "$PY" install --quiet --no-compile --no-index \
+	if ! out=$(pip_at_opt_venv "$d/pip" "$PY" install --quiet --no-index \
 		--no-deps --find-links "$wh" -r "$lock" 2>&1); then
 		not_ok "[$label] venv + pip install"
 		diag "$out"

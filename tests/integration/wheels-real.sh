@@ -2,7 +2,7 @@
 # Conformance with the current pip on real PyPI wheels: the venv lade installs from a real set of
 # recipes/employment-match/setup-corpus.sh (${CORPUS_DIR:-/var/tmp/corpus}/real/<set>) must be
 # the tree that the tools venv's pip (>= 25.1) makes with
-#   pip install --no-deps --require-hashes --no-index --no-compile --find-links WHEELS -r requirements.txt
+#   pip install --no-deps --require-hashes --no-index --find-links WHEELS -r requirements.txt
 # in a `python3.11 -m venv --without-pip` venv at the same path (/opt/venv, in a private mount
 # namespace): file by file, byte for byte, modes and symlinks included, RECORD rows too
 # (tests/fixtures/pip-venv-compare.py says what is exempt and why).
@@ -63,7 +63,7 @@ fi
 # pip's install at /opt/venv (tests/lib.sh: a private mount namespace, no configuration).
 mkdir -p "$T/pip"
 if out=$(pip_at_opt_venv "$T/pip" "$PY" install --quiet --no-deps --require-hashes --no-index \
-	--no-compile --find-links "$D/wheels" -r "$D/requirements.txt" 2>&1); then
+	--find-links "$D/wheels" -r "$D/requirements.txt" 2>&1); then
 	ok "[$SET] venv + pip $pipv install at /opt/venv"
 else
 	not_ok "[$SET] venv + pip $pipv install"

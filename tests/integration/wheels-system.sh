@@ -128,7 +128,7 @@ like "$layers" "^lade install [^|]*(\|lade install [^|]*)*$" \
 mkdir -p "$R/pip"
 if ! out=$(env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME="$R" LANG=C.UTF-8 \
 	PIP_CONFIG_FILE=/dev/null PIP_NO_CACHE_DIR=1 PYTHONDONTWRITEBYTECODE=1 \
-	"$TOOLS_PY" -m pip --python "$PY" install --quiet --root "$R/pip" --no-compile --no-index --no-deps \
+	"$TOOLS_PY" -m pip --python "$PY" install --quiet --root "$R/pip" --no-index --no-deps \
 	--no-warn-script-location --disable-pip-version-check --find-links "$W" \
 	-r "$T/fixtures.lock" 2>&1); then
 	not_ok "pip install --root"
@@ -139,7 +139,7 @@ ok "pip $PIP_VERSION install --root with $PY"
 
 cat >"$T/compare.py" <<'PY'
 import csv, hashlib, io, os, stat, sys
-from pipcompare import record_rows, scan
+from pipcompare import pyc_differs, record_rows, scan
 
 lade_root, base_root, pip_root = sys.argv[1:4]
 
@@ -174,6 +174,11 @@ for r in sorted(wanted & set(L)):
     base = r.rsplit("/", 1)[-1]
     if base == "INSTALLER" and ".dist-info/" in r:
         ok_ = ld == b"lade\n"
+    elif r.endswith(".pyc"):
+        why = pyc_differs(ld, pd)
+        ok_ = why is None
+        if why:
+            out("#", f"  {r}: {why}")
     elif base == "RECORD" and ".dist-info/" in r:
         lr, pr = record_rows(ld), record_rows(pd)
         ok_ = lr == pr

@@ -270,6 +270,13 @@ static void test_cache(void)
 	ok(strcmp(k_mtime, key_app2) && strcmp(k_zstd, key_app2) && strcmp(k_level, key_app2),
 	   "mtime, compression and level change the key");
 	is_str(k_jobs, key_app2, "the thread count (no effect on the bytes) does not");
+	o = gzip_opts;
+	o.key_extra = "python compiler 3.11.2 (main)";
+	_cleanup_free_ char *k_extra = key_of(c, app, &o);
+	o.key_extra = "python compiler 3.11.9 (main)";
+	_cleanup_free_ char *k_extra2 = key_of(c, app, &o);
+	ok(strcmp(k_extra, key_app2) && strcmp(k_extra, k_extra2),
+	   "the bytecode compiler's version changes the key");
 
 	struct lade_tree *base = lade_tree_new();
 	lade_tree_layer_begin(base);

@@ -227,7 +227,17 @@ static void test_defaults(void)
 		ok(lade_strv_len(r->python.wheelhouse) == 1 &&
 		           strcmp(r->python.wheelhouse[0], tmpdir) == 0,
 		   "wheelhouse defaults to the recipe dir");
+		ok(r->python.compile && r->python.compiler == NULL && r->python.optimize == 0,
+		   "compile defaults to true (as pip), no compiler named, level 0");
 	}
+	lade_recipe_freep(&r);
+	r = load_ok("name: app\nbase: {scratch: true}\npython: {lock: requirements.lock, "
+	            "compile: false, compiler: /usr/bin/python3.11, optimize: 2}\n",
+	            NULL, "python.compile, compiler, optimize");
+	if (r)
+		ok(!r->python.compile && strcmp(r->python.compiler, "/usr/bin/python3.11") == 0 &&
+		           r->python.optimize == 2,
+		   "compile: false, the compiler and level 2 are read");
 }
 
 static void test_scalars(void)
@@ -469,6 +479,11 @@ static void test_value_errors(void)
 	        {"python: {lock: requirements.lock, site-packages: user}\n",
 	         "recipe.yaml:3:50: python.site-packages 'user' must be 'system'",
 	         "site-packages not system"},
+	        {"python: {lock: requirements.lock, optimize: 3}\n",
+	         "recipe.yaml:3:45: python.optimize '3' must be 0, 1 or 2", "optimize 3"},
+	        {"python: {lock: requirements.lock, compile: maybe}\n",
+	         "recipe.yaml:3:44: 'python.compile' must be true or false, not 'maybe'",
+	         "compile not a bool"},
 	        {"python: {lock: requirements.lock, version: 2.7}\n",
 	         "recipe.yaml:3:44: python.version '2.7' must look like 3.X (\"3.11\")",
 	         "python 2"},
