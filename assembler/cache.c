@@ -520,43 +520,44 @@ int lade_cache_gc(struct lade_cache *c, const struct lade_cache_gc_options *o,
 void lade_cache_gc_report_release(struct lade_cache_gc_report *r)
 {
 	lade_gc_report_release(&r->blobs);
+}
 
 #define MEMO_MAX (1u << 30)
 
-	static bool is_key(const char *k)
-	{
-		size_t n = 0;
-		for (; k[n]; n++)
-			if (!strchr("0123456789abcdef", k[n]))
-				return false;
-		return n == 64;
-	}
+static bool is_key(const char *k)
+{
+	size_t n = 0;
+	for (; k[n]; n++)
+		if (!strchr("0123456789abcdef", k[n]))
+			return false;
+	return n == 64;
+}
 
-	static char *memo_path(struct lade_cache * c, const char *key)
-	{
-		_cleanup_free_ char *name = xasprintf("pyc/%s", key);
-		return lade_path_join(c->dir, name);
-	}
+static char *memo_path(struct lade_cache *c, const char *key)
+{
+	_cleanup_free_ char *name = xasprintf("pyc/%s", key);
+	return lade_path_join(c->dir, name);
+}
 
-	int lade_cache_memo_get(void *cache, const char *key, struct lade_buf *out)
-	{
-		struct lade_cache *c = cache;
-		if (c == NULL || !is_key(key))
-			return 0;
-		_cleanup_free_ char *path = memo_path(c, key);
-		_cleanup_error_ struct lade_error *e = NULL;
-		lade_buf_reset(out);
-		return lade_read_file(path, MEMO_MAX, out, &e) == 0 ? 1 : 0;
-	}
+int lade_cache_memo_get(void *cache, const char *key, struct lade_buf *out)
+{
+	struct lade_cache *c = cache;
+	if (c == NULL || !is_key(key))
+		return 0;
+	_cleanup_free_ char *path = memo_path(c, key);
+	_cleanup_error_ struct lade_error *e = NULL;
+	lade_buf_reset(out);
+	return lade_read_file(path, MEMO_MAX, out, &e) == 0 ? 1 : 0;
+}
 
-	void lade_cache_memo_put(void *cache, const char *key, const void *data, size_t len)
-	{
-		struct lade_cache *c = cache;
-		if (c == NULL || !is_key(key))
-			return;
-		_cleanup_free_ char *dir = lade_path_join(c->dir, "pyc");
-		_cleanup_free_ char *path = memo_path(c, key);
-		_cleanup_error_ struct lade_error *e = NULL;
-		if (lade_mkdir_p(dir, &e) < 0 || lade_write_file_atomic(path, data, len, &e) < 0)
-			set_warning(c, "layer cache %s: bytecode memo: %s", c->dir, e->msg);
-	}
+void lade_cache_memo_put(void *cache, const char *key, const void *data, size_t len)
+{
+	struct lade_cache *c = cache;
+	if (c == NULL || !is_key(key))
+		return;
+	_cleanup_free_ char *dir = lade_path_join(c->dir, "pyc");
+	_cleanup_free_ char *path = memo_path(c, key);
+	_cleanup_error_ struct lade_error *e = NULL;
+	if (lade_mkdir_p(dir, &e) < 0 || lade_write_file_atomic(path, data, len, &e) < 0)
+		set_warning(c, "layer cache %s: bytecode memo: %s", c->dir, e->msg);
+}
