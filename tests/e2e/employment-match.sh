@@ -148,14 +148,15 @@ stop_server() {
 }
 at_exit stop_server
 
-# http METHOD URL [JSON-BODY] — "STATUS BODY" (BODY compact JSON), waiting up to 180 s for the
-# server to come up (torch + the model load in a few seconds; more on a loaded machine).
+# http METHOD URL [JSON-BODY] — "STATUS BODY" (BODY compact JSON), waiting up to EM_HTTP_WAIT
+# (600) s for the server to come up (torch + the model load in a few seconds; CUDA torch took
+# over 180 s at load 15 on 2 cores).
 http() {
 	python3 - "$@" <<'PY'
-import json, sys, time, urllib.request, urllib.error
+import json, os, sys, time, urllib.request, urllib.error
 method, url = sys.argv[1], sys.argv[2]
 data = sys.argv[3].encode() if len(sys.argv) > 3 else None
-deadline = time.time() + 180
+deadline = time.time() + float(os.environ.get("EM_HTTP_WAIT", "600"))
 while True:
     req = urllib.request.Request(url, data=data, method=method, headers={"Content-Type": "application/json"})
     try:
@@ -224,7 +225,14 @@ PY
 	)
 	read -r -a env <<<"${spec[2]}"
 	argv=("${spec[@]:3}")
-	# No /proc, /dev or /sys are mounted: torch and the service import and serve without them.
+	# Nothing is mounted (no /proc, /sys, nothing to unmount on failure); torch's import opens
+	# /dev/urandom ("RuntimeError: Unable to open /dev/urandom" without it), so the rootfs gets
+	# the four character devices a runtime would provide. rm -rf removes them with the tree.
+	local d
+	for d in null:3 zero:5 random:8 urandom:9; do
+		mknod -m 0666 "$b/rootfs/dev/${d%:*}" c 1 "${d#*:}" 2>/dev/null ||
+			[ -c "$b/rootfs/dev/${d%:*}" ] || bail_out "cannot mknod $b/rootfs/dev/${d%:*}"
+	done
 	RUNCMD=(env -i "${env[@]}" "$(command -v chroot)" --userspec="${spec[0]}" "$b/rootfs" /usr/bin/env -C "${spec[1]}")
 }
 
@@ -254,7 +262,7 @@ print(tuple(m.encode(["a person who writes Python", "a welder in a shipyard"]).s
 		;;
 	full)
 		cuda=$(inimg 'import torch; print(torch.__version__, torch.version.cuda, torch.cuda.is_available())' | tail -n 1)
-		like "$cuda" '^2\.14\.1 [0-9]+\.[0-9]+ (True|False)$' "full: CUDA torch imports without a GPU, torch.version.cuda is set ($cuda)"
+		like "$cuda" '^2\.14\.1(\+cu[0-9]+)? [0-9]+\.[0-9]+ (True|False)$' "full: CUDA torch imports without a GPU, torch.version.cuda is set ($cuda)"
 		st=$(inimg 'import sentence_transformers, transformers; print(sentence_transformers.__version__, transformers.__version__)' | tail -n 1)
 		like "$st" '^[0-9][^ ]* [0-9][^ ]*$' "full: sentence_transformers and transformers import beside CUDA torch ($st)"
 		;;
