@@ -31,7 +31,8 @@ REAL=$CORPUS_DIR/real
 # full is not started by buildah: its vfs storage copies the whole tree for every layer (19
 # layers of a 6 GB image filled 63 GB). umoci unpacks it once (one 6.1 GB tree) and the image's
 # own process (umoci's config.json: args, env, user) runs in a chroot of it. Measured: the
-# layout of production + full 3.9 GB, the unpacked full tree 6.1 GB; 14 GB leaves a margin.
+# layout of production + full ~3.8 GB (size-table.sh), the unpacked full rootfs 5.7 GiB (du);
+# 14 GB leaves a margin.
 FULL_NEED_GB=${EM_FULL_NEED_GB:-14}
 HAVE_BASE=0
 grep -q '"org.opencontainers.image.ref.name":"bookworm-python3.11"' "$CORPUS_DIR/base/oci/index.json" 2>/dev/null && HAVE_BASE=1
