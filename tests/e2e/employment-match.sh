@@ -1,7 +1,7 @@
 #!/bin/bash
 # End to end: recipes/employment-match built by lade from the real wheel sets of its
 # setup-corpus.sh (${CORPUS_DIR:-/var/tmp/corpus}/real/<set>), each image started with
-# `buildah run` (vfs, chroot isolation) and asked over HTTP.
+# `buildah run` (vfs, chroot isolation; full: umoci unpack + chroot) and asked over HTTP.
 #
 # EM_VARIANTS picks the variants (default: lightweight, a few MB; setup-corpus.sh is run for it
 # when it is missing). The suite 'real' runs it with "production full" (GB-scale; a variant
@@ -13,7 +13,10 @@
 #                /healthz says embedding; /match's top occupation for [python, machine
 #                learning] is the one computed in the image by separate code (numpy cosine over
 #                /data/embeddings.npy)
-#   full         torch 2.14.1 imports without a GPU and torch.version.cuda is set
+#   full         torch 2.14.1 imports without a GPU and torch.version.cuda is set, beside
+#                sentence_transformers; the same /healthz and /match checks as production.
+#                Unpacked by umoci and run in a chroot of its rootfs (see FULL_NEED_GB), not
+#                by buildah
 # The base is the recipe's (corpus/base/oci:bookworm-python3.11, the shared corpus'
 # make-base.sh); lightweight falls back to the test base (+ the host libraries its extension
 # modules need) when it is absent, the ML variants need it (libstdc++ for torch).
@@ -25,6 +28,12 @@ export LC_ALL=C
 CORPUS_DIR=${CORPUS_DIR:-/var/tmp/corpus}
 read -r -a want <<<"${EM_VARIANTS:-lightweight}"
 REAL=$CORPUS_DIR/real
+# full is not started by buildah: its vfs storage copies the whole tree for every layer (19
+# layers of a 6 GB image filled 63 GB). umoci unpacks it once (one 6.1 GB tree) and the image's
+# own process (umoci's config.json: args, env, user) runs in a chroot of it. Measured: the
+# layout of production + full ~3.8 GB (size-table.sh), the unpacked full rootfs 5.7 GiB (du);
+# 14 GB leaves a margin.
+FULL_NEED_GB=${EM_FULL_NEED_GB:-14}
 HAVE_BASE=0
 grep -q '"org.opencontainers.image.ref.name":"bookworm-python3.11"' "$CORPUS_DIR/base/oci/index.json" 2>/dev/null && HAVE_BASE=1
 
@@ -46,10 +55,10 @@ for v in "${want[@]}"; do
 		diag "SKIP variant $v: no real set at $REAL/$v (make it with recipes/employment-match/setup-corpus.sh $v)"
 	elif [ "$v" != lightweight ] && [ "$HAVE_BASE" = 0 ]; then
 		diag "SKIP variant $v: no corpus base at $CORPUS_DIR/base/oci (make it with the shared corpus' make-base.sh)"
-	elif [ "$v" = full ] && [ "$(df --output=avail -B1G "$T" | tail -n 1)" -lt 80 ]; then
-		# buildah's vfs storage copies the whole tree for every layer: 19 layers of a 6 GB image
-		# filled 63 GB here.
-		diag "SKIP variant full: buildah from with vfs storage needs ~80 GB free in $T"
+	elif [ "$v" = full ] && ! command -v umoci chroot >/dev/null; then
+		diag "SKIP variant full: umoci or chroot is missing (the full image is unpacked with umoci, see above)"
+	elif [ "$v" = full ] && [ "$(df --output=avail -B1G "$T" | tail -n 1)" -lt "$FULL_NEED_GB" ]; then
+		diag "SKIP variant full: it needs ${FULL_NEED_GB} GB free in $T (its layout + the unpacked tree), $(df --output=avail -h "$T" | tail -n 1 | tr -d ' ') there"
 	elif [ "$v" != lightweight ] && [ ! -f "$REAL/data/embeddings.npy" ]; then
 		diag "SKIP variant $v: no embeddings at $REAL/data (setup-corpus.sh production makes them)"
 	else
@@ -141,14 +150,15 @@ stop_server() {
 }
 at_exit stop_server
 
-# http METHOD URL [JSON-BODY] — "STATUS BODY" (BODY compact JSON), waiting up to 180 s for the
-# server to come up (torch + the model load in a few seconds; more on a loaded machine).
+# http METHOD URL [JSON-BODY] — "STATUS BODY" (BODY compact JSON), waiting up to EM_HTTP_WAIT
+# (600) s for the server to come up (torch + the model load in a few seconds; CUDA torch took
+# over 180 s at load 15 on 2 cores).
 http() {
 	python3 - "$@" <<'PY'
-import json, sys, time, urllib.request, urllib.error
+import json, os, sys, time, urllib.request, urllib.error
 method, url = sys.argv[1], sys.argv[2]
 data = sys.argv[3].encode() if len(sys.argv) > 3 else None
-deadline = time.time() + 180
+deadline = time.time() + float(os.environ.get("EM_HTTP_WAIT", "600"))
 while True:
     req = urllib.request.Request(url, data=data, method=method, headers={"Content-Type": "application/json"})
     try:
@@ -178,19 +188,64 @@ import json, sys
 occ = json.load(open(sys.argv[1]))["occupations"]
 print(len(occ), occ[-1]["code"], json.dumps(occ[-1]["skills"][:3]))' "$R/src/employment_match/occupations.json")
 
-for v in "${variants[@]}"; do
-	ctr=$("${BUILDAH[@]}" from --quiet --name "lade-e2e-em-$v" "oci:$R/out:1.0-$v" 2>"$T/from.err")
+# buildah_start V — a container of the image 1.0-V; sets RUNCMD (what runs a command in it) and
+# argv (its entrypoint).
+buildah_start() {
+	local ctr
+	ctr=$("${BUILDAH[@]}" from --quiet --name "lade-e2e-em-$1" "oci:$R/out:1.0-$1" 2>"$T/from.err")
 	if [ -z "$ctr" ]; then
-		not_ok "$v: buildah from oci:out:1.0-$v"
+		not_ok "$1: buildah from oci:out:1.0-$1"
 		diag "$(cat "$T/from.err")"
-		continue
+		return 1
 	fi
-	ok "$v: buildah from oci:out:1.0-$v"
+	ok "$1: buildah from oci:out:1.0-$1"
 	# buildah 1.28's run does not apply the image's entrypoint: spell it out from the config.
 	mapfile -t argv < <("${BUILDAH[@]}" inspect --type container "$ctr" |
 		python3 -c 'import json,sys; print("\n".join(json.load(sys.stdin)["OCIv1"]["config"].get("Entrypoint") or []))')
+	RUNCMD=("${BUILDAH[@]}" run "$ctr" --)
+}
+# umoci_start V — the same by `umoci unpack` into $T/unpack-V and a chroot of its rootfs with
+# the image's environment, user and working directory.
+umoci_start() {
+	local b=$T/unpack-$1 spec env
+	if ! umoci unpack --image "$R/out:1.0-$1" "$b" >"$T/from.err" 2>&1; then
+		not_ok "$1: umoci unpack out:1.0-$1"
+		diag "$(tail -n 5 "$T/from.err")"
+		return 1
+	fi
+	ok "$1: umoci unpack out:1.0-$1 ($(du -sh "$b/rootfs" | cut -f1) unpacked, $(df --output=avail -h "$T" | tail -n 1 | tr -d ' ') left free)"
+	# config.json is the runtime spec umoci derives from the image config: args are entrypoint
+	# + cmd, env the image's, user its numeric uid:gid, cwd its workdir.
+	mapfile -t spec < <(python3 - "$b/config.json" <<'PY'
+import json, sys
+p = json.load(open(sys.argv[1]))["process"]
+print("%d:%d" % (p["user"]["uid"], p["user"]["gid"]))
+print(p.get("cwd") or "/")
+print(" ".join(p["env"]))
+print("\n".join(p["args"][:3]))
+PY
+	)
+	read -r -a env <<<"${spec[2]}"
+	argv=("${spec[@]:3}")
+	# Nothing is mounted (no /proc, /sys, nothing to unmount on failure); torch's import opens
+	# /dev/urandom ("RuntimeError: Unable to open /dev/urandom" without it), so the rootfs gets
+	# the four character devices a runtime would provide. rm -rf removes them with the tree.
+	local d
+	for d in null:3 zero:5 random:8 urandom:9; do
+		mknod -m 0666 "$b/rootfs/dev/${d%:*}" c 1 "${d#*:}" 2>/dev/null ||
+			[ -c "$b/rootfs/dev/${d%:*}" ] || bail_out "cannot mknod $b/rootfs/dev/${d%:*}"
+	done
+	RUNCMD=(env -i "${env[@]}" "$(command -v chroot)" --userspec="${spec[0]}" "$b/rootfs" /usr/bin/env -C "${spec[1]}")
+}
+
+for v in "${variants[@]}"; do
+	if [ "$v" = full ]; then
+		umoci_start "$v" || continue
+	else
+		buildah_start "$v" || continue
+	fi
 	is "${argv[*]}" "/opt/venv/bin/python -m employment_match" "$v: the entrypoint runs the app with the venv python"
-	inimg() { "${BUILDAH[@]}" run "$ctr" -- /opt/venv/bin/python -c "$1" 2>&1; }
+	inimg() { "${RUNCMD[@]}" /opt/venv/bin/python -c "$1" 2>&1; }
 	case $v in
 	lightweight)
 		is "$(inimg 'import importlib.util as u; print([m for m in ("numpy", "torch", "transformers") if u.find_spec(m)])')" \
@@ -209,12 +264,14 @@ print(tuple(m.encode(["a person who writes Python", "a welder in a shipyard"]).s
 		;;
 	full)
 		cuda=$(inimg 'import torch; print(torch.__version__, torch.version.cuda, torch.cuda.is_available())' | tail -n 1)
-		like "$cuda" '^2\.14\.1 [0-9]+\.[0-9]+ (True|False)$' "full: CUDA torch imports without a GPU, torch.version.cuda is set ($cuda)"
+		like "$cuda" '^2\.14\.1(\+cu[0-9]+)? [0-9]+\.[0-9]+ (True|False)$' "full: CUDA torch imports without a GPU, torch.version.cuda is set ($cuda)"
+		st=$(inimg 'import sentence_transformers, transformers; print(sentence_transformers.__version__, transformers.__version__)' | tail -n 1)
+		like "$st" '^[0-9][^ ]* [0-9][^ ]*$' "full: sentence_transformers and transformers import beside CUDA torch ($st)"
 		;;
 	esac
 
 	port=$(free_port)
-	setsid "${BUILDAH[@]}" run "$ctr" -- "${argv[@]}" --port "$port" >"$T/$v.log" 2>&1 &
+	setsid "${RUNCMD[@]}" "${argv[@]}" --port "$port" >"$T/$v.log" 2>&1 &
 	SERVER_PID=$!
 	health=$(http GET "http://127.0.0.1:$port/healthz")
 	like "$health" '^200 .*"status":"ok"' "$v: GET /healthz answers 200"
@@ -252,6 +309,7 @@ print(codes[int(np.argmax(s))])' | tail -n 1)
 	stop_server
 	like "$(cat "$T/$v.log")" "backend $want_backend, $N_OCC occupations, listening on 0\\.0\\.0\\.0:$port" \
 		"$v: the server logged its backend and port"
+	rm -rf "$T/unpack-$v" # the 6 GB tree of full, before the next variant
 done
 
 done_testing
