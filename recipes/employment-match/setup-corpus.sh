@@ -279,6 +279,10 @@ if [ -e "$here/corpus" ] && [ ! -L "$here/corpus" ]; then
 	die "$here/corpus exists and is not a symlink; not touching it"
 fi
 ln -sfn "$CORPUS_DIR" "$here/corpus"
+# The data layer's files are copied into the recipe's own directory (not reached through the
+# corpus link): files[].src must stay inside the build context, and these are 50 kB.
+rm -rf "$here/data"
+cp -r "$REAL/data" "$here/data"
 echo "corpus -> $CORPUS_DIR"
 for what in base/oci real/production/requirements.txt real/lightweight/requirements.txt \
 	real/full/requirements.txt real/data/embeddings.npy; do

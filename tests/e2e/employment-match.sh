@@ -41,7 +41,7 @@ grep -q '"org.opencontainers.image.ref.name":"bookworm-python3.11"' "$CORPUS_DIR
 # dir: the real sets of $CORPUS_DIR, the base of $CORPUS_DIR or the test base.
 R=$T/employment-match
 mkdir -p "$R"
-tar -C "$LADE_SRCDIR/recipes/employment-match" --exclude=./out --exclude=./corpus -cf - . | tar -C "$R" -xf - ||
+tar -C "$LADE_SRCDIR/recipes/employment-match" --exclude=./out --exclude=./corpus --exclude=./data -cf - . | tar -C "$R" -xf - ||
 	bail_out "cannot copy recipes/employment-match"
 
 variants=()
@@ -70,7 +70,8 @@ done
 C=$T/corpus
 mkdir -p "$C/real"
 for v in "${variants[@]}"; do ln -s "$REAL/$v" "$C/real/$v"; done
-if [ -f "$REAL/data/embeddings.npy" ]; then ln -s "$REAL/data" "$C/real/data"; else mkdir "$C/real/data"; fi
+# The data layer comes from the recipe's own data/ (setup-corpus.sh copies it there).
+if [ -f "$REAL/data/embeddings.npy" ]; then cp -r "$REAL/data" "$R/data"; else mkdir "$R/data"; fi
 if [ "$HAVE_BASE" = 1 ]; then
 	ln -s "$CORPUS_DIR/base" "$C/base"
 else
@@ -128,7 +129,7 @@ at_exit "${BUILDAH[*]} rm --all; ${BUILDAH[*]} rmi --all --force"
 vargs=()
 for v in "${variants[@]}"; do vargs+=(--variant "$v"); done
 # The data of production/full come through the corpus link, from outside the recipe's directory.
-run_lade build "$R/recipe.yaml" "${vargs[@]}" --allow-outside-context -q
+run_lade build "$R/recipe.yaml" "${vargs[@]}" -q
 is "$RC" 0 "lade build ${vargs[*]} exits 0"
 [ "$RC" -eq 0 ] || { diag "$ERR"; done_testing; }
 check "lade verify passes on the layout" "$LADE" verify "$R/out"
