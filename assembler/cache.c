@@ -355,8 +355,14 @@ static void trim_release(struct trim *t)
 	free(t->e);
 }
 
-static int list_entries(struct trim *t, const char *dir, bool layers, struct lade_error **err)
+/* The files of dir that are cache entries: layers/ and bases/ hold KEY.json, pyc/ the bytecode
+ * memos (no suffix); only layer entries name a blob. */
+enum entry_kind { ENTRY_LAYER, ENTRY_BASE, ENTRY_MEMO };
+
+static int list_entries(struct trim *t, const char *dir, enum entry_kind kind,
+                        struct lade_error **err)
 {
+	bool layers = kind == ENTRY_LAYER;
 	DIR *d = opendir(dir);
 	if (d == NULL)
 		return errno == ENOENT ? 0 : lade_error_set(err, errno, "cannot open %s", dir);
@@ -364,8 +370,10 @@ static int list_entries(struct trim *t, const char *dir, bool layers, struct lad
 	while ((de = readdir(d)) != NULL) {
 		size_t len = strlen(de->d_name);
 		struct stat st;
-		if (len < 6 || strcmp(de->d_name + len - 5, ".json") != 0 ||
-		    fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+		bool named = kind == ENTRY_MEMO
+		                     ? de->d_name[0] != '.'
+		                     : len >= 6 && strcmp(de->d_name + len - 5, ".json") == 0;
+		if (!named || fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
 		    !S_ISREG(st.st_mode))
 			continue;
 		lade_grow(&t->e, sizeof(*t->e), t->n + 1, &t->alloc);
@@ -477,7 +485,10 @@ int lade_cache_gc(struct lade_cache *c, const struct lade_cache_gc_options *o,
 	_cleanup_(trim_release) struct trim t = {0};
 	_cleanup_free_ char *layers = lade_path_join(c->dir, "layers");
 	_cleanup_free_ char *bases = lade_path_join(c->dir, "bases");
-	if (list_entries(&t, layers, true, err) < 0 || list_entries(&t, bases, false, err) < 0)
+	_cleanup_free_ char *memos = lade_path_join(c->dir, "pyc");
+	if (list_entries(&t, layers, ENTRY_LAYER, err) < 0 ||
+	    list_entries(&t, bases, ENTRY_BASE, err) < 0 ||
+	    list_entries(&t, memos, ENTRY_MEMO, err) < 0)
 		return lade_error_prefix(err, "layer cache %s", c->dir);
 	if (t.n)
 		qsort(t.e, t.n, sizeof(*t.e), by_use);
@@ -547,7 +558,11 @@ int lade_cache_memo_get(void *cache, const char *key, struct lade_buf *out)
 	_cleanup_free_ char *path = memo_path(c, key);
 	_cleanup_error_ struct lade_error *e = NULL;
 	lade_buf_reset(out);
-	return lade_read_file(path, MEMO_MAX, out, &e) == 0 ? 1 : 0;
+	if (lade_read_file(path, MEMO_MAX, out, &e) < 0)
+		return 0;
+	/* used: lade gc --cache trims least recently used first, memos with the entries */
+	(void)utimensat(AT_FDCWD, path, NULL, 0);
+	return 1;
 }
 
 void lade_cache_memo_put(void *cache, const char *key, const void *data, size_t len)

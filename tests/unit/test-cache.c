@@ -620,6 +620,25 @@ static void test_trim(void)
 	           r.blobs.kept_blobs == 0,
 	   "an entry unused for long goes with its blob");
 	lade_cache_gc_report_release(&r);
+
+	/* bytecode memos are entries too: a hit refreshes them, an old one goes */
+	char mkey[65];
+	memset(mkey, 'a', 64);
+	mkey[64] = '\0';
+	lade_cache_memo_put(c, mkey, "pyc", 3);
+	_cleanup_buf_ struct lade_buf mb = LADE_BUF_INIT;
+	_cleanup_free_ char *memo = xasprintf("%s/pyc/%s", cdir, mkey);
+	struct timespec old_ts[2] = {{1000000000, 0}, {1000000000, 0}};
+	ok(utimensat(AT_FDCWD, memo, old_ts, 0) == 0 && lade_cache_memo_get(c, mkey, &mb) == 1 &&
+	           stat(memo, &st) == 0 && st.st_mtim.tv_sec > 1000000000 + 10000,
+	   "a bytecode memo hit refreshes its mtime");
+	ok(lade_cache_gc(c, &o, &r, &err) == 0 && r.entries == 0 && access(memo, F_OK) == 0,
+	   "a recently used memo stays");
+	lade_cache_gc_report_release(&r);
+	ok(utimensat(AT_FDCWD, memo, old_ts, 0) == 0 && lade_cache_gc(c, &o, &r, &err) == 0 &&
+	           r.entries == 1 && access(memo, F_OK) != 0,
+	   "a memo unused for long goes");
+	lade_cache_gc_report_release(&r);
 	lade_store_free(s);
 	lade_cache_free(c);
 }
