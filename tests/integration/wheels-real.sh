@@ -47,7 +47,8 @@ cat >"$R/recipe.yaml" <<YAML
 name: wheels-real
 tag: t
 base: {oci: "$BASE_OCI:python3.11"}
-python: {interpreter: $PY, version: "3.11", venv: /opt/venv, lock: $D/requirements.txt, wheelhouse: [$D/wheels]}
+python: {interpreter: $PY, version: "3.11", venv: /opt/venv, lock: $D/requirements.txt, wheelhouse: [$D/wheels],
+  compiler: $PY}
 YAML
 run_lade build "$R/recipe.yaml" -o "$R/out" -q
 is "$RC" 0 "[$SET] lade build exits 0"
