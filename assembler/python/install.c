@@ -863,9 +863,11 @@ static int compile_planned(struct lade_wheel *w, const struct lade_install_schem
 		memo_key(w, s, p, n, key);
 		if (s->memo_get(s->memo_ctx, key, &memo) == 1 && memo_valid(&memo)) {
 			/* check it answers every file before using any of it */
-			size_t pos = 32, k = 0, want = 0, len;
-			uint8_t st;
-			const char *data;
+			/* initialised: gcc 14 cannot see that the second pass reads only the entries
+			 * the first pass counted */
+			size_t pos = 32, k = 0, want = 0, len = 0;
+			uint8_t st = 0;
+			const char *data = NULL;
 			for (size_t i = 0; i < n; i++) {
 				_cleanup_free_ char *pyc_path = NULL;
 				want += to_compile(s, &p->v[i], &pyc_path);

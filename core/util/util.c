@@ -22,7 +22,7 @@ void lade_die(const char *what)
 	abort();
 }
 
-static void __attribute__((noreturn)) die_oom(size_t n)
+static void __attribute__((__noreturn__)) die_oom(size_t n)
 {
 	char what[64];
 	snprintf(what, sizeof(what), "out of memory allocating %zu bytes", n);

@@ -55,7 +55,7 @@ int lade_archive_read_open_regular(struct archive *a, const char *path, size_t b
 /* A state lade cannot go on from and no input causes (out of memory, a broken crypto library):
  * "lade: WHAT" on stderr, then abort(). The only output of the library, which otherwise
  * reports through errors, notes and events. */
-void lade_die(const char *what) __attribute__((noreturn));
+void lade_die(const char *what) __attribute__((__noreturn__));
 
 /* Allocation failure is not an input error: like git's xmalloc these abort with a message. */
 void *xmalloc(size_t n);

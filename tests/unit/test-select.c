@@ -2,7 +2,6 @@
  * content is their name, so every file has its own sha256), a lock written with those
  * hashes, and the choice / refusal for a cp311 glibc 2.36 x86_64 target. */
 #include <errno.h>
-#include <ftw.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -388,14 +387,6 @@ static void test_pylock(void)
 	       "pylock.toml:2:1: package six: requires-python '>=3.12' excludes cp311 linux x86_64 "
 	       "glibc 2.36",
 	       "pylock.toml: a package's requires-python");
-}
-
-static int rm_cb(const char *p, const struct stat *st, int flag, struct FTW *f)
-{
-	(void)st;
-	(void)flag;
-	(void)f;
-	return remove(p);
 }
 
 static void like_msg_(const char *got, const char *want, int line)
