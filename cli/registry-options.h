@@ -17,16 +17,18 @@ enum {
 	OPT_REGISTRY_LAST, /* the command's own options start here */
 };
 
+/* clang-format 14 and 19 lay out a braced macro differently: */
+/* clang-format off */
 #define LADE_CLI_REGISTRY_OPTIONS                                                                  \
 	{"creds", required_argument, NULL, OPT_CREDS},                                             \
-	        {"tls-verify", optional_argument, NULL, OPT_TLS_VERIFY},                           \
-	        {"cert-dir", required_argument, NULL, OPT_CERT_DIR},                               \
-	        {"jobs", required_argument, NULL, 'j'},                                            \
-	        {"no-sandbox", no_argument, NULL, OPT_NO_SANDBOX},                                 \
-	        {"json", no_argument, NULL, OPT_JSON}, {"quiet", no_argument, NULL, 'q'},          \
-	{                                                                                          \
-		"help", no_argument, NULL, 'h'                                                     \
-	}
+	{"tls-verify", optional_argument, NULL, OPT_TLS_VERIFY},                                   \
+	{"cert-dir", required_argument, NULL, OPT_CERT_DIR},                                       \
+	{"jobs", required_argument, NULL, 'j'},                                                    \
+	{"no-sandbox", no_argument, NULL, OPT_NO_SANDBOX},                                         \
+	{"json", no_argument, NULL, OPT_JSON},                                                     \
+	{"quiet", no_argument, NULL, 'q'},                                                         \
+	{"help", no_argument, NULL, 'h'}
+/* clang-format on */
 
 struct lade_cli_registry {
 	const char *cmd; /* "push" or "pull", for usage errors and --help */

@@ -156,11 +156,12 @@ static int pull_blob(struct pull *p, const char *digest, uint64_t size, struct l
 }
 
 /* The blobs of one manifest the store lacks (each once), fetched together. */
+struct blob_want {
+	char digest[LADE_DIGEST_STRLEN];
+	uint64_t size;
+};
 struct blob_list {
-	struct blob_want {
-		char digest[LADE_DIGEST_STRLEN];
-		uint64_t size;
-	} * items;
+	struct blob_want *items;
 	size_t n, alloc;
 };
 

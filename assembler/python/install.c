@@ -863,8 +863,8 @@ static int compile_planned(struct lade_wheel *w, const struct lade_install_schem
 		memo_key(w, s, p, n, key);
 		if (s->memo_get(s->memo_ctx, key, &memo) == 1 && memo_valid(&memo)) {
 			/* check it answers every file before using any of it */
-			/* initialised: gcc 14 cannot see that the second pass reads only the entries
-			 * the first pass counted */
+			/* initialised: gcc 14 cannot see that the second pass
+			 * reads only the entries the first pass counted */
 			size_t pos = 32, k = 0, want = 0, len = 0;
 			uint8_t st = 0;
 			const char *data = NULL;

@@ -20,10 +20,10 @@ int lade_base_detect_libc(const struct lade_base_image *base, struct lade_store 
 
 /* The same, reading libc.so.6 from kept (LADE_BASE_KEEP_LIBC, filled by
  * lade_base_read_tree_keep with that tree) instead of reading the base layers again. */
-#define LADE_BASE_KEEP_LIBC                                                                        \
-	{                                                                                          \
-		"libc.so.6", 64u << 20, NULL                                                       \
-	}
+/* clang-format 14 and 19 lay out a braced macro differently: */
+/* clang-format off */
+#define LADE_BASE_KEEP_LIBC {"libc.so.6", 64u << 20, NULL}
+/* clang-format on */
 int lade_base_detect_libc_kept(const struct lade_base_image *base, struct lade_store *store,
                                const struct lade_tree *tree, const struct lade_base_keep *kept,
                                const char *platform, char **out, struct lade_error **err);

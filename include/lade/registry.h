@@ -104,10 +104,10 @@ struct lade_registry_options {
 	                      * size, resumable; 0: LADE_REGISTRY_CHUNK_DEFAULT */
 };
 #define LADE_REGISTRY_CHUNK_DEFAULT (64u << 20)
-#define LADE_REGISTRY_OPTIONS_INIT                                                                 \
-	{                                                                                          \
-		NULL, true, NULL, NULL, false, 1, 0                                                \
-	}
+/* clang-format 14 and 19 lay out a braced macro differently: */
+/* clang-format off */
+#define LADE_REGISTRY_OPTIONS_INIT {NULL, true, NULL, NULL, false, 1, 0}
+/* clang-format on */
 
 struct lade_push_stats {
 	size_t blobs_uploaded, blobs_present, blobs_mounted, manifests;

@@ -83,10 +83,10 @@ struct lade_buf {
 	size_t len;
 	size_t alloc;
 };
-#define LADE_BUF_INIT                                                                              \
-	{                                                                                          \
-		lade_buf_empty_, 0, 0                                                              \
-	}
+/* clang-format 14 and 19 lay out a braced macro differently: */
+/* clang-format off */
+#define LADE_BUF_INIT {lade_buf_empty_, 0, 0}
+/* clang-format on */
 extern char lade_buf_empty_[];
 
 void lade_buf_init(struct lade_buf *b);
@@ -111,10 +111,10 @@ struct lade_problems {
 	struct lade_buf buf;
 	size_t n; /* problems counted, kept or not */
 };
-#define LADE_PROBLEMS_INIT                                                                         \
-	{                                                                                          \
-		LADE_BUF_INIT, 0                                                                   \
-	}
+/* clang-format 14 and 19 lay out a braced macro differently: */
+/* clang-format off */
+#define LADE_PROBLEMS_INIT {LADE_BUF_INIT, 0}
+/* clang-format on */
 /* Count one more problem. Returns true when it is one of the kept ones: then buf ends with
  * the '\n' that separates it from the previous line (none before the first) and the caller
  * appends its text to pr->buf. */

@@ -41,10 +41,10 @@ struct lade_verify_options {
 };
 
 #define LADE_VERIFY_MAX_PROBLEMS 20
-#define LADE_VERIFY_OPTIONS_INIT                                                                   \
-	{                                                                                          \
-		LADE_VERIFY_MAX_PROBLEMS, true, NULL                                               \
-	}
+/* clang-format 14 and 19 lay out a braced macro differently: */
+/* clang-format off */
+#define LADE_VERIFY_OPTIONS_INIT {LADE_VERIFY_MAX_PROBLEMS, true, NULL}
+/* clang-format on */
 
 /* Set *o to the defaults (LADE_VERIFY_OPTIONS_INIT). */
 void lade_verify_options_init(struct lade_verify_options *o);

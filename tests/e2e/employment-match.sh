@@ -1,7 +1,8 @@
 #!/bin/bash
 # End to end: recipes/employment-match built by lade from the real wheel sets of its
 # setup-corpus.sh (${CORPUS_DIR:-/var/tmp/corpus}/real/<set>), each image started with
-# `buildah run` (vfs, chroot isolation; full: umoci unpack + chroot) and asked over HTTP.
+# `buildah run` (chroot isolation; vfs storage, full: overlay where this process may mount one,
+# else umoci unpack + chroot) and asked over HTTP.
 #
 # EM_VARIANTS picks the variants (default: lightweight, a few MB; setup-corpus.sh is run for it
 # when it is missing). The suite 'real' runs it with "production full" (GB-scale; a variant
@@ -15,8 +16,8 @@
 #                /data/embeddings.npy)
 #   full         torch 2.14.1 imports without a GPU and torch.version.cuda is set, beside
 #                sentence_transformers; the same /healthz and /match checks as production.
-#                Unpacked by umoci and run in a chroot of its rootfs (see FULL_NEED_GB), not
-#                by buildah
+#                Run by buildah with overlay storage, or where overlay cannot be mounted
+#                unpacked by umoci and run in a chroot of its rootfs (see FULL_NEED_GB)
 # The base is the recipe's (corpus/base/oci:bookworm-python3.11, the shared corpus'
 # make-base.sh); lightweight falls back to the test base (+ the host libraries its extension
 # modules need) when it is absent, the ML variants need it (libstdc++ for torch).
@@ -28,8 +29,8 @@ export LC_ALL=C
 CORPUS_DIR=${CORPUS_DIR:-/var/tmp/corpus}
 read -r -a want <<<"${EM_VARIANTS:-lightweight}"
 REAL=$CORPUS_DIR/real
-# full is not started by buildah: its vfs storage copies the whole tree for every layer (19
-# layers of a 6 GB image filled 63 GB). umoci unpacks it once (one 6.1 GB tree) and the image's
+# full is not started by buildah with vfs storage: it copies the whole tree for every layer (19
+# layers of a 6 GB image filled 63 GB); overlay or umoci it is. umoci unpacks it once (one 6.1 GB tree) and the image's
 # own process (umoci's config.json: args, env, user) runs in a chroot of it. Measured: the
 # layout of production + full ~3.8 GB (size-table.sh), the unpacked full rootfs 5.7 GiB (du);
 # 14 GB leaves a margin.
@@ -123,8 +124,23 @@ open(path, "w").write("".join(out))
 PY
 
 export STORAGE_DRIVER=vfs BUILDAH_ISOLATION=chroot
-BUILDAH=(buildah --root "$T/containers/root" --runroot "$T/containers/run" --storage-driver vfs)
-at_exit "${BUILDAH[*]} rm --all; ${BUILDAH[*]} rmi --all --force"
+BUILDAH_VFS=(buildah --root "$T/containers/root" --runroot "$T/containers/run" --storage-driver vfs)
+at_exit "${BUILDAH_VFS[*]} rm --all; ${BUILDAH_VFS[*]} rmi --all --force"
+# full under buildah needs the overlay driver (one copy of each layer, not one tree per layer):
+# used where the kernel lets this process mount an overlay, else umoci (see FULL_NEED_GB).
+BUILDAH_OVL=()
+if [ -n "$(printf '%s\n' "${variants[@]}" | grep -x full)" ]; then
+	o=$T/overlay-probe
+	mkdir -p "$o"/{lower,upper,work,merged}
+	if mount -t overlay overlay -o "lowerdir=$o/lower,upperdir=$o/upper,workdir=$o/work" "$o/merged" 2>/dev/null; then
+		umount "$o/merged"
+		BUILDAH_OVL=(buildah --root "$T/containers-ovl/root" --runroot "$T/containers-ovl/run" --storage-driver overlay)
+		at_exit "${BUILDAH_OVL[*]} rm --all; ${BUILDAH_OVL[*]} rmi --all --force"
+	else
+		diag "full: no overlay mounts here: unpacked by umoci and run in a chroot"
+	fi
+	rm -rf "$o"
+fi
 
 vargs=()
 for v in "${variants[@]}"; do vargs+=(--variant "$v"); done
@@ -189,17 +205,18 @@ import json, sys
 occ = json.load(open(sys.argv[1]))["occupations"]
 print(len(occ), occ[-1]["code"], json.dumps(occ[-1]["skills"][:3]))' "$R/src/employment_match/occupations.json")
 
-# buildah_start V — a container of the image 1.0-V; sets RUNCMD (what runs a command in it) and
-# argv (its entrypoint).
+# buildah_start V DRIVER — a container of the image 1.0-V in DRIVER's storage (vfs, overlay);
+# sets RUNCMD (what runs a command in it) and argv (its entrypoint).
 buildah_start() {
 	local ctr
+	if [ "$2" = overlay ]; then BUILDAH=("${BUILDAH_OVL[@]}"); else BUILDAH=("${BUILDAH_VFS[@]}"); fi
 	ctr=$("${BUILDAH[@]}" from --quiet --name "lade-e2e-em-$1" "oci:$R/out:1.0-$1" 2>"$T/from.err")
 	if [ -z "$ctr" ]; then
 		not_ok "$1: buildah from oci:out:1.0-$1"
 		diag "$(cat "$T/from.err")"
 		return 1
 	fi
-	ok "$1: buildah from oci:out:1.0-$1"
+	ok "$1: buildah from oci:out:1.0-$1 ($2 storage)"
 	# buildah 1.28's run does not apply the image's entrypoint: spell it out from the config.
 	mapfile -t argv < <("${BUILDAH[@]}" inspect --type container "$ctr" |
 		python3 -c 'import json,sys; print("\n".join(json.load(sys.stdin)["OCIv1"]["config"].get("Entrypoint") or []))')
@@ -240,10 +257,12 @@ PY
 }
 
 for v in "${variants[@]}"; do
-	if [ "$v" = full ]; then
+	if [ "$v" = full ] && [ ${#BUILDAH_OVL[@]} -gt 0 ]; then
+		buildah_start "$v" overlay || continue
+	elif [ "$v" = full ]; then
 		umoci_start "$v" || continue
 	else
-		buildah_start "$v" || continue
+		buildah_start "$v" vfs || continue
 	fi
 	is "${argv[*]}" "/opt/venv/bin/python -m employment_match" "$v: the entrypoint runs the app with the venv python"
 	inimg() { "${RUNCMD[@]}" /opt/venv/bin/python -c "$1" 2>&1; }
