@@ -566,3 +566,19 @@ int lade_registry_push(const char *image, const char *ref_s, const struct lade_r
 	memcpy(digest, d, LADE_DIGEST_STRLEN);
 	return 0;
 }
+
+int reg_push_blob(struct client *c, const char *dir, const char *digest, uint64_t size,
+                  struct lade_push_stats *stats, struct lade_error **err)
+{
+	struct lade_push_stats dummy = {0};
+	struct push p = {.c = c,
+	                 .dir = dir,
+	                 .stats = stats ? stats : &dummy,
+	                 .chunk =
+	                         c->o->chunk_size ? c->o->chunk_size : LADE_REGISTRY_CHUNK_DEFAULT};
+	_cleanup_free_ char *mount_scope = NULL;
+	if (c->o->mount_from)
+		mount_scope = p.mount_scope = xasprintf(
+		        "repository:%s:pull,push repository:%s:pull", c->repo, c->o->mount_from);
+	return push_blob(&p, digest, size, err);
+}

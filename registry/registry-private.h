@@ -121,6 +121,16 @@ int reg_handle_challenge(struct client *c, const struct response *r, const char 
 /* A final 401: -1 with *err saying why (a refused token, wrong credentials, none given). */
 int reg_auth_refused(struct client *c, const struct response *r, struct lade_error **err);
 
+/* ---------------------------------------------------------------- push.c, pull.c */
+
+/* One blob of the layout or store `dir` to c's repository, as a push sends it (HEAD, mount from
+ * c->o->mount_from, one PUT or resumable chunks); stats may be NULL. */
+int reg_push_blob(struct client *c, const char *dir, const char *digest, uint64_t size,
+                  struct lade_push_stats *stats, struct lade_error **err);
+/* One blob from c's repository into store, as a pull fetches it (size and sha256 checked). */
+int reg_pull_blob(struct client *c, struct lade_store *store, const char *digest, uint64_t size,
+                  struct lade_error **err);
+
 /* ---------------------------------------------------------------- pool.c */
 
 /* Blobs move in parallel, one libcurl handle (and connection) per thread. */
