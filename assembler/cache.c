@@ -321,8 +321,7 @@ void lade_cache_record(struct lade_cache *c, const char *key, struct lade_store 
 	if ((store != c->store &&
 	     lade_store_import_file(c->store, out_blob, res->digest, res->size, &ce) < 0) ||
 	    write_entry(entry_path, res, &ce) < 0)
-		set_warning(c, "layer cache %s: cannot record layer %s: %s", c->dir, what,
-		            ce->msg);
+		set_warning(c, "layer cache %s: cannot record layer %s: %s", c->dir, what, ce->msg);
 }
 
 int lade_layer_write_cached_key(struct lade_cache *c, const char *key_in, struct lade_layer *l,

@@ -87,8 +87,8 @@ bool lade_remote_cache_looks_up(const struct lade_remote_cache *rc)
 	return rc && rc->n_from > 0;
 }
 
-int lade_remote_cache_new(const struct lade_remote_cache_options *o,
-                          struct lade_remote_cache **out, struct lade_error **err)
+int lade_remote_cache_new(const struct lade_remote_cache_options *o, struct lade_remote_cache **out,
+                          struct lade_error **err)
 {
 	_cleanup_(lade_remote_cache_freep) struct lade_remote_cache *rc = xzalloc(sizeof(*rc));
 	rc->o = *o;
@@ -144,12 +144,12 @@ int lade_remote_input_key(const struct lade_layer_options *lo, const char *platf
 	if (self_digest(self, err) < 0)
 		return -1;
 	_cleanup_(lade_sha256_freep) struct lade_sha256 *sha = lade_sha256_new();
-	_cleanup_free_ char *head = xasprintf(
-	        "%s\n%s\nlayer-format %d\n%s\n%s\nlevel %d\nmtime %" PRId64 "\n%s\n%s\n",
-	        INPUT_KEY_FORMAT, self, LADE_LAYER_FORMAT_VERSION,
-	        lade_compression_name(lo->compression),
-	        lade_compression_describe(lo->compression, lo->level), lo->level, lo->mtime,
-	        platform, base_digest ? base_digest : "no base");
+	_cleanup_free_ char *head =
+	        xasprintf("%s\n%s\nlayer-format %d\n%s\n%s\nlevel %d\nmtime %" PRId64 "\n%s\n%s\n",
+	                  INPUT_KEY_FORMAT, self, LADE_LAYER_FORMAT_VERSION,
+	                  lade_compression_name(lo->compression),
+	                  lade_compression_describe(lo->compression, lo->level), lo->level,
+	                  lo->mtime, platform, base_digest ? base_digest : "no base");
 	key_part(sha, head);
 	key_part(sha, lo->key_extra ? lo->key_extra : "no bytecode");
 	for (char *const *p = parts; p && *p; p++)
@@ -232,10 +232,9 @@ int lade_remote_cache_lookup(struct lade_remote_cache *rc, const char *key,
 	return 0;
 }
 
-void lade_remote_cache_remember(struct lade_remote_cache *rc, const char *variant,
-                                const char *key, const char *input_key,
-                                const struct lade_layer_result *res, const char *compressor,
-                                const char *comment)
+void lade_remote_cache_remember(struct lade_remote_cache *rc, const char *variant, const char *key,
+                                const char *input_key, const struct lade_layer_result *res,
+                                const char *compressor, const char *comment)
 {
 	if (rc->to == NULL)
 		return;
@@ -281,9 +280,9 @@ static char *index_tag(const char *name, const char *variant)
 	return t;
 }
 
-static int publish_index(struct lade_remote_cache *rc, const char *recipe_name,
-                         const char *variant, char **digests, const uint64_t *sizes,
-                         char **names, size_t n, struct lade_error **err)
+static int publish_index(struct lade_remote_cache *rc, const char *recipe_name, const char *variant,
+                         char **digests, const uint64_t *sizes, char **names, size_t n,
+                         struct lade_error **err)
 {
 	_cleanup_free_ char *tag = index_tag(recipe_name, variant);
 	if (lade_cache_repo_put_index(rc->to, tag, digests, sizes, names, n, err) < 0)
@@ -331,7 +330,8 @@ int lade_remote_cache_publish(struct lade_remote_cache *rc, const char *blob_dir
 			vs[n++] = sizes[j];
 		}
 		if (publish_index(rc, recipe_name, v, vd, vs, vn, n, err) < 0)
-			return lade_error_prefix(err, "--cache-to %s", lade_cache_repo_name(rc->to));
+			return lade_error_prefix(err, "--cache-to %s",
+			                         lade_cache_repo_name(rc->to));
 	}
 	return 0;
 }

@@ -26,10 +26,10 @@
 #include "lade/store.h"
 
 struct lade_remote_cache_options {
-	char *const *from;   /* NULL-terminated repositories, or NULL */
-	const char *to;      /* or NULL */
-	const char *push;    /* the --push REF, or NULL */
-	bool push_only;      /* layers found need not be local: HEAD / mount in the push target */
+	char *const *from; /* NULL-terminated repositories, or NULL */
+	const char *to;    /* or NULL */
+	const char *push;  /* the --push REF, or NULL */
+	bool push_only;    /* layers found need not be local: HEAD / mount in the push target */
 	const struct lade_registry_options *ro; /* borrowed for the cache's life */
 	void (*note)(void *ctx, const char *text);
 	void *note_ctx;
@@ -37,8 +37,8 @@ struct lade_remote_cache_options {
 
 struct lade_remote_cache;
 /* Errors: a repository that is no valid reference or names a tag. */
-int lade_remote_cache_new(const struct lade_remote_cache_options *o,
-                          struct lade_remote_cache **out, struct lade_error **err);
+int lade_remote_cache_new(const struct lade_remote_cache_options *o, struct lade_remote_cache **out,
+                          struct lade_error **err);
 void lade_remote_cache_free(struct lade_remote_cache *rc);
 void lade_remote_cache_freep(struct lade_remote_cache **rc);
 bool lade_remote_cache_looks_up(const struct lade_remote_cache *rc);
@@ -60,10 +60,9 @@ int lade_remote_cache_lookup(struct lade_remote_cache *rc, const char *key,
 
 /* Remember a layer of this build for --cache-to (keys: its content key and/or input key, "" for
  * none; found_remote: the layer came from a --cache-from repository). */
-void lade_remote_cache_remember(struct lade_remote_cache *rc, const char *variant,
-                                const char *key, const char *input_key,
-                                const struct lade_layer_result *res, const char *compressor,
-                                const char *comment);
+void lade_remote_cache_remember(struct lade_remote_cache *rc, const char *variant, const char *key,
+                                const char *input_key, const struct lade_layer_result *res,
+                                const char *compressor, const char *comment);
 
 /* --cache-to: publish every remembered layer (blob present, mounted from the push target or
  * uploaded from blob_dir; then its mapping), then one index per variant tagged

@@ -159,6 +159,9 @@ enum {
 	OPT_NO_CACHE,
 	OPT_LINK_BLOBS,
 	OPT_MAX_SIZE,
+	OPT_PUSH_ONLY,
+	OPT_CACHE_FROM,
+	OPT_CACHE_TO,
 };
 
 static const struct option longopts[] = {
@@ -188,6 +191,9 @@ static const struct option longopts[] = {
         {"no-cache", no_argument, NULL, OPT_NO_CACHE},
         {"link-blobs", no_argument, NULL, OPT_LINK_BLOBS},
         {"max-size", required_argument, NULL, OPT_MAX_SIZE},
+        {"push-only", no_argument, NULL, OPT_PUSH_ONLY},
+        {"cache-from", required_argument, NULL, OPT_CACHE_FROM},
+        {"cache-to", required_argument, NULL, OPT_CACHE_TO},
         {"quiet", no_argument, NULL, 'q'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -195,7 +201,7 @@ static const struct option longopts[] = {
 
 struct args {
 	struct lade_build_options o;
-	char **variants, **annotations; /* owned */
+	char **variants, **annotations, **cache_from; /* owned */
 	bool json, sandbox;
 	struct progress pr;
 };
@@ -301,6 +307,15 @@ static int build_option(int c, const char *arg, struct args *a)
 	case OPT_PUSH:
 		a->o.push = arg;
 		return NEXT;
+	case OPT_PUSH_ONLY:
+		a->o.push_only = true;
+		return NEXT;
+	case OPT_CACHE_FROM:
+		lade_strv_push(&a->cache_from, arg);
+		return NEXT;
+	case OPT_CACHE_TO:
+		a->o.cache_to = arg;
+		return NEXT;
 	case OPT_CACHE:
 		a->o.cache_dir = arg;
 		return NEXT;
@@ -377,8 +392,12 @@ static int run(struct args *a)
 		_cleanup_(json_decrefp) json_t *j = report_json(rep);
 		return lade_cli_print_json(j, JSON_INDENT(2));
 	}
-	for (size_t i = 0; i < rep->n_refs; i++)
-		printf("%s %s:%s\n", rep->refs[i].digest, rep->layout, rep->refs[i].name);
+	for (size_t i = 0; i < rep->n_refs; i++) {
+		if (a->o.push_only && rep->n_refs == 1) /* the pushed reference itself */
+			printf("%s %s\n", rep->refs[i].digest, a->o.push);
+		else
+			printf("%s %s:%s\n", rep->refs[i].digest, rep->layout, rep->refs[i].name);
+	}
 	return lade_cli_flush();
 }
 
@@ -406,12 +425,18 @@ int lade_cmd_build(int argc, char **argv)
 		                                                  : "build takes one RECIPE");
 	if (rc == NEXT && a.o.sbom_out && !a.o.sbom)
 		rc = lade_cli_usage_error("build", "--sbom-out needs --sbom spdx|cyclonedx");
+	if (rc == NEXT && a.o.push_only && !a.o.push)
+		rc = lade_cli_usage_error("build", "--push-only needs --push REF");
+	if (rc == NEXT && a.o.push_only && a.o.output_dir)
+		rc = lade_cli_usage_error("build", "--push-only writes no output: drop -o");
 	if (rc == NEXT) {
 		a.o.recipe_path = argv[optind];
 		a.o.variants = a.variants;
 		a.o.annotations = a.annotations;
+		a.o.cache_from = a.cache_from;
 		rc = run(&a);
 	}
+	lade_strv_free(a.cache_from);
 	lade_strv_free(a.variants);
 	lade_strv_free(a.annotations);
 	return rc;
