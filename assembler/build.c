@@ -165,6 +165,7 @@ static void record_layer(struct build_ctx *c, const char *comment, const char *c
 	bl->comment = xstrdup(comment);
 	bl->compressor = xstrdup(lade_compression_describe(c->compression, c->o->level));
 	bl->reused = reused;
+	bl->remote = c->o->push_only && !lade_store_has(c->store, res->digest);
 	lade_config_add_layer(config, res->diff_id, created_by, comment, c->epoch);
 }
 
@@ -813,6 +814,7 @@ static int write_manifest(struct build_ctx *c, const struct lade_recipe *r,
 		ml[i].media_type = im->layers[i].media_type;
 		ml[i].digest = im->layers[i].digest;
 		ml[i].size = im->layers[i].size;
+		ml[i].remote = im->layers[i].remote;
 		/* Which compressor made the blob: diff_ids are stable across everything, blob
 		 * digests only for a given compressor and version, so say which one. */
 		if (im->layers[i].compressor) {

@@ -14,8 +14,9 @@
 #define INDEX_TAG_PREFIX "lade-cache-index-"
 
 struct remembered {
-	char *variant; /* NULL: no variants */
-	char *keys[3]; /* content key and/or input key, NULL-terminated */
+	bool published; /* found in the --cache-to repository: listed in the index only */
+	char *variant;  /* NULL: no variants */
+	char *keys[3];  /* content key and/or input key, NULL-terminated */
 	struct lade_cache_mapping m;
 	char *comment;
 };
@@ -23,6 +24,8 @@ struct remembered {
 struct remote_hit {
 	char digest[LADE_DIGEST_STRLEN];
 	char *repo; /* where it was found */
+	char manifest[LADE_DIGEST_STRLEN];
+	uint64_t manifest_size;
 };
 
 struct lade_remote_cache {
@@ -160,12 +163,15 @@ int lade_remote_input_key(const struct lade_layer_options *lo, const char *platf
 	return 0;
 }
 
-static void remember_hit(struct lade_remote_cache *rc, const char *digest, const char *repo)
+static void remember_hit(struct lade_remote_cache *rc, const struct lade_cache_mapping *m,
+                         const char *repo)
 {
 	lade_grow(&rc->hits, sizeof(*rc->hits), rc->n_hits + 1, &rc->a_hits);
 	struct remote_hit *h = &rc->hits[rc->n_hits++];
-	snprintf(h->digest, sizeof(h->digest), "%s", digest);
+	memcpy(h->digest, m->digest, sizeof(h->digest));
 	h->repo = xstrdup(repo);
+	memcpy(h->manifest, m->manifest_digest, sizeof(h->manifest));
+	h->manifest_size = m->manifest_size;
 }
 
 /* The blob of a mapping found in `from`: present in the push target (push_only), or fetched
@@ -223,7 +229,7 @@ int lade_remote_cache_lookup(struct lade_remote_cache *rc, const char *key,
 			memcpy(res->diff_id, m.diff_id, sizeof(res->diff_id));
 			res->size = m.size;
 			res->media_type = want;
-			remember_hit(rc, m.digest, lade_cache_repo_name(from));
+			remember_hit(rc, &m, lade_cache_repo_name(from));
 		}
 		lade_cache_mapping_release(&m);
 		if (placed)
@@ -239,10 +245,11 @@ void lade_remote_cache_remember(struct lade_remote_cache *rc, const char *varian
 	if (rc->to == NULL)
 		return;
 	/* found in the repository it would be published to: it is there already */
-	for (size_t i = 0; i < rc->n_hits; i++)
+	const struct remote_hit *there = NULL;
+	for (size_t i = 0; i < rc->n_hits && !there; i++)
 		if (strcmp(rc->hits[i].digest, res->digest) == 0 &&
 		    strcmp(rc->hits[i].repo, lade_cache_repo_name(rc->to)) == 0)
-			return;
+			there = &rc->hits[i];
 	for (size_t i = 0; i < rc->n_layers; i++)
 		if (strcmp(rc->layers[i].m.digest, res->digest) == 0 &&
 		    strcmp(rc->layers[i].keys[0], key && *key ? key : input_key) == 0)
@@ -263,6 +270,11 @@ void lade_remote_cache_remember(struct lade_remote_cache *rc, const char *varian
 	l->m.compressor = compressor ? xstrdup(compressor) : NULL;
 	l->m.layer_format = LADE_LAYER_FORMAT_VERSION;
 	l->comment = xstrdup(comment ? comment : "");
+	if (there) {
+		l->published = true;
+		memcpy(l->m.manifest_digest, there->manifest, sizeof(l->m.manifest_digest));
+		l->m.manifest_size = there->manifest_size;
+	}
 }
 
 /* "lade-cache-index-NAME[-VARIANT]" within the tag grammar ([A-Za-z0-9_][A-Za-z0-9._-]*, at
@@ -302,8 +314,10 @@ int lade_remote_cache_publish(struct lade_remote_cache *rc, const char *blob_dir
 	for (size_t i = 0; i < rc->n_layers; i++) {
 		struct remembered *l = &rc->layers[i];
 		char d[LADE_DIGEST_STRLEN];
-		if (lade_cache_repo_publish(rc->to, &l->m, l->keys, blob_dir, rc->target, d,
-		                            &sizes[i], err) < 0)
+		memcpy(d, l->m.manifest_digest, sizeof(d));
+		sizes[i] = l->m.manifest_size;
+		if (!l->published && lade_cache_repo_publish(rc->to, &l->m, l->keys, blob_dir,
+		                                             rc->target, d, &sizes[i], err) < 0)
 			return lade_error_prefix(err, "--cache-to %s: layer %s",
 			                         lade_cache_repo_name(rc->to), l->comment);
 		lade_strv_push(&digests, d);

@@ -235,6 +235,8 @@ int lade_cache_repo_lookup(struct lade_cache_repo *r, const char *key, const cha
 	}
 	struct lade_cache_mapping got = {0};
 	int rc = read_mapping(r, key, tag, doc, &got, why, err);
+	lade_sha256_buf(b.data, b.len, got.manifest_digest);
+	got.manifest_size = b.len;
 	if (rc == -2)
 		return -1;
 	if (rc < 0)

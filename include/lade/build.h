@@ -91,6 +91,7 @@ struct lade_build_layer {
 	char *compressor; /* "isa-l 2.30.0 igzip level 2 …"; NULL for base layers */
 	bool from_base;
 	bool reused; /* taken from the layer cache, not compressed again */
+	bool remote; /* --push-only: found by --cache-from, in the push target, not local */
 };
 
 struct lade_build_image {

@@ -182,6 +182,8 @@ struct lade_cache_mapping {
 	char *media_type; /* owned */
 	char *compressor; /* the dev.lade.compressor annotation, or NULL; owned */
 	int layer_format; /* LADE_LAYER_FORMAT_VERSION of the lade that wrote it */
+	char manifest_digest[LADE_DIGEST_STRLEN]; /* lookup: the mapping manifest found */
+	uint64_t manifest_size;
 };
 void lade_cache_mapping_release(struct lade_cache_mapping *m);
 
