@@ -31,6 +31,7 @@ struct remote_hit {
 struct lade_remote_cache {
 	struct lade_remote_cache_options o;
 	struct lade_cache_repo **from; /* n_from */
+	bool *from_down;               /* did not answer once: not asked again in this build */
 	size_t n_from;
 	struct lade_cache_repo *to;     /* or NULL */
 	struct lade_cache_repo *target; /* the push target, or NULL */
@@ -62,6 +63,7 @@ void lade_remote_cache_free(struct lade_remote_cache *rc)
 	for (size_t i = 0; i < rc->n_from; i++)
 		lade_cache_repo_free(rc->from[i]);
 	free(rc->from);
+	free(rc->from_down);
 	lade_cache_repo_free(rc->to);
 	lade_cache_repo_free(rc->target);
 	for (size_t i = 0; i < rc->n_layers; i++) {
@@ -99,6 +101,7 @@ int lade_remote_cache_new(const struct lade_remote_cache_options *o, struct lade
 	for (char *const *f = o->from; f && *f; f++)
 		n++;
 	rc->from = xcalloc(n ? n : 1, sizeof(*rc->from));
+	rc->from_down = xcalloc(n ? n : 1, sizeof(*rc->from_down));
 	for (char *const *f = o->from; f && *f; f++) {
 		if (lade_cache_repo_open(*f, o->ro, &rc->from[rc->n_from], err) < 0)
 			return lade_error_prefix(err, "--cache-from");
@@ -208,6 +211,8 @@ int lade_remote_cache_lookup(struct lade_remote_cache *rc, const char *key,
 	const char *want = lade_compression_media_type(lo->compression);
 	for (size_t i = 0; i < rc->n_from; i++) {
 		struct lade_cache_repo *from = rc->from[i];
+		if (rc->from_down[i])
+			continue;
 		struct lade_cache_mapping m;
 		_cleanup_free_ char *why = NULL;
 		_cleanup_error_ struct lade_error *e = NULL;
@@ -215,6 +220,7 @@ int lade_remote_cache_lookup(struct lade_remote_cache *rc, const char *key,
 		if (found < 0) {
 			rnote(rc, "cache: --cache-from %s not used: %s", lade_cache_repo_name(from),
 			      e->msg);
+			rc->from_down[i] = true;
 			continue;
 		}
 		if (found == 0) {
