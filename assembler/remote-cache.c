@@ -45,15 +45,13 @@ static void rnote(const struct lade_remote_cache *rc, const char *fmt, ...)
         __attribute__((format(printf, 2, 3)));
 static void rnote(const struct lade_remote_cache *rc, const char *fmt, ...)
 {
-	if (rc->o.note == NULL)
-		return;
-	struct lade_buf b = LADE_BUF_INIT;
+	_cleanup_free_ char *text = NULL;
 	va_list ap;
 	va_start(ap, fmt);
-	lade_buf_vaddf(&b, fmt, ap);
+	int n = rc->o.note ? vasprintf(&text, fmt, ap) : -1;
 	va_end(ap);
-	rc->o.note(rc->o.note_ctx, b.data);
-	lade_buf_release(&b);
+	if (n >= 0)
+		rc->o.note(rc->o.note_ctx, text);
 }
 
 void lade_remote_cache_free(struct lade_remote_cache *rc)

@@ -365,23 +365,10 @@ static int put_small_blob(struct lade_cache_repo *r, const char *data, size_t le
 static int put_manifest_tag(struct lade_cache_repo *r, const char *tag, const char *media_type,
                             const char *text, struct lade_error **err)
 {
-	struct client *c = r->c;
-	_cleanup_free_ char *url = xasprintf("%s/v2/%s/manifests/%s", c->base, c->repo, tag);
-	_cleanup_free_ char *scope = reg_scope(c->repo, "pull,push");
-	struct request q = {.method = "PUT",
-	                    .url = url,
-	                    .content_type = media_type,
-	                    .data = text,
-	                    .data_len = strlen(text),
-	                    .fd = -1};
-	_cleanup_(reg_response_release) struct response resp = {.body_max = REG_BODY_MAX};
-	if (reg_request(c, &q, &resp, scope, err) < 0)
-		return lade_error_prefix(err, "repository %s, manifest %s", r->name, tag);
-	if (resp.status != 201) {
-		_cleanup_free_ char *m = reg_message(&resp);
-		return lade_error_set(err, 0, "repository %s, manifest %s: %s", r->name, tag, m);
-	}
-	return 0;
+	struct lade_buf bytes = {.data = (char *)text, .len = strlen(text)}; /* borrowed */
+	char digest[LADE_DIGEST_STRLEN];
+	lade_sha256_buf(text, bytes.len, digest);
+	return reg_put_manifest(r->c, tag, &bytes, media_type, digest, NULL, err);
 }
 
 static int publish_layer_blob(struct lade_cache_repo *r, const struct lade_cache_mapping *m,

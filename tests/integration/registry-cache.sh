@@ -21,19 +21,19 @@ LOG=$T/reg-r/log
 
 R=$T/recipe
 hello_recipe "$R"
-W=$R/wheels
-mkdir -p "$W"
-python3 - "$W" <<'PY' || bail_out "cannot make the fixture wheels"
-import os, sys
+# two wheels (bigpkg over the split threshold: a layer of its own) and their hashed lock
+python3 - "$R" <<'PY' || bail_out "cannot make the fixture wheels"
+import glob, hashlib, os, sys
 from wheelkit import mw
-mw.simple(sys.argv[1], "alpha", "1.0", {"alpha/__init__.py": b"A = 1\n", "alpha/util.py": b"def f():\n    return 2\n"})
-mw.simple(sys.argv[1], "bigpkg", "1.0", {"bigpkg/__init__.py": b"X = 3\n", "bigpkg/data.bin": os.urandom(3 << 20)})
+wheels = os.path.join(sys.argv[1], "wheels")
+os.makedirs(wheels)
+mw.simple(wheels, "alpha", "1.0", {"alpha/__init__.py": b"A = 1\n", "alpha/util.py": b"def f():\n    return 2\n"})
+mw.simple(wheels, "bigpkg", "1.0", {"bigpkg/__init__.py": b"X = 3\n", "bigpkg/data.bin": os.urandom(3 << 20)})
+with open(os.path.join(sys.argv[1], "requirements.lock"), "w") as lock:
+    for w in sorted(glob.glob(os.path.join(wheels, "*.whl"))):
+        digest = hashlib.sha256(open(w, "rb").read()).hexdigest()
+        lock.write("%s==1.0 --hash=sha256:%s\n" % (os.path.basename(w).split("-")[0], digest))
 PY
-: >"$R/requirements.lock"
-for f in "$W"/*.whl; do
-	n=$(basename "$f" | cut -d- -f1)
-	printf '%s==1.0 --hash=sha256:%s\n' "$n" "$(sha256_file "$f")" >>"$R/requirements.lock"
-done
 cat >>"$R/recipe.yaml" <<'YAML'
 python:
   interpreter: /usr/bin/python3.11
