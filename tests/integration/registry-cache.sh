@@ -34,15 +34,8 @@ with open(os.path.join(sys.argv[1], "requirements.lock"), "w") as lock:
         digest = hashlib.sha256(open(w, "rb").read()).hexdigest()
         lock.write("%s==1.0 --hash=sha256:%s\n" % (os.path.basename(w).split("-")[0], digest))
 PY
-cat >>"$R/recipe.yaml" <<'YAML'
-python:
-  interpreter: /usr/bin/python3.11
-  version: "3.11"
-  venv: /opt/venv
-  lock: requirements.lock
-  wheelhouse: [wheels/]
-layers: {split-threshold: 1MiB}
-YAML
+printf '%s\n' 'python: {interpreter: /usr/bin/python3.11, version: "3.11", venv: /opt/venv,' \
+	'  lock: requirements.lock, wheelhouse: [wheels/]}' 'layers: {split-threshold: 1MiB}' >>"$R/recipe.yaml"
 
 layers_of() { skopeo inspect --tls-verify=false "docker://$1" | json_get '.Layers[]'; }
 gets_since() { tail -n +"$1" "$LOG" | grep -oE '"GET /v2/[^ ]*/blobs/sha256:[0-9a-f]{64}' | sed 's|.*/blobs/||' || true; }
