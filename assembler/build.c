@@ -994,27 +994,6 @@ static int output_choice(const struct lade_build_options *o, const struct lade_r
 	return 0;
 }
 
-/* --push-only: the images are assembled in a private layout in the cache directory (where
- * the layer cache's blobs are, so they are linked rather than copied), pushed, and removed.
- * Layers found in a --cache-from repository never enter it: the push finds them in the
- * registry. */
-static int push_only_staging(const struct lade_build_options *o, bool to_archive, char **staging,
-                             struct lade_error **err)
-{
-	if (o->push == NULL)
-		return lade_error_set(err, 0, "--push-only needs --push REF");
-	if (to_archive)
-		return lade_error_set(err, 0, "--push-only writes no archive (--format oci)");
-	const char *opt = cache_dir_option(o);
-	_cleanup_free_ char *dir = opt ? xstrdup(opt) : lade_store_default_dir(err);
-	if (dir == NULL || lade_mkdir_p(dir, err) < 0)
-		return -1;
-	*staging = lade_path_join(dir, "push-XXXXXX");
-	if (mkdtemp(*staging) == NULL)
-		return lade_error_set(err, errno, "cannot create a staging layout in %s", dir);
-	return 0;
-}
-
 int lade_build_run(const struct lade_build_options *o, struct lade_build_report **out,
                    struct lade_error **err)
 {
@@ -1073,12 +1052,8 @@ int lade_build_run(const struct lade_build_options *o, struct lade_build_report 
 			                      parent);
 		outdir = xstrdup(staging);
 	}
-	if (o->push_only && push_only_staging(o, to_archive, &staging, err) < 0)
-		return -1;
-	if (o->push_only) {
-		free(outdir);
-		outdir = xstrdup(staging);
-	}
+	if (o->push_only && (o->push == NULL || to_archive))
+		return lade_error_set(err, 0, "--push-only needs --push REF and writes no archive");
 	_cleanup_free_ char *shown =
 	        to_archive ? xasprintf("%s:%s", o->format ? o->format : first->output.format,
 	                               archive_path)
@@ -1086,10 +1061,7 @@ int lade_build_run(const struct lade_build_options *o, struct lade_build_report 
 	c.shown = shown;
 	c.first = first;
 	int rc = build_into(&c, o, variants, default_variant, outdir, out, err);
-	if (rc == 0 && o->push_only) {
-		free((*out)->layout);
-		(*out)->layout = xstrdup(o->push);
-	}
+
 	if (rc == 0 && to_archive) {
 		struct lade_build_report *rep = *out;
 		_cleanup_strv_ char **refs = NULL;
@@ -1283,29 +1255,74 @@ static void trim_cache(struct build_ctx *c)
 	lade_cache_gc_report_release(&r);
 }
 
-/* Build every wanted variant into the layout at outdir; index.json last. */
+/* The layer cache: content-keyed, so a rebuild after an app change compresses the app layer
+ * only. Tests and one-off builds turn it off with LADE_NO_CACHE=1. */
+static int open_cache(const struct lade_build_options *o, struct lade_cache **out,
+                      struct lade_error **err)
+{
+	const char *no_cache_env = getenv("LADE_NO_CACHE");
+	bool use_cache = !o->no_cache && (o->cache_dir || !(no_cache_env && *no_cache_env));
+	if (!use_cache)
+		return 0;
+	if (lade_cache_open(cache_dir_option(o), out, err) < 0)
+		return -1;
+	lade_store_set_link_blobs(lade_cache_store(*out), o->link_blobs);
+	return 0;
+}
+
+/* --push-only: the images are assembled in a private layout in the cache directory (where the
+ * layer cache's blobs are, so they are linked rather than copied), pushed, and removed. It is
+ * made while the cache's lock is held, so lade_cache_open() can remove the staging layouts of
+ * builds that died. Layers found in a --cache-from repository never enter it. */
+static int push_only_staging(const struct lade_build_options *o, struct lade_cache *cache,
+                             char **staging, struct lade_error **err)
+{
+	const char *opt = cache_dir_option(o);
+	_cleanup_free_ char *dir = cache ? xstrdup(lade_cache_dir(cache))
+	                           : opt ? xstrdup(opt)
+	                                 : lade_store_default_dir(err);
+	if (dir == NULL || lade_mkdir_p(dir, err) < 0)
+		return -1;
+	*staging = lade_path_join(dir, LADE_CACHE_STAGING_PREFIX "XXXXXX");
+	if (mkdtemp(*staging) == NULL)
+		return lade_error_set(err, errno, "cannot create a staging layout in %s", dir);
+	return 0;
+}
+
+static void staging_removep(char **staging)
+{
+	_cleanup_error_ struct lade_error *ignored = NULL;
+	if (*staging)
+		(void)lade_remove_tree(*staging, &ignored);
+	free(*staging);
+}
+
+/* Build every wanted variant into the layout at outdir (--push-only: a staging layout);
+ * index.json last. */
 static int build_into(struct build_ctx *cp, const struct lade_build_options *o, char **variants,
                       const char *default_variant, const char *outdir,
                       struct lade_build_report **out, struct lade_error **err)
 {
 	_cleanup_(sbom_ctx_release) struct build_ctx c = *cp;
+	/* freed in reverse order: the store, then its staging directory, then the cache */
+	_cleanup_(lade_cache_freep) struct lade_cache *cache = NULL;
+	_cleanup_(staging_removep) char *staging = NULL;
 	_cleanup_(lade_store_freep) struct lade_store *store = NULL;
+	/* the cache's lock first for a staging layout, as above; after the output's otherwise */
+	if (o->push_only) {
+		if (open_cache(o, &cache, err) < 0 ||
+		    push_only_staging(o, cache, &staging, err) < 0)
+			return -1;
+		outdir = staging;
+	}
 	if (lade_store_open(outdir, o->lock_timeout_s, &store, err) < 0)
 		return -1;
 	c.store = store;
-	/* --push-only stages in a private layout that nobody edits and that is removed */
+	/* a staging layout is private, nobody edits it, and it is removed */
 	lade_store_set_link_blobs(store, o->link_blobs || o->push_only);
-	/* The layer cache: content-keyed, so a rebuild after an app change compresses the app
-	 * layer only. Tests and one-off builds turn it off with LADE_NO_CACHE=1. */
-	const char *no_cache_env = getenv("LADE_NO_CACHE");
-	bool use_cache = !o->no_cache && (o->cache_dir || !(no_cache_env && *no_cache_env));
-	_cleanup_(lade_cache_freep) struct lade_cache *cache = NULL;
-	if (use_cache) {
-		if (lade_cache_open(cache_dir_option(o), &cache, err) < 0)
-			return -1;
-		lade_store_set_link_blobs(lade_cache_store(cache), o->link_blobs);
-		c.cache = cache;
-	}
+	if (!o->push_only && open_cache(o, &cache, err) < 0)
+		return -1;
+	c.cache = cache;
 	c.ro = registry_options(o);
 	_cleanup_(lade_remote_cache_freep) struct lade_remote_cache *remote = NULL;
 	if (build_remote_open(&c, c.first, err) < 0)
@@ -1313,7 +1330,7 @@ static int build_into(struct build_ctx *cp, const struct lade_build_options *o, 
 	remote = c.remote;
 
 	_cleanup_(lade_build_report_freep) struct lade_build_report *rep = xzalloc(sizeof(*rep));
-	rep->layout = xstrdup(outdir);
+	rep->layout = xstrdup(o->push_only ? o->push : outdir);
 	struct report_alloc ra = {0};
 	size_t n_variants = lade_strv_len(variants);
 	for (size_t vi = 0; vi < (n_variants ? n_variants : 1); vi++) {

@@ -68,6 +68,26 @@ void lade_cache_freep(struct lade_cache **c)
 	*c = NULL;
 }
 
+/* A staging layout exists only while its build holds the lock we now hold: any left is a dead
+ * build's. A failure to remove it costs disk space only. */
+static void remove_dead_staging(const char *dir)
+{
+	DIR *d = opendir(dir);
+	if (d == NULL)
+		return;
+	struct dirent *e;
+	while ((e = readdir(d)) != NULL) {
+		if (strncmp(e->d_name, LADE_CACHE_STAGING_PREFIX,
+		            strlen(LADE_CACHE_STAGING_PREFIX)) != 0 ||
+		    (e->d_type != DT_DIR && e->d_type != DT_UNKNOWN))
+			continue;
+		_cleanup_free_ char *path = lade_path_join(dir, e->d_name);
+		_cleanup_error_ struct lade_error *ignored = NULL;
+		(void)lade_remove_tree(path, &ignored);
+	}
+	closedir(d);
+}
+
 int lade_cache_open(const char *dir, struct lade_cache **out, struct lade_error **err)
 {
 	_cleanup_free_ char *d = dir ? xstrdup(dir) : lade_store_default_dir(err);
@@ -83,6 +103,7 @@ int lade_cache_open(const char *dir, struct lade_cache **out, struct lade_error 
 		return lade_error_prefix(err, "layer cache %s", c->dir);
 	_cleanup_free_ char *stat_path = lade_path_join(c->dir, STAT_FILE);
 	c->stat = lade_stat_cache_load(stat_path);
+	remove_dead_staging(c->dir);
 	*out = steal_pointer(&c);
 	return 0;
 }

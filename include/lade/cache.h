@@ -31,9 +31,14 @@
 
 struct lade_cache; /* opaque */
 
+/* `lade build --push-only` assembles its images in DIR/push-XXXXXX, made while it holds the
+ * cache's lock and removed before it lets go of it. */
+#define LADE_CACHE_STAGING_PREFIX "push-"
+
 /* Open (creating) the cache at `dir`; NULL means $XDG_CACHE_HOME/lade, else ~/.cache/lade.
  * Takes the cache's lock (waits up to 10 minutes for another lade using it) until
- * lade_cache_free(). Errors name the directory. */
+ * lade_cache_free(); then removes the staging layouts (LADE_CACHE_STAGING_PREFIX) of builds
+ * that died. Errors name the directory. */
 int lade_cache_open(const char *dir, struct lade_cache **out, struct lade_error **err);
 void lade_cache_free(struct lade_cache *c);
 void lade_cache_freep(struct lade_cache **c);

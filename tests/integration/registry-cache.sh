@@ -196,4 +196,10 @@ restart_registry r
 is "$(curl -s -o /dev/null -w '%{http_code}' -H 'Accept: application/vnd.oci.image.manifest.v1+json' "http://$REG/v2/app/manifests/dead")" 404 \
 	"no tag names a partial image"
 check "no staging layout is left behind" test -z "$(find "$T/cache-f" -maxdepth 1 -name 'push-*')"
+# a build killed outright leaves its staging layout; the next build on that cache removes it
+mkdir -p "$T/cache-f/push-dead01/blobs/sha256"
+head -c 1000 /dev/urandom >"$T/cache-f/push-dead01/blobs/sha256/x"
+run_lade build "$R/recipe.yaml" --cache "$T/cache-f" -o "$T/out-f" -q
+is "$RC" 0 "a build on that cache"
+check "removes the dead build's staging layout" test ! -e "$T/cache-f/push-dead01"
 done_testing
