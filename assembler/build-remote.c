@@ -103,8 +103,13 @@ int build_take_by_input_key(struct build_ctx *c, const char *ikey,
 {
 	int hit = lade_cache_lookup(c->cache, ikey, lo, c->store, comment, res);
 	cache_note(c);
-	if (hit != 1 && lade_remote_cache_looks_up(c->remote))
-		hit = lade_remote_cache_lookup(c->remote, ikey, lo, c->store, res);
+	if (hit != 1 && lade_remote_cache_looks_up(c->remote) &&
+	    lade_remote_cache_lookup(c->remote, ikey, lo, c->store, res) == 1) {
+		hit = 1;
+		/* fetched (not --push-only): the next build finds it locally */
+		if (lade_store_has(c->store, res->digest))
+			lade_cache_record(c->cache, ikey, c->store, res, comment);
+	}
 	if (hit == 1)
 		lade_remote_cache_remember(c->remote, c->variant, "", ikey, res,
 		                           lade_compression_describe(lo->compression, lo->level),
@@ -123,18 +128,23 @@ int build_layer_write(struct build_ctx *c, struct lade_layer *layer,
 	if (lade_cache_key(c->cache, layer, lo, key, err) < 0)
 		return -1;
 	*reused = false;
-	if (lade_cache_lookup(c->cache, key, lo, c->store, comment, res) == 1 ||
-	    (lade_remote_cache_looks_up(c->remote) &&
-	     lade_remote_cache_lookup(c->remote, key, lo, c->store, res) == 1)) {
+	bool remote_hit = false;
+	if (lade_cache_lookup(c->cache, key, lo, c->store, comment, res) == 1) {
 		*reused = true;
-	} else {
-		if (lade_layer_write_cached_key(c->cache, key, layer, lo, c->store, res, reused,
-		                                err) < 0)
-			return -1;
+	} else if (lade_remote_cache_looks_up(c->remote) &&
+	           lade_remote_cache_lookup(c->remote, key, lo, c->store, res) == 1) {
+		*reused = remote_hit = true;
+	} else if (lade_layer_write_cached_key(c->cache, key, layer, lo, c->store, res, reused,
+	                                       err) < 0) {
+		return -1;
 	}
-	/* the input key becomes a local entry too, so the next build skips the install */
-	if (ikey && *ikey && lade_store_has(c->store, res->digest))
+	/* the input key becomes a local entry too, so the next build skips the install; a layer
+	 * fetched from the registry gets its content key's entry */
+	bool local = lade_store_has(c->store, res->digest);
+	if (ikey && *ikey && local)
 		lade_cache_record(c->cache, ikey, c->store, res, comment);
+	if (remote_hit && local)
+		lade_cache_record(c->cache, key, c->store, res, comment);
 	lade_remote_cache_remember(c->remote, c->variant, key, ikey, res,
 	                           lade_compression_describe(lo->compression, lo->level), comment);
 	return 0;

@@ -123,6 +123,18 @@ is "$RC" 0 "--offline builds without the registry cache"
 like "$ERR" "offline: the registry cache .* is not used" "and says the registry cache is not used"
 is "$(printed_digest "$OUT")" "$b_digest" "to the same image"
 
+# --- --cache-from into a local layout: the cached blobs are fetched (verified), not built -----
+run_lade build "$R/recipe.yaml" --cache "$T/cache-g" --cache-from "$REG/cache" -o "$T/out-g" --json -q
+is "$RC" 0 "--cache-from without --push-only builds a layout"
+is "$(json_get '.refs[0].digest' <<<"$OUT")" "$b_digest" "the same image"
+is "$(pyjson 'print(sum(1 for l in d["images"][0]["layers"] if not l["reused"] and not l["from_base"]))' <<<"$OUT")" 0 \
+	"nothing is built: every layer came from the registry cache"
+check "lade verify accepts the layout (the fetched blobs are complete)" "$LADE" verify "$T/out-g"
+mark=$(($(wc -l <"$LOG") + 1))
+run_lade build "$R/recipe.yaml" --cache "$T/cache-g" --cache-from "$REG/cache" -o "$T/out-g2" --json -q
+is "$(json_get '.refs[0].digest' <<<"$OUT") $(tail -n +"$mark" "$LOG" | grep -c 'GET /v2/cache/' || true)" "$b_digest 0" \
+	"the fetched layers are in the local cache now: the next build asks the registry nothing"
+
 # --- a stale mapping: its blob was deleted from the cache repository -----------------------
 big=$(mapping_of bigpkg)
 big_blob=$(curl -s -H 'Accept: application/vnd.oci.image.manifest.v1+json' "http://$REG/v2/cache/manifests/$big" | json_get '.layers[0].digest')
