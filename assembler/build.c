@@ -1345,7 +1345,7 @@ static int build_into(struct build_ctx *cp, const struct lade_build_options *o, 
 	if (write_index(&c, rep, err) < 0)
 		return -1;
 	/* Over budget: the layout stays (to be inspected) but nothing is pushed. */
-	if (lade_budget_check(rep, outdir, cp->shown, &cp->over) < 0) {
+	if (lade_budget_check(rep, o->push_only ? NULL : outdir, cp->shown, &cp->over) < 0) {
 		*out = steal_pointer(&rep);
 		return 0;
 	}

@@ -117,6 +117,14 @@ is "$(tail -n +"$mark" "$LOG" | grep -c 'GET /v2/cache/manifests/lade-cache-[0-9
 is "$(curl -s -H 'Accept: application/vnd.oci.image.index.v1+json' "http://$REG/v2/cache/manifests/lade-cache-index-hello" | json_get '.manifests | length')" \
 	"$own" "the recipe's index lists every layer of the last image"
 
+# Over a size budget: nothing is pushed, and the message needs no layout to read back.
+run_lade build "$R/recipe.yaml" --cache "$T/cache-b" --cache-from "$REG/cache" --push-only \
+	--push "$REG/app:over" --max-size 1KB -q
+is "$RC" 1 "--push-only over --max-size fails"
+like "$ERR" "over --max-size 1KB .*nothing is pushed \(--push-only" "naming the budget, without a layout"
+is "$(curl -s -o /dev/null -w '%{http_code}' -H 'Accept: application/vnd.oci.image.manifest.v1+json' "http://$REG/v2/app/manifests/over")" 404 \
+	"and the tag is not pushed"
+
 # --- --offline: the registry cache is not used ---------------------------------------------
 run_lade build "$R/recipe.yaml" --cache "$T/cache-off" --cache-from "$REG/cache" --offline -o "$T/out-off"
 is "$RC" 0 "--offline builds without the registry cache"
