@@ -218,6 +218,7 @@ touch "$T/front-hold.release"
 wait "$BG"
 RC=$?
 is "$RC" 1 "the build fails when the registry dies before the manifest"
+diag "lade said: $(cat "$T/bg.err")"
 like "$(cat "$T/bg.err")" "repository app, manifest sha256:[0-9a-f]{64}|manifest .*: HTTP 502" \
 	"the error names the manifest it could not put"
 restart_registry r
