@@ -50,16 +50,18 @@ int build_remote_open(struct build_ctx *c, const struct lade_recipe *first,
 int build_input_key(struct build_ctx *c, const struct lade_recipe *r, const struct lade_py_plan *p,
                     size_t has_skel, const struct lade_planned_layer *pl,
                     const struct lade_layer_options *lo, char out[65], struct lade_error **err);
-/* The layer of input key ikey from the local cache, else a --cache-from repository: 1 with
- * *res (nothing installed), 0. */
+/* The layer of input key ikey from the local cache (1), else a --cache-from repository (2),
+ * with *res (nothing installed); 0: not found. */
 int build_take_by_input_key(struct build_ctx *c, const char *ikey,
                             const struct lade_layer_options *lo, const char *comment,
                             struct lade_layer_result *res);
-/* Write a layer: the local cache, then --cache-from (by content key), else built; recorded
+/* Write a layer: the local cache, then --cache-from (by content key: *registry), else built;
+ * recorded
  * under ikey too ("" or NULL: none) and remembered for --cache-to. */
 int build_layer_write(struct build_ctx *c, struct lade_layer *layer,
                       const struct lade_layer_options *lo, const char *ikey,
-                      struct lade_layer_result *res, bool *reused, struct lade_error **err);
+                      struct lade_layer_result *res, bool *reused, bool *registry,
+                      struct lade_error **err);
 /* --cache-to, after the push: blobs from blob_dir when the registry lacks them. */
 int build_remote_publish(struct build_ctx *c, const char *blob_dir, const char *name,
                          struct lade_error **err);

@@ -105,22 +105,24 @@ int build_take_by_input_key(struct build_ctx *c, const char *ikey,
 	cache_note(c);
 	if (hit != 1 && lade_remote_cache_looks_up(c->remote) &&
 	    lade_remote_cache_lookup(c->remote, ikey, lo, c->store, res) == 1) {
-		hit = 1;
+		hit = 2;
 		/* fetched (not --push-only): the next build finds it locally */
 		if (lade_store_has(c->store, res->digest))
 			lade_cache_record(c->cache, ikey, c->store, res, comment);
 	}
-	if (hit == 1)
+	if (hit > 0)
 		lade_remote_cache_remember(c->remote, c->variant, "", ikey, res,
 		                           lade_compression_describe(lo->compression, lo->level),
 		                           comment);
-	return hit == 1;
+	return hit > 0 ? hit : 0;
 }
 
 int build_layer_write(struct build_ctx *c, struct lade_layer *layer,
                       const struct lade_layer_options *lo, const char *ikey,
-                      struct lade_layer_result *res, bool *reused, struct lade_error **err)
+                      struct lade_layer_result *res, bool *reused, bool *registry,
+                      struct lade_error **err)
 {
+	*registry = false;
 	if (c->remote == NULL)
 		return lade_layer_write_cached(c->cache, layer, lo, c->store, res, reused, err);
 	const char *comment = lade_layer_comment(layer);
@@ -145,6 +147,7 @@ int build_layer_write(struct build_ctx *c, struct lade_layer *layer,
 		lade_cache_record(c->cache, ikey, c->store, res, comment);
 	if (remote_hit && local)
 		lade_cache_record(c->cache, key, c->store, res, comment);
+	*registry = remote_hit;
 	lade_remote_cache_remember(c->remote, c->variant, key, ikey, res,
 	                           lade_compression_describe(lo->compression, lo->level), comment);
 	return 0;

@@ -143,7 +143,7 @@ static struct lade_layer_options layer_options(const struct build_ctx *c,
 
 /* A layer written (or taken from a cache) into the image report and the config. */
 static void record_layer(struct build_ctx *c, const char *comment, const char *created_by,
-                         const struct lade_layer_result *res, bool reused,
+                         const struct lade_layer_result *res, bool reused, bool registry,
                          struct lade_build_image *im, size_t *alloc, json_t *config, size_t index,
                          size_t total)
 {
@@ -155,7 +155,8 @@ static void record_layer(struct build_ctx *c, const char *comment, const char *c
 	                                         .bytes_in = res->tar_size,
 	                                         .bytes_out = res->size,
 	                                         .digest = res->digest,
-	                                         .reused = reused});
+	                                         .reused = reused,
+	                                         .registry = registry});
 	struct lade_build_layer *bl = image_add_layer(im, alloc);
 	memcpy(bl->digest, res->digest, sizeof(bl->digest));
 	memcpy(bl->diff_id, res->diff_id, sizeof(bl->diff_id));
@@ -178,13 +179,13 @@ static int write_layer(struct build_ctx *c, struct lade_layer *layer, const char
 {
 	struct lade_layer_options lo = layer_options(c, tree);
 	struct lade_layer_result res;
-	bool reused = false;
-	if (build_layer_write(c, layer, &lo, ikey, &res, &reused, err) < 0)
+	bool reused = false, registry = false;
+	if (build_layer_write(c, layer, &lo, ikey, &res, &reused, &registry, err) < 0)
 		return -1; /* the layer writer names the layer */
 	if (c->cache && lade_cache_warning(c->cache))
 		build_note(c, "cache: %s", lade_cache_warning(c->cache));
-	record_layer(c, lade_layer_comment(layer), created_by, &res, reused, im, alloc, config,
-	             index, total);
+	record_layer(c, lade_layer_comment(layer), created_by, &res, reused, registry, im, alloc,
+	             config, index, total);
 	return 0;
 }
 
@@ -511,11 +512,12 @@ static int write_planned_layers(struct build_ctx *c, const struct lade_recipe *r
 		struct lade_layer_result res;
 		if (build_input_key(c, r, p, has_skel, pl, &lo, ikey, err) < 0)
 			return -1;
-		if (*ikey && build_take_by_input_key(c, ikey, &lo, pl->name, &res)) {
+		int taken = *ikey ? build_take_by_input_key(c, ikey, &lo, pl->name, &res) : 0;
+		if (taken) {
 			for (size_t k = 0; k < pl->n_units; k++)
 				unit_history(r, p, has_skel, pl->units[k], &created_by);
-			record_layer(c, pl->name, created_by.data, &res, true, im, alloc, config,
-			             ++io.index, io.total);
+			record_layer(c, pl->name, created_by.data, &res, true, taken == 2, im,
+			             alloc, config, ++io.index, io.total);
 			continue;
 		}
 		_cleanup_(lade_layer_freep) struct lade_layer *layer = lade_layer_new(pl->name);

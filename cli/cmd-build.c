@@ -55,6 +55,15 @@ static void print_layer(const struct progress *pr, const struct lade_build_event
 		lade_human_size((uint64_t)((double)ev->bytes_in / dt), rate, sizeof(rate));
 	/* A terminal line stays short: the whole digest is in the output and in --json. */
 	const char *hex = ev->digest + strlen("sha256:");
+	if (ev->registry) { /* neither built nor read: only the blob's size is known */
+		fprintf(stderr,
+		        "lade: layer %zu/%zu %s: %s sha256:%.*s%s (from the registry cache) in "
+		        "%.1fs\n",
+		        ev->index, ev->count, ev->name,
+		        lade_human_size(ev->bytes_out, out, sizeof(out)), pr->tty ? 12 : 64, hex,
+		        pr->tty ? "…" : "", dt);
+		return;
+	}
 	fprintf(stderr,
 	        "lade: layer %zu/%zu %s: %zu entries, %s -> %s sha256:%.*s%s%s in %.1fs%s%s%s\n",
 	        ev->index, ev->count, ev->name, ev->entries,

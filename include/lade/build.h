@@ -35,6 +35,7 @@ struct lade_build_event {
 	uint64_t bytes_out; /* LAYER: the blob (compressed) */
 	const char *digest; /* LAYER: the blob; PUSHED: the manifest or index */
 	bool reused;        /* LAYER: taken from the layer cache, not compressed again */
+	bool registry;      /* LAYER: reused, found by --cache-from in a registry */
 	const struct lade_push_stats *push; /* PUSHED */
 };
 
