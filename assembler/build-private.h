@@ -65,5 +65,10 @@ int build_layer_write(struct build_ctx *c, struct lade_layer *layer,
 /* --cache-to, after the push: blobs from blob_dir when the registry lacks them. */
 int build_remote_publish(struct build_ctx *c, const char *blob_dir, const char *name,
                          struct lade_error **err);
+/* --push-only: a staging layout DIR/push-XXXXXX in the cache directory (*staging, new), made
+ * while the cache's lock is held; removed by build_staging_removep. */
+int build_push_only_staging(const struct lade_build_options *o, struct lade_cache *cache,
+                            char **staging, struct lade_error **err);
+void build_staging_removep(char **staging);
 
 #endif

@@ -1,6 +1,8 @@
 /* lade — the build's side of the registry cache (remote-cache.h): which layers have an input
  * key, the look-up order (local cache, then --cache-from), what --cache-to publishes. */
+#include <errno.h>
 #include <inttypes.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "build-private.h"
@@ -159,4 +161,31 @@ int build_remote_publish(struct build_ctx *c, const char *blob_dir, const char *
 	if (c->remote == NULL)
 		return 0;
 	return lade_remote_cache_publish(c->remote, blob_dir, name, err);
+}
+
+/* --push-only: the images are assembled in a private layout in the cache directory (where the
+ * layer cache's blobs are, so they are linked rather than copied), pushed, and removed. It is
+ * made while the cache's lock is held, so lade_cache_open() can remove the staging layouts of
+ * builds that died. Layers found in a --cache-from repository never enter it. */
+int build_push_only_staging(const struct lade_build_options *o, struct lade_cache *cache,
+                            char **staging, struct lade_error **err)
+{
+	const char *opt = o->cache_dir ? o->cache_dir : getenv("LADE_CACHE_DIR");
+	_cleanup_free_ char *dir = cache         ? xstrdup(lade_cache_dir(cache))
+	                           : opt && *opt ? xstrdup(opt)
+	                                         : lade_store_default_dir(err);
+	if (dir == NULL || lade_mkdir_p(dir, err) < 0)
+		return -1;
+	*staging = lade_path_join(dir, LADE_CACHE_STAGING_PREFIX "XXXXXX");
+	if (mkdtemp(*staging) == NULL)
+		return lade_error_set(err, errno, "cannot create a staging layout in %s", dir);
+	return 0;
+}
+
+void build_staging_removep(char **staging)
+{
+	_cleanup_error_ struct lade_error *ignored = NULL;
+	if (*staging)
+		(void)lade_remove_tree(*staging, &ignored);
+	free(*staging);
 }

@@ -1272,33 +1272,6 @@ static int open_cache(const struct lade_build_options *o, struct lade_cache **ou
 	return 0;
 }
 
-/* --push-only: the images are assembled in a private layout in the cache directory (where the
- * layer cache's blobs are, so they are linked rather than copied), pushed, and removed. It is
- * made while the cache's lock is held, so lade_cache_open() can remove the staging layouts of
- * builds that died. Layers found in a --cache-from repository never enter it. */
-static int push_only_staging(const struct lade_build_options *o, struct lade_cache *cache,
-                             char **staging, struct lade_error **err)
-{
-	const char *opt = cache_dir_option(o);
-	_cleanup_free_ char *dir = cache ? xstrdup(lade_cache_dir(cache))
-	                           : opt ? xstrdup(opt)
-	                                 : lade_store_default_dir(err);
-	if (dir == NULL || lade_mkdir_p(dir, err) < 0)
-		return -1;
-	*staging = lade_path_join(dir, LADE_CACHE_STAGING_PREFIX "XXXXXX");
-	if (mkdtemp(*staging) == NULL)
-		return lade_error_set(err, errno, "cannot create a staging layout in %s", dir);
-	return 0;
-}
-
-static void staging_removep(char **staging)
-{
-	_cleanup_error_ struct lade_error *ignored = NULL;
-	if (*staging)
-		(void)lade_remove_tree(*staging, &ignored);
-	free(*staging);
-}
-
 /* Build every wanted variant into the layout at outdir (--push-only: a staging layout);
  * index.json last. */
 static int build_into(struct build_ctx *cp, const struct lade_build_options *o, char **variants,
@@ -1308,12 +1281,12 @@ static int build_into(struct build_ctx *cp, const struct lade_build_options *o, 
 	_cleanup_(sbom_ctx_release) struct build_ctx c = *cp;
 	/* freed in reverse order: the store, then its staging directory, then the cache */
 	_cleanup_(lade_cache_freep) struct lade_cache *cache = NULL;
-	_cleanup_(staging_removep) char *staging = NULL;
+	_cleanup_(build_staging_removep) char *staging = NULL;
 	_cleanup_(lade_store_freep) struct lade_store *store = NULL;
 	/* the cache's lock first for a staging layout, as above; after the output's otherwise */
 	if (o->push_only) {
 		if (open_cache(o, &cache, err) < 0 ||
-		    push_only_staging(o, cache, &staging, err) < 0)
+		    build_push_only_staging(o, cache, &staging, err) < 0)
 			return -1;
 		outdir = staging;
 	}
