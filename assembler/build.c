@@ -575,25 +575,43 @@ static int base_facts(struct build_ctx *c, const struct lade_recipe *r,
 {
 	bool need_libc = r->python.present && r->libc == NULL;
 	_cleanup_free_ char *path = NULL;
+	char key[LADE_DIGEST_STRLEN] = "";
 	if (c->cache && base->manifest_digest) {
-		char key[LADE_DIGEST_STRLEN];
 		_cleanup_free_ char *k =
 		        xasprintf("lade base index v1\n%s\n%s\n", base->manifest_digest, platform);
 		lade_sha256_buf(k, strlen(k), key);
 		path = xasprintf("%s/bases/%s.json", lade_cache_dir(c->cache),
 		                 lade_digest_hex(key));
-		/* a cache entry that cannot be read (or is no regular file) is a miss */
+		/* a cache entry that cannot be read (or is no regular file) is a miss; then a
+		 * --cache-from repository may have it */
 		_cleanup_buf_ struct lade_buf text = LADE_BUF_INIT;
 		_cleanup_error_ struct lade_error *rerr = NULL;
+		bool remote = false;
+		if (lade_read_file(path, BASE_INDEX_MAX, &text, &rerr) < 0) {
+			lade_buf_reset(&text);
+			remote = lade_remote_cache_looks_up(c->remote) &&
+			         lade_remote_cache_get_base_index(c->remote, lade_digest_hex(key),
+			                                          BASE_INDEX_MAX, &text) == 1;
+		}
 		_cleanup_(json_decrefp) json_t *j =
-		        lade_read_file(path, BASE_INDEX_MAX, &text, &rerr) == 0
-		                ? json_loadb(text.data, text.len, 0, NULL)
-		                : NULL;
+		        text.len ? json_loadb(text.data, text.len, 0, NULL) : NULL;
 		const char *libc = json_string_value(json_object_get(j, "libc"));
 		_cleanup_(lade_tree_freep) struct lade_tree *t = lade_tree_new();
 		_cleanup_error_ struct lade_error *ignored = NULL;
 		if (j && (!need_libc || libc) &&
 		    lade_tree_from_json(t, json_object_get(j, "tree"), &ignored) == 0) {
+			_cleanup_error_ struct lade_error *werr = NULL;
+			_cleanup_free_ char *dir = lade_path_parent_dir(path);
+			if (remote &&
+			    (lade_mkdir_p(dir, &werr) < 0 ||
+			     lade_write_file_atomic(path, text.data, text.len, &werr) < 0))
+				build_note(c, "cache: %s (the base index is not cached)",
+				           werr->msg);
+			if (!remote && c->remote) { /* --cache-to: the local one goes too */
+				_cleanup_free_ char *copy = xstrndup(text.data, text.len);
+				lade_remote_cache_remember_base_index(c->remote,
+				                                      lade_digest_hex(key), copy);
+			}
 			*tree_out = steal_pointer(&t);
 			*libc_out = libc ? xstrdup(libc) : NULL;
 			return 0;
@@ -621,6 +639,9 @@ static int base_facts(struct build_ctx *c, const struct lade_recipe *r,
 		if (lade_mkdir_p(dir, &werr) < 0 ||
 		    lade_write_file_atomic(path, text, strlen(text), &werr) < 0)
 			build_note(c, "cache: %s (the base index is not cached)", werr->msg);
+		if (c->remote)
+			lade_remote_cache_remember_base_index(c->remote, lade_digest_hex(key),
+			                                      text);
 	}
 	*tree_out = steal_pointer(&t);
 	*libc_out = steal_pointer(&libc);

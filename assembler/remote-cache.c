@@ -39,6 +39,7 @@ struct lade_remote_cache {
 	size_t n_layers, a_layers;
 	struct remote_hit *hits;
 	size_t n_hits, a_hits;
+	char **base_keys, **base_texts; /* base indexes for --cache-to */
 };
 
 static void rnote(const struct lade_remote_cache *rc, const char *fmt, ...)
@@ -76,6 +77,8 @@ void lade_remote_cache_free(struct lade_remote_cache *rc)
 	for (size_t i = 0; i < rc->n_hits; i++)
 		free(rc->hits[i].repo);
 	free(rc->hits);
+	lade_strv_free(rc->base_keys);
+	lade_strv_free(rc->base_texts);
 	free(rc);
 }
 
@@ -242,6 +245,38 @@ int lade_remote_cache_lookup(struct lade_remote_cache *rc, const char *key,
 	return 0;
 }
 
+int lade_remote_cache_get_base_index(struct lade_remote_cache *rc, const char *key, size_t max,
+                                     struct lade_buf *out)
+{
+	for (size_t i = 0; i < rc->n_from; i++) {
+		if (rc->from_down[i])
+			continue;
+		_cleanup_free_ char *why = NULL;
+		_cleanup_error_ struct lade_error *e = NULL;
+		int found = lade_cache_repo_get_doc(rc->from[i], key, LADE_BASE_INDEX_TYPE, max,
+		                                    out, &why, &e);
+		if (found < 0) {
+			rnote(rc, "cache: --cache-from %s not used: %s",
+			      lade_cache_repo_name(rc->from[i]), e->msg);
+			rc->from_down[i] = true;
+		} else if (why) {
+			rnote(rc, "cache: %s: the base index is read from the base", why);
+		}
+		if (found > 0)
+			return 1;
+	}
+	return 0;
+}
+
+void lade_remote_cache_remember_base_index(struct lade_remote_cache *rc, const char *key,
+                                           const char *text)
+{
+	if (rc->to == NULL)
+		return;
+	lade_strv_push(&rc->base_keys, key);
+	lade_strv_push(&rc->base_texts, text);
+}
+
 void lade_remote_cache_remember(struct lade_remote_cache *rc, const char *variant, const char *key,
                                 const char *input_key, const struct lade_layer_result *res,
                                 const char *compressor, const char *comment)
@@ -311,7 +346,14 @@ static int publish_index(struct lade_remote_cache *rc, const char *recipe_name, 
 int lade_remote_cache_publish(struct lade_remote_cache *rc, const char *blob_dir,
                               const char *recipe_name, struct lade_error **err)
 {
-	if (rc->to == NULL || rc->n_layers == 0)
+	if (rc->to == NULL)
+		return 0;
+	for (size_t i = 0; rc->base_keys && rc->base_keys[i]; i++)
+		if (lade_cache_repo_put_doc(rc->to, rc->base_keys[i], LADE_BASE_INDEX_TYPE,
+		                            rc->base_texts[i], strlen(rc->base_texts[i]), err) < 0)
+			return lade_error_prefix(err, "--cache-to %s: base index",
+			                         lade_cache_repo_name(rc->to));
+	if (rc->n_layers == 0)
 		return 0;
 	_cleanup_strv_ char **digests = NULL, **names = NULL;
 	_cleanup_free_ uint64_t *sizes = xcalloc(rc->n_layers, sizeof(*sizes));

@@ -64,6 +64,18 @@ void lade_remote_cache_remember(struct lade_remote_cache *rc, const char *varian
                                 const char *input_key, const struct lade_layer_result *res,
                                 const char *compressor, const char *comment);
 
+/* The base image's file index (build.c's base_facts: the tree of every base layer and its
+ * libc) under key, 64 hex digits of the same key as the local bases/ entry: a cold runner then
+ * decompresses no base layer. */
+#define LADE_BASE_INDEX_TYPE "application/vnd.lade.base-index.v1+json"
+/* From the --cache-from repositories, in order: 1 with the bytes appended to out, 0 (notes say
+ * why a document was not used). */
+int lade_remote_cache_get_base_index(struct lade_remote_cache *rc, const char *key, size_t max,
+                                     struct lade_buf *out);
+/* Publish text under key with --cache-to (copied). */
+void lade_remote_cache_remember_base_index(struct lade_remote_cache *rc, const char *key,
+                                           const char *text);
+
 /* --cache-to: publish every remembered layer (blob present, mounted from the push target or
  * uploaded from blob_dir; then its mapping), then one index per variant tagged
  * "lade-cache-index-NAME[-VARIANT]". Done after the image is pushed. */

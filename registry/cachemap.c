@@ -98,13 +98,13 @@ static int repo_client(struct lade_cache_repo *r, struct lade_error **err)
 /* GET a small document (a manifest by tag, or a blob by digest) into out. The HTTP status, or
  * -1 when the registry did not answer. */
 static long get_small(struct lade_cache_repo *r, const char *kind, const char *reference,
-                      const char *accept, struct lade_buf *out, struct lade_error **err)
+                      const char *accept, size_t max, struct lade_buf *out, struct lade_error **err)
 {
 	struct client *c = r->c;
 	_cleanup_free_ char *url = xasprintf("%s/v2/%s/%s/%s", c->base, c->repo, kind, reference);
 	_cleanup_free_ char *scope = reg_scope(c->repo, "pull");
 	struct request q = {.method = "GET", .url = url, .accept = accept, .fd = -1};
-	_cleanup_(reg_response_release) struct response resp = {.body_max = MAPPING_MAX};
+	_cleanup_(reg_response_release) struct response resp = {.body_max = max};
 	if (reg_request(c, &q, &resp, scope, err) < 0)
 		return lade_error_prefix(err, "repository %s, %s %s", r->name, kind, reference);
 	if (resp.status == 200)
@@ -165,7 +165,7 @@ static int read_mapping(struct lade_cache_repo *r, const char *key, const char *
 		return -1;
 	}
 	_cleanup_buf_ struct lade_buf b = LADE_BUF_INIT;
-	long st = get_small(r, "blobs", cfg.digest, NULL, &b, err);
+	long st = get_small(r, "blobs", cfg.digest, NULL, MAPPING_MAX, &b, err);
 	if (st < 0)
 		return -2;
 	char got[LADE_DIGEST_STRLEN];
@@ -217,7 +217,8 @@ int lade_cache_repo_lookup(struct lade_cache_repo *r, const char *key, const cha
 		return -1;
 	_cleanup_free_ char *tag = xasprintf(LADE_CACHE_TAG_PREFIX "%s", key);
 	_cleanup_buf_ struct lade_buf b = LADE_BUF_INIT;
-	long st = get_small(r, "manifests", tag, "Accept: " LADE_MT_OCI_MANIFEST, &b, err);
+	long st = get_small(r, "manifests", tag, "Accept: " LADE_MT_OCI_MANIFEST, MAPPING_MAX, &b,
+	                    err);
 	if (st < 0)
 		return -1;
 	if (st == 404)
@@ -449,4 +450,74 @@ int lade_cache_repo_put_index(struct lade_cache_repo *r, const char *tag, char *
 	                             "manifests", list);
 	_cleanup_free_ char *text = lade_json_dump(idx);
 	return put_manifest_tag(r, tag, LADE_MT_OCI_INDEX, text, err);
+}
+
+/* ---- documents: one blob of a given media type under a key ---- */
+
+#define EMPTY_JSON   "{}"
+#define MT_OCI_EMPTY "application/vnd.oci.empty.v1+json"
+
+int lade_cache_repo_put_doc(struct lade_cache_repo *r, const char *key, const char *media_type,
+                            const void *data, size_t len, struct lade_error **err)
+{
+	char digest[LADE_DIGEST_STRLEN], empty[LADE_DIGEST_STRLEN];
+	lade_sha256_buf(data, len, digest);
+	lade_sha256_buf(EMPTY_JSON, strlen(EMPTY_JSON), empty);
+	if (repo_client(r, err) < 0 || put_small_blob(r, data, len, digest, err) < 0 ||
+	    put_small_blob(r, EMPTY_JSON, strlen(EMPTY_JSON), empty, err) < 0)
+		return -1;
+	json_auto_t *man = json_pack(
+	        "{s:i, s:s, s:s, s:{s:s, s:s, s:i}, s:[{s:s, s:s, s:I}], s:{s:s}}", "schemaVersion",
+	        2, "mediaType", LADE_MT_OCI_MANIFEST, "artifactType", LADE_CACHE_ARTIFACT_TYPE,
+	        "config", "mediaType", MT_OCI_EMPTY, "digest", empty, "size",
+	        (int)strlen(EMPTY_JSON), "layers", "mediaType", media_type, "digest", digest,
+	        "size", (json_int_t)len, "annotations", "dev.lade.cache.key", key);
+	_cleanup_free_ char *text = lade_json_dump(man);
+	_cleanup_free_ char *tag = xasprintf(LADE_CACHE_TAG_PREFIX "%s", key);
+	return put_manifest_tag(r, tag, LADE_MT_OCI_MANIFEST, text, err);
+}
+
+int lade_cache_repo_get_doc(struct lade_cache_repo *r, const char *key, const char *media_type,
+                            size_t max, struct lade_buf *out, char **why, struct lade_error **err)
+{
+	*why = NULL;
+	if (repo_client(r, err) < 0)
+		return -1;
+	_cleanup_free_ char *tag = xasprintf(LADE_CACHE_TAG_PREFIX "%s", key);
+	_cleanup_free_ char *what = xasprintf("document %s in %s", tag, r->name);
+	_cleanup_buf_ struct lade_buf b = LADE_BUF_INIT;
+	long st = get_small(r, "manifests", tag, "Accept: " LADE_MT_OCI_MANIFEST, MAPPING_MAX, &b,
+	                    err);
+	if (st < 0)
+		return -1;
+	if (st != 200) {
+		if (st != 404)
+			*why = xasprintf("%s: HTTP %ld", what, st);
+		return 0;
+	}
+	_cleanup_error_ struct lade_error *e = NULL;
+	json_auto_t *m = NULL;
+	struct lade_oci_descriptor d;
+	json_t *layers = NULL;
+	if (lade_oci_json_parse(b.data, b.len, what, &m, &e) < 0 ||
+	    !json_is_array(layers = json_object_get(m, "layers")) || json_array_size(layers) != 1 ||
+	    lade_oci_descriptor_parse(json_array_get(layers, 0), what, &d, &e) < 0 ||
+	    strcmp(d.media_type, media_type) != 0 || d.size > max) {
+		*why = xasprintf("%s: not a %s of at most %zu bytes%s%s", what, media_type, max,
+		                 e ? ": " : "", e ? e->msg : "");
+		return 0;
+	}
+	_cleanup_buf_ struct lade_buf doc = LADE_BUF_INIT;
+	st = get_small(r, "blobs", d.digest, NULL, max, &doc, err);
+	if (st < 0)
+		return -1;
+	char got[LADE_DIGEST_STRLEN];
+	lade_sha256_buf(doc.data, doc.len, got);
+	if (st != 200 || strcmp(got, d.digest) != 0 || doc.len != d.size) {
+		*why = xasprintf("%s: blob %s is missing or damaged (HTTP %ld)", what, d.digest,
+		                 st);
+		return 0;
+	}
+	lade_buf_add(out, doc.data, doc.len);
+	return 1;
 }

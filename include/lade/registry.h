@@ -235,6 +235,15 @@ int lade_cache_repo_publish(struct lade_cache_repo *r, const struct lade_cache_m
                             char manifest_digest[LADE_DIGEST_STRLEN], uint64_t *manifest_size,
                             struct lade_error **err);
 
+/* A document (the base image's file index) under key: a manifest tagged lade-cache-KEY whose
+ * config is the OCI empty descriptor and whose one layer is the document, of media_type. */
+int lade_cache_repo_put_doc(struct lade_cache_repo *r, const char *key, const char *media_type,
+                            const void *data, size_t len, struct lade_error **err);
+/* Its document: 1 with the bytes (sha256 and size checked) appended to out; 0 when there is
+ * none, or one that is not of media_type or over max bytes (*why, new string); -1: no answer. */
+int lade_cache_repo_get_doc(struct lade_cache_repo *r, const char *key, const char *media_type,
+                            size_t max, struct lade_buf *out, char **why, struct lade_error **err);
+
 /* Tag an image index (artifactType LADE_CACHE_ARTIFACT_TYPE) listing the mapping manifests
  * digests[i] (sizes[i], annotated with the layer's comment names[i]) as `tag` in r: one name
  * for people and for `lade gc`-like tools to find every mapping of a recipe. */

@@ -79,6 +79,9 @@ check "B's app layer differs from A's" test "$(tail -1 <<<"$B_LAYERS")" != "$(ta
 got=$(gets_since "$mark")
 cached_gets=$(grep -cxFf <(head -n -1 <<<"$A_LAYERS" | sed 's/^sha256://;s/^/sha256:/') <<<"$got" || true)
 is "$cached_gets" 0 "the access log shows no GET of a cached layer blob by runner B"
+base_index=sha256:$(sha256_file "$(ls "$T"/cache-a/bases/*.json | head -1)")
+check "B read the base's file index from the registry (A published it), not from the base's layers" \
+	grep -qxF "$base_index" <<<"$got"
 is "$(pyjson 'print(sum(1 for l in d["images"][0]["layers"] if not l["from_base"] and not l["reused"]))' <<<"$OUT")" 1 \
 	"B built exactly one layer (the app layer)"
 is "$(json_get '.layout' <<<"$OUT")" "$REG/app:b" "the report names the pushed reference, no layout"
