@@ -222,6 +222,8 @@ wait "$BG"
 RC=$?
 is "$RC" 1 "the build fails when the registry dies before the manifest"
 diag "lade said: $(cat "$T/bg.err")"
+ERR=$(cat "$T/bg.err")
+_sanitizer_check build --push-only "(registry killed)"
 like "$(cat "$T/bg.err")" "repository app, manifest sha256:[0-9a-f]{64}|manifest .*: HTTP 502" \
 	"the error names the manifest it could not put"
 restart_registry r
