@@ -1008,9 +1008,10 @@ static int output_choice(const struct lade_build_options *o, const struct lade_r
 	if (lade_compression_parse(comp, compression) < 0)
 		return lade_error_set(err, 0, "unknown compression '%s' (gzip, zstd or none)",
 		                      comp);
-	const char *format = o->format              ? o->format
-	                     : first->output.format ? first->output.format
-	                                            : "oci";
+	/* --push-only writes nothing here: the recipe's output.format does not apply */
+	const char *format = o->format                               ? o->format
+	                     : first->output.format && !o->push_only ? first->output.format
+	                                                             : "oci";
 	*to_archive = strcmp(format, "oci") != 0;
 	if (*to_archive && lade_archive_format_parse(format, archive_format, err) < 0)
 		return -1;
@@ -1076,7 +1077,9 @@ int lade_build_run(const struct lade_build_options *o, struct lade_build_report 
 		outdir = xstrdup(staging);
 	}
 	if (o->push_only && (o->push == NULL || to_archive))
-		return lade_error_set(err, 0, "--push-only needs --push REF and writes no archive");
+		return lade_error_set(err, 0,
+		                      "--push-only needs --push REF and writes no archive "
+		                      "(--format oci)");
 	_cleanup_free_ char *shown =
 	        to_archive ? xasprintf("%s:%s", o->format ? o->format : first->output.format,
 	                               archive_path)

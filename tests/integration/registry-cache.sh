@@ -146,13 +146,17 @@ run_lade build "$R/recipe.yaml" --cache "$T/cache-g" --cache-from "$REG/cache" -
 is "$(json_get '.refs[0].digest' <<<"$OUT") $(tail -n +"$mark" "$LOG" | grep -c 'GET /v2/cache/' || true)" "$b_digest 0" \
 	"the fetched layers are in the local cache now: the next build asks the registry nothing"
 
-# The recipe's cache.from / cache.to do the same (and open the sandbox to the network).
+# The recipe's cache.from / cache.to do the same (and open the sandbox to the network); its
+# output.format does not apply to --push-only, which writes nothing here.
 cp -a "$R" "$T/recipe-h"
-printf 'cache: {from: ["%s/cache"], to: "%s/cache"}\n' "$REG" "$REG" >>"$T/recipe-h/recipe.yaml"
+printf 'cache: {from: ["%s/cache"], to: "%s/cache"}\noutput: {format: oci-archive}\n' "$REG" "$REG" >>"$T/recipe-h/recipe.yaml"
 run_lade build "$T/recipe-h/recipe.yaml" --cache "$T/cache-h" --push-only --push "$REG/app:h" --json -q
 is "$RC" 0 "cache.from and cache.to in the recipe"
 is "$(json_get '.refs[0].digest' <<<"$OUT") $(pyjson 'print(sum(1 for l in d["images"][0]["layers"] if not l["reused"] and not l["from_base"]))' <<<"$OUT")" \
 	"$b_digest 0" "give the same image, nothing built"
+run_lade build "$T/recipe-h/recipe.yaml" --cache "$T/cache-h" --push-only --push "$REG/app:h" --format docker-archive
+is "$RC" 1 "--push-only refuses --format docker-archive"
+like "$ERR" "writes no archive" "saying why"
 
 # --- a stale mapping: its blob was deleted from the cache repository -----------------------
 big=$(mapping_of bigpkg)
