@@ -47,6 +47,12 @@ int build_remote_open(struct build_ctx *c, const struct lade_recipe *first, stru
 	return lade_remote_cache_new(&ro, &c->remote, err);
 }
 
+/* A scheme path that may be absent, as key text. */
+static const char *or_none(const char *s)
+{
+	return s ? s : "(none)";
+}
+
 /* The parts of an input key: the install scheme, then each unit of the layer. A layer with
  * anything else (files items) has none: its content key is cheap to compute. */
 static bool input_key_parts(const struct lade_recipe *r, const struct lade_py_plan *p,
@@ -55,10 +61,11 @@ static bool input_key_parts(const struct lade_recipe *r, const struct lade_py_pl
 	const struct lade_install_scheme *s = &p->scheme;
 	if (!p->has_scheme || pl->split || pl->n_units == 0)
 		return false;
-	push_take(parts,
-	          xasprintf("scheme %s|%s|%s|%s|%s|%s|%" PRIu32 "|%" PRIu32 "|%d|%s|%s", s->purelib,
-	                    s->platlib, s->scripts, s->headers, s->data, s->interpreter, s->uid,
-	                    s->gid, s->optimize, r->python.interpreter, r->python.version));
+	push_take(parts, xasprintf("scheme %s|%s|%s|%s|%s|%s|%" PRIu32 "|%" PRIu32 "|%d|%s|%s",
+	                           or_none(s->purelib), or_none(s->platlib), or_none(s->scripts),
+	                           or_none(s->headers), or_none(s->data), or_none(s->interpreter),
+	                           s->uid, s->gid, s->optimize, or_none(r->python.interpreter),
+	                           or_none(r->python.version)));
 	for (char **g = s->exclude; g && *g; g++)
 		push_take(parts, xasprintf("exclude %s", *g));
 	for (size_t k = 0; k < pl->n_units; k++) {
@@ -67,7 +74,7 @@ static bool input_key_parts(const struct lade_recipe *r, const struct lade_py_pl
 			push_take(parts, xasprintf("dist %s %s", p->sel[u].filename,
 			                           p->sel[u].sha256_hex));
 		else if (u < p->n_sel + has_skel)
-			push_take(parts, xasprintf("venv %s", r->python.venv));
+			push_take(parts, xasprintf("venv %s", or_none(r->python.venv)));
 		else
 			return false;
 	}
