@@ -102,6 +102,10 @@ static int over_message(const struct lade_build_image *im, uint64_t size, const 
 	              msg->len ? "\n" : "", im->ref, im->platform,
 	              lade_human_size(size, b1, sizeof(b1)), size, im->max_size_where, im->max_size,
 	              lade_human_size(size - im->max_size, b2, sizeof(b2)));
+	if (layout == NULL) { /* --push-only: the layers found in the registry are not here */
+		lade_buf_adds(msg, "; nothing is pushed (--push-only: no layout is written)");
+		return 0;
+	}
 	_cleanup_free_ char *name = xasprintf("%s:%s", layout, im->ref);
 	struct lade_inspect_options o = {.layers = true, .by_package = true};
 	_cleanup_(json_decrefp) json_t *report = NULL;

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "budget.h"
+#include "build-private.h"
 #include "lade/archive.h"
 #include "lade/base.h"
 #include "lade/cache.h"
@@ -28,24 +29,6 @@
 #include "lade/util.h"
 #include "lade/venv.h"
 #include "lade/wheel.h"
-
-struct build_ctx {
-	const struct lade_build_options *o;
-	struct lade_store *store;
-	enum lade_compression compression;
-	int64_t epoch;
-	struct lade_cache *cache; /* NULL: --no-cache */
-	uint64_t cache_max;       /* trim the cache to this after the build; 0: no */
-	struct lade_build_compilers *compilers;
-	char *key_extra; /* the image's bytecode compiler ("python compiler …"), for cache keys */
-	/* --sbom: the app files of the image being built (reset per image) */
-	struct lade_sbom_file *sbom_files;
-	char **sbom_strs;
-	size_t n_sbom_files, sbom_files_alloc;
-	char *sbom_json;         /* the last image's document, for --sbom-out */
-	const char *shown;       /* the output as `lade inspect` names it (archive: TYPE:FILE) */
-	struct lade_error *over; /* a budget exceeded: the layout is written, the build fails */
-};
 
 static void sbom_ctx_release(struct build_ctx *c)
 {
@@ -82,16 +65,13 @@ static int sbom_collect_file(void *ctx, const struct lade_entry *e, struct lade_
 	return 0;
 }
 
-static void emit(const struct build_ctx *c, const struct lade_build_event *ev)
+void build_emit(const struct build_ctx *c, const struct lade_build_event *ev)
 {
 	if (c->o->progress)
 		c->o->progress(c->o->progress_ctx, ev);
 }
 
-static void note(const struct build_ctx *c, const char *fmt, ...)
-        __attribute__((format(printf, 2, 3)));
-
-static void note(const struct build_ctx *c, const char *fmt, ...)
+void build_note(const struct build_ctx *c, const char *fmt, ...)
 {
 	if (c->o->progress == NULL)
 		return;
@@ -100,7 +80,7 @@ static void note(const struct build_ctx *c, const char *fmt, ...)
 	va_start(ap, fmt);
 	lade_buf_vaddf(&b, fmt, ap);
 	va_end(ap);
-	emit(c, &(struct lade_build_event){.kind = LADE_BUILD_EVENT_NOTE, .text = b.data});
+	build_emit(c, &(struct lade_build_event){.kind = LADE_BUILD_EVENT_NOTE, .text = b.data});
 	lade_buf_release(&b);
 }
 
@@ -148,12 +128,10 @@ static struct lade_build_layer *image_add_layer(struct lade_build_image *im, siz
 	return l;
 }
 
-/* Write one planned layer and record it in the image report and the config. */
-static int write_layer(struct build_ctx *c, struct lade_layer *layer, const char *created_by,
-                       const struct lade_tree *tree, struct lade_build_image *im, size_t *alloc,
-                       json_t *config, size_t index, size_t total, struct lade_error **err)
+static struct lade_layer_options layer_options(const struct build_ctx *c,
+                                               const struct lade_tree *tree)
 {
-	struct lade_layer_options lo = {
+	return (struct lade_layer_options){
 	        .compression = c->compression,
 	        .level = c->o->level,
 	        .jobs = c->o->jobs > 0 ? c->o->jobs : 1,
@@ -161,39 +139,60 @@ static int write_layer(struct build_ctx *c, struct lade_layer *layer, const char
 	        .base = tree,
 	        .key_extra = c->key_extra,
 	};
-	struct lade_layer_result res;
-	bool reused = false;
-	if (lade_layer_write_cached(c->cache, layer, &lo, c->store, &res, &reused, err) < 0)
-		return -1; /* the layer writer names the layer */
-	if (c->cache && lade_cache_warning(c->cache))
-		note(c, "cache: %s", lade_cache_warning(c->cache));
-	emit(c, &(struct lade_build_event){.kind = LADE_BUILD_EVENT_LAYER,
-	                                   .name = lade_layer_comment(layer),
-	                                   .index = index,
-	                                   .count = total,
-	                                   .entries = res.entries,
-	                                   .bytes_in = res.tar_size,
-	                                   .bytes_out = res.size,
-	                                   .digest = res.digest,
-	                                   .reused = reused});
+}
 
+/* A layer written (or taken from a cache) into the image report and the config. */
+static void record_layer(struct build_ctx *c, const char *comment, const char *created_by,
+                         const struct lade_layer_result *res, bool reused, bool registry,
+                         struct lade_build_image *im, size_t *alloc, json_t *config, size_t index,
+                         size_t total)
+{
+	build_emit(c, &(struct lade_build_event){.kind = LADE_BUILD_EVENT_LAYER,
+	                                         .name = comment,
+	                                         .index = index,
+	                                         .count = total,
+	                                         .entries = res->entries,
+	                                         .bytes_in = res->tar_size,
+	                                         .bytes_out = res->size,
+	                                         .digest = res->digest,
+	                                         .reused = reused,
+	                                         .registry = registry});
 	struct lade_build_layer *bl = image_add_layer(im, alloc);
-	memcpy(bl->digest, res.digest, sizeof(bl->digest));
-	memcpy(bl->diff_id, res.diff_id, sizeof(bl->diff_id));
-	bl->size = res.size;
-	bl->tar_size = res.tar_size;
-	bl->media_type = xstrdup(res.media_type);
-	bl->comment = xstrdup(lade_layer_comment(layer));
+	memcpy(bl->digest, res->digest, sizeof(bl->digest));
+	memcpy(bl->diff_id, res->diff_id, sizeof(bl->diff_id));
+	bl->size = res->size;
+	bl->tar_size = res->tar_size;
+	bl->media_type = xstrdup(res->media_type);
+	bl->comment = xstrdup(comment);
 	bl->compressor = xstrdup(lade_compression_describe(c->compression, c->o->level));
 	bl->reused = reused;
-	lade_config_add_layer(config, res.diff_id, created_by, lade_layer_comment(layer), c->epoch);
+	bl->remote = c->o->push_only && !lade_store_has(c->store, res->digest);
+	lade_config_add_layer(config, res->diff_id, created_by, comment, c->epoch);
+}
+
+/* Write one planned layer and record it in the image report and the config. ikey: its input
+ * key for the registry cache, or "". */
+static int write_layer(struct build_ctx *c, struct lade_layer *layer, const char *ikey,
+                       const char *created_by, const struct lade_tree *tree,
+                       struct lade_build_image *im, size_t *alloc, json_t *config, size_t index,
+                       size_t total, struct lade_error **err)
+{
+	struct lade_layer_options lo = layer_options(c, tree);
+	struct lade_layer_result res;
+	bool reused = false, registry = false;
+	if (build_layer_write(c, layer, &lo, ikey, &res, &reused, &registry, err) < 0)
+		return -1; /* the layer writer names the layer */
+	if (c->cache && lade_cache_warning(c->cache))
+		build_note(c, "cache: %s", lade_cache_warning(c->cache));
+	record_layer(c, lade_layer_comment(layer), created_by, &res, reused, registry, im, alloc,
+	             config, index, total);
 	return 0;
 }
 
 /* The Python notes (lock lines ignored, base distributions kept) are the build's notes. */
 static void py_note(void *ctx, const char *text)
 {
-	note(ctx, "%s", text);
+	build_note(ctx, "%s", text);
 }
 
 /* The per-wheel size limits are the builder's policy, not the recipe's: a recipe from a pull
@@ -342,8 +341,9 @@ static int py_prepare(struct build_ctx *c, const struct lade_recipe *r, const ch
 	if (lade_py_target(&spec, platform, base, c->store, tree, base_libc, &t, err) < 0)
 		return -1;
 	char tdesc[128];
-	emit(c, &(struct lade_build_event){.kind = LADE_BUILD_EVENT_PYTHON_TARGET,
-	                                   .text = lade_target_describe(&t, tdesc, sizeof(tdesc))});
+	build_emit(c, &(struct lade_build_event){
+	                      .kind = LADE_BUILD_EVENT_PYTHON_TARGET,
+	                      .text = lade_target_describe(&t, tdesc, sizeof(tdesc))});
 	if (lade_py_prepare(&spec, &t, base, tree, p, err) < 0)
 		return -1;
 	if (py->compile) {
@@ -415,31 +415,42 @@ static int add_files_item(struct build_ctx *c, const struct lade_recipe_files *f
 	return lade_layer_walk(scratch, &lo, sbom_collect_file, c, err);
 }
 
-/* Unit u of the plan into the layer, with its history line appended to created_by. */
-static int add_unit(struct build_ctx *c, const struct lade_recipe *r, struct lade_py_plan *p,
-                    size_t has_skel, const struct lade_tree *tree, size_t u,
-                    struct lade_layer *layer, struct lade_buf *created_by, struct lade_error **err)
+/* The history line of unit u, appended to created_by. */
+static void unit_history(const struct lade_recipe *r, const struct lade_py_plan *p, size_t has_skel,
+                         size_t u, struct lade_buf *created_by)
 {
 	size_t n_dist = p->n_sel;
 	if (created_by->len)
 		lade_buf_adds(created_by, "; ");
 	if (u < n_dist) {
 		lade_buf_addf(created_by, "lade install %s", p->sel[u].filename);
+	} else if (u < n_dist + has_skel) {
+		lade_buf_addf(created_by, "lade venv %s", r->python.venv);
+	} else {
+		const struct lade_recipe_files *f = &r->files[u - n_dist - has_skel];
+		lade_buf_addf(created_by, "lade COPY %s %s", f->src_text, f->dst);
+	}
+}
+
+/* Unit u of the plan into the layer, with its history line appended to created_by. */
+static int add_unit(struct build_ctx *c, const struct lade_recipe *r, struct lade_py_plan *p,
+                    size_t has_skel, const struct lade_tree *tree, size_t u,
+                    struct lade_layer *layer, struct lade_buf *created_by, struct lade_error **err)
+{
+	size_t n_dist = p->n_sel;
+	unit_history(r, p, has_skel, u, created_by);
+	if (u < n_dist) {
 		struct lade_install_info info = {0};
 		int rc = lade_wheel_install(p->wheels[u], &p->scheme, true, layer, &info, err);
 		for (char **n = info.notes; rc == 0 && n && *n; n++)
-			note(c, "%s", *n);
+			build_note(c, "%s", *n);
 		lade_install_info_release(&info);
 		return rc;
 	}
-	if (u < n_dist + has_skel) {
-		lade_buf_addf(created_by, "lade venv %s", r->python.venv);
+	if (u < n_dist + has_skel)
 		return lade_venv_add(layer, r->python.venv, r->python.interpreter,
 		                     r->python.version, 0, 0, err);
-	}
-	const struct lade_recipe_files *f = &r->files[u - n_dist - has_skel];
-	lade_buf_addf(created_by, "lade COPY %s %s", f->src_text, f->dst);
-	return add_files_item(c, f, tree, layer, err);
+	return add_files_item(c, &r->files[u - n_dist - has_skel], tree, layer, err);
 }
 
 /* Where the written layers go: the image report, the config, the running layer count. */
@@ -454,12 +465,12 @@ struct image_out {
 /* One planned layer, split by files over max-layer-size. */
 static int write_planned_layer(struct build_ctx *c, const struct lade_plan *plan,
                                const struct lade_planned_layer *pl, struct lade_layer *layer,
-                               const char *created_by, struct image_out *io,
+                               const char *ikey, const char *created_by, struct image_out *io,
                                struct lade_error **err)
 {
 	if (!pl->split)
-		return write_layer(c, layer, created_by, io->tree, io->im, io->alloc, io->config,
-		                   ++io->index, io->total, err);
+		return write_layer(c, layer, ikey, created_by, io->tree, io->im, io->alloc,
+		                   io->config, ++io->index, io->total, err);
 	struct lade_layer **parts = NULL;
 	size_t n_parts = 0;
 	if (lade_layer_split(layer, plan->max_layer_size, &parts, &n_parts, err) < 0)
@@ -468,8 +479,8 @@ static int write_planned_layer(struct build_ctx *c, const struct lade_plan *plan
 	io->total += n_parts - lade_plan_layer_parts(plan, pl);
 	int rc = 0;
 	for (size_t k = 0; k < n_parts && rc == 0; k++)
-		rc = write_layer(c, parts[k], created_by, io->tree, io->im, io->alloc, io->config,
-		                 ++io->index, io->total, err);
+		rc = write_layer(c, parts[k], "", created_by, io->tree, io->im, io->alloc,
+		                 io->config, ++io->index, io->total, err);
 	lade_layer_parts_free(parts, n_parts);
 	return rc;
 }
@@ -494,13 +505,27 @@ static int write_planned_layers(struct build_ctx *c, const struct lade_recipe *r
 
 	for (size_t li = 0; li < plan->n_layers; li++) {
 		const struct lade_planned_layer *pl = &plan->layers[li];
-		_cleanup_(lade_layer_freep) struct lade_layer *layer = lade_layer_new(pl->name);
 		_cleanup_buf_ struct lade_buf created_by = LADE_BUF_INIT;
+		/* A layer of wheels found by its input key is neither installed nor compiled. */
+		char ikey[65];
+		struct lade_layer_options lo = layer_options(c, tree);
+		struct lade_layer_result res;
+		if (build_input_key(c, r, p, has_skel, pl, &lo, ikey, err) < 0)
+			return -1;
+		int taken = *ikey ? build_take_by_input_key(c, ikey, &lo, pl->name, &res) : 0;
+		if (taken) {
+			for (size_t k = 0; k < pl->n_units; k++)
+				unit_history(r, p, has_skel, pl->units[k], &created_by);
+			record_layer(c, pl->name, created_by.data, &res, true, taken == 2, im,
+			             alloc, config, ++io.index, io.total);
+			continue;
+		}
+		_cleanup_(lade_layer_freep) struct lade_layer *layer = lade_layer_new(pl->name);
 		for (size_t k = 0; k < pl->n_units; k++)
 			if (add_unit(c, r, p, has_skel, tree, pl->units[k], layer, &created_by,
 			             err) < 0)
 				return -1;
-		if (write_planned_layer(c, plan, pl, layer, created_by.data, &io, err) < 0)
+		if (write_planned_layer(c, plan, pl, layer, ikey, created_by.data, &io, err) < 0)
 			return -1;
 	}
 	return 0;
@@ -550,31 +575,49 @@ static int base_facts(struct build_ctx *c, const struct lade_recipe *r,
 {
 	bool need_libc = r->python.present && r->libc == NULL;
 	_cleanup_free_ char *path = NULL;
+	char key[LADE_DIGEST_STRLEN] = "";
 	if (c->cache && base->manifest_digest) {
-		char key[LADE_DIGEST_STRLEN];
 		_cleanup_free_ char *k =
 		        xasprintf("lade base index v1\n%s\n%s\n", base->manifest_digest, platform);
 		lade_sha256_buf(k, strlen(k), key);
 		path = xasprintf("%s/bases/%s.json", lade_cache_dir(c->cache),
 		                 lade_digest_hex(key));
-		/* a cache entry that cannot be read (or is no regular file) is a miss */
+		/* a cache entry that cannot be read (or is no regular file) is a miss; then a
+		 * --cache-from repository may have it */
 		_cleanup_buf_ struct lade_buf text = LADE_BUF_INIT;
 		_cleanup_error_ struct lade_error *rerr = NULL;
+		bool remote = false;
+		if (lade_read_file(path, BASE_INDEX_MAX, &text, &rerr) < 0) {
+			lade_buf_reset(&text);
+			remote = lade_remote_cache_looks_up(c->remote) &&
+			         lade_remote_cache_get_base_index(c->remote, lade_digest_hex(key),
+			                                          BASE_INDEX_MAX, &text) == 1;
+		}
 		_cleanup_(json_decrefp) json_t *j =
-		        lade_read_file(path, BASE_INDEX_MAX, &text, &rerr) == 0
-		                ? json_loadb(text.data, text.len, 0, NULL)
-		                : NULL;
+		        text.len ? json_loadb(text.data, text.len, 0, NULL) : NULL;
 		const char *libc = json_string_value(json_object_get(j, "libc"));
 		_cleanup_(lade_tree_freep) struct lade_tree *t = lade_tree_new();
 		_cleanup_error_ struct lade_error *ignored = NULL;
 		if (j && (!need_libc || libc) &&
 		    lade_tree_from_json(t, json_object_get(j, "tree"), &ignored) == 0) {
+			_cleanup_error_ struct lade_error *werr = NULL;
+			_cleanup_free_ char *dir = lade_path_parent_dir(path);
+			if (remote &&
+			    (lade_mkdir_p(dir, &werr) < 0 ||
+			     lade_write_file_atomic(path, text.data, text.len, &werr) < 0))
+				build_note(c, "cache: %s (the base index is not cached)",
+				           werr->msg);
+			if (!remote && c->remote) { /* --cache-to: the local one goes too */
+				_cleanup_free_ char *copy = xstrndup(text.data, text.len);
+				lade_remote_cache_remember_base_index(c->remote,
+				                                      lade_digest_hex(key), copy);
+			}
 			*tree_out = steal_pointer(&t);
 			*libc_out = libc ? xstrdup(libc) : NULL;
 			return 0;
 		}
 		if (j && ignored)
-			note(c, "cache: base index %s not used: %s", path, ignored->msg);
+			build_note(c, "cache: base index %s not used: %s", path, ignored->msg);
 	}
 
 	/* libc.so.6 is kept while the tree is read: one pass over the base layers, not two. */
@@ -595,7 +638,10 @@ static int base_facts(struct build_ctx *c, const struct lade_recipe *r,
 		_cleanup_error_ struct lade_error *werr = NULL;
 		if (lade_mkdir_p(dir, &werr) < 0 ||
 		    lade_write_file_atomic(path, text, strlen(text), &werr) < 0)
-			note(c, "cache: %s (the base index is not cached)", werr->msg);
+			build_note(c, "cache: %s (the base index is not cached)", werr->msg);
+		if (c->remote)
+			lade_remote_cache_remember_base_index(c->remote, lade_digest_hex(key),
+			                                      text);
 	}
 	*tree_out = steal_pointer(&t);
 	*libc_out = steal_pointer(&libc);
@@ -689,7 +735,7 @@ static int load_recipe(const struct lade_build_options *o, const char *variant,
 int lade_build_needs_network(const struct lade_build_options *o, bool *needs,
                              struct lade_error **err)
 {
-	*needs = o->push != NULL;
+	*needs = o->push != NULL || (!o->offline && (o->cache_to || o->cache_from));
 	if (o->offline)
 		return 0;
 	_cleanup_strv_ char **variants = NULL;
@@ -701,7 +747,7 @@ int lade_build_needs_network(const struct lade_build_options *o, bool *needs,
 		_cleanup_(lade_recipe_freep) struct lade_recipe *r = NULL;
 		if (load_recipe(o, n ? variants[i] : NULL, &r, err) < 0)
 			return -1;
-		*needs = r->base.kind == LADE_BASE_IMAGE;
+		*needs = r->base.kind == LADE_BASE_IMAGE || r->cache_to || r->cache_from;
 	}
 	return 0;
 }
@@ -791,6 +837,7 @@ static int write_manifest(struct build_ctx *c, const struct lade_recipe *r,
 		ml[i].media_type = im->layers[i].media_type;
 		ml[i].digest = im->layers[i].digest;
 		ml[i].size = im->layers[i].size;
+		ml[i].remote = im->layers[i].remote;
 		/* Which compressor made the blob: diff_ids are stable across everything, blob
 		 * digests only for a given compressor and version, so say which one. */
 		if (im->layers[i].compressor) {
@@ -884,11 +931,15 @@ static int build_image(struct build_ctx *c, const struct lade_recipe *r, const c
 	if (base_facts(c, r, base, platform, &tree, &base_libc, err) < 0)
 		return -1;
 	if (base->n_layers)
-		emit(c, &(struct lade_build_event){.kind = LADE_BUILD_EVENT_BASE,
-		                                   .name = base->name,
-		                                   .count = base->n_layers,
-		                                   .entries = lade_tree_count(tree)});
+		build_emit(c, &(struct lade_build_event){.kind = LADE_BUILD_EVENT_BASE,
+		                                         .name = base->name,
+		                                         .count = base->n_layers,
+		                                         .entries = lade_tree_count(tree)});
 	add_base_layers(im, &alloc, base);
+	c->variant = r->variant;
+	c->platform = platform;
+	c->base_digest = base->manifest_digest;
+	c->n_base_layers = base->n_layers;
 
 	_cleanup_(lade_py_plan_release) struct lade_py_plan py = {0};
 	free(c->key_extra); /* per image: py_prepare sets it when it compiles */
@@ -945,6 +996,8 @@ static int output_choice(const struct lade_build_options *o, const struct lade_r
 		*outdir = lade_path_absolute(NULL, o->output_dir);
 	else if (first->output.dir)
 		*outdir = xstrdup(first->output.dir);
+	else if (o->push_only) /* replaced by the staging layout */
+		*outdir = xstrdup("-");
 	else
 		return lade_error_set(
 		        err, 0, "%s: no output directory: give -o DIR or output.dir in the recipe",
@@ -955,9 +1008,10 @@ static int output_choice(const struct lade_build_options *o, const struct lade_r
 	if (lade_compression_parse(comp, compression) < 0)
 		return lade_error_set(err, 0, "unknown compression '%s' (gzip, zstd or none)",
 		                      comp);
-	const char *format = o->format              ? o->format
-	                     : first->output.format ? first->output.format
-	                                            : "oci";
+	/* --push-only writes nothing here: the recipe's output.format does not apply */
+	const char *format = o->format                               ? o->format
+	                     : first->output.format && !o->push_only ? first->output.format
+	                                                             : "oci";
 	*to_archive = strcmp(format, "oci") != 0;
 	if (*to_archive && lade_archive_format_parse(format, archive_format, err) < 0)
 		return -1;
@@ -1022,12 +1076,18 @@ int lade_build_run(const struct lade_build_options *o, struct lade_build_report 
 			                      parent);
 		outdir = xstrdup(staging);
 	}
+	if (o->push_only && (o->push == NULL || to_archive))
+		return lade_error_set(err, 0,
+		                      "--push-only needs --push REF and writes no archive "
+		                      "(--format oci)");
 	_cleanup_free_ char *shown =
 	        to_archive ? xasprintf("%s:%s", o->format ? o->format : first->output.format,
 	                               archive_path)
 	                   : xstrdup(outdir);
 	c.shown = shown;
+	c.first = first;
 	int rc = build_into(&c, o, variants, default_variant, outdir, out, err);
+
 	if (rc == 0 && to_archive) {
 		struct lade_build_report *rep = *out;
 		_cleanup_strv_ char **refs = NULL;
@@ -1104,13 +1164,13 @@ static int build_variant(struct build_ctx *c, const char *vname, const char *def
 	const char *tag = o->tag ? o->tag : r->tag;
 	_cleanup_free_ char *ref = vname ? xasprintf("%s-%s", tag, vname) : xstrdup(tag);
 	if (vname)
-		emit(c,
-		     &(struct lade_build_event){.kind = LADE_BUILD_EVENT_VARIANT, .name = vname});
+		build_emit(c, &(struct lade_build_event){.kind = LADE_BUILD_EVENT_VARIANT,
+		                                         .name = vname});
 	size_t first_image = rep->n_images;
 	for (char **pl = r->platforms; *pl; pl++) {
 		if (r->platforms[1])
-			emit(c, &(struct lade_build_event){.kind = LADE_BUILD_EVENT_PLATFORM,
-			                                   .name = *pl});
+			build_emit(c, &(struct lade_build_event){.kind = LADE_BUILD_EVENT_PLATFORM,
+			                                         .name = *pl});
 		lade_grow(&rep->images, sizeof(*rep->images), rep->n_images + 1, &ra->images);
 		struct lade_build_image *im = &rep->images[rep->n_images++];
 		memset(im, 0, sizeof(*im));
@@ -1191,10 +1251,10 @@ static int push_refs(struct build_ctx *c, const struct lade_build_report *rep, c
 		struct lade_push_stats stats = {0};
 		if (lade_registry_push(image, dest, &ro, digest, &stats, err) < 0)
 			return -1;
-		emit(c, &(struct lade_build_event){.kind = LADE_BUILD_EVENT_PUSHED,
-		                                   .name = dest,
-		                                   .digest = digest,
-		                                   .push = &stats});
+		build_emit(c, &(struct lade_build_event){.kind = LADE_BUILD_EVENT_PUSHED,
+		                                         .name = dest,
+		                                         .digest = digest,
+		                                         .push = &stats});
 	}
 	return 0;
 }
@@ -1209,43 +1269,67 @@ static void trim_cache(struct build_ctx *c)
 	struct lade_cache_gc_report r;
 	_cleanup_error_ struct lade_error *e = NULL;
 	if (lade_cache_gc(c->cache, &go, &r, &e) < 0) {
-		note(c, "cache: not trimmed: %s", e->msg);
+		build_note(c, "cache: not trimmed: %s", e->msg);
 		return;
 	}
 	if (r.entries || r.blobs.blobs) {
 		char freed[32];
 		lade_human_size(r.blobs.bytes + r.entry_bytes, freed, sizeof(freed));
-		note(c, "cache: trimmed %zu entries and %zu blobs (%s)", r.entries, r.blobs.blobs,
-		     freed);
+		build_note(c, "cache: trimmed %zu entries and %zu blobs (%s)", r.entries,
+		           r.blobs.blobs, freed);
 	}
 	lade_cache_gc_report_release(&r);
 }
 
-/* Build every wanted variant into the layout at outdir; index.json last. */
+/* The layer cache: content-keyed, so a rebuild after an app change compresses the app layer
+ * only. Tests and one-off builds turn it off with LADE_NO_CACHE=1. */
+static int open_cache(const struct lade_build_options *o, struct lade_cache **out,
+                      struct lade_error **err)
+{
+	const char *no_cache_env = getenv("LADE_NO_CACHE");
+	bool use_cache = !o->no_cache && (o->cache_dir || !(no_cache_env && *no_cache_env));
+	if (!use_cache)
+		return 0;
+	if (lade_cache_open(cache_dir_option(o), out, err) < 0)
+		return -1;
+	lade_store_set_link_blobs(lade_cache_store(*out), o->link_blobs);
+	return 0;
+}
+
+/* Build every wanted variant into the layout at outdir (--push-only: a staging layout);
+ * index.json last. */
 static int build_into(struct build_ctx *cp, const struct lade_build_options *o, char **variants,
                       const char *default_variant, const char *outdir,
                       struct lade_build_report **out, struct lade_error **err)
 {
 	_cleanup_(sbom_ctx_release) struct build_ctx c = *cp;
+	/* freed in reverse order: the store, then its staging directory, then the cache */
+	_cleanup_(lade_cache_freep) struct lade_cache *cache = NULL;
+	_cleanup_(build_staging_removep) char *staging = NULL;
 	_cleanup_(lade_store_freep) struct lade_store *store = NULL;
+	/* the cache's lock first for a staging layout, as above; after the output's otherwise */
+	if (o->push_only) {
+		if (open_cache(o, &cache, err) < 0 ||
+		    build_push_only_staging(o, cache, &staging, err) < 0)
+			return -1;
+		outdir = staging;
+	}
 	if (lade_store_open(outdir, o->lock_timeout_s, &store, err) < 0)
 		return -1;
 	c.store = store;
-	lade_store_set_link_blobs(store, o->link_blobs);
-	/* The layer cache: content-keyed, so a rebuild after an app change compresses the app
-	 * layer only. Tests and one-off builds turn it off with LADE_NO_CACHE=1. */
-	const char *no_cache_env = getenv("LADE_NO_CACHE");
-	bool use_cache = !o->no_cache && (o->cache_dir || !(no_cache_env && *no_cache_env));
-	_cleanup_(lade_cache_freep) struct lade_cache *cache = NULL;
-	if (use_cache) {
-		if (lade_cache_open(cache_dir_option(o), &cache, err) < 0)
-			return -1;
-		lade_store_set_link_blobs(lade_cache_store(cache), o->link_blobs);
-		c.cache = cache;
-	}
+	/* a staging layout is private, nobody edits it, and it is removed */
+	lade_store_set_link_blobs(store, o->link_blobs || o->push_only);
+	if (!o->push_only && open_cache(o, &cache, err) < 0)
+		return -1;
+	c.cache = cache;
+	c.ro = registry_options(o);
+	_cleanup_(lade_remote_cache_freep) struct lade_remote_cache *remote = NULL;
+	if (build_remote_open(&c, c.first, err) < 0)
+		return -1;
+	remote = c.remote;
 
 	_cleanup_(lade_build_report_freep) struct lade_build_report *rep = xzalloc(sizeof(*rep));
-	rep->layout = xstrdup(outdir);
+	rep->layout = xstrdup(o->push_only ? o->push : outdir);
 	struct report_alloc ra = {0};
 	size_t n_variants = lade_strv_len(variants);
 	for (size_t vi = 0; vi < (n_variants ? n_variants : 1); vi++) {
@@ -1260,12 +1344,16 @@ static int build_into(struct build_ctx *cp, const struct lade_build_options *o, 
 	if (write_index(&c, rep, err) < 0)
 		return -1;
 	/* Over budget: the layout stays (to be inspected) but nothing is pushed. */
-	if (lade_budget_check(rep, outdir, cp->shown, &cp->over) < 0) {
+	if (lade_budget_check(rep, o->push_only ? NULL : outdir, cp->shown, &cp->over) < 0) {
 		*out = steal_pointer(&rep);
 		return 0;
 	}
 	if (o->push && push_refs(&c, rep, outdir, err) < 0)
 		return -1;
+	/* after the push, so the blobs are mounted from its repository rather than uploaded */
+	if (build_remote_publish(&c, outdir, c.first->name, err) < 0)
+		return lade_error_prefix(err, "the image is complete%s, but",
+		                         o->push ? " and pushed" : "");
 	trim_cache(&c);
 	*out = steal_pointer(&rep);
 	return 0;

@@ -68,6 +68,26 @@ void lade_cache_freep(struct lade_cache **c)
 	*c = NULL;
 }
 
+/* A staging layout exists only while its build holds the lock we now hold: any left is a dead
+ * build's. A failure to remove it costs disk space only. */
+static void remove_dead_staging(const char *dir)
+{
+	DIR *d = opendir(dir);
+	if (d == NULL)
+		return;
+	struct dirent *e;
+	while ((e = readdir(d)) != NULL) {
+		if (strncmp(e->d_name, LADE_CACHE_STAGING_PREFIX,
+		            strlen(LADE_CACHE_STAGING_PREFIX)) != 0 ||
+		    (e->d_type != DT_DIR && e->d_type != DT_UNKNOWN))
+			continue;
+		_cleanup_free_ char *path = lade_path_join(dir, e->d_name);
+		_cleanup_error_ struct lade_error *ignored = NULL;
+		(void)lade_remove_tree(path, &ignored);
+	}
+	closedir(d);
+}
+
 int lade_cache_open(const char *dir, struct lade_cache **out, struct lade_error **err)
 {
 	_cleanup_free_ char *d = dir ? xstrdup(dir) : lade_store_default_dir(err);
@@ -83,6 +103,7 @@ int lade_cache_open(const char *dir, struct lade_cache **out, struct lade_error 
 		return lade_error_prefix(err, "layer cache %s", c->dir);
 	_cleanup_free_ char *stat_path = lade_path_join(c->dir, STAT_FILE);
 	c->stat = lade_stat_cache_load(stat_path);
+	remove_dead_staging(c->dir);
 	*out = steal_pointer(&c);
 	return 0;
 }
@@ -277,23 +298,13 @@ static void drop_entry(struct lade_cache *c, const char *entry_path, const char 
 	}
 }
 
-int lade_layer_write_cached(struct lade_cache *c, struct lade_layer *l,
-                            const struct lade_layer_options *o, struct lade_store *store,
-                            struct lade_layer_result *res, bool *reused, struct lade_error **err)
+int lade_cache_lookup(struct lade_cache *c, const char *key, const struct lade_layer_options *o,
+                      struct lade_store *store, const char *what, struct lade_layer_result *res)
 {
-	*reused = false;
-	if (c == NULL)
-		return lade_layer_write(l, o, store, res, err);
 	free(c->warning);
 	c->warning = NULL;
-
-	char key[65];
-	if (compute_key(c, l, o, key, err) < 0)
-		return -1;
-	save_stat_cache(c);
 	_cleanup_free_ char *name = xasprintf("layers/%s.json", key);
 	_cleanup_free_ char *entry_path = lade_path_join(c->dir, name);
-
 	struct lade_layer_result hit;
 	_cleanup_free_ char *why = NULL;
 	int found = read_entry(entry_path, o, &hit, &why);
@@ -302,15 +313,13 @@ int lade_layer_write_cached(struct lade_cache *c, struct lade_layer *l,
 		(void)utimensat(AT_FDCWD, entry_path, NULL, 0);
 		if (lade_store_has(store, hit.digest)) {
 			*res = hit;
-			*reused = true;
-			return 0;
+			return 1;
 		}
 		_cleanup_free_ char *blob = lade_store_blob_path(c->store, hit.digest);
 		_cleanup_error_ struct lade_error *ie = NULL;
 		if (lade_store_import_file(store, blob, hit.digest, hit.size, &ie) == 0) {
 			*res = hit;
-			*reused = true;
-			return 0;
+			return 1;
 		}
 		why = xstrdup(ie->msg);
 		drop_entry(c, entry_path, hit.digest);
@@ -319,18 +328,55 @@ int lade_layer_write_cached(struct lade_cache *c, struct lade_layer *l,
 	}
 	if (why)
 		set_warning(c, "layer cache %s: dropped entry %s of layer %s: %s", c->dir, key,
-		            lade_layer_comment(l), why);
+		            what, why);
+	return 0;
+}
 
-	if (lade_layer_write(l, o, store, res, err) < 0)
-		return -1;
-
+void lade_cache_record(struct lade_cache *c, const char *key, struct lade_store *store,
+                       const struct lade_layer_result *res, const char *what)
+{
+	_cleanup_free_ char *name = xasprintf("layers/%s.json", key);
+	_cleanup_free_ char *entry_path = lade_path_join(c->dir, name);
 	_cleanup_free_ char *out_blob = lade_store_blob_path(store, res->digest);
 	_cleanup_error_ struct lade_error *ce = NULL;
-	if (lade_store_import_file(c->store, out_blob, res->digest, res->size, &ce) < 0 ||
+	if ((store != c->store &&
+	     lade_store_import_file(c->store, out_blob, res->digest, res->size, &ce) < 0) ||
 	    write_entry(entry_path, res, &ce) < 0)
-		set_warning(c, "layer cache %s: cannot record layer %s: %s", c->dir,
-		            lade_layer_comment(l), ce->msg);
+		set_warning(c, "layer cache %s: cannot record layer %s: %s", c->dir, what, ce->msg);
+}
+
+int lade_layer_write_cached_key(struct lade_cache *c, const char *key_in, struct lade_layer *l,
+                                const struct lade_layer_options *o, struct lade_store *store,
+                                struct lade_layer_result *res, bool *reused,
+                                struct lade_error **err)
+{
+	*reused = false;
+	if (c == NULL)
+		return lade_layer_write(l, o, store, res, err);
+	char key[65];
+	if (key_in)
+		snprintf(key, sizeof(key), "%s", key_in);
+	else if (compute_key(c, l, o, key, err) < 0)
+		return -1;
+	save_stat_cache(c);
+	if (lade_cache_lookup(c, key, o, store, lade_layer_comment(l), res) == 1) {
+		*reused = true;
+		return 0;
+	}
+	_cleanup_free_ char *warning = c->warning ? xstrdup(c->warning) : NULL;
+	if (lade_layer_write(l, o, store, res, err) < 0)
+		return -1;
+	lade_cache_record(c, key, store, res, lade_layer_comment(l));
+	if (warning && c->warning == NULL)
+		c->warning = steal_pointer(&warning);
 	return 0;
+}
+
+int lade_layer_write_cached(struct lade_cache *c, struct lade_layer *l,
+                            const struct lade_layer_options *o, struct lade_store *store,
+                            struct lade_layer_result *res, bool *reused, struct lade_error **err)
+{
+	return lade_layer_write_cached_key(c, NULL, l, o, store, res, reused, err);
 }
 
 /* ---- trimming (lade gc --cache) ---- */

@@ -421,7 +421,7 @@ static int get_size(const struct ctx *c, const struct node *n, const char *name,
 
 static int do_cache(const struct ctx *c, const struct node *n, struct lade_recipe *r)
 {
-	static const char *const keys[] = {"max-size", NULL};
+	static const char *const keys[] = {"max-size", "to", "from", NULL};
 	const struct node *v;
 	if (recipe_want_kind(c, n, "cache", NODE_MAP) < 0 ||
 	    recipe_check_keys(c, n, "in cache", keys) < 0)
@@ -429,6 +429,20 @@ static int do_cache(const struct ctx *c, const struct node *n, struct lade_recip
 	if ((v = recipe_map_get(n, "max-size")) &&
 	    get_size(c, v, "cache.max-size", &r->cache_max_size) < 0)
 		return -1;
+	if ((v = recipe_map_get(n, "to")) &&
+	    recipe_get_nonempty(c, v, "cache.to", &r->cache_to) < 0)
+		return -1;
+	/* one repository or a list of them, looked up in order */
+	if ((v = recipe_map_get(n, "from")) && v->kind == NODE_SCALAR) {
+		_cleanup_free_ char *one = NULL;
+		if (recipe_get_nonempty(c, v, "cache.from", &one) < 0)
+			return -1;
+		lade_strv_free(r->cache_from);
+		r->cache_from = NULL;
+		lade_strv_push(&r->cache_from, one);
+	} else if (v && recipe_get_strv(c, v, "cache.from", NULL, &r->cache_from) < 0) {
+		return -1;
+	}
 	return 0;
 }
 

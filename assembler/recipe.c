@@ -76,6 +76,8 @@ void lade_recipe_free(struct lade_recipe *r)
 	free(r->name);
 	free(r->tag);
 	free(r->variant);
+	free(r->cache_to);
+	lade_strv_free(r->cache_from);
 	free(r->base.ref);
 	free(r->base.tag);
 	lade_strv_free(r->platforms);

@@ -55,6 +55,15 @@ static void print_layer(const struct progress *pr, const struct lade_build_event
 		lade_human_size((uint64_t)((double)ev->bytes_in / dt), rate, sizeof(rate));
 	/* A terminal line stays short: the whole digest is in the output and in --json. */
 	const char *hex = ev->digest + strlen("sha256:");
+	if (ev->registry) { /* neither built nor read: only the blob's size is known */
+		fprintf(stderr,
+		        "lade: layer %zu/%zu %s: %s sha256:%.*s%s (from the registry cache) in "
+		        "%.1fs\n",
+		        ev->index, ev->count, ev->name,
+		        lade_human_size(ev->bytes_out, out, sizeof(out)), pr->tty ? 12 : 64, hex,
+		        pr->tty ? "…" : "", dt);
+		return;
+	}
 	fprintf(stderr,
 	        "lade: layer %zu/%zu %s: %zu entries, %s -> %s sha256:%.*s%s%s in %.1fs%s%s%s\n",
 	        ev->index, ev->count, ev->name, ev->entries,
@@ -159,6 +168,9 @@ enum {
 	OPT_NO_CACHE,
 	OPT_LINK_BLOBS,
 	OPT_MAX_SIZE,
+	OPT_PUSH_ONLY,
+	OPT_CACHE_FROM,
+	OPT_CACHE_TO,
 };
 
 static const struct option longopts[] = {
@@ -188,6 +200,9 @@ static const struct option longopts[] = {
         {"no-cache", no_argument, NULL, OPT_NO_CACHE},
         {"link-blobs", no_argument, NULL, OPT_LINK_BLOBS},
         {"max-size", required_argument, NULL, OPT_MAX_SIZE},
+        {"push-only", no_argument, NULL, OPT_PUSH_ONLY},
+        {"cache-from", required_argument, NULL, OPT_CACHE_FROM},
+        {"cache-to", required_argument, NULL, OPT_CACHE_TO},
         {"quiet", no_argument, NULL, 'q'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -195,7 +210,7 @@ static const struct option longopts[] = {
 
 struct args {
 	struct lade_build_options o;
-	char **variants, **annotations; /* owned */
+	char **variants, **annotations, **cache_from; /* owned */
 	bool json, sandbox;
 	struct progress pr;
 };
@@ -301,6 +316,15 @@ static int build_option(int c, const char *arg, struct args *a)
 	case OPT_PUSH:
 		a->o.push = arg;
 		return NEXT;
+	case OPT_PUSH_ONLY:
+		a->o.push_only = true;
+		return NEXT;
+	case OPT_CACHE_FROM:
+		lade_strv_push(&a->cache_from, arg);
+		return NEXT;
+	case OPT_CACHE_TO:
+		a->o.cache_to = arg;
+		return NEXT;
 	case OPT_CACHE:
 		a->o.cache_dir = arg;
 		return NEXT;
@@ -377,8 +401,12 @@ static int run(struct args *a)
 		_cleanup_(json_decrefp) json_t *j = report_json(rep);
 		return lade_cli_print_json(j, JSON_INDENT(2));
 	}
-	for (size_t i = 0; i < rep->n_refs; i++)
-		printf("%s %s:%s\n", rep->refs[i].digest, rep->layout, rep->refs[i].name);
+	for (size_t i = 0; i < rep->n_refs; i++) {
+		if (a->o.push_only && rep->n_refs == 1) /* the pushed reference itself */
+			printf("%s %s\n", rep->refs[i].digest, a->o.push);
+		else
+			printf("%s %s:%s\n", rep->refs[i].digest, rep->layout, rep->refs[i].name);
+	}
 	return lade_cli_flush();
 }
 
@@ -406,12 +434,18 @@ int lade_cmd_build(int argc, char **argv)
 		                                                  : "build takes one RECIPE");
 	if (rc == NEXT && a.o.sbom_out && !a.o.sbom)
 		rc = lade_cli_usage_error("build", "--sbom-out needs --sbom spdx|cyclonedx");
+	if (rc == NEXT && a.o.push_only && !a.o.push)
+		rc = lade_cli_usage_error("build", "--push-only needs --push REF");
+	if (rc == NEXT && a.o.push_only && a.o.output_dir)
+		rc = lade_cli_usage_error("build", "--push-only writes no output: drop -o");
 	if (rc == NEXT) {
 		a.o.recipe_path = argv[optind];
 		a.o.variants = a.variants;
 		a.o.annotations = a.annotations;
+		a.o.cache_from = a.cache_from;
 		rc = run(&a);
 	}
+	lade_strv_free(a.cache_from);
 	lade_strv_free(a.variants);
 	lade_strv_free(a.annotations);
 	return rc;

@@ -47,6 +47,18 @@ static const struct lade_cli_option build_options[] = {
          "push every built ref to REF (registry/repo[:tag]; with several refs the repository, each "
          "ref as its tag)",
          NULL},
+        {0, "push-only", NULL,
+         "with --push: write no output layout; layers found by --cache-from are neither built nor "
+         "downloaded, the rest are built to the registry and the local cache, the tag last",
+         NULL},
+        {0, "cache-from", "REPO",
+         "look layers up in registry repository REPO (repeatable, in order; over cache.from) "
+         "after the local cache: a hit is used without building it",
+         NULL},
+        {0, "cache-to", "REPO",
+         "publish every layer's cache mapping (and its blob) to registry repository REPO after "
+         "the build (over cache.to)",
+         NULL},
         {0, "cache", "DIR", "layer cache directory (default: $LADE_CACHE_DIR, else ~/.cache/lade)",
          NULL},
         {0, "no-cache", NULL, "no layer cache (also LADE_NO_CACHE=1)", NULL},

@@ -48,7 +48,7 @@ _lade() {
 	build)
 		opts="--output --format --tag --variant --compression --level --gzip-level
 		      --annotation --jobs --lock-timeout --json --progress --quiet --no-sandbox
-		      --explain-sandbox --sbom --sbom-out --push --offline --allow-unpinned-base
+		      --explain-sandbox --sbom --sbom-out --push --push-only --cache-from --cache-to --offline --allow-unpinned-base
 		      --allow-outside-context --creds --tls-verify --cache --no-cache --link-blobs --max-size --help"
 		case $prev in
 		-o | --output)

@@ -42,7 +42,7 @@ int lade_image_write(struct lade_store *store, const json_t *config,
 		if (l->media_type == NULL || l->media_type[0] == '\0')
 			return lade_error_set(err, 0, "manifest layer %s: no media type",
 			                      l->digest);
-		if (!lade_store_has(store, l->digest))
+		if (!l->remote && !lade_store_has(store, l->digest))
 			return lade_error_set(err, 0, "manifest layer %s is not in the store %s",
 			                      l->digest, lade_store_dir(store));
 		if (l->annotations && !json_is_object(l->annotations))

@@ -418,3 +418,10 @@ int lade_registry_pull(const char *ref, const char *platform, const char *layout
 {
 	return lade_registry_pull_ex(ref, platform, layout_dir, allow_unpinned, NULL, NULL, err);
 }
+
+int reg_pull_blob(struct client *c, struct lade_store *store, const char *digest, uint64_t size,
+                  struct lade_error **err)
+{
+	struct pull p = {.o = c->o, .store = store, .c = c, .name = c->repo};
+	return pull_blob(&p, digest, size, err);
+}

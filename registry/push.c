@@ -243,11 +243,10 @@ static int push_blob(struct push *p, const char *digest, uint64_t size, struct l
 	}
 }
 
-static int put_manifest(struct push *p, const char *reference, const struct lade_buf *bytes,
-                        const char *media_type, const char *digest, bool *indexed_subject,
-                        struct lade_error **err)
+int reg_put_manifest(struct client *c, const char *reference, const struct lade_buf *bytes,
+                     const char *media_type, const char *digest, bool *indexed_subject,
+                     struct lade_error **err)
 {
-	struct client *c = p->c;
 	_cleanup_free_ char *url = xasprintf("%s/v2/%s/manifests/%s", c->base, c->repo, reference);
 	_cleanup_free_ char *scope = reg_scope(c->repo, "pull,push");
 	struct request q = {.method = "PUT",
@@ -493,7 +492,7 @@ static int tag_referrer(struct push *p, const struct manifest_item *mi, struct l
 	free(dumped);
 	char digest[LADE_DIGEST_STRLEN];
 	lade_sha256_buf(bytes.data, bytes.len, digest);
-	int rc = put_manifest(p, tag, &bytes, LADE_MT_OCI_INDEX, digest, NULL, err);
+	int rc = reg_put_manifest(p->c, tag, &bytes, LADE_MT_OCI_INDEX, digest, NULL, err);
 	lade_buf_release(&bytes);
 	if (rc == 0)
 		p->stats->referrers_tagged = true;
@@ -553,16 +552,32 @@ int lade_registry_push(const char *image, const char *ref_s, const struct lade_r
 				continue;
 		}
 		bool indexed = false;
-		if (put_manifest(&p, mi->digest, &mi->bytes, mi->media_type, mi->digest, &indexed,
-		                 err) < 0)
+		if (reg_put_manifest(p.c, mi->digest, &mi->bytes, mi->media_type, mi->digest,
+		                     &indexed, err) < 0)
 			return -1;
 		if (!indexed && tag_referrer(&p, mi, err) < 0)
 			return -1;
 	}
-	if (put_manifest(&p, ref->tag ? ref->tag : d, &top_item->bytes, top_item->media_type, d,
-	                 NULL, err) < 0)
+	if (reg_put_manifest(p.c, ref->tag ? ref->tag : d, &top_item->bytes, top_item->media_type,
+	                     d, NULL, err) < 0)
 		return -1;
 	stats->manifests = plan.n_manifests;
 	memcpy(digest, d, LADE_DIGEST_STRLEN);
 	return 0;
+}
+
+int reg_push_blob(struct client *c, const char *dir, const char *digest, uint64_t size,
+                  struct lade_push_stats *stats, struct lade_error **err)
+{
+	struct lade_push_stats dummy = {0};
+	struct push p = {.c = c,
+	                 .dir = dir,
+	                 .stats = stats ? stats : &dummy,
+	                 .chunk =
+	                         c->o->chunk_size ? c->o->chunk_size : LADE_REGISTRY_CHUNK_DEFAULT};
+	_cleanup_free_ char *mount_scope = NULL;
+	if (c->o->mount_from)
+		mount_scope = p.mount_scope = xasprintf(
+		        "repository:%s:pull,push repository:%s:pull", c->repo, c->o->mount_from);
+	return push_blob(&p, digest, size, err);
 }

@@ -121,6 +121,23 @@ int reg_handle_challenge(struct client *c, const struct response *r, const char 
 /* A final 401: -1 with *err saying why (a refused token, wrong credentials, none given). */
 int reg_auth_refused(struct client *c, const struct response *r, struct lade_error **err);
 
+/* ---------------------------------------------------------------- push.c, pull.c */
+
+/* One blob of the layout or store `dir` to c's repository, as a push sends it (HEAD, mount from
+ * c->o->mount_from, one PUT or resumable chunks); stats may be NULL. */
+int reg_push_blob(struct client *c, const char *dir, const char *digest, uint64_t size,
+                  struct lade_push_stats *stats, struct lade_error **err);
+/* PUT a manifest (its exact bytes) by reference (tag or digest) to c's repository; the registry
+ * must answer 201 and, when it names a digest, digest. indexed_subject (may be NULL): the
+ * registry said it indexed the manifest's subject (OCI-Subject). Errors name the registry,
+ * repository, digest and reference. */
+int reg_put_manifest(struct client *c, const char *reference, const struct lade_buf *bytes,
+                     const char *media_type, const char *digest, bool *indexed_subject,
+                     struct lade_error **err);
+/* One blob from c's repository into store, as a pull fetches it (size and sha256 checked). */
+int reg_pull_blob(struct client *c, struct lade_store *store, const char *digest, uint64_t size,
+                  struct lade_error **err);
+
 /* ---------------------------------------------------------------- pool.c */
 
 /* Blobs move in parallel, one libcurl handle (and connection) per thread. */

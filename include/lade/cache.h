@@ -31,9 +31,14 @@
 
 struct lade_cache; /* opaque */
 
+/* `lade build --push-only` assembles its images in DIR/push-XXXXXX, made while it holds the
+ * cache's lock and removed before it lets go of it. */
+#define LADE_CACHE_STAGING_PREFIX "push-"
+
 /* Open (creating) the cache at `dir`; NULL means $XDG_CACHE_HOME/lade, else ~/.cache/lade.
  * Takes the cache's lock (waits up to 10 minutes for another lade using it) until
- * lade_cache_free(). Errors name the directory. */
+ * lade_cache_free(); then removes the staging layouts (LADE_CACHE_STAGING_PREFIX) of builds
+ * that died. Errors name the directory. */
 int lade_cache_open(const char *dir, struct lade_cache **out, struct lade_error **err);
 void lade_cache_free(struct lade_cache *c);
 void lade_cache_freep(struct lade_cache **c);
@@ -56,6 +61,23 @@ struct lade_stat_cache *lade_cache_stat_cache(struct lade_cache *c);
 int lade_layer_write_cached(struct lade_cache *c, struct lade_layer *l,
                             const struct lade_layer_options *o, struct lade_store *store,
                             struct lade_layer_result *res, bool *reused, struct lade_error **err);
+
+/* lade_layer_write_cached() with the key already computed (key_in: 64 hex digits from
+ * lade_cache_key(); NULL: computed here). */
+int lade_layer_write_cached_key(struct lade_cache *c, const char *key_in, struct lade_layer *l,
+                                const struct lade_layer_options *o, struct lade_store *store,
+                                struct lade_layer_result *res, bool *reused,
+                                struct lade_error **err);
+
+/* The entry of key (64 hex digits), its blob put into store (already there, or imported and
+ * verified). 1: *res holds it; 0: none, or a broken one that is dropped (the warning says
+ * so; `what` names the layer in it). */
+int lade_cache_lookup(struct lade_cache *c, const char *key, const struct lade_layer_options *o,
+                      struct lade_store *store, const char *what, struct lade_layer_result *res);
+/* Record res, whose blob is in store, under key (the blob imported into the cache). A failure
+ * only sets the warning. */
+void lade_cache_record(struct lade_cache *c, const char *key, struct lade_store *store,
+                       const struct lade_layer_result *res, const char *what);
 
 /* What the last lade_layer_write_cached() on c dropped or failed to record, for the build
  * report ("layer cache: dropped entry …: …"), or NULL. Owned by the cache, valid until the

@@ -56,6 +56,7 @@ struct lade_manifest_layer {
 	const char *digest;
 	uint64_t size;
 	json_t *annotations; /* borrowed, may be NULL */
+	bool remote; /* the blob is in the registry the image is pushed to, not in the store */
 };
 
 /* Write config and manifest blobs to the store; fills the manifest's digest and size.

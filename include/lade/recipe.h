@@ -96,6 +96,8 @@ struct lade_recipe {
 	size_t n_annotations;
 	struct lade_recipe_output output;
 	uint64_t cache_max_size; /* cache.max-size: trim the layer cache after a build; 0: no */
+	char *cache_to;          /* cache.to: registry repository to publish layer mappings to */
+	char **cache_from;       /* cache.from: repositories to look layers up in, or NULL */
 	/* variants declared in the file (names in file order), and which one is the default. */
 	char **variant_names;  /* NULL-terminated or NULL */
 	char *default_variant; /* NULL if none marked */

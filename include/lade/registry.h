@@ -160,4 +160,95 @@ int lade_registry_pull_into(const char *ref, const char *platform, struct lade_s
 int lade_registry_pull(const char *ref, const char *platform, const char *layout_dir,
                        bool allow_unpinned, struct lade_error **err);
 
+/* ---- the registry as a layer cache (registry/cachemap.c) ----
+ *
+ * A mapping says: the layer whose cache key is KEY is the blob DIGEST (diff_id, size, media
+ * type). It is an OCI artifact in a cache repository: a manifest (artifactType
+ * LADE_CACHE_ARTIFACT_TYPE, config media type LADE_CACHE_CONFIG_TYPE for registries that
+ * ignore artifactType) whose config blob is the mapping JSON
+ *   {"annotations":{…},"diff_id","digest","keys":[KEY…],"layer_format","media_type","size"}
+ * and whose one layer is the layer's own descriptor, so the registry refuses the manifest
+ * while it lacks the blob and its garbage collector keeps the blob while the tag exists. The
+ * manifest is tagged "lade-cache-<KEY>" for each of its keys: one GET finds a key, without
+ * listing the repository. A mapping is as trusted as the registry it comes from. */
+#define LADE_CACHE_ARTIFACT_TYPE "application/vnd.lade.cache.v1"
+#define LADE_CACHE_CONFIG_TYPE   "application/vnd.lade.cache.config.v1+json"
+#define LADE_CACHE_TAG_PREFIX    "lade-cache-"
+
+struct lade_cache_mapping {
+	char digest[LADE_DIGEST_STRLEN];
+	char diff_id[LADE_DIGEST_STRLEN];
+	uint64_t size;
+	char *media_type; /* owned */
+	char *compressor; /* the dev.lade.compressor annotation, or NULL; owned */
+	int layer_format; /* LADE_LAYER_FORMAT_VERSION of the lade that wrote it */
+	char manifest_digest[LADE_DIGEST_STRLEN]; /* lookup: the mapping manifest found */
+	uint64_t manifest_size;
+};
+void lade_cache_mapping_release(struct lade_cache_mapping *m);
+
+/* One repository ("[REGISTRY/]REPO", no tag or digest) used as a cache or as a push target;
+ * it connects at its first request. o is borrowed for its life. Errors: an invalid reference,
+ * or one naming a tag ("… names a tag or digest: give the repository only"). */
+struct lade_cache_repo;
+int lade_cache_repo_open(const char *repo, const struct lade_registry_options *o,
+                         struct lade_cache_repo **out, struct lade_error **err);
+/* The same for the repository of a reference that may name a tag (a --push REF). */
+int lade_cache_repo_open_ref(const char *ref, const struct lade_registry_options *o,
+                             struct lade_cache_repo **out, struct lade_error **err);
+void lade_cache_repo_free(struct lade_cache_repo *r);
+void lade_cache_repo_freep(struct lade_cache_repo **r);
+/* "registry/repository" */
+const char *lade_cache_repo_name(const struct lade_cache_repo *r);
+bool lade_cache_repo_same_registry(const struct lade_cache_repo *a,
+                                   const struct lade_cache_repo *b);
+
+/* Look key (64 hex digits) up: GET the manifest tagged lade-cache-KEY, its config blob
+ * (digest checked), then HEAD the layer blob in r. 1: *m holds a mapping whose blob r has,
+ * with the size the mapping says, and whose media type is want_media_type; 0: no mapping
+ * (*why NULL), or one that fails a check (*why, new string: "mapping KEY in R: blob D is
+ * missing", "… has N bytes, the mapping says M", "… media type X, this build makes Y", a
+ * malformed document); -1: the registry did not answer (*err). */
+int lade_cache_repo_lookup(struct lade_cache_repo *r, const char *key, const char *want_media_type,
+                           struct lade_cache_mapping *m, char **why, struct lade_error **err);
+
+/* Make the blob digest (size bytes) present in `target` without sending it: HEAD there, else
+ * a cross-repository mount from `from` when both are on the same registry (never across
+ * registries). 1: present (*mounted says how), 0: it is not and could not be mounted, -1:
+ * the registry did not answer. */
+int lade_cache_repo_ensure_blob(struct lade_cache_repo *target, const struct lade_cache_repo *from,
+                                const char *digest, uint64_t size, bool *mounted,
+                                struct lade_error **err);
+
+/* Fetch the blob digest from r into store (verified: size and sha256), unless it has it. */
+int lade_cache_repo_fetch_blob(struct lade_cache_repo *r, struct lade_store *store,
+                               const char *digest, uint64_t size, struct lade_error **err);
+
+/* Publish the mapping m under each of keys (NULL-terminated, 64 hex digits each): the layer
+ * blob first (present, else mounted from mount_from when on the same registry, else uploaded
+ * from blob_dir/blobs/sha256/HEX; blob_dir NULL: an error when the blob is absent), then the
+ * config blob, then the manifest by each tag. manifest_digest/size (may be NULL): the
+ * manifest, for the index. */
+int lade_cache_repo_publish(struct lade_cache_repo *r, const struct lade_cache_mapping *m,
+                            char *const *keys, const char *blob_dir,
+                            const struct lade_cache_repo *mount_from,
+                            char manifest_digest[LADE_DIGEST_STRLEN], uint64_t *manifest_size,
+                            struct lade_error **err);
+
+/* A document (the base image's file index) under key: a manifest tagged lade-cache-KEY whose
+ * config is the OCI empty descriptor and whose one layer is the document, of media_type. */
+int lade_cache_repo_put_doc(struct lade_cache_repo *r, const char *key, const char *media_type,
+                            const void *data, size_t len, struct lade_error **err);
+/* Its document: 1 with the bytes (sha256 and size checked) appended to out; 0 when there is
+ * none, or one that is not of media_type or over max bytes (*why, new string); -1: no answer. */
+int lade_cache_repo_get_doc(struct lade_cache_repo *r, const char *key, const char *media_type,
+                            size_t max, struct lade_buf *out, char **why, struct lade_error **err);
+
+/* Tag an image index (artifactType LADE_CACHE_ARTIFACT_TYPE) listing the mapping manifests
+ * digests[i] (sizes[i], annotated with the layer's comment names[i]) as `tag` in r: one name
+ * for people and for `lade gc`-like tools to find every mapping of a recipe. */
+int lade_cache_repo_put_index(struct lade_cache_repo *r, const char *tag, char *const *digests,
+                              const uint64_t *sizes, char *const *names, size_t n,
+                              struct lade_error **err);
+
 #endif

@@ -62,8 +62,8 @@ static void make_image(struct lade_store *s, struct fx *fx, int idx, int second_
 	                           "linux", "rootfs", "type", "layers", "diff_ids", fx->layer[0],
 	                           fx->layer[second_layer]);
 	struct lade_manifest_layer ml[2] = {
-	        {MT_LAYER_GZIP, fx->layer[0], fx->layer_size[0], NULL},
-	        {MT_LAYER_GZIP, fx->layer[second_layer], fx->layer_size[second_layer], NULL},
+	        {MT_LAYER_GZIP, fx->layer[0], fx->layer_size[0], NULL, false},
+	        {MT_LAYER_GZIP, fx->layer[second_layer], fx->layer_size[second_layer], NULL, false},
 	};
 	_cleanup_free_ char *text = lade_json_dump(config);
 	lade_sha256_buf(text, strlen(text), fx->img[idx].config);

@@ -253,7 +253,7 @@ static void test_layout(const char *tmp)
 	_cleanup_(json_decrefp) json_t *lann = parse("{\"x.y\":\"z\"}");
 	_cleanup_(json_decrefp) json_t *ann = parse("{\"org.example\":\"v\"}");
 	struct lade_manifest_layer ml[] = {
-	        {"application/vnd.oci.image.layer.v1.tar", layer, 11, lann}};
+	        {"application/vnd.oci.image.layer.v1.tar", layer, 11, lann, false}};
 	char mdigest[LADE_DIGEST_STRLEN];
 	uint64_t msize = 0;
 	int r = lade_image_write(store, config, ml, 1, ann, mdigest, &msize, &err);
@@ -287,8 +287,8 @@ static void test_layout(const char *tmp)
 
 	struct lade_manifest_layer missing[] = {
 	        {"application/vnd.oci.image.layer.v1.tar",
-	         "sha256:3333333333333333333333333333333333333333333333333333333333333333", 1,
-	         NULL}};
+	         "sha256:3333333333333333333333333333333333333333333333333333333333333333", 1, NULL,
+	         false}};
 	char m3[LADE_DIGEST_STRLEN];
 	r = lade_image_write(store, config, missing, 1, NULL, m3, NULL, &err);
 	_cleanup_free_ char *want_missing =

@@ -63,7 +63,7 @@ static int write_image(struct lade_store *store, const char *layer, const char *
 	        json_pack("{s:s,s:s,s:{s:s,s:[s]}}", "architecture", arch, "os", "linux", "rootfs",
 	                  "type", "layers", "diff_ids", ld);
 	struct lade_manifest_layer l = {"application/vnd.oci.image.layer.v1.tar", ld, strlen(layer),
-	                                NULL};
+	                                NULL, false};
 	return lade_image_write(store, config, &l, 1, annotations, out->digest, &out->size, err);
 }
 
@@ -193,7 +193,7 @@ static void test_existing_index(const char *tmp)
 	ok(lade_layout_update_index(store, missing, 1, &e2) == -1, "entry not in the store");
 	ok(access(ipath, F_OK) != 0, "no index.json written");
 	struct lade_manifest_layer l = {"application/vnd.oci.image.layer.v1.tar", "sha256:../x", 1,
-	                                NULL};
+	                                NULL, false};
 	_cleanup_(json_decrefp) json_t *cfg = json_object();
 	char md[LADE_DIGEST_STRLEN];
 	_cleanup_error_ struct lade_error *e3 = NULL;

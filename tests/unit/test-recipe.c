@@ -262,6 +262,32 @@ static void test_scalars(void)
 	is_str(r->config.stop_signal, "15", "numeric stop-signal");
 }
 
+static void test_cache_registry(void)
+{
+	_cleanup_(lade_recipe_freep) struct lade_recipe *r = load_ok(
+	        "name: app\nbase: {scratch: true}\ncache:\n  to: reg.example:5000/team/cache\n"
+	        "  from: reg.example:5000/team/cache\n",
+	        NULL, "cache.to and a cache.from string");
+	if (r) {
+		is_str(r->cache_to, "reg.example:5000/team/cache", "cache.to");
+		ok(lade_strv_len(r->cache_from) == 1, "one cache.from");
+		is_str(r->cache_from ? r->cache_from[0] : NULL, "reg.example:5000/team/cache",
+		       "cache.from as a string");
+	}
+	_cleanup_(lade_recipe_freep) struct lade_recipe *l = load_ok(
+	        "name: app\nbase: {scratch: true}\ncache: {from: [a.example/c1, b.example/c2]}\n",
+	        NULL, "a cache.from list");
+	if (l) {
+		ok(l->cache_to == NULL && lade_strv_len(l->cache_from) == 2, "two, no cache.to");
+		is_str(l->cache_from ? l->cache_from[1] : NULL, "b.example/c2", "in order");
+	}
+	expect_err("name: app\nbase: {scratch: true}\ncache: {to: \"\"}\n", NULL,
+	           "recipe.yaml:3:13: 'cache.to' must not be empty", "an empty cache.to");
+	expect_err("name: app\nbase: {scratch: true}\ncache: {from: {a: b}}\n", NULL,
+	           "recipe.yaml:3:15: 'cache.from' must be a list, not a mapping",
+	           "a cache.from mapping");
+}
+
 static void test_docker_archive(void)
 {
 	put("base.tar", "not really a tar");
@@ -675,6 +701,7 @@ int main(void)
 	test_full();
 	test_defaults();
 	test_scalars();
+	test_cache_registry();
 	test_docker_archive();
 	test_yaml_errors();
 	test_key_and_type_errors();
