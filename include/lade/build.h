@@ -58,20 +58,20 @@ struct lade_build_options {
 	bool offline;         /* base images from a registry: the local store only */
 	bool allow_unpinned_base;   /* accept `base: {image: …}` without @sha256: */
 	bool allow_outside_context; /* files[].src may resolve outside the recipe's context */
-	const char *push;  /* push every ref to PUSH (registry/repo[:tag]) after the build */
-	bool push_only;    /* --push-only: no output layout; the images go to PUSH only (built
-	                    * in a private staging layout in the cache directory, removed
-	                    * after the push) */
-	char **cache_from; /* --cache-from REPO…, NULL-terminated, over the recipe's cache.from;
-	                    * may be NULL */
-	const char *cache_to;      /* --cache-to REPO, over the recipe's cache.to; may be NULL */
-	const char *creds;         /* registry "user:pass" (else the auth files) */
-	bool tls_verify_off;       /* --tls-verify=false */
-	char **annotations;        /* NULL-terminated "KEY=VALUE" from the command line, over the
-	                            * recipe's; may be NULL */
-	uint64_t max_size;         /* --max-size: budget for each image's config + layers
-	                            * (compressed), over every variant's output.max-size; 0: the
-	                            * recipe's */
+	const char *push; /* push every ref to PUSH (registry/repo[:tag]) after the build */
+	/* --push-only: no output layout; the images go to PUSH only (built in a private staging
+	 * layout in the cache directory, removed after the push) */
+	bool push_only;
+	/* --cache-from REPO…, NULL-terminated, over the recipe's cache.from; may be NULL */
+	char **cache_from;
+	const char *cache_to; /* --cache-to REPO, over the recipe's cache.to; may be NULL */
+	const char *creds;    /* registry "user:pass" (else the auth files) */
+	bool tls_verify_off;  /* --tls-verify=false */
+	/* NULL-terminated "KEY=VALUE" from the command line, over the recipe's; may be NULL */
+	char **annotations;
+	/* --max-size: budget for each image's config + layers (compressed), over every
+	 * variant's output.max-size; 0: the recipe's */
+	uint64_t max_size;
 	const char *max_size_text; /* --max-size as written, for messages */
 	/* The bytecode helpers (lade_build_start_compilers), borrowed; NULL: lade_build_run
 	 * starts them itself, which a process inside lade's sandbox cannot. */
