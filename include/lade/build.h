@@ -43,6 +43,7 @@ struct lade_build_options {
 	const char *output_dir;  /* -o; NULL: the recipe's output.dir */
 	const char *compression; /* NULL: the recipe's output.compression (default gzip) */
 	const char *format;      /* oci | oci-archive | docker-archive; NULL: the recipe's */
+	const char *lazy;        /* estargz | none; NULL: each variant's output.lazy (none) */
 	int level;               /* -1: the algorithm's default */
 	const char *tag;         /* NULL: the recipe's tag */
 	char **variants;         /* NULL-terminated names to build; NULL: all (or none declared) */
@@ -85,6 +86,10 @@ struct lade_build_layer {
 	char *compressor; /* "isa-l 2.30.0 igzip level 2 …"; NULL for base layers */
 	bool from_base;
 	bool reused; /* taken from the layer cache, not compressed again */
+	/* eStargz layers: the TOC's sha256 and the blob bytes before the landmark (what a
+	 * snapshotter prefetches); "" and 0 otherwise */
+	char toc_digest[LADE_DIGEST_STRLEN];
+	uint64_t prefetch_bytes;
 };
 
 struct lade_build_image {
