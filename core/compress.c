@@ -265,8 +265,10 @@ struct lade_compressor {
 	int jobs;
 	bool failed;
 	bool finished;
-	uint64_t out_bytes; /* compressed bytes written to `out` (gzip): offsets for
-	                       lade_compressor_cut */
+	/* compressed bytes written to `out` (gzip): offsets for lade_compressor_cut */
+	uint64_t out_bytes;
+	bool one_member; /* lade_compressor_last_member: the rest goes into `held` */
+	struct lade_buf held;
 
 	/* gzip */
 	unsigned char *cur; /* chunk being filled */
@@ -421,6 +423,10 @@ static int gz_write(struct lade_compressor *c, const unsigned char *p, size_t le
 		c->splice_size += len;
 		return 0;
 	}
+	if (c->one_member) {
+		lade_buf_add(&c->held, p, len);
+		return 0;
+	}
 	while (len > 0) {
 		if (c->cur_len == GZIP_CHUNK_SIZE && gz_submit(c, err) < 0)
 			return -1;
@@ -441,6 +447,17 @@ static int gz_finish(struct lade_compressor *c, struct lade_error **err)
 		lade_error_set(err, 0, "gzip compressor: finished inside a spliced member");
 		return fail(c);
 	}
+	if (c->one_member) {
+		struct gz_chunk *ch = &c->inline_chunk;
+		if (c->inline_state == NULL)
+			c->inline_state = gz_state_new(c->level);
+		c->members++;
+		ch->in = (unsigned char *)c->held.data;
+		ch->in_len = c->held.len;
+		gz_compress_chunk(c->inline_state, ch);
+		ch->in = NULL;
+		return gz_emit(c, ch, err);
+	}
 	/* An empty input still gives one (empty) member: a gzip file has at least one. */
 	if ((c->cur_len > 0 || c->members == 0) && gz_submit(c, err) < 0)
 		return -1;
@@ -453,7 +470,7 @@ bool lade_compressor_can_splice(const struct lade_compressor *c, uint64_t raw_si
 	 * member of its own costs ~18 bytes of framing plus the context the tar headers around
 	 * it lose, which outweighs a small member's own deflate data. */
 	return c->kind == LADE_COMPRESS_GZIP && !c->failed && !c->finished && !c->splicing &&
-	       raw_size >= LADE_SPLICE_MIN_RAW && size > 0;
+	       !c->one_member && raw_size >= LADE_SPLICE_MIN_RAW && size > 0;
 }
 
 static int splice_raw_write(struct lade_stream *s, const void *buf, size_t len,
@@ -486,13 +503,22 @@ static int gz_cut(struct lade_compressor *c, struct lade_error **err)
 
 int lade_compressor_cut(struct lade_compressor *c, uint64_t *offset, struct lade_error **err)
 {
-	if (c->kind != LADE_COMPRESS_GZIP || c->splicing || c->finished)
+	if (c->kind != LADE_COMPRESS_GZIP || c->splicing || c->finished || c->one_member)
 		return lade_error_set(err, 0, "gzip compressor: cannot end a member here");
 	if (c->failed)
 		return lade_error_set(err, 0, "gzip compressor: an earlier write failed");
 	if (gz_cut(c, err) < 0)
 		return -1;
 	*offset = c->out_bytes;
+	return 0;
+}
+
+int lade_compressor_last_member(struct lade_compressor *c, uint64_t *offset,
+                                struct lade_error **err)
+{
+	if (lade_compressor_cut(c, offset, err) < 0)
+		return -1;
+	c->one_member = true;
 	return 0;
 }
 
@@ -670,6 +696,7 @@ int lade_compressor_new(enum lade_compression kind, int level, int jobs, struct 
 
 	_cleanup_(lade_compressor_freep) struct lade_compressor *c = xzalloc(sizeof(*c));
 	c->stream.write = compressor_write;
+	lade_buf_init(&c->held);
 	c->kind = kind;
 	c->out = out;
 	c->level = level;
@@ -732,6 +759,7 @@ void lade_compressor_free(struct lade_compressor *c)
 	free(c->slots);
 	free(c->threads);
 	free(c->inline_chunk.out);
+	lade_buf_release(&c->held);
 	gz_state_free(c->inline_state);
 	free(c->cur);
 	ZSTD_freeCCtx(c->zc);

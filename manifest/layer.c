@@ -836,7 +836,11 @@ static int lazy_put_toc(struct archive *a, struct tar_sink *s,
                         const struct lade_layer_options *opts, locale_t utf8, char *buf,
                         struct tar_result *res, struct lade_error **err)
 {
-	if (lade_compressor_cut(s->comp, &res->toc_offset, err) < 0)
+	/* The last entry's padding first (libarchive writes it with the next header): the TOC
+	 * member must start with the TOC's own tar header. */
+	if (archive_write_finish_entry(a) != ARCHIVE_OK)
+		return archive_fail(a, s, err, "cannot write the tar stream");
+	if (lade_compressor_last_member(s->comp, &res->toc_offset, err) < 0)
 		return -1;
 	_cleanup_(lade_entry_freep) struct lade_entry *toc =
 	        lade_entry_new(LADE_ESTARGZ_TOC_NAME, LADE_ENTRY_FILE, "eStargz TOC");

@@ -77,6 +77,12 @@ int lade_compressor_splice_end(struct lade_compressor *c, struct lade_error **er
  * written: two cuts in a row give the same offset). Fails inside a splice or after finish. */
 int lade_compressor_cut(struct lade_compressor *c, uint64_t *offset, struct lade_error **err);
 
+/* lade_compressor_cut, then everything up to lade_compressor_finish is one gzip member
+ * whatever its size (eStargz's TOC, which readers inflate as a single member), deflated on
+ * the calling thread. */
+int lade_compressor_last_member(struct lade_compressor *c, uint64_t *offset,
+                                struct lade_error **err);
+
 /* ---- decompression ---- */
 
 /* Where a decompressor reads compressed bytes from. Implementations embed it as their first
