@@ -49,6 +49,15 @@ void lade_estargz_footer(uint64_t toc_offset, unsigned char out[LADE_ESTARGZ_FOO
 int lade_estargz_parse_footer(const unsigned char in[LADE_ESTARGZ_FOOTER_SIZE],
                               uint64_t *toc_offset, struct lade_error **err);
 
+/* Check an eStargz blob (the file at path) as a lazy reader would use it: the footer, the TOC
+ * member at its offset (a tar entry stargz.index.json) and the TOC's sha256 against
+ * toc_digest (the layer's annotation), then every chunk of every regular file — offsets
+ * increasing and before the TOC, chunks covering the file — inflated from its own offset and
+ * checked against its chunkDigest, and each file against its digest. 0 with *n_chunks, or -1
+ * with "eStargz: …" naming what is wrong (the file, the chunk and its offsets). */
+int lade_estargz_check(const char *path, const char *toc_digest, size_t *n_chunks,
+                       struct lade_error **err);
+
 /* ---- the TOC, written ---- */
 
 struct lade_toc; /* opaque */
