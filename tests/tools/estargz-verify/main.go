@@ -36,6 +36,7 @@ func verifyBlob(blob string, tocDigest digest.Digest) error {
 		return fmt.Errorf("VerifyTOC: %w", err)
 	}
 	files, chunks := 0, 0
+	seen := map[string]bool{}
 	var walk func(name string, e *estargz.TOCEntry) error
 	walk = func(name string, e *estargz.TOCEntry) error {
 		if e.Type == "dir" {
@@ -46,9 +47,13 @@ func verifyBlob(blob string, tocDigest digest.Digest) error {
 			})
 			return werr
 		}
-		if e.Type != "reg" || e.Size == 0 {
+		if e.Type != "reg" || e.Size == 0 || seen[e.Name] {
 			return nil
 		}
+		// A hard link's child is its target's entry: read it by the target's name (the
+		// reader keys a file's chunks by the name the file was written under).
+		seen[e.Name] = true
+		name = e.Name
 		files++
 		sr, err := r.OpenFile(name)
 		if err != nil {
