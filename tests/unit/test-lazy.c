@@ -17,18 +17,6 @@
 #include "fixture.h"
 #include "tap.h"
 
-struct mem_sink {
-	struct lade_stream stream;
-	struct lade_buf buf;
-};
-
-static int mem_write(struct lade_stream *s, const void *data, size_t len, struct lade_error **err)
-{
-	(void)err;
-	lade_buf_add(&((struct mem_sink *)s)->buf, data, len);
-	return 0;
-}
-
 /* Inflate a series of gzip members with zlib; -1 when one is broken. members: how many. */
 static int gunzip_all(const unsigned char *p, size_t len, struct lade_buf *out, size_t *members)
 {
@@ -153,8 +141,8 @@ static void test_toc(void)
 
 static void test_cut(void)
 {
-	struct mem_sink m = {.stream.write = mem_write};
-	lade_buf_init(&m.buf);
+	struct buf_sink m;
+	buf_sink_init(&m);
 	_cleanup_error_ struct lade_error *err = NULL;
 	_cleanup_(lade_compressor_freep) struct lade_compressor *c = NULL;
 	ok(lade_compressor_new(LADE_COMPRESS_GZIP, -1, 2, &m.stream, &c, &err) == 0,
