@@ -217,19 +217,23 @@ PY
 
 check "lade verify takes the eStargz image" "$LADE" verify "$T/out"
 
-# One digest at -j 1 and -j 2 (and from the cache: --no-cache above, the cache now).
+# One digest at -j 1 and -j 2, the second from the layer cache the first filled (its entries
+# keep the TOC digest and prefetch bytes for the annotations and --json).
 for j in 1 2; do
-	"$LADE" build "$R/recipe.yaml" -o "$T/again-$j" -j $j --json -q >"$T/again-$j.json" 2>"$T/again.err" ||
-		diag "build -j $j: $(cat "$T/again.err")"
+	"$LADE" build "$R/recipe.yaml" -o "$T/again-$j" -j $j --json -q --cache "$T/cache" \
+		>"$T/again-$j.json" 2>"$T/again.err" || diag "build -j $j: $(cat "$T/again.err")"
 done
 is "$(digest_of "$T/again-1.json") $(digest_of "$T/again-2.json")" "$DIGEST $DIGEST" \
-	"builds at -j 1 and -j 2 give the first build's digest"
+	"builds at -j 1 and -j 2 (from the cache) give the first build's digest"
+is "$(python3 -c 'import json,sys; print(all(l["reused"] and l["toc_digest"] for l in json.load(open(sys.argv[1]))["images"][0]["layers"] if not l["from_base"]))' "$T/again-2.json")" \
+	True "the second build took its eStargz layers from the cache, TOC digests included"
 
-# --lazy none: the plain image, as without the output.lazy key.
+# --lazy none: the plain image, as without the output.lazy key (the same cache: the key has the
+# format, so no eStargz layer is taken for a plain one).
 sed -e '/^  lazy: estargz$/d' -e '/^  prefetch:/d' -e '/^output:$/d' "$R/recipe.yaml" >"$R/plain.yaml"
 run_lade build "$R/plain.yaml" -o "$T/plain" -q --no-cache
 PLAIN=$(printed_digest "$OUT")
-run_lade build "$R/recipe.yaml" -o "$T/none" -q --no-cache --lazy none
+run_lade build "$R/recipe.yaml" -o "$T/none" -q --cache "$T/cache" --lazy none
 is "$(printed_digest "$OUT")" "$PLAIN" "--lazy none gives the image of a recipe without output.lazy"
 run_lade build "$R/recipe.yaml" -o "$T/zstd" -q --compression zstd
 is "$RC" 1 "eStargz with zstd compression is refused"
