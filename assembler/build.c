@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "budget.h"
-#include "prefetch.h"
+#include "lazy-options.h"
 #include "lade/archive.h"
 #include "lade/base.h"
 #include "lade/cache.h"
@@ -805,14 +805,7 @@ static int write_manifest(struct build_ctx *c, const struct lade_recipe *r,
 			ml[i].annotations =
 			        json_pack("{s:s}", "dev.lade.compressor", im->layers[i].compressor);
 		}
-		if (ml[i].annotations && im->layers[i].toc_digest[0]) {
-			_cleanup_free_ char *usize = xasprintf("%" PRIu64, im->layers[i].tar_size);
-			json_object_set_new(ml[i].annotations, LADE_ESTARGZ_ANNOTATION_TOC_DIGEST,
-			                    json_string(im->layers[i].toc_digest));
-			json_object_set_new(ml[i].annotations,
-			                    LADE_ESTARGZ_ANNOTATION_UNCOMPRESSED_SIZE,
-			                    json_string(usize));
-		}
+		lade_lazy_annotate(ml[i].annotations, &im->layers[i]);
 	}
 	_cleanup_(json_decrefp) json_t *annotations = build_annotations(c->o, r, base, c->epoch);
 	int written = lade_image_write(c->store, config, ml, im->n_layers, annotations, im->digest,
@@ -876,20 +869,6 @@ static int attach_sbom(struct build_ctx *c, const struct lade_recipe *r, const c
 	                        &im->sbom_size, err);
 }
 
-/* The lazy-pull format of this image's layers: --lazy, else the variant's output.lazy. */
-static int image_lazy(struct build_ctx *c, const struct lade_recipe *r, struct lade_error **err)
-{
-	const char *lazy = c->o->lazy ? c->o->lazy : r->output.lazy ? r->output.lazy : "none";
-	if (lade_lazy_parse(lazy, &c->lazy) < 0)
-		return lade_error_set(err, 0, "unknown lazy format '%s' (estargz or none)", lazy);
-	if (c->lazy == LADE_LAZY_ESTARGZ && c->compression != LADE_COMPRESS_GZIP)
-		return lade_error_set(err, 0, "%s: eStargz layers are gzip layers, not %s", r->path,
-		                      lade_compression_name(c->compression));
-	lade_strv_free(c->prefetch);
-	c->prefetch = c->lazy == LADE_LAZY_NONE ? NULL : lade_prefetch_globs(r);
-	return 0;
-}
-
 static int build_image(struct build_ctx *c, const struct lade_recipe *r, const char *ref,
                        const char *platform, struct lade_build_image *im, struct lade_error **err)
 {
@@ -920,7 +899,7 @@ static int build_image(struct build_ctx *c, const struct lade_recipe *r, const c
 		                                   .entries = lade_tree_count(tree)});
 	add_base_layers(im, &alloc, base);
 
-	if (image_lazy(c, r, err) < 0)
+	if (lade_lazy_choice(c->o->lazy, r, c->compression, &c->lazy, &c->prefetch, err) < 0)
 		return -1;
 	_cleanup_(lade_py_plan_release) struct lade_py_plan py = {0};
 	free(c->key_extra); /* per image: py_prepare sets it when it compiles */

@@ -785,7 +785,6 @@ static void lazy_order(struct plan *p, char *const *prefetch, struct lade_entry 
 	struct lade_hashmap *index = lade_hashmap_new();
 	for (size_t i = 0; i < p->n; i++)
 		lade_hashmap_put(index, p->list[i]->path, (void *)(uintptr_t)(i + 1));
-	size_t n_marked = 0;
 	for (size_t i = 0; i < p->n; i++)
 		for (char *const *g = prefetch; g && *g; g++)
 			if (p->list[i]->type != LADE_ENTRY_DIR &&
@@ -800,8 +799,7 @@ static void lazy_order(struct plan *p, char *const *prefetch, struct lade_entry 
 	for (size_t i = 0; i < p->n; i++)
 		if (marked[i])
 			order[k++] = p->list[i];
-	n_marked = k;
-	if (n_marked == 0) {
+	if (k == 0) {
 		free(landmark->path);
 		landmark->path = xstrdup(LADE_ESTARGZ_NO_PREFETCH_LANDMARK);
 	}

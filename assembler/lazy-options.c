@@ -1,7 +1,9 @@
-/* lade — the default eStargz prefetch list (see assembler/prefetch.h). */
+/* lade — lazy-pull options of an image and the default eStargz prefetch list (see
+ * assembler/lazy-options.h). */
+#include <inttypes.h>
 #include <string.h>
 
-#include "prefetch.h"
+#include "lazy-options.h"
 #include "lade/util.h"
 
 static const char *const defaults[] = {
@@ -65,4 +67,29 @@ char **lade_prefetch_globs(const struct lade_recipe *r)
 	for (char **g = r->output.prefetch; g && *g; g++)
 		lade_strv_push(&globs, *g);
 	return globs;
+}
+
+int lade_lazy_choice(const char *cli, const struct lade_recipe *r, enum lade_compression comp,
+                     enum lade_lazy *lazy, char ***prefetch, struct lade_error **err)
+{
+	const char *name = cli ? cli : r->output.lazy ? r->output.lazy : "none";
+	if (lade_lazy_parse(name, lazy) < 0)
+		return lade_error_set(err, 0, "unknown lazy format '%s' (estargz or none)", name);
+	if (*lazy == LADE_LAZY_ESTARGZ && comp != LADE_COMPRESS_GZIP)
+		return lade_error_set(err, 0, "%s: eStargz layers are gzip layers, not %s", r->path,
+		                      lade_compression_name(comp));
+	lade_strv_free(*prefetch);
+	*prefetch = *lazy == LADE_LAZY_NONE ? NULL : lade_prefetch_globs(r);
+	return 0;
+}
+
+void lade_lazy_annotate(json_t *annotations, const struct lade_build_layer *l)
+{
+	if (annotations == NULL || l->toc_digest[0] == '\0')
+		return;
+	_cleanup_free_ char *usize = xasprintf("%" PRIu64, l->tar_size);
+	json_object_set_new(annotations, LADE_ESTARGZ_ANNOTATION_TOC_DIGEST,
+	                    json_string(l->toc_digest));
+	json_object_set_new(annotations, LADE_ESTARGZ_ANNOTATION_UNCOMPRESSED_SIZE,
+	                    json_string(usize));
 }
