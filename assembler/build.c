@@ -194,6 +194,7 @@ static int write_layer(struct build_ctx *c, struct lade_layer *layer, const char
 	bl->reused = reused;
 	memcpy(bl->toc_digest, res.toc_digest, sizeof(bl->toc_digest));
 	bl->prefetch_bytes = res.prefetch_bytes;
+	memcpy(bl->toc_position, res.toc_position, sizeof(bl->toc_position));
 	lade_config_add_layer(config, res.diff_id, created_by, lade_layer_comment(layer), c->epoch);
 	return 0;
 }

@@ -243,6 +243,11 @@ static int read_entry(const char *path, const struct lade_layer_options *o,
 	if (good && o->lazy != LADE_LAZY_NONE)
 		good = get_digest(j, "toc_digest", r.toc_digest) &&
 		       get_u64(j, "prefetch_bytes", &r.prefetch_bytes);
+	const char *pos = json_string_value(json_object_get(j, "toc_position"));
+	if (good && o->lazy == LADE_LAZY_ZSTD_CHUNKED)
+		good = pos && strlen(pos) < sizeof(r.toc_position);
+	if (good && pos && o->lazy == LADE_LAZY_ZSTD_CHUNKED)
+		snprintf(r.toc_position, sizeof(r.toc_position), "%s", pos);
 	json_decref(j);
 	if (!good) {
 		*why = xasprintf("%s: not a valid cache entry", path);
@@ -268,6 +273,8 @@ static int write_entry(const char *path, const struct lade_layer_result *r, stru
 		json_object_set_new(j, "toc_digest", json_string(r->toc_digest));
 		json_object_set_new(j, "prefetch_bytes",
 		                    json_integer((json_int_t)r->prefetch_bytes));
+		if (r->toc_position[0])
+			json_object_set_new(j, "toc_position", json_string(r->toc_position));
 	}
 	_cleanup_free_ char *text = json_dumps(j, JSON_SORT_KEYS | JSON_COMPACT);
 	json_decref(j);

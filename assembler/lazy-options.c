@@ -74,12 +74,19 @@ int lade_lazy_choice(const char *cli, const struct lade_recipe *r, enum lade_com
 {
 	const char *name = cli ? cli : r->output.lazy ? r->output.lazy : "none";
 	if (lade_lazy_parse(name, lazy) < 0)
-		return lade_error_set(err, 0, "unknown lazy format '%s' (estargz or none)", name);
+		return lade_error_set(
+		        err, 0, "unknown lazy format '%s' (estargz, zstd-chunked or none)", name);
 	if (*lazy == LADE_LAZY_ESTARGZ && comp != LADE_COMPRESS_GZIP)
 		return lade_error_set(err, 0, "%s: eStargz layers are gzip layers, not %s", r->path,
 		                      lade_compression_name(comp));
+	if (*lazy == LADE_LAZY_ZSTD_CHUNKED && comp != LADE_COMPRESS_ZSTD)
+		return lade_error_set(err, 0,
+		                      "%s: zstd:chunked layers are zstd layers, not %s "
+		                      "(--compression zstd)",
+		                      r->path, lade_compression_name(comp));
 	lade_strv_free(*prefetch);
-	*prefetch = *lazy == LADE_LAZY_NONE ? NULL : lade_prefetch_globs(r);
+	/* zstd:chunked has no landmark: no prefetch list */
+	*prefetch = *lazy == LADE_LAZY_ESTARGZ ? lade_prefetch_globs(r) : NULL;
 	return 0;
 }
 
@@ -87,6 +94,13 @@ void lade_lazy_annotate(json_t *annotations, const struct lade_build_layer *l)
 {
 	if (annotations == NULL || l->toc_digest[0] == '\0')
 		return;
+	if (l->toc_position[0]) {
+		json_object_set_new(annotations, LADE_ZSTD_CHUNKED_ANNOTATION_CHECKSUM,
+		                    json_string(l->toc_digest));
+		json_object_set_new(annotations, LADE_ZSTD_CHUNKED_ANNOTATION_POSITION,
+		                    json_string(l->toc_position));
+		return;
+	}
 	_cleanup_free_ char *usize = xasprintf("%" PRIu64, l->tar_size);
 	json_object_set_new(annotations, LADE_ESTARGZ_ANNOTATION_TOC_DIGEST,
 	                    json_string(l->toc_digest));

@@ -598,7 +598,7 @@ static int do_output(const struct ctx *c, const struct node *n, struct lade_reci
 {
 	static const char *const keys[] = {"dir",      "format", "compression", "sbom",
 	                                   "max-size", "lazy",   "prefetch",    NULL};
-	static const char *const lazies[] = {"estargz", "none", NULL};
+	static const char *const lazies[] = {"estargz", "zstd-chunked", "none", NULL};
 	static const char *const formats[] = {"oci", "oci-archive", "docker-archive", NULL};
 	static const char *const comps[] = {"gzip", "zstd", "none", NULL};
 	static const char *const sboms[] = {"spdx", "cyclonedx", "none", NULL};

@@ -66,7 +66,7 @@ _lade() {
 			return 0
 			;;
 		--lazy)
-			_lade_reply -W "estargz none" -- "$cur"
+			_lade_reply -W "estargz zstd-chunked none" -- "$cur"
 			return 0
 			;;
 		--sbom)

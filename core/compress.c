@@ -268,6 +268,8 @@ struct lade_compressor {
 	/* compressed bytes written to `out` (gzip): offsets for lade_compressor_cut */
 	uint64_t out_bytes;
 	bool one_member; /* lade_compressor_last_member: the rest goes into `held` */
+	/* zstd cuts: input since the last frame ended, frames ended by a cut */
+	uint64_t zstd_pending, zstd_frames;
 	struct lade_buf held;
 
 	/* gzip */
@@ -501,8 +503,20 @@ static int gz_cut(struct lade_compressor *c, struct lade_error **err)
 	return gz_drain_all(c, err);
 }
 
+static int zstd_run(struct lade_compressor *c, const void *data, size_t len, ZSTD_EndDirective op,
+                    struct lade_error **err);
+
 int lade_compressor_cut(struct lade_compressor *c, uint64_t *offset, struct lade_error **err)
 {
+	if (c->kind == LADE_COMPRESS_ZSTD && !c->failed && !c->finished) {
+		/* End the frame (never an empty one); the next write starts another. */
+		if (c->zstd_pending > 0 && zstd_run(c, NULL, 0, ZSTD_e_end, err) < 0)
+			return -1;
+		c->zstd_frames += c->zstd_pending > 0;
+		c->zstd_pending = 0;
+		*offset = c->out_bytes;
+		return 0;
+	}
 	if (c->kind != LADE_COMPRESS_GZIP || c->splicing || c->finished || c->one_member)
 		return lade_error_set(err, 0, "gzip compressor: cannot end a member here");
 	if (c->failed)
@@ -590,6 +604,7 @@ static int zstd_run(struct lade_compressor *c, const void *data, size_t len, ZST
 		}
 		if (o.pos > 0 && lade_stream_write(c->out, c->zout, o.pos, err) < 0)
 			return fail(c);
+		c->out_bytes += o.pos;
 		if (op == ZSTD_e_end ? r == 0 : in.pos == in.size)
 			return 0;
 	}
@@ -611,6 +626,7 @@ static int compressor_write(struct lade_stream *s, const void *buf, size_t len,
 	case LADE_COMPRESS_GZIP:
 		return gz_write(c, buf, len, err);
 	case LADE_COMPRESS_ZSTD:
+		c->zstd_pending += len;
 		return zstd_run(c, buf, len, ZSTD_e_continue, err);
 	case LADE_COMPRESS_NONE:
 		break;
@@ -731,6 +747,9 @@ int lade_compressor_finish(struct lade_compressor *c, struct lade_error **err)
 	case LADE_COMPRESS_GZIP:
 		return gz_finish(c, err);
 	case LADE_COMPRESS_ZSTD:
+		/* After a cut with nothing since, the stream is complete: no empty frame. */
+		if (c->zstd_frames > 0 && c->zstd_pending == 0)
+			return 0;
 		return zstd_run(c, NULL, 0, ZSTD_e_end, err);
 	case LADE_COMPRESS_NONE:
 		break;

@@ -391,6 +391,7 @@ struct tar_sink {
 	/* eStargz (toc != NULL): the content of the file being written is cut into chunks of
 	 * at most chunk_limit bytes, each starting a gzip member, hashed for the TOC */
 	struct lade_toc *toc;
+	bool zstd_chunked; /* else eStargz */
 	const struct lade_entry *landmark;
 	uint64_t landmark_offset;
 	bool chunking;
@@ -465,7 +466,8 @@ static int lazy_file_begin(struct tar_sink *s, const struct lade_entry *e, bool 
 	if (e == s->landmark)
 		s->landmark_offset = s->chunk_member;
 	s->chunking = true;
-	s->chunk_limit = whole ? e->size : LADE_ESTARGZ_CHUNK_SIZE;
+	/* zstd:chunked: a file is one frame (the reader fetches [offset, endOffset)) */
+	s->chunk_limit = whole || s->zstd_chunked ? e->size : LADE_ESTARGZ_CHUNK_SIZE;
 	s->chunk_start = 0;
 	s->chunk_len = 0;
 	s->chunk_sha = lade_sha256_new();
@@ -479,18 +481,27 @@ static void lazy_chunk_end(struct tar_sink *s)
 	char d[LADE_DIGEST_STRLEN];
 	lade_sha256_final(s->chunk_sha, NULL, d);
 	lade_sha256_freep(&s->chunk_sha);
-	lade_toc_chunk(s->toc, s->chunk_member, s->chunk_start, s->chunk_len,
-	               s->chunk_len == LADE_ESTARGZ_CHUNK_SIZE, d);
+	if (!s->zstd_chunked)
+		lade_toc_chunk(s->toc, s->chunk_member, s->chunk_start, s->chunk_len,
+		               s->chunk_len == LADE_ESTARGZ_CHUNK_SIZE, d);
 	if (s->file_sha == NULL) /* one chunk: the file's digest is the chunk's */
 		lade_toc_file_digest(s->toc, d);
 }
 
-/* After the whole content (put_data checked the count). */
-static void lazy_file_end(struct tar_sink *s)
+/* After the whole content (put_data checked the count). zstd:chunked: the file's frame ends
+ * with it (the tar padding and the next header start the next frame, as the reference
+ * writes). */
+static int lazy_file_end(struct tar_sink *s, const struct lade_entry *e, struct lade_error **err)
 {
 	if (!s->chunking)
-		return;
+		return 0;
 	lazy_chunk_end(s);
+	if (s->zstd_chunked) {
+		uint64_t end;
+		if (lade_compressor_cut(s->comp, &end, err) < 0)
+			return lade_error_prefix(err, "%s", origin_of(e));
+		lade_toc_range(s->toc, s->chunk_member, end);
+	}
 	if (s->file_sha != NULL) {
 		char d[LADE_DIGEST_STRLEN];
 		lade_sha256_final(s->file_sha, NULL, d);
@@ -498,6 +509,7 @@ static void lazy_file_end(struct tar_sink *s)
 		lade_toc_file_digest(s->toc, d);
 	}
 	s->chunking = false;
+	return 0;
 }
 
 static int put_bytes(struct archive *a, struct tar_sink *s, const struct lade_entry *e,
@@ -738,7 +750,7 @@ static int put_entry(struct archive *a, struct tar_sink *s, const struct lade_en
 		            ? -1
 		            : put_data(a, s, e, e->data.data, e->data.len, err);
 	if (r == 0)
-		lazy_file_end(s);
+		r = lazy_file_end(s, e, err);
 	return r;
 }
 
@@ -756,6 +768,7 @@ struct tar_result {
 	/* eStargz */
 	uint64_t toc_offset, prefetch_bytes;
 	char toc_digest[LADE_DIGEST_STRLEN];
+	char *toc_json; /* zstd:chunked: the TOC, for the blob's tail (owned) */
 };
 
 /* Mark entry i of the plan to go before the landmark, with its parent directories and the
@@ -859,12 +872,15 @@ static int write_tar(struct lade_layer *l, const struct lade_layer_options *opts
 	if (plan_build(l, opts, &plan, err) < 0)
 		return -1;
 	bool lazy = opts->lazy != LADE_LAZY_NONE;
-	if (lazy && (comp == NULL || opts->compression != LADE_COMPRESS_GZIP))
+	bool estargz = opts->lazy == LADE_LAZY_ESTARGZ;
+	if (estargz && (comp == NULL || opts->compression != LADE_COMPRESS_GZIP))
 		return lade_error_set(err, 0, "eStargz layers need gzip compression");
-	if (lazy && lazy_reserved(l, err) < 0)
+	if (lazy && !estargz && (comp == NULL || opts->compression != LADE_COMPRESS_ZSTD))
+		return lade_error_set(err, 0, "zstd:chunked layers need zstd compression");
+	if (estargz && lazy_reserved(l, err) < 0)
 		return -1;
 	_cleanup_(lade_entry_freep) struct lade_entry *landmark = NULL;
-	if (lazy) {
+	if (estargz) {
 		landmark = lade_entry_new(LADE_ESTARGZ_PREFETCH_LANDMARK, LADE_ENTRY_FILE,
 		                          "eStargz landmark");
 		landmark->mode = 0644;
@@ -878,8 +894,10 @@ static int write_tar(struct lade_layer *l, const struct lade_layer_options *opts
 
 	/* Declared before the archive so it outlives archive_write_free()'s final flush. */
 	_cleanup_(sink_release) struct tar_sink sink = {.out = out, .comp = comp};
-	_cleanup_(lade_toc_freep) struct lade_toc *toc = lazy ? lade_toc_new(opts->mtime) : NULL;
+	_cleanup_(lade_toc_freep) struct lade_toc *toc =
+	        lazy ? lade_toc_new(opts->lazy, opts->mtime) : NULL;
 	sink.toc = toc;
+	sink.zstd_chunked = lazy && !estargz;
 	sink.landmark = landmark;
 	_cleanup_(archive_write_freep) struct archive *a = archive_write_new();
 	if (a == NULL)
@@ -906,7 +924,9 @@ static int write_tar(struct lade_layer *l, const struct lade_layer_options *opts
 			content += e->size;
 	}
 	struct tar_result r = {.entries = plan.n, .content = content};
-	if (lazy) {
+	if (lazy && !estargz)
+		r.toc_json = lade_toc_dump(toc);
+	if (estargz) {
 		sink.toc = steal_pointer(&toc);
 		if (lazy_put_toc(a, &sink, opts, utf8, buf, &r, err) < 0) {
 			sink.dead = true;
@@ -916,10 +936,14 @@ static int write_tar(struct lade_layer *l, const struct lade_layer_options *opts
 		if (strcmp(landmark->path, LADE_ESTARGZ_PREFETCH_LANDMARK) == 0)
 			r.prefetch_bytes = sink.landmark_offset;
 	}
-	if (archive_write_close(a) != ARCHIVE_OK)
+	if (archive_write_close(a) != ARCHIVE_OK) {
+		free(r.toc_json);
 		return archive_fail(a, &sink, err, "cannot finish the tar stream");
+	}
 	if (res)
 		*res = r;
+	else
+		free(r.toc_json);
 	return 0;
 }
 
@@ -959,9 +983,20 @@ int lade_layer_write(struct lade_layer *l, const struct lade_layer_options *opts
 	struct tar_result tr = {0};
 	if (write_tar(l, opts, &tar_hash.stream, comp, &tr, err) < 0)
 		return lade_error_prefix(err, "layer %s", l->comment);
-	if (comp && lade_compressor_finish(comp, err) < 0)
+	_cleanup_free_ char *toc_json = tr.toc_json;
+	char toc_position[96] = "";
+	uint64_t end = 0; /* zstd:chunked: where the tar's frames end (the last one cut here) */
+	if ((toc_json && lade_compressor_cut(comp, &end, err) < 0) ||
+	    (comp && lade_compressor_finish(comp, err) < 0))
 		return lade_error_prefix(err, "layer %s", l->comment);
-	if (opts->lazy != LADE_LAZY_NONE) {
+	if (toc_json) {
+		/* Skippable frames after the tar's frames: the diff_id does not see them. */
+		_cleanup_buf_ struct lade_buf tail = LADE_BUF_INIT;
+		if (lade_zstd_chunked_tail(toc_json, opts->level, end, &tail, tr.toc_digest,
+		                           toc_position, err) < 0 ||
+		    lade_stream_write(lade_blob_writer_stream(blob), tail.data, tail.len, err) < 0)
+			return lade_error_prefix(err, "layer %s", l->comment);
+	} else if (opts->lazy != LADE_LAZY_NONE) {
 		/* Outside the tar (an empty member): the diff_id does not see it. */
 		unsigned char footer[LADE_ESTARGZ_FOOTER_SIZE];
 		lade_estargz_footer(tr.toc_offset, footer);
@@ -979,6 +1014,7 @@ int lade_layer_write(struct lade_layer *l, const struct lade_layer_options *opts
 	r.entries = tr.entries;
 	r.prefetch_bytes = tr.prefetch_bytes;
 	memcpy(r.toc_digest, tr.toc_digest, sizeof(r.toc_digest));
+	memcpy(r.toc_position, toc_position, sizeof(r.toc_position));
 	r.media_type = lade_compression_media_type(opts->compression);
 	*res = r;
 	return 0;

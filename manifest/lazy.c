@@ -1,6 +1,7 @@
 /* lade — lazy-pull layer formats: eStargz constants, TOC and footer (see include/lade/lazy.h). */
 #include <inttypes.h>
 #include <jansson.h>
+#include <zstd.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -17,6 +18,8 @@ int lade_lazy_parse(const char *name, enum lade_lazy *out)
 		*out = LADE_LAZY_NONE;
 	else if (strcmp(name, "estargz") == 0)
 		*out = LADE_LAZY_ESTARGZ;
+	else if (strcmp(name, "zstd-chunked") == 0)
+		*out = LADE_LAZY_ZSTD_CHUNKED;
 	else
 		return -1;
 	return 0;
@@ -24,7 +27,9 @@ int lade_lazy_parse(const char *name, enum lade_lazy *out)
 
 const char *lade_lazy_name(enum lade_lazy l)
 {
-	return l == LADE_LAZY_ESTARGZ ? "estargz" : "none";
+	return l == LADE_LAZY_ESTARGZ        ? "estargz"
+	       : l == LADE_LAZY_ZSTD_CHUNKED ? "zstd-chunked"
+	                                     : "none";
 }
 
 /* ---- footer ---- */
@@ -74,11 +79,11 @@ struct lade_toc {
 	char modtime[32];
 };
 
-struct lade_toc *lade_toc_new(int64_t mtime)
+struct lade_toc *lade_toc_new(enum lade_lazy kind, int64_t mtime)
 {
 	struct lade_toc *t = xzalloc(sizeof(*t));
 	t->entries = json_array();
-	if (mtime != 0) {
+	if (mtime != 0 || kind == LADE_LAZY_ZSTD_CHUNKED) {
 		time_t s = (time_t)mtime;
 		struct tm tm;
 		if (gmtime_r(&s, &tm) != NULL)
@@ -170,6 +175,12 @@ void lade_toc_file_digest(struct lade_toc *t, const char digest[LADE_DIGEST_STRL
 	set_str(t->file, "digest", digest);
 }
 
+void lade_toc_range(struct lade_toc *t, uint64_t offset, uint64_t end)
+{
+	set_int(t->file, "offset", offset);
+	set_int(t->file, "endOffset", end);
+}
+
 char *lade_toc_dump(const struct lade_toc *t)
 {
 	json_t *root = json_pack("{s:i,s:O}", "version", 1, "entries", t->entries);
@@ -178,4 +189,50 @@ char *lade_toc_dump(const struct lade_toc *t)
 	if (s == NULL)
 		abort();
 	return s;
+}
+
+/* ---- zstd:chunked ---- */
+
+static const unsigned char skippable_magic[4] = {0x50, 0x2a, 0x4d, 0x18};
+static const unsigned char zstd_chunked_magic[8] = {0x47, 0x6e, 0x55, 0x6c,
+                                                    0x49, 0x6e, 0x55, 0x78}; /* GnUlInUx */
+
+static void put_le(unsigned char *p, uint64_t v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		p[i] = (unsigned char)(v >> (8 * i));
+}
+
+static void add_skippable(struct lade_buf *out, const void *data, size_t len)
+{
+	unsigned char head[8];
+	memcpy(head, skippable_magic, 4);
+	put_le(head + 4, len, 4);
+	lade_buf_add(out, head, sizeof(head));
+	lade_buf_add(out, data, len);
+}
+
+int lade_zstd_chunked_tail(const char *toc_json, int level, uint64_t offset, struct lade_buf *out,
+                           char checksum[LADE_DIGEST_STRLEN], char position[96],
+                           struct lade_error **err)
+{
+	size_t len = strlen(toc_json);
+	size_t bound = ZSTD_compressBound(len);
+	_cleanup_free_ unsigned char *z = xmalloc(bound);
+	/* One-shot and single-threaded: a pure function of the JSON, the level and libzstd. */
+	size_t zlen = ZSTD_compress(z, bound, toc_json, len, level < 1 ? 3 : level);
+	if (ZSTD_isError(zlen))
+		return lade_error_set(err, 0, "zstd:chunked manifest: %s", ZSTD_getErrorName(zlen));
+	uint64_t manifest_offset = offset + 8; /* after the skippable frame's header */
+	add_skippable(out, z, zlen);
+	unsigned char footer[LADE_ZSTD_CHUNKED_FOOTER_SIZE];
+	put_le(footer, manifest_offset, 8);
+	put_le(footer + 8, zlen, 8);
+	put_le(footer + 16, len, 8);
+	put_le(footer + 24, 1, 8); /* the CRFS (eStargz-like) TOC type */
+	memcpy(footer + 32, zstd_chunked_magic, 8);
+	add_skippable(out, footer, sizeof(footer));
+	lade_sha256_buf(z, zlen, checksum);
+	snprintf(position, 96, "%" PRIu64 ":%zu:%zu:1", manifest_offset, zlen, len);
+	return 0;
 }

@@ -90,6 +90,7 @@ struct lade_build_layer {
 	 * snapshotter prefetches); "" and 0 otherwise */
 	char toc_digest[LADE_DIGEST_STRLEN];
 	uint64_t prefetch_bytes;
+	char toc_position[96]; /* zstd:chunked: manifest-position; else "" */
 };
 
 struct lade_build_image {

@@ -123,8 +123,10 @@ struct lade_layer_result {
 	size_t entries;                   /* tar entries written, implicit parents included */
 	const char *media_type;           /* static string */
 	/* lazy layers only (else "" and 0) */
-	char toc_digest[LADE_DIGEST_STRLEN]; /* sha256 of the TOC JSON */
-	uint64_t prefetch_bytes;             /* blob bytes before the landmark's member (0: none) */
+	char toc_digest[LADE_DIGEST_STRLEN]; /* sha256 of the TOC JSON (zstd:chunked: of the
+	                                      * compressed TOC, the manifest-checksum) */
+	char toc_position[96];   /* zstd:chunked: the manifest-position annotation; else "" */
+	uint64_t prefetch_bytes; /* blob bytes before the landmark's member (0: none) */
 };
 
 /* Write the layer: sort, add implicit parents, frame as tar (libarchive), compress, digest tar

@@ -17,15 +17,24 @@
 
 #include "lade/digest.h"
 #include "lade/error.h"
+#include "lade/util.h"
 
 struct lade_entry;
 
 enum lade_lazy {
 	LADE_LAZY_NONE = 0,
 	LADE_LAZY_ESTARGZ,
+	/* containers/storage's zstd:chunked as Debian 12's containers/storage 1.43 and podman
+	 * 4.3.1 read it: a zstd layer whose every regular file's content is a frame of its own,
+	 * the TOC ("manifest", zstd-compressed) and a 40-byte footer in skippable frames after the
+	 * tar's frames, the annotations io.containers.zstd-chunked.manifest-{checksum,position}.
+	 * (No tar-split: newer containers/storage versions want one and name the annotations
+	 * io.github.containers.zstd-chunked.*; they pull such a layer in full.) */
+	LADE_LAZY_ZSTD_CHUNKED,
 };
 
-/* "none"/"estargz" -> enum; -1 for anything else (no error text: the caller names the input). */
+/* "none"/"estargz"/"zstd-chunked" -> enum; -1 for anything else (no error text: the caller names
+ * the input). */
 int lade_lazy_parse(const char *name, enum lade_lazy *out);
 const char *lade_lazy_name(enum lade_lazy l);
 
@@ -58,12 +67,26 @@ int lade_estargz_parse_footer(const unsigned char in[LADE_ESTARGZ_FOOTER_SIZE],
 int lade_estargz_check(const char *path, const char *toc_digest, size_t *n_chunks,
                        struct lade_error **err);
 
+#define LADE_ZSTD_CHUNKED_ANNOTATION_CHECKSUM "io.containers.zstd-chunked.manifest-checksum"
+#define LADE_ZSTD_CHUNKED_ANNOTATION_POSITION "io.containers.zstd-chunked.manifest-position"
+#define LADE_ZSTD_CHUNKED_FOOTER_SIZE         40
+
+/* What follows the tar's zstd frames in a zstd:chunked blob whose frames end at `offset`: the
+ * TOC JSON compressed with libzstd at `level` in a skippable frame, then the footer (manifest
+ * offset, compressed and uncompressed length, type 1, "GnUlInUx", little-endian) in another.
+ * Appends to out; checksum: the sha256 of the compressed TOC; position:
+ * "offset:length:uncompressed length:1" (the two annotations). */
+int lade_zstd_chunked_tail(const char *toc_json, int level, uint64_t offset, struct lade_buf *out,
+                           char checksum[LADE_DIGEST_STRLEN], char position[96],
+                           struct lade_error **err);
+
 /* ---- the TOC, written ---- */
 
 struct lade_toc; /* opaque */
 
-/* mtime: the build epoch (0: no "modtime", as the reference omits the Unix epoch). */
-struct lade_toc *lade_toc_new(int64_t mtime);
+/* mtime: the build epoch. eStargz leaves out "modtime" at the Unix epoch (as its reference
+ * writer does), zstd:chunked always writes it. */
+struct lade_toc *lade_toc_new(enum lade_lazy kind, int64_t mtime);
 void lade_toc_free(struct lade_toc *t);
 void lade_toc_freep(struct lade_toc **t);
 /* An entry as the tar holds it (directories named with their trailing '/'). A regular file
@@ -75,6 +98,8 @@ void lade_toc_add(struct lade_toc *t, const struct lade_entry *e);
 void lade_toc_chunk(struct lade_toc *t, uint64_t offset, uint64_t chunk_offset, uint64_t size,
                     bool sized, const char chunk_digest[LADE_DIGEST_STRLEN]);
 void lade_toc_file_digest(struct lade_toc *t, const char digest[LADE_DIGEST_STRLEN]);
+/* zstd:chunked: the last added file's content is the frames in [offset, end) of the blob. */
+void lade_toc_range(struct lade_toc *t, uint64_t offset, uint64_t end);
 /* The TOC JSON (JSON_SORT_KEYS | JSON_COMPACT; readers parse it, its sha256 is the
  * toc.digest annotation). Owned by the caller. */
 char *lade_toc_dump(const struct lade_toc *t);

@@ -92,7 +92,7 @@ static void test_toc(void)
 	        "sha256:1111111111111111111111111111111111111111111111111111111111111111";
 	static const char d2[LADE_DIGEST_STRLEN] =
 	        "sha256:2222222222222222222222222222222222222222222222222222222222222222";
-	_cleanup_(lade_toc_freep) struct lade_toc *t = lade_toc_new(1700000000);
+	_cleanup_(lade_toc_freep) struct lade_toc *t = lade_toc_new(LADE_LAZY_ESTARGZ, 1700000000);
 	_cleanup_(lade_entry_freep) struct lade_entry *dir = entry("a", LADE_ENTRY_DIR, 0);
 	_cleanup_(lade_entry_freep) struct lade_entry *big =
 	        entry("a/big", LADE_ENTRY_FILE, 5 << 20);
@@ -133,7 +133,7 @@ static void test_toc(void)
 	   "symlink: linkName, uid; zero gid and size left out");
 	json_decref(j);
 
-	_cleanup_(lade_toc_freep) struct lade_toc *t0 = lade_toc_new(0);
+	_cleanup_(lade_toc_freep) struct lade_toc *t0 = lade_toc_new(LADE_LAZY_ESTARGZ, 0);
 	lade_toc_add(t0, dir);
 	_cleanup_free_ char *s0 = lade_toc_dump(t0);
 	ok(strstr(s0, "modtime") == NULL, "mtime 0: no modtime, as the reference omits the epoch");
