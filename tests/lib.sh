@@ -171,9 +171,9 @@ buildah_from() {
 	at_exit "${BUILDAH[*]} rm --all; ${BUILDAH[*]} rmi --all --force"
 	CTR=$("${BUILDAH[@]}" from --quiet --name "$1" "$2" 2>"$T/buildah-from.err")
 	if [ -n "$CTR" ]; then
-		ok "buildah from $2"
+		ok "buildah from ${2##*/}"
 	else
-		not_ok "buildah from $2"
+		not_ok "buildah from ${2##*/}"
 		diag "$(cat "$T/buildah-from.err")"
 	fi
 }

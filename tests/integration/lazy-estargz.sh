@@ -1,5 +1,6 @@
 #!/bin/bash
-# eStargz layers (output.lazy: estargz), end to end, against the reference implementation.
+# eStargz layers (output.lazy: estargz), end to end, against the reference implementation;
+# then zstd:chunked layers of the same recipe against Debian's containers/storage reader.
 # A recipe with a spliced 6 MiB module (one chunk), a stored 9 MiB file (recompressed, three
 # 4 MiB chunks), small members, app files with a 5 MiB file, links and an empty file, and an
 # output.prefetch glob, built with output.lazy: estargz, must:
@@ -307,6 +308,83 @@ if [ -n "$CTR" ]; then
 	is "$("${BUILDAH[@]}" run "$CTR" -- /opt/venv/bin/python -c \
 		'import lzbig, lzstored, os; print("ok", lzbig.X, os.path.getsize(os.path.join(os.path.dirname(lzstored.__file__), "data.bin")))' 2>&1)" \
 		"ok 1 $((9 << 20))" "buildah run imports from the eStargz layers"
+fi
+
+# ---- zstd:chunked (--compression zstd --lazy zstd-chunked) on the same recipe ----
+run_lade build "$R/recipe.yaml" -o "$T/zc" -j 2 --json -q --no-cache --compression zstd --lazy zstd-chunked
+is "$RC" 0 "build the zstd:chunked image" || { diag "$ERR"; done_testing; }
+ZC=$(digest_of <(printf '%s\n' "$OUT"))
+python3 - "$T/zc" >"$T/zc.list" <<'PY' || bail_out "cannot list the zstd:chunked layers"
+import json, sys
+out = sys.argv[1]
+blob = lambda d: open(f"{out}/blobs/sha256/{d.split(':')[1]}", "rb").read()
+man = json.loads(blob(json.load(open(f"{out}/index.json"))["manifests"][0]["digest"]))
+for l in man["layers"]:
+    a = l.get("annotations", {})
+    if "io.containers.zstd-chunked.manifest-checksum" in a:
+        print(f"{out}/blobs/sha256/{l['digest'][7:]}", a["io.containers.zstd-chunked.manifest-checksum"],
+              a["io.containers.zstd-chunked.manifest-position"])
+PY
+is "$(wc -l <"$T/zc.list")" 2 "two zstd:chunked layers"
+check "zstd -d: diff_ids; footer and manifest skippable frames where the annotations say" \
+	python3 - "$T/zc" <<'PY'
+import hashlib, json, struct, subprocess, sys
+out = sys.argv[1]
+blob = lambda d: open(f"{out}/blobs/sha256/{d.split(':')[1]}", "rb").read()
+man = json.loads(blob(json.load(open(f"{out}/index.json"))["manifests"][0]["digest"]))
+cfg = json.loads(blob(man["config"]["digest"]))
+for l, diff_id in zip(man["layers"], cfg["rootfs"]["diff_ids"]):
+    data = blob(l["digest"])
+    tar = subprocess.run(["zstd", "-dc"], input=data, capture_output=True, check=True).stdout
+    assert "sha256:" + hashlib.sha256(tar).hexdigest() == diff_id
+    a = l.get("annotations", {})
+    if "io.containers.zstd-chunked.manifest-position" not in a:
+        continue
+    assert l["mediaType"] == "application/vnd.oci.image.layer.v1.tar+zstd"
+    off, ln, uln, typ = map(int, a["io.containers.zstd-chunked.manifest-position"].split(":"))
+    foot = data[-48:]
+    assert foot[:4] == bytes([0x50, 0x2a, 0x4d, 0x18]) and struct.unpack("<I", foot[4:8])[0] == 40
+    assert struct.unpack("<QQQQ", foot[8:40]) == (off, ln, uln, 1) and foot[40:] == b"GnUlInUx"
+    assert data[off - 8:off - 4] == bytes([0x50, 0x2a, 0x4d, 0x18]) and off + ln == len(data) - 48
+    assert "sha256:" + hashlib.sha256(data[off:off + ln]).hexdigest() == a["io.containers.zstd-chunked.manifest-checksum"]
+PY
+check "lade verify takes the zstd:chunked image" "$LADE" verify "$T/zc"
+run_lade build "$R/recipe.yaml" -o "$T/zc1" -j 1 -q --no-cache --compression zstd --lazy zstd-chunked
+is "$(printed_digest "$OUT")" "$ZC" "zstd:chunked at -j 1 gives the -j 2 digest"
+
+# The reader of Debian's containers/storage 1.43, from a copy of its pkg/chunked with
+# tests/tools/zstd-chunked-verify/zz_lade_test.go added (GOPATH mode, offline).
+CS=/usr/share/gocode/src/github.com/containers/storage
+if [ -f "$CS/pkg/chunked/compression.go" ] && [ -d /usr/share/gocode/src/github.com/ulikunitz/xz ]; then
+	G=$LADE_BUILDDIR/go-storage/src/github.com/containers/storage
+	rm -rf "$LADE_BUILDDIR/go-storage"
+	mkdir -p "$G/pkg"
+	for f in "$CS"/*; do [ "${f##*/}" = pkg ] || ln -s "$f" "$G/${f##*/}"; done
+	for f in "$CS"/pkg/*; do [ "${f##*/}" = chunked ] || ln -s "$f" "$G/pkg/${f##*/}"; done
+	cp -r "$CS/pkg/chunked" "$G/pkg/chunked"
+	rm -f "$G/pkg/chunked"/*_test.go "$G/pkg/chunked"/*/*_test.go
+	cp "$LADE_SRCDIR/tests/tools/zstd-chunked-verify/zz_lade_test.go" "$G/pkg/chunked/"
+	if (cd "$G/pkg/chunked" && GO111MODULE=off GOPATH=$LADE_BUILDDIR/go-storage:/usr/share/gocode \
+		GOCACHE=$LADE_BUILDDIR/go-cache GOFLAGS= GOPROXY=off go test -c -o "$LADE_BUILDDIR/chunked.test" .) \
+		>"$T/go-storage.log" 2>&1; then
+		if zout=$(LADE_ZSTD_CHUNKED_LIST=$T/zc.list "$LADE_BUILDDIR/chunked.test" -test.run TestLadeZstdChunked -test.v 2>&1); then
+			ok "containers/storage 1.43 reads the manifest (footer and annotations) and every file's frames"
+		else
+			not_ok "containers/storage 1.43 reads the manifest (footer and annotations) and every file's frames"
+		fi
+		diag "$zout"
+	else
+		not_ok "build containers/storage's pkg/chunked with the lade reader test"
+		diag "$(tail -20 "$T/go-storage.log")"
+	fi
+else
+	ok "containers/storage reader # SKIP no golang-github-containers-storage-dev (and golang-github-ulikunitz-xz-dev)"
+fi
+
+buildah_from lade-zc "oci:$T/zc:1"
+if [ -n "$CTR" ]; then
+	is "$("${BUILDAH[@]}" run "$CTR" -- /opt/venv/bin/python -c 'import lzbig; print("ok", lzbig.X)' 2>&1)" \
+		"ok 1" "buildah run imports from the zstd:chunked layers"
 fi
 
 done_testing
