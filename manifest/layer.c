@@ -397,6 +397,7 @@ struct tar_sink {
 	bool chunking;
 	uint64_t chunk_limit, chunk_start, chunk_len, chunk_member;
 	struct lade_sha256 *chunk_sha, *file_sha; /* file_sha: only for files of several chunks */
+	const unsigned char *known_sha; /* a one-chunk file's known sha256 (RECORD): not hashed */
 };
 
 static la_ssize_t sink_write(struct archive *a, void *ud, const void *buf, size_t len)
@@ -470,7 +471,10 @@ static int lazy_file_begin(struct tar_sink *s, const struct lade_entry *e, bool 
 	s->chunk_limit = whole || s->zstd_chunked ? e->size : LADE_ESTARGZ_CHUNK_SIZE;
 	s->chunk_start = 0;
 	s->chunk_len = 0;
-	s->chunk_sha = lade_sha256_new();
+	/* A wheel member's content is checked against its RECORD sha256 as it streams (a
+	 * mismatch fails the layer), so that is its digest: no second hash of most bytes. */
+	s->known_sha = e->has_sha256 && s->chunk_limit >= e->size ? e->sha256 : NULL;
+	s->chunk_sha = s->known_sha ? NULL : lade_sha256_new();
 	if (s->chunk_limit < e->size)
 		s->file_sha = lade_sha256_new();
 	return 0;
@@ -479,8 +483,14 @@ static int lazy_file_begin(struct tar_sink *s, const struct lade_entry *e, bool 
 static void lazy_chunk_end(struct tar_sink *s)
 {
 	char d[LADE_DIGEST_STRLEN];
-	lade_sha256_final(s->chunk_sha, NULL, d);
-	lade_sha256_freep(&s->chunk_sha);
+	if (s->known_sha) {
+		memcpy(d, "sha256:", 7);
+		for (size_t i = 0; i < 32; i++)
+			snprintf(d + 7 + 2 * i, 3, "%02x", s->known_sha[i]);
+	} else {
+		lade_sha256_final(s->chunk_sha, NULL, d);
+		lade_sha256_freep(&s->chunk_sha);
+	}
 	if (!s->zstd_chunked)
 		lade_toc_chunk(s->toc, s->chunk_member, s->chunk_start, s->chunk_len,
 		               s->chunk_len == LADE_ESTARGZ_CHUNK_SIZE, d);
@@ -547,7 +557,8 @@ static int put_data(struct archive *a, struct tar_sink *s, const struct lade_ent
 		size_t n = (size_t)(s->chunk_limit - s->chunk_len);
 		if (n > len)
 			n = len;
-		lade_sha256_update(s->chunk_sha, p, n);
+		if (s->chunk_sha)
+			lade_sha256_update(s->chunk_sha, p, n);
 		if (s->file_sha)
 			lade_sha256_update(s->file_sha, p, n);
 		if (put_bytes(a, s, e, p, n, err) < 0)
