@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <zlib.h>
+#include <zstd.h>
 
 #include "lade/compress.h"
 #include "lade/layer.h"
@@ -301,6 +302,52 @@ static void test_layer(const char *tmp)
 	   "eStargz with zstd is refused (%s)", err ? err->msg : "accepted");
 }
 
+/* zstd cuts: each piece between two cuts is a frame of its own that decodes alone; the tail:
+ * the manifest and the footer in skippable frames, where the position says. */
+static void test_zstd_chunked(void)
+{
+	struct buf_sink m;
+	buf_sink_init(&m);
+	_cleanup_error_ struct lade_error *err = NULL;
+	_cleanup_(lade_compressor_freep) struct lade_compressor *c = NULL;
+	ok(lade_compressor_new(LADE_COMPRESS_ZSTD, -1, 2, &m.stream, &c, &err) == 0,
+	   "zstd, 2 jobs");
+	struct lade_stream *in = lade_compressor_stream(c);
+	uint64_t a = 0, b = 0, e = 0;
+	lade_stream_write(in, "header ", 7, &err);
+	ok(lade_compressor_cut(c, &a, &err) == 0 && a == m.buf.len, "cut ends a frame");
+	lade_stream_write(in, "the file's content", 18, &err);
+	ok(lade_compressor_cut(c, &b, &err) == 0 && lade_compressor_cut(c, &e, &err) == 0 && b == e,
+	   "two cuts in a row: no empty frame");
+	char out[64];
+	size_t n = ZSTD_decompress(out, sizeof(out), m.buf.data + a, b - a);
+	ok(!ZSTD_isError(n) && n == 18 && memcmp(out, "the file's content", 18) == 0,
+	   "the frame between the cuts decodes alone to the file's content");
+	ok(lade_compressor_finish(c, &err) == 0 && m.buf.len == b,
+	   "finish right after a cut writes no empty last frame");
+
+	struct lade_buf tail = LADE_BUF_INIT;
+	char sum[LADE_DIGEST_STRLEN], pos[96];
+	const char *toc = "{\"entries\":[],\"version\":1}";
+	ok(lade_zstd_chunked_tail(toc, 3, 1000, &tail, sum, pos, &err) == 0, "tail");
+	const unsigned char *t = (const unsigned char *)tail.data;
+	size_t zlen = tail.len - 8 - 48;
+	_cleanup_free_ char *want = xasprintf("1008:%zu:%zu:1", zlen, strlen(toc));
+	is_str(pos, want,
+	       "position: manifest offset (after the 8-byte frame header), lengths, type 1");
+	ok(memcmp(t, "\x50\x2a\x4d\x18", 4) == 0 && t[4] == (zlen & 0xff) &&
+	           memcmp(t + 8 + zlen, "\x50\x2a\x4d\x18\x28\x00\x00\x00", 8) == 0,
+	   "manifest and footer (40 bytes) are skippable frames");
+	ok(memcmp(t + tail.len - 8, "GnUlInUx", 8) == 0 && t[tail.len - 40] == 0xf0 &&
+	           t[tail.len - 39] == 0x03,
+	   "footer: offset 1008 little-endian first, the GnUlInUx magic last");
+	n = ZSTD_decompress(out, sizeof(out), t + 8, zlen);
+	ok(!ZSTD_isError(n) && n == strlen(toc) && memcmp(out, toc, n) == 0,
+	   "the manifest decodes to the TOC");
+	lade_buf_release(&tail);
+	lade_buf_release(&m.buf);
+}
+
 int main(void)
 {
 	_cleanup_free_ char *tmp = make_tmpdir("lazy");
@@ -308,6 +355,7 @@ int main(void)
 	test_toc();
 	test_cut();
 	test_layer(tmp);
+	test_zstd_chunked();
 	rm_rf(tmp);
 	return tap_done();
 }

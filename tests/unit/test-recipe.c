@@ -466,7 +466,7 @@ static void test_value_errors(void)
 	         "recipe.yaml:3:23: output.compression 'xz' must be one of gzip, zstd, none",
 	         "a bad compression"},
 	        {"output: {lazy: soci}\n",
-	         "recipe.yaml:3:16: output.lazy 'soci' must be one of estargz, none",
+	         "recipe.yaml:3:16: output.lazy 'soci' must be one of estargz, zstd-chunked, none",
 	         "a bad lazy format"},
 	        {"output: {prefetch: [\"a/[b\"]}\n",
 	         "recipe.yaml:3:21: output.prefetch[0]: 'a/[b' is not a valid glob",
