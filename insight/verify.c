@@ -465,7 +465,8 @@ static void scan_layer(struct verifier *v, size_t number, const struct desc *d,
 }
 
 /* A layer whose descriptor carries eStargz's toc.digest: its TOC against its content (every
- * chunk where the TOC says it is), and the uncompressed-size annotation against the tar. */
+ * chunk where the TOC says it is), and the uncompressed-size annotation against the tar; or
+ * zstd:chunked's manifest checksum: its manifest against its content likewise. */
 static void check_estargz(struct verifier *v, size_t number, const struct desc *d, const json_t *jd,
                           struct blob_info *info)
 {
@@ -474,8 +475,20 @@ static void check_estargz(struct verifier *v, size_t number, const struct desc *
 	        json_string_value(json_object_get(ann, LADE_ESTARGZ_ANNOTATION_TOC_DIGEST));
 	const char *usize =
 	        json_string_value(json_object_get(ann, LADE_ESTARGZ_ANNOTATION_UNCOMPRESSED_SIZE));
-	if (toc == NULL || info->estargz_done || !info->digest_ok)
+	const char *zsum =
+	        json_string_value(json_object_get(ann, LADE_ZSTD_CHUNKED_ANNOTATION_CHECKSUM));
+	if ((toc == NULL && zsum == NULL) || info->estargz_done || !info->digest_ok)
 		return;
+	if (toc == NULL) {
+		info->estargz_done = true;
+		_cleanup_free_ char *zpath = lade_oci_blob_path(v->dir, d->digest);
+		_cleanup_error_ struct lade_error *ze = NULL;
+		const char *pos = json_string_value(
+		        json_object_get(ann, LADE_ZSTD_CHUNKED_ANNOTATION_POSITION));
+		if (lade_zstd_chunked_check(zpath, zsum, pos, NULL, &ze) < 0)
+			problem(v, "layer %zu (%s): %s", number, d->digest, ze->msg);
+		return;
+	}
 	info->estargz_done = true;
 	if (!lade_digest_valid(toc)) {
 		_cleanup_free_ char *q = lade_oci_quote(toc);
@@ -644,7 +657,7 @@ static void check_manifest(struct verifier *v, const char *where, const struct d
 		    strcmp(want, info->diff_id) != 0)
 			problem(v, "layer %zu (%s): diff_id mismatch: config says %s, tar is %s",
 			        i + 1, lds[i].digest, want, info->diff_id);
-		if (comps[i] == LADE_COMPRESS_GZIP)
+		if (comps[i] != LADE_COMPRESS_NONE)
 			check_estargz(v, i + 1, &lds[i], json_array_get(jl, i), info);
 	}
 }

@@ -1,10 +1,14 @@
-/* lade — an eStargz blob checked against its TOC, as a lazy reader would use it (see
+/* lade — a lazy-pull blob checked against its TOC. eStargz as a lazy reader would use it (see
  * lade_estargz_check in include/lade/lazy.h): the footer, the TOC member and its digest, then
- * each chunk inflated from its own offset, up to the next chunk's, and hashed. */
+ * each chunk inflated from its own offset, up to the next chunk's, and hashed; zstd:chunked (see
+ * lade_zstd_chunked_check): the footer, the manifest against its checksum, each file's frames
+ * decoded from its range and hashed. */
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <jansson.h>
+#include <stdio.h>
+#include <zstd.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -281,4 +285,133 @@ int lade_estargz_check(const char *path, const char *toc_digest, size_t *n_chunk
 	}
 	json_decref(toc);
 	return rc < 0 ? lade_error_prefix(err, "eStargz") : 0;
+}
+
+/* ---- zstd:chunked ---- */
+
+static int zstd_range_digest(int fd, uint64_t start, uint64_t end, uint64_t *size,
+                             char out[LADE_DIGEST_STRLEN], struct lade_error **err)
+{
+	_cleanup_free_ struct range_source *src = xzalloc(sizeof(*src));
+	src->source.read = range_read;
+	src->fd = fd;
+	src->pos = start;
+	src->end = end;
+	_cleanup_(lade_decompressor_freep) struct lade_decompressor *d = NULL;
+	if (lade_decompressor_new(LADE_COMPRESS_ZSTD, 0, &src->source, &d, err) < 0)
+		return -1;
+	_cleanup_(lade_sha256_freep) struct lade_sha256 *sha = lade_sha256_new();
+	*size = 0;
+	for (;;) {
+		const void *buf;
+		ssize_t n = lade_decompressor_next(d, &buf, err);
+		if (n < 0)
+			return -1;
+		if (n == 0)
+			break;
+		lade_sha256_update(sha, buf, (size_t)n);
+		*size += (uint64_t)n;
+	}
+	lade_sha256_final(sha, NULL, out);
+	return 0;
+}
+
+int lade_zstd_chunked_check(const char *path, const char *checksum, const char *position,
+                            size_t *n_files, struct lade_error **err)
+{
+	_cleanup_fd_ int fd = -1;
+	if (lade_open_regular(path, 0, &fd, err) < 0)
+		return -1;
+	struct stat st;
+	if (fstat(fd, &st) < 0)
+		return lade_error_set(err, errno, "cannot stat %s", path);
+	uint64_t off, len, ulen, type;
+	if (position == NULL ||
+	    sscanf(position, "%" SCNu64 ":%" SCNu64 ":%" SCNu64 ":%" SCNu64, &off, &len, &ulen,
+	           &type) != 4 ||
+	    type != 1)
+		return lade_error_set(err, 0, "zstd:chunked: bad manifest position '%s'",
+		                      position ? position : "");
+	uint64_t size = (uint64_t)st.st_size;
+	unsigned char footer[48];
+	if (size < sizeof(footer) ||
+	    pread(fd, footer, sizeof(footer), (off_t)(size - sizeof(footer))) != sizeof(footer))
+		return lade_error_set(err, 0, "zstd:chunked: no footer");
+	uint64_t f[4] = {0};
+	for (size_t i = 0; i < 4; i++)
+		for (size_t k = 0; k < 8; k++)
+			f[i] |= (uint64_t)footer[8 + 8 * i + k] << (8 * k);
+	if (memcmp(footer, "\x50\x2a\x4d\x18\x28\x00\x00\x00", 8) != 0 ||
+	    memcmp(footer + 40, "GnUlInUx", 8) != 0 || f[0] != off || f[1] != len || f[2] != ulen ||
+	    f[3] != 1)
+		return lade_error_set(
+		        err, 0,
+		        "zstd:chunked: the footer does not match the manifest position "
+		        "'%s'",
+		        position);
+	if (len == 0 || len > TOC_MAX || ulen > TOC_MAX || off + len > size - sizeof(footer))
+		return lade_error_set(err, 0,
+		                      "zstd:chunked: manifest of %" PRIu64 " bytes at %" PRIu64,
+		                      len, off);
+	_cleanup_free_ unsigned char *z = xmalloc(len);
+	if (pread(fd, z, len, (off_t)off) != (ssize_t)len)
+		return lade_error_set(err, errno, "zstd:chunked: cannot read the manifest");
+	char d[LADE_DIGEST_STRLEN];
+	lade_sha256_buf(z, len, d);
+	if (checksum == NULL || strcmp(d, checksum) != 0)
+		return lade_error_set(
+		        err, 0, "zstd:chunked: the manifest is %s, the checksum annotation says %s",
+		        d, checksum ? checksum : "nothing");
+	_cleanup_free_ char *json = xmalloc(ulen + 1);
+	size_t n = ZSTD_decompress(json, ulen, z, len);
+	if (ZSTD_isError(n) || n != ulen)
+		return lade_error_set(
+		        err, 0, "zstd:chunked: the manifest does not decode to %" PRIu64 " bytes",
+		        ulen);
+	json_error_t jerr;
+	json_t *toc = json_loadb(json, n, JSON_REJECT_DUPLICATES, &jerr);
+	const json_t *entries = json_object_get(toc, "entries");
+	if (!json_is_array(entries)) {
+		json_decref(toc);
+		return lade_error_set(err, 0, "zstd:chunked: the manifest is no TOC");
+	}
+	size_t i, files = 0;
+	const json_t *e;
+	int rc = 0;
+	json_array_foreach(entries, i, e)
+	{
+		const char *type_s = json_string_value(json_object_get(e, "type"));
+		const char *name = json_string_value(json_object_get(e, "name"));
+		const char *digest = json_string_value(json_object_get(e, "digest"));
+		uint64_t fsize, start, stop;
+		if (type_s == NULL || strcmp(type_s, "reg") != 0 || !get_u64(e, "size", &fsize) ||
+		    fsize == 0)
+			continue;
+		if (!get_u64(e, "offset", &start) || !get_u64(e, "endOffset", &stop) ||
+		    start == 0 || stop <= start || stop > off || digest == NULL) {
+			rc = lade_error_set(err, 0, "zstd:chunked: %s: no valid range or digest",
+			                    name ? name : "?");
+			break;
+		}
+		uint64_t got;
+		if (zstd_range_digest(fd, start, stop, &got, d, err) < 0) {
+			rc = lade_error_prefix(
+			        err, "zstd:chunked: %s: frames at [%" PRIu64 ", %" PRIu64 ")", name,
+			        start, stop);
+			break;
+		}
+		if (got != fsize || strcmp(d, digest) != 0) {
+			rc = lade_error_set(err, 0,
+			                    "zstd:chunked: %s: frames at [%" PRIu64 ", %" PRIu64
+			                    ") hold %" PRIu64 " bytes %s, the TOC says %" PRIu64
+			                    " bytes %s",
+			                    name, start, stop, got, d, fsize, digest);
+			break;
+		}
+		files++;
+	}
+	json_decref(toc);
+	if (n_files)
+		*n_files = files;
+	return rc;
 }

@@ -80,6 +80,13 @@ int lade_zstd_chunked_tail(const char *toc_json, int level, uint64_t offset, str
                            char checksum[LADE_DIGEST_STRLEN], char position[96],
                            struct lade_error **err);
 
+/* Check a zstd:chunked blob: the footer against `position` (the manifest-position
+ * annotation), the compressed manifest against `checksum`, then every regular file's frames
+ * [offset, endOffset) decoded alone and checked against its size and digest. 0 with *n_files,
+ * or -1 with "zstd:chunked: …" naming what is wrong. */
+int lade_zstd_chunked_check(const char *path, const char *checksum, const char *position,
+                            size_t *n_files, struct lade_error **err);
+
 /* ---- the TOC, written ---- */
 
 struct lade_toc; /* opaque */

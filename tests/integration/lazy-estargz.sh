@@ -349,6 +349,12 @@ for l, diff_id in zip(man["layers"], cfg["rootfs"]["diff_ids"]):
     assert "sha256:" + hashlib.sha256(data[off:off + ln]).hexdigest() == a["io.containers.zstd-chunked.manifest-checksum"]
 PY
 check "lade verify takes the zstd:chunked image" "$LADE" verify "$T/zc"
+cp -a "$T/zc" "$T/zc-bad"
+python3 "$LADE_SRCDIR/tests/fixtures/estargz-tamper.py" "$T/zc-bad" app/main.py zstd-toc >/dev/null ||
+	bail_out "estargz-tamper.py zstd-toc failed"
+run_lade verify "$T/zc-bad"
+is "$RC" 1 "lade verify refuses a zstd:chunked manifest that lies about a file"
+like "$ERR$OUT" "zstd:chunked: app/main.py: frames at \\[[0-9]+, [0-9]+\\) hold [0-9]+ bytes sha256:[0-9a-f]{64}, the TOC says [0-9]+ bytes" "... naming the file"
 run_lade build "$R/recipe.yaml" -o "$T/zc1" -j 1 -q --no-cache --compression zstd --lazy zstd-chunked
 is "$(printed_digest "$OUT")" "$ZC" "zstd:chunked at -j 1 gives the -j 2 digest"
 
