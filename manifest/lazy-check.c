@@ -47,11 +47,12 @@ static ssize_t range_read(struct lade_source *s, const void **buf, struct lade_e
 	return n;
 }
 
-/* Inflate the members in [start, end) and hand the first `want` bytes to sha and sha2 (either
- * may be NULL), else into `out`. Fewer bytes there is an error. */
-static int inflate_range(int fd, uint64_t start, uint64_t end, uint64_t want,
-                         struct lade_sha256 *sha, struct lade_sha256 *sha2, struct lade_buf *out,
-                         struct lade_error **err)
+/* Decompress the blob's bytes [start, end) (gzip members or zstd frames) and hand the first
+ * `want` bytes (UINT64_MAX: all of them) to sha and sha2 (either may be NULL) and to `out` (may
+ * be NULL); *got (may be NULL): how many. Fewer than a finite `want` is an error. */
+static int decode_range(int fd, enum lade_compression comp, uint64_t start, uint64_t end,
+                        uint64_t want, struct lade_sha256 *sha, struct lade_sha256 *sha2,
+                        struct lade_buf *out, uint64_t *got_out, struct lade_error **err)
 {
 	_cleanup_free_ struct range_source *src = xzalloc(sizeof(*src));
 	src->source.read = range_read;
@@ -59,7 +60,7 @@ static int inflate_range(int fd, uint64_t start, uint64_t end, uint64_t want,
 	src->pos = start;
 	src->end = end;
 	_cleanup_(lade_decompressor_freep) struct lade_decompressor *d = NULL;
-	if (lade_decompressor_new(LADE_COMPRESS_GZIP, 0, &src->source, &d, err) < 0)
+	if (lade_decompressor_new(comp, 0, &src->source, &d, err) < 0)
 		return -1;
 	uint64_t got = 0;
 	while (got < want) {
@@ -67,6 +68,8 @@ static int inflate_range(int fd, uint64_t start, uint64_t end, uint64_t want,
 		ssize_t n = lade_decompressor_next(d, &buf, err);
 		if (n < 0)
 			return -1;
+		if (n == 0 && want == UINT64_MAX)
+			break;
 		if (n == 0)
 			return lade_error_set(err, 0,
 			                      "%" PRIu64 " bytes where %" PRIu64 " are expected",
@@ -80,7 +83,16 @@ static int inflate_range(int fd, uint64_t start, uint64_t end, uint64_t want,
 			lade_buf_add(out, buf, take);
 		got += take;
 	}
+	if (got_out)
+		*got_out = got;
 	return 0;
+}
+
+static int inflate_range(int fd, uint64_t start, uint64_t end, uint64_t want,
+                         struct lade_sha256 *sha, struct lade_sha256 *sha2, struct lade_buf *out,
+                         struct lade_error **err)
+{
+	return decode_range(fd, LADE_COMPRESS_GZIP, start, end, want, sha, sha2, out, NULL, err);
 }
 
 static uint64_t octal(const char *p, size_t len)
@@ -292,26 +304,10 @@ int lade_estargz_check(const char *path, const char *toc_digest, size_t *n_chunk
 static int zstd_range_digest(int fd, uint64_t start, uint64_t end, uint64_t *size,
                              char out[LADE_DIGEST_STRLEN], struct lade_error **err)
 {
-	_cleanup_free_ struct range_source *src = xzalloc(sizeof(*src));
-	src->source.read = range_read;
-	src->fd = fd;
-	src->pos = start;
-	src->end = end;
-	_cleanup_(lade_decompressor_freep) struct lade_decompressor *d = NULL;
-	if (lade_decompressor_new(LADE_COMPRESS_ZSTD, 0, &src->source, &d, err) < 0)
-		return -1;
 	_cleanup_(lade_sha256_freep) struct lade_sha256 *sha = lade_sha256_new();
-	*size = 0;
-	for (;;) {
-		const void *buf;
-		ssize_t n = lade_decompressor_next(d, &buf, err);
-		if (n < 0)
-			return -1;
-		if (n == 0)
-			break;
-		lade_sha256_update(sha, buf, (size_t)n);
-		*size += (uint64_t)n;
-	}
+	if (decode_range(fd, LADE_COMPRESS_ZSTD, start, end, UINT64_MAX, sha, NULL, NULL, size,
+	                 err) < 0)
+		return -1;
 	lade_sha256_final(sha, NULL, out);
 	return 0;
 }
