@@ -251,21 +251,29 @@ static int check_chunks(int fd, uint64_t toc_offset, const struct chunk *cs, siz
 	return 0;
 }
 
+/* Open the blob and read its last n bytes (the footer): *fd, *size; -1 naming `what`. */
+static int open_footer(const char *path, const char *what, unsigned char *footer, size_t n, int *fd,
+                       uint64_t *size, struct lade_error **err)
+{
+	if (lade_open_regular(path, 0, fd, err) < 0)
+		return -1;
+	struct stat st;
+	if (fstat(*fd, &st) < 0)
+		return lade_error_set(err, errno, "cannot stat %s", path);
+	*size = (uint64_t)st.st_size;
+	if (*size < n || pread(*fd, footer, n, (off_t)(*size - n)) != (ssize_t)n)
+		return lade_error_set(err, 0, "%s: no footer", what);
+	return 0;
+}
+
 int lade_estargz_check(const char *path, const char *toc_digest, size_t *n_chunks,
                        struct lade_error **err)
 {
 	_cleanup_fd_ int fd = -1;
-	if (lade_open_regular(path, 0, &fd, err) < 0)
-		return -1;
-	struct stat st;
-	if (fstat(fd, &st) < 0)
-		return lade_error_set(err, errno, "cannot stat %s", path);
-	uint64_t size = (uint64_t)st.st_size;
+	uint64_t size;
 	unsigned char footer[LADE_ESTARGZ_FOOTER_SIZE];
-	if (size < sizeof(footer) ||
-	    pread(fd, footer, sizeof(footer), (off_t)(size - sizeof(footer))) !=
-	            (ssize_t)sizeof(footer))
-		return lade_error_set(err, 0, "eStargz: no footer");
+	if (open_footer(path, "eStargz", footer, sizeof(footer), &fd, &size, err) < 0)
+		return -1;
 	uint64_t toc_offset;
 	if (lade_estargz_parse_footer(footer, &toc_offset, err) < 0)
 		return lade_error_prefix(err, "eStargz");
@@ -316,11 +324,10 @@ int lade_zstd_chunked_check(const char *path, const char *checksum, const char *
                             size_t *n_files, struct lade_error **err)
 {
 	_cleanup_fd_ int fd = -1;
-	if (lade_open_regular(path, 0, &fd, err) < 0)
+	uint64_t size;
+	unsigned char footer[8 + LADE_ZSTD_CHUNKED_FOOTER_SIZE];
+	if (open_footer(path, "zstd:chunked", footer, sizeof(footer), &fd, &size, err) < 0)
 		return -1;
-	struct stat st;
-	if (fstat(fd, &st) < 0)
-		return lade_error_set(err, errno, "cannot stat %s", path);
 	uint64_t off, len, ulen, type;
 	if (position == NULL ||
 	    sscanf(position, "%" SCNu64 ":%" SCNu64 ":%" SCNu64 ":%" SCNu64, &off, &len, &ulen,
@@ -328,11 +335,6 @@ int lade_zstd_chunked_check(const char *path, const char *checksum, const char *
 	    type != 1)
 		return lade_error_set(err, 0, "zstd:chunked: bad manifest position '%s'",
 		                      position ? position : "");
-	uint64_t size = (uint64_t)st.st_size;
-	unsigned char footer[48];
-	if (size < sizeof(footer) ||
-	    pread(fd, footer, sizeof(footer), (off_t)(size - sizeof(footer))) != sizeof(footer))
-		return lade_error_set(err, 0, "zstd:chunked: no footer");
 	uint64_t f[4] = {0};
 	for (size_t i = 0; i < 4; i++)
 		for (size_t k = 0; k < 8; k++)
