@@ -7,6 +7,7 @@
 #include "lade/build.h"
 #include "lade/cache.h"
 #include "lade/compress.h"
+#include "lade/lazy.h"
 #include "lade/prepare.h"
 #include "lade/plan.h"
 #include "lade/recipe.h"
@@ -22,6 +23,8 @@ struct build_ctx {
 	uint64_t cache_max;       /* trim the cache to this after the build; 0: no */
 	struct lade_build_compilers *compilers;
 	char *key_extra; /* the image's bytecode compiler ("python compiler …"), for cache keys */
+	enum lade_lazy lazy; /* the image's lazy-pull format (per variant) */
+	char **prefetch;     /* its prefetch globs */
 	/* --sbom: the app files of the image being built (reset per image) */
 	struct lade_sbom_file *sbom_files;
 	char **sbom_strs;

@@ -8,6 +8,7 @@
 
 #include "budget.h"
 #include "build-private.h"
+#include "lazy-options.h"
 #include "lade/archive.h"
 #include "lade/base.h"
 #include "lade/cache.h"
@@ -33,6 +34,7 @@
 static void sbom_ctx_release(struct build_ctx *c)
 {
 	free(c->key_extra);
+	lade_strv_free(c->prefetch);
 	free(c->sbom_files);
 	lade_strv_free(c->sbom_strs);
 	free(c->sbom_json);
@@ -138,6 +140,8 @@ static struct lade_layer_options layer_options(const struct build_ctx *c,
 	        .mtime = c->epoch,
 	        .base = tree,
 	        .key_extra = c->key_extra,
+	        .lazy = c->lazy,
+	        .prefetch = c->prefetch,
 	};
 }
 
@@ -167,6 +171,9 @@ static void record_layer(struct build_ctx *c, const char *comment, const char *c
 	bl->compressor = xstrdup(lade_compression_describe(c->compression, c->o->level));
 	bl->reused = reused;
 	bl->remote = c->o->push_only && !lade_store_has(c->store, res->digest);
+	memcpy(bl->toc_digest, res->toc_digest, sizeof(bl->toc_digest));
+	bl->prefetch_bytes = res->prefetch_bytes;
+	memcpy(bl->toc_position, res->toc_position, sizeof(bl->toc_position));
 	lade_config_add_layer(config, res->diff_id, created_by, comment, c->epoch);
 }
 
@@ -844,6 +851,7 @@ static int write_manifest(struct build_ctx *c, const struct lade_recipe *r,
 			ml[i].annotations =
 			        json_pack("{s:s}", "dev.lade.compressor", im->layers[i].compressor);
 		}
+		lade_lazy_annotate(ml[i].annotations, &im->layers[i]);
 	}
 	_cleanup_(json_decrefp) json_t *annotations = build_annotations(c->o, r, base, c->epoch);
 	int written = lade_image_write(c->store, config, ml, im->n_layers, annotations, im->digest,
@@ -941,6 +949,8 @@ static int build_image(struct build_ctx *c, const struct lade_recipe *r, const c
 	c->base_digest = base->manifest_digest;
 	c->n_base_layers = base->n_layers;
 
+	if (lade_lazy_choice(c->o->lazy, r, c->compression, &c->lazy, &c->prefetch, err) < 0)
+		return -1;
 	_cleanup_(lade_py_plan_release) struct lade_py_plan py = {0};
 	free(c->key_extra); /* per image: py_prepare sets it when it compiles */
 	c->key_extra = NULL;

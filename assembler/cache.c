@@ -197,6 +197,12 @@ static int compute_key(struct lade_cache *c, struct lade_layer *l,
 	key_field(sha, head);
 	if (o->key_extra) /* absent otherwise: keys of layers without it stay what they were */
 		key_field(sha, o->key_extra);
+	if (o->lazy != LADE_LAZY_NONE) { /* likewise */
+		key_field(sha, lade_lazy_name(o->lazy));
+		for (char *const *g = o->prefetch; g && *g; g++)
+			key_field(sha, *g);
+		key_field(sha, "end of prefetch");
+	}
 	struct key_ctx k = {.c = c, .sha = sha};
 	if (lade_layer_walk(l, o, key_entry, &k, err) < 0)
 		return lade_error_prefix(err, "layer %s", lade_layer_comment(l));
@@ -255,6 +261,14 @@ static int read_entry(const char *path, const struct lade_layer_options *o,
 	            get_u64(j, "tar_size", &r.tar_size) &&
 	            get_u64(j, "content_size", &r.content_size) &&
 	            get_u64(j, "entries", &entries) && mt && strcmp(mt, want) == 0;
+	if (good && o->lazy != LADE_LAZY_NONE)
+		good = get_digest(j, "toc_digest", r.toc_digest) &&
+		       get_u64(j, "prefetch_bytes", &r.prefetch_bytes);
+	const char *pos = json_string_value(json_object_get(j, "toc_position"));
+	if (good && o->lazy == LADE_LAZY_ZSTD_CHUNKED)
+		good = pos && strlen(pos) < sizeof(r.toc_position);
+	if (good && pos && o->lazy == LADE_LAZY_ZSTD_CHUNKED)
+		snprintf(r.toc_position, sizeof(r.toc_position), "%s", pos);
 	json_decref(j);
 	if (!good) {
 		*why = xasprintf("%s: not a valid cache entry", path);
@@ -276,6 +290,13 @@ static int write_entry(const char *path, const struct lade_layer_result *r, stru
 	json_object_set_new(j, "content_size", json_integer((json_int_t)r->content_size));
 	json_object_set_new(j, "entries", json_integer((json_int_t)r->entries));
 	json_object_set_new(j, "media_type", json_string(r->media_type));
+	if (r->toc_digest[0]) {
+		json_object_set_new(j, "toc_digest", json_string(r->toc_digest));
+		json_object_set_new(j, "prefetch_bytes",
+		                    json_integer((json_int_t)r->prefetch_bytes));
+		if (r->toc_position[0])
+			json_object_set_new(j, "toc_position", json_string(r->toc_position));
+	}
 	_cleanup_free_ char *text = json_dumps(j, JSON_SORT_KEYS | JSON_COMPACT);
 	json_decref(j);
 	return lade_write_file_atomic(path, text, strlen(text), err);

@@ -601,10 +601,18 @@ static int do_config(const struct ctx *c, const struct node *n, struct lade_reci
 	return 0;
 }
 
+static int check_glob(const struct ctx *c, const struct node *n, const char *name)
+{
+	if (!lade_glob_valid(n->text))
+		return recipe_node_error(c, n, "%s: '%s' is not a valid glob", name, n->text);
+	return 0;
+}
+
 static int do_output(const struct ctx *c, const struct node *n, struct lade_recipe *r)
 {
-	static const char *const keys[] = {"dir",  "format",   "compression",
-	                                   "sbom", "max-size", NULL};
+	static const char *const keys[] = {"dir",      "format", "compression", "sbom",
+	                                   "max-size", "lazy",   "prefetch",    NULL};
+	static const char *const lazies[] = {"estargz", "zstd-chunked", "none", NULL};
 	static const char *const formats[] = {"oci", "oci-archive", "docker-archive", NULL};
 	static const char *const comps[] = {"gzip", "zstd", "none", NULL};
 	static const char *const sboms[] = {"spdx", "cyclonedx", "none", NULL};
@@ -627,6 +635,12 @@ static int do_output(const struct ctx *c, const struct node *n, struct lade_reci
 		return -1;
 	if ((v = recipe_map_get(n, "sbom")) &&
 	    recipe_get_enum(c, v, "output.sbom", sboms, &o->sbom) < 0)
+		return -1;
+	if ((v = recipe_map_get(n, "lazy")) &&
+	    recipe_get_enum(c, v, "output.lazy", lazies, &o->lazy) < 0)
+		return -1;
+	if ((v = recipe_map_get(n, "prefetch")) &&
+	    recipe_get_strv(c, v, "output.prefetch", check_glob, &o->prefetch) < 0)
 		return -1;
 	if ((v = recipe_map_get(n, "max-size"))) {
 		if (get_size(c, v, "output.max-size", &o->max_size) < 0)

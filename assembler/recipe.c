@@ -117,6 +117,8 @@ void lade_recipe_free(struct lade_recipe *r)
 	free(r->output.format);
 	free(r->output.compression);
 	free(r->output.sbom);
+	free(r->output.lazy);
+	lade_strv_free(r->output.prefetch);
 	free(r->output.max_size_text);
 	lade_strv_free(r->variant_names);
 	free(r->default_variant);

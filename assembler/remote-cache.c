@@ -8,6 +8,7 @@
 #include "remote-cache.h"
 #include "lade/compress.h"
 #include "lade/digest.h"
+#include "lade/lazy.h"
 #include "lade/util.h"
 
 #define INPUT_KEY_FORMAT "lade input key 1"
@@ -159,6 +160,12 @@ int lade_remote_input_key(const struct lade_layer_options *lo, const char *platf
 	                  lo->mtime, platform, base_digest ? base_digest : "no base");
 	key_part(sha, head);
 	key_part(sha, lo->key_extra ? lo->key_extra : "no bytecode");
+	if (lo->lazy != LADE_LAZY_NONE) { /* the layer's bytes follow its lazy format */
+		key_part(sha, lade_lazy_name(lo->lazy));
+		for (char *const *g = lo->prefetch; g && *g; g++)
+			key_part(sha, *g);
+		key_part(sha, "end of prefetch");
+	}
 	for (char *const *p = parts; p && *p; p++)
 		key_part(sha, *p);
 	char d[LADE_DIGEST_STRLEN];
@@ -229,6 +236,16 @@ int lade_remote_cache_lookup(struct lade_remote_cache *rc, const char *key,
 				rnote(rc, "cache: %s: the layer is built", why);
 			continue;
 		}
+		/* a lazy layer's descriptor needs its TOC digest (and zstd:chunked its position) */
+		if (lo->lazy != LADE_LAZY_NONE &&
+		    (!m.toc_digest[0] ||
+		     (lo->lazy == LADE_LAZY_ZSTD_CHUNKED) != !!m.toc_position[0])) {
+			rnote(rc,
+			      "cache: the mapping of %s in %s has no %s TOC: the layer is built",
+			      m.digest, lade_cache_repo_name(from), lade_lazy_name(lo->lazy));
+			lade_cache_mapping_release(&m);
+			continue;
+		}
 		int placed = place_blob(rc, from, &m, store);
 		if (placed) {
 			memset(res, 0, sizeof(*res));
@@ -236,6 +253,10 @@ int lade_remote_cache_lookup(struct lade_remote_cache *rc, const char *key,
 			memcpy(res->diff_id, m.diff_id, sizeof(res->diff_id));
 			res->size = m.size;
 			res->media_type = want;
+			memcpy(res->toc_digest, m.toc_digest, sizeof(res->toc_digest));
+			res->prefetch_bytes = m.prefetch_bytes;
+			res->tar_size = m.tar_size;
+			memcpy(res->toc_position, m.toc_position, sizeof(res->toc_position));
 			remember_hit(rc, &m, lade_cache_repo_name(from));
 		}
 		lade_cache_mapping_release(&m);
@@ -308,6 +329,10 @@ void lade_remote_cache_remember(struct lade_remote_cache *rc, const char *varian
 	l->m.media_type = xstrdup(res->media_type);
 	l->m.compressor = compressor ? xstrdup(compressor) : NULL;
 	l->m.layer_format = LADE_LAYER_FORMAT_VERSION;
+	memcpy(l->m.toc_digest, res->toc_digest, sizeof(l->m.toc_digest));
+	l->m.prefetch_bytes = res->prefetch_bytes;
+	l->m.tar_size = res->toc_digest[0] ? res->tar_size : 0;
+	memcpy(l->m.toc_position, res->toc_position, sizeof(l->m.toc_position));
 	l->comment = xstrdup(comment ? comment : "");
 	if (there) {
 		l->published = true;

@@ -114,6 +114,8 @@ static json_t *report_json(const struct lade_build_report *r)
 	for (size_t i = 0; i < r->n_images; i++) {
 		const struct lade_build_image *im = &r->images[i];
 		json_t *layers = json_array();
+		bool lazy = false;
+		uint64_t prefetch = 0, lazy_size = 0;
 		for (size_t j = 0; j < im->n_layers; j++) {
 			const struct lade_build_layer *l = &im->layers[j];
 			json_t *o = json_pack("{s:s, s:s, s:I, s:s, s:s, s:b, s:b, s:s?}", "digest",
@@ -121,6 +123,14 @@ static json_t *report_json(const struct lade_build_report *r)
 			                      (json_int_t)l->size, "media_type", l->media_type,
 			                      "comment", l->comment, "from_base", l->from_base,
 			                      "reused", l->reused, "compressor", l->compressor);
+			if (l->toc_digest[0]) {
+				json_object_set_new(o, "toc_digest", json_string(l->toc_digest));
+				json_object_set_new(o, "prefetch_bytes",
+				                    json_integer((json_int_t)l->prefetch_bytes));
+				lazy = true;
+				prefetch += l->prefetch_bytes;
+				lazy_size += l->size;
+			}
 			json_array_append_new(layers, o);
 		}
 		json_t *o = json_pack(
@@ -129,6 +139,11 @@ static json_t *report_json(const struct lade_build_report *r)
 		        (json_int_t)im->manifest_size, "platform", im->platform, "layers", layers);
 		if (im->variant)
 			json_object_set_new(o, "variant", json_string(im->variant));
+		if (lazy) /* the eStargz layers' bytes before their landmarks, and their sizes */
+			json_object_set_new(o, "lazy",
+			                    json_pack("{s:I, s:I}", "prefetch_bytes",
+			                              (json_int_t)prefetch, "bytes",
+			                              (json_int_t)lazy_size));
 		json_array_append_new(images, o);
 	}
 	json_t *refs = json_array();
@@ -148,6 +163,7 @@ static json_t *report_json(const struct lade_build_report *r)
 enum {
 	OPT_VARIANT = 256,
 	OPT_COMPRESSION,
+	OPT_LAZY,
 	OPT_LEVEL,
 	OPT_JSON,
 	OPT_LOCK_TIMEOUT,
@@ -178,6 +194,7 @@ static const struct option longopts[] = {
         {"tag", required_argument, NULL, 't'},
         {"variant", required_argument, NULL, OPT_VARIANT},
         {"compression", required_argument, NULL, OPT_COMPRESSION},
+        {"lazy", required_argument, NULL, OPT_LAZY},
         {"level", required_argument, NULL, OPT_LEVEL},
         {"jobs", required_argument, NULL, 'j'},
         {"lock-timeout", required_argument, NULL, OPT_LOCK_TIMEOUT},
@@ -300,6 +317,9 @@ static int build_option(int c, const char *arg, struct args *a)
 		return NEXT;
 	case OPT_COMPRESSION:
 		a->o.compression = arg;
+		return NEXT;
+	case OPT_LAZY:
+		a->o.lazy = arg;
 		return NEXT;
 	case OPT_JSON:
 		a->json = true;

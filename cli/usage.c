@@ -30,6 +30,10 @@ static const struct lade_cli_option build_options[] = {
         {0, "variant", "NAME", "build this variant (repeatable; default: all)", NULL},
         {0, "compression", "ALG", "gzip, zstd or none (default: the recipe's, else gzip)",
          "gzip zstd none"},
+        {0, "lazy", "FMT",
+         "lazy-pull layer format: estargz (gzip), zstd-chunked (zstd) or none (default: the "
+         "variant's output.lazy, else none)",
+         "estargz zstd-chunked none"},
         {0, "level", "N",
          "compression level (gzip: zlib 1-9, default 6, for what is not spliced; zstd 1-19, "
          "default 3)",

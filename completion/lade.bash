@@ -46,7 +46,7 @@ _lade() {
 	local opts=
 	case $cmd in
 	build)
-		opts="--output --format --tag --variant --compression --level --gzip-level
+		opts="--output --format --tag --variant --compression --lazy --level --gzip-level
 		      --annotation --jobs --lock-timeout --json --progress --quiet --no-sandbox
 		      --explain-sandbox --sbom --sbom-out --push --push-only --cache-from --cache-to --offline --allow-unpinned-base
 		      --allow-outside-context --creds --tls-verify --cache --no-cache --link-blobs --max-size --help"
@@ -63,6 +63,10 @@ _lade() {
 			;;
 		--compression)
 			_lade_reply -W "gzip zstd none" -- "$cur"
+			return 0
+			;;
+		--lazy)
+			_lade_reply -W "estargz zstd-chunked none" -- "$cur"
 			return 0
 			;;
 		--sbom)

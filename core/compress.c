@@ -265,6 +265,12 @@ struct lade_compressor {
 	int jobs;
 	bool failed;
 	bool finished;
+	/* compressed bytes written to `out` (gzip): offsets for lade_compressor_cut */
+	uint64_t out_bytes;
+	bool one_member; /* lade_compressor_last_member: the rest goes into `held` */
+	/* zstd cuts: input since the last frame ended, frames ended by a cut */
+	uint64_t zstd_pending, zstd_frames;
+	struct lade_buf held;
 
 	/* gzip */
 	unsigned char *cur; /* chunk being filled */
@@ -325,15 +331,22 @@ static int fail(struct lade_compressor *c)
 	return -1;
 }
 
+/* Every gzip byte leaves through here, so out_bytes is the offset of the next member. */
+static int gz_out(struct lade_compressor *c, const void *buf, size_t len, struct lade_error **err)
+{
+	if (lade_stream_write(c->out, buf, len, err) < 0)
+		return fail(c);
+	c->out_bytes += len;
+	return 0;
+}
+
 static int gz_emit(struct lade_compressor *c, struct gz_chunk *ch, struct lade_error **err)
 {
 	if (ch->rc != Z_STREAM_END) {
 		lade_error_set(err, 0, "gzip compression failed (zlib error %d)", ch->rc);
 		return fail(c);
 	}
-	if (lade_stream_write(c->out, ch->out, ch->out_len, err) < 0)
-		return fail(c);
-	return 0;
+	return gz_out(c, ch->out, ch->out_len, err);
 }
 
 /* Wait for the oldest chunk in flight and write it out. */
@@ -412,6 +425,10 @@ static int gz_write(struct lade_compressor *c, const unsigned char *p, size_t le
 		c->splice_size += len;
 		return 0;
 	}
+	if (c->one_member) {
+		lade_buf_add(&c->held, p, len);
+		return 0;
+	}
 	while (len > 0) {
 		if (c->cur_len == GZIP_CHUNK_SIZE && gz_submit(c, err) < 0)
 			return -1;
@@ -432,6 +449,17 @@ static int gz_finish(struct lade_compressor *c, struct lade_error **err)
 		lade_error_set(err, 0, "gzip compressor: finished inside a spliced member");
 		return fail(c);
 	}
+	if (c->one_member) {
+		struct gz_chunk *ch = &c->inline_chunk;
+		if (c->inline_state == NULL)
+			c->inline_state = gz_state_new(c->level);
+		c->members++;
+		ch->in = (unsigned char *)c->held.data;
+		ch->in_len = c->held.len;
+		gz_compress_chunk(c->inline_state, ch);
+		ch->in = NULL;
+		return gz_emit(c, ch, err);
+	}
 	/* An empty input still gives one (empty) member: a gzip file has at least one. */
 	if ((c->cur_len > 0 || c->members == 0) && gz_submit(c, err) < 0)
 		return -1;
@@ -444,7 +472,7 @@ bool lade_compressor_can_splice(const struct lade_compressor *c, uint64_t raw_si
 	 * member of its own costs ~18 bytes of framing plus the context the tar headers around
 	 * it lose, which outweighs a small member's own deflate data. */
 	return c->kind == LADE_COMPRESS_GZIP && !c->failed && !c->finished && !c->splicing &&
-	       raw_size >= LADE_SPLICE_MIN_RAW && size > 0;
+	       !c->one_member && raw_size >= LADE_SPLICE_MIN_RAW && size > 0;
 }
 
 static int splice_raw_write(struct lade_stream *s, const void *buf, size_t len,
@@ -455,9 +483,56 @@ static int splice_raw_write(struct lade_stream *s, const void *buf, size_t len,
 		return lade_error_set(err, 0, "gzip compressor: an earlier write failed");
 	if (!c->splicing)
 		return lade_error_set(err, 0, "gzip splice: deflate data outside a member");
-	if (lade_stream_write(c->out, buf, len, err) < 0)
-		return fail(c);
+	if (gz_out(c, buf, len, err) < 0)
+		return -1;
 	c->splice_raw_size += len;
+	return 0;
+}
+
+/* End the member being filled and write out everything before it. A short piece (typically a
+ * tar header before a spliced member) is deflated on this thread once the chunks in flight
+ * are out: handing it to a worker and waiting for it cost more than deflating it (ml-cpu,
+ * -j 2: ~4,000 such hand-offs). Which thread deflates never changes the bytes. */
+static int gz_cut(struct lade_compressor *c, struct lade_error **err)
+{
+	if (gz_drain_all(c, err) < 0)
+		return -1;
+	if (c->cur_len > 0 &&
+	    (c->cur_len <= GZIP_INLINE_MAX ? gz_compress_inline(c, err) : gz_submit(c, err)) < 0)
+		return -1;
+	return gz_drain_all(c, err);
+}
+
+static int zstd_run(struct lade_compressor *c, const void *data, size_t len, ZSTD_EndDirective op,
+                    struct lade_error **err);
+
+int lade_compressor_cut(struct lade_compressor *c, uint64_t *offset, struct lade_error **err)
+{
+	if (c->kind == LADE_COMPRESS_ZSTD && !c->failed && !c->finished) {
+		/* End the frame (never an empty one); the next write starts another. */
+		if (c->zstd_pending > 0 && zstd_run(c, NULL, 0, ZSTD_e_end, err) < 0)
+			return -1;
+		c->zstd_frames += c->zstd_pending > 0;
+		c->zstd_pending = 0;
+		*offset = c->out_bytes;
+		return 0;
+	}
+	if (c->kind != LADE_COMPRESS_GZIP || c->splicing || c->finished || c->one_member)
+		return lade_error_set(err, 0, "gzip compressor: cannot end a member here");
+	if (c->failed)
+		return lade_error_set(err, 0, "gzip compressor: an earlier write failed");
+	if (gz_cut(c, err) < 0)
+		return -1;
+	*offset = c->out_bytes;
+	return 0;
+}
+
+int lade_compressor_last_member(struct lade_compressor *c, uint64_t *offset,
+                                struct lade_error **err)
+{
+	if (lade_compressor_cut(c, offset, err) < 0)
+		return -1;
+	c->one_member = true;
 	return 0;
 }
 
@@ -466,19 +541,10 @@ int lade_compressor_splice_begin(struct lade_compressor *c, uint32_t crc, uint64
 {
 	if (!lade_compressor_can_splice(c, LADE_SPLICE_MIN_RAW, size))
 		return lade_error_set(err, 0, "gzip compressor: cannot splice a member here");
-	/* Everything before the member leaves first, as members of its own. A short piece
-	 * (typically the member's own tar header) is deflated on this thread once the chunks in
-	 * flight are out: handing it to a worker and waiting for it cost more than deflating it
-	 * (ml-cpu, -j 2: ~4,000 such hand-offs). Which thread deflates never changes the bytes. */
-	if (gz_drain_all(c, err) < 0)
+	if (gz_cut(c, err) < 0)
 		return -1;
-	if (c->cur_len > 0 &&
-	    (c->cur_len <= GZIP_INLINE_MAX ? gz_compress_inline(c, err) : gz_submit(c, err)) < 0)
+	if (gz_out(c, gzip_header, sizeof(gzip_header), err) < 0)
 		return -1;
-	if (gz_drain_all(c, err) < 0)
-		return -1;
-	if (lade_stream_write(c->out, gzip_header, sizeof(gzip_header), err) < 0)
-		return fail(c);
 	c->members++;
 	c->splicing = true;
 	c->splice_want_crc = crc;
@@ -522,9 +588,7 @@ int lade_compressor_splice_end(struct lade_compressor *c, struct lade_error **er
 	unsigned char trailer[8];
 	put_le32(trailer, c->splice_crc);
 	put_le32(trailer + 4, (uint32_t)(c->splice_size & 0xffffffffu));
-	if (lade_stream_write(c->out, trailer, sizeof(trailer), err) < 0)
-		return fail(c);
-	return 0;
+	return gz_out(c, trailer, sizeof(trailer), err);
 }
 
 static int zstd_run(struct lade_compressor *c, const void *data, size_t len, ZSTD_EndDirective op,
@@ -540,6 +604,7 @@ static int zstd_run(struct lade_compressor *c, const void *data, size_t len, ZST
 		}
 		if (o.pos > 0 && lade_stream_write(c->out, c->zout, o.pos, err) < 0)
 			return fail(c);
+		c->out_bytes += o.pos;
 		if (op == ZSTD_e_end ? r == 0 : in.pos == in.size)
 			return 0;
 	}
@@ -561,6 +626,7 @@ static int compressor_write(struct lade_stream *s, const void *buf, size_t len,
 	case LADE_COMPRESS_GZIP:
 		return gz_write(c, buf, len, err);
 	case LADE_COMPRESS_ZSTD:
+		c->zstd_pending += len;
 		return zstd_run(c, buf, len, ZSTD_e_continue, err);
 	case LADE_COMPRESS_NONE:
 		break;
@@ -646,6 +712,7 @@ int lade_compressor_new(enum lade_compression kind, int level, int jobs, struct 
 
 	_cleanup_(lade_compressor_freep) struct lade_compressor *c = xzalloc(sizeof(*c));
 	c->stream.write = compressor_write;
+	lade_buf_init(&c->held);
 	c->kind = kind;
 	c->out = out;
 	c->level = level;
@@ -680,6 +747,9 @@ int lade_compressor_finish(struct lade_compressor *c, struct lade_error **err)
 	case LADE_COMPRESS_GZIP:
 		return gz_finish(c, err);
 	case LADE_COMPRESS_ZSTD:
+		/* After a cut with nothing since, the stream is complete: no empty frame. */
+		if (c->zstd_frames > 0 && c->zstd_pending == 0)
+			return 0;
 		return zstd_run(c, NULL, 0, ZSTD_e_end, err);
 	case LADE_COMPRESS_NONE:
 		break;
@@ -708,6 +778,7 @@ void lade_compressor_free(struct lade_compressor *c)
 	free(c->slots);
 	free(c->threads);
 	free(c->inline_chunk.out);
+	lade_buf_release(&c->held);
 	gz_state_free(c->inline_state);
 	free(c->cur);
 	ZSTD_freeCCtx(c->zc);

@@ -18,6 +18,7 @@
 #include "lade/digest.h"
 #include "lade/hashmap.h"
 #include "lade/layerread.h"
+#include "lade/lazy.h"
 #include "lade/oci.h"
 #include "lade/tree.h"
 #include "lade/verify.h"
@@ -35,6 +36,8 @@ struct blob_info {
 	bool layer_done;   /* layer content already checked */
 	bool have_diff_id; /* the whole stream decompressed */
 	char diff_id[LADE_DIGEST_STRLEN];
+	uint64_t tar_size; /* with have_diff_id */
+	bool estargz_done; /* its eStargz TOC already checked */
 };
 
 struct verifier {
@@ -453,11 +456,57 @@ static void scan_layer(struct verifier *v, size_t number, const struct desc *d,
 	if (info->digest_ok && st.diff_id[0]) {
 		memcpy(info->diff_id, st.diff_id, sizeof(info->diff_id));
 		info->have_diff_id = true;
+		info->tar_size = st.tar_size;
 	}
 	free(lc.name);
 	lade_strv_free(lc.lines);
 	lade_hashmap_free(lc.paths, NULL);
 	lade_tree_free(lc.tree);
+}
+
+/* A layer whose descriptor carries eStargz's toc.digest: its TOC against its content (every
+ * chunk where the TOC says it is), and the uncompressed-size annotation against the tar; or
+ * zstd:chunked's manifest checksum: its manifest against its content likewise. */
+static void check_estargz(struct verifier *v, size_t number, const struct desc *d, const json_t *jd,
+                          struct blob_info *info)
+{
+	const json_t *ann = json_object_get(jd, "annotations");
+	const char *toc =
+	        json_string_value(json_object_get(ann, LADE_ESTARGZ_ANNOTATION_TOC_DIGEST));
+	const char *usize =
+	        json_string_value(json_object_get(ann, LADE_ESTARGZ_ANNOTATION_UNCOMPRESSED_SIZE));
+	const char *zsum =
+	        json_string_value(json_object_get(ann, LADE_ZSTD_CHUNKED_ANNOTATION_CHECKSUM));
+	if ((toc == NULL && zsum == NULL) || info->estargz_done || !info->digest_ok)
+		return;
+	if (toc == NULL) {
+		info->estargz_done = true;
+		_cleanup_free_ char *zpath = lade_oci_blob_path(v->dir, d->digest);
+		_cleanup_error_ struct lade_error *ze = NULL;
+		const char *pos = json_string_value(
+		        json_object_get(ann, LADE_ZSTD_CHUNKED_ANNOTATION_POSITION));
+		if (lade_zstd_chunked_check(zpath, zsum, pos, NULL, &ze) < 0)
+			problem(v, "layer %zu (%s): %s", number, d->digest, ze->msg);
+		return;
+	}
+	info->estargz_done = true;
+	if (!lade_digest_valid(toc)) {
+		_cleanup_free_ char *q = lade_oci_quote(toc);
+		problem(v, "layer %zu (%s): annotation %s '%s' is not a digest", number, d->digest,
+		        LADE_ESTARGZ_ANNOTATION_TOC_DIGEST, q);
+		return;
+	}
+	_cleanup_free_ char *path = lade_oci_blob_path(v->dir, d->digest);
+	_cleanup_error_ struct lade_error *e = NULL;
+	if (lade_estargz_check(path, toc, NULL, &e) < 0)
+		problem(v, "layer %zu (%s): %s", number, d->digest, e->msg);
+	_cleanup_free_ char *want =
+	        info->have_diff_id ? xasprintf("%" PRIu64, info->tar_size) : NULL;
+	if (usize && want && strcmp(usize, want) != 0) {
+		_cleanup_free_ char *q = lade_oci_quote(usize);
+		problem(v, "layer %zu (%s): annotation %s is '%s', the tar has %s bytes", number,
+		        d->digest, LADE_ESTARGZ_ANNOTATION_UNCOMPRESSED_SIZE, q, want);
+	}
 }
 
 /* --- manifests, configs, indexes ------------------------------------------------------ */
@@ -608,6 +657,8 @@ static void check_manifest(struct verifier *v, const char *where, const struct d
 		    strcmp(want, info->diff_id) != 0)
 			problem(v, "layer %zu (%s): diff_id mismatch: config says %s, tar is %s",
 			        i + 1, lds[i].digest, want, info->diff_id);
+		if (comps[i] != LADE_COMPRESS_NONE)
+			check_estargz(v, i + 1, &lds[i], json_array_get(jl, i), info);
 	}
 }
 

@@ -387,6 +387,17 @@ struct tar_sink {
 	struct lade_error *err; /* the output stream's failure, reported instead of libarchive's */
 	bool dead;              /* after a failure: swallow what libarchive still flushes */
 	uint64_t bytes;
+
+	/* eStargz (toc != NULL): the content of the file being written is cut into chunks of
+	 * at most chunk_limit bytes, each starting a gzip member, hashed for the TOC */
+	struct lade_toc *toc;
+	bool zstd_chunked; /* else eStargz */
+	const struct lade_entry *landmark;
+	uint64_t landmark_offset;
+	bool chunking;
+	uint64_t chunk_limit, chunk_start, chunk_len, chunk_member;
+	struct lade_sha256 *chunk_sha, *file_sha; /* file_sha: only for files of several chunks */
+	const unsigned char *known_sha; /* a one-chunk file's known sha256 (RECORD): not hashed */
 };
 
 static la_ssize_t sink_write(struct archive *a, void *ud, const void *buf, size_t len)
@@ -407,6 +418,8 @@ static void sink_release(struct tar_sink *s)
 {
 	lade_error_free(s->err);
 	s->err = NULL;
+	lade_sha256_freep(&s->chunk_sha);
+	lade_sha256_freep(&s->file_sha);
 }
 
 static void archive_write_freep(struct archive **a)
@@ -440,10 +453,78 @@ static int archive_fail(struct archive *a, struct tar_sink *s, struct lade_error
 	                      e > 0 ? ": " : "", e > 0 ? strerror(e) : "");
 }
 
-static int put_data(struct archive *a, struct tar_sink *s, const struct lade_entry *e,
-                    const void *buf, size_t len, struct lade_error **err)
+/* ---- eStargz chunks ---- */
+
+/* The content of e starts here: a new gzip member (whole: one chunk whatever its size, for
+ * spliced deflate data, which cannot be cut). */
+static int lazy_file_begin(struct tar_sink *s, const struct lade_entry *e, bool whole,
+                           struct lade_error **err)
 {
-	const char *p = buf;
+	if (s->toc == NULL || e->size == 0)
+		return 0;
+	if (lade_compressor_cut(s->comp, &s->chunk_member, err) < 0)
+		return lade_error_prefix(err, "%s", origin_of(e));
+	if (e == s->landmark)
+		s->landmark_offset = s->chunk_member;
+	s->chunking = true;
+	/* zstd:chunked: a file is one frame (the reader fetches [offset, endOffset)) */
+	s->chunk_limit = whole || s->zstd_chunked ? e->size : LADE_ESTARGZ_CHUNK_SIZE;
+	s->chunk_start = 0;
+	s->chunk_len = 0;
+	/* A wheel member's content is checked against its RECORD sha256 as it streams (a
+	 * mismatch fails the layer), so that is its digest: no second hash of most bytes. */
+	s->known_sha = e->has_sha256 && s->chunk_limit >= e->size ? e->sha256 : NULL;
+	s->chunk_sha = s->known_sha ? NULL : lade_sha256_new();
+	if (s->chunk_limit < e->size)
+		s->file_sha = lade_sha256_new();
+	return 0;
+}
+
+static void lazy_chunk_end(struct tar_sink *s)
+{
+	char d[LADE_DIGEST_STRLEN];
+	if (s->known_sha) {
+		memcpy(d, "sha256:", 7);
+		for (size_t i = 0; i < 32; i++)
+			snprintf(d + 7 + 2 * i, 3, "%02x", s->known_sha[i]);
+	} else {
+		lade_sha256_final(s->chunk_sha, NULL, d);
+		lade_sha256_freep(&s->chunk_sha);
+	}
+	if (!s->zstd_chunked)
+		lade_toc_chunk(s->toc, s->chunk_member, s->chunk_start, s->chunk_len,
+		               s->chunk_len == LADE_ESTARGZ_CHUNK_SIZE, d);
+	if (s->file_sha == NULL) /* one chunk: the file's digest is the chunk's */
+		lade_toc_file_digest(s->toc, d);
+}
+
+/* After the whole content (put_data checked the count). zstd:chunked: the file's frame ends
+ * with it (the tar padding and the next header start the next frame, as the reference
+ * writes). */
+static int lazy_file_end(struct tar_sink *s, const struct lade_entry *e, struct lade_error **err)
+{
+	if (!s->chunking)
+		return 0;
+	lazy_chunk_end(s);
+	if (s->zstd_chunked) {
+		uint64_t end;
+		if (lade_compressor_cut(s->comp, &end, err) < 0)
+			return lade_error_prefix(err, "%s", origin_of(e));
+		lade_toc_range(s->toc, s->chunk_member, end);
+	}
+	if (s->file_sha != NULL) {
+		char d[LADE_DIGEST_STRLEN];
+		lade_sha256_final(s->file_sha, NULL, d);
+		lade_sha256_freep(&s->file_sha);
+		lade_toc_file_digest(s->toc, d);
+	}
+	s->chunking = false;
+	return 0;
+}
+
+static int put_bytes(struct archive *a, struct tar_sink *s, const struct lade_entry *e,
+                     const char *p, size_t len, struct lade_error **err)
+{
 	while (len > 0) {
 		la_ssize_t n = archive_write_data(a, p, len);
 		if (n <= 0) {
@@ -452,6 +533,39 @@ static int put_data(struct archive *a, struct tar_sink *s, const struct lade_ent
 		}
 		p += n;
 		len -= (size_t)n;
+	}
+	return 0;
+}
+
+static int put_data(struct archive *a, struct tar_sink *s, const struct lade_entry *e,
+                    const void *buf, size_t len, struct lade_error **err)
+{
+	const char *p = buf;
+	if (!s->chunking)
+		return put_bytes(a, s, e, p, len, err);
+	while (len > 0) {
+		if (s->chunk_len == s->chunk_limit) {
+			/* More content after a full chunk: the next one starts a member. The
+			 * content written so far has reached the compressor (no tar blocking). */
+			lazy_chunk_end(s);
+			s->chunk_start += s->chunk_len;
+			s->chunk_len = 0;
+			s->chunk_sha = lade_sha256_new();
+			if (lade_compressor_cut(s->comp, &s->chunk_member, err) < 0)
+				return lade_error_prefix(err, "%s", origin_of(e));
+		}
+		size_t n = (size_t)(s->chunk_limit - s->chunk_len);
+		if (n > len)
+			n = len;
+		if (s->chunk_sha)
+			lade_sha256_update(s->chunk_sha, p, n);
+		if (s->file_sha)
+			lade_sha256_update(s->file_sha, p, n);
+		if (put_bytes(a, s, e, p, n, err) < 0)
+			return -1;
+		s->chunk_len += n;
+		p += n;
+		len -= n;
 	}
 	return 0;
 }
@@ -533,8 +647,10 @@ static int put_emitted(struct archive *a, struct tar_sink *s, const struct lade_
 	struct emit_stream es = {.stream.write = emit_write, .a = a, .sink = s, .e = e};
 	uint32_t crc;
 	struct lade_stream *raw = NULL;
-	if (splice_wanted(s, e, &crc) &&
-	    lade_compressor_splice_begin(s->comp, crc, e->size, &raw, err) < 0)
+	bool splice = splice_wanted(s, e, &crc);
+	if (lazy_file_begin(s, e, splice, err) < 0)
+		return -1;
+	if (splice && lade_compressor_splice_begin(s->comp, crc, e->size, &raw, err) < 0)
 		return lade_error_prefix(err, "%s", origin_of(e));
 	int r = raw ? e->ops->emit_spliced(e->ops_ctx, e, &es.stream, raw, err)
 	            : e->ops->emit(e->ops_ctx, e, &es.stream, err);
@@ -628,16 +744,25 @@ static int put_entry(struct archive *a, struct tar_sink *s, const struct lade_en
 {
 	if (put_header(a, s, e, mtime, utf8, err) < 0)
 		return -1;
+	if (s->toc)
+		lade_toc_add(s->toc, e);
 	if (e->type != LADE_ENTRY_FILE)
 		return 0;
+	int r;
 	/* Even an empty host file is opened: it must still be there, and still empty. */
 	if (e->src_path)
-		return put_host_file(a, s, e, buf, err);
-	if (e->size == 0)
-		return 0;
-	if (e->ops)
-		return put_emitted(a, s, e, err);
-	return put_data(a, s, e, e->data.data, e->data.len, err);
+		r = lazy_file_begin(s, e, false, err) < 0 ? -1 : put_host_file(a, s, e, buf, err);
+	else if (e->size == 0)
+		r = 0;
+	else if (e->ops)
+		r = put_emitted(a, s, e, err); /* decides on splicing, then lazy_file_begin */
+	else
+		r = lazy_file_begin(s, e, false, err) < 0
+		            ? -1
+		            : put_data(a, s, e, e->data.data, e->data.len, err);
+	if (r == 0)
+		r = lazy_file_end(s, e, err);
+	return r;
 }
 
 static void locale_freep(locale_t *loc)
@@ -647,19 +772,144 @@ static void locale_freep(locale_t *loc)
 	*loc = (locale_t)0;
 }
 
+/* What write_tar reports back. */
+struct tar_result {
+	size_t entries;
+	uint64_t content;
+	/* eStargz */
+	uint64_t toc_offset, prefetch_bytes;
+	char toc_digest[LADE_DIGEST_STRLEN];
+	char *toc_json; /* zstd:chunked: the TOC, for the blob's tail (owned) */
+};
+
+/* Mark entry i of the plan to go before the landmark, with its parent directories and the
+ * target of a hard link (which must be written before it). */
+static void lazy_mark(const struct plan *p, const struct lade_hashmap *index, bool *marked,
+                      size_t i)
+{
+	if (marked[i])
+		return;
+	marked[i] = true;
+	const struct lade_entry *e = p->list[i];
+	_cleanup_free_ char *dir = lade_path_dirname(e->path);
+	uintptr_t at = dir[0] ? (uintptr_t)lade_hashmap_get(index, dir) : 0;
+	if (at > 0)
+		lazy_mark(p, index, marked, (size_t)(at - 1));
+	at = e->type == LADE_ENTRY_HARDLINK ? (uintptr_t)lade_hashmap_get(index, e->link) : 0;
+	if (at > 0)
+		lazy_mark(p, index, marked, (size_t)(at - 1));
+}
+
+/* The eStargz order of the plan (see lade_layer_options.lazy): parents stay before children,
+ * since a marked entry's parents are marked and an unmarked one's come earlier either way.
+ * Sets the landmark's name: ".no.prefetch.landmark", first, when nothing matched. */
+static void lazy_order(struct plan *p, char *const *prefetch, struct lade_entry *landmark)
+{
+	_cleanup_free_ bool *marked = xcalloc(p->n + 1, sizeof(*marked));
+	struct lade_hashmap *index = lade_hashmap_new();
+	for (size_t i = 0; i < p->n; i++)
+		lade_hashmap_put(index, p->list[i]->path, (void *)(uintptr_t)(i + 1));
+	for (size_t i = 0; i < p->n; i++)
+		for (char *const *g = prefetch; g && *g; g++)
+			if (p->list[i]->type != LADE_ENTRY_DIR &&
+			    lade_glob_match(*g, p->list[i]->path)) {
+				lazy_mark(p, index, marked, i);
+				break;
+			}
+	lade_hashmap_free(index, NULL);
+
+	const struct lade_entry **order = xcalloc(p->n + 1, sizeof(*order));
+	size_t k = 0;
+	for (size_t i = 0; i < p->n; i++)
+		if (marked[i])
+			order[k++] = p->list[i];
+	if (k == 0) {
+		free(landmark->path);
+		landmark->path = xstrdup(LADE_ESTARGZ_NO_PREFETCH_LANDMARK);
+	}
+	order[k++] = landmark;
+	for (size_t i = 0; i < p->n; i++)
+		if (!marked[i])
+			order[k++] = p->list[i];
+	free(p->list);
+	p->list = order;
+	p->n = k;
+	p->alloc = k;
+}
+
+/* The eStargz names lade writes itself may not come from a source. */
+static int lazy_reserved(const struct lade_layer *l, struct lade_error **err)
+{
+	static const char *const names[] = {LADE_ESTARGZ_TOC_NAME, LADE_ESTARGZ_PREFETCH_LANDMARK,
+	                                    LADE_ESTARGZ_NO_PREFETCH_LANDMARK};
+	for (size_t i = 0; i < LADE_ARRAY_SIZE(names); i++) {
+		const struct lade_entry *e = lade_hashmap_get(l->by_path, names[i]);
+		if (e != NULL)
+			return lade_error_set(err, 0,
+			                      "%s from %s: the name is reserved in eStargz layers",
+			                      e->path, origin_of(e));
+	}
+	return 0;
+}
+
+/* The TOC as the last tar entry, in a gzip member of its own (with the end-of-archive
+ * records after it); the footer follows the compressor's output (lade_layer_write). */
+static int lazy_put_toc(struct archive *a, struct tar_sink *s,
+                        const struct lade_layer_options *opts, locale_t utf8, char *buf,
+                        struct tar_result *res, struct lade_error **err)
+{
+	/* The last entry's padding first (libarchive writes it with the next header): the TOC
+	 * member must start with the TOC's own tar header. */
+	if (archive_write_finish_entry(a) != ARCHIVE_OK)
+		return archive_fail(a, s, err, "cannot write the tar stream");
+	if (lade_compressor_last_member(s->comp, &res->toc_offset, err) < 0)
+		return -1;
+	_cleanup_(lade_entry_freep) struct lade_entry *toc =
+	        lade_entry_new(LADE_ESTARGZ_TOC_NAME, LADE_ENTRY_FILE, "eStargz TOC");
+	toc->mode = 0644;
+	_cleanup_free_ char *json = lade_toc_dump(s->toc);
+	lade_buf_add(&toc->data, json, strlen(json));
+	toc->size = toc->data.len;
+	lade_sha256_buf(toc->data.data, toc->data.len, res->toc_digest);
+	_cleanup_(lade_toc_freep) struct lade_toc *done = steal_pointer(&s->toc);
+	return put_entry(a, s, toc, opts->mtime, utf8, buf, err);
+}
+
 static int write_tar(struct lade_layer *l, const struct lade_layer_options *opts,
-                     struct lade_stream *out, struct lade_compressor *comp, size_t *n_entries,
-                     uint64_t *content_size, struct lade_error **err)
+                     struct lade_stream *out, struct lade_compressor *comp, struct tar_result *res,
+                     struct lade_error **err)
 {
 	_cleanup_(plan_release) struct plan plan = {0};
 	if (plan_build(l, opts, &plan, err) < 0)
 		return -1;
+	bool lazy = opts->lazy != LADE_LAZY_NONE;
+	bool estargz = opts->lazy == LADE_LAZY_ESTARGZ;
+	if (estargz && (comp == NULL || opts->compression != LADE_COMPRESS_GZIP))
+		return lade_error_set(err, 0, "eStargz layers need gzip compression");
+	if (lazy && !estargz && (comp == NULL || opts->compression != LADE_COMPRESS_ZSTD))
+		return lade_error_set(err, 0, "zstd:chunked layers need zstd compression");
+	if (estargz && lazy_reserved(l, err) < 0)
+		return -1;
+	_cleanup_(lade_entry_freep) struct lade_entry *landmark = NULL;
+	if (estargz) {
+		landmark = lade_entry_new(LADE_ESTARGZ_PREFETCH_LANDMARK, LADE_ENTRY_FILE,
+		                          "eStargz landmark");
+		landmark->mode = 0644;
+		lade_buf_add(&landmark->data, (const char[]){LADE_ESTARGZ_LANDMARK_BYTE}, 1);
+		landmark->size = 1;
+		lazy_order(&plan, opts->prefetch, landmark);
+	}
 
 	_cleanup_(locale_freep) locale_t utf8 = newlocale(LC_ALL_MASK, "C.UTF-8", (locale_t)0);
 	_cleanup_(locale_restorep) locale_t old = utf8 ? uselocale(utf8) : (locale_t)0;
 
 	/* Declared before the archive so it outlives archive_write_free()'s final flush. */
 	_cleanup_(sink_release) struct tar_sink sink = {.out = out, .comp = comp};
+	_cleanup_(lade_toc_freep) struct lade_toc *toc =
+	        lazy ? lade_toc_new(opts->lazy, opts->mtime) : NULL;
+	sink.toc = toc;
+	sink.zstd_chunked = lazy && !estargz;
+	sink.landmark = landmark;
 	_cleanup_(archive_write_freep) struct archive *a = archive_write_new();
 	if (a == NULL)
 		return lade_error_set(err, ENOMEM, "cannot create a tar writer");
@@ -684,20 +934,34 @@ static int write_tar(struct lade_layer *l, const struct lade_layer_options *opts
 		if (e->type == LADE_ENTRY_FILE)
 			content += e->size;
 	}
-	if (archive_write_close(a) != ARCHIVE_OK)
+	struct tar_result r = {.entries = plan.n, .content = content};
+	if (lazy && !estargz)
+		r.toc_json = lade_toc_dump(toc);
+	if (estargz) {
+		sink.toc = steal_pointer(&toc);
+		if (lazy_put_toc(a, &sink, opts, utf8, buf, &r, err) < 0) {
+			sink.dead = true;
+			return -1;
+		}
+		r.entries++;
+		if (strcmp(landmark->path, LADE_ESTARGZ_PREFETCH_LANDMARK) == 0)
+			r.prefetch_bytes = sink.landmark_offset;
+	}
+	if (archive_write_close(a) != ARCHIVE_OK) {
+		free(r.toc_json);
 		return archive_fail(a, &sink, err, "cannot finish the tar stream");
-
-	if (n_entries)
-		*n_entries = plan.n;
-	if (content_size)
-		*content_size = content;
+	}
+	if (res)
+		*res = r;
+	else
+		free(r.toc_json);
 	return 0;
 }
 
 int lade_layer_write_tar(struct lade_layer *l, const struct lade_layer_options *opts,
                          struct lade_stream *out, struct lade_error **err)
 {
-	return write_tar(l, opts, out, NULL, NULL, NULL, err);
+	return write_tar(l, opts, out, NULL, NULL, err);
 }
 
 static void hash_stream_releasep(struct lade_hash_stream *hs)
@@ -727,20 +991,41 @@ int lade_layer_write(struct lade_layer *l, const struct lade_layer_options *opts
 	_cleanup_(hash_stream_releasep) struct lade_hash_stream tar_hash = {0};
 	lade_hash_stream_init(&tar_hash, next);
 
-	size_t n_entries = 0;
-	uint64_t content = 0;
-	if (write_tar(l, opts, &tar_hash.stream, comp, &n_entries, &content, err) < 0)
+	struct tar_result tr = {0};
+	if (write_tar(l, opts, &tar_hash.stream, comp, &tr, err) < 0)
 		return lade_error_prefix(err, "layer %s", l->comment);
-	if (comp && lade_compressor_finish(comp, err) < 0)
+	_cleanup_free_ char *toc_json = tr.toc_json;
+	char toc_position[96] = "";
+	uint64_t end = 0; /* zstd:chunked: where the tar's frames end (the last one cut here) */
+	if ((toc_json && lade_compressor_cut(comp, &end, err) < 0) ||
+	    (comp && lade_compressor_finish(comp, err) < 0))
 		return lade_error_prefix(err, "layer %s", l->comment);
+	if (toc_json) {
+		/* Skippable frames after the tar's frames: the diff_id does not see them. */
+		_cleanup_buf_ struct lade_buf tail = LADE_BUF_INIT;
+		if (lade_zstd_chunked_tail(toc_json, opts->level, end, &tail, tr.toc_digest,
+		                           toc_position, err) < 0 ||
+		    lade_stream_write(lade_blob_writer_stream(blob), tail.data, tail.len, err) < 0)
+			return lade_error_prefix(err, "layer %s", l->comment);
+	} else if (opts->lazy != LADE_LAZY_NONE) {
+		/* Outside the tar (an empty member): the diff_id does not see it. */
+		unsigned char footer[LADE_ESTARGZ_FOOTER_SIZE];
+		lade_estargz_footer(tr.toc_offset, footer);
+		if (lade_stream_write(lade_blob_writer_stream(blob), footer, sizeof(footer), err) <
+		    0)
+			return lade_error_prefix(err, "layer %s", l->comment);
+	}
 
 	struct lade_layer_result r = {0};
 	r.tar_size = tar_hash.bytes;
 	lade_hash_stream_final(&tar_hash, r.diff_id);
 	if (lade_blob_writer_commit(steal_pointer(&blob), r.digest, &r.size, err) < 0)
 		return lade_error_prefix(err, "layer %s", l->comment);
-	r.content_size = content;
-	r.entries = n_entries;
+	r.content_size = tr.content;
+	r.entries = tr.entries;
+	r.prefetch_bytes = tr.prefetch_bytes;
+	memcpy(r.toc_digest, tr.toc_digest, sizeof(r.toc_digest));
+	memcpy(r.toc_position, toc_position, sizeof(r.toc_position));
 	r.media_type = lade_compression_media_type(opts->compression);
 	*res = r;
 	return 0;

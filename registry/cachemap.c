@@ -205,6 +205,25 @@ static int read_mapping(struct lade_cache_repo *r, const char *key, const char *
 	const char *comp = reg_json_str(json_object_get(j, "annotations"), "dev.lade.compressor");
 	out->compressor = comp ? xstrdup(comp) : NULL;
 	out->layer_format = (int)json_integer_value(json_object_get(j, "layer_format"));
+	const json_t *lazy = json_object_get(j, "lazy");
+	if (lazy) {
+		const char *toc = reg_json_str(lazy, "toc_digest");
+		const char *pos = reg_json_str(lazy, "toc_position");
+		const json_t *pb = json_object_get(lazy, "prefetch_bytes");
+		const json_t *ts = json_object_get(lazy, "tar_size");
+		if (!toc || !lade_digest_valid(toc) || !pos ||
+		    strlen(pos) >= sizeof(out->toc_position) || !json_is_integer(pb) ||
+		    json_integer_value(pb) < 0 || !json_is_integer(ts) ||
+		    json_integer_value(ts) <= 0) {
+			*why = xasprintf("%s: its lazy-pull TOC fields are malformed", what);
+			lade_cache_mapping_release(out);
+			return -1;
+		}
+		snprintf(out->toc_digest, sizeof(out->toc_digest), "%s", toc);
+		snprintf(out->toc_position, sizeof(out->toc_position), "%s", pos);
+		out->prefetch_bytes = (uint64_t)json_integer_value(pb);
+		out->tar_size = (uint64_t)json_integer_value(ts);
+	}
 	return 0;
 }
 
@@ -408,6 +427,12 @@ int lade_cache_repo_publish(struct lade_cache_repo *r, const struct lade_cache_m
 	if (m->compressor)
 		json_object_set_new(json_object_get(doc, "annotations"), "dev.lade.compressor",
 		                    json_string(m->compressor));
+	if (m->toc_digest[0])
+		json_object_set_new(doc, "lazy",
+		                    json_pack("{s:s, s:I, s:s, s:I}", "toc_digest", m->toc_digest,
+		                              "prefetch_bytes", (json_int_t)m->prefetch_bytes,
+		                              "toc_position", m->toc_position, "tar_size",
+		                              (json_int_t)m->tar_size));
 	_cleanup_free_ char *cfg = lade_json_dump(doc);
 	char cfg_digest[LADE_DIGEST_STRLEN];
 	lade_sha256_buf(cfg, strlen(cfg), cfg_digest);

@@ -13,7 +13,7 @@ LAYERS = ["core", "manifest", "registry", "insight", "python", "build", "cli"]
 # Each public header, by the layer of the module it declares.
 HEADERS = {
     "core": "util error hashmap stream digest compress store statcache sandbox pyformat toml",
-    "manifest": "oci layerread tree layer base libc images image config layout archive gc",
+    "manifest": "oci layerread tree layer lazy base libc images image config layout archive gc",
     "registry": "registry",
     "insight": "inspect verify sbom",
     "python": "lock pep440 pep508 tags select wheel pycompile install venv prepare",

@@ -161,6 +161,23 @@ as_nobody() {
 	setpriv --reuid=65534 --regid=65534 --clear-groups -- "$@"
 }
 
+# buildah_from NAME IMAGE — the test "buildah from IMAGE": a working container NAME of IMAGE
+# (vfs storage under $T, chroot isolation, all removed at exit). Sets BUILDAH (buildah with those
+# storage options, for `"${BUILDAH[@]}" run "$CTR" -- …`) and CTR (empty when it failed; the
+# error is a diagnostic).
+buildah_from() {
+	export STORAGE_DRIVER=vfs BUILDAH_ISOLATION=chroot
+	BUILDAH=(buildah --root "$T/containers/root" --runroot "$T/containers/run" --storage-driver vfs)
+	at_exit "${BUILDAH[*]} rm --all; ${BUILDAH[*]} rmi --all --force"
+	CTR=$("${BUILDAH[@]}" from --quiet --name "$1" "$2" 2>"$T/buildah-from.err")
+	if [ -n "$CTR" ]; then
+		ok "buildah from ${2##*/}"
+	else
+		not_ok "buildah from ${2##*/}"
+		diag "$(cat "$T/buildah-from.err")"
+	fi
+}
+
 # Register a command to run at exit (before the temp dir goes away), last in first out.
 at_exit() {
 	_tap_cleanups=("$*" "${_tap_cleanups[@]}")

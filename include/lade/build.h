@@ -44,6 +44,7 @@ struct lade_build_options {
 	const char *output_dir;  /* -o; NULL: the recipe's output.dir */
 	const char *compression; /* NULL: the recipe's output.compression (default gzip) */
 	const char *format;      /* oci | oci-archive | docker-archive; NULL: the recipe's */
+	const char *lazy;        /* estargz | none; NULL: each variant's output.lazy (none) */
 	int level;               /* -1: the algorithm's default */
 	const char *tag;         /* NULL: the recipe's tag */
 	char **variants;         /* NULL-terminated names to build; NULL: all (or none declared) */
@@ -93,6 +94,11 @@ struct lade_build_layer {
 	bool from_base;
 	bool reused; /* taken from the layer cache, not compressed again */
 	bool remote; /* --push-only: found by --cache-from, in the push target, not local */
+	/* eStargz layers: the TOC's sha256 and the blob bytes before the landmark (what a
+	 * snapshotter prefetches); "" and 0 otherwise */
+	char toc_digest[LADE_DIGEST_STRLEN];
+	uint64_t prefetch_bytes;
+	char toc_position[96]; /* zstd:chunked: manifest-position; else "" */
 };
 
 struct lade_build_image {

@@ -10,8 +10,9 @@
  * The key is the sha256 of a canonical serialisation of: the cache format version, lade's
  * layer format version (LADE_LAYER_FORMAT_VERSION), the compression, its level and compressor
  * description (library version included), the mtime, the options' key_extra when set (the
- * bytecode compiler's version string), then every tar entry in canonical order
- * (implicit parents with the metadata the base gives them included): path, type, mode, uid,
+ * bytecode compiler's version string), for lazy layers the format and the prefetch globs
+ * (entries then also hold "toc_digest" and "prefetch_bytes"), then every tar entry in canonical
+ * order (implicit parents with the metadata the base gives them included): path, type, mode, uid,
  * gid, size, link target and the content's sha256. The content hash is the entry's known
  * sha256 (wheel RECORD), the sha256 of in-memory data, of what a source emits, or of a host
  * file's content.

@@ -71,6 +71,20 @@ int lade_compressor_splice_begin(struct lade_compressor *c, uint32_t crc, uint64
                                  struct lade_stream **raw, struct lade_error **err);
 int lade_compressor_splice_end(struct lade_compressor *c, struct lade_error **err);
 
+/* Members or frames on demand (lazy-pull formats: eStargz, zstd:chunked): end the gzip member
+ * or zstd frame being filled, write out everything compressed so far, and give the offset in
+ * the output where the next one will start. Bytes written after it start a new member or frame
+ * (none is ever empty: two cuts in a row give the same offset; a zstd stream that ends right
+ * after a cut gets no empty last frame). gzip and zstd only; fails inside a splice or after
+ * finish. */
+int lade_compressor_cut(struct lade_compressor *c, uint64_t *offset, struct lade_error **err);
+
+/* lade_compressor_cut, then everything up to lade_compressor_finish is one gzip member
+ * whatever its size (eStargz's TOC, which readers inflate as a single member), deflated on
+ * the calling thread. */
+int lade_compressor_last_member(struct lade_compressor *c, uint64_t *offset,
+                                struct lade_error **err);
+
 /* ---- decompression ---- */
 
 /* Where a decompressor reads compressed bytes from. Implementations embed it as their first

@@ -16,6 +16,7 @@
 #include "lade/compress.h"
 #include "lade/digest.h"
 #include "lade/error.h"
+#include "lade/lazy.h"
 #include "lade/stream.h"
 #include "lade/store.h"
 #include "lade/tree.h"
@@ -104,6 +105,13 @@ struct lade_layer_options {
 	/* What made generated content, e.g. the bytecode compiler's version: read by the layer
 	 * cache's key only (the bytes themselves are keyed anyway). NULL: nothing. */
 	const char *key_extra;
+	/* LADE_LAZY_ESTARGZ (gzip only): the layer in the eStargz format (lade/lazy.h): the
+	 * entries matching a `prefetch` glob (NULL-terminated; NULL: none), their parent
+	 * directories and hard link targets first, then the landmark, then the rest, each part in
+	 * canonical order; every regular file's content starts a gzip member; the TOC and the
+	 * footer last. */
+	enum lade_lazy lazy;
+	char *const *prefetch;
 };
 
 struct lade_layer_result {
@@ -114,6 +122,11 @@ struct lade_layer_result {
 	uint64_t content_size;            /* sum of regular file sizes */
 	size_t entries;                   /* tar entries written, implicit parents included */
 	const char *media_type;           /* static string */
+	/* lazy layers only (else "" and 0) */
+	char toc_digest[LADE_DIGEST_STRLEN]; /* sha256 of the TOC JSON (zstd:chunked: of the
+	                                      * compressed TOC, the manifest-checksum) */
+	char toc_position[96];   /* zstd:chunked: the manifest-position annotation; else "" */
+	uint64_t prefetch_bytes; /* blob bytes before the landmark's member (0: none) */
 };
 
 /* Write the layer: sort, add implicit parents, frame as tar (libarchive), compress, digest tar

@@ -72,6 +72,9 @@ struct lade_recipe_output {
 	char *format;        /* "oci" (default) | "oci-archive" | "docker-archive" */
 	char *compression;   /* "gzip" (default) | "zstd" | "none" */
 	char *sbom;          /* "none" (default) | "spdx" | "cyclonedx" */
+	char *lazy;          /* "none" (default) | "estargz": lazy-pull layer format */
+	char **prefetch;     /* globs of image paths to put before the eStargz landmark, on top
+	                      * of lade's defaults (NULL-terminated; NULL: none) */
 	uint64_t max_size;   /* budget for config + layers (compressed), 0: none */
 	char *max_size_text; /* max-size as written ("500MB"), for messages; NULL: none */
 };

@@ -182,6 +182,12 @@ struct lade_cache_mapping {
 	char *media_type; /* owned */
 	char *compressor; /* the dev.lade.compressor annotation, or NULL; owned */
 	int layer_format; /* LADE_LAYER_FORMAT_VERSION of the lade that wrote it */
+	/* lazy-pull layers (eStargz, zstd:chunked): what their descriptor's annotations need,
+	 * since a layer taken from the registry is never read here; "" and 0 otherwise */
+	char toc_digest[LADE_DIGEST_STRLEN];
+	uint64_t prefetch_bytes;
+	char toc_position[96];
+	uint64_t tar_size; /* lazy: the uncompressed size (an annotation of such layers) */
 	char manifest_digest[LADE_DIGEST_STRLEN]; /* lookup: the mapping manifest found */
 	uint64_t manifest_size;
 };

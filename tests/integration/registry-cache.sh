@@ -120,6 +120,25 @@ is "$(tail -n +"$mark" "$LOG" | grep -c 'GET /v2/cache/manifests/lade-cache-[0-9
 is "$(curl -s -H 'Accept: application/vnd.oci.image.index.v1+json' "http://$REG/v2/cache/manifests/lade-cache-index-hello" | json_get '.manifests | length')" \
 	"$own" "the recipe's index lists every layer of the last image"
 
+# --- eStargz layers: the mapping carries the TOC annotations a lazy layer's descriptor needs ---
+run_lade build "$R/recipe.yaml" --lazy estargz --cache "$T/cache-la" -o "$T/out-la" \
+	--push "$REG/app:la" --cache-to "$REG/cache" --json -q
+is "$RC" 0 "runner A builds eStargz layers and publishes them"
+la_digest=$(json_get '.refs[0].digest' <<<"$OUT")
+run_lade build "$R/recipe.yaml" --lazy estargz --cache "$T/cache-lb" --cache-from "$REG/cache" \
+	--push-only --push "$REG/app:lb" --json -q
+is "$RC $(json_get '.refs[0].digest' <<<"$OUT")" "0 $la_digest" \
+	"runner B takes them from the registry: the same image, annotations included"
+is "$(pyjson 'print(sum(1 for l in d["images"][0]["layers"] if not l["reused"] and not l["from_base"]))' <<<"$OUT")" 0 \
+	"nothing built"
+man=$(curl -s -H 'Accept: application/vnd.oci.image.manifest.v1+json' "http://$REG/v2/app/manifests/lb")
+is "$(pyjson 'print(all("containerd.io/snapshot/stargz/toc.digest" in l.get("annotations", {}) for l in d["layers"][-3:]))' <<<"$man")" True \
+	"B's own layers carry the eStargz TOC digest"
+run_lade build "$R/recipe.yaml" --cache "$T/cache-lc" --cache-from "$REG/cache" --push-only \
+	--push "$REG/app:lc" --json -q
+is "$RC $(json_get '.refs[0].digest' <<<"$OUT")" "0 $b_digest" \
+	"a build without --lazy never takes the eStargz layers (its keys differ)"
+
 # Over a size budget: nothing is pushed, and the message needs no layout to read back.
 run_lade build "$R/recipe.yaml" --cache "$T/cache-b" --cache-from "$REG/cache" --push-only \
 	--push "$REG/app:over" --max-size 1KB -q

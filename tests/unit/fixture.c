@@ -124,3 +124,17 @@ void make_tar(const struct tar_ent *ents, size_t n, bool gzip, struct lade_buf *
 		bail_out("tar fixture: %s", archive_error_string(a));
 	archive_write_free(a);
 }
+
+static int buf_sink_write(struct lade_stream *s, const void *data, size_t len,
+                          struct lade_error **err)
+{
+	(void)err;
+	lade_buf_add(&((struct buf_sink *)s)->buf, data, len);
+	return 0;
+}
+
+void buf_sink_init(struct buf_sink *m)
+{
+	m->stream.write = buf_sink_write;
+	lade_buf_init(&m->buf);
+}

@@ -10,6 +10,7 @@
 #include <stdnoreturn.h>
 
 #include "lade/digest.h"
+#include "lade/stream.h"
 #include "lade/util.h"
 
 noreturn void bail_out(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -43,5 +44,12 @@ la_ssize_t archive_buf_write(struct archive *a, void *buf, const void *data, siz
 /* A pax tar of the first n ents, or of those before an entry whose path is NULL (a list may
  * end with {NULL} and pass SIZE_MAX), gzip-compressed when gzip, appended to out. */
 void make_tar(const struct tar_ent *ents, size_t n, bool gzip, struct lade_buf *out);
+
+/* A stream that appends everything written to buf (release it with lade_buf_release). */
+struct buf_sink {
+	struct lade_stream stream;
+	struct lade_buf buf;
+};
+void buf_sink_init(struct buf_sink *m);
 
 #endif

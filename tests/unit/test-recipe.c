@@ -105,6 +105,8 @@ static const char full_recipe[] =
         "  dir: out/\n"
         "  format: oci-archive\n"
         "  compression: zstd\n"
+        "  lazy: estargz\n"
+        "  prefetch: [\"app/**\", \"**/*.so\"]\n"
         "  sbom: spdx\n"
         "  max-size: 1.5GB\n";
 
@@ -192,6 +194,9 @@ static void test_full(void)
 	is_str(r->output.dir, out, "output.dir absolute");
 	is_str(r->output.format, "oci-archive", "output.format");
 	is_str(r->output.compression, "zstd", "output.compression");
+	is_str(r->output.lazy, "estargz", "output.lazy");
+	ok(lade_strv_len(r->output.prefetch) == 2 && strcmp(r->output.prefetch[1], "**/*.so") == 0,
+	   "output.prefetch");
 	is_str(r->output.sbom, "spdx", "output.sbom");
 	ok(r->output.max_size == 1500000000u, "output.max-size 1.5GB is decimal");
 	is_str(r->output.max_size_text, "1.5GB", "output.max-size as written");
@@ -486,6 +491,12 @@ static void test_value_errors(void)
 	        {"output: {compression: xz}\n",
 	         "recipe.yaml:3:23: output.compression 'xz' must be one of gzip, zstd, none",
 	         "a bad compression"},
+	        {"output: {lazy: soci}\n",
+	         "recipe.yaml:3:16: output.lazy 'soci' must be one of estargz, zstd-chunked, none",
+	         "a bad lazy format"},
+	        {"output: {prefetch: [\"a/[b\"]}\n",
+	         "recipe.yaml:3:21: output.prefetch[0]: 'a/[b' is not a valid glob",
+	         "a bad prefetch glob"},
 	        {"output: {sbom: yes}\n",
 	         "recipe.yaml:3:16: output.sbom 'yes' must be one of spdx, cyclonedx, none",
 	         "a bad sbom"},

@@ -46,6 +46,7 @@
 #include "lade/digest.h"
 #include "lade/sandbox.h"
 #include "lade/util.h"
+#include "fixture.h"
 #include "tap.h"
 
 extern char **environ;
@@ -357,18 +358,6 @@ static void *sum_thread(void *arg)
 	return NULL;
 }
 
-struct mem_sink {
-	struct lade_stream stream;
-	struct lade_buf buf;
-};
-
-static int mem_write(struct lade_stream *s, const void *data, size_t len, struct lade_error **err)
-{
-	(void)err;
-	lade_buf_add(&((struct mem_sink *)s)->buf, data, len);
-	return 0;
-}
-
 static unsigned char *make_data(size_t len)
 {
 	unsigned char *d = xmalloc(len);
@@ -595,7 +584,8 @@ static void work_libraries(void)
 
 	/* lade's own compressor, with worker threads */
 	for (int kind = LADE_COMPRESS_GZIP; kind <= LADE_COMPRESS_ZSTD; kind++) {
-		struct mem_sink sink = {.stream.write = mem_write, .buf = LADE_BUF_INIT};
+		struct buf_sink sink;
+		buf_sink_init(&sink);
 		_cleanup_(lade_compressor_freep) struct lade_compressor *c = NULL;
 		_cleanup_error_ struct lade_error *err = NULL;
 		int r = lade_compressor_new(kind, -1, 2, &sink.stream, &c, &err);
