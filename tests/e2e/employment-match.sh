@@ -4,6 +4,7 @@
 # `buildah run` (chroot isolation; vfs storage, full: overlay where this process may mount one,
 # else umoci unpack + chroot) and asked over HTTP.
 #
+# EM_BUILD_ARGS adds lade build arguments (e.g. "--lazy estargz").
 # EM_VARIANTS picks the variants (default: lightweight, a few MB; setup-corpus.sh is run for it
 # when it is missing). The suite 'real' runs it with "production full" (GB-scale; a variant
 # whose set setup-corpus.sh has not made is skipped with a message). Checked:
@@ -145,8 +146,10 @@ fi
 vargs=()
 for v in "${variants[@]}"; do vargs+=(--variant "$v"); done
 # The data of production/full come through the corpus link, from outside the recipe's directory.
-run_lade build "$R/recipe.yaml" "${vargs[@]}" -q
-is "$RC" 0 "lade build ${vargs[*]} exits 0"
+# EM_BUILD_ARGS: more lade build arguments (e.g. "--lazy estargz": the same checks on lazy layers)
+read -r -a bargs <<<"${EM_BUILD_ARGS:-}"
+run_lade build "$R/recipe.yaml" "${vargs[@]}" "${bargs[@]}" -q
+is "$RC" 0 "lade build ${vargs[*]} ${bargs[*]} exits 0"
 [ "$RC" -eq 0 ] || { diag "$ERR"; done_testing; }
 check "lade verify passes on the layout" "$LADE" verify "$R/out"
 
