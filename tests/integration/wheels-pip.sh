@@ -21,7 +21,7 @@ ensure_base
 export LC_ALL=C
 umask 022
 
-PY=/usr/bin/python3.11 # the interpreter of the test base image
+PY=$TEST_PY # the interpreter of the test base image
 [ -x "$PY" ] || skip_all "$PY is not installed on this host"
 "$PY" -c 'import venv' 2>/dev/null || skip_all "$PY has no venv module"
 
@@ -50,8 +50,8 @@ compare_set() {
 	cat >"$d/recipe.yaml" <<YAML
 name: wheels-pip
 tag: t
-base: {oci: "$BASE_OCI:python3.11"}
-python: {interpreter: $PY, version: "3.11", venv: /opt/venv, lock: $lock, wheelhouse: [$wh]}
+base: {oci: "$BASE_REF"}
+python: {interpreter: $PY, version: "$TEST_PYVER", venv: /opt/venv, lock: $lock, wheelhouse: [$wh]}
 YAML
 	run_lade build "$d/recipe.yaml" -o "$d/out" -q
 	is "$RC" 0 "[$label] lade build exits 0"
@@ -80,7 +80,7 @@ YAML
 	tap_from python3 "$LADE_SRCDIR/tests/fixtures/pip-venv-compare.py" "$d/bundle/rootfs/opt/venv" "$d/pip" "$label"
 }
 
-# Set 1: the fixture wheels that fit a glibc CPython 3.11 x86_64 target (muslpkg does not; one
+# Set 1: the fixture wheels that fit a glibc CPython $TEST_PYVER x86_64 target (muslpkg does not; one
 # local variant of localpkg, as make-wheels.py's own lock has).
 fixtures=()
 for w in "$W"/*.whl; do
