@@ -35,11 +35,19 @@ python3 "$LADE_SRCDIR/tests/fixtures/make-wheels.py" "$W" >"$T/make-wheels.log" 
 [ -s "$T/make-wheels.log" ] && diag "make-wheels.py: $(cat "$T/make-wheels.log")"
 
 
-# purepkg requires requests: a stub makes the lock complete.
-python3 - "$W" <<'PY' || bail_out "cannot make the requests stub wheel"
+# purepkg requires requests: a stub makes the lock complete. scriptshim has console scripts
+# named like pip's and setuptools' own, with versioned ones for another Python (3.9): pip
+# writes pip, pip3, pip3.X, easy_install and easy_install-3.X for the target instead.
+python3 - "$W" <<'PY' || bail_out "cannot make the requests stub and scriptshim wheels"
 import sys, wheelkit
 wheelkit.mw.simple(sys.argv[1], "requests", "2.31.0",
                    {"requests/__init__.py": b"__version__ = '2.31.0'\n"})
+wheelkit.mw.simple(sys.argv[1], "scriptshim", "1.0",
+                   {"scriptshim/__init__.py": b"def main():\n    return 0\n"},
+                   entry_points="[console_scripts]\n" + "".join(
+                       f"{n} = scriptshim:main\n" for n in
+                       ("pip", "pip3", "pip3.9", "pip-shim", "easy_install",
+                        "easy_install-3.9", "easy_install-x")))
 PY
 
 
