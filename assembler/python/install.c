@@ -2,8 +2,8 @@
  *
  * References for the pip behaviour reproduced here: pip/_internal/operations/install/wheel.py
  * (_install_wheel, fix_script, get_csv_rows_for_installed, is_entrypoint_wrapper,
- * get_console_script_specs) and the
- * vendored distlib/scripts.py (ScriptMaker: template and shebang rules). */
+ * get_console_script_specs) and the vendored distlib/scripts.py (ScriptMaker: template and
+ * shebang rules). */
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
