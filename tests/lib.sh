@@ -194,7 +194,7 @@ T=$(_tap_mktemp) || bail_out "cannot create a temp dir under ${TMPDIR:-/tmp}"
 [ -x "$LADE" ] || skip_all "lade binary not found at $LADE (build it first)"
 
 # The test Python: /usr/bin/python3.11 where the host has it (Debian 12; the real wheel sets of
-# setup-corpus.sh and the corpus are CPython 3.11), else the host's python3 (Debian 13: 3.13).
+# setup-corpus.sh and the corpus are CPython 3.11), else /usr/bin/python3 (Debian 13: 3.13).
 # The test base is made from it and the recipes of the tests name it. Exported for the Python
 # fixtures (make-wheels.py tags its wheels with TEST_CPTAG).
 #   TEST_PYVER  3.11         TEST_PY  /usr/bin/python3.11
@@ -202,8 +202,8 @@ T=$(_tap_mktemp) || bail_out "cannot create a temp dir under ${TMPDIR:-/tmp}"
 if [ -x /usr/bin/python3.11 ]; then
 	TEST_PYVER=3.11
 else
-	TEST_PYVER=$(python3 -c 'import sys; print("%d.%d" % sys.version_info[:2])') ||
-		bail_out "no python3 to run the tests with"
+	TEST_PYVER=$(/usr/bin/python3 -c 'import sys; print("%d.%d" % sys.version_info[:2])') ||
+		bail_out "no /usr/bin/python3 to run the tests with"
 fi
 TEST_PY=/usr/bin/python$TEST_PYVER
 TEST_CPTAG=cp${TEST_PYVER/./}
