@@ -204,7 +204,7 @@ done
 
 # Progress: per layer lines with sizes and a rate on a terminal, only notes when stderr is
 # not a terminal (the default in this test), none with -q.
-if ! BASE_LOG=$(bash "$LADE_SRCDIR/tests/fixtures/make-base.sh" "$LADE_BUILDDIR/test-base" 2>&1); then
+if ! BASE_LOG=$(PYVER=$TEST_PYVER bash "$LADE_SRCDIR/tests/fixtures/make-base.sh" "$LADE_BUILDDIR/test-base" 2>&1); then
 	diag "base image: $BASE_LOG"
 	ok "# SKIP progress: no base image here (${BASE_LOG##*$'\n'})"
 	done_testing
