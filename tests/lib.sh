@@ -210,6 +210,30 @@ T=$(_tap_mktemp) || bail_out "cannot create a temp dir under ${TMPDIR:-/tmp}"
 
 [ -x "$LADE" ] || skip_all "lade binary not found at $LADE (build it first)"
 
+# The test Python: /usr/bin/python3.11 where the host has it (Debian 12; the real wheel sets of
+# setup-corpus.sh and the corpus are CPython 3.11), else /usr/bin/python3 (Debian 13: 3.13).
+# The test base is made from it and the recipes of the tests name it. Exported for the Python
+# fixtures (make-wheels.py tags its wheels with TEST_CPTAG).
+#   TEST_PYVER  3.11         TEST_PY  /usr/bin/python3.11
+#   TEST_CPTAG  cp311        TEST_PYC_TAG  cpython-311 (the .pyc and extension module suffix)
+if [ -x /usr/bin/python3.11 ]; then
+	TEST_PYVER=3.11
+else
+	TEST_PYVER=$(/usr/bin/python3 -c 'import sys; print("%d.%d" % sys.version_info[:2])') ||
+		bail_out "no /usr/bin/python3 to run the tests with"
+fi
+TEST_PY=/usr/bin/python$TEST_PYVER
+TEST_CPTAG=cp${TEST_PYVER/./}
+TEST_PYC_TAG=cpython-${TEST_PYVER/./}
+export TEST_PYVER TEST_PY TEST_CPTAG TEST_PYC_TAG
+
+# need_py311 WHAT — skip unless the test Python is 3.11: for tests whose content is CPython 3.11
+# itself (the cp311 wheel sets of setup-corpus.sh, the bookworm corpus base).
+need_py311() {
+	[ "$TEST_PYVER" = 3.11 ] ||
+		skip_all "$* is CPython 3.11 content (cp311 wheels); this host's test Python is $TEST_PY ($TEST_PYVER, no /usr/bin/python3.11)"
+}
+
 # lade ARGS... — the binary under test.
 lade() {
 	"$LADE" "$@"
@@ -253,19 +277,22 @@ run_lade_as_nobody() {
 	_sanitizer_check "$@"
 }
 
-# The shared Python base image, made once per build dir by tests/fixtures/make-base.sh.
-# Sets BASE_DIR, BASE_OCI (the layout dir; tag python3.11) and BASE_ARCHIVE (docker-archive,
-# tag python:3.11). Skips the whole test when the base cannot be made here.
+# The shared Python base image, made once per build dir by tests/fixtures/make-base.sh from
+# $TEST_PY. Sets BASE_DIR, BASE_OCI (the layout dir), BASE_TAG (its tag, python$TEST_PYVER),
+# BASE_REF ($BASE_OCI:$BASE_TAG) and BASE_ARCHIVE (docker-archive, tag python:$TEST_PYVER).
+# Skips the whole test when the base cannot be made here.
 ensure_base() {
 	BASE_DIR=$LADE_BUILDDIR/test-base
 	local rc=0 log
-	log=$(bash "$LADE_SRCDIR/tests/fixtures/make-base.sh" "$BASE_DIR" 2>&1) || rc=$?
+	log=$(PYVER=$TEST_PYVER bash "$LADE_SRCDIR/tests/fixtures/make-base.sh" "$BASE_DIR" 2>&1) || rc=$?
 	case $rc in
 	0) ;;
 	77) skip_all "base image: $log" ;;
 	*) bail_out "make-base.sh failed ($rc): $log" ;;
 	esac
 	BASE_OCI=$BASE_DIR/oci
+	BASE_TAG=python$TEST_PYVER
+	BASE_REF=$BASE_OCI:$BASE_TAG
 	BASE_ARCHIVE=$BASE_DIR/docker-archive.tar
 }
 
@@ -287,7 +314,7 @@ PY
 # hello_recipe DIR [BASE-YAML] — copy recipes/hello to DIR with its base replaced (default:
 # the shared OCI base) and no output dir, so tests choose one with -o.
 hello_recipe() {
-	local dir=$1 base=${2:-"{oci: \"$BASE_OCI:python3.11\"}"}
+	local dir=$1 base=${2:-"{oci: \"$BASE_REF\"}"}
 	mkdir -p "$dir"
 	cp -a "$LADE_SRCDIR/recipes/hello/." "$dir/"
 	rm -rf "$dir/out"

@@ -1,8 +1,9 @@
 /* lade — installing a wheel into layer entries the way pip does (see include/lade/install.h).
  *
  * References for the pip behaviour reproduced here: pip/_internal/operations/install/wheel.py
- * (_install_wheel, fix_script, get_csv_rows_for_installed, is_entrypoint_wrapper) and the
- * vendored distlib/scripts.py (ScriptMaker: template and shebang rules). */
+ * (_install_wheel, fix_script, get_csv_rows_for_installed, is_entrypoint_wrapper,
+ * get_console_script_specs) and the vendored distlib/scripts.py (ScriptMaker: template and
+ * shebang rules). */
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,6 +29,7 @@ void lade_install_scheme_release(struct lade_install_scheme *s)
 	free(s->headers);
 	free(s->data);
 	free(s->interpreter);
+	free(s->py_version);
 	lade_strv_free(s->exclude);
 	memset(s, 0, sizeof(*s));
 }
@@ -45,6 +47,7 @@ int lade_install_scheme_venv(const char *venv, const char *py_version,
 	s->headers = xasprintf("%s/include/site/python%s", root, py_version);
 	s->data = xstrdup(root);
 	s->interpreter = xasprintf("/%s/bin/python", root);
+	s->py_version = xstrdup(py_version);
 	return 0;
 }
 
@@ -145,6 +148,7 @@ int lade_install_scheme_system(const char *interpreter, const char *py_version,
 		s->headers = xasprintf("usr/include/python%s", py_version);
 	}
 	s->interpreter = xasprintf("/%s", interp);
+	s->py_version = xstrdup(py_version);
 	return 0;
 }
 
@@ -270,6 +274,73 @@ static bool is_entrypoint_wrapper(const struct lade_wheel *w, const char *base)
 			return true;
 	}
 	return false;
+}
+
+/* "pip", "pipN", "pipN.M" (pip's `pip(\d+(\.\d+)?)?$`) or "easy_install", "easy_install-N.M"
+ * (`easy_install(-\d+\.\d+)?$`) after the given stem. */
+static bool versioned_script(const char *name, const char *stem)
+{
+	size_t n = strlen(stem);
+	if (strncmp(name, stem, n) != 0)
+		return false;
+	const char *p = name + n;
+	bool pip = strcmp(stem, "pip") == 0;
+	if (*p == '\0')
+		return true;
+	if (!pip && *p++ != '-')
+		return false;
+	for (int part = 0; part < 2; part++) {
+		const char *start = p;
+		while (isdigit((unsigned char)*p))
+			p++;
+		if (p == start)
+			return false;
+		if (*p == '\0')
+			return pip || part == 1;
+		if (part == 1 || *p++ != '.')
+			return false;
+	}
+	return false;
+}
+
+static bool has_console_script(const struct lade_wheel *w, const char *name)
+{
+	for (size_t i = 0; i < lade_wheel_entry_point_count(w); i++) {
+		const struct lade_wheel_entry_point *ep = lade_wheel_entry_point(w, i);
+		if (!ep->gui && strcmp(ep->name, name) == 0)
+			return true;
+	}
+	return false;
+}
+
+/* The script names pip writes for entry point ep into names[] (up to 3, freed by the caller),
+ * their count. pip's get_console_script_specs: pip and setuptools carry versioned wrappers for
+ * the Python their wheel was built with (pip3.11, easy_install-3.11); pip drops those and, for
+ * the interpreter it installs for (no ENSUREPIP_OPTIONS), writes pip, pipX, pipX.Y with the
+ * "pip" entry point and easy_install, easy_install-X.Y with "easy_install". */
+static size_t script_names(const struct lade_wheel *w, const char *py_version,
+                           const struct lade_wheel_entry_point *ep, char *names[3])
+{
+	if (ep->gui || py_version == NULL) {
+		names[0] = xstrdup(ep->name);
+		return 1;
+	}
+	if (strcmp(ep->name, "pip") == 0) {
+		names[0] = xstrdup("pip");
+		names[1] = xasprintf("pip%.*s", (int)strcspn(py_version, "."), py_version);
+		names[2] = xasprintf("pip%s", py_version);
+		return 3;
+	}
+	if (strcmp(ep->name, "easy_install") == 0) {
+		names[0] = xstrdup("easy_install");
+		names[1] = xasprintf("easy_install-%s", py_version);
+		return 2;
+	}
+	if ((versioned_script(ep->name, "pip") && has_console_script(w, "pip")) ||
+	    (versioned_script(ep->name, "easy_install") && has_console_script(w, "easy_install")))
+		return 0;
+	names[0] = xstrdup(ep->name);
+	return 1;
 }
 
 /* A stream that keeps the first 8 bytes of a member and then stops the decoder. */
@@ -923,6 +994,23 @@ static int compile_planned(struct lade_wheel *w, const struct lade_install_schem
 	return 0;
 }
 
+/* The wrapper script `name` of entry point ep, unless the excludes drop it. */
+static void plan_script(struct plan *p, const struct lade_install_scheme *scheme, const char *fn,
+                        const char *name, const struct lade_wheel_entry_point *ep)
+{
+	char *dest = lade_path_join(scheme->scripts, name);
+	if (excluded(scheme, dest)) {
+		free(dest);
+		return;
+	}
+	struct planned *f =
+	        plan_add(p, scheme->scripts, dest, xasprintf("wheel %s entry point %s", fn, name));
+	char *text = lade_install_script_text(scheme->interpreter, ep->module, ep->attr);
+	lade_buf_adds(&f->data, text);
+	free(text);
+	f->mode = 0755;
+}
+
 int lade_wheel_install(struct lade_wheel *w, const struct lade_install_scheme *scheme,
                        bool requested, struct lade_layer *layer, struct lade_install_info *info,
                        struct lade_error **err)
@@ -944,17 +1032,12 @@ int lade_wheel_install(struct lade_wheel *w, const struct lade_install_scheme *s
 		return -1;
 	for (size_t i = 0; i < lade_wheel_entry_point_count(w); i++) {
 		const struct lade_wheel_entry_point *ep = lade_wheel_entry_point(w, i);
-		char *dest = lade_path_join(scheme->scripts, ep->name);
-		if (excluded(scheme, dest)) {
-			free(dest);
-			continue;
-		}
-		struct planned *f = plan_add(&p, scheme->scripts, dest,
-		                             xasprintf("wheel %s entry point %s", fn, ep->name));
-		char *text = lade_install_script_text(scheme->interpreter, ep->module, ep->attr);
-		lade_buf_adds(&f->data, text);
-		free(text);
-		f->mode = 0755;
+		char *names[3];
+		size_t n = script_names(w, scheme->py_version, ep, names);
+		for (size_t k = 0; k < n; k++)
+			plan_script(&p, scheme, fn, names[k], ep);
+		for (size_t k = 0; k < n; k++)
+			free(names[k]);
 	}
 	struct planned *f = plan_add(&p, lib_dir, lade_path_join(dist_info, "INSTALLER"),
 	                             xasprintf("wheel %s (INSTALLER)", fn));

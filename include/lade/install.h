@@ -29,6 +29,10 @@ struct lade_install_scheme {
 	char *headers;     /* "opt/venv/include/site/python3.11": the install appends "/<Name>" */
 	char *data;        /* "opt/venv" */
 	char *interpreter; /* absolute, for shebangs: "/opt/venv/bin/python" */
+	/* "3.11", the interpreter's X.Y: pip writes the versioned wrappers of a "pip" or
+	 * "easy_install" console script for it (pip3.11, easy_install-3.11) in place of the ones
+	 * the wheel was built with. NULL: every console script as the wheel names it. */
+	char *py_version;
 	uint32_t uid, gid; /* owner of every installed entry */
 	/* NULL-terminated globs (lade_glob_match), may be NULL. An installed file is dropped
 	 * (and not listed in RECORD) when a glob matches its path relative to the site-packages

@@ -25,6 +25,7 @@
 source "${LADE_SRCDIR:-$(dirname "$0")/../..}/tests/lib.sh"
 need_cmd buildah python3 setsid
 need_root "buildah from/run with vfs storage"
+need_py311 "employment-match (setup-corpus.sh's cp311 wheel sets on a CPython 3.11 base)"
 export LC_ALL=C
 
 CORPUS_DIR=${CORPUS_DIR:-/var/tmp/corpus}
@@ -101,7 +102,7 @@ for lib in sorted(needed):
         print("copy:%s/%s=%s" % (os.path.dirname(real), lib, real))
 PY
 	)
-	out=$(python3 "$LADE_SRCDIR/tests/fixtures/add-layer.py" "$BASE_OCI:python3.11" "$C/base/oci:python3.11" \
+	out=$(python3 "$LADE_SRCDIR/tests/fixtures/add-layer.py" "$BASE_REF" "$C/base/oci:python3.11" \
 		dir:tmp "${libs[@]}" 2>&1) || bail_out "add-layer.py: $out"
 	diag "no corpus base: lightweight on the test base + ${libs[*]:-nothing}"
 	sed -i 's|corpus/base/oci:bookworm-python3.11|corpus/base/oci:python3.11|' "$R/recipe.yaml"

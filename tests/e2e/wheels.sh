@@ -45,10 +45,10 @@ PY
 cat >"$R/recipe.yaml" <<YAML
 name: wheels-e2e
 tag: t
-base: {oci: "$BASE_OCI:python3.11"}
+base: {oci: "$BASE_REF"}
 python:
-  interpreter: /usr/bin/python3.11
-  version: "3.11"
+  interpreter: $TEST_PY
+  version: "$TEST_PYVER"
   venv: /opt/venv
   lock: requirements.lock
   wheelhouse: [wheels/]
@@ -93,8 +93,8 @@ is "$(first_line /opt/venv/bin/datatool)" "#!/opt/venv/bin/python" \
 	"datapkg's #!python .data script got the venv python as its shebang"
 is "$(brun /opt/venv/bin/python /opt/venv/bin/datatool)" "ok" "datapkg's #!python .data script runs"
 is "$(brun /bin/sh /opt/venv/bin/plain.sh)" "plain" "datapkg's /bin/sh .data script runs unchanged"
-is "$(brun cat /opt/venv/include/site/python3.11/datapkg/datapkg.h)" "#define DATAPKG 1" \
-	"datapkg's header is under include/site/python3.11/datapkg"
+is "$(brun cat /opt/venv/include/site/python$TEST_PYVER/datapkg/datapkg.h)" "#define DATAPKG 1" \
+	"datapkg's header is under include/site/python$TEST_PYVER/datapkg"
 is "$(brun /opt/venv/bin/python -c 'import datapkg_extra; print(datapkg_extra.EXTRA)')" "1" \
 	"datapkg's .data/purelib module is importable"
 is "$(brun /opt/venv/bin/python -c '
@@ -116,7 +116,8 @@ if ! out=$(bash "$LADE_SRCDIR/recipes/wheels-demo/make-wheels.sh" "$D/wheels" 2>
 	done_testing
 fi
 ok "recipes/wheels-demo/make-wheels.sh writes the wheels and the lock"
-sed -i "s|^base:.*|base: {oci: \"$BASE_OCI:python3.11\"}|" "$D/recipe.yaml"
+sed -i -e "s|^base:.*|base: {oci: \"$BASE_REF\"}|" -e "s|^  interpreter: .*|  interpreter: $TEST_PY|" \
+	-e "s|^  version: .*|  version: \"$TEST_PYVER\"|" "$D/recipe.yaml"
 run_lade build "$D/recipe.yaml" -o "$T/demo-out" -q
 is "$RC" 0 "lade build recipes/wheels-demo exits 0"
 [ "$RC" -eq 0 ] || { diag "$ERR"; done_testing; }

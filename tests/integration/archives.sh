@@ -92,8 +92,10 @@ if [ -n "$podman_skip" ]; then
 	ok "podman tags the image # SKIP $podman_skip"
 else
 	check "podman load -i docker-archive" "${P[@]}" load -q -i "$T/hello-docker.tar"
-	is "$("${P[@]}" image inspect --format '{{.Id}}' docker.io/library/hello:1.0 2>&1)" \
-		"$config_hex" "podman tags the image hello:1.0 with the config as its id"
+	# stdout only: podman 5 warns on stderr where the host still runs cgroups v1
+	id=$("${P[@]}" image inspect --format '{{.Id}}' docker.io/library/hello:1.0 2>"$T/podman.err")
+	is "$id" "$config_hex" "podman tags the image hello:1.0 with the config as its id"
+	[ "$id" = "$config_hex" ] || diag "podman image inspect: $(cat "$T/podman.err")"
 fi
 
 done_testing

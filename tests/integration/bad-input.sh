@@ -38,7 +38,7 @@ recipe() { # DIR, recipe text on stdin
 # 1. Malformed YAML: an unclosed flow sequence.
 recipe "$T/malformed" <<YAML
 name: bad
-base: {oci: "$BASE_OCI:python3.11"}
+base: {oci: "$BASE_REF"}
 files: [{src: app/, dst: /app}
 config: {user: "1"}
 YAML
@@ -49,7 +49,7 @@ expect_error "malformed yaml" 'recipe\.yaml:[0-9]+:[0-9]+: ' "$T/malformed/out" 
 recipe "$T/unknown" <<YAML
 name: bad
 nmae: typo
-base: {oci: "$BASE_OCI:python3.11"}
+base: {oci: "$BASE_REF"}
 YAML
 expect_error "unknown key" 'recipe\.yaml:2:1: .*nmae' "$T/unknown/out" -- \
 	build "$T/unknown/recipe.yaml" -o "$T/unknown/out" -q
@@ -57,7 +57,7 @@ expect_error "unknown key" 'recipe\.yaml:2:1: .*nmae' "$T/unknown/out" -- \
 # 3. A files item whose src does not exist (line 5).
 recipe "$T/missing" <<YAML
 name: bad
-base: {oci: "$BASE_OCI:python3.11"}
+base: {oci: "$BASE_REF"}
 files:
   - {src: app/, dst: /app}
   - {src: no-such-dir/, dst: /data}
@@ -72,14 +72,14 @@ cp -r "$BASE_OCI" "$T/corrupt/base"
 recipe "$T/corrupt" <<YAML
 name: bad
 tag: t
-base: {oci: "base:python3.11"}
+base: {oci: "base:$BASE_TAG"}
 files: [{src: app/, dst: /app}]
 YAML
 run_lade build "$T/corrupt/recipe.yaml" -o "$T/corrupt/out" -q
 is "$RC" 0 "corrupt base: the build before the corruption succeeds"
 [ "$RC" -eq 0 ] || diag "$ERR"
 cp "$T/corrupt/out/index.json" "$T/index.before" 2>/dev/null
-layer=$(oci_layers "$T/corrupt/base" python3.11 | head -1)
+layer=$(oci_layers "$T/corrupt/base" "$BASE_TAG" | head -1)
 python3 - "$(oci_blob "$T/corrupt/base" "$layer")" <<'PY'
 import os, sys
 with open(sys.argv[1], "r+b") as f:
@@ -99,7 +99,7 @@ if [ "$(id -u)" -eq 0 ] && command -v setpriv >/dev/null &&
 	as_nobody test -r "$BASE_OCI/index.json" && as_nobody test -x "$LADE"; then
 	recipe "$T/ro" <<YAML
 name: bad
-base: {oci: "$BASE_OCI:python3.11"}
+base: {oci: "$BASE_REF"}
 files: [{src: app/, dst: /app}]
 YAML
 	chmod -R a+rX "$T/ro"
@@ -128,7 +128,7 @@ expect_error "no recipe file" "$T/nothing/recipe\\.yaml" "$T/nothing/out" -- \
 # is created outside it, and the directory they point at (with a .tmp-x file) is untouched.
 recipe "$T/links" <<YAML
 name: bad
-base: {oci: "$BASE_OCI:python3.11"}
+base: {oci: "$BASE_REF"}
 files: [{src: app/, dst: /app}]
 YAML
 mkdir -p "$T/links/lock-out" "$T/links/victim" "$T/links/blobs-out" "$T/links/sha-out/blobs"

@@ -18,7 +18,7 @@ SECRET="RUNNER-SECRET-$$"
 recipe() { # DIR FILES-YAML [EXTRA-YAML] — the recipe, the files item on line 4
 	mkdir -p "$1/app"
 	printf 'print("hi")\n' >"$1/app/main.py"
-	printf 'name: ctx\ntag: t\nbase: {oci: "%s:python3.11"}\nfiles: [%s]\n%s' "$BASE_OCI" "$2" \
+	printf 'name: ctx\ntag: t\nbase: {oci: "%s"}\nfiles: [%s]\n%s' "$BASE_REF" "$2" \
 		"${3:-}" >"$1/recipe.yaml"
 }
 

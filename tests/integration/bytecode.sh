@@ -1,7 +1,9 @@
 #!/bin/bash
-# python.compile: the .pyc files lade writes with its bytecode helper (the host's python3.11).
-# - present as __pycache__/NAME.cpython-311.pyc with PEP 552 flags 1 (unchecked hash), listed in
-#   RECORD as pip lists them ("path,,"), for .py files in every scheme directory;
+# python.compile: the .pyc files lade writes with its bytecode helper (the host's $TEST_PY, the
+# base's interpreter).
+# - present as __pycache__/NAME.$TEST_PYC_TAG.pyc (cpython-311 for 3.11) with PEP 552 flags 1
+#   (unchecked hash), listed in RECORD as pip lists them ("path,,"), for .py files in every
+#   scheme directory;
 # - a file that does not compile is installed, not compiled, and the build says so;
 # - two builds from different directories and umasks give one digest;
 # - the interpreter in the image uses the pyc: the source changed inside the container does not
@@ -14,8 +16,8 @@ need_cmd buildah python3 tar
 need_root "buildah from/run with vfs storage"
 ensure_base
 export LC_ALL=C
-[ -x /usr/bin/python3.11 ] || skip_all "no /usr/bin/python3.11 to compile with"
-export PATH=/usr/bin:/bin:/usr/sbin:/sbin # the compiler: /usr/bin/python3.11, as the base's
+[ -x "$TEST_PY" ] || skip_all "no $TEST_PY to compile with"
+export PATH=/usr/bin:/bin:/usr/sbin:/sbin # the compiler: $TEST_PY, as the base's
 
 export STORAGE_DRIVER=vfs BUILDAH_ISOLATION=chroot
 BUILDAH=(buildah --root "$T/containers/root" --runroot "$T/containers/run" --storage-driver vfs)
@@ -39,8 +41,8 @@ recipe() { # DIR EXTRA-PYTHON-KEYS
 	cat >"$1/recipe.yaml" <<YAML
 name: bytecode
 tag: t
-base: {oci: "$BASE_OCI:python3.11"}
-python: {interpreter: /usr/bin/python3.11, version: "3.11", lock: requirements.lock, wheelhouse: [wheels/]$2}
+base: {oci: "$BASE_REF"}
+python: {interpreter: $TEST_PY, version: "$TEST_PYVER", lock: requirements.lock, wheelhouse: [wheels/]$2}
 YAML
 }
 recipe "$R" ""
@@ -57,7 +59,7 @@ unpack() {
 		tar -xzf "$(oci_blob "$1" "$l")" -C "$2" 2>/dev/null
 	done
 }
-SITE=opt/venv/lib/python3.11/site-packages
+SITE=opt/venv/lib/python$TEST_PYVER/site-packages
 
 # -- the compiled image
 run_lade build "$R/recipe.yaml" -o "$T/out-a"
@@ -68,17 +70,17 @@ like "$ERR" "bcpkg-1.0-py3-none-any.whl: /$SITE/bcpkg/broken.py not compiled \(S
 	"the file that does not compile is named in a note"
 
 unpack "$T/out-a" "$T/tree-a"
-for p in bcpkg/__pycache__/__init__.cpython-311.pyc bcpkg/sub/__pycache__/mod.cpython-311.pyc \
-	__pycache__/bcextra.cpython-311.pyc; do
+for p in bcpkg/__pycache__/__init__.$TEST_PYC_TAG.pyc bcpkg/sub/__pycache__/mod.$TEST_PYC_TAG.pyc \
+	__pycache__/bcextra.$TEST_PYC_TAG.pyc; do
 	if [ -f "$T/tree-a/$SITE/$p" ]; then ok "$p is in the image"; else not_ok "$p is in the image"; fi
 done
-is "$(ls "$T/tree-a/$SITE/bcpkg/__pycache__")" "__init__.cpython-311.pyc" \
+is "$(ls "$T/tree-a/$SITE/bcpkg/__pycache__")" "__init__.$TEST_PYC_TAG.pyc" \
 	"no pyc for broken.py, nor for data.txt"
 is "$(python3 -c 'import sys; d = open(sys.argv[1], "rb").read(16); print(int.from_bytes(d[4:8], "little"))' \
-	"$T/tree-a/$SITE/bcpkg/__pycache__/__init__.cpython-311.pyc")" 1 "PEP 552 flags 1: unchecked hash"
+	"$T/tree-a/$SITE/bcpkg/__pycache__/__init__.$TEST_PYC_TAG.pyc")" 1 "PEP 552 flags 1: unchecked hash"
 record=$T/tree-a/$SITE/bcpkg-1.0.dist-info/RECORD
 is "$(grep -c '\.pyc,,' "$record")" 3 "RECORD lists the three pycs as pip does (path,,)"
-like "$(cat "$record")" "bcpkg/sub/__pycache__/mod.cpython-311.pyc,," "RECORD row of a nested module"
+like "$(cat "$record")" "bcpkg/sub/__pycache__/mod.$TEST_PYC_TAG.pyc,," "RECORD row of a nested module"
 
 # -- another directory, another umask: one digest
 B=$T/other/place
@@ -108,7 +110,7 @@ if [ -n "$ctr" ]; then
 		"compiled 1" "the modules import"
 	brun /bin/sh -c "echo \"VALUE = 'source'\" > /$SITE/bcpkg/__init__.py"
 	is "$(brun /opt/venv/bin/python -c 'import bcpkg; print(bcpkg.VALUE, bcpkg.__cached__)')" \
-		"compiled /$SITE/bcpkg/__pycache__/__init__.cpython-311.pyc" \
+		"compiled /$SITE/bcpkg/__pycache__/__init__.$TEST_PYC_TAG.pyc" \
 		"with the source changed in the container, the import still gives the compiled code"
 	is "$(brun /opt/venv/bin/python -c 'import bcpkg.sub.mod as m; print(m.__spec__.origin, m.S == "\xe9t\xe9", sorted(m.F))')" \
 		"/$SITE/bcpkg/sub/mod.py True ['a', 'b', 'c']" "co_filename and the latin-1 source's constants"
@@ -143,21 +145,21 @@ another_recipe "$T/o" ", optimize: 2"
 run_lade build "$T/o/recipe.yaml" -o "$T/out-o" -q
 is "$RC" 0 "build with python.optimize: 2 exits 0"
 like "$(for l in $(oci_layers "$T/out-o" t); do tar -tzf "$(oci_blob "$T/out-o" "$l")"; done)" \
-	"bcpkg/__pycache__/__init__.cpython-311.opt-2.pyc" "optimize 2 writes NAME.cpython-311.opt-2.pyc"
+	"bcpkg/__pycache__/__init__.$TEST_PYC_TAG.opt-2.pyc" "optimize 2 writes NAME.$TEST_PYC_TAG.opt-2.pyc"
 
 # -- no interpreter: an error before anything is written
 M=$T/m
-another_recipe "$M" ", compiler: /nonexistent/python3.11"
+another_recipe "$M" ", compiler: /nonexistent/python$TEST_PYVER"
 run_lade build "$M/recipe.yaml" -o "$T/out-m" -q
 isnt_zero=$([ "$RC" -ne 0 ] && echo yes)
 is "$isnt_zero" yes "a missing python.compiler fails"
-like "$ERR" "recipe.yaml:4:[0-9]+: python.compile: set python.compiler to a Python 3.11 interpreter, or python.compile: false: /nonexistent/python3.11" \
+like "$ERR" "recipe.yaml:4:[0-9]+: python.compile: set python.compiler to a Python $TEST_PYVER interpreter, or python.compile: false: /nonexistent/python$TEST_PYVER" \
 	"the error names python.compiler and python.compile: false"
 [ -e "$T/out-m" ] && not_ok "nothing written" || ok "nothing written (no output directory)"
 recipe "$M" ""
 ERR=$(env PATH=/nonexistent "$LADE" build "$M/recipe.yaml" -o "$T/out-m" -q 2>&1)
-like "$ERR" "python.compile: set python.compiler .*: no python3.11 on PATH" \
-	"no python3.11 on PATH: the same advice"
+like "$ERR" "python.compile: set python.compiler .*: no python$TEST_PYVER on PATH" \
+	"no python$TEST_PYVER on PATH: the same advice"
 [ -e "$T/out-m" ] && not_ok "nothing written" || ok "nothing written either"
 
 done_testing

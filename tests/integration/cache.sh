@@ -27,10 +27,10 @@ write_lock() {
 	done
 }
 write_lock
-cat >>"$R/recipe.yaml" <<'YAML'
+cat >>"$R/recipe.yaml" <<YAML
 python:
-  interpreter: /usr/bin/python3.11
-  version: "3.11"
+  interpreter: $TEST_PY
+  version: "$TEST_PYVER"
   venv: /opt/venv
   lock: requirements.lock
   wheelhouse: [wheels/]

@@ -41,10 +41,10 @@ PY
 	cat >"$dir/recipe.yaml" <<YAML
 name: crash
 tag: "$tag"
-base: {oci: "$BASE_OCI:python3.11"}
+base: {oci: "$BASE_REF"}
 python:
-  interpreter: /usr/bin/python3.11
-  version: "3.11"
+  interpreter: $TEST_PY
+  version: "$TEST_PYVER"
   venv: /opt/venv
   lock: $T/wheels.lock
   wheelhouse: [$W]

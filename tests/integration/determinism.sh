@@ -37,7 +37,7 @@ make_inputs() {
 		cat >"$dir/recipe.yaml" <<YAML
 name: det
 tag: "1"
-base: {oci: "base:python3.11"}
+base: {oci: "base:$BASE_TAG"}
 files:
   - {src: app/, dst: /app, owner: "10001:10001"}
   - {src: data/, dst: /data, mode: "0444"}
@@ -113,7 +113,7 @@ check "a rebuild leaves index.json byte-identical" cmp "$T/index.before" "$A/out
 lade_layers() { # LAYOUT MANIFEST-DIGEST NBASE
 	oci_layers "$1" "$2" | tail -n +$(($3 + 1))
 }
-nbase=$(oci_layers "$BASE_OCI" python3.11 | wc -l)
+nbase=$(oci_layers "$BASE_OCI" "$BASE_TAG" | wc -l)
 
 # Without SOURCE_DATE_EPOCH every entry has mtime 0.
 times=$(lade_layers "$A/out" "$dA" "$nbase" | while read -r blob; do

@@ -54,8 +54,8 @@ expect_fifo "recipe" 'recipe\.yaml is a FIFO, not a regular file' -- build "$T/r
 W=$T/wheels
 python3 "$LADE_SRCDIR/tests/fixtures/make-wheels.py" "$W" >"$T/make-wheels.log" 2>&1 ||
 	bail_out "make-wheels.py failed: $(cat "$T/make-wheels.log")"
-PY='python: {interpreter: /usr/bin/python3.11, version: "3.11", venv: /opt/venv, lock: requirements.lock, wheelhouse: [wheels/]}'
-recipe "$T/lock" "{oci: \"$BASE_OCI:python3.11\"}" "$PY"
+PY="python: {interpreter: $TEST_PY, version: \"$TEST_PYVER\", venv: /opt/venv, lock: requirements.lock, wheelhouse: [wheels/]}"
+recipe "$T/lock" "{oci: \"$BASE_REF\"}" "$PY"
 mkdir -p "$T/lock/wheels"
 cp "$W/datapkg-0.3-py3-none-any.whl" "$T/lock/wheels/"
 mkfifo "$T/lock/requirements.lock"
@@ -63,7 +63,7 @@ expect_fifo "lock" 'requirements\.lock is a FIFO, not a regular file' -- \
 	build "$T/lock/recipe.yaml" -o "$T/lock/out" -q
 
 # 3. A wheel: a FIFO named like the locked wheel is no wheel (the lock's hash cannot match).
-recipe "$T/wheel" "{oci: \"$BASE_OCI:python3.11\"}" "$PY"
+recipe "$T/wheel" "{oci: \"$BASE_REF\"}" "$PY"
 mkdir -p "$T/wheel/wheels"
 wheelkit lock "$T/wheel/requirements.lock" "$W/datapkg-0.3-py3-none-any.whl" ||
 	bail_out "cannot write the lock"
@@ -71,12 +71,12 @@ mkfifo "$T/wheel/wheels/datapkg-0.3-py3-none-any.whl"
 expect_fifo "wheel" 'datapkg' -- build "$T/wheel/recipe.yaml" -o "$T/wheel/out" -q
 
 # 4. The base layout's files, one at a time in a copy of the base.
-blob_of() { # LAYOUT WHAT(config|layer) — path of the python3.11 image's config / first layer
-	python3 - "$1" "$2" <<'PY'
+blob_of() { # LAYOUT WHAT(config|layer) — path of the base image's config / first layer
+	python3 - "$1" "$2" "$BASE_TAG" <<'PY'
 import json, sys
-d, what = sys.argv[1], sys.argv[2]
+d, what, tag = sys.argv[1:4]
 idx = json.load(open(f"{d}/index.json"))
-m = next(m for m in idx["manifests"] if m.get("annotations", {}).get("org.opencontainers.image.ref.name") == "python3.11")
+m = next(m for m in idx["manifests"] if m.get("annotations", {}).get("org.opencontainers.image.ref.name") == tag)
 man = json.load(open(f"{d}/blobs/sha256/{m['digest'].split(':')[1]}"))
 desc = man["config"] if what == "config" else man["layers"][0]
 print(f"{d}/blobs/sha256/{desc['digest'].split(':')[1]}")
@@ -92,24 +92,24 @@ for what in oci-layout index.json config layer; do
 	esac
 	rm -f "$f"
 	mkfifo "$f"
-	recipe "$d" '{oci: "base:python3.11"}'
+	recipe "$d" "{oci: \"base:$BASE_TAG\"}"
 	expect_fifo "base $what" "$(basename "$f") is a FIFO, not a regular file" -- \
 		build "$d/recipe.yaml" -o "$d/out" -q
 	if [ "$what" = index.json ] || [ "$what" = config ]; then
 		expect_verify "verify with a FIFO $what" "$(basename "$f") is a FIFO, not a regular file" -- \
 			verify "$d/base"
 		expect_fifo "inspect with a FIFO $what" "$(basename "$f") is a FIFO, not a regular file" -- \
-			inspect "$d/base:python3.11"
+			inspect "$d/base:$BASE_TAG"
 	fi
 done
 
 # 5. App files: a FIFO as src, a FIFO inside a copied directory.
-recipe "$T/app-src" "{oci: \"$BASE_OCI:python3.11\"}"
+recipe "$T/app-src" "{oci: \"$BASE_REF\"}"
 mkfifo "$T/app-src/pipe"
 printf 'files: [{src: pipe, dst: /pipe}]\n' >>"$T/app-src/recipe.yaml"
 sed -i '/^files: \[{src: app/d' "$T/app-src/recipe.yaml"
 expect_fifo "app file src" 'pipe.* a FIFO' -- build "$T/app-src/recipe.yaml" -o "$T/app-src/out" -q
-recipe "$T/app-dir" "{oci: \"$BASE_OCI:python3.11\"}"
+recipe "$T/app-dir" "{oci: \"$BASE_REF\"}"
 mkfifo "$T/app-dir/app/pipe"
 expect_fifo "FIFO in a copied directory" 'app/pipe.* a FIFO' -- \
 	build "$T/app-dir/recipe.yaml" -o "$T/app-dir/out" -q

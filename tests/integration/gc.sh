@@ -20,7 +20,7 @@ RUNS=${GC_CRASH_RUNS:-25}
 # A private copy of the base: if an output aliased it, flipping a byte must not hurt others.
 cp -a "$BASE_OCI" "$T/base"
 R=$T/recipe
-hello_recipe "$R" "{oci: \"$T/base:python3.11\"}"
+hello_recipe "$R" "{oci: \"$T/base:$BASE_TAG\"}"
 W=$R/wheels
 mkdir -p "$W"
 python3 - "$W" <<'PY' || bail_out "cannot make the fixture wheels"
@@ -34,10 +34,10 @@ for f in "$W"/*.whl; do
 	n=$(basename "$f" | cut -d- -f1)
 	printf '%s==1.0 --hash=sha256:%s\n' "$n" "$(sha256_file "$f")" >>"$R/requirements.lock"
 done
-cat >>"$R/recipe.yaml" <<'YAML'
+cat >>"$R/recipe.yaml" <<YAML
 python:
-  interpreter: /usr/bin/python3.11
-  version: "3.11"
+  interpreter: $TEST_PY
+  version: "$TEST_PYVER"
   venv: /opt/venv
   lock: requirements.lock
   wheelhouse: [wheels/]
@@ -56,7 +56,7 @@ run_lade build "$R/recipe.yaml" -o "$T/out" -q --sbom spdx
 is "$RC" 0 "build with the cache" || diag "$ERR"
 run_lade build "$R/recipe.yaml" -o "$T/out2" -q --sbom spdx
 is "$RC" 0 "a second layout from the cache" || diag "$ERR"
-base_layer=$(oci_layers "$T/base" python3.11 | head -1)
+base_layer=$(oci_layers "$T/base" "$BASE_TAG" | head -1)
 check "the output has the base's first layer" test -f "$T/out/blobs/sha256/${base_layer#sha256:}"
 is "$(shared "$T/out/blobs" "$T/base/blobs")" 0 "no output blob shares an inode with a base blob"
 is "$(shared "$T/out/blobs" "$T/cache/blobs")" 0 "no output blob shares an inode with a cache blob"

@@ -22,10 +22,10 @@ head -c 300000 /dev/zero | tr '\0' 'x' >"$R/app/big.txt"
 cat >"$R/recipe.yaml" <<YAML
 name: inspect
 tag: t
-base: {oci: "$BASE_OCI:python3.11"}
+base: {oci: "$BASE_REF"}
 python:
-  interpreter: /usr/bin/python3.11
-  version: "3.11"
+  interpreter: $TEST_PY
+  version: "$TEST_PYVER"
   venv: /opt/venv
   lock: requirements.lock
   wheelhouse: [wheels/]
@@ -155,7 +155,7 @@ for how in "--compression zstd" "--level 1"; do
 	is "$(for e in .identical .content_equal .blobs_equal .manifest_equal .config_equal '.files.modified|length'; do
 		json_get "$e" "$T/diffc.json"
 	done | tr '\n' ' ')" "false true false false true 0 " "$how: JSON says same content, other blobs and manifest"
-	python3 - "$T/diffc.json" <(oci_layers "$T/out" t) <(oci_layers "$T/outc" t) <(oci_layers "$BASE_OCI" python3.11) <<'PY' >"$T/diffc.err" 2>&1
+	python3 - "$T/diffc.json" <(oci_layers "$T/out" t) <(oci_layers "$T/outc" t) <(oci_layers "$BASE_OCI" "$BASE_TAG") <<'PY' >"$T/diffc.err" 2>&1
 import json, sys
 d = json.load(open(sys.argv[1]))
 la, lb, base = (open(p).read().split() for p in sys.argv[2:5])

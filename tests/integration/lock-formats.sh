@@ -10,8 +10,9 @@
 # Each builds with lade to the same layer diff_ids. Then the failures a user meets: a wrong
 # hash names the package, broken TOML names file:line:col, an sdist-only package is refused.
 #
-# The tools: $LADE_SRCDIR/.venv/bin/{uv,pip} (made by .ci/setup) when there, else a venv under
-# the build dir with uv and pip >= 25.1 from PyPI. Wheels are cached under the build dir.
+# The tools: $LADE_TOOLS_VENV/bin/{uv,pip} (.ci/tools-venv; default $LADE_SRCDIR/.venv) when
+# there, else a venv under the build dir with uv and pip >= 25.1 from PyPI. Wheels are cached
+# under the build dir.
 source "${LADE_SRCDIR:-$(dirname "$0")/../..}/tests/lib.sh"
 need_cmd python3 skopeo sha256sum
 ensure_base
@@ -19,9 +20,9 @@ export LC_ALL=C.UTF-8
 
 CACHE=$LADE_BUILDDIR/lock-formats
 mkdir -p "$CACHE"
-if [ -x "$LADE_SRCDIR/.venv/bin/uv" ] && [ -x "$LADE_SRCDIR/.venv/bin/pip" ] &&
-	"$LADE_SRCDIR/.venv/bin/pip" lock --help >/dev/null 2>&1; then
-	TOOLS=$LADE_SRCDIR/.venv/bin
+if [ -x "$LADE_TOOLS_VENV/bin/uv" ] && [ -x "$LADE_TOOLS_VENV/bin/pip" ] &&
+	"$LADE_TOOLS_VENV/bin/pip" lock --help >/dev/null 2>&1; then
+	TOOLS=$LADE_TOOLS_VENV/bin
 else
 	TOOLS=$CACHE/venv/bin
 	if ! [ -x "$TOOLS/uv" ] || ! "$TOOLS/pip" lock --help >/dev/null 2>&1; then
@@ -33,11 +34,11 @@ else
 fi
 diag "tools: $("$TOOLS/uv" --version), $("$TOOLS/pip" --version | cut -d' ' -f1-2)"
 
-# The wheels: pinned by the download itself, for CPython 3.11 on manylinux x86_64 (the base).
+# The wheels: pinned by the download itself, for the test CPython on manylinux x86_64 (the base).
 W=$CACHE/wheels
-if ! compgen -G "$W/pydantic_core-*manylinux*.whl" >/dev/null; then
+if ! compgen -G "$W/pydantic_core-*-$TEST_CPTAG-*manylinux*.whl" >/dev/null; then
 	mkdir -p "$W"
-	"$TOOLS/pip" download -q -d "$W" --only-binary=:all: --python-version 3.11 \
+	"$TOOLS/pip" download -q -d "$W" --only-binary=:all: --python-version "$TEST_PYVER" \
 		--implementation cp --platform manylinux2014_x86_64 fastapi uvicorn pydantic \
 		>"$T/download.log" 2>&1 || bail_out "pip download failed: $(grep -v WARNING "$T/download.log" | tail -5)"
 fi
@@ -63,7 +64,7 @@ tool() { env -u PIP_FIND_LINKS -u PIP_CONSTRAINT -u UV_INDEX_URL -u UV_EXTRA_IND
 	-u UV_FIND_LINKS PIP_CONFIG_FILE=/dev/null UV_CACHE_DIR="$CACHE/uv-cache" "$@"; }
 
 tool "$TOOLS/uv" pip compile -q --generate-hashes --no-index --find-links "$W" \
-	--python-version 3.11 --python-platform x86_64-manylinux_2_28 "$L/req.in" \
+	--python-version "$TEST_PYVER" --python-platform x86_64-manylinux_2_28 "$L/req.in" \
 	-o "$L/requirements.txt" >"$T/compile.log" 2>&1
 is "$?" 0 "uv pip compile --generate-hashes writes requirements.txt" || diag "$(cat "$T/compile.log")"
 
@@ -117,8 +118,8 @@ recipe() {
 	cat >"$1/recipe.yaml" <<YAML
 name: lock-formats
 tag: t
-base: {oci: "$BASE_OCI:python3.11"}
-python: {interpreter: /usr/bin/python3.11, version: "3.11", venv: /opt/venv, lock: $2, wheelhouse: [$W]}
+base: {oci: "$BASE_REF"}
+python: {interpreter: $TEST_PY, version: "$TEST_PYVER", venv: /opt/venv, lock: $2, wheelhouse: [$W]}
 YAML
 }
 diff_ids() {

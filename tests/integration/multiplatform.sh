@@ -9,7 +9,7 @@ ensure_base
 export LC_ALL=C
 
 MB=$T/multibase
-python3 "$LADE_SRCDIR/tests/fixtures/make-multiarch-base.py" "$BASE_OCI" python3.11 "$MB" ||
+python3 "$LADE_SRCDIR/tests/fixtures/make-multiarch-base.py" "$BASE_OCI" "$BASE_TAG" "$MB" ||
 	bail_out "cannot make the two-platform base"
 
 R=$T/recipe
@@ -19,12 +19,12 @@ mkdir -p "$W"
 python3 - "$W" <<'PY' || bail_out "cannot make the fixture wheels"
 import os, sys
 from wheelkit import mw
-out = sys.argv[1]
+out, tag = sys.argv[1], os.environ["TEST_CPTAG"]
 mw.simple(out, "purex", "1.0", {"purex/__init__.py": b"NAME = 'purex'\n"})
 for arch in ("x86_64", "aarch64"):
     mw.simple(out, "native", "1.0", {"native/__init__.py": b"",
                                      "native/ARCH": arch.encode() + b"\n"},
-              tag="cp311-cp311-manylinux_2_17_" + arch, purelib=False)
+              tag=f"{tag}-{tag}-manylinux_2_17_{arch}", purelib=False)
 PY
 {
 	printf 'purex==1.0 --hash=sha256:%s\n' "$(sha256_file "$W"/purex-1.0-py3-none-any.whl)"
@@ -38,8 +38,8 @@ tag: "1.0"
 base: {oci: "$MB:multi"}
 platforms: [linux/amd64, linux/arm64]
 python:
-  interpreter: /usr/bin/python3.11
-  version: "3.11"
+  interpreter: $TEST_PY
+  version: "$TEST_PYVER"
   venv: /opt/venv
   lock: requirements.lock
   wheelhouse: [wheels/]
@@ -80,7 +80,7 @@ is "$(find "$T/copy/blobs" -type f | wc -l)" "$(find "$T/out/blobs" -type f | wc
 check "lade verify passes on the multi-platform layout" "$LADE" verify "$T/out"
 
 # A single-platform base for two platforms would give a mislabelled image: refused.
-sed -i "s|^base:.*|base: {oci: \"$BASE_OCI:python3.11\"}|" "$R/recipe.yaml"
+sed -i "s|^base:.*|base: {oci: \"$BASE_REF\"}|" "$R/recipe.yaml"
 run_lade build "$R/recipe.yaml" -o "$T/out2"
 is "$RC" 1 "a single-platform base for two platforms is refused"
 like "$ERR" "base .* is linux/amd64, not linux/arm64" "the error names both platforms"

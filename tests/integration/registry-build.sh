@@ -13,12 +13,12 @@ start_registry r
 REG=127.0.0.1:$PORT_r
 
 check "skopeo pushes the test base to the registry" \
-	skopeo copy --quiet --dest-tls-verify=false "oci:$BASE_OCI:python3.11" "docker://$REG/base:3.11"
-base_digest=$(skopeo inspect --tls-verify=false --format '{{.Digest}}' "docker://$REG/base:3.11")
+	skopeo copy --quiet --dest-tls-verify=false "oci:$BASE_REF" "docker://$REG/base:$TEST_PYVER"
+base_digest=$(skopeo inspect --tls-verify=false --format '{{.Digest}}' "docker://$REG/base:$TEST_PYVER")
 like "$base_digest" '^sha256:[0-9a-f]{64}$' "the registry names the base by digest"
 
 R=$T/recipe
-hello_recipe "$R" "{image: \"$REG/base:3.11@$base_digest\"}"
+hello_recipe "$R" "{image: \"$REG/base:$TEST_PYVER@$base_digest\"}"
 run_lade build "$R/recipe.yaml" -o "$T/out" -q
 is "$RC" 0 "a build on a pinned registry base exits 0"
 [ "$RC" -eq 0 ] || { diag "$ERR"; done_testing; }
@@ -31,7 +31,7 @@ is "$(skopeo inspect --format '{{.Layers}}' "oci:$T/out:1.0")" \
 check "lade verify passes" "$LADE" verify "$T/out"
 # One content store: the pulled base sits in the layer cache's store (~/.cache/lade here
 # $XDG_CACHE_HOME/lade), named by its full reference, with no second store beside it.
-like "$(cat "$T/xdg/lade/index.json" 2>/dev/null)" "\"org.opencontainers.image.ref.name\":\"$REG/base:3.11@$base_digest\"" \
+like "$(cat "$T/xdg/lade/index.json" 2>/dev/null)" "\"org.opencontainers.image.ref.name\":\"$REG/base:$TEST_PYVER@$base_digest\"" \
 	"the base is named in lade's content store"
 check "no separate image store" test ! -e "$T/xdg/lade/images"
 LADE_NO_CACHE= run_lade build "$R/recipe.yaml" -o "$T/out-cached" -q
@@ -62,7 +62,7 @@ like "$ERR" "offline" "the error says the image is not in the store (offline)"
 check "no index.json after the offline failure" test ! -e "$T/out3/index.json"
 
 # Unpinned: refused unless allowed.
-hello_recipe "$T/unpinned" "{image: \"$REG/base:3.11\"}"
+hello_recipe "$T/unpinned" "{image: \"$REG/base:$TEST_PYVER\"}"
 run_lade build "$T/unpinned/recipe.yaml" -o "$T/out4" --offline -q
 is "$RC" 1 "an unpinned registry base is refused"
 like "$ERR" "not pinned" "the error says it is not pinned"

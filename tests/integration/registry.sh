@@ -126,15 +126,15 @@ is "$(find "$T/pulled/blobs/sha256" -type f | wc -l)" 4 "blobs are stored once"
 
 
 check "skopeo pushes the base in Docker v2s2 format" skopeo copy --quiet --format v2s2 \
-	--dest-tls-verify=false "oci:$BASE_OCI:python3.11" "docker://$REG/base:3.11"
-run_lade pull "$REG/base:3.11" -o "$T/pulled"
+	--dest-tls-verify=false "oci:$BASE_REF" "docker://$REG/base:$TEST_PYVER"
+run_lade pull "$REG/base:$TEST_PYVER" -o "$T/pulled"
 is "$RC" 0 "pull of a Docker-format image pushed by skopeo"
 [ "$RC" -eq 0 ] || diag "$ERR"
 like "$(cat "$T/pulled/index.json")" "vnd.docker.distribution.manifest.v2" "its media type is kept"
 check "lade verify with both images pulled" "$LADE" verify "$T/pulled"
-run_lade push "$T/pulled:$REG/base:3.11" "$REG/base-again:1"
+run_lade push "$T/pulled:$REG/base:$TEST_PYVER" "$REG/base-again:1"
 is "$RC" 0 "push DIR:TAG where TAG is a full reference with a port"
-is "$OUT" "$(skopeo inspect --tls-verify=false --format '{{.Digest}}' "docker://$REG/base:3.11")" \
+is "$OUT" "$(skopeo inspect --tls-verify=false --format '{{.Digest}}' "docker://$REG/base:$TEST_PYVER")" \
 	"pushed back with the same digest"
 
 run_lade pull --offline "$REG/hello@$local_digest" -o "$T/empty"
@@ -143,7 +143,7 @@ like "$ERR" "is not in the store $T/empty \\(offline\\)" "offline: the store is 
 
 # --- multi-platform index ----------------------------------------------------------------------
 MB=$T/multibase
-python3 "$LADE_SRCDIR/tests/fixtures/make-multiarch-base.py" "$BASE_OCI" python3.11 "$MB" ||
+python3 "$LADE_SRCDIR/tests/fixtures/make-multiarch-base.py" "$BASE_OCI" "$BASE_TAG" "$MB" ||
 	bail_out "cannot make the two-platform base"
 index_digest=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["manifests"][0]["digest"])' "$MB/index.json")
 run_lade push "$MB" "$REG/multi:1"
@@ -178,7 +178,7 @@ named_digest() { # the digest index.json in layout $1 names (its only entry)
 	python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["manifests"][0]["digest"])' \
 		"$1/index.json"
 }
-python3 "$LADE_SRCDIR/tests/fixtures/make-multiarch-base.py" "$BASE_OCI" python3.11 "$T/mb-nov" none ||
+python3 "$LADE_SRCDIR/tests/fixtures/make-multiarch-base.py" "$BASE_OCI" "$BASE_TAG" "$T/mb-nov" none ||
 	bail_out "cannot make the two-platform base without an arm64 variant"
 run_lade push "$T/mb-nov" "$REG/multi:novariant"
 is "$RC" 0 "push of the index whose arm64 entry has no variant exits 0"

@@ -47,10 +47,10 @@ printf 'X = 1\n' >"$R/app/lib/util.py"
 cat >"$R/recipe.yaml" <<YAML
 name: sbom
 tag: t
-base: {oci: "$BASE_OCI:python3.11"}
+base: {oci: "$BASE_REF"}
 python:
-  interpreter: /usr/bin/python3.11
-  version: "3.11"
+  interpreter: $TEST_PY
+  version: "$TEST_PYVER"
   venv: /opt/venv
   lock: requirements.lock
   wheelhouse: [wheels/]
@@ -60,7 +60,7 @@ config:
   entrypoint: ["/opt/venv/bin/python", "/app/main.py"]
 YAML
 
-BASE_DIGEST=sha256:$(skopeo inspect --raw "oci:$BASE_OCI:python3.11" | sha256sum | cut -d' ' -f1)
+BASE_DIGEST=sha256:$(skopeo inspect --raw "oci:$BASE_REF" | sha256sum | cut -d' ' -f1)
 
 # The facts the documents are checked against, from the image itself and the inputs.
 cat >"$T/facts.py" <<'PY'

@@ -29,10 +29,10 @@ write_recipe() { # EXCLUDE — the recipe, with python.exclude EXCLUDE (a YAML l
 	cat >"$R/recipe.yaml" <<YAML
 name: size
 tag: t
-base: {oci: "$BASE_OCI:python3.11"}
+base: {oci: "$BASE_REF"}
 python:
-  interpreter: /usr/bin/python3.11
-  version: "3.11"
+  interpreter: $TEST_PY
+  version: "$TEST_PYVER"
   venv: /opt/venv
   lock: requirements.lock
   wheelhouse: [wheels/]

@@ -16,11 +16,11 @@ like "$OUT" "^sha256:[0-9a-f]{64} $T/out:1\\.0\$" "stdout is '<digest> <layout>:
 check "skopeo inspect oci:out:1.0" skopeo inspect "oci:$T/out:1.0"
 is "$(skopeo inspect --format '{{.Digest}}' "oci:$T/out:1.0")" "$digest" \
 	"skopeo's manifest digest equals the one lade printed"
-base_layers=$(skopeo_layers "oci:$BASE_OCI:python3.11")
+base_layers=$(skopeo_layers "oci:$BASE_REF")
 is "$(skopeo_layers "oci:$T/out:1.0")" "$((base_layers + 1))" "layers = base layers + 1 (app files)"
 
 # Base layers are reused as they are: the same digests, first, in order.
-skopeo_layer_digests "oci:$BASE_OCI:python3.11" >"$T/base-layers"
+skopeo_layer_digests "oci:$BASE_REF" >"$T/base-layers"
 skopeo_layer_digests "oci:$T/out:1.0" | sed -n "1,${base_layers}p" >"$T/out-layers"
 like "$(cat "$T/base-layers")" '^sha256:[0-9a-f]{64}' "the base has layers"
 check "the base layers come first, unchanged" cmp "$T/base-layers" "$T/out-layers"
@@ -50,7 +50,7 @@ is "$(skopeo_layers "docker-archive:$T/hello.tar")" "$((base_layers + 1))" \
 # The app layer holds the app, owned by 10001, without what .dockerignore drops.
 # (A __pycache__ is put into the source first: .dockerignore must drop it.)
 mkdir -p "$R/app/__pycache__"
-printf 'junk' >"$R/app/__pycache__/hello.cpython-311.pyc"
+printf 'junk' >"$R/app/__pycache__/hello.$TEST_PYC_TAG.pyc"
 run_lade build "$R/recipe.yaml" -o "$T/out2" -q
 is "$RC" 0 "build with a __pycache__ in the source exits 0"
 app_layer=$(skopeo_layer_digests "oci:$T/out2:1.0" | tail -n1)

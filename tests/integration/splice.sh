@@ -51,13 +51,13 @@ mw.write_wheel(f"{w}/splstored-1.0-py3-none-any.whl",
                "splstored-1.0.dist-info", method=zipfile.ZIP_STORED)
 PY
 wheelkit lock "$R/requirements.lock" "$W"/*.whl || bail_out "cannot write the lock"
-sed -e "s|^base:.*|base: {oci: \"$BASE_OCI:python3.11\"}|" >"$R/recipe.yaml" <<'YAML'
+sed -e "s|^base:.*|base: {oci: \"$BASE_REF\"}|" >"$R/recipe.yaml" <<YAML
 name: splice
 tag: "1"
 base: BASE
 python:
-  interpreter: /usr/bin/python3.11
-  version: "3.11"
+  interpreter: $TEST_PY
+  version: "$TEST_PYVER"
   venv: /opt/venv
   lock: requirements.lock
   wheelhouse: [wheels/]
@@ -107,7 +107,7 @@ big = max((os.path.join(wh, f) for f in os.listdir(wh) if f.endswith(".whl")), k
 with zipfile.ZipFile(big) as z:
     zi = max((i for i in z.infolist() if i.compress_type == zipfile.ZIP_DEFLATED),
              key=lambda i: i.compress_size)
-    want_files = {f"opt/venv/lib/python3.11/site-packages/{i.filename}": z.read(i.filename)
+    want_files = {f"opt/venv/lib/python{os.environ['TEST_PYVER']}/site-packages/{i.filename}": z.read(i.filename)
                   for i in z.infolist() if not i.filename.endswith("/RECORD")}
 with open(big, "rb") as f:
     f.seek(zi.header_offset)
@@ -186,7 +186,7 @@ if out=$(umoci unpack --image "$T/out:1" "$T/bundle" 2>&1); then
 	check "umoci's tree holds the wheels' files byte for byte" python3 - "$T/bundle/rootfs" "$W" <<'PY'
 import os, sys, zipfile
 root, wh = sys.argv[1], sys.argv[2]
-site = os.path.join(root, "opt/venv/lib/python3.11/site-packages")
+site = os.path.join(root, f"opt/venv/lib/python{os.environ['TEST_PYVER']}/site-packages")
 n = 0
 for f in sorted(os.listdir(wh)):
     with zipfile.ZipFile(os.path.join(wh, f)) as z:

@@ -43,10 +43,10 @@ printf 'print("app")\n' >"$R/app/main.py"
 cat >"$R/recipe.yaml" <<YAML
 name: variants
 tag: "2.0"
-base: {oci: "$BASE_OCI:python3.11"}
+base: {oci: "$BASE_REF"}
 python:
-  interpreter: /usr/bin/python3.11
-  version: "3.11"
+  interpreter: $TEST_PY
+  version: "$TEST_PYVER"
   lock: lock-a.txt
   wheelhouse: [wheels/]
 files:
@@ -74,7 +74,7 @@ check "lade verify passes on the layout with three variants" "$LADE" verify "$T/
 # facts LAYOUT — one line per fact about the layout (python3 reads index, manifests, configs and
 # the layer tars).
 facts() {
-	python3 - "$1" "$BASE_OCI" <<'PY'
+	python3 - "$1" "$BASE_OCI" "$BASE_TAG" <<'PY'
 import gzip, io, os, sys, tarfile
 from oci import REF_NAME, Layout
 out, base = Layout(sys.argv[1]), Layout(sys.argv[2])
@@ -96,7 +96,7 @@ for r in sorted(refs):
             raw[d], names[d] = tar_names(d)
         if any("/mlpkg/" in n or "/mlpkg-" in n for n in names[d]):
             ml_layers.add(d)
-bl = base.layers("python3.11")
+bl = base.layers(sys.argv[3])
 for r in sorted(refs):
     env = out.config(r)["config"]["Env"]
     own = [d for d in layers[r] if d not in bl]

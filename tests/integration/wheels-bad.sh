@@ -27,8 +27,8 @@ case_dir() {
 	cat >"$d/recipe.yaml" <<YAML
 name: wheels-bad
 tag: t
-base: {oci: "$BASE_OCI:python3.11"}
-python: {interpreter: /usr/bin/python3.11, version: "3.11", venv: /opt/venv, lock: requirements.lock, wheelhouse: [wheels/]}
+base: {oci: "$BASE_REF"}
+python: {interpreter: $TEST_PY, version: "$TEST_PYVER", venv: /opt/venv, lock: requirements.lock, wheelhouse: [wheels/]}
 YAML
 	printf '%s' "$d"
 }
@@ -156,8 +156,8 @@ sed -i 's/^datapkg==0\.3/datapkg>=0.3/' "$d/requirements.lock"
 grep -q '^datapkg>=0.3' "$d/requirements.lock" || bail_out "cannot unpin $d/requirements.lock"
 expect_fail "unpinned lock line" 'requirements\.lock:1: ' 'datapkg>=0\.3' 'pinned' -- "$d/recipe.yaml"
 
-# No compatible wheel: the only candidate is for CPython 3.12 (and a musllinux one for a glibc
-# base): the message lists each candidate and why it does not fit.
+# No compatible wheel: the only candidate is for CPython 3.12 (the test Python is 3.11 or 3.13;
+# and a musllinux one for a glibc base): the message lists each candidate and why it does not fit.
 mkdir -p "$T/cp312"
 python3 - "$T/cp312" <<'PY' || bail_out "cannot make the cp312 wheel"
 import sys, wheelkit
@@ -168,10 +168,10 @@ d=$(case_dir cp312 "$T/cp312/newpkg-1.0-cp312-cp312-manylinux_2_17_x86_64.whl")
 MULTILINE=1 expect_fail "no compatible wheel (cp312)" 'requirements\.lock:1: ' \
 	'no compatible wheel for newpkg==1\.0' \
 	'newpkg-1\.0-cp312-cp312-manylinux_2_17_x86_64\.whl.*(cp312|python|interpreter|tag)' -- "$d/recipe.yaml"
-d=$(case_dir musl "$W/muslpkg-1.0-cp311-cp311-musllinux_1_1_x86_64.whl")
+d=$(case_dir musl "$W/muslpkg-1.0-$TEST_CPTAG-$TEST_CPTAG-musllinux_1_1_x86_64.whl")
 MULTILINE=1 expect_fail "no compatible wheel (musllinux on glibc)" 'requirements\.lock:1: ' \
 	'no compatible wheel for muslpkg==1\.0' \
-	'muslpkg-1\.0-cp311-cp311-musllinux_1_1_x86_64\.whl.*(musl|platform|libc|tag)' -- "$d/recipe.yaml"
+	"muslpkg-1\\.0-$TEST_CPTAG-$TEST_CPTAG-musllinux_1_1_x86_64\\.whl.*(musl|platform|libc|tag)" -- "$d/recipe.yaml"
 
 # A dependency missing from the lock: purepkg requires requests>=2.0.
 d=$(case_dir missingdep "$W/purepkg-1.0-py3-none-any.whl")

@@ -9,6 +9,8 @@
 source "${LADE_SRCDIR:-$(dirname "$0")/../..}/tests/lib.sh"
 need_cmd buildah python3
 need_root "buildah from/run with vfs storage"
+# cp311 wheels on a bookworm base, their bytecode compiled by the host's python3.11
+need_py311 "wheels-corpus (the ml-cpu corpus)"
 export LC_ALL=C
 
 CORPUS_SRC=$(cd "$LADE_SRCDIR/.." && pwd)/shared/corpus

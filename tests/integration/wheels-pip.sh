@@ -21,7 +21,7 @@ ensure_base
 export LC_ALL=C
 umask 022
 
-PY=/usr/bin/python3.11 # the interpreter of the test base image
+PY=$TEST_PY # the interpreter of the test base image
 [ -x "$PY" ] || skip_all "$PY is not installed on this host"
 "$PY" -c 'import venv' 2>/dev/null || skip_all "$PY has no venv module"
 
@@ -35,11 +35,19 @@ python3 "$LADE_SRCDIR/tests/fixtures/make-wheels.py" "$W" >"$T/make-wheels.log" 
 [ -s "$T/make-wheels.log" ] && diag "make-wheels.py: $(cat "$T/make-wheels.log")"
 
 
-# purepkg requires requests: a stub makes the lock complete.
-python3 - "$W" <<'PY' || bail_out "cannot make the requests stub wheel"
+# purepkg requires requests: a stub makes the lock complete. scriptshim has console scripts
+# named like pip's and setuptools' own, with versioned ones for another Python (3.9): pip
+# writes pip, pip3, pip3.X, easy_install and easy_install-3.X for the target instead.
+python3 - "$W" <<'PY' || bail_out "cannot make the requests stub and scriptshim wheels"
 import sys, wheelkit
 wheelkit.mw.simple(sys.argv[1], "requests", "2.31.0",
                    {"requests/__init__.py": b"__version__ = '2.31.0'\n"})
+wheelkit.mw.simple(sys.argv[1], "scriptshim", "1.0",
+                   {"scriptshim/__init__.py": b"def main():\n    return 0\n"},
+                   entry_points="[console_scripts]\n" + "".join(
+                       f"{n} = scriptshim:main\n" for n in
+                       ("pip", "pip3", "pip3.9", "pip-shim", "easy_install",
+                        "easy_install-3.9", "easy_install-x")))
 PY
 
 
@@ -50,8 +58,8 @@ compare_set() {
 	cat >"$d/recipe.yaml" <<YAML
 name: wheels-pip
 tag: t
-base: {oci: "$BASE_OCI:python3.11"}
-python: {interpreter: $PY, version: "3.11", venv: /opt/venv, lock: $lock, wheelhouse: [$wh]}
+base: {oci: "$BASE_REF"}
+python: {interpreter: $PY, version: "$TEST_PYVER", venv: /opt/venv, lock: $lock, wheelhouse: [$wh]}
 YAML
 	run_lade build "$d/recipe.yaml" -o "$d/out" -q
 	is "$RC" 0 "[$label] lade build exits 0"
@@ -80,7 +88,7 @@ YAML
 	tap_from python3 "$LADE_SRCDIR/tests/fixtures/pip-venv-compare.py" "$d/bundle/rootfs/opt/venv" "$d/pip" "$label"
 }
 
-# Set 1: the fixture wheels that fit a glibc CPython 3.11 x86_64 target (muslpkg does not; one
+# Set 1: the fixture wheels that fit a glibc CPython $TEST_PYVER x86_64 target (muslpkg does not; one
 # local variant of localpkg, as make-wheels.py's own lock has).
 fixtures=()
 for w in "$W"/*.whl; do

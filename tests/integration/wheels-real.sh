@@ -20,8 +20,8 @@ umask 022
 SET=${LADE_REAL_SET:-lightweight}
 TOOLS=${LADE_TOOLS_VENV:-$LADE_SRCDIR/.venv}
 CORPUS_DIR=${CORPUS_DIR:-/var/tmp/corpus}
-PY=/usr/bin/python3.11 # the interpreter of the test base image and of the wheels (cp311)
-[ -x "$PY" ] || skip_all "$PY is not installed on this host"
+need_py311 "wheels-real (setup-corpus.sh's real sets)"
+PY=$TEST_PY # the interpreter of the test base image and of the wheels (cp311)
 need_tools_venv
 pipv=$PIP_VERSION
 diag "pip $pipv from $TOOLS"
@@ -46,7 +46,7 @@ mkdir -p "$R"
 cat >"$R/recipe.yaml" <<YAML
 name: wheels-real
 tag: t
-base: {oci: "$BASE_OCI:python3.11"}
+base: {oci: "$BASE_REF"}
 python: {interpreter: $PY, version: "3.11", venv: /opt/venv, lock: $D/requirements.txt, wheelhouse: [$D/wheels],
   compiler: $PY}
 YAML

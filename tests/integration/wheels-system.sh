@@ -1,9 +1,9 @@
 #!/bin/bash
 # `python: {site-packages: system}`: the locked wheels installed into the base interpreter's own
 # site directory, as `pip install` run as root by that interpreter would. The base is the shared
-# test base (Debian's python3.11 at /usr/bin) with one layer added by tests/fixtures/add-layer.py:
-# the whiteout of /usr/lib/python3.11/EXTERNALLY-MANAGED and Debian's /usr/lib/python3/
-# dist-packages, so lade picks Debian's posix_local scheme (/usr/local/lib/python3.11/
+# test base ($TEST_PY, Debian's) with one layer added by tests/fixtures/add-layer.py:
+# the whiteout of /usr/lib/python3.X/EXTERNALLY-MANAGED and Debian's /usr/lib/python3/
+# dist-packages, so lade picks Debian's posix_local scheme (/usr/local/lib/python3.X/
 # dist-packages, /usr/local/bin). The installed tree (the paths the lade layers add to the base)
 # must be what the current pip (the tools venv's, run by that interpreter) lays out with
 # `--root`: path set, types, modes, content, RECORD rows (without INSTALLER and direct_url.json), no venv, no VIRTUAL_ENV, the
@@ -18,7 +18,7 @@ ensure_base
 export LC_ALL=C
 umask 022
 
-PY=/usr/bin/python3.11 # the interpreter of the test base image
+PY=$TEST_PY # the interpreter of the test base image
 [ -x "$PY" ] || skip_all "$PY is not installed on this host"
 need_tools_venv
 diag "pip $PIP_VERSION from $LADE_TOOLS_VENV run with --python $PY --root"
@@ -44,7 +44,7 @@ lock() {
 			"$(sha256_file "$w")" >>"$out"
 	done
 }
-# The fixture wheels that fit a glibc CPython 3.11 x86_64 target, as wheels-pip.sh takes them.
+# The fixture wheels that fit a glibc CPython $TEST_PYVER x86_64 target, as wheels-pip.sh takes them.
 fixtures=()
 for w in "$W"/*.whl; do
 	case ${w##*/} in
@@ -59,15 +59,15 @@ diag "fixture set: $(cd "$W" && echo "${fixtures[@]##*/}")"
 add_layer() {
 	local name=$1 out
 	shift
-	if ! out=$(python3 "$LADE_SRCDIR/tests/fixtures/add-layer.py" "$BASE_OCI:python3.11" \
+	if ! out=$(python3 "$LADE_SRCDIR/tests/fixtures/add-layer.py" "$BASE_REF" \
 		"$T/bases/$name:t" "$@" 2>&1); then
 		bail_out "add-layer.py $name: $out"
 	fi
 }
-UNMANAGED=(whiteout:usr/lib/python3.11/EXTERNALLY-MANAGED dir:usr/lib/python3/dist-packages)
-DP=usr/local/lib/python3.11/dist-packages
+UNMANAGED=(whiteout:usr/lib/python$TEST_PYVER/EXTERNALLY-MANAGED dir:usr/lib/python3/dist-packages)
+DP=usr/local/lib/python$TEST_PYVER/dist-packages
 add_layer system "${UNMANAGED[@]}"
-add_layer nosite whiteout:usr/lib/python3.11/EXTERNALLY-MANAGED
+add_layer nosite whiteout:usr/lib/python$TEST_PYVER/EXTERNALLY-MANAGED
 add_layer same "${UNMANAGED[@]}" "dir:$DP/purepkg-1.0.dist-info" \
 	"file:$DP/purepkg-1.0.dist-info/METADATA=Metadata-Version: 2.1
 Name: purepkg
@@ -75,7 +75,7 @@ Version: 1.0
 " "file:$DP/purepkg/__init__.py=# from the base
 "
 add_layer other "${UNMANAGED[@]}" "dir:$DP/PurePkg-0.9.dist-info"
-python3 "$LADE_SRCDIR/tests/fixtures/add-layer.py" "$BASE_OCI:python3.11" "$T/bases/again:t" \
+python3 "$LADE_SRCDIR/tests/fixtures/add-layer.py" "$BASE_REF" "$T/bases/again:t" \
 	"${UNMANAGED[@]}" >/dev/null 2>&1
 check "add-layer.py is deterministic (the same items give the same layout)" \
 	diff -r "$T/bases/system" "$T/bases/again"
@@ -89,7 +89,7 @@ tag: t
 base: {oci: "$T/bases/$2:t"}
 python:
   interpreter: $PY
-  version: "3.11"
+  version: "$TEST_PYVER"
   site-packages: system
   lock: ${3:-$T/fixtures.lock}
   wheelhouse: [$W]
@@ -201,16 +201,16 @@ PY
 tap_from python3 "$T/compare.py" "$R/bundle/rootfs" "$R/base/rootfs" "$R/pip"
 is "$(head -n 1 "$R/bundle/rootfs/usr/local/bin/purepkg")" "#!$PY" \
 	"console script wrapper in /usr/local/bin with #!$PY"
-check "datapkg's header under /usr/include/python3.11/datapkg (Debian pip's headers path)" \
-	test -f "$R/bundle/rootfs/usr/include/python3.11/datapkg/datapkg.h"
+check "datapkg's header under /usr/include/python$TEST_PYVER/datapkg (Debian pip's headers path)" \
+	test -f "$R/bundle/rootfs/usr/include/python$TEST_PYVER/datapkg/datapkg.h"
 
 # --- refusals and the kept distribution
 R=$T/managed
 mkdir -p "$R"
-sed "s|$T/bases/system:t|$BASE_OCI:python3.11|" "$T/sys/recipe.yaml" >"$R/recipe.yaml"
+sed "s|$T/bases/system:t|$BASE_REF|" "$T/sys/recipe.yaml" >"$R/recipe.yaml"
 run_lade build "$R/recipe.yaml" -o "$R/out"
 is "$RC" 1 "a base with EXTERNALLY-MANAGED is refused"
-is "$ERR" "lade: error: $R/recipe.yaml:4:1: python: site-packages: system: the base marks $PY as externally managed (/usr/lib/python3.11/EXTERNALLY-MANAGED, PEP 668): use venv:, or a base without that file" \
+is "$ERR" "lade: error: $R/recipe.yaml:4:1: python: site-packages: system: the base marks $PY as externally managed (/usr/lib/python$TEST_PYVER/EXTERNALLY-MANAGED, PEP 668): use venv:, or a base without that file" \
 	"the PEP 668 message names the recipe position, the interpreter and the marker"
 check "no image written when refused" test ! -e "$R/out/index.json"
 
@@ -218,7 +218,7 @@ R=$T/nosite
 recipe "$R" nosite
 run_lade build "$R/recipe.yaml" -o "$R/out"
 is "$RC" 1 "a base without a site directory is refused"
-like "$ERR" "python: site-packages: system: python interpreter $PY has no site directory in the base: neither /usr/lib/python3.11/site-packages \(a python.org build\) nor /usr/lib/python3/dist-packages \(Debian's python3 in /usr/bin\) is a directory \(use venv:\)$" \
+like "$ERR" "python: site-packages: system: python interpreter $PY has no site directory in the base: neither /usr/lib/python$TEST_PYVER/site-packages \(a python.org build\) nor /usr/lib/python3/dist-packages \(Debian's python3 in /usr/bin\) is a directory \(use venv:\)$" \
 	"the message names both paths looked for and suggests venv:"
 
 R=$T/other
