@@ -72,10 +72,10 @@ wheelkit lock "$R/requirements.lock" "$W"/*.whl || bail_out "cannot write the lo
 cat >"$R/recipe.yaml" <<YAML
 name: lazy
 tag: "1"
-base: {oci: "$BASE_OCI:python3.11"}
+base: {oci: "$BASE_REF"}
 python:
-  interpreter: /usr/bin/python3.11
-  version: "3.11"
+  interpreter: $TEST_PY
+  version: "$TEST_PYVER"
   venv: /opt/venv
   lock: requirements.lock
   wheelhouse: [wheels/]
@@ -135,7 +135,7 @@ blob = lambda d: open(f"{out}/blobs/sha256/{d.split(':')[1]}", "rb").read()
 idx = json.load(open(f"{out}/index.json"))
 man = json.loads(blob(idx["manifests"][0]["digest"]))
 cfg = json.loads(blob(man["config"]["digest"]))
-site = "opt/venv/lib/python3.11/site-packages/"
+site = f"opt/venv/lib/python{os.environ['TEST_PYVER']}/site-packages/"
 # the zip's deflate data of lzbig/core.py (6 MiB: spliced, one chunk)
 w = os.path.join(wh, "lzbig-1.0-py3-none-any.whl")
 with zipfile.ZipFile(w) as z:
@@ -245,7 +245,7 @@ for mode in content toc annotation; do
 	rm -rf "$T/bad-$mode"
 	cp -a "$T/out" "$T/bad-$mode"
 	python3 "$LADE_SRCDIR/tests/fixtures/estargz-tamper.py" "$T/bad-$mode" \
-		opt/venv/lib/python3.11/site-packages/lzstored/data.bin "$mode" >/dev/null ||
+		"opt/venv/lib/python$TEST_PYVER/site-packages/lzstored/data.bin" "$mode" >/dev/null ||
 		bail_out "estargz-tamper.py $mode failed"
 	run_lade verify "$T/bad-$mode"
 	is "$RC" 1 "lade verify refuses a layer whose $mode was tampered with"
@@ -286,7 +286,7 @@ if out=$(umoci unpack --image "$T/out:1" "$T/bundle" 2>&1); then
 	check "umoci's tree: the wheels' and app's bytes, the landmark, the TOC" python3 - "$T/bundle/rootfs" "$W" "$R/app" <<'PY'
 import os, sys, zipfile
 root, wh, app = sys.argv[1:4]
-site = os.path.join(root, "opt/venv/lib/python3.11/site-packages")
+site = os.path.join(root, f"opt/venv/lib/python{os.environ['TEST_PYVER']}/site-packages")
 for f in sorted(os.listdir(wh)):
     with zipfile.ZipFile(os.path.join(wh, f)) as z:
         for i in z.infolist():

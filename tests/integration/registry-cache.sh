@@ -34,7 +34,7 @@ with open(os.path.join(sys.argv[1], "requirements.lock"), "w") as lock:
         digest = hashlib.sha256(open(w, "rb").read()).hexdigest()
         lock.write("%s==1.0 --hash=sha256:%s\n" % (os.path.basename(w).split("-")[0], digest))
 PY
-printf '%s\n' 'python: {interpreter: /usr/bin/python3.11, version: "3.11", venv: /opt/venv,' \
+printf '%s\n' "python: {interpreter: $TEST_PY, version: \"$TEST_PYVER\", venv: /opt/venv," \
 	'  lock: requirements.lock, wheelhouse: [wheels/]}' 'layers: {split-threshold: 1MiB}' >>"$R/recipe.yaml"
 
 layers_of() { skopeo inspect --tls-verify=false "docker://$1" | json_get '.Layers[]'; }
@@ -115,7 +115,7 @@ is "$RC" 0 "runner B builds again"
 is "$(pyjson 'print(sum(1 for l in d["images"][0]["layers"] if not l["reused"] and not l["from_base"]))' <<<"$OUT")" 0 \
 	"nothing is built"
 is "$(tail -n +"$mark" "$LOG" | grep -c 'GET /v2/cache/manifests/lade-cache-[0-9a-f]' || true)" \
-	"$(($(wc -l <<<"$A_LAYERS") - $(skopeo_layers "oci:$BASE_OCI:python3.11") - 1))" \
+	"$(($(wc -l <<<"$A_LAYERS") - $(skopeo_layers "oci:$BASE_REF") - 1))" \
 	"the local cache answers first: mappings are looked up for the cached wheel layers only"
 is "$(curl -s -H 'Accept: application/vnd.oci.image.index.v1+json' "http://$REG/v2/cache/manifests/lade-cache-index-hello" | json_get '.manifests | length')" \
 	"$own" "the recipe's index lists every layer of the last image"
