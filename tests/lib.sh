@@ -116,7 +116,9 @@ is() {
 
 # like GOT EXTENDED-REGEX DESC
 like() {
-	if printf '%s' "$1" | grep -Eq -- "$2"; then
+	# a here-string, not a pipe: under pipefail, grep -q leaving early would SIGPIPE the writer
+	# and turn a match into a failure
+	if grep -Eq -- "$2" <<<"$1"; then
 		ok "$3"
 	else
 		not_ok "$3"

@@ -45,7 +45,7 @@ listing() {
 secret_in() { # LAYOUT — does any layer hold the secret's bytes?
 	local l
 	for l in $(oci_layers "$1"); do
-		gzip -dc "$(oci_blob "$1" "$l")" 2>/dev/null | grep -q "$SECRET" && return 0
+		gzip -dc "$(oci_blob "$1" "$l")" 2>/dev/null | grep -c "$SECRET" >/dev/null && return 0
 	done
 	return 1
 }

@@ -94,7 +94,7 @@ done
 # One sandbox policy: where seccomp filters cannot be loaded every command refuses to run
 # unless given --no-sandbox. valgrind is such a place (it does not implement seccomp(2)); it
 # cannot run a binary built with AddressSanitizer.
-if ldd "$LADE" 2>/dev/null | grep -q libasan; then
+if ldd "$LADE" 2>/dev/null | grep libasan >/dev/null; then
 	ok "# SKIP lade is built with AddressSanitizer, which valgrind cannot run"
 elif command -v valgrind >/dev/null 2>&1; then
 	printf 'name: t\nbase: {scratch: true}\n' >"$T/scratch.yaml"

@@ -17,7 +17,7 @@ need_cmd python3 skopeo sha256sum
 export LC_ALL=C
 umask 022
 
-"$LADE" build --help 2>&1 | grep -q -- '--sbom' || skip_all "this lade build has no --sbom option yet"
+grep -q -- '--sbom' <<<"$("$LADE" build --help 2>&1)" || skip_all "this lade build has no --sbom option yet"
 need_tools_venv
 PYSPDXTOOLS=$LADE_TOOLS_VENV/bin/pyspdxtools
 [ -x "$PYSPDXTOOLS" ] || skip_all "no pyspdxtools in $LADE_TOOLS_VENV (bash .ci/tools-venv)"

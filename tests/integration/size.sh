@@ -16,7 +16,7 @@ isnt() { # GOT NOT-EXPECTED DESC
 	if [ "$1" != "$2" ]; then ok "$3"; else not_ok "$3"; diag "got '$1'"; fi
 }
 unlike() { # GOT EXTENDED-REGEX DESC
-	if printf '%s' "$1" | grep -Eq -- "$2"; then not_ok "$3"; diag "got '$1'"; else ok "$3"; fi
+	if grep -Eq -- "$2" <<<"$1"; then not_ok "$3"; diag "got '$1'"; else ok "$3"; fi
 }
 
 ensure_base

@@ -35,8 +35,9 @@ func (s fileSource) GetBlobAt(chunks []ImageSourceChunk) (chan io.ReadCloser, ch
 		}
 		parts <- io.NopCloser(bytes.NewReader(buf))
 	}
+	// errs stays open: readZstdChunkedManifest selects on both channels, and a closed errs
+	// would be picked at random with a nil error (a nil manifest, an empty TOC, no failure).
 	close(parts)
-	close(errs)
 	return parts, errs, nil
 }
 
@@ -62,6 +63,9 @@ func checkBlob(path, checksum, position string) (string, error) {
 		toc, err := unmarshalToc(manifest)
 		if err != nil {
 			return "", fmt.Errorf("unmarshalToc: %w", err)
+		}
+		if len(toc.Entries) == 0 {
+			return "", fmt.Errorf("the TOC read through %d annotation(s) has no entries", len(ann))
 		}
 		if len(ann) == 1 {
 			continue
