@@ -236,6 +236,33 @@ need_py311() {
 		skip_all "$* is CPython 3.11 content (cp311 wheels); this host's test Python is $TEST_PY ($TEST_PYVER, no /usr/bin/python3.11)"
 }
 
+# buildah ARGS... — buildah, with a `run` that runc could not start because sealing its memfd
+# copy of itself failed ("Close_Fd sealing memfd copy: Device or resource busy": runc's
+# cloned-binary protection racing another runc on a busy machine; the container never ran)
+# tried again, up to three times. Every other outcome, output and exit status is buildah's.
+buildah() {
+	local a is_run=0
+	for a in "$@"; do
+		[ "$a" = -- ] && break
+		[ "$a" = run ] && is_run=1 && break
+	done
+	[ "$is_run" = 1 ] || { command buildah "$@"; return; }
+	local try rc err
+	for try in 1 2 3; do
+		err=$(mktemp "$T/.buildah-err.XXXXXX")
+		command buildah "$@" 2>"$err"
+		rc=$?
+		if [ "$rc" -ne 0 ] && [ "$try" -lt 3 ] && grep -q 'sealing memfd copy' "$err"; then
+			rm -f "$err"
+			sleep 1
+			continue
+		fi
+		cat "$err" >&2
+		rm -f "$err"
+		return "$rc"
+	done
+}
+
 # lade ARGS... — the binary under test.
 lade() {
 	"$LADE" "$@"
