@@ -361,7 +361,13 @@ is "$(printed_digest "$OUT")" "$ZC" "zstd:chunked at -j 1 gives the -j 2 digest"
 # The reader of Debian's containers/storage 1.43, from a copy of its pkg/chunked with
 # tests/tools/zstd-chunked-verify/zz_lade_test.go added (GOPATH mode, offline).
 CS=/usr/share/gocode/src/github.com/containers/storage
-if [ -f "$CS/pkg/chunked/compression.go" ] && [ -d /usr/share/gocode/src/github.com/ulikunitz/xz ]; then
+# lade writes the zstd:chunked format of containers/storage 1.43 (Debian 12); later releases
+# (Debian 13: 1.57) read another one (io.github.* annotations, a tar-split) and their reader's
+# internals differ, so this reader test is for 1.43 only.
+CS_VERSION=$(dpkg-query -W -f='${Version}' golang-github-containers-storage-dev 2>/dev/null || true)
+if [ -n "$CS_VERSION" ] && [ "${CS_VERSION#1.43.}" = "$CS_VERSION" ]; then
+	ok "containers/storage reader # SKIP containers/storage $CS_VERSION reads a later zstd:chunked format than the 1.43 one lade writes"
+elif [ -f "$CS/pkg/chunked/compression.go" ] && [ -d /usr/share/gocode/src/github.com/ulikunitz/xz ]; then
 	G=$LADE_BUILDDIR/go-storage/src/github.com/containers/storage
 	rm -rf "$LADE_BUILDDIR/go-storage"
 	mkdir -p "$G/pkg"

@@ -8,6 +8,13 @@ source "${LADE_SRCDIR:-$(dirname "$0")/../..}/tests/lib.sh"
 source "$LADE_SRCDIR/tests/registry-lib.sh"
 need_cmd podman python3
 need_root "podman with overlay storage"
+# lade writes the zstd:chunked format of containers/storage 1.43 (podman 4.3, Debian 12); podman
+# 5 (Debian 13, containers/storage 1.57) wants the later one and pulls these layers in full.
+pv=$(podman version --format '{{.Client.Version}}' 2>/dev/null || true)
+case $pv in
+4.*) ;;
+*) skip_all "podman $pv reads a later zstd:chunked format than the containers/storage 1.43 one lade writes (podman 4.x)" ;;
+esac
 ensure_base
 export LC_ALL=C LADE_NO_CACHE=1 XDG_CACHE_HOME=$T/xdg
 
