@@ -42,6 +42,11 @@ struct build_ctx {
 };
 
 void build_emit(const struct build_ctx *c, const struct lade_build_event *ev);
+/* Whether o asks for variant (no --variant: every one). */
+bool build_wanted(const struct lade_build_options *o, const char *variant);
+/* build-compilers.c: the started helper for py's compiler and version, or NULL. Borrowed. */
+struct lade_pyc_compiler *build_compiler_for(const struct lade_build_compilers *s,
+                                             const struct lade_recipe_python *py);
 void build_note(const struct build_ctx *c, const char *fmt, ...)
         __attribute__((format(printf, 2, 3)));
 

@@ -221,106 +221,6 @@ static int wheel_limits_from_env(struct lade_wheel_limits *l, struct lade_error 
 	return 0;
 }
 
-/* ---------------------------------------------------------------- bytecode helpers */
-
-struct build_compiler {
-	char *name;    /* python.compiler, or NULL */
-	char *version; /* python.version */
-	struct lade_pyc_compiler *pc;
-};
-
-struct lade_build_compilers {
-	struct build_compiler *v;
-	size_t n, alloc;
-};
-
-void lade_build_compilers_free(struct lade_build_compilers *s)
-{
-	if (s == NULL)
-		return;
-	for (size_t i = 0; i < s->n; i++) {
-		free(s->v[i].name);
-		free(s->v[i].version);
-		lade_pyc_compiler_free(s->v[i].pc);
-	}
-	free(s->v);
-	free(s);
-}
-
-void lade_build_compilers_freep(struct lade_build_compilers **s)
-{
-	lade_build_compilers_free(*s);
-}
-
-static struct lade_pyc_compiler *compiler_for(const struct lade_build_compilers *s,
-                                              const struct lade_recipe_python *py)
-{
-	for (size_t i = 0; s && i < s->n; i++) {
-		const struct build_compiler *b = &s->v[i];
-		if (strcmp(b->version, py->version) == 0 &&
-		    (b->name == NULL) == (py->compiler == NULL) &&
-		    (b->name == NULL || strcmp(b->name, py->compiler) == 0))
-			return b->pc;
-	}
-	return NULL;
-}
-
-static int start_compiler(struct lade_build_compilers *s, const struct lade_recipe *r,
-                          struct lade_error **err)
-{
-	const struct lade_recipe_python *py = &r->python;
-	if (!py->present || !py->compile || py->version == NULL || compiler_for(s, py))
-		return 0;
-	int line = py->compiler ? py->compiler_line : py->line;
-	int column = py->compiler ? py->compiler_column : py->column;
-	/* a path is the recipe's, like its other host paths; a name is looked up on PATH */
-	_cleanup_free_ char *named =
-	        py->compiler && strchr(py->compiler, '/') && py->compiler[0] != '/'
-	                ? lade_path_join(r->dir, py->compiler)
-	                : NULL;
-	_cleanup_free_ char *path =
-	        lade_pyc_compiler_find(named ? named : py->compiler, py->version, err);
-	if (path == NULL)
-		return lade_error_prefix(
-		        err,
-		        "%s:%d:%d: python.compile: set python.compiler to a Python "
-		        "%s interpreter, or python.compile: false",
-		        r->path, line, column, py->version);
-	struct lade_pyc_compiler *pc = NULL;
-	if (lade_pyc_compiler_start(path, py->version, &pc, err) < 0)
-		return lade_error_prefix(err, "%s:%d:%d: python.compile", r->path, line, column);
-	lade_grow(&s->v, sizeof(*s->v), s->n + 1, &s->alloc);
-	s->v[s->n++] = (struct build_compiler){
-	        .name = py->compiler ? xstrdup(py->compiler) : NULL,
-	        .version = xstrdup(py->version),
-	        .pc = pc,
-	};
-	return 0;
-}
-
-static bool wanted(const struct lade_build_options *o, const char *variant);
-
-int lade_build_start_compilers(const struct lade_build_options *o,
-                               struct lade_build_compilers **out, struct lade_error **err)
-{
-	_cleanup_(lade_build_compilers_freep) struct lade_build_compilers *s = xzalloc(sizeof(*s));
-	_cleanup_strv_ char **variants = NULL;
-	_cleanup_free_ char *def = NULL;
-	if (lade_recipe_variants(o->recipe_path, &variants, &def, err) < 0)
-		return -1;
-	size_t n = lade_strv_len(variants);
-	for (size_t i = 0; i < (n ? n : 1); i++) {
-		if (n && !wanted(o, variants[i]))
-			continue;
-		_cleanup_(lade_recipe_freep) struct lade_recipe *r = NULL;
-		if (lade_recipe_load(o->recipe_path, n ? variants[i] : NULL, &r, err) < 0 ||
-		    start_compiler(s, r, err) < 0)
-			return -1;
-	}
-	*out = steal_pointer(&s);
-	return 0;
-}
-
 static int py_prepare(struct build_ctx *c, const struct lade_recipe *r, const char *platform,
                       const struct lade_base_image *base, const struct lade_tree *tree,
                       const char *base_libc, struct lade_py_plan *p, struct lade_error **err)
@@ -354,7 +254,7 @@ static int py_prepare(struct build_ctx *c, const struct lade_recipe *r, const ch
 	if (lade_py_prepare(&spec, &t, base, tree, p, err) < 0)
 		return -1;
 	if (py->compile) {
-		p->scheme.compiler = compiler_for(c->compilers, py);
+		p->scheme.compiler = build_compiler_for(c->compilers, py);
 		p->scheme.optimize = py->optimize;
 		if (c->cache) { /* a rebuild takes the wheels' bytecode from the cache */
 			p->scheme.memo_get = lade_cache_memo_get;
@@ -967,7 +867,7 @@ static int build_image(struct build_ctx *c, const struct lade_recipe *r, const c
 	return 0;
 }
 
-static bool wanted(const struct lade_build_options *o, const char *variant)
+bool build_wanted(const struct lade_build_options *o, const char *variant)
 {
 	if (o->variants == NULL)
 		return true;
@@ -1344,7 +1244,7 @@ static int build_into(struct build_ctx *cp, const struct lade_build_options *o, 
 	size_t n_variants = lade_strv_len(variants);
 	for (size_t vi = 0; vi < (n_variants ? n_variants : 1); vi++) {
 		const char *vname = n_variants ? variants[vi] : NULL;
-		if (vname && !wanted(o, vname))
+		if (vname && !build_wanted(o, vname))
 			continue;
 		if (build_variant(&c, vname, default_variant, rep, &ra, err) < 0)
 			return -1;
